@@ -1,0 +1,1 @@
+"""One module per ``mast`` command; each exposes ``register(app)``."""

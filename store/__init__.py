@@ -1,0 +1,36 @@
+"""The multi-agency store: the data contract, its vocabulary, and DuckDB I/O."""
+
+from store import vocabulary
+from store.contract import SCHEMAS, TABLES, ContractError, Problem, validate_tables
+from store.database import (
+    TRUTH_SCHEMA,
+    connect,
+    content_hash,
+    contract_version,
+    create_schema,
+    get_meta,
+    set_meta,
+    table_counts,
+    write_tables,
+)
+from store.load import load_extracts, read_extracts
+
+__all__ = [
+    "SCHEMAS",
+    "TABLES",
+    "TRUTH_SCHEMA",
+    "ContractError",
+    "Problem",
+    "connect",
+    "content_hash",
+    "contract_version",
+    "create_schema",
+    "get_meta",
+    "load_extracts",
+    "read_extracts",
+    "set_meta",
+    "table_counts",
+    "validate_tables",
+    "vocabulary",
+    "write_tables",
+]

@@ -1,0 +1,162 @@
+"""The DuckDB multi-agency store: schema, connection and atomic writes.
+
+The store keeps the contract tables in DuckDB's ``main`` schema.  The
+simulator's ground truth lives apart, in the ``truth`` schema, which no
+feature or model reads (``tests/features`` checks this).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from store.contract import SCHEMAS
+from store.vocabulary import CONCERN_COLUMNS, CONTRACT_VERSION
+
+TRUTH_SCHEMA = "truth"
+
+_DDL = {
+    "people": """
+        person_id VARCHAR NOT NULL, date_of_birth DATE NOT NULL, sex VARCHAR NOT NULL,
+        ethnicity VARCHAR NOT NULL, disability VARCHAR NOT NULL""",
+    "households": """
+        household_id VARCHAR NOT NULL, imd_decile INTEGER, local_authority VARCHAR NOT NULL""",
+    "household_members": """
+        person_id VARCHAR NOT NULL, household_id VARCHAR NOT NULL, role VARCHAR NOT NULL,
+        start_date DATE NOT NULL, end_date DATE, recorded_at TIMESTAMP NOT NULL,
+        end_recorded_at TIMESTAMP""",
+    "referrals": """
+        referral_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
+        referrer_relationship VARCHAR NOT NULL, """
+    + ", ".join(f"{c} BOOLEAN NOT NULL" for c in CONCERN_COLUMNS),
+    "referral_children": "referral_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL",
+    "screening_decisions": """
+        referral_id VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL, decision VARCHAR NOT NULL,
+        closure_reason VARCHAR""",
+    "agency_events": """
+        event_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL, agency VARCHAR NOT NULL,
+        event_type VARCHAR NOT NULL, occurred_at TIMESTAMP NOT NULL, recorded_at TIMESTAMP NOT NULL,
+        role VARCHAR, severity INTEGER""",
+}
+assert set(_DDL) == set(SCHEMAS), "every contract table needs DDL"
+
+# The simulator's latent harm episodes: evaluation only, never a feature.
+TRUTH_DDL = """
+    person_id VARCHAR NOT NULL, start_date DATE NOT NULL, end_date DATE NOT NULL,
+    harm_type VARCHAR NOT NULL, severity INTEGER NOT NULL"""
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (or create) a store and make sure the contract tables exist."""
+    path = Path(path)
+    if read_only:
+        if not path.exists():
+            raise FileNotFoundError(f"No MAST store at {path}: run `mast simulate` or `mast load` first.")
+        return duckdb.connect(str(path), read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    create_schema(con)
+    return con
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the contract tables and the metadata table if they are missing."""
+    for table, columns in _DDL.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    con.execute("CREATE TABLE IF NOT EXISTS mast_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute(
+        "INSERT INTO mast_meta VALUES ('contract_version', ?) ON CONFLICT (key) DO NOTHING",
+        [CONTRACT_VERSION],
+    )
+    stored = contract_version(con)
+    if stored != CONTRACT_VERSION:
+        raise RuntimeError(
+            f"The store was written under data contract {stored}; this MAST speaks {CONTRACT_VERSION}."
+        )
+
+
+def contract_version(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT value FROM mast_meta WHERE key = 'contract_version'").fetchone()[0]
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO mast_meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM mast_meta WHERE key = ?", [key]).fetchone()
+    return None if row is None else row[0]
+
+
+def write_tables(
+    con: duckdb.DuckDBPyConnection,
+    tables: dict[str, pd.DataFrame],
+    truth: pd.DataFrame | None = None,
+    replace: bool = False,
+) -> None:
+    """Append (or replace) contract tables in one transaction.
+
+    Either every table is written or none is: a failure part-way rolls the
+    whole write back, so the store never holds half an extract.
+    """
+    unknown = set(tables) - set(_DDL)
+    if unknown:
+        raise ValueError(f"Unknown table(s) for the MAST store: {sorted(unknown)}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, frame in tables.items():
+            if replace:
+                con.execute(f"DELETE FROM {table}")
+            columns = list(SCHEMAS[table].columns)
+            con.register("_incoming", frame[columns])
+            con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming")
+            con.unregister("_incoming")
+        if truth is not None:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")
+            con.execute(f"CREATE TABLE IF NOT EXISTS {TRUTH_SCHEMA}.latent_harm ({TRUTH_DDL})")
+            if replace:
+                con.execute(f"DELETE FROM {TRUTH_SCHEMA}.latent_harm")
+            con.register("_incoming", truth)
+            con.execute(
+                f"INSERT INTO {TRUTH_SCHEMA}.latent_harm "
+                "SELECT person_id, start_date, end_date, harm_type, severity FROM _incoming"
+            )
+            con.unregister("_incoming")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in _DDL}
+
+
+def content_hash(con: duckdb.DuckDBPyConnection, include_truth: bool = False) -> str:
+    """A content hash of the store, independent of row order.
+
+    Used to prove determinism and to tag MLflow runs with the data snapshot
+    they were trained on.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    tables = list(_DDL)
+    if include_truth:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'latent_harm'",
+            [TRUTH_SCHEMA],
+        ).fetchone()[0]
+        if exists:
+            tables.append(f"{TRUTH_SCHEMA}.latent_harm")
+    for table in tables:
+        n, h = con.execute(
+            f"SELECT count(*), coalesce(sum(hash(t.*)), 0)::VARCHAR FROM {table} AS t"
+        ).fetchone()
+        digest.update(f"{table}:{n}:{h};".encode())
+    return digest.hexdigest()

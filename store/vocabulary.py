@@ -1,0 +1,134 @@
+"""The controlled vocabularies of the multi-agency data contract.
+
+One place defines every category a local authority's extract may use, so
+that the contract checks, the simulator, the feature SQL and the reports all
+speak the same language.  Adding a value here is a contract change: bump
+``CONTRACT_VERSION`` and record it in ``docs/data-contract.md``.
+"""
+
+from __future__ import annotations
+
+CONTRACT_VERSION = "1.0.0"
+
+NOT_RECORDED = "Not recorded"
+
+# Protected characteristics.  Values are shown to governance boards as they
+# stand, so they are human-readable; "Not recorded" is always a group of its own.
+SEXES = ("Female", "Male", NOT_RECORDED)
+# ONS high-level ethnic groups (England and Wales census), plus "Not recorded".
+ETHNICITIES = ("White", "Mixed", "Asian", "Black", "Other", NOT_RECORDED)
+DISABILITIES = ("Yes", "No", NOT_RECORDED)
+
+HOUSEHOLD_ROLES = ("child", "parent", "partner", "relative", "other_adult")
+ADULT_ROLES = ("parent", "partner", "relative", "other_adult")
+
+REFERRAL_SOURCES = (
+    "police",
+    "school",
+    "health",
+    "family",
+    "friend_or_neighbour",
+    "self",
+    "anonymous",
+    "la_service",
+    "other",
+)
+
+# Who the referrer is to the child.  Free text is not allowed: a short list
+# keeps "referred by a grandparent" countable across agencies.
+REFERRER_RELATIONSHIPS = (
+    "grandparent",
+    "parent",
+    "other_relative",
+    "neighbour",
+    "friend",
+    "child_self",
+    "teacher",
+    "police_officer",
+    "health_visitor",
+    "gp",
+    "midwife",
+    "ed_clinician",
+    "social_worker",
+    "housing_officer",
+    "other_professional",
+    "unknown",
+)
+
+# Concern categories on a referral.  Each is a boolean column ``concern_<name>``
+# on the ``referrals`` table; a referral carries at least one.
+CONCERNS = (
+    "neglect",
+    "physical_abuse",
+    "sexual_abuse",
+    "emotional_abuse",
+    "domestic_abuse",
+    "parental_substance_misuse",
+    "parental_mental_health",
+    "other",
+)
+CONCERN_COLUMNS = tuple(f"concern_{c}" for c in CONCERNS)
+
+DECISIONS = ("no_further_action", "early_help", "assessment", "strategy_discussion")
+CLOSURE_REASONS = (
+    "no_concerns_substantiated",
+    "malicious",
+    "family_declined_support",
+    "signposted",
+    "other",
+)
+
+AGENCIES = (
+    "police",
+    "health",
+    "education",
+    "housing",
+    "probation",
+    "adult_mental_health",
+    "substance_misuse",
+    "children_social_care",
+)
+
+# Event types each agency may record.  The statutory steps are events of
+# children's social care, so the chronology holds them beside everything else.
+EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    "police": (
+        "domestic_incident",
+        "violent_offence",
+        "other_offence",
+        "arrest",
+        "restraining_order",
+        "missing_episode",
+    ),
+    "health": (
+        "ed_attendance",
+        "injury",
+        "missed_appointment",
+        "service_declined",
+        "birth",
+    ),
+    "education": ("school_absence", "exclusion", "service_declined"),
+    "housing": ("address_move", "homelessness_application", "eviction"),
+    "probation": ("supervision_start", "supervision_end"),
+    "adult_mental_health": ("mh_contact", "mh_crisis", "service_declined"),
+    "substance_misuse": ("treatment_start", "treatment_end", "service_declined"),
+    "children_social_care": (
+        "assessment",
+        "early_help_start",
+        "service_declined",
+        "section47_enquiry",
+        "initial_child_protection_conference",
+        "cp_plan_start",
+        "cp_plan_end",
+        "looked_after_start",
+        "looked_after_end",
+        "serious_incident",
+    ),
+}
+ALL_EVENT_TYPES = tuple(sorted({t for types in EVENT_TYPES.values() for t in types}))
+
+# The part a person played in an event, where that applies (police incidents).
+EVENT_ROLES = ("victim", "perpetrator", "witness", "subject")
+
+# Severity where it applies (injuries, offences): 1 minor, 2 moderate, 3 serious.
+SEVERITIES = (1, 2, 3)
