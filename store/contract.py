@@ -271,23 +271,44 @@ def _cross_table_problems(
         late = events["recorded_at"] < events["occurred_at"]
         for idx in events.index[late]:
             problems.append(
-                Problem("agency_events", _row(idx), "recorded_at", "recorded_at is earlier than occurred_at")
+                Problem(
+                    "agency_events",
+                    _row(idx),
+                    "recorded_at",
+                    "recorded_at is earlier than occurred_at",
+                )
             )
         allowed = {(a, t) for a, types in v.EVENT_TYPES.items() for t in types}
         pairs = list(zip(events["agency"], events["event_type"], strict=True))
         for idx, pair in zip(events.index, pairs, strict=True):
             if pair not in allowed:
                 problems.append(
-                    Problem("agency_events", _row(idx), "event_type", f"{pair[1]!r} is not an event type of agency {pair[0]!r}")
+                    Problem(
+                        "agency_events",
+                        _row(idx),
+                        "event_type",
+                        f"{pair[1]!r} is not an event type of agency {pair[0]!r}",
+                    )
                 )
     members = clean.get("household_members")
     if members is not None:
         bad = members["end_date"].notna() & (members["end_date"] < members["start_date"])
         for idx in members.index[bad]:
-            problems.append(Problem("household_members", _row(idx), "end_date", "end_date is earlier than start_date"))
+            problems.append(
+                Problem(
+                    "household_members",
+                    _row(idx),
+                    "end_date",
+                    "end_date is earlier than start_date",
+                )
+            )
     referrals = clean.get("referrals")
     if referrals is not None:
         none = ~referrals[list(v.CONCERN_COLUMNS)].any(axis=1)
         for idx in referrals.index[none]:
-            problems.append(Problem("referrals", _row(idx), None, "a referral needs at least one concern category"))
+            problems.append(
+                Problem(
+                    "referrals", _row(idx), None, "a referral needs at least one concern category"
+                )
+            )
     return problems

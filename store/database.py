@@ -53,7 +53,9 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     path = Path(path)
     if read_only:
         if not path.exists():
-            raise FileNotFoundError(f"No MAST store at {path}: run `mast simulate` or `mast load` first.")
+            raise FileNotFoundError(
+                f"No MAST store at {path}: run `mast simulate` or `mast load` first."
+            )
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
@@ -114,7 +116,9 @@ def write_tables(
                 con.execute(f"DELETE FROM {table}")
             columns = list(SCHEMAS[table].columns)
             con.register("_incoming", frame[columns])
-            con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming")
+            con.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming"
+            )
             con.unregister("_incoming")
         if truth is not None:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")

@@ -36,7 +36,9 @@ def read_extracts(directory: str | Path) -> dict[str, pd.DataFrame]:
         else:
             tables[table] = pd.read_parquet(path)
     if not tables and not problems:
-        problems.append(Problem("(extract)", None, None, f"no contract tables found in {directory}"))
+        problems.append(
+            Problem("(extract)", None, None, f"no contract tables found in {directory}")
+        )
     if problems:
         raise ContractError(problems)
     return tables
