@@ -132,3 +132,23 @@ EVENT_ROLES = ("victim", "perpetrator", "witness", "subject")
 
 # Severity where it applies (injuries, offences): 1 minor, 2 moderate, 3 serious.
 SEVERITIES = (1, 2, 3)
+
+# Audit groupings derived from the contract (never model inputs by default).
+AGE_BANDS = ("under 1", "1-4", "5-9", "10-14", "15-17")
+_AGE_BAND_EDGES = (1, 5, 10, 15)  # lower bounds, in whole years, of bands after the first
+DEPRIVATION_QUINTILES = ("1 (most deprived)", "2", "3", "4", "5 (least deprived)", NOT_RECORDED)
+
+
+def age_band(age_years: float) -> str:
+    """The audit age band of a child aged ``age_years`` (whole or fractional years)."""
+    if age_years != age_years:  # NaN
+        return NOT_RECORDED
+    band = sum(age_years >= edge for edge in _AGE_BAND_EDGES)
+    return AGE_BANDS[band]
+
+
+def deprivation_quintile(imd_decile) -> str:
+    """IMD quintile label from a decile (1 = most deprived); missing is "Not recorded"."""
+    if imd_decile is None or imd_decile != imd_decile:
+        return NOT_RECORDED
+    return DEPRIVATION_QUINTILES[(int(imd_decile) - 1) // 2]
