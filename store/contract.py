@@ -185,8 +185,10 @@ def _schema_problems(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame | No
     for col in OPTIONAL_COLUMNS.get(table, ()):
         if col not in frame.columns:
             frame[col] = None
+    problems += _parse_timestamps(table, frame)
     try:
-        return schema.validate(frame, lazy=True), []
+        validated = schema.validate(frame, lazy=True)
+        return (None if problems else validated), problems
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
         for case in cases.itertuples(index=False):
@@ -207,7 +209,34 @@ def _schema_problems(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame | No
             else:
                 msg = f"fails check {check}: {value!r}"
             problems.append(Problem(table, _row(case.index), case.column, msg))
+        # A cell that failed to parse is then also "missing": report it once.
+        unparsed = {(p.row, p.column) for p in problems if "ISO 8601" in p.problem}
+        problems = [
+            p for p in problems if "ISO 8601" in p.problem or (p.row, p.column) not in unparsed
+        ]
         return None, problems
+
+
+def _parse_timestamps(table: str, frame: pd.DataFrame) -> list[Problem]:
+    """Parse date/time columns as ISO 8601 in place, naming every cell that is not one.
+
+    Extracts mix ``2022-01-20`` and ``2022-01-20 09:00:00`` freely; pandas
+    would infer one format from the first cell and reject the rest.
+    """
+    problems = []
+    for col, spec in SCHEMAS[table].columns.items():
+        if "datetime" not in str(spec.dtype) or pd.api.types.is_datetime64_any_dtype(frame[col]):
+            continue
+        raw = frame[col]
+        parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+        for idx in raw.index[raw.notna() & parsed.isna()]:
+            problems.append(
+                Problem(
+                    table, _row(idx), col, f"wrong type: {raw[idx]!r} is not an ISO 8601 date/time"
+                )
+            )
+        frame[col] = parsed
+    return problems
 
 
 def validate_tables(
@@ -239,7 +268,7 @@ def validate_tables(
             problems += found
             if validated is not None:
                 clean[table] = validated[list(SCHEMAS[table].columns)]
-    problems += _cross_table_problems(clean, existing_keys or {})
+    problems += _cross_table_problems(clean, set(tables), existing_keys or {})
     if problems:
         # pandera can report one bad cell under two checks (dtype and coercion).
         raise ContractError(list(dict.fromkeys(problems)))
@@ -247,11 +276,13 @@ def validate_tables(
 
 
 def _cross_table_problems(
-    clean: dict[str, pd.DataFrame], existing_keys: dict[tuple[str, str], set]
+    clean: dict[str, pd.DataFrame], supplied: set[str], existing_keys: dict[tuple[str, str], set]
 ) -> list[Problem]:
     problems: list[Problem] = []
     for child, col, parent, pcol in REFERENCES:
-        if child not in clean:
+        if child not in clean or (parent in supplied and parent not in clean):
+            # A parent table that failed its own checks cannot judge references
+            # to it; its problems are already reported.
             continue
         known = set(existing_keys.get((parent, pcol), set()))
         if parent in clean:

@@ -160,7 +160,7 @@ def content_hash(con: duckdb.DuckDBPyConnection, include_truth: bool = False) ->
             tables.append(f"{TRUTH_SCHEMA}.latent_harm")
     for table in tables:
         n, h = con.execute(
-            f"SELECT count(*), coalesce(sum(hash(t.*)), 0)::VARCHAR FROM {table} AS t"
+            f"SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM {table} AS t"
         ).fetchone()
         digest.update(f"{table}:{n}:{h};".encode())
     return digest.hexdigest()
