@@ -1,0 +1,68 @@
+"""``mast serve``: run the advisory scoring service."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from mast.progress import console
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    db: Path = typer.Option(None, "--db", help="DuckDB store (opened read-only)."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes; each loads the model once."
+    ),
+    threads: int = typer.Option(
+        4, "--threads", min=1, help="Request threads per worker (FastAPI's thread pool)."
+    ),
+) -> None:
+    """Start the scoring service with the champion model from the registry.
+
+    The service refuses to start if the registry has no champion: it never
+    scores with a model governance has not promoted.  Scores are advisory.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import uvicorn
+
+    from serving import NoChampionError, ServingSettings
+    from serving.app import check_champion
+
+    settings = ServingSettings.from_mast(db=db, tracking_uri=tracking_uri)
+    if not settings.db.exists():
+        console.print(
+            f"[red]No MAST store at {settings.db}[/red]: run `mast simulate` or `mast load` first."
+        )
+        raise typer.Exit(code=2)
+    try:
+        version = check_champion(settings)
+    except NoChampionError as err:
+        console.print(f"[red]Not starting:[/red] {err}")
+        raise typer.Exit(code=2) from err
+    # Workers read their settings from the environment (uvicorn imports the
+    # factory afresh in each one).
+    os.environ["MAST_DB"] = str(settings.db)
+    os.environ["MAST_TRACKING_URI"] = settings.tracking_uri
+    os.environ["MAST_SERVE_THREADS"] = str(threads)
+    console.print(
+        f"Serving {settings.model_name} version {version} (champion) on http://{host}:{port} "
+        "- scores are advisory and do not replace professional judgement."
+    )
+    uvicorn.run(
+        "serving.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

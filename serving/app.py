@@ -1,0 +1,232 @@
+"""The FastAPI application: routes, error handling and start-up.
+
+:func:`create_app` loads the champion and warms it up *before* it returns,
+so a service that cannot score never starts listening.  CPU-bound endpoints
+are plain ``def`` functions: FastAPI runs them in its thread pool, where
+DuckDB and LightGBM release the GIL, instead of blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving import access
+from serving.engine import EngineConfig, ScoringEngine, ServingError
+from serving.model import NoChampionError, load_champion
+from serving.schemas import (
+    ChronologyOut,
+    HealthOut,
+    ModelOut,
+    Problem,
+    ReferralIn,
+    ScoreOut,
+)
+
+PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class ServingSettings(BaseModel):
+    """Where the service finds its store and its model, and how it explains scores."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    db: Path
+    tracking_uri: str
+    model_name: str
+    alias: str = "champion"
+    top_reasons: int = Field(5, ge=1, le=20)
+    max_records: int = Field(10, ge=1, le=200)
+    late_after_days: int = Field(30, ge=1)
+
+    @classmethod
+    def from_mast(cls, **overrides) -> ServingSettings:
+        """Defaults from :func:`mast.settings.get_settings`, with ``overrides`` on top."""
+        from mast.settings import get_settings
+
+        s = get_settings()
+        values = {"db": s.db, "tracking_uri": s.tracking_uri, "model_name": s.model_name}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def check_champion(settings: ServingSettings) -> str:
+    """The version the champion alias points at; raises :class:`NoChampionError` if none.
+
+    A cheap registry look-up, so ``mast serve`` can refuse with a clear
+    message before it spawns workers that would each fail the same way.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    try:
+        return str(client.get_model_version_by_alias(settings.model_name, settings.alias).version)
+    except MlflowException as err:
+        raise NoChampionError(
+            f"No '{settings.alias}' version of model {settings.model_name!r} in the MLflow "
+            f"registry at {settings.tracking_uri}. Train one with `mast train`, pass the "
+            "governance gate and `mast promote` it before starting the service."
+        ) from err
+
+
+def app_from_env() -> FastAPI:
+    """The app for a uvicorn worker, configured from ``MAST_*`` variables."""
+    threads = int(os.environ.get("MAST_SERVE_THREADS", "4"))
+    return create_app(ServingSettings.from_mast(), threads=threads)
+
+
+def build_engine(settings: ServingSettings) -> ScoringEngine:
+    """Load the champion, open the store read-only and warm both up."""
+    model = load_champion(settings.tracking_uri, settings.model_name, settings.alias)
+    engine = ScoringEngine(
+        settings.db,
+        model,
+        EngineConfig(
+            top_reasons=settings.top_reasons,
+            max_records=settings.max_records,
+            late_after_days=settings.late_after_days,
+        ),
+    )
+    engine.warm_up()
+    return engine
+
+
+_ERRORS = {
+    401: {"model": Problem, "description": "Not signed in."},
+    403: {"model": Problem, "description": "The role may not use this endpoint."},
+    404: {"model": Problem, "description": "Unknown child."},
+    422: {"description": "Malformed or impossible input; the body names the field."},
+}
+
+
+def create_app(
+    settings: ServingSettings | None = None,
+    *,
+    engine: ScoringEngine | None = None,
+    threads: int | None = None,
+) -> FastAPI:
+    """The MAST scoring service.
+
+    Parameters
+    ----------
+    settings
+        Store, tracking URI and model; defaults from ``MAST_*`` settings.
+    engine
+        An engine already built (tests and the demo reuse one); when given,
+        ``settings`` is not used to load anything.
+    threads
+        Size of the thread pool that runs the ``def`` endpoints.  On two cores
+        a small pool keeps requests from time-slicing each other into the tail.
+    """
+    if engine is None:
+        engine = build_engine(settings or ServingSettings.from_mast())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if threads is not None:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="MAST scoring service",
+        version="1",
+        description=(
+            "Advisory decision support for the MASH front door. Scores are advisory and do "
+            "not replace professional judgement: a person always decides."
+        ),
+    )
+    app.state.engine = engine
+    guard = access.Guard.from_records()
+    app.state.guard = guard
+
+    @app.exception_handler(ServingError)
+    def _refused(request: Request, err: ServingError) -> JSONResponse:
+        return JSONResponse(status_code=err.status, content={"detail": err.detail})
+
+    @app.get("/v1/health", response_model=HealthOut, tags=["service"])
+    def health() -> dict:
+        """Liveness and which model is loaded; open to anyone."""
+        return {"status": "ok", "model_version": engine.model.version, "store": engine.db.name}
+
+    @app.get("/v1/model", response_model=ModelOut, responses=_ERRORS, tags=["service"])
+    def model_info(user=Depends(guard.dependency("model"))) -> dict:
+        """The model version, its flag policy and the governance gate's verdict."""
+        m = engine.model
+        return {
+            "model_name": m.name,
+            "model_version": m.version,
+            "alias": m.alias,
+            "run_id": m.run_id,
+            "policy": m.policy,
+            "gate": m.gate,
+            "feature_names": m.feature_names,
+            "loaded_at": m.loaded_at,
+        }
+
+    @app.post("/v1/referrals/score", response_model=ScoreOut, responses=_ERRORS, tags=["scoring"])
+    def score_referral(referral: ReferralIn, user=Depends(guard.dependency("score"))) -> dict:
+        """Score each child on a referral, with reasons for and against.
+
+        Advisory only: the response says so in words, and the screener decides.
+        """
+        result = engine.score(referral)
+        guard.record(
+            "score",
+            user,
+            referral_id=referral.referral_id,
+            person_ids=list(referral.children),
+            detail={
+                "request_id": result["request_id"],
+                "model_version": result["model_version"],
+                "highest_score": result["highest_score"],
+                "review_recommended": result["multi_agency_review_recommended"],
+            },
+        )
+        return result
+
+    @app.get(
+        "/v1/children/{person_id}/chronology",
+        response_model=ChronologyOut,
+        responses=_ERRORS,
+        tags=["chronology"],
+    )
+    def child_chronology(
+        person_id: str = _person_id_path(),
+        as_of: datetime | None = Query(
+            None, description="Show what was recorded before this moment (default: now)."
+        ),
+        referral_id: str | None = Query(
+            None,
+            pattern=PERSON_ID_PATTERN,
+            description="The referral the chronology is viewed for (recorded in the audit trail).",
+        ),
+        user=Depends(guard.dependency("chronology")),
+    ) -> dict:
+        """The merged multi-agency chronology of the child and their household's adults."""
+        result = engine.chronology(person_id, as_of)
+        guard.record(
+            "chronology_view",
+            user,
+            referral_id=referral_id,
+            person_ids=[person_id],
+            detail={"entries": len(result["entries"])},
+        )
+        return result
+
+    return app
+
+
+def _person_id_path():
+    from fastapi import Path as PathParam
+
+    return PathParam(..., pattern=PERSON_ID_PATTERN, description="The child's person_id.")

@@ -1,0 +1,324 @@
+"""The scoring engine: one referral in, advisory scores with reasons out.
+
+The engine owns the read-only store connection, the champion model and the
+feature catalogue, all opened once.  Each request gets a cursor of its own
+(DuckDB connections are not shared between threads) on which the incoming
+referral is registered, and then exactly the training feature SQL runs on it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from serving import chronology as chron
+from serving.model import LoadedModel
+from serving.reasons import build_reasons, rank_reasons
+from serving.schemas import ReferralIn
+from store import connect
+from store import vocabulary as v
+
+# A referral time a little ahead of the server clock is clock skew, not a
+# referral from the future.
+CLOCK_SKEW = timedelta(minutes=5)
+ADULT_AGE_YEARS = 18
+
+
+class ServingError(Exception):
+    """A request the service refuses, with the HTTP status and the reason."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def to_store_time(moment: datetime) -> datetime:
+    """A request timestamp in the store's convention (naive UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class EngineConfig:
+    """Tunables of the engine; the defaults are what the docs describe."""
+
+    top_reasons: int = 5
+    max_records: int = 10
+    late_after_days: int = chron.LATE_AFTER_DAYS
+
+
+def _referral_frames(referral: ReferralIn) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The referral as rows of the contract's ``referrals`` and ``referral_children``."""
+    concerns = {str(c) for c in referral.concerns}
+    row = {
+        "referral_id": referral.referral_id,
+        "received_at": pd.Timestamp(to_store_time(referral.received_at)),
+        "source": str(referral.source),
+        "referrer_relationship": str(referral.referrer_relationship),
+        **{f"concern_{c}": c in concerns for c in v.CONCERNS},
+    }
+    referrals = pd.DataFrame([row])
+    referrals["received_at"] = referrals["received_at"].astype("datetime64[us]")
+    children = pd.DataFrame(
+        {"referral_id": referral.referral_id, "person_id": list(referral.children)}
+    )
+    return referrals, children
+
+
+class ScoringEngine:
+    """Scores referrals and builds chronologies against one store and one model.
+
+    Parameters
+    ----------
+    db
+        Path of the DuckDB store, opened read-only.
+    model
+        The champion, loaded once (see :func:`serving.model.load_champion`).
+    config
+        Reason and chronology tunables.
+    """
+
+    def __init__(self, db: str | Path, model: LoadedModel, config: EngineConfig | None = None):
+        import features
+
+        self.db = Path(db)
+        self.model = model
+        self.config = config or EngineConfig()
+        self._con = connect(self.db, read_only=True)
+        self._local = threading.local()
+        self._features = features
+        entries = features.catalogue()
+        if isinstance(entries, dict):
+            entries = entries.values()
+        self.catalogue = {e.name: e for e in entries}
+        self.feature_names = model.feature_names
+
+    # -- connections ---------------------------------------------------------
+    def cursor(self):
+        """This thread's cursor on the store (created on first use)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def close(self) -> None:
+        self._con.close()
+
+    # -- checks --------------------------------------------------------------
+    def check_children(self, referral: ReferralIn, now: datetime | None = None) -> None:
+        """Refuse what cannot be scored: unknown children, impossible dates.
+
+        Raises
+        ------
+        ServingError
+            404 naming an unknown ``person_id``; 422 for a referral dated in
+            the future, before a child's birth, or about an adult.
+        """
+        now = now or utc_now()
+        received = to_store_time(referral.received_at)
+        if received > now + CLOCK_SKEW:
+            raise ServingError(
+                422,
+                f"received_at {referral.received_at.isoformat()} is in the future; "
+                "a referral can only be scored once it has been received.",
+            )
+        cur = self.cursor()
+        people = cur.execute(
+            "SELECT person_id, date_of_birth FROM people WHERE list_contains($ids, person_id)",
+            {"ids": list(referral.children)},
+        ).fetchall()
+        births = dict(people)
+        for pid in referral.children:
+            if pid not in births:
+                raise ServingError(404, f"Unknown child: no person_id {pid!r} in the store.")
+        for pid in referral.children:
+            born = pd.Timestamp(births[pid])
+            if born > pd.Timestamp(received):
+                raise ServingError(
+                    422,
+                    f"received_at {received.isoformat()} is before child {pid!r} was born "
+                    f"({born.date().isoformat()}).",
+                )
+            if born + pd.DateOffset(years=ADULT_AGE_YEARS) <= pd.Timestamp(received):
+                raise ServingError(
+                    422,
+                    f"person_id {pid!r} was {ADULT_AGE_YEARS} or over on "
+                    f"{received.date().isoformat()}: MAST screens referrals about children.",
+                )
+
+    # -- features and scores -------------------------------------------------
+    def features_for(self, referral: ReferralIn):
+        """The feature table for the referral, from exactly the training SQL."""
+        referrals, children = _referral_frames(referral)
+        table = self._features.build_features(
+            self.cursor(), referrals=referrals, referral_children=children
+        )
+        return table
+
+    def model_inputs(self, table) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Keys and ``X`` in the model's own column order."""
+        missing = [f for f in self.feature_names if f not in table.X.columns]
+        if missing:
+            raise RuntimeError(
+                f"The model expects features the feature code no longer builds: {missing}. "
+                "Retrain and promote a model on the current features."
+            )
+        keys = table.keys.reset_index(drop=True)
+        X = table.X[self.feature_names].reset_index(drop=True)
+        return keys, X
+
+    def evidence(self, referral_row: dict, person_id: str, feature: str) -> list[dict]:
+        """The records behind one feature for one child, as plain dicts."""
+        records = self._features.evidence(self.cursor(), referral_row, person_id, feature)
+        if isinstance(records, pd.DataFrame):
+            records = records.to_dict("records")
+        out = []
+        for r in records:
+            r = dict(r)
+            out.append(
+                {
+                    "agency": str(r.get("agency")),
+                    "event_type": str(r.get("event_type")),
+                    "person_id": str(r.get("person_id", r.get("person"))),
+                    "relationship": str(r.get("relationship")),
+                    "occurred_at": _ts(r.get("occurred_at")),
+                    "recorded_at": _ts(r.get("recorded_at")),
+                }
+            )
+        return out
+
+    def score(self, referral: ReferralIn, now: datetime | None = None) -> dict:
+        """Score every child on the referral; see :class:`serving.schemas.ScoreOut`."""
+        self.check_children(referral, now=now)
+        table = self.features_for(referral)
+        keys, X = self.model_inputs(table)
+        scorer = self.model.scorer
+        predicted = scorer.predict_frame(X).reset_index(drop=True)
+        contributions, base_value = scorer.contributions(X)
+        contributions = contributions.reset_index(drop=True)
+        referrals, _ = _referral_frames(referral)
+        referral_row = referrals.iloc[0].to_dict()
+        by_child = {}
+        for i, pid in enumerate(keys["person_id"]):
+            row_c = contributions.loc[i, self.feature_names]
+            raising, lowering = rank_reasons(row_c, self.config.top_reasons)
+            values = X.loc[i]
+
+            def records_for(feature, pid=pid):
+                return self.evidence(referral_row, pid, feature)
+
+            by_child[pid] = {
+                "person_id": pid,
+                "probability": float(predicted.loc[i, "probability"]),
+                "score": int(predicted.loc[i, "score"]),
+                "flag": bool(predicted.loc[i, "flag"]),
+                "reasons_for": build_reasons(
+                    raising, row_c, values, self.catalogue, records_for, self.config.max_records
+                ),
+                "reasons_against": build_reasons(
+                    lowering, row_c, values, self.catalogue, records_for, self.config.max_records
+                ),
+                "base_value": float(base_value),
+                "raw_margin": float(base_value + row_c.sum()),
+            }
+        children = [by_child[pid] for pid in referral.children if pid in by_child]
+        highest = max(c["score"] for c in children)
+        review = any(c["flag"] for c in children)
+        threshold = self.model.policy.get("threshold")
+        return {
+            "request_id": uuid.uuid4().hex,
+            "referral_id": referral.referral_id,
+            "highest_score": highest,
+            "multi_agency_review_recommended": review,
+            "recommendation": recommendation(review, highest, threshold),
+            "children": children,
+            "model_name": self.model.name,
+            "model_version": self.model.version,
+            "policy_version": self.model.policy_version,
+            "scored_at": datetime.now(UTC),
+        }
+
+    def chronology(self, person_id: str, as_of: datetime | None = None) -> dict:
+        """The child's multi-agency chronology as known at ``as_of`` (default: now)."""
+        now = utc_now()
+        as_of = to_store_time(as_of) if as_of is not None else now
+        if as_of > now + CLOCK_SKEW:
+            raise ServingError(422, f"as_of {as_of.isoformat()} is in the future.")
+        cur = self.cursor()
+        known = cur.execute("SELECT 1 FROM people WHERE person_id = ?", [person_id]).fetchone()
+        if known is None:
+            raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
+        built = chron.chronology(cur, person_id, as_of, self.config.late_after_days)
+        return {
+            "person_id": person_id,
+            "as_of": as_of,
+            "late_after_days": self.config.late_after_days,
+            **built,
+        }
+
+    # -- start-up ------------------------------------------------------------
+    def warm_up(self) -> None:
+        """One prediction and one SHAP call so the first screener is not kept waiting.
+
+        The first call builds LightGBM's and SHAP's internal state; a
+        historical referral from the store, when there is one, also runs the
+        feature SQL once so DuckDB has planned and cached it.
+        """
+        X = pd.DataFrame([[0.0] * len(self.feature_names)], columns=self.feature_names)
+        self.model.scorer.predict_frame(X)
+        self.model.scorer.contributions(X)
+        sample = (
+            self.cursor()
+            .execute(
+                "SELECT r.referral_id, r.received_at, r.source, r.referrer_relationship, "
+                + ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
+                + ", list(rc.person_id ORDER BY rc.person_id) AS children "
+                "FROM referrals r JOIN referral_children rc USING (referral_id) "
+                "GROUP BY ALL ORDER BY r.received_at DESC LIMIT 1"
+            )
+            .fetchone()
+        )
+        if sample is not None:
+            concerns = [c for c, flag in zip(v.CONCERNS, sample[4:-1], strict=True) if flag]
+            referral = ReferralIn(
+                referral_id=sample[0],
+                received_at=sample[1],
+                source=sample[2],
+                referrer_relationship=sample[3],
+                concerns=concerns,
+                children=sample[-1],
+            )
+            self.model_inputs(self.features_for(referral))
+
+
+def _ts(value: Any) -> datetime | None:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return None
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def recommendation(review: bool, highest: int, threshold: Any) -> str:
+    """The referral-level recommendation in words, always advisory."""
+    if review:
+        return (
+            f"Mandatory multi-agency review recommended: the highest score is {highest} of 20"
+            + (f", at or above the review threshold ({threshold})" if threshold is not None else "")
+            + ". This is advisory; the screener decides and records the decision."
+        )
+    return (
+        f"No mandatory multi-agency review indicated by the tool: the highest score is {highest} "
+        "of 20. This is advisory; the screener decides on all the information available."
+    )

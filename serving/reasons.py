@@ -1,0 +1,87 @@
+"""Turning SHAP contributions into reasons a screener can read and check.
+
+A reason is one feature's contribution to one child's score, described in
+plain language by the feature catalogue and backed by the records that make
+up the feature.  Reasons that *lower* the score are returned beside those
+that raise it, so the screener sees both sides and not a one-sided case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Contributions smaller than this (in log-odds) move the probability by well
+# under a tenth of a percentage point: not worth a screener's attention.
+MIN_CONTRIBUTION = 1e-3
+
+
+def plain_value(value: Any) -> float | int | str | bool | None:
+    """A feature value as a JSON scalar (numpy types and NaN made plain)."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def describe(catalogue: Mapping[str, Any], feature: str, value: Any) -> str:
+    """The catalogue's plain-language description of ``feature`` at ``value``."""
+    entry = catalogue.get(feature)
+    if entry is None:
+        return f"{feature} = {plain_value(value)}"
+    return str(entry.describe(value))
+
+
+def rank_reasons(
+    contributions: pd.Series, top: int, min_contribution: float = MIN_CONTRIBUTION
+) -> tuple[list[str], list[str]]:
+    """The features that raise and that lower the score most, strongest first.
+
+    Ties are broken by feature name so the same inputs always give the same
+    reasons in the same order.
+    """
+    frame = pd.DataFrame({"feature": contributions.index, "c": contributions.to_numpy(float)})
+    raising = frame[frame["c"] > min_contribution].sort_values(
+        ["c", "feature"], ascending=[False, True]
+    )
+    lowering = frame[frame["c"] < -min_contribution].sort_values(
+        ["c", "feature"], ascending=[True, True]
+    )
+    return list(raising["feature"][:top]), list(lowering["feature"][:top])
+
+
+def build_reasons(
+    features: list[str],
+    contributions: pd.Series,
+    values: pd.Series,
+    catalogue: Mapping[str, Any],
+    records_for: Callable[[str], list[dict]],
+    max_records: int,
+) -> list[dict]:
+    """One reason per feature, in the order given, each with its records."""
+    reasons = []
+    for feature in features:
+        c = float(contributions[feature])
+        records = records_for(feature)
+        reasons.append(
+            {
+                "feature": feature,
+                "text": describe(catalogue, feature, values[feature]),
+                "direction": "raises" if c > 0 else "lowers",
+                "contribution": c,
+                "value": plain_value(values[feature]),
+                "records": records[:max_records],
+                "records_total": len(records),
+            }
+        )
+    return reasons

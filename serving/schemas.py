@@ -1,0 +1,169 @@
+"""The request and response models of the scoring service.
+
+Every model forbids unknown fields, so a typo in a client (``"concern"`` for
+``"concerns"``) is a 422 naming the field rather than a silently ignored
+value.  Categories come from :mod:`store.vocabulary` so the API speaks the
+data contract's words and nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from store import vocabulary as v
+
+ADVISORY_NOTICE = (
+    "Advisory only: this score is decision support for the MASH screener. It does not "
+    "replace professional judgement, and a person always makes and records the decision."
+)
+
+# Enums built from the vocabulary: the OpenAPI schema then lists the allowed
+# values, and the fuzzer and clients see exactly the contract's categories.
+Source = StrEnum("Source", {s: s for s in v.REFERRAL_SOURCES})
+ReferrerRelationship = StrEnum("ReferrerRelationship", {r: r for r in v.REFERRER_RELATIONSHIPS})
+Concern = StrEnum("Concern", {c: c for c in v.CONCERNS})
+
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReferralIn(_Strict):
+    """A referral as the MASH receives it; household and history come from the store."""
+
+    referral_id: str = Field(..., pattern=_ID_PATTERN, description="The referral's id.")
+    received_at: datetime = Field(
+        ..., description="When the MASH received the referral; features are computed as of it."
+    )
+    source: Source
+    referrer_relationship: ReferrerRelationship
+    concerns: list[Concern] = Field(..., min_length=1, max_length=len(v.CONCERNS))
+    children: list[str] = Field(
+        ...,
+        min_length=1,
+        max_length=20,
+        description="The person_id of each child the referral is about.",
+    )
+
+    @field_validator("children")
+    @classmethod
+    def _children_are_ids(cls, children: list[str]) -> list[str]:
+        import re
+
+        for pid in children:
+            if not re.match(_ID_PATTERN, pid):
+                raise ValueError(f"person_id {pid!r} is not a valid id")
+        if len(set(children)) != len(children):
+            raise ValueError("a child is listed more than once")
+        return children
+
+    @field_validator("concerns")
+    @classmethod
+    def _concerns_unique(cls, concerns: list[Concern]) -> list[Concern]:
+        if len(set(concerns)) != len(concerns):
+            raise ValueError("a concern is listed more than once")
+        return concerns
+
+
+class EvidenceRecord(_Strict):
+    """One record behind a reason: what happened, to whom, when, when it was known."""
+
+    agency: str
+    event_type: str
+    person_id: str
+    relationship: str
+    occurred_at: datetime | None
+    recorded_at: datetime | None
+
+
+class Reason(_Strict):
+    """One feature's share of the score, in plain language, with its records."""
+
+    feature: str
+    text: str = Field(..., description="The reason in plain language.")
+    direction: str = Field(..., description="'raises' or 'lowers' the score.")
+    contribution: float = Field(
+        ..., description="SHAP contribution in raw-margin (log-odds) units."
+    )
+    value: float | int | str | bool | None
+    records: list[EvidenceRecord]
+    records_total: int = Field(..., description="How many records lie behind it in all.")
+
+
+class ChildScore(_Strict):
+    person_id: str
+    probability: float = Field(..., description="Calibrated probability.")
+    score: int = Field(..., ge=1, le=20)
+    flag: bool = Field(..., description="Whether this child's score meets the review threshold.")
+    reasons_for: list[Reason] = Field(..., description="The strongest reasons raising the score.")
+    reasons_against: list[Reason] = Field(
+        ..., description="The strongest reasons lowering the score."
+    )
+    base_value: float = Field(..., description="The model's raw margin before any feature.")
+    raw_margin: float
+
+
+class ScoreOut(_Strict):
+    request_id: str
+    referral_id: str
+    advisory_notice: str = ADVISORY_NOTICE
+    highest_score: int
+    multi_agency_review_recommended: bool
+    recommendation: str = Field(..., description="The recommendation in words.")
+    children: list[ChildScore]
+    model_name: str
+    model_version: str
+    policy_version: str
+    scored_at: datetime
+
+
+class ChronologyEntry(_Strict):
+    occurred_at: datetime
+    recorded_at: datetime
+    agency: str
+    event: str
+    detail: str | None
+    person_id: str
+    relationship: str = Field(..., description="Who it concerns, relative to the child.")
+    late: bool = Field(..., description="Recorded more than the late threshold after it occurred.")
+    days_to_record: int
+
+
+class ChronologyOut(_Strict):
+    person_id: str
+    as_of: datetime
+    late_after_days: int
+    household_ids: list[str]
+    people: list[dict[str, str]]
+    entries: list[ChronologyEntry]
+    advisory_notice: str = ADVISORY_NOTICE
+
+
+class ModelOut(_Strict):
+    model_name: str
+    model_version: str
+    alias: str
+    run_id: str | None
+    policy: dict[str, Any]
+    gate: dict[str, str]
+    feature_names: list[str]
+    loaded_at: datetime
+    advisory_notice: str = ADVISORY_NOTICE
+
+
+class HealthOut(_Strict):
+    status: str
+    model_version: str | None
+    store: str
+
+
+class Problem(_Strict):
+    """The body of every 4xx: what was wrong, and where."""
+
+    detail: str | list[Any]

@@ -1,0 +1,146 @@
+"""The merged chronology against a plain-Python reference on a hand-made store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+import pytest
+
+from serving.chronology import LATE_AFTER_DAYS, chronology
+from store import vocabulary as v
+from tests.serving.fixtures import tables, write_store
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    path = tmp_path_factory.mktemp("chron") / "store.duckdb"
+    write_store(path)
+    c = duckdb.connect(str(path), read_only=True)
+    yield c
+    c.close()
+
+
+def reference(person_id: str, as_of: datetime, late_days: int = LATE_AFTER_DAYS):
+    """Row by row: who lives with the child as known at as_of, and their records."""
+    t = tables()
+    ts = pd.Timestamp
+    m = t["household_members"]
+
+    def current(r):
+        if ts(r.recorded_at) >= as_of or ts(r.start_date) > as_of:
+            return False
+        ended = r.end_date is not None and ts(r.end_date) <= as_of
+        known = r.end_recorded_at is not None and ts(r.end_recorded_at) < as_of
+        return not (ended and known)
+
+    homes = {r.household_id for r in m.itertuples() if r.person_id == person_id and current(r)}
+    who = {person_id: "child"}
+    for r in m.itertuples():
+        if (
+            r.household_id in homes
+            and r.person_id != person_id
+            and r.role in v.ADULT_ROLES
+            and current(r)
+        ):
+            who[r.person_id] = r.role
+    out = []
+    for e in t["agency_events"].itertuples():
+        if e.person_id in who and ts(e.recorded_at) < as_of:
+            delay = ts(e.recorded_at) - ts(e.occurred_at)
+            out.append(
+                (
+                    ts(e.occurred_at),
+                    e.person_id,
+                    e.event_type,
+                    who[e.person_id],
+                    delay > pd.Timedelta(days=late_days),
+                )
+            )
+    mine = set(t["referral_children"].query("person_id == @person_id")["referral_id"])
+    for r in t["referrals"].itertuples():
+        if r.referral_id in mine and ts(r.received_at) < as_of:
+            out.append((ts(r.received_at), person_id, "referral", "child", False))
+    for d in t["screening_decisions"].itertuples():
+        if d.referral_id in mine and ts(d.decided_at) < as_of:
+            out.append((ts(d.decided_at), person_id, "screening_decision", "child", False))
+    return sorted(homes), who, sorted(out)
+
+
+AS_OFS = [
+    datetime(2019, 6, 1),
+    datetime(2025, 12, 1),
+    datetime(2026, 3, 1),
+    datetime(2026, 3, 17),
+    datetime(2026, 9, 3),
+    datetime(2026, 9, 6),
+    datetime(2026, 11, 1),
+]
+
+
+@pytest.mark.parametrize("as_of", AS_OFS)
+@pytest.mark.parametrize("person_id", ["C1", "C2", "NB"])
+def test_chronology_matches_reference(con, person_id, as_of):
+    got = chronology(con, person_id, as_of)
+    homes, who, expected = reference(person_id, as_of)
+    assert got["household_ids"] == homes
+    assert {p["person_id"]: p["relationship"] for p in got["people"]} == who
+    rows = sorted(
+        (pd.Timestamp(e["occurred_at"]), e["person_id"], e["event"], e["relationship"], e["late"])
+        for e in got["entries"]
+    )
+    assert rows == expected
+
+
+def test_entries_are_ordered_by_date(con):
+    entries = chronology(con, "C1", datetime(2026, 11, 1))["entries"]
+    dates = [e["occurred_at"] for e in entries]
+    assert len(dates) >= 5
+    assert dates == sorted(dates)
+
+
+def test_late_is_strictly_more_than_threshold(con):
+    entries = {
+        e["event"] + e["person_id"]: e
+        for e in chronology(con, "C1", datetime(2026, 11, 1))["entries"]
+    }
+    assert entries["domestic_incidentA1"]["late"] is True
+    assert entries["domestic_incidentA1"]["days_to_record"] == 74
+    # Recorded exactly 30 days after: on time.
+    assert entries["mh_contactA1"]["days_to_record"] == 30
+    assert entries["mh_contactA1"]["late"] is False
+    # A tighter threshold marks it late.
+    tight = {
+        e["event"] + e["person_id"]: e
+        for e in chronology(con, "C1", datetime(2026, 11, 1), late_after_days=29)["entries"]
+    }
+    assert tight["mh_contactA1"]["late"] is True
+
+
+def test_new_partner_appears_only_once_recorded(con):
+    before = chronology(con, "C1", datetime(2026, 9, 3))
+    after = chronology(con, "C1", datetime(2026, 9, 6))
+    assert "A2" not in {p["person_id"] for p in before["people"]}
+    assert {"A2": "partner"}.items() <= {
+        p["person_id"]: p["relationship"] for p in after["people"]
+    }.items()
+    assert any(
+        e["person_id"] == "A2" and e["event"] == "domestic_incident" for e in after["entries"]
+    )
+
+
+def test_other_households_and_former_adults_are_left_out(con):
+    got = chronology(con, "C1", datetime(2026, 11, 1))
+    ids = {e["person_id"] for e in got["entries"]}
+    assert "X" not in ids and "A3" not in ids
+    # In 2019 the former partner still lived there, and his arrest shows.
+    old = chronology(con, "C1", datetime(2019, 6, 1))
+    assert any(e["person_id"] == "A3" and e["event"] == "arrest" for e in old["entries"])
+
+
+def test_detail_is_text_or_none(con):
+    entries = chronology(con, "C1", datetime(2026, 11, 1))["entries"]
+    details = {e["event"] + e["person_id"]: e["detail"] for e in entries}
+    assert details["ed_attendanceC1"] is None
+    assert details["violent_offenceA2"] == "as perpetrator, severity 2"
