@@ -1,0 +1,808 @@
+"""Every feature, defined once, as data.
+
+The SQL (:mod:`features.sql`), the catalogue (:mod:`features.catalogue`) and
+the evidence look-up (:mod:`features.evidence`) are all generated from the
+specs below, so a feature cannot be computed one way and explained another.
+
+A feature is built from one of a few kinds of *counter*, each evaluated per
+(person, ``as_of``) and then exposed for one or more *subjects*: the child
+on the referral, the household's adults (per adult, then the maximum and the
+sum), or the child's siblings (summed).
+
+Windows are in days, not calendar months, so that every engine (DuckDB now,
+Spark later) and the plain-Python reference agree to the day: 3 months is 91
+days, 6 months 182, 12 months 365, 24 months 730.  A window is measured on
+when a thing happened (``occurred_at``; for referrals ``received_at``), and a
+record only counts if it was also *recorded* strictly before ``as_of``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from store import vocabulary as v
+
+# Windows in days; None is "ever".
+WINDOWS: dict[str, int | None] = {"3m": 91, "6m": 182, "12m": 365, "24m": 730, "ever": None}
+WINDOW_WORDS = {
+    "3m": "in the last 3 months",
+    "6m": "in the last 6 months",
+    "12m": "in the last 12 months",
+    "24m": "in the last 24 months",
+    "ever": "ever",
+}
+# An infant under this many days old cannot move about on their own, so an
+# injury to them is a distinct, serious signal (NSPCC "non-mobile infant").
+NON_MOBILE_DAYS = 182
+ADULT_YEARS = 18
+DAYS_PER_MONTH = 30.4375
+DAYS_PER_YEAR = 365.25
+
+SUBJECTS = ("child", "household_adults", "siblings", "referral")
+
+
+def cat(value: str, allowed) -> str:
+    """Return ``value`` after checking it is in the contract's vocabulary.
+
+    Every category the SQL mentions passes through here, so a typo fails at
+    import rather than silently counting nothing.
+    """
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not in the MAST vocabulary {tuple(allowed)}")
+    return value
+
+
+def _agencies_of(event_type: str) -> tuple[str, ...]:
+    return tuple(a for a, types in v.EVENT_TYPES.items() if event_type in types)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which ``agency_events`` rows a counter looks at.
+
+    ``age_limit`` restricts to events that happened while the person was
+    younger than a threshold: ``"adult"`` (under 18, their own childhood) or
+    ``"non_mobile"`` (under ``NON_MOBILE_DAYS`` days old).
+    """
+
+    event_types: tuple[str, ...]
+    agencies: tuple[str, ...] | None = None
+    roles: tuple[str, ...] | None = None
+    exclude_roles: tuple[str, ...] | None = None
+    min_severity: int | None = None
+    age_limit: str | None = None
+
+    def __post_init__(self):
+        for t in self.event_types:
+            cat(t, v.ALL_EVENT_TYPES)
+        for a in self.agencies or ():
+            cat(a, v.AGENCIES)
+        for r in (self.roles or ()) + (self.exclude_roles or ()):
+            cat(r, v.EVENT_ROLES)
+        if self.age_limit not in (None, "adult", "non_mobile"):
+            raise ValueError(f"unknown age_limit {self.age_limit!r}")
+
+    @property
+    def source_agencies(self) -> tuple[str, ...]:
+        if self.agencies:
+            return self.agencies
+        return tuple(dict.fromkeys(a for t in self.event_types for a in _agencies_of(t)))
+
+
+@dataclass(frozen=True)
+class EventCounter:
+    """Count of a person's agency events matching ``filter`` within ``window``."""
+
+    name: str
+    filter: EventFilter
+    window: str
+    what: str  # plural noun phrase, e.g. "police domestic-abuse incidents as perpetrator"
+    kind: str = "count"
+
+
+@dataclass(frozen=True)
+class EventState:
+    """1 if the latest ``start`` event has no later ``end`` event (e.g. a current CP plan)."""
+
+    name: str
+    agency: str
+    start: str
+    end: str
+    what: str  # e.g. "a child protection plan"
+    window: str = "current"
+    kind: str = "state"
+
+    def __post_init__(self):
+        cat(self.agency, v.AGENCIES)
+        cat(self.start, v.EVENT_TYPES[self.agency])
+        cat(self.end, v.EVENT_TYPES[self.agency])
+
+
+@dataclass(frozen=True)
+class ReferralCounter:
+    """Count of a person's prior referrals (as a child on them) matching the filter.
+
+    A decision only counts if it was made (``decided_at``) before ``as_of``.
+    """
+
+    name: str
+    window: str
+    what: str
+    sources: tuple[str, ...] | None = None
+    decision: str | None = None
+    closure_reason: str | None = None
+    age_limit: str | None = None  # "adult": received before their 18th birthday
+    kind: str = "referrals"
+
+    def __post_init__(self):
+        for s in self.sources or ():
+            cat(s, v.REFERRAL_SOURCES)
+        if self.decision:
+            cat(self.decision, v.DECISIONS)
+        if self.closure_reason:
+            cat(self.closure_reason, v.CLOSURE_REASONS)
+
+
+def _ev(*types, **kw) -> EventFilter:
+    return EventFilter(event_types=tuple(types), **kw)
+
+
+_POLICE = (cat("police", v.AGENCIES),)
+_CSC = cat("children_social_care", v.AGENCIES)
+_DECLINED = _ev("service_declined")
+_DA = "domestic_incident"
+
+
+def _windows(name, flt, what, windows):
+    return [EventCounter(f"{name}_{w}", flt, w, what) for w in windows]
+
+
+# ---------------------------------------------------------------------------
+# Per-person event counters (computed once per person and as_of).
+# ---------------------------------------------------------------------------
+EVENT_COUNTERS: list[EventCounter] = [
+    # Pattern of closure and health.
+    *_windows(
+        "missed_appointments",
+        _ev("missed_appointment"),
+        "missed health appointments",
+        ("12m", "ever"),
+    ),
+    *_windows(
+        "school_absences", _ev("school_absence"), "school absences recorded", ("12m", "ever")
+    ),
+    *_windows("services_declined", _DECLINED, "services declined", ("12m", "ever")),
+    *_windows("address_moves", _ev("address_move"), "address moves", ("12m",)),
+    *_windows(
+        "ed_attendances", _ev("ed_attendance"), "emergency-department attendances", ("12m", "ever")
+    ),
+    *_windows("injuries", _ev("injury"), "injuries recorded by health", ("12m", "ever")),
+    EventCounter(
+        "injuries_serious_ever",
+        _ev("injury", min_severity=2),
+        "ever",
+        "moderate or serious injuries",
+    ),
+    EventCounter(
+        "injuries_non_mobile_ever",
+        _ev("injury", age_limit="non_mobile"),
+        "ever",
+        f"injuries while a non-mobile infant (under {NON_MOBILE_DAYS} days old)",
+    ),
+    EventCounter(
+        "missing_episodes_ever", _ev("missing_episode"), "ever", "missing-person episodes"
+    ),
+    # Statutory history (children's social care events).
+    *_windows(
+        "section47_enquiries", _ev("section47_enquiry"), "section 47 enquiries", ("12m", "ever")
+    ),
+    EventCounter(
+        "cp_conferences_ever",
+        _ev("initial_child_protection_conference"),
+        "ever",
+        "initial child protection conferences",
+    ),
+    EventCounter("cp_plans_ever", _ev("cp_plan_start"), "ever", "child protection plans started"),
+    EventCounter(
+        "looked_after_ever", _ev("looked_after_start"), "ever", "periods looked after started"
+    ),
+    EventCounter(
+        "csc_events_ever",
+        _ev(*v.EVENT_TYPES[_CSC], agencies=(_CSC,)),
+        "ever",
+        "children's social care records",
+    ),
+    # Adults: police, probation, mental health, substance misuse.
+    *_windows(
+        "da_victim",
+        _ev(_DA, agencies=_POLICE, roles=("victim",)),
+        "police domestic-abuse incidents as victim",
+        ("12m", "ever"),
+    ),
+    *_windows(
+        "da_perpetrator",
+        _ev(_DA, agencies=_POLICE, roles=("perpetrator",)),
+        "police domestic-abuse incidents as perpetrator",
+        ("12m", "ever"),
+    ),
+    EventCounter(
+        "violent_offences_ever",
+        _ev("violent_offence", exclude_roles=("victim", "witness")),
+        "ever",
+        "violent offences (not as victim or witness)",
+    ),
+    EventCounter("arrests_ever", _ev("arrest"), "ever", "arrests"),
+    EventCounter("restraining_orders_ever", _ev("restraining_order"), "ever", "restraining orders"),
+    EventCounter(
+        "probation_supervisions_ever",
+        _ev("supervision_start"),
+        "ever",
+        "probation supervisions started",
+    ),
+    *_windows("mh_contacts", _ev("mh_contact"), "adult mental-health contacts", ("12m", "ever")),
+    EventCounter("mh_crises_ever", _ev("mh_crisis"), "ever", "adult mental-health crises"),
+    EventCounter(
+        "substance_treatments_ever",
+        _ev("treatment_start"),
+        "ever",
+        "substance-misuse treatments started",
+    ),
+    EventCounter(
+        "childhood_csc_events",
+        _ev(*v.EVENT_TYPES[_CSC], agencies=(_CSC,), age_limit="adult"),
+        "ever",
+        "children's social care records from their own childhood",
+    ),
+]
+
+EVENT_STATES: list[EventState] = [
+    EventState("cp_plan_current", _CSC, "cp_plan_start", "cp_plan_end", "a child protection plan"),
+    EventState(
+        "looked_after_current", _CSC, "looked_after_start", "looked_after_end", "being looked after"
+    ),
+    EventState(
+        "probation_current",
+        "probation",
+        "supervision_start",
+        "supervision_end",
+        "probation supervision",
+    ),
+    EventState(
+        "substance_treatment_current",
+        "substance_misuse",
+        "treatment_start",
+        "treatment_end",
+        "substance-misuse treatment",
+    ),
+]
+
+REFERRAL_SOURCE_FAMILIES = ("family", "police", "school", "health", "anonymous")
+_SOURCE_WORDS = {
+    "family": "from family members",
+    "police": "from the police",
+    "school": "from schools",
+    "health": "from health",
+    "anonymous": "made anonymously",
+}
+
+REFERRAL_COUNTERS: list[ReferralCounter] = [
+    *[ReferralCounter(f"prior_referrals_{w}", w, "referrals") for w in WINDOWS],
+    *[
+        ReferralCounter(
+            f"prior_referrals_{s}_{w}", w, f"referrals {_SOURCE_WORDS[s]}", sources=(s,)
+        )
+        for s in REFERRAL_SOURCE_FAMILIES
+        for w in WINDOWS
+    ],
+    *[
+        ReferralCounter(
+            f"prior_nfa_{w}",
+            w,
+            "referrals closed with no further action",
+            decision="no_further_action",
+        )
+        for w in ("12m", "ever")
+    ],
+    ReferralCounter(
+        "prior_malicious_ever", "ever", "referrals closed as malicious", closure_reason="malicious"
+    ),
+    ReferralCounter(
+        "prior_family_declined_ever",
+        "ever",
+        "referrals closed because the family declined support",
+        closure_reason="family_declined_support",
+    ),
+    ReferralCounter(
+        "prior_early_help_ever", "ever", "referrals sent to early help", decision="early_help"
+    ),
+    ReferralCounter(
+        "prior_assessments_ever",
+        "ever",
+        "referrals that led to an assessment",
+        decision="assessment",
+    ),
+    ReferralCounter(
+        "prior_strategy_ever",
+        "ever",
+        "referrals that led to a strategy discussion",
+        decision="strategy_discussion",
+    ),
+    ReferralCounter(
+        "childhood_referrals",
+        "ever",
+        "referrals about them in their own childhood",
+        age_limit="adult",
+    ),
+]
+
+COUNTERS = {c.name: c for c in [*EVENT_COUNTERS, *EVENT_STATES, *REFERRAL_COUNTERS]}
+assert len(COUNTERS) == len(EVENT_COUNTERS) + len(EVENT_STATES) + len(REFERRAL_COUNTERS)
+
+# Which counters each subject exposes.
+CHILD_COUNTERS = [
+    *[c.name for c in REFERRAL_COUNTERS if c.name != "childhood_referrals"],
+    "section47_enquiries_12m",
+    "section47_enquiries_ever",
+    "cp_conferences_ever",
+    "cp_plans_ever",
+    "cp_plan_current",
+    "looked_after_ever",
+    "looked_after_current",
+    "missed_appointments_12m",
+    "missed_appointments_ever",
+    "school_absences_12m",
+    "school_absences_ever",
+    "services_declined_12m",
+    "services_declined_ever",
+    "address_moves_12m",
+    "ed_attendances_12m",
+    "ed_attendances_ever",
+    "injuries_12m",
+    "injuries_ever",
+    "injuries_serious_ever",
+    "injuries_non_mobile_ever",
+    "missing_episodes_ever",
+]
+ADULT_COUNTERS = [
+    "da_victim_12m",
+    "da_victim_ever",
+    "da_perpetrator_12m",
+    "da_perpetrator_ever",
+    "violent_offences_ever",
+    "arrests_ever",
+    "restraining_orders_ever",
+    "probation_supervisions_ever",
+    "probation_current",
+    "mh_contacts_12m",
+    "mh_contacts_ever",
+    "mh_crises_ever",
+    "substance_treatments_ever",
+    "substance_treatment_current",
+    "childhood_csc_events",
+    "childhood_referrals",
+    "services_declined_12m",
+    "missed_appointments_12m",
+    "address_moves_12m",
+]
+SIBLING_COUNTERS = [
+    "prior_referrals_ever",
+    "prior_referrals_12m",
+    "section47_enquiries_ever",
+    "cp_plans_ever",
+    "cp_plan_current",
+    "looked_after_ever",
+    "injuries_ever",
+    "csc_events_ever",
+]
+# The adult counter also reported for adults who joined in the last 12 months:
+# the "new partner whose domestic-abuse history nobody looked up".
+NEW_ADULT_COUNTERS = ["da_perpetrator_ever", "violent_offences_ever"]
+NEW_ADULT_WINDOWS = ("3m", "6m", "12m")
+
+
+# ---------------------------------------------------------------------------
+# The public feature specs.
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One column of ``X``, with what the screener-facing text needs.
+
+    ``record`` says which records lie behind the value (see
+    :func:`features.evidence`): ``{"table": ..., "counter": ..., ...}``.
+    """
+
+    name: str
+    definition: str
+    agency: str
+    window: str
+    subject: str
+    family: str
+    unit: str  # how a value reads: the noun after the number
+    aggregate: str  # "value", "max" or "sum"
+    record: dict = field(default_factory=dict)
+
+    def describe(self, value) -> str:
+        """The value in plain language, e.g. "3 referrals in the last 12 months from family members"."""
+        if value is None or value != value:
+            return f"{self.definition}: none on record"
+        return _DESCRIBERS.get(self.aggregate, _describe_count)(self, value)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "definition": self.definition,
+            "agency": self.agency,
+            "window": self.window,
+            "subject": self.subject,
+            "family": self.family,
+            "aggregate": self.aggregate,
+            "record": self.record,
+        }
+
+
+def _num(value) -> str:
+    f = float(value)
+    return str(int(f)) if f.is_integer() else f"{f:.1f}"
+
+
+def _describe_count(spec: FeatureSpec, value) -> str:
+    return f"{_num(value)} {spec.unit}"
+
+
+def _describe_flag(spec: FeatureSpec, value) -> str:
+    return spec.unit if float(value) >= 1 else f"not {spec.unit}"
+
+
+_DESCRIBERS = {"flag": _describe_flag}
+
+
+def _agency_of(counter) -> str:
+    if isinstance(counter, ReferralCounter):
+        return _CSC
+    if isinstance(counter, EventState):
+        return counter.agency
+    return ", ".join(counter.filter.source_agencies)
+
+
+def _family_of(name: str) -> str:
+    if name.startswith(("prior_", "childhood_referrals")):
+        return "referral history"
+    if name.startswith(("section47", "cp_", "looked_after", "csc_", "childhood_csc")):
+        return "statutory history"
+    if name.startswith(("da_", "violent", "arrests", "restraining", "probation")):
+        return "police and probation"
+    if name.startswith(("mh_", "substance")):
+        return "health of adults"
+    return "pattern of closure and health"
+
+
+def _record(counter) -> dict:
+    if isinstance(counter, ReferralCounter):
+        return {
+            "table": "referrals",
+            "counter": counter.name,
+            "window_days": WINDOWS.get(counter.window),
+            "sources": list(counter.sources or []),
+            "decision": counter.decision,
+            "closure_reason": counter.closure_reason,
+        }
+    if isinstance(counter, EventState):
+        return {
+            "table": "agency_events",
+            "counter": counter.name,
+            "window_days": None,
+            "agencies": [counter.agency],
+            "event_types": [counter.start, counter.end],
+        }
+    f = counter.filter
+    return {
+        "table": "agency_events",
+        "counter": counter.name,
+        "window_days": WINDOWS[counter.window],
+        "agencies": list(f.source_agencies),
+        "event_types": list(f.event_types),
+        "roles": list(f.roles or []),
+        "exclude_roles": list(f.exclude_roles or []),
+        "min_severity": f.min_severity,
+        "age_limit": f.age_limit,
+    }
+
+
+def _counter_phrase(counter) -> str:
+    if isinstance(counter, EventState):
+        return f"currently under {counter.what}"
+    return f"{counter.what} {WINDOW_WORDS[counter.window]}"
+
+
+def _counter_specs() -> list[FeatureSpec]:
+    specs = []
+    for name in CHILD_COUNTERS:
+        c = COUNTERS[name]
+        phrase = _counter_phrase(c)
+        specs.append(
+            FeatureSpec(
+                name=f"child_{name}",
+                definition=f"The child: {phrase}",
+                agency=_agency_of(c),
+                window=c.window,
+                subject="child",
+                family=_family_of(name),
+                unit=phrase,
+                aggregate="flag" if c.kind == "state" else "value",
+                record={**_record(c), "subject": "child"},
+            )
+        )
+    for name in ADULT_COUNTERS:
+        c = COUNTERS[name]
+        phrase = _counter_phrase(c)
+        for agg, words in (("max", "most for any one adult"), ("sum", "all adults together")):
+            if c.kind == "state":
+                unit = (
+                    f"adult(s) {phrase}"
+                    if agg == "sum"
+                    else f"an adult in the household is {phrase}"
+                )
+            else:
+                unit = f"{phrase} ({words} in the household)"
+            specs.append(
+                FeatureSpec(
+                    name=f"adults_{name}_{agg}",
+                    definition=f"The household's adults as of the referral, {words}: {phrase}",
+                    agency=_agency_of(c),
+                    window=c.window,
+                    subject="household_adults",
+                    family=_family_of(name),
+                    unit=unit,
+                    aggregate="flag" if (c.kind == "state" and agg == "max") else agg,
+                    record={**_record(c), "subject": "household_adults"},
+                )
+            )
+    for name in NEW_ADULT_COUNTERS:
+        c = COUNTERS[name]
+        phrase = _counter_phrase(c)
+        specs.append(
+            FeatureSpec(
+                name=f"new_adults_{name}_max",
+                definition=f"Adults who joined the household in the last 12 months, most for any one: {phrase}",
+                agency=_agency_of(c),
+                window=c.window,
+                subject="household_adults",
+                family="household",
+                unit=f"{phrase} (an adult who joined the household in the last 12 months)",
+                aggregate="max",
+                record={**_record(c), "subject": "new_household_adults", "joined_within_days": 365},
+            )
+        )
+    for name in SIBLING_COUNTERS:
+        c = COUNTERS[name]
+        phrase = _counter_phrase(c)
+        unit = f"sibling(s) {phrase}" if c.kind == "state" else f"{phrase} (siblings together)"
+        specs.append(
+            FeatureSpec(
+                name=f"siblings_{name}_sum",
+                definition=f"The child's siblings in the household, together: {phrase}",
+                agency=_agency_of(c),
+                window=c.window,
+                subject="siblings",
+                family="siblings",
+                unit=unit,
+                aggregate="sum",
+                record={**_record(c), "subject": "siblings"},
+            )
+        )
+    return specs
+
+
+def _member_record(subject: str, **extra) -> dict:
+    return {"table": "household_members", "subject": subject, **extra}
+
+
+def _other_specs() -> list[FeatureSpec]:
+    """Features that are not per-person counters: the referral itself, the household, ages."""
+    s = []
+    people = {"table": "people", "subject": "child"}
+    s.append(
+        FeatureSpec(
+            "child_age_months",
+            "The child's age in whole months at the referral",
+            _CSC,
+            "at referral",
+            "child",
+            "child",
+            "months old",
+            "value",
+            people,
+        )
+    )
+    last = {
+        "table": "referrals",
+        "counter": "prior_referrals_ever",
+        "subject": "child",
+        "window_days": None,
+        "sources": [],
+    }
+    s.append(
+        FeatureSpec(
+            "child_days_since_last_referral",
+            "Days since the child's previous referral (missing if none)",
+            _CSC,
+            "ever",
+            "child",
+            "referral history",
+            "days since the previous referral",
+            "value",
+            last,
+        )
+    )
+    for w in ("12m", "ever"):
+        s.append(
+            FeatureSpec(
+                f"child_prior_referrals_same_concern_{w}",
+                f"The child's prior referrals {WINDOW_WORDS[w]} sharing a concern category with this one",
+                _CSC,
+                w,
+                "child",
+                "referral history",
+                f"earlier referrals {WINDOW_WORDS[w]} about the same kind of concern",
+                "value",
+                {
+                    "table": "referrals",
+                    "counter": f"same_concern_{w}",
+                    "subject": "child",
+                    "window_days": WINDOWS[w],
+                    "same_concern": True,
+                    "sources": [],
+                },
+            )
+        )
+    ref = {"table": "referral", "subject": "referral"}
+    for src in v.REFERRAL_SOURCES:
+        s.append(
+            FeatureSpec(
+                f"referral_source_{src}",
+                f"This referral came from source '{src}'",
+                _CSC,
+                "this referral",
+                "referral",
+                "the referral",
+                f"referred by source '{src}'",
+                "flag",
+                {**ref, "column": "source", "value": src},
+            )
+        )
+    for rel in v.REFERRER_RELATIONSHIPS:
+        s.append(
+            FeatureSpec(
+                f"referrer_{rel}",
+                f"The referrer is the child's '{rel}'",
+                _CSC,
+                "this referral",
+                "referral",
+                "the referral",
+                f"referrer is '{rel}'",
+                "flag",
+                {**ref, "column": "referrer_relationship", "value": rel},
+            )
+        )
+    for con in v.CONCERNS:
+        col = f"concern_{con}"
+        s.append(
+            FeatureSpec(
+                f"referral_{col}",
+                f"This referral raises a concern of {con.replace('_', ' ')}",
+                _CSC,
+                "this referral",
+                "referral",
+                "the referral",
+                f"concern: {con.replace('_', ' ')}",
+                "flag",
+                {**ref, "column": col, "value": True},
+            )
+        )
+    s.append(
+        FeatureSpec(
+            "referral_n_concerns",
+            "Number of concern categories on this referral",
+            _CSC,
+            "this referral",
+            "referral",
+            "the referral",
+            "concern categories on this referral",
+            "value",
+            ref,
+        )
+    )
+    s.append(
+        FeatureSpec(
+            "referral_n_children",
+            "Number of children on this referral",
+            _CSC,
+            "this referral",
+            "referral",
+            "the referral",
+            "children on this referral",
+            "value",
+            {"table": "referral_children", "subject": "referral"},
+        )
+    )
+    s.append(
+        FeatureSpec(
+            "household_n_adults",
+            "Adults living in the child's household as of the referral",
+            "housing, children_social_care",
+            "as of referral",
+            "household_adults",
+            "household",
+            "adults in the household",
+            "value",
+            _member_record("household_adults"),
+        )
+    )
+    for w in NEW_ADULT_WINDOWS:
+        s.append(
+            FeatureSpec(
+                f"household_new_adult_{w}",
+                f"An adult joined the child's household {WINDOW_WORDS[w]}",
+                "housing, children_social_care",
+                w,
+                "household_adults",
+                "household",
+                f"an adult joined the household {WINDOW_WORDS[w]}",
+                "flag",
+                _member_record("household_adults", joined_within_days=WINDOWS[w]),
+            )
+        )
+    s.append(
+        FeatureSpec(
+            "household_days_since_adult_joined",
+            "Days since the most recent adult joined the household (missing if none)",
+            "housing, children_social_care",
+            "as of referral",
+            "household_adults",
+            "household",
+            "days since the newest adult joined the household",
+            "value",
+            _member_record("household_adults"),
+        )
+    )
+    for agg in ("min", "max"):
+        s.append(
+            FeatureSpec(
+                f"parent_age_at_birth_{agg}",
+                f"Age in whole years of the {'youngest' if agg == 'min' else 'oldest'} parent in the household when the child was born",
+                "children_social_care",
+                "at birth",
+                "household_adults",
+                "household",
+                "years: a parent's age when the child was born",
+                "value",
+                _member_record("household_parents"),
+            )
+        )
+    s.append(
+        FeatureSpec(
+            "household_n_siblings",
+            "Other children living in the household as of the referral",
+            "children_social_care",
+            "as of referral",
+            "siblings",
+            "siblings",
+            "other children in the household",
+            "value",
+            _member_record("siblings"),
+        )
+    )
+    return s
+
+
+def feature_specs() -> list[FeatureSpec]:
+    """All features in ``X`` column order."""
+    specs = _other_specs() + _counter_specs()
+    names = [s.name for s in specs]
+    assert len(set(names)) == len(names), "duplicate feature names"
+    return specs
+
+
+FEATURE_SPECS: list[FeatureSpec] = feature_specs()
+FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
+SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
