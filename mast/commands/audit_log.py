@@ -1,0 +1,147 @@
+"""``mast audit-log``: verify, export and summarise the append-only audit trail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mast.progress import console
+
+audit_app = typer.Typer(
+    help="Check, export and summarise the hash-chained audit trail of human decisions.",
+    no_args_is_help=True,
+)
+
+_DB_HELP = "Records database URL (default: $MAST_RECORDS_DB or sqlite:///mast-data/records.sqlite)."
+
+
+def _store(db: str | None, must_exist: bool = True):
+    from records import RecordsStore
+
+    try:
+        return RecordsStore(db, must_exist=must_exist)
+    except Exception as err:  # bad URL, unreachable server: say so, exit 2
+        console.print(f"[red]Cannot open the records database {db!r}:[/red] {err}")
+        raise typer.Exit(code=2) from err
+
+
+@audit_app.command("verify")
+def verify(
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+    expect_head: str = typer.Option(
+        None, "--expect-head", help="A head hash recorded earlier: also detects truncation."
+    ),
+) -> None:
+    """Recompute the hash chain; exit 1 and name the first broken entry if it was tampered with."""
+    store = _store(db)
+    try:
+        report = store.verify(expect_head)
+    finally:
+        store.close()
+    if not report.ok:
+        where = f" at entry {report.broken_seq}" if report.broken_seq is not None else ""
+        console.print(f"[red]BROKEN[/red]{where}:", highlight=False)
+        typer.echo(report.reason)
+        if report.broken_seq is not None:
+            typer.echo(
+                f"{report.entries - 1:,} entries before it verify; last good hash {report.head_hash}"
+            )
+        raise typer.Exit(code=1)
+    console.print(f"[green]OK[/green]: {report.entries:,} entries verify.")
+    typer.echo(f"Head hash {report.head_hash} (keep it: --expect-head detects truncation later)")
+
+
+@audit_app.command("export")
+def export(
+    out: Path = typer.Option(
+        ..., "--out", help="CSV file to write (atomically: temp file, then rename)."
+    ),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Write the whole trail to CSV, values exactly as stored so the hashes can be re-checked."""
+    store = _store(db)
+    try:
+        n = store.export_csv(out)
+    except ValueError as err:
+        console.print(f"[red]Refused:[/red] {err}")
+        raise typer.Exit(code=2) from err
+    finally:
+        store.close()
+    console.print(f"Wrote {n:,} entries to {out}")
+
+
+@audit_app.command("rates")
+def rates(db: str = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """Decision and override rates by the person deciding (the governance report's human-vs-tool lens)."""
+    from records import decision_rates
+
+    store = _store(db)
+    try:
+        frame = decision_rates(store)
+    finally:
+        store.close()
+    if frame.empty:
+        console.print("No decisions recorded yet.")
+        return
+    cols = [
+        "n_decisions",
+        "n_flagged",
+        "flag_followed_rate",
+        "override_rate",
+        "escalation_rate_unflagged",
+        "n_blind",
+        "changed_after_reveal_rate",
+    ]
+    table = Table("decided by", *cols, title="Decision rates (latest decision per referral)")
+    for who, row in frame.iterrows():
+        table.add_row(
+            str(who),
+            *(
+                f"{row[c]:.0f}"
+                if c.startswith("n_")
+                else f"{row[c]:.1%}"
+                if row[c] == row[c]
+                else "-"
+                for c in cols
+            ),
+        )
+    console.print(table)
+
+
+@audit_app.command("blind-first")
+def blind_first(
+    state: str = typer.Argument(..., help="on, off or status."),
+    reason: str = typer.Option(
+        None, "--reason", help="Why (required for on/off); written to the trail."
+    ),
+    by: str = typer.Option(
+        None, "--by", help="Name of the governance lead making the switch (required for on/off)."
+    ),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Show or switch blind-first mode (screeners record a view before seeing the score)."""
+    from records import Principal
+
+    if state not in ("on", "off", "status"):
+        console.print(f"[red]Refused:[/red] state must be on, off or status, got {state!r}")
+        raise typer.Exit(code=2)
+    store = _store(db, must_exist=state == "status")
+    try:
+        if state != "status":
+            if not reason or not by:
+                console.print(
+                    "[red]Refused:[/red] --reason and --by are required to switch blind-first mode"
+                )
+                raise typer.Exit(code=2)
+            store.set_blind_first(
+                state == "on", Principal(name=by, role="governance", token_id="cli"), reason
+            )
+        console.print(f"Blind-first mode is {'on' if store.blind_first() else 'off'}.")
+    finally:
+        store.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit-log")

@@ -1,0 +1,74 @@
+"""``mast tokens``: mint, list and revoke API tokens (stored hashed; shown once)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from mast.commands.audit_log import _DB_HELP, _store
+from mast.progress import console
+
+tokens_app = typer.Typer(
+    help="API tokens for screeners, managers, data scientists and governance.", no_args_is_help=True
+)
+
+
+@tokens_app.command("create")
+def create(
+    role: str = typer.Option(
+        ..., "--role", help="screener, manager, data_scientist or governance."
+    ),
+    name: str = typer.Option(
+        ..., "--name", help="The person's name, as it will appear in the audit trail."
+    ),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Mint a token and print it once: only its hash is stored."""
+    store = _store(db, must_exist=False)
+    try:
+        token, principal = store.create_token(name, role)
+    except ValueError as err:
+        console.print(f"[red]Refused:[/red] {err}")
+        raise typer.Exit(code=2) from err
+    finally:
+        store.close()
+    console.print(
+        f"Token for {principal.name} ({principal.role}), id {principal.token_id}. Shown once; keep it safe:",
+        highlight=False,
+    )
+    typer.echo(token)
+
+
+@tokens_app.command("list")
+def list_(db: str = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """List tokens (ids, holders, roles, dates; never secrets)."""
+    store = _store(db)
+    try:
+        rows = store.list_tokens()
+    finally:
+        store.close()
+    table = Table("token id", "name", "role", "created", "revoked")
+    for r in rows:
+        table.add_row(r["token_id"], r["name"], r["role"], r["created_at"], r["revoked_at"] or "")
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def revoke(
+    token_id: str = typer.Argument(..., help="The token id shown by create/list."),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Revoke a token at once."""
+    store = _store(db)
+    try:
+        store.revoke_token(token_id)
+    except ValueError as err:
+        console.print(f"[red]Refused:[/red] {err}")
+        raise typer.Exit(code=2) from err
+    finally:
+        store.close()
+    console.print(f"Revoked {token_id}.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tokens_app, name="tokens")

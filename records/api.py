@@ -1,0 +1,207 @@
+"""The records endpoints: decisions, overrides, initial views, configuration and the audit trail.
+
+Every endpoint is ``def`` (not ``async def``): the database calls block,
+and FastAPI runs ``def`` endpoints in its thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel
+
+from records import kinds
+from records.auth import get_store, require
+from records.models import BlindFirstIn, DecisionIn, InitialViewIn, OverrideIn
+from records.roles import (
+    READ_AUDIT,
+    RECORD_DECISION,
+    RECORD_INITIAL_VIEW,
+    RECORD_OVERRIDE,
+    SET_CONFIG,
+    VIEW_CONFIG,
+)
+from records.rules import ReferralStatus, RuleViolation
+from records.tokens import Principal
+from records.trail import MAX_QUERY_LIMIT, Entry
+
+ReferralLookup = Callable[[str], ReferralStatus | None]
+ReferralId = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="The referral's id.")
+]
+ADVISORY = (
+    "MAST's flag is advisory. It does not replace professional judgement: a person always decides."
+)
+
+
+class EntryOut(BaseModel):
+    """One audit-trail entry as returned by the API."""
+
+    seq: int
+    at: str
+    kind: str
+    actor: str
+    role: str
+    referral_id: str | None
+    person_id: str | None
+    record_id: str | None
+    payload: dict[str, Any]
+    hash: str
+
+    @classmethod
+    def of(cls, entry: Entry) -> EntryOut:
+        return cls(**{name: getattr(entry, name) for name in cls.model_fields})
+
+
+class AuditPage(BaseModel):
+    entries: list[EntryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ConfigOut(BaseModel):
+    blind_first: bool
+    advisory: str = ADVISORY
+
+
+def _status(lookup: ReferralLookup, referral_id: str) -> ReferralStatus:
+    status = lookup(referral_id)
+    if status is None:
+        raise HTTPException(404, f"unknown referral_id {referral_id!r}")
+    return status
+
+
+def _refused(err: RuleViolation) -> HTTPException:
+    return HTTPException(err.status, detail=err.as_detail())
+
+
+def make_router(lookup: ReferralLookup) -> APIRouter:
+    """The records API.
+
+    Parameters
+    ----------
+    lookup
+        ``lookup(referral_id)`` returns a :class:`~records.rules.ReferralStatus`
+        (at least: was it flagged?) or ``None`` if the referral is unknown.
+        Supplied by the scoring service, so records does not import it.
+    """
+    router = APIRouter(prefix="/v1", tags=["records"])
+
+    @router.post("/referrals/{referral_id}/decisions", status_code=201, response_model=EntryOut)
+    def post_decision(
+        referral_id: ReferralId,
+        body: DecisionIn,
+        request: Request,
+        principal: Principal = Depends(require(RECORD_DECISION)),
+    ) -> EntryOut:
+        """Record a decision. A flagged referral ends in a strategy discussion unless a manager overrode the flag."""
+        status = _status(lookup, referral_id)
+        try:
+            return EntryOut.of(
+                get_store(request).record_decision(principal, referral_id, body, status)
+            )
+        except RuleViolation as err:
+            raise _refused(err) from err
+
+    @router.post("/referrals/{referral_id}/overrides", status_code=201, response_model=EntryOut)
+    def post_override(
+        referral_id: ReferralId,
+        body: OverrideIn,
+        request: Request,
+        principal: Principal = Depends(require(RECORD_OVERRIDE)),
+    ) -> EntryOut:
+        """A manager overrides a flag, or agrees to a malicious closure, with a reason."""
+        status = _status(lookup, referral_id)
+        try:
+            return EntryOut.of(
+                get_store(request).record_override(principal, referral_id, body, status)
+            )
+        except RuleViolation as err:
+            raise _refused(err) from err
+
+    @router.post("/referrals/{referral_id}/initial-views", status_code=201, response_model=EntryOut)
+    def post_initial_view(
+        referral_id: ReferralId,
+        body: InitialViewIn,
+        request: Request,
+        principal: Principal = Depends(require(RECORD_INITIAL_VIEW)),
+    ) -> EntryOut:
+        """Blind-first mode: the screener's view before the score is revealed."""
+        _status(lookup, referral_id)
+        try:
+            return EntryOut.of(get_store(request).record_initial_view(principal, referral_id, body))
+        except RuleViolation as err:
+            raise _refused(err) from err
+
+    @router.get("/config", response_model=ConfigOut)
+    def get_config(
+        request: Request, _principal: Principal = Depends(require(VIEW_CONFIG))
+    ) -> ConfigOut:
+        return ConfigOut(blind_first=get_store(request).blind_first())
+
+    @router.put("/config/blind-first", response_model=ConfigOut)
+    def put_blind_first(
+        body: BlindFirstIn, request: Request, principal: Principal = Depends(require(SET_CONFIG))
+    ) -> ConfigOut:
+        """Governance switches blind-first mode; the switch is written to the trail."""
+        store = get_store(request)
+        store.set_blind_first(body.enabled, principal, body.reason)
+        return ConfigOut(blind_first=store.blind_first())
+
+    @router.get("/audit", response_model=AuditPage)
+    def get_audit(
+        request: Request,
+        principal: Principal = Depends(require(READ_AUDIT)),
+        start: Annotated[
+            datetime | None, Query(alias="from", description="Inclusive; naive times are UTC.")
+        ] = None,
+        end: Annotated[
+            datetime | None, Query(alias="to", description="Inclusive; naive times are UTC.")
+        ] = None,
+        referral_id: Annotated[str | None, Query(max_length=64)] = None,
+        user: Annotated[str | None, Query(max_length=128)] = None,
+        kind: Annotated[str | None, Query(max_length=32)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_QUERY_LIMIT)] = 1000,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> AuditPage:
+        """Governance reads the trail, filtered by time, referral, user and kind. The read is itself logged."""
+        if kind is not None and kind not in kinds.KINDS:
+            raise HTTPException(422, f"kind {kind!r} is not one of {', '.join(kinds.KINDS)}")
+        store = get_store(request)
+        try:
+            entries, total = store.query(
+                start=start,
+                end=end,
+                referral_id=referral_id,
+                actor=user,
+                kind=kind,
+                limit=limit,
+                offset=offset,
+            )
+        except ValueError as err:
+            raise HTTPException(422, str(err)) from err
+        filters = {
+            "from": start and start.isoformat(),
+            "to": end and end.isoformat(),
+            "referral_id": referral_id,
+            "user": user,
+            "kind": kind,
+        }
+        store.log_view(
+            principal, kinds.AUDIT_QUERY, detail={"filters": filters, "returned": len(entries)}
+        )
+        return AuditPage(
+            entries=[EntryOut.of(e) for e in entries], total=total, limit=limit, offset=offset
+        )
+
+    return router
+
+
+def install(app, store, lookup: ReferralLookup) -> None:
+    """Attach ``store`` to ``app`` (for :func:`records.auth.require`) and mount the records API."""
+    app.state.records = store
+    app.include_router(make_router(lookup))

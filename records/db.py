@@ -1,0 +1,202 @@
+"""Engine and schema of the records database.
+
+SQLAlchemy 2 Core only, so the same code runs on the embedded SQLite default
+and on PostgreSQL.  Two things are dialect-specific, and both are confined
+to this module:
+
+* SQLite: WAL journal (readers never block the single writer),
+  ``synchronous=FULL`` (a commit is fsynced before it is acknowledged) and
+  ``BEGIN IMMEDIATE`` for write transactions, so appends to the hash chain
+  are serialised across processes, not just threads.
+* PostgreSQL: ``LOCK TABLE audit_log IN EXCLUSIVE MODE`` inside the write
+  transaction does the same job (readers are not blocked).
+
+Both dialects get a trigger that refuses UPDATE and DELETE on ``audit_log``.
+The trigger is a guard against accidents; the hash chain is what detects
+deliberate tampering by someone who can drop the trigger.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import (
+    DDL,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import make_url
+
+metadata = MetaData()
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # seq is assigned by the appender (last + 1), not by the database, so a
+    # deleted entry shows up as a gap in the chain.
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("referral_id", String(64)),
+    Column("person_id", String(64)),
+    # Client-supplied id of a decision, override or initial view: unique, so a
+    # replay can never be written twice even if a check is bypassed.
+    Column("record_id", String(128), unique=True),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_log_referral", audit_log.c.referral_id, audit_log.c.kind)
+Index("ix_audit_log_actor", audit_log.c.actor)
+Index("ix_audit_log_at", audit_log.c.at)
+Index("ix_audit_log_kind", audit_log.c.kind, audit_log.c.seq)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)
+
+_APPEND_ONLY = "audit_log is append-only"
+for _op in ("UPDATE", "DELETE"):
+    event.listen(
+        audit_log,
+        "after_create",
+        DDL(
+            f"CREATE TRIGGER audit_log_no_{_op.lower()} BEFORE {_op} ON audit_log "
+            f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+        ).execute_if(dialect="sqlite"),
+    )
+event.listen(
+    audit_log,
+    "after_create",
+    DDL(
+        "CREATE OR REPLACE FUNCTION mast_audit_log_append_only() RETURNS trigger AS $$ "
+        f"BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$ LANGUAGE plpgsql"
+    ).execute_if(dialect="postgresql"),
+)
+event.listen(
+    audit_log,
+    "after_create",
+    DDL(
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION mast_audit_log_append_only()"
+    ).execute_if(dialect="postgresql"),
+)
+
+_IMMEDIATE = "mast_immediate"
+
+
+def make_engine(url: str, must_exist: bool = False) -> Engine:
+    """Create the engine for ``url`` and the tables if they do not exist.
+
+    Parameters
+    ----------
+    url
+        A SQLAlchemy URL: ``sqlite:///path/records.sqlite`` (the default) or
+        ``postgresql+psycopg://user@host/db``.  In-memory SQLite is refused:
+        the trail must outlive the process and be shared by its threads.
+    must_exist
+        Refuse to create a missing SQLite file (for read-only commands such as
+        ``verify``, where a typo must not silently check an empty new trail).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:" or database.startswith("file::memory"):
+            raise ValueError(
+                f"records database URL {url!r}: an audit trail needs a file, not memory"
+            )
+        path = Path(database).expanduser()
+        if must_exist and not path.exists():
+            raise ValueError(f"records database {path} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 60, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=32,
+        )
+        _configure_sqlite(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Take over pysqlite's transaction handling (SQLAlchemy's documented recipe).
+
+    pysqlite starts transactions lazily and only before DML, which breaks
+    SERIALIZABLE reads and makes ``BEGIN IMMEDIATE`` impossible; with
+    ``isolation_level = None`` we emit BEGIN ourselves.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """An engine plus the lock that serialises appends in this process.
+
+    The in-process lock keeps threads of one server from queueing on the
+    database's own lock (cheaper and fair); the database lock (``BEGIN
+    IMMEDIATE`` / ``LOCK TABLE``) serialises writers in different processes.
+    """
+
+    def __init__(self, url: str, must_exist: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, must_exist)
+        self.dialect = self.engine.dialect.name
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One serialised write transaction: committed on exit, rolled back on error."""
+        with self._lock, self.engine.connect() as conn:
+            conn = conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read transaction: a consistent snapshot of the trail."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests and CLI commands call this on exit)."""
+        self.engine.dispose()

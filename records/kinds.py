@@ -1,0 +1,38 @@
+"""The kinds of entry in the audit trail."""
+
+from __future__ import annotations
+
+DECISION = "decision"
+OVERRIDE = "override"
+INITIAL_VIEW = "initial_view"
+SCORE_VIEW = "score_view"
+CHRONOLOGY_VIEW = "chronology_view"
+AUDIT_QUERY = "audit_query"
+CONFIG_CHANGE = "config_change"
+TOKEN_CREATED = "token_created"
+TOKEN_REVOKED = "token_revoked"
+
+KINDS = (
+    DECISION,
+    OVERRIDE,
+    INITIAL_VIEW,
+    SCORE_VIEW,
+    CHRONOLOGY_VIEW,
+    AUDIT_QUERY,
+    CONFIG_CHANGE,
+    TOKEN_CREATED,
+    TOKEN_REVOKED,
+)
+
+# Kinds of override a manager records.
+FLAG_OVERRIDE = "flag"
+MALICIOUS_AGREEMENT = "malicious_closure"
+OVERRIDE_KINDS = (FLAG_OVERRIDE, MALICIOUS_AGREEMENT)
+
+# How a strategy discussion is shown to people.
+DECISION_LABELS = {
+    "no_further_action": "no further action",
+    "early_help": "early help",
+    "assessment": "assessment",
+    "strategy_discussion": "strategy discussion / multi-agency review",
+}

@@ -1,0 +1,234 @@
+"""Append to, query and export the audit trail."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, true
+
+from records.chain import GENESIS, ChainReport, canonical_json, entry_hash, verify_rows
+from records.db import Database, audit_log
+
+EXPORT_COLUMNS = (
+    "seq",
+    "at",
+    "kind",
+    "actor",
+    "role",
+    "referral_id",
+    "person_id",
+    "record_id",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+MAX_QUERY_LIMIT = 10_000
+
+
+def now_text() -> str:
+    """UTC now as fixed-width ISO-8601 text: it sorts as time does, on every dialect."""
+    return format_time(datetime.now(UTC))
+
+
+def format_time(moment: datetime) -> str:
+    """A datetime as the trail's text form; naive datetimes are taken to be UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of the trail, as stored."""
+
+    seq: int
+    at: str
+    kind: str
+    actor: str
+    role: str
+    referral_id: str | None
+    person_id: str | None
+    record_id: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def from_row(cls, row) -> Entry:
+        values = dict(row._mapping)
+        values["payload"] = json.loads(values["payload"])
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in EXPORT_COLUMNS}
+
+
+def append(
+    conn: Connection,
+    *,
+    kind: str,
+    actor: str,
+    role: str,
+    payload: dict[str, Any],
+    referral_id: str | None = None,
+    person_id: str | None = None,
+    record_id: str | None = None,
+) -> Entry:
+    """Append one entry inside a write transaction from :meth:`Database.write`.
+
+    The caller holds the write lock, so reading the head and inserting the
+    next entry cannot interleave with another append.
+    """
+    head = conn.execute(
+        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    row = {
+        "seq": seq,
+        "at": now_text(),
+        "kind": kind,
+        "actor": actor,
+        "role": role,
+        "referral_id": referral_id,
+        "person_id": person_id,
+        "record_id": record_id,
+        "payload": canonical_json(payload),
+        "prev_hash": prev,
+    }
+    row["hash"] = entry_hash(prev, row)
+    conn.execute(audit_log.insert().values(**row))
+    return Entry(**{**row, "payload": payload})
+
+
+def find_record(conn: Connection, record_id: str) -> Entry | None:
+    """The entry holding a client-supplied record id, if any."""
+    row = conn.execute(select(audit_log).where(audit_log.c.record_id == record_id)).first()
+    return Entry.from_row(row) if row else None
+
+
+def entries_for(
+    conn: Connection, referral_id: str, kind: str, actor: str | None = None
+) -> list[Entry]:
+    """Entries of one kind for one referral (optionally by one person), oldest first."""
+    conditions = [audit_log.c.referral_id == referral_id, audit_log.c.kind == kind]
+    if actor is not None:
+        conditions.append(audit_log.c.actor == actor)
+    rows = conn.execute(select(audit_log).where(and_(*conditions)).order_by(audit_log.c.seq))
+    return [Entry.from_row(r) for r in rows]
+
+
+def _bound(value: datetime | date | None, end: bool) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.max if end else time.min)
+    return format_time(value)
+
+
+def query(
+    db: Database,
+    *,
+    start: datetime | date | None = None,
+    end: datetime | date | None = None,
+    referral_id: str | None = None,
+    actor: str | None = None,
+    kind: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> tuple[list[Entry], int]:
+    """Entries filtered by time (inclusive; a date covers the whole day), referral, user and kind.
+
+    Returns
+    -------
+    entries, total
+        One page of entries in chain order, and how many match in all.
+    """
+    if not 1 <= limit <= MAX_QUERY_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_QUERY_LIMIT}, got {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    lo, hi = _bound(start, end=False), _bound(end, end=True)
+    if lo and hi and lo > hi:
+        raise ValueError(f"start {lo} is after end {hi}")
+    conditions = []
+    if lo:
+        conditions.append(audit_log.c.at >= lo)
+    if hi:
+        conditions.append(audit_log.c.at <= hi)
+    if referral_id is not None:
+        conditions.append(audit_log.c.referral_id == referral_id)
+    if actor is not None:
+        conditions.append(audit_log.c.actor == actor)
+    if kind is not None:
+        conditions.append(audit_log.c.kind == kind)
+    where = and_(true(), *conditions)
+    with db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(audit_log).where(where)).scalar_one()
+        rows = conn.execute(
+            select(audit_log).where(where).order_by(audit_log.c.seq).limit(limit).offset(offset)
+        )
+        return [Entry.from_row(r) for r in rows], total
+
+
+def iter_rows(db: Database, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every stored row in ``seq`` order, in batches so memory stays flat."""
+    last = 0
+    while True:
+        with db.read() as conn:
+            rows = conn.execute(
+                select(audit_log)
+                .where(audit_log.c.seq > last)
+                .order_by(audit_log.c.seq)
+                .limit(batch)
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield dict(row._mapping)
+        last = rows[-1].seq
+
+
+def verify(db: Database, expect_hash: str | None = None) -> ChainReport:
+    """Verify the whole chain; see :func:`records.chain.verify_rows`."""
+    return verify_rows(iter_rows(db), expect_hash)
+
+
+def export_csv(db: Database, out: Path | str) -> int:
+    """Write the whole trail to CSV atomically (temp file, fsync, rename).
+
+    Values are written exactly as stored, so the hashes can be re-checked
+    from the file.  Spreadsheet users: free-text cells are not escaped
+    against formula injection; open the file as text/CSV import.
+
+    Returns
+    -------
+    int
+        The number of entries written.
+    """
+    out = Path(out)
+    if out.parent and not out.parent.exists():
+        raise ValueError(f"--out {out}: folder {out.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
+    n = 0
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
+            writer.writeheader()
+            for row in iter_rows(db):
+                writer.writerow(row)
+                n += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
