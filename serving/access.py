@@ -1,86 +1,85 @@
 """Who may call which endpoint, and the audit trail of views and scores.
 
 Roles, tokens and the audit trail belong to :mod:`records`.  This module is
-the one seam between them and the service: :class:`Guard` hands each route
-the role dependency for its action and writes every score and chronology
-view to the audit trail with who, when and which referral.
-
-When :mod:`records` is not installed (a bare scoring deployment in
-development), :class:`Guard` runs open and writes nothing; ``/v1/health``
-reports nothing different, so :meth:`Guard.from_records` logs a warning.
+the one seam between them and the service: it gives each route the role
+dependency for its action, writes every score and chronology view to the
+trail (who, when, which referral), and answers records' question "was this
+referral flagged?" from the trail itself, so it works across worker
+processes and restarts.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-log = logging.getLogger("mast.serving")
+import records
+from records import kinds, roles
 
-# The action each of the service's endpoints performs; records' role matrix
-# decides which roles may perform it.
-ACTIONS = ("model", "score", "chronology")
+# The action each of the service's own endpoints performs, from the role matrix.
+ACTIONS = {
+    "model": roles.VIEW_MODEL,
+    "score": roles.SCORE_REFERRAL,
+    "chronology": roles.VIEW_CHRONOLOGY,
+}
+_KINDS = {"score": kinds.SCORE_VIEW, "chronology_view": kinds.CHRONOLOGY_VIEW}
 
 
-@dataclass
 class Guard:
-    """Role dependencies per action and an audit writer.
+    """Role dependencies per action, the audit writer and the referral lookup.
 
     Parameters
     ----------
-    dependencies
-        Action to a FastAPI dependency that returns the signed-in user or
-        raises 401/403.
-    writer
-        ``writer(kind, user, referral_id=..., person_ids=..., detail=...)``
-        appends to the audit trail.
+    store
+        The records store (tokens and the audit trail).
     """
 
-    dependencies: dict[str, Callable] = field(default_factory=dict)
-    writer: Callable[..., Any] | None = None
-    enforced: bool = False
+    def __init__(self, store: records.RecordsStore):
+        self.store = store
+        self._dependencies = {name: records.require(action) for name, action in ACTIONS.items()}
 
-    @classmethod
-    def open(cls) -> Guard:
-        """No roles, no audit trail: for development without :mod:`records`."""
-        return cls()
-
-    @classmethod
-    def from_records(cls) -> Guard:
-        """The records package's role matrix and audit writer, when installed."""
-        try:
-            import records  # noqa: F401
-        except ImportError:
-            log.warning(
-                "records is not installed: the scoring service runs WITHOUT roles or an "
-                "audit trail. Do not expose it beyond loopback."
-            )
-            return cls.open()
-        return _records_guard()
-
-    def dependency(self, action: str) -> Callable:
-        if action not in ACTIONS:
-            raise ValueError(f"Unknown action {action!r}; expected one of {ACTIONS}")
-        return self.dependencies.get(action, _anonymous)
+    def dependency(self, name: str):
+        """The FastAPI dependency enforcing the role matrix for ``name``."""
+        if name not in self._dependencies:
+            raise ValueError(f"Unknown action {name!r}; expected one of {sorted(ACTIONS)}")
+        return self._dependencies[name]
 
     def record(
         self,
         kind: str,
-        user: Any,
+        principal: records.Principal,
         *,
         referral_id: str | None,
         person_ids: list[str],
         detail: dict[str, Any],
     ) -> None:
-        if self.writer is not None:
-            self.writer(kind, user, referral_id=referral_id, person_ids=person_ids, detail=detail)
+        """Append one view to the trail; a score of several children is one entry."""
+        self.store.log_view(
+            principal,
+            _KINDS[kind],
+            referral_id=referral_id,
+            person_id=person_ids[0] if len(person_ids) == 1 else None,
+            detail={**detail, "person_ids": person_ids},
+        )
 
+    def lookup(self, referral_id: str) -> records.ReferralStatus | None:
+        """The flag the screener was last shown for ``referral_id``, from the trail.
 
-def _anonymous() -> None:
-    return None
+        A decision is checked against what the tool said when the referral
+        was scored; a referral this service never scored is unknown (404).
+        """
+        from records import trail
 
+        with self.store.db.read() as conn:
+            entries = trail.entries_for(conn, referral_id, kinds.SCORE_VIEW)
+        if not entries:
+            return None
+        last = max(entries, key=lambda e: e.seq).payload
+        return records.ReferralStatus(
+            flagged=bool(last.get("review_recommended")),
+            score=last.get("highest_score"),
+            model_version=last.get("model_version"),
+        )
 
-def _records_guard() -> Guard:  # pragma: no cover - filled in when records lands
-    return Guard.open()
+    def install(self, app) -> None:
+        """Mount records' own endpoints (decisions, overrides, audit) on ``app``."""
+        records.install(app, self.store, self.lookup)

@@ -44,6 +44,9 @@ class ServingSettings(BaseModel):
     top_reasons: int = Field(5, ge=1, le=20)
     max_records: int = Field(10, ge=1, le=200)
     late_after_days: int = Field(30, ge=1)
+    records_url: str | None = Field(
+        None, description="SQLAlchemy URL of the records store (default: records.default_url())."
+    )
 
     @classmethod
     def from_mast(cls, **overrides) -> ServingSettings:
@@ -111,6 +114,7 @@ def create_app(
     *,
     engine: ScoringEngine | None = None,
     threads: int | None = None,
+    records_store=None,
 ) -> FastAPI:
     """The MAST scoring service.
 
@@ -121,12 +125,20 @@ def create_app(
     engine
         An engine already built (tests and the demo reuse one); when given,
         ``settings`` is not used to load anything.
+    records_store
+        A :class:`records.RecordsStore` already open; by default one is
+        opened at ``settings.records_url``.
     threads
         Size of the thread pool that runs the ``def`` endpoints.  On two cores
         a small pool keeps requests from time-slicing each other into the tail.
     """
+    settings = settings or (ServingSettings.from_mast() if engine is None else None)
     if engine is None:
-        engine = build_engine(settings or ServingSettings.from_mast())
+        engine = build_engine(settings)
+    if records_store is None:
+        import records
+
+        records_store = records.RecordsStore(settings.records_url if settings else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -146,8 +158,9 @@ def create_app(
         ),
     )
     app.state.engine = engine
-    guard = access.Guard.from_records()
+    guard = access.Guard(records_store)
     app.state.guard = guard
+    guard.install(app)
 
     @app.exception_handler(ServingError)
     def _refused(request: Request, err: ServingError) -> JSONResponse:

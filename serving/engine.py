@@ -237,7 +237,8 @@ class ScoringEngine:
         children = [by_child[pid] for pid in referral.children if pid in by_child]
         highest = max(c["score"] for c in children)
         review = any(c["flag"] for c in children)
-        threshold = self.model.policy.get("threshold")
+        policy = self.model.policy
+        threshold = policy.get("threshold_score", policy.get("threshold"))
         return {
             "request_id": uuid.uuid4().hex,
             "referral_id": referral.referral_id,
@@ -315,7 +316,11 @@ def recommendation(review: bool, highest: int, threshold: Any) -> str:
     if review:
         return (
             f"Mandatory multi-agency review recommended: the highest score is {highest} of 20"
-            + (f", at or above the review threshold ({threshold})" if threshold is not None else "")
+            + (
+                f", at or above the review threshold of {threshold}"
+                if threshold is not None
+                else ""
+            )
             + ". This is advisory; the screener decides and records the decision."
         )
     return (

@@ -1,0 +1,184 @@
+"""What ``mast demo`` shows of the service: held-out referrals scored over HTTP.
+
+:func:`demo_scoring` starts the service against a store and a tracking URI,
+scores a few of the store's most recent referrals (the test period, which
+training never saw) through the running service, and returns the flag and
+reasons for one of them as printable text, together with the ``curl`` call
+that does the same by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import httpx
+
+from store import vocabulary as v
+
+
+@dataclass
+class DemoResult:
+    """What the demo prints: one line per referral, one in full, and the curl call."""
+
+    base_url: str
+    summary: list[dict] = field(default_factory=list)
+    featured: dict | None = None
+    text: str = ""
+    curl: str = ""
+
+
+def held_out_referrals(db: str | Path, n: int = 5, max_children: int = 3) -> list[dict]:
+    """The ``n`` most recent referrals in the store, as request bodies.
+
+    The most recent referrals fall in the test period (and after the label
+    horizon), so no model trained on this store has seen their outcome.
+    """
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT r.referral_id, r.received_at, r.source, r.referrer_relationship, "
+            + ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
+            + ", list(rc.person_id ORDER BY rc.person_id) AS children "
+            "FROM referrals r JOIN referral_children rc USING (referral_id) "
+            "GROUP BY ALL HAVING count(*) <= ? "
+            "ORDER BY r.received_at DESC, r.referral_id LIMIT ?",
+            [max_children, n],
+        ).fetchall()
+    finally:
+        con.close()
+    out = []
+    for row in rows:
+        flags = row[4 : 4 + len(v.CONCERNS)]
+        out.append(
+            {
+                "referral_id": row[0],
+                "received_at": row[1].isoformat() if isinstance(row[1], datetime) else str(row[1]),
+                "source": row[2],
+                "referrer_relationship": row[3],
+                "concerns": [c for c, f in zip(v.CONCERNS, flags, strict=True) if f],
+                "children": list(row[-1]),
+            }
+        )
+    return out
+
+
+def format_score(result: dict) -> str:
+    """A scored referral as the screener would read it, in plain text."""
+    lines = [
+        f"Referral {result['referral_id']}: highest score {result['highest_score']} of 20",
+        result["recommendation"],
+    ]
+    for child in result["children"]:
+        lines.append(
+            f"  Child {child['person_id']}: score {child['score']}, probability "
+            f"{child['probability']:.1%}{'  [FLAG]' if child['flag'] else ''}"
+        )
+        for title, reasons in (
+            ("raises the score", child["reasons_for"]),
+            ("lowers the score", child["reasons_against"]),
+        ):
+            for r in reasons:
+                lines.append(f"    - {title}: {r['text']}")
+                for rec in r["records"][:3]:
+                    when = str(rec["occurred_at"])[:10]
+                    lines.append(
+                        f"        {when} {rec['agency']} {rec['event_type']} "
+                        f"({rec['relationship']} {rec['person_id']})"
+                    )
+                if r["records_total"] > 3:
+                    lines.append(f"        ... and {r['records_total'] - 3} more record(s)")
+    lines.append(
+        f"Model {result['model_name']} v{result['model_version']}, policy "
+        f"{result['policy_version']}, request {result['request_id']}"
+    )
+    lines.append(result["advisory_notice"])
+    return "\n".join(lines)
+
+
+def curl_example(base_url: str, body: dict, token_var: str | None = "MAST_TOKEN") -> str:
+    """The exact ``curl`` call that scores ``body`` (for the README)."""
+    auth = f' \\\n  -H "Authorization: Bearer ${token_var}"' if token_var else ""
+    return (
+        f"curl -s -X POST {base_url}/v1/referrals/score \\\n"
+        f'  -H "Content-Type: application/json"{auth} \\\n'
+        f"  -d '{json.dumps(body)}'"
+    )
+
+
+def score_over_http(base_url: str, bodies: list[dict], headers: dict | None = None) -> list[dict]:
+    """POST each referral to the running service; raise with the body on any error."""
+    out = []
+    with httpx.Client(base_url=base_url, headers=headers or {}, timeout=30.0) as client:
+        for body in bodies:
+            response = client.post("/v1/referrals/score", json=body)
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"scoring {body['referral_id']} failed: {response.status_code} {response.text}"
+                )
+            out.append(response.json())
+    return out
+
+
+def demo_scoring(
+    db: str | Path,
+    tracking_uri: str,
+    *,
+    n: int = 5,
+    subprocess: bool = True,
+    token: str | None = None,
+    port: int | None = None,
+) -> DemoResult:
+    """Start the service, score ``n`` held-out referrals over HTTP, stop it.
+
+    Parameters
+    ----------
+    db, tracking_uri
+        The store and the MLflow tracking URI with a ``champion``.
+    subprocess
+        Run ``mast serve`` in a subprocess (default) or uvicorn in a thread.
+    token
+        A screener's API token, when the service enforces roles.
+
+    Returns
+    -------
+    DemoResult
+        ``text`` holds the flag and reasons of one referral (a flagged one if
+        any was flagged) ready to print; ``curl`` the call to do it by hand.
+    """
+    from serving.launch import serve_in_thread, serve_subprocess
+
+    bodies = held_out_referrals(db, n=n)
+    if not bodies:
+        raise ValueError(f"the store at {db} has no referrals to score")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if subprocess:
+        ctx = serve_subprocess(db, tracking_uri, port=port)
+    else:
+        from serving.app import ServingSettings, create_app
+
+        app = create_app(ServingSettings.from_mast(db=Path(db), tracking_uri=tracking_uri))
+        ctx = serve_in_thread(app, port=port)
+    with ctx as base_url:
+        results = score_over_http(base_url, bodies, headers)
+    featured = next((r for r in results if r["multi_agency_review_recommended"]), results[0])
+    body = next(b for b in bodies if b["referral_id"] == featured["referral_id"])
+    return DemoResult(
+        base_url=base_url,
+        summary=[
+            {
+                "referral_id": r["referral_id"],
+                "highest_score": r["highest_score"],
+                "review_recommended": r["multi_agency_review_recommended"],
+            }
+            for r in results
+        ],
+        featured=featured,
+        text=format_score(featured),
+        curl=curl_example(
+            base_url.rsplit(":", 1)[0] + ":8000", body, "MAST_TOKEN" if token else None
+        ),
+    )

@@ -1,0 +1,119 @@
+"""Starting the service for the demo and the benchmark, and stopping it again.
+
+Both run the real thing: ``mast serve`` in a subprocess (what an operator
+runs), or uvicorn in a background thread of this process (quicker to start,
+still real HTTP on loopback).  Either way the caller gets a base URL and the
+service is stopped when the ``with`` block ends, by its own process id.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port on loopback nobody is listening on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base_url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``/v1/health`` until it answers; fail with the server's output if it died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"mast serve exited with code {proc.returncode}:\n{out}")
+        try:
+            if httpx.get(f"{base_url}/v1/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the service at {base_url} did not become healthy in {timeout:.0f} s")
+
+
+@contextmanager
+def serve_subprocess(
+    db: str | Path,
+    tracking_uri: str,
+    *,
+    port: int | None = None,
+    workers: int = 1,
+    threads: int = 4,
+    timeout: float = 120.0,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Run ``mast serve`` in a subprocess; yields its base URL."""
+    port = port or free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "mast.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--tracking-uri",
+        tracking_uri,
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base_url, timeout, proc)
+        yield base_url
+    finally:
+        if proc.poll() is None:
+            # The whole session: uvicorn's worker processes go with it.
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@contextmanager
+def serve_in_thread(app, *, port: int | None = None, timeout: float = 60.0) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a daemon thread of this process; yields its base URL."""
+    import uvicorn
+
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="mast-serve", daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base_url, timeout)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)

@@ -1,0 +1,246 @@
+"""The HTTP contract: scores, reasons, refusals, roles and the audit trail."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import features
+from serving import ADVISORY_NOTICE
+
+REFERRAL = {
+    "referral_id": "N1",
+    "received_at": "2026-10-01T10:00:00",
+    "source": "police",
+    "referrer_relationship": "police_officer",
+    "concerns": ["domestic_abuse"],
+    "children": ["C1", "C2"],
+}
+
+
+def body(**changes):
+    return {**REFERRAL, **changes}
+
+
+@pytest.fixture(scope="module")
+def scored(client):
+    response = client.post("/v1/referrals/score", json=REFERRAL)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_score_has_every_part(scored, engine):
+    assert scored["referral_id"] == "N1"
+    assert [c["person_id"] for c in scored["children"]] == ["C1", "C2"]
+    for child in scored["children"]:
+        assert 0.0 <= child["probability"] <= 1.0
+        assert 1 <= child["score"] <= 20
+    assert scored["highest_score"] == max(c["score"] for c in scored["children"])
+    assert scored["multi_agency_review_recommended"] == any(c["flag"] for c in scored["children"])
+    assert scored["model_version"] == engine.model.version
+    assert scored["policy_version"] == "test-policy-1"
+    assert len(scored["request_id"]) == 32
+
+
+def test_every_response_says_it_is_advisory(scored, client):
+    assert scored["advisory_notice"] == ADVISORY_NOTICE
+    assert "advisory" in scored["advisory_notice"].lower()
+    assert "professional judgement" in scored["advisory_notice"]
+    assert "advisory" in scored["recommendation"].lower()
+    chron = client.get("/v1/children/C1/chronology").json()
+    assert chron["advisory_notice"] == ADVISORY_NOTICE
+    assert "advisory" in client.get("/v1/model").json()["advisory_notice"].lower()
+
+
+def test_request_ids_are_unique(client):
+    ids = {client.post("/v1/referrals/score", json=REFERRAL).json()["request_id"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+def test_flag_follows_the_policy_threshold(scored, engine):
+    threshold = engine.model.policy["threshold_score"]
+    for child in scored["children"]:
+        assert child["flag"] == (child["score"] >= threshold)
+
+
+def test_reasons_are_ranked_signed_and_described(scored, engine):
+    spec = {s.name: s for s in features.catalogue()}
+    seen_against = 0
+    for child in scored["children"]:
+        up = [r["contribution"] for r in child["reasons_for"]]
+        down = [r["contribution"] for r in child["reasons_against"]]
+        assert up == sorted(up, reverse=True) and all(c > 0 for c in up)
+        assert down == sorted(down) and all(c < 0 for c in down)
+        assert len(up) <= engine.config.top_reasons and len(down) <= engine.config.top_reasons
+        seen_against += len(down)
+        for r in child["reasons_for"] + child["reasons_against"]:
+            assert r["direction"] == ("raises" if r["contribution"] > 0 else "lowers")
+            assert r["text"] == spec[r["feature"]].describe(r["value"])
+            assert len(r["records"]) <= engine.config.max_records <= 10
+            assert r["records_total"] >= len(r["records"])
+    # The picture is not one-sided: something lowers somebody's score.
+    assert seen_against > 0
+
+
+def test_reasons_match_a_direct_shap_call(scored, engine):
+    """The top reasons are the largest contributions SHAP gives for this child."""
+    from serving import ReferralIn
+
+    keys, X = engine.model_inputs(engine.features_for(ReferralIn(**REFERRAL)))
+    contrib, base = engine.model.scorer.contributions(X)
+    for i, pid in enumerate(keys["person_id"]):
+        child = next(c for c in scored["children"] if c["person_id"] == pid)
+        row = contrib.iloc[i]
+        expected_up = [f for f, c in row.sort_values(ascending=False).items() if c > 1e-3][:5]
+        assert [r["feature"] for r in child["reasons_for"]] == expected_up
+        for r in child["reasons_for"]:
+            assert math.isclose(r["contribution"], row[r["feature"]], rel_tol=1e-9)
+        assert math.isclose(child["base_value"], base, rel_tol=1e-9)
+
+
+def test_reasons_list_the_records_behind_them(client):
+    """A partner's police record raises C1's score and is listed with agency and date."""
+    scored = client.post("/v1/referrals/score", json=body(referral_id="N2")).json()
+    reasons = [
+        r
+        for c in scored["children"]
+        for r in c["reasons_for"] + c["reasons_against"]
+        if r["records"]
+    ]
+    assert reasons, "no reason lists any record"
+    for r in reasons:
+        for rec in r["records"]:
+            assert rec["agency"] and rec["event_type"] and rec["occurred_at"]
+            assert rec["recorded_at"] < "2026-10-01T10:00:00"
+
+
+# -- refusals -----------------------------------------------------------------
+def test_unknown_child_is_404_naming_the_id(client):
+    r = client.post("/v1/referrals/score", json=body(children=["C1", "NOBODY"]))
+    assert r.status_code == 404
+    assert "NOBODY" in r.json()["detail"]
+
+
+def test_future_referral_is_refused_with_a_reason(client):
+    r = client.post("/v1/referrals/score", json=body(received_at="2099-01-01T00:00:00"))
+    assert r.status_code == 422
+    assert "future" in r.json()["detail"]
+
+
+def test_referral_before_birth_is_refused(client):
+    r = client.post(
+        "/v1/referrals/score", json=body(received_at="2026-03-01T00:00:00", children=["NB"])
+    )
+    assert r.status_code == 422
+    assert "NB" in r.json()["detail"] and "born" in r.json()["detail"]
+
+
+def test_referral_about_an_adult_is_refused(client):
+    r = client.post("/v1/referrals/score", json=body(children=["AD"]))
+    assert r.status_code == 422
+    assert "AD" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"concern": ["neglect"]}, "concern"),
+        ({"received_at": "not a date"}, "received_at"),
+        ({"source": "carrier pigeon"}, "source"),
+        ({"concerns": []}, "concerns"),
+        ({"children": []}, "children"),
+        ({"children": ["C1", "C1"]}, "children"),
+        ({"referral_id": "bad id with spaces"}, "referral_id"),
+    ],
+)
+def test_malformed_input_is_422_naming_the_field(client, change, field):
+    r = client.post("/v1/referrals/score", json=body(**change))
+    assert r.status_code == 422
+    locations = [e["loc"] for e in r.json()["detail"]]
+    assert any(field in loc for loc in locations), locations
+
+
+def test_missing_field_is_422_naming_it(client):
+    data = body()
+    del data["referrer_relationship"]
+    r = client.post("/v1/referrals/score", json=data)
+    assert r.status_code == 422
+    assert any("referrer_relationship" in e["loc"] for e in r.json()["detail"])
+
+
+def test_chronology_unknown_child_is_404(client):
+    r = client.get("/v1/children/NOBODY/chronology")
+    assert r.status_code == 404 and "NOBODY" in r.json()["detail"]
+
+
+def test_chronology_in_the_future_is_refused(client):
+    r = client.get("/v1/children/C1/chronology", params={"as_of": "2099-01-01T00:00:00"})
+    assert r.status_code == 422
+
+
+# -- model, health, roles ------------------------------------------------------
+def test_model_endpoint_shows_version_policy_and_gate(client, engine):
+    m = client.get("/v1/model").json()
+    assert m["model_version"] == engine.model.version
+    assert m["alias"] == "champion"
+    assert m["gate"] == {"gate_verdict": "pass"}
+    assert m["policy"]["version"] == "test-policy-1"
+    assert m["policy"]["threshold_score"] == engine.model.policy["threshold_score"]
+    assert m["feature_names"] == engine.feature_names
+
+
+def test_anonymous_gets_health_only(anonymous, engine):
+    h = anonymous.get("/v1/health")
+    assert h.status_code == 200 and h.json()["model_version"] == engine.model.version
+    assert anonymous.get("/v1/model").status_code == 401
+    assert anonymous.post("/v1/referrals/score", json=REFERRAL).status_code == 401
+    assert anonymous.get("/v1/children/C1/chronology").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "role, score, chronology, model",
+    [
+        ("screener", 200, 200, 200),
+        ("manager", 200, 200, 200),
+        ("data_scientist", 403, 403, 200),
+        ("governance", 403, 403, 200),
+    ],
+)
+def test_role_matrix(anonymous, tokens, role, score, chronology, model):
+    h = {"Authorization": f"Bearer {tokens[role]}"}
+    assert anonymous.post("/v1/referrals/score", json=REFERRAL, headers=h).status_code == score
+    assert anonymous.get("/v1/children/C1/chronology", headers=h).status_code == chronology
+    assert anonymous.get("/v1/model", headers=h).status_code == model
+
+
+def test_every_route_is_protected_but_health(app):
+    import records
+
+    actions = records.route_actions(app)
+    open_routes = {k for k, a in actions.items() if a is None and k[1].startswith("/v1")}
+    assert open_routes == {("GET", "/v1/health")}
+
+
+# -- the audit trail -----------------------------------------------------------
+def test_scores_and_chronology_views_are_logged(client, records_store):
+    before, _ = records_store.query(referral_id="AUD1", limit=100)
+    client.post("/v1/referrals/score", json=body(referral_id="AUD1"))
+    client.get("/v1/children/C2/chronology", params={"referral_id": "AUD1"})
+    entries, _ = records_store.query(referral_id="AUD1", limit=100)
+    new = entries[len(before) :]
+    kinds = sorted(e.kind for e in new)
+    assert kinds == ["chronology_view", "score_view"]
+    score = next(e for e in new if e.kind == "score_view")
+    assert score.actor == "test screener" and score.role == "screener"
+    assert score.payload["person_ids"] == ["C1", "C2"]
+    view = next(e for e in new if e.kind == "chronology_view")
+    assert view.person_id == "C2"
+
+
+def test_records_sees_the_flag_the_screener_saw(client, app):
+    scored = client.post("/v1/referrals/score", json=body(referral_id="LOOK1")).json()
+    status = app.state.guard.lookup("LOOK1")
+    assert status.flagged == scored["multi_agency_review_recommended"]
+    assert status.score == scored["highest_score"]
+    assert app.state.guard.lookup("NEVER-SCORED") is None
