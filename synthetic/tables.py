@@ -1,0 +1,264 @@
+"""Turning the loop's integer arrays into the contract tables.
+
+This is also where the extract date bites: a record entered after the end of
+the window is not in the extract (an event that happened on the last day but
+was typed in a week later is missing, as it would be in a real one), and a
+household move whose end was recorded after the extract date is still open.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from store import vocabulary as v
+from synthetic import params as p
+from synthetic.engine import HARM_TYPES, Outcome
+from synthetic.events import PAIRS
+from synthetic.population import ETHNICITIES, NEVER, ROLE_PARTNER, Population
+
+DAY = 86_400
+SEX_NAMES = np.array(["Female", "Male", v.NOT_RECORDED])
+DISABILITY_NAMES = np.array(["Yes", "No", v.NOT_RECORDED])
+ROLE_NAMES = np.array(["parent", "partner", "relative"])
+
+
+def ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    """Deterministic string identifiers such as ``P00000001`` (1-based numbers)."""
+    digits = np.strings.zfill(np.asarray(numbers, dtype=np.int64).astype("U"), width)
+    return np.strings.add(prefix, digits)
+
+
+def _ts(t0: np.datetime64, seconds: np.ndarray) -> np.ndarray:
+    return (t0.astype("datetime64[s]") + seconds.astype("timedelta64[s]")).astype("datetime64[us]")
+
+
+def _date(t0: np.datetime64, days: np.ndarray) -> np.ndarray:
+    return (t0 + np.asarray(days, dtype=np.int64).astype("timedelta64[D]")).astype("datetime64[us]")
+
+
+def person_ids(pop: Population) -> np.ndarray:
+    n = pop.n_children + pop.n_adults
+    return ids("P", np.arange(1, n + 1), max(8, len(str(n))))
+
+
+def build_tables(
+    pop: Population, out: Outcome, rng: np.random.Generator, local_authority: str
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """The seven contract tables and the latent-harm truth table."""
+    t0 = pop.t0
+    extract = pop.n_days * DAY
+    pid = person_ids(pop)
+    n_fam = pop.n_families
+    hid = ids("H", np.arange(1, n_fam + 1), max(7, len(str(n_fam))))
+    eth_names = np.array(ETHNICITIES + (v.NOT_RECORDED,))
+
+    # people
+    child_eth = np.where(pop.child_eth_nr, len(ETHNICITIES), pop.fam_eth[pop.child_fam])
+    adult_eth = np.where(pop.adult_eth < 0, len(ETHNICITIES), pop.adult_eth)
+    people = pd.DataFrame(
+        {
+            "person_id": pid,
+            "date_of_birth": _date(t0, np.concatenate([pop.child_dob, pop.adult_dob])),
+            "sex": np.concatenate(
+                [SEX_NAMES[pop.child_sex], np.where(pop.adult_female, "Female", "Male")]
+            ),
+            "ethnicity": eth_names[np.concatenate([child_eth, adult_eth])],
+            "disability": DISABILITY_NAMES[
+                np.concatenate([pop.child_disability, pop.adult_disability])
+            ],
+        }
+    )
+    households = pd.DataFrame(
+        {
+            "household_id": hid,
+            "imd_decile": pd.array(pop.fam_decile.astype(np.int64), dtype="Int64"),
+            "local_authority": np.full(n_fam, local_authority),
+        }
+    )
+    members = _members(pop, out, rng, pid, hid)
+
+    # referrals
+    r = out.referrals
+    n_r = r.day.size
+    received = r.day * DAY + rng.integers(8 * 3600, 20 * 3600, n_r)
+    order = np.argsort(received, kind="stable")
+    rank = np.empty(n_r, np.int64)
+    rank[order] = np.arange(n_r)
+    rid = ids("R", rank + 1, max(8, len(str(n_r))))
+    decided = received + (r.decided_day - r.day) * DAY + rng.integers(1800, 6 * 3600, n_r)
+    bits = np.unpackbits(r.concerns[:, None], axis=1, bitorder="little")[:, : len(v.CONCERNS)]
+    referrals = pd.DataFrame(
+        {
+            "referral_id": rid,
+            "received_at": _ts(t0, received),
+            "source": np.array(v.REFERRAL_SOURCES)[r.source],
+            "referrer_relationship": np.array(v.REFERRER_RELATIONSHIPS)[r.relationship],
+            **{col: bits[:, i].astype(bool) for i, col in enumerate(v.CONCERN_COLUMNS)},
+        }
+    ).iloc[order]
+    referral_children = pd.DataFrame(
+        {"referral_id": rid[r.child_ref], "person_id": pid[r.child]}
+    ).iloc[np.lexsort((r.child, rank[r.child_ref]))]
+    done = decided < extract
+    closure_names = np.array(v.CLOSURE_REASONS + ("",), dtype=object)
+    closure = closure_names[np.where(r.closure < 0, len(v.CLOSURE_REASONS), r.closure)]
+    closure[r.closure < 0] = None
+    screening = pd.DataFrame(
+        {
+            "referral_id": rid,
+            "decided_at": _ts(t0, decided),
+            "decision": np.array(v.DECISIONS)[r.decision],
+            "closure_reason": pd.array(closure, dtype="str"),
+        }
+    ).iloc[order]
+    screening = screening[done[order]]
+
+    events = _events(pop, out, rng, pid, extract)
+    truth = _truth(pop, out, pid)
+    tables = {
+        "people": people,
+        "households": households,
+        "household_members": members,
+        "referrals": referrals.reset_index(drop=True),
+        "referral_children": referral_children.reset_index(drop=True),
+        "screening_decisions": screening.reset_index(drop=True),
+        "agency_events": events,
+    }
+    return tables, truth
+
+
+def _members(pop: Population, out: Outcome, rng, pid, hid) -> pd.DataFrame:
+    """Who lived where: adults' spells, and children's, broken by time in care."""
+    nd = pop.n_days
+    # Adults.
+    start = pop.spell_start
+    end = pop.spell_end.astype(np.int64)
+    partner = pop.spell_role == ROLE_PARTNER
+    late = partner & (rng.random(start.size) < p.PARTNER_LATE_SHARE)
+    delay = np.where(
+        late,
+        rng.exponential(p.PARTNER_LATE_MEAN_DAYS, start.size),
+        rng.random(start.size) * np.where(partner, 30, 60),
+    )
+    rec = start * DAY + (delay * DAY).astype(np.int64) + rng.integers(3600, 8 * 3600, start.size)
+    end_delay = rng.exponential(np.where(partner, 90.0, 60.0)) * DAY
+    end_rec = end * DAY + end_delay.astype(np.int64) + 3600
+    a_person = pop.n_children + pop.spell_adult
+    a_fam = pop.spell_fam
+    a_role = ROLE_NAMES[pop.spell_role]
+
+    # Children: from birth to 18, minus time looked after.
+    la_c, la_s, la_e = out.la_child, out.la_start, out.la_end
+    nc = pop.n_children
+    kids = np.arange(nc)
+    seg_child = np.concatenate([kids, la_c])
+    seg_start = np.concatenate([pop.child_dob.astype(np.int64), la_e])
+    end_child = np.concatenate([la_c, kids])
+    end_day = np.concatenate([la_s, pop.child_dob18.astype(np.int64)])
+    o1 = np.lexsort((seg_start, seg_child))
+    o2 = np.lexsort((end_day, end_child))
+    seg_child, seg_start, end_day = seg_child[o1], seg_start[o1], end_day[o2]
+    ok = end_day > seg_start
+    seg_child, seg_start, end_day = seg_child[ok], seg_start[ok], end_day[ok]
+    returned = np.isin(seg_start, la_e) & (seg_start != pop.child_dob[seg_child])
+    c_rec = (
+        seg_start * DAY
+        + np.where(
+            returned, rng.integers(0, 3, seg_child.size), rng.integers(0, 30, seg_child.size)
+        )
+        * DAY
+        + rng.integers(3600, 8 * 3600, seg_child.size)
+    )
+    c_end_rec = end_day * DAY + rng.integers(0, 4, seg_child.size) * DAY + 3600
+
+    person = np.concatenate([a_person, seg_child])
+    fam = np.concatenate([a_fam, pop.child_fam[seg_child]])
+    role = np.concatenate([a_role, np.full(seg_child.size, "child")])
+    s_day = np.concatenate([start, seg_start])
+    e_day = np.concatenate([end, end_day])
+    r_sec = np.concatenate([rec, c_rec])
+    er_sec = np.concatenate([end_rec, c_end_rec])
+    extract = nd * DAY
+    keep = (r_sec < extract) & (s_day < nd)
+    person, fam, role, s_day, e_day, r_sec, er_sec = (
+        a[keep] for a in (person, fam, role, s_day, e_day, r_sec, er_sec)
+    )
+    open_ = (e_day >= nd) | (e_day >= NEVER) | (er_sec >= extract)
+    order = np.lexsort((s_day, person))
+    frame = pd.DataFrame(
+        {
+            "person_id": pid[person],
+            "household_id": hid[fam],
+            "role": role,
+            "start_date": _date(pop.t0, s_day),
+            "end_date": np.where(
+                open_, np.datetime64("NaT"), _date(pop.t0, np.where(open_, 0, e_day))
+            ),
+            "recorded_at": _ts(pop.t0, r_sec),
+            "end_recorded_at": np.where(
+                open_, np.datetime64("NaT"), _ts(pop.t0, np.where(open_, 0, er_sec))
+            ),
+        }
+    )
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _events(pop: Population, out: Outcome, rng, pid, extract: int) -> pd.DataFrame:
+    """All agency events, with recording delays, sorted by person then recorded_at."""
+    cp, cc, cd, cr, cs = out.child_log.arrays()
+    ap, ac, ad, ar, as_ = out.adult_log.arrays()
+    person = np.concatenate([cp, ap + pop.n_children])
+    ecode = np.concatenate([cc, ac])
+    day = np.concatenate([cd, ad]).astype(np.int64)
+    role = np.concatenate([cr, ar])
+    sev = np.concatenate([cs, as_])
+    agencies = np.array([a for a, _ in PAIRS])
+    types = np.array([t for _, t in PAIRS])
+    agency_index = np.array([v.AGENCIES.index(a) for a, _ in PAIRS])[ecode]
+    mean_delay = np.array([p.RECORDING_DELAY_DAYS[a] for a in v.AGENCIES])[agency_index]
+    occurred = day * DAY + rng.integers(0, DAY, day.size)
+    delay = (rng.exponential(1.0, day.size) * mean_delay * DAY).astype(np.int64)
+    recorded = occurred + delay + rng.integers(60, 4 * 3600, day.size)
+    keep = recorded < extract
+    person, ecode, role, sev, occurred, recorded = (
+        a[keep] for a in (person, ecode, role, sev, occurred, recorded)
+    )
+    order = np.lexsort((occurred, recorded, person))
+    person, ecode, role, sev, occurred, recorded = (
+        a[order] for a in (person, ecode, role, sev, occurred, recorded)
+    )
+    n = person.size
+    role_names = np.array(v.EVENT_ROLES + ("",), dtype=object)[
+        np.where(role < 0, len(v.EVENT_ROLES), role)
+    ]
+    role_names[role < 0] = None
+    return pd.DataFrame(
+        {
+            "event_id": ids("E", np.arange(1, n + 1), max(9, len(str(n)))),
+            "person_id": pid[person],
+            "agency": agencies[ecode],
+            "event_type": types[ecode],
+            "occurred_at": _ts(pop.t0, occurred),
+            "recorded_at": _ts(pop.t0, recorded),
+            "role": pd.array(role_names, dtype="str"),
+            "severity": pd.arrays.IntegerArray(sev.astype(np.int64), mask=sev <= 0),
+        }
+    )
+
+
+def _truth(pop: Population, out: Outcome, pid) -> pd.DataFrame:
+    """Latent harm episodes; episodes still going at the extract date end on it."""
+    order = np.lexsort((out.harm_start, out.harm_child))
+    child = out.harm_child[order]
+    start = out.harm_start[order]
+    end = np.minimum(out.harm_end[order], pop.n_days)
+    return pd.DataFrame(
+        {
+            "person_id": pid[child],
+            "start_date": _date(pop.t0, start),
+            "end_date": _date(pop.t0, np.maximum(end, start)),
+            "harm_type": np.array(HARM_TYPES)[out.harm_type[order]],
+            "severity": out.harm_sev[order].astype(np.int64),
+        }
+    )
