@@ -1,0 +1,224 @@
+"""Scorers: a raw model score, a calibrator, the 1–20 cut points and the flag policy.
+
+Every model MAST compares (the LightGBM model, the AFST-style L1 logistic
+baseline and the one-line rule) is wrapped in the same :class:`Scorer`, so
+they are calibrated, scored and flagged in exactly the same way and compared
+on equal terms.  The LightGBM scorer is what the MLflow pyfunc carries and the
+scoring service calls in-process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from models.explain import make_explainer, shap_contributions
+from models.policy import ResolvedPolicy
+from models.scoring import referral_max, to_score, ventile_edges
+
+CALIBRATION_METHODS = ("isotonic", "platt")
+
+
+class Calibrator:
+    """Maps a raw margin to a probability, fitted on the calibration period.
+
+    Isotonic regression is the default: with tens of thousands of calibration
+    rows it has data enough and assumes no shape.  Platt scaling (a logistic
+    regression on the margin) is kept for small stores.
+    """
+
+    def __init__(self, method: str = "isotonic"):
+        if method not in CALIBRATION_METHODS:
+            raise ValueError(
+                f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}"
+            )
+        self.method = method
+        self._model: Any = None
+
+    def fit(self, margin: np.ndarray, y: np.ndarray) -> Calibrator:
+        margin = np.asarray(margin, dtype=float)
+        y = np.asarray(y, dtype=int)
+        if len(np.unique(y)) < 2:
+            raise ValueError("calibration period: the label has only one class; cannot calibrate")
+        if self.method == "isotonic":
+            self._model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+                margin, y
+            )
+        else:
+            self._model = LogisticRegression(C=1e6).fit(margin.reshape(-1, 1), y)
+        return self
+
+    def predict(self, margin: np.ndarray) -> np.ndarray:
+        if self._model is None:
+            raise RuntimeError("Calibrator used before fit")
+        margin = np.asarray(margin, dtype=float)
+        if self.method == "isotonic":
+            return np.clip(self._model.predict(margin), 0.0, 1.0)
+        return self._model.predict_proba(margin.reshape(-1, 1))[:, 1]
+
+
+class Scorer:
+    """The common face of every MAST model: margin, probability, score, flag.
+
+    Subclasses define :meth:`raw_margin`.  Fitting the calibrator, the score
+    cut points and the policy is done by ``training``; a fitted scorer is
+    immutable in use.
+    """
+
+    kind = "abstract"
+
+    def __init__(self, feature_names: list[str]):
+        self.feature_names = list(feature_names)
+        self.calibrator: Calibrator | None = None
+        self.edges: np.ndarray | None = None
+        self.policy: ResolvedPolicy | None = None
+        self.model_version: dict[str, Any] = {}
+
+    # -- inputs ---------------------------------------------------------
+    def matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The model's inputs as a float matrix in training column order."""
+        if isinstance(X, pd.DataFrame):
+            missing = [c for c in self.feature_names if c not in X.columns]
+            if missing:
+                raise ValueError(f"X: missing feature column(s) {missing[:10]}")
+            X = X[self.feature_names].to_numpy(dtype=float, na_value=np.nan)
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+            raise ValueError(f"X: expected shape (n, {len(self.feature_names)}), got {X.shape}")
+        return X
+
+    # -- scoring --------------------------------------------------------
+    def raw_margin(self, X) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit_calibration(self, X, y, method: str = "isotonic") -> Scorer:
+        self.calibrator = Calibrator(method).fit(self.raw_margin(X), y)
+        return self
+
+    def fit_scores(self, X_train) -> Scorer:
+        self.edges = ventile_edges(self.raw_margin(X_train))
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        if self.calibrator is None:
+            raise RuntimeError(f"{self.kind} scorer has no calibrator: fit_calibration first")
+        return self.calibrator.predict(self.raw_margin(X))
+
+    def score(self, X) -> np.ndarray:
+        if self.edges is None:
+            raise RuntimeError(f"{self.kind} scorer has no score cut points: fit_scores first")
+        return to_score(self.raw_margin(X), self.edges)
+
+    def predict_frame(self, X) -> pd.DataFrame:
+        """Probability, 1–20 score and child-level flag for each row.
+
+        A row is flagged when its score reaches the policy threshold; a
+        referral is flagged when any of its children is (see
+        :func:`models.scoring.referral_max`).
+        """
+        if self.policy is None:
+            raise RuntimeError(f"{self.kind} scorer has no flag policy")
+        margin = self.raw_margin(X)
+        if self.calibrator is None or self.edges is None:
+            raise RuntimeError(f"{self.kind} scorer is not fitted")
+        score = to_score(margin, self.edges)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(
+            {
+                "probability": self.calibrator.predict(margin),
+                "score": score,
+                "flag": (score >= self.policy.threshold_score).astype(np.int64),
+            },
+            index=index,
+        )
+
+    def predict_referrals(self, X, referral_id) -> pd.DataFrame:
+        """As :meth:`predict_frame`, plus the referral's score and flag on each row."""
+        out = self.predict_frame(X)
+        out["referral_score"] = referral_max(referral_id, out["score"].to_numpy()).to_numpy()
+        out["referral_flag"] = (out["referral_score"] >= self.policy.threshold_score).astype(
+            np.int64
+        )
+        return out
+
+
+class LightGBMScorer(Scorer):
+    """The MAST risk model: a LightGBM booster with SHAP contributions.
+
+    The TreeExplainer is built lazily once and dropped when pickled, so a
+    model loaded from MLflow builds it once (``warm()``) and reuses it.
+    """
+
+    kind = "lightgbm"
+
+    def __init__(self, booster, feature_names: list[str]):
+        super().__init__(feature_names)
+        self.booster = booster
+        self._explainer = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_explainer"] = None
+        return state
+
+    def raw_margin(self, X) -> np.ndarray:
+        return np.asarray(self.booster.predict(self.matrix(X), raw_score=True), dtype=float)
+
+    @property
+    def explainer(self):
+        if self._explainer is None:
+            self._explainer = make_explainer(self.booster)
+        return self._explainer
+
+    def warm(self) -> None:
+        """Build the explainer and run one prediction, so the first request is fast."""
+        X = np.zeros((1, len(self.feature_names)))
+        self.raw_margin(X)
+        self.contributions(X)
+
+    def contributions(self, X) -> tuple[pd.DataFrame, float]:
+        """SHAP contributions per feature in raw-margin space, and the base value."""
+        M = self.matrix(X)
+        values, base = shap_contributions(self.explainer, M)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(values, columns=self.feature_names, index=index), base
+
+
+class LogisticScorer(Scorer):
+    """AFST-style baseline: L1-regularised logistic regression on standardised features."""
+
+    kind = "l1_logistic"
+
+    def __init__(self, pipeline, feature_names: list[str]):
+        super().__init__(feature_names)
+        self.pipeline = pipeline
+
+    def raw_margin(self, X) -> np.ndarray:
+        return np.asarray(self.pipeline.decision_function(self.matrix(X)), dtype=float)
+
+    @property
+    def n_nonzero(self) -> int:
+        return int(np.count_nonzero(self.pipeline[-1].coef_))
+
+
+class RuleScorer(Scorer):
+    """The one-line rule: the number of referrals for the child in the last 12 months."""
+
+    kind = "rule"
+
+    def __init__(self, column: str, feature_names: list[str]):
+        if column not in feature_names:
+            raise ValueError(
+                f"rule feature {column!r} is not among the features; available: "
+                f"{[f for f in feature_names if 'referral' in f][:20]}"
+            )
+        super().__init__(feature_names)
+        self.column = column
+
+    def raw_margin(self, X) -> np.ndarray:
+        M = self.matrix(X)
+        return np.nan_to_num(M[:, self.feature_names.index(self.column)], nan=0.0)

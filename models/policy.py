@@ -1,0 +1,130 @@
+"""The review-flag policy: a versioned governance decision, not a model setting.
+
+Governance sets how many referrals may be flagged for mandatory multi-agency
+review (a *capacity*, default 10 % of referrals), or the share of referrals
+with the outcome that must be flagged (a *sensitivity* target).  The policy
+file is versioned and logged with every model; :func:`resolve_policy` turns it
+into a threshold on the 1–20 referral score using out-of-sample data (the
+calibration period), never the test period.
+
+The flag is advisory.  MAST never opens or closes a case.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.scoring import N_SCORES
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("flag_policy.toml")
+MODES = ("capacity", "sensitivity")
+
+
+@dataclass(frozen=True)
+class FlagPolicy:
+    """What governance asked for, as written in the policy file."""
+
+    version: str
+    mode: str = "capacity"
+    capacity: float = 0.10
+    sensitivity: float = 0.80
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"flag policy: mode must be one of {MODES}, got {self.mode!r}")
+        if not 0 < self.capacity <= 1:
+            raise ValueError(f"flag policy: capacity must be in (0, 1], got {self.capacity}")
+        if not 0 < self.sensitivity <= 1:
+            raise ValueError(f"flag policy: sensitivity must be in (0, 1], got {self.sensitivity}")
+        if not str(self.version).strip():
+            raise ValueError("flag policy: version must not be empty")
+
+    @property
+    def target(self) -> float:
+        return self.capacity if self.mode == "capacity" else self.sensitivity
+
+
+@dataclass(frozen=True)
+class ResolvedPolicy:
+    """The threshold a policy gives on one model's scores, and how it was found.
+
+    ``threshold_score`` is the lowest referral score (1–20) that is flagged;
+    ``N_SCORES + 1`` would flag nothing.
+    """
+
+    version: str
+    mode: str
+    target: float
+    threshold_score: int
+    achieved_flag_rate: float
+    achieved_sensitivity: float | None
+    resolved_on: str = "calibration period"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_policy(path: str | Path | None = None) -> FlagPolicy:
+    """Read a flag policy TOML file (the ``[policy]`` table)."""
+    path = Path(path) if path is not None else DEFAULT_POLICY_FILE
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"flag policy file not found: {path}") from err
+    if "policy" not in raw:
+        raise ValueError(f"{path}: missing the [policy] table")
+    table = raw["policy"]
+    known = set(FlagPolicy.__dataclass_fields__)
+    unknown = set(table) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown policy field(s) {sorted(unknown)}")
+    if "version" not in table:
+        raise ValueError(f"{path}: policy.version is required")
+    return FlagPolicy(**{k: table[k] for k in table})
+
+
+def resolve_policy(
+    policy: FlagPolicy,
+    referral_scores: np.ndarray,
+    referral_labels: np.ndarray | None = None,
+) -> ResolvedPolicy:
+    """Turn a policy into a score threshold on one referral per entry.
+
+    Capacity: the lowest threshold whose flag rate does not exceed the
+    capacity (scores are integers, so the rate is at most the capacity, never
+    above it).  Sensitivity: the highest threshold whose share of positive
+    referrals flagged still reaches the target.
+    """
+    scores = np.asarray(referral_scores, dtype=np.int64)
+    if scores.size == 0:
+        raise ValueError("referral_scores: no referrals to resolve the flag policy on")
+    thresholds = np.arange(1, N_SCORES + 2)
+    rates = np.array([(scores >= t).mean() for t in thresholds])
+    sens = None
+    if referral_labels is not None:
+        labels = np.asarray(referral_labels).astype(bool)
+        if labels.shape != scores.shape:
+            raise ValueError("referral_labels: must have one entry per referral score")
+        if labels.any():
+            sens = np.array([(scores[labels] >= t).mean() for t in thresholds])
+    if policy.mode == "capacity":
+        idx = int(np.flatnonzero(rates <= policy.capacity)[0])
+    else:
+        if sens is None:
+            raise ValueError(
+                "flag policy mode 'sensitivity' needs referral_labels with at least one positive"
+            )
+        idx = int(np.flatnonzero(sens >= policy.sensitivity)[-1])
+    return ResolvedPolicy(
+        version=str(policy.version),
+        mode=policy.mode,
+        target=float(policy.target),
+        threshold_score=int(thresholds[idx]),
+        achieved_flag_rate=float(rates[idx]),
+        achieved_sensitivity=None if sens is None else float(sens[idx]),
+    )

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from models import DEFAULT_POLICY_FILE, FlagPolicy, load_policy, resolve_policy
+
+
+def test_default_policy_file_is_capacity_ten_percent():
+    p = load_policy(DEFAULT_POLICY_FILE)
+    assert p.mode == "capacity" and p.capacity == pytest.approx(0.10) and p.version
+
+
+@pytest.mark.parametrize("capacity", [0.05, 0.10, 0.25])
+def test_capacity_flags_at_most_the_capacity_and_no_lower_threshold_would(capacity):
+    rng = np.random.default_rng(3)
+    scores = rng.integers(1, 21, 5000)
+    r = resolve_policy(FlagPolicy(version="t", capacity=capacity), scores)
+    assert (scores >= r.threshold_score).mean() <= capacity
+    assert r.achieved_flag_rate == pytest.approx((scores >= r.threshold_score).mean())
+    # Reference: the lowest threshold that respects capacity.
+    ref = min(t for t in range(1, 22) if (scores >= t).mean() <= capacity)
+    assert r.threshold_score == ref
+    assert (scores >= r.threshold_score - 1).mean() > capacity
+
+
+def test_sensitivity_target_is_reached_with_the_highest_threshold():
+    rng = np.random.default_rng(4)
+    scores = rng.integers(1, 21, 3000)
+    labels = rng.random(3000) < scores / 25
+    r = resolve_policy(FlagPolicy(version="s", mode="sensitivity", sensitivity=0.7), scores, labels)
+    recall = lambda t: (scores[labels] >= t).mean()  # noqa: E731
+    assert recall(r.threshold_score) >= 0.7
+    assert r.threshold_score == 21 or recall(r.threshold_score + 1) < 0.7
+    assert r.achieved_sensitivity == pytest.approx(recall(r.threshold_score))
+
+
+def test_bad_policies_are_named(tmp_path):
+    with pytest.raises(ValueError, match="capacity"):
+        FlagPolicy(version="x", capacity=1.5)
+    with pytest.raises(ValueError, match="mode"):
+        FlagPolicy(version="x", mode="quota")
+    f = tmp_path / "p.toml"
+    f.write_text('[policy]\nversion = "1"\ncapcity = 0.1\n')
+    with pytest.raises(ValueError, match="capcity"):
+        load_policy(f)
+    f.write_text('[policy]\nmode = "capacity"\n')
+    with pytest.raises(ValueError, match="version"):
+        load_policy(f)
+    with pytest.raises(ValueError, match="sensitivity"):
+        resolve_policy(FlagPolicy(version="x", mode="sensitivity"), np.array([1, 2]))
