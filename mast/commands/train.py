@@ -1,0 +1,131 @@
+"""``mast train``: train, evaluate, explain and register a model from the store."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mast.progress import console, progress_bar
+from mast.settings import get_settings
+
+
+def _fmt(row) -> str:
+    if row is None or not math.isfinite(row["value"]):
+        return "–"
+    if math.isfinite(row["ci_low"]):
+        return f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    return f"{row['value']:.3f}"
+
+
+def comparison_table(comparison, title: str = "Test period: four models side by side") -> Table:
+    """The four models against the proxy label and ground-truth harm, with 95% intervals."""
+    from training import MODEL_LABELS
+
+    metrics = ("auc", "average_precision", "brier", "flag_rate", "precision", "recall")
+    heads = {
+        "auc": "AUC",
+        "average_precision": "AP",
+        "brier": "Brier",
+        "flag_rate": "flag rate",
+        "precision": "precision",
+        "recall": "recall",
+    }
+    table = Table(
+        title=title,
+        caption="child-level: AUC, AP, Brier · referral-level: flag rate, precision, recall · [95% CI, bootstrap by referral]",
+    )
+    table.add_column("model")
+    table.add_column("against")
+    for m in metrics:
+        table.add_column(heads[m], justify="right")
+    index = {(r.model, r.label, r.metric): r._asdict() for r in comparison.itertuples()}
+    labels = [lab for lab in ("proxy", "harm") if any(k[1] == lab for k in index)]
+    for model in ("lightgbm", "l1_logistic", "rule", "human"):
+        for lab in labels:
+            if not any(k[0] == model and k[1] == lab for k in index):
+                continue
+            table.add_row(
+                MODEL_LABELS.get(model, model),
+                "proxy label" if lab == "proxy" else "ground-truth harm",
+                *(_fmt(index.get((model, lab, m))) for m in metrics),
+            )
+        table.add_section()
+    return table
+
+
+def train(
+    db: Path = typer.Option(None, "--db", help="The DuckDB store to train from."),
+    config: Path = typer.Option(
+        None, "--config", help="Training config TOML (default: training/default.toml)."
+    ),
+    tracking_uri: str = typer.Option(
+        None, "--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlflow/mlflow.db)."
+    ),
+) -> None:
+    """Train, evaluate and register a model (alias `candidate`) from the store.
+
+    LightGBM and its baselines are fitted on temporal periods with a
+    label-horizon gap and compared on the test period against the proxy label
+    and ground truth. Promotion to `champion` is a separate, governed step
+    (`mast promote`).
+    """
+    from training import TrainConfig
+    from training import train as run_train
+
+    settings = get_settings()
+    db = db or settings.db
+    tracking_uri = tracking_uri or settings.tracking_uri
+    try:
+        cfg = TrainConfig.from_toml(config)
+        with progress_bar() as progress:
+            result = run_train(db, cfg, tracking_uri=tracking_uri, progress=progress)
+    except (ValueError, FileNotFoundError) as err:
+        console.print(f"[red]Cannot train:[/red] {err}")
+        raise typer.Exit(code=2) from err
+    p = result.periods
+    periods = Table(
+        "period",
+        "referrals received",
+        "rows",
+        "referrals",
+        "positive rows",
+        title="Temporal split (label-horizon gap between periods)",
+    )
+    for name, (start, end) in (
+        ("train", (p.train_start, p.train_end)),
+        ("calibration", (p.calibration_start, p.calibration_end)),
+        ("test", (p.test_start, p.test_end)),
+    ):
+        c = result.period_counts[name]
+        periods.add_row(
+            name,
+            f"{start.date()} to {end.date()}",
+            f"{c['rows']:,}",
+            f"{c['referrals']:,}",
+            f"{c['positives']:,}",
+        )
+    console.print(periods)
+    console.print(comparison_table(result.comparison))
+    timing = Table("stage", "seconds", title="Time per stage")
+    for stage, secs in result.timings.items():
+        timing.add_row(stage, f"{secs:.1f}")
+    console.print(timing)
+    verdict = result.gate_verdict
+    colour = "green" if verdict == "pass" else "red"
+    console.print(
+        f"Label [bold]{result.label}[/bold] · flag policy {result.policy['version']} "
+        f"(threshold score {result.policy['threshold_score']}) · data {result.data_hash[:12]}"
+    )
+    console.print(
+        f"Run [bold]{result.run_id}[/bold] · model {result.model_name} version "
+        f"[bold]{result.model_version}[/bold] (alias candidate) · gate [{colour}]{verdict}[/{colour}]"
+        + (f": {'; '.join(result.gate_reasons)}" if verdict != "pass" else "")
+    )
+    console.print(f"MLflow UI: mlflow ui --backend-store-uri {tracking_uri}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
