@@ -161,6 +161,9 @@ def create_app(
     guard = access.Guard(records_store)
     app.state.guard = guard
     guard.install(app)
+    from serving.page import make_page_router  # the screener's page (issue 7)
+
+    app.include_router(make_page_router())
 
     @app.exception_handler(ServingError)
     def _refused(request: Request, err: ServingError) -> JSONResponse:

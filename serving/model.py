@@ -45,8 +45,12 @@ class LoadedModel:
 
     @property
     def gate(self) -> dict[str, str]:
-        """The version tags that carry the governance gate's verdict."""
-        return {k: str(v) for k, v in self.tags.items() if "gate" in k.lower()}
+        """The version tags that carry the governance gate's verdict and any override."""
+        return {
+            k: str(v)
+            for k, v in self.tags.items()
+            if "gate" in k.lower() or k.startswith("governance") or k == "promoted_at"
+        }
 
 
 def policy_dict(policy: Any) -> dict[str, Any]:

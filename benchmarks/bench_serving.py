@@ -1,0 +1,325 @@
+"""Benchmark: the scoring service over HTTP against its in-process floor.
+
+In one run, on a large local authority (default 200,000 children over 5
+years, simulated once and cached in ``--workdir``) with a trained champion:
+
+1. the *floor*: features + predict + SHAP for each referral, in this process,
+   with no HTTP, no reasons' records and no audit trail;
+2. the *service*: ``mast serve`` in a subprocess on loopback, driven by a
+   bounded load generator (a fixed number of requests from a thread pool of
+   httpx clients), first one request at a time (latency), then with
+   ``--concurrency`` clients (throughput).
+
+Every referral has 3 children from one household.  The result is printed
+side by side with the targets, each as a ratio.  Run heavy work under the
+shared lock::
+
+    flock /tmp/mast-heavy.lock /work/venv/bin/python benchmarks/bench_serving.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import duckdb
+import httpx
+import numpy as np
+import pandas as pd
+
+MODEL = "mast-referral-screening"
+TARGETS = {"p50_ms": 10.0, "p99_ms": 40.0, "throughput": 150.0, "http_over_floor": 3.0}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# -- set-up: store and champion (cached) ---------------------------------------
+def ensure_store(db: Path, n_children: int, years: int, random_state: int) -> None:
+    if db.exists():
+        log(f"store: reusing {db}")
+        return
+    from store import connect, write_tables
+    from synthetic import SimulationConfig, simulate
+
+    log(f"store: simulating {n_children:,} children over {years} years (once; cached)")
+    t = time.perf_counter()
+    result = simulate(
+        SimulationConfig(n_children=n_children, years=years, random_state=random_state)
+    )
+    tables = getattr(result, "tables", result)
+    truth = getattr(result, "truth", None)
+    tmp = db.with_suffix(".tmp.duckdb")
+    tmp.unlink(missing_ok=True)
+    con = connect(tmp)
+    write_tables(con, tables, truth=truth)
+    con.close()
+    tmp.rename(db)
+    log(f"store: written in {time.perf_counter() - t:.0f} s")
+
+
+def ensure_champion(db: Path, tracking_uri: str) -> str:
+    from serving import NoChampionError, ServingSettings
+    from serving.app import check_champion
+
+    settings = ServingSettings(db=db, tracking_uri=tracking_uri, model_name=MODEL)
+    try:
+        version = check_champion(settings)
+        log(f"model: reusing champion version {version}")
+        return version
+    except NoChampionError:
+        pass
+    from training import train
+    from training.tracking import promote
+
+    log("model: training a champion (once; cached)")
+    t = time.perf_counter()
+    result = train(db, tracking_uri=tracking_uri)
+    version = str(result.model_version)
+    if result.gate_verdict == "pass":
+        promote(version, tracking_uri)
+    else:
+        promote(
+            version,
+            tracking_uri,
+            override_by="bench_serving.py",
+            reason=f"benchmark only; gate said {result.gate_verdict}",
+        )
+    log(f"model: version {version} trained in {time.perf_counter() - t:.0f} s")
+    return version
+
+
+def three_child_referrals(db: Path, n: int, random_state: int) -> list[dict]:
+    """``n`` new referral bodies, each about 3 children who live together.
+
+    Dates fall in the store's last year, so the history behind each is as
+    long as it gets.
+    """
+    from store import vocabulary as v
+
+    con = duckdb.connect(str(db), read_only=True)
+    end = con.execute("SELECT max(received_at) FROM referrals").fetchone()[0]
+    as_of = pd.Timestamp(end) - pd.Timedelta(days=180)
+    homes = con.execute(
+        """
+        SELECT m.household_id, list(m.person_id ORDER BY m.person_id) AS kids
+        FROM household_members m JOIN people p USING (person_id)
+        WHERE m.role = 'child' AND m.recorded_at < $as_of AND m.start_date <= $as_of
+          AND (m.end_date IS NULL OR m.end_date > $as_of + INTERVAL 180 DAY)
+          AND p.date_of_birth > $as_of - INTERVAL 17 YEAR
+        GROUP BY m.household_id HAVING count(*) >= 3
+        ORDER BY m.household_id
+        """,
+        {"as_of": as_of},
+    ).fetchall()
+    con.close()
+    if not homes:
+        raise RuntimeError("the store has no household with 3 children")
+    rng = np.random.default_rng(random_state)
+    picks = rng.choice(len(homes), size=n, replace=len(homes) < n)
+    bodies = []
+    for i, h in enumerate(picks):
+        kids = list(homes[h][1])[:3]
+        received = as_of + pd.Timedelta(seconds=int(rng.integers(0, 180 * 86400)))
+        concerns = [c for c in v.CONCERNS if rng.random() < 0.2] or ["neglect"]
+        bodies.append(
+            {
+                "referral_id": f"BENCH-{random_state}-{i:06d}",
+                "received_at": received.isoformat(),
+                "source": str(rng.choice(v.REFERRAL_SOURCES)),
+                "referrer_relationship": str(rng.choice(v.REFERRER_RELATIONSHIPS)),
+                "concerns": concerns,
+                "children": kids,
+            }
+        )
+    return bodies
+
+
+# -- measurement ---------------------------------------------------------------
+def percentiles(ms: list[float]) -> dict[str, float]:
+    a = np.asarray(ms)
+    return {
+        "p50_ms": float(np.percentile(a, 50)),
+        "p95_ms": float(np.percentile(a, 95)),
+        "p99_ms": float(np.percentile(a, 99)),
+        "mean_ms": float(a.mean()),
+    }
+
+
+def floor(db: Path, tracking_uri: str, bodies: list[dict]) -> dict[str, float]:
+    """Features + predict + SHAP in-process, one referral at a time."""
+    from serving import ReferralIn, ScoringEngine, load_champion
+
+    engine = ScoringEngine(db, load_champion(tracking_uri, MODEL))
+    engine.warm_up()
+    scorer = engine.model.scorer
+    referrals = [ReferralIn(**b) for b in bodies]
+    for r in referrals[:10]:
+        _, X = engine.model_inputs(engine.features_for(r))
+        scorer.predict_frame(X)
+        scorer.contributions(X)
+    times, parts = [], {"features": [], "predict": [], "shap": []}
+    for r in referrals:
+        t0 = time.perf_counter()
+        _, X = engine.model_inputs(engine.features_for(r))
+        t1 = time.perf_counter()
+        scorer.predict_frame(X)
+        t2 = time.perf_counter()
+        scorer.contributions(X)
+        t3 = time.perf_counter()
+        times.append((t3 - t0) * 1000)
+        parts["features"].append((t1 - t0) * 1000)
+        parts["predict"].append((t2 - t1) * 1000)
+        parts["shap"].append((t3 - t2) * 1000)
+    engine.close()
+    out = percentiles(times)
+    out.update({f"{k}_p50_ms": statistics.median(v) for k, v in parts.items()})
+    return out
+
+
+def drive(base_url: str, token: str, bodies: list[dict], concurrency: int) -> dict[str, float]:
+    """POST every body once with ``concurrency`` clients; latency and throughput."""
+    local = {}
+    errors = []
+
+    def client() -> httpx.Client:
+        import threading
+
+        key = threading.get_ident()
+        if key not in local:
+            local[key] = httpx.Client(
+                base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0
+            )
+        return local[key]
+
+    def one(body: dict) -> float:
+        t = time.perf_counter()
+        r = client().post("/v1/referrals/score", json=body)
+        ms = (time.perf_counter() - t) * 1000
+        if r.status_code != 200:
+            errors.append(f"{r.status_code} {r.text[:200]}")
+        return ms
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        times = list(pool.map(one, bodies))
+    wall = time.perf_counter() - start
+    for c in local.values():
+        c.close()
+    if errors:
+        raise RuntimeError(f"{len(errors)} request(s) failed, e.g. {errors[0]}")
+    out = percentiles(times)
+    out["throughput"] = len(bodies) / wall
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--workdir", type=Path, default=Path("mast-data/bench-serving"))
+    ap.add_argument("--n-children", type=int, default=200_000)
+    ap.add_argument("--years", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=1000, help="Requests per HTTP phase.")
+    ap.add_argument("--floor-requests", type=int, default=300)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--random-state", type=int, default=20221201)
+    args = ap.parse_args(argv)
+
+    from records import RecordsStore
+    from serving.launch import serve_subprocess
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    db = args.workdir / "store.duckdb"
+    tracking_uri = f"sqlite:///{(args.workdir / 'mlflow' / 'mlflow.db').resolve()}"
+    (args.workdir / "mlflow").mkdir(exist_ok=True)
+    ensure_store(db, args.n_children, args.years, args.random_state)
+    ensure_champion(db, tracking_uri)
+    n_children = (
+        duckdb.connect(str(db), read_only=True)
+        .execute("SELECT count(DISTINCT person_id) FROM household_members WHERE role = 'child'")
+        .fetchone()[0]
+    )
+
+    bodies = three_child_referrals(db, args.requests * 2 + 50, args.random_state)
+    log(f"floor: {args.floor_requests} referrals in-process")
+    fl = floor(db, tracking_uri, bodies[: args.floor_requests])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        records_url = f"sqlite:///{Path(tmp) / 'records.sqlite'}"
+        token = RecordsStore(records_url).create_token("bench", "screener")[0]
+        env = {"MAST_RECORDS_DB": records_url}
+        log(f"service: mast serve --workers {args.workers} --threads {args.threads}")
+        with serve_subprocess(
+            db, tracking_uri, workers=args.workers, threads=args.threads, env=env
+        ) as url:
+            drive(url, token, bodies[-50:], 2)  # warm every worker and thread
+            log(f"service: {args.requests} requests, one at a time")
+            seq = drive(url, token, bodies[: args.requests], 1)
+            log(f"service: {args.requests} requests, {args.concurrency} concurrent clients")
+            par = drive(url, token, bodies[args.requests : 2 * args.requests], args.concurrency)
+
+    print()
+    print(
+        f"Scoring service, 3-child referrals; store: {n_children:,} children, "
+        f"{args.years} years; {os.cpu_count()} cores; workers={args.workers}, threads={args.threads}"
+    )
+    print(
+        f"floor parts (p50): features {fl['features_p50_ms']:.2f} ms, predict "
+        f"{fl['predict_p50_ms']:.2f} ms, SHAP {fl['shap_p50_ms']:.2f} ms"
+    )
+    rows = [
+        ("p50 latency, 1 client (ms)", fl["p50_ms"], seq["p50_ms"], TARGETS["p50_ms"], "<="),
+        ("p95 latency, 1 client (ms)", fl["p95_ms"], seq["p95_ms"], None, ""),
+        ("p99 latency, 1 client (ms)", fl["p99_ms"], seq["p99_ms"], TARGETS["p99_ms"], "<="),
+        (f"p50 latency, {args.concurrency} clients (ms)", None, par["p50_ms"], None, ""),
+        (
+            f"p99 latency, {args.concurrency} clients (ms)",
+            None,
+            par["p99_ms"],
+            TARGETS["p99_ms"],
+            "<=",
+        ),
+        (
+            f"throughput, {args.concurrency} clients (referrals/s)",
+            1000 / fl["mean_ms"],
+            par["throughput"],
+            TARGETS["throughput"],
+            ">=",
+        ),
+    ]
+    print(
+        f"{'measure':<38}{'floor':>10}{'HTTP':>10}{'target':>10}{'HTTP/target':>13}{'HTTP/floor':>12}"
+    )
+    for name, f, h, target, sense in rows:
+        ratio_t = f"{h / target:.2f}" if target else "-"
+        verdict = ""
+        if target:
+            ok = h <= target if sense == "<=" else h >= target
+            verdict = " ok" if ok else " MISS"
+        ratio_f = f"{h / f:.2f}" if f else "-"
+        fs = f"{f:.2f}" if f is not None else "-"
+        tg = f"{sense}{target:g}" if target else "-"
+        print(f"{name:<38}{fs:>10}{h:>10.2f}{tg:>10}{ratio_t:>10}{verdict:<3}{ratio_f:>12}")
+    http_over_floor = seq["p50_ms"] / fl["p50_ms"]
+    ok = http_over_floor <= TARGETS["http_over_floor"]
+    print(
+        f"HTTP p50 / floor p50 = {http_over_floor:.2f} (target <= {TARGETS['http_over_floor']:g})"
+        f"{' ok' if ok else ' MISS'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

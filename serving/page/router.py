@@ -1,0 +1,413 @@
+"""Routes of the screener's page.
+
+Every page but sign-in needs a signed-in screener or manager (the token is
+kept in an HttpOnly, SameSite=Strict cookie scoped to ``/page``).  Every
+score and chronology shown is written to the audit trail, exactly as the
+JSON API writes them.  Decisions go through the same
+:class:`records.RecordsStore` methods and rules as the API, so the page can
+refuse nothing the API would accept, and accept nothing it would refuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader
+from pydantic import ValidationError
+
+import records
+from records import roles
+from serving.engine import ServingError
+from serving.page.forms import (
+    FormError,
+    first,
+    messages_of,
+    read_form,
+    referral_from_query,
+    referral_query,
+)
+from serving.schemas import ADVISORY_NOTICE, ReferralIn
+from store import vocabulary as v
+
+PAGE_PREFIX = "/page"
+ADVISORY_PLAIN = (
+    "The flag is advisory. It is decision support, not a decision: it does not replace your "
+    "professional judgement, and you decide on all the information you have."
+)
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+_templates = Environment(
+    loader=FileSystemLoader(FilePath(__file__).parent / "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
+def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("prefix", PAGE_PREFIX)
+    context.setdefault("advisory", ADVISORY_PLAIN)
+    context.setdefault("advisory_notice", ADVISORY_NOTICE)
+    context.setdefault("labels", records.DECISION_LABELS)
+    return HTMLResponse(
+        _templates.get_template(name).render(**context), status_code=status, headers=_HEADERS
+    )
+
+
+def _signed_in(request: Request) -> records.Principal | None:
+    token = request.cookies.get(records.COOKIE_NAME)
+    return records.get_store(request).verify_token(token) if token else None
+
+
+def _user(request: Request) -> records.Principal | Response:
+    """The signed-in screener or manager, or the response to send instead."""
+    principal = _signed_in(request)
+    if principal is None:
+        return RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
+    if not records.allowed(principal.role, roles.USE_PAGE):
+        return _render(
+            "result.html.j2",
+            403,
+            user=principal,
+            ok=False,
+            title="Not for your role",
+            messages=[
+                f"The screener's page is for screeners and managers; you are signed in as {principal.role}."
+            ],
+        )
+    return principal
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The posted form, after a same-origin check (the cookie is SameSite=Strict as well)."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host')}":
+        raise HTTPException(403, "cross-site form posts are refused")
+    try:
+        return await read_form(request)
+    except FormError as err:
+        raise HTTPException(413, str(err)) from err
+
+
+def _anchor(child: str, person_id: Any, agency: Any, event: Any, occurred_at: Any) -> str:
+    """The id of a row of ``child``'s chronology, so a reason's record can link to it."""
+    when = str(occurred_at)[:16].replace(" ", "T")
+    return (
+        f"ev-{child}-"
+        + hashlib.sha1(f"{person_id}|{agency}|{event}|{when}".encode()).hexdigest()[:12]
+    )
+
+
+def _linked(child: dict, anchors: set[str]) -> dict:
+    """A copy of one child's score whose reason records carry the chronology row they link to."""
+
+    def link(rec: dict) -> dict:
+        a = _anchor(
+            child["person_id"],
+            rec["person_id"],
+            rec["agency"],
+            rec["event_type"],
+            rec["occurred_at"],
+        )
+        return {**rec, "anchor": a if a in anchors else None}
+
+    def reasons(items: list[dict]) -> list[dict]:
+        return [{**r, "records": [link(rec) for rec in r["records"]]} for r in items]
+
+    return {
+        **child,
+        "reasons_for": reasons(child["reasons_for"]),
+        "reasons_against": reasons(child["reasons_against"]),
+    }
+
+
+def _stored_referral(engine, referral_id: str) -> ReferralIn | None:
+    """A referral already in the store, to reopen it by id."""
+    cur = engine.cursor()
+    columns = ", ".join(v.CONCERN_COLUMNS)
+    row = cur.execute(
+        f"SELECT referral_id, received_at, source, referrer_relationship, {columns} FROM referrals WHERE referral_id = ?",
+        [referral_id],
+    ).fetchone()
+    if row is None:
+        return None
+    children = [
+        r[0]
+        for r in cur.execute(
+            "SELECT person_id FROM referral_children WHERE referral_id = ? ORDER BY person_id",
+            [referral_id],
+        ).fetchall()
+    ]
+    concerns = [c for c, flag in zip(v.CONCERNS, row[4:], strict=True) if flag]
+    return ReferralIn(
+        referral_id=row[0],
+        received_at=row[1],
+        source=row[2],
+        referrer_relationship=row[3],
+        concerns=concerns,
+        children=children,
+    )
+
+
+def _index(
+    request: Request,
+    user: records.Principal,
+    status: int = 200,
+    errors: list[str] | None = None,
+    params: dict | None = None,
+) -> HTMLResponse:
+    return _render(
+        "index.html.j2",
+        status,
+        user=user,
+        errors=errors or [],
+        params=params or {},
+        sources=v.REFERRAL_SOURCES,
+        relationships=v.REFERRER_RELATIONSHIPS,
+        concerns=v.CONCERNS,
+        blind_first=records.get_store(request).blind_first(),
+    )
+
+
+def _chronologies(request: Request, user: records.Principal, referral: ReferralIn) -> list[dict]:
+    engine, guard = request.app.state.engine, request.app.state.guard
+    out = []
+    for pid in referral.children:
+        chron = engine.chronology(pid)
+        guard.record(
+            "chronology_view",
+            user,
+            referral_id=referral.referral_id,
+            person_ids=[pid],
+            detail={"entries": len(chron["entries"]), "via": "page"},
+        )
+        for e in chron["entries"]:
+            e["anchor"] = _anchor(pid, e["person_id"], e["agency"], e["event"], e["occurred_at"])
+        out.append(chron)
+    return out
+
+
+def make_page_router() -> APIRouter:
+    """The ``/page`` routes (excluded from the OpenAPI schema: they serve HTML)."""
+    router = APIRouter(prefix=PAGE_PREFIX, include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        user = _signed_in(request)
+        if user is None:
+            return _render("sign_in.html.j2", user=None, error=None)
+        checked = _user(request)
+        return checked if isinstance(checked, Response) else _index(request, checked)
+
+    @router.post("/sign-in")
+    def sign_in(request: Request, form: dict = Depends(_form)) -> Response:
+        token = first(form, "token") or ""
+        user = records.get_store(request).verify_token(token)
+        if user is None:
+            return _render(
+                "sign_in.html.j2",
+                401,
+                user=None,
+                error="That token is not valid (unknown, mistyped or revoked).",
+            )
+        response = RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
+        response.set_cookie(
+            records.COOKIE_NAME,
+            token,
+            httponly=True,
+            samesite="strict",
+            path=PAGE_PREFIX,
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    @router.post("/sign-out")
+    def sign_out(request: Request, form: dict = Depends(_form)) -> Response:
+        response = RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
+        response.delete_cookie(records.COOKIE_NAME, path=PAGE_PREFIX)
+        return response
+
+    @router.get("/referral", response_class=HTMLResponse)
+    def referral_page(request: Request) -> Response:
+        user = _user(request)
+        if isinstance(user, Response):
+            return user
+        params = parse_qs(request.url.query, keep_blank_values=True)
+        store, engine, guard = (
+            records.get_store(request),
+            request.app.state.engine,
+            request.app.state.guard,
+        )
+        rid = first(params, "referral_id")
+        only_id = rid and not any(
+            first(params, k) for k in ("received_at", "source", "referrer_relationship", "children")
+        )
+        try:
+            referral = _stored_referral(engine, rid) if only_id else referral_from_query(params)
+        except FormError as err:
+            return _index(request, user, 422, err.messages, params)
+        if referral is None:
+            return _index(
+                request,
+                user,
+                404,
+                [f"No referral {rid!r} in the store: enter it as a new referral below."],
+                params,
+            )
+        query = referral_query(referral)
+        if store.blind_first() and not store.has_initial_view(referral.referral_id, user):
+            return _render(
+                "initial_view.html.j2",
+                user=user,
+                referral=referral,
+                query=query,
+                view_id=uuid.uuid4().hex,
+            )
+        try:
+            scored = engine.score(referral)
+            guard.record(
+                "score",
+                user,
+                referral_id=referral.referral_id,
+                person_ids=list(referral.children),
+                detail={
+                    "request_id": scored["request_id"],
+                    "model_version": scored["model_version"],
+                    "highest_score": scored["highest_score"],
+                    "review_recommended": scored["multi_agency_review_recommended"],
+                    "via": "page",
+                },
+            )
+            chronologies = _chronologies(request, user, referral)
+        except ServingError as err:
+            return _index(request, user, err.status, [err.detail], params)
+        anchors = {e["anchor"] for c in chronologies for e in c["entries"]}
+        children = [_linked(child, anchors) for child in scored["children"]]
+        policy = engine.model.policy
+        return _render(
+            "referral.html.j2",
+            user=user,
+            referral=referral,
+            query=query,
+            scored=scored,
+            children=children,
+            threshold=policy.get("threshold_score", policy.get("threshold")),
+            chronologies=chronologies,
+            history=store.decisions_for(referral.referral_id),
+            decisions=v.DECISIONS,
+            closure_reasons=v.CLOSURE_REASONS,
+            decision_id=uuid.uuid4().hex,
+            override_id=uuid.uuid4().hex,
+            blind_first=store.blind_first(),
+        )
+
+    def _record(request: Request, referral_id: str, form: dict, what: str) -> Response:
+        user = _user(request)
+        if isinstance(user, Response):
+            return user
+        store, guard = records.get_store(request), request.app.state.guard
+        back = first(form, "back") or ""
+        context = {"user": user, "back": back, "referral_id": referral_id}
+        status = guard.lookup(referral_id)
+        if status is None and what != "initial_view":
+            return _render(
+                "result.html.j2",
+                404,
+                ok=False,
+                title="Referral not scored",
+                messages=[f"Referral {referral_id!r} has not been scored: open it first."],
+                **context,
+            )
+        fields = {k: first(form, k) for k in form if k != "back"}
+        try:
+            if what == "decision":
+                entry = store.record_decision(
+                    user,
+                    referral_id,
+                    records.DecisionIn(**{k: val for k, val in fields.items() if val is not None}),
+                    status,
+                )
+                title = f"Decision recorded: {records.DECISION_LABELS[entry.payload['decision']]}"
+            elif what == "override":
+                if not records.allowed(user.role, roles.RECORD_OVERRIDE):
+                    return _render(
+                        "result.html.j2",
+                        403,
+                        ok=False,
+                        title="Managers only",
+                        messages=["Only a manager can record an override."],
+                        **context,
+                    )
+                entry = store.record_override(
+                    user,
+                    referral_id,
+                    records.OverrideIn(**{k: val for k, val in fields.items() if val is not None}),
+                    status,
+                )
+                title = "Manager's override recorded"
+            else:
+                store.record_initial_view(
+                    user,
+                    referral_id,
+                    records.InitialViewIn(
+                        **{k: val for k, val in fields.items() if val is not None}
+                    ),
+                )
+                return RedirectResponse(f"{PAGE_PREFIX}/referral?{back}", status_code=303)
+        except ValidationError as err:
+            return _render(
+                "result.html.j2",
+                422,
+                ok=False,
+                title="Not recorded: please check the form",
+                messages=messages_of(err),
+                **context,
+            )
+        except records.RuleViolation as err:
+            return _render(
+                "result.html.j2",
+                err.status,
+                ok=False,
+                title="Not recorded",
+                messages=[err.message],
+                **context,
+            )
+        return _render(
+            "result.html.j2",
+            200,
+            ok=True,
+            title=title,
+            messages=[f"Audit entry {entry.seq} at {entry.at}, by {entry.actor}."],
+            **context,
+        )
+
+    @router.post("/referral/{referral_id}/decision", response_class=HTMLResponse)
+    def post_decision(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
+        return _record(request, referral_id, form, "decision")
+
+    @router.post("/referral/{referral_id}/override", response_class=HTMLResponse)
+    def post_override(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
+        return _record(request, referral_id, form, "override")
+
+    @router.post("/referral/{referral_id}/initial-view", response_class=HTMLResponse)
+    def post_initial_view(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
+        return _record(request, referral_id, form, "initial_view")
+
+    return router
