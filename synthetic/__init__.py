@@ -6,7 +6,8 @@ no feature or model may read.  ``calibration_report`` sets the world against
 the published England figures in ``../shared/calibration/england.md``.
 """
 
+from synthetic.calibration import calibration_report
 from synthetic.config import SimulationConfig
 from synthetic.world import World, simulate, small_world
 
-__all__ = ["SimulationConfig", "World", "simulate", "small_world"]
+__all__ = ["SimulationConfig", "calibration_report", "World", "simulate", "small_world"]

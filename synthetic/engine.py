@@ -119,6 +119,11 @@ class World_:
         self.la_start = np.full(c, -(2**40), np.int64)
         self.la_end = np.full(c, -(2**40), np.int64)
         self.n_ref = np.zeros(c, np.int32)
+        nf = pop.n_families
+        self.fam_last_ref = np.full(nf, -(2**40), np.int64)
+        self.fam_last_src = np.zeros(nf, np.int8)
+        self.fam_last_rel = np.zeros(nf, np.int8)
+        self.fam_last_closed = np.zeros(nf, bool)
         self.child_log = EventLog()
         self.adult_log = EventLog()
         self.harm = _Chunks("child", "start", "end", "type", "sev")
@@ -132,8 +137,18 @@ class World_:
 
     # -- helpers ---------------------------------------------------------------
     def bern(self, rate) -> np.ndarray:
-        rate = np.asarray(rate, dtype=float)
-        return self.rng.random(rate.shape) < -np.expm1(-rate)
+        """One Bernoulli draw per element with probability ``1 - exp(-rate)``.
+
+        Only elements with a positive rate consume random numbers: most rates
+        are zero for most people (no risk factor, wrong age), and skipping them
+        is what keeps a million-child month fast.
+        """
+        rate = np.asarray(rate, dtype=float).ravel()
+        out = np.zeros(rate.size, bool)
+        nz = np.flatnonzero(rate)
+        if nz.size:
+            out[nz] = self.rng.random(nz.size) < -np.expm1(-rate[nz])
+        return out
 
     def days_in(self, d0: int, d1: int, n: int, floor=None) -> np.ndarray:
         day = d0 + (self.rng.random(n) * (d1 - d0)).astype(np.int64)
@@ -171,12 +186,12 @@ class World_:
         rng = self.rng
         old = child[(self.la_start[child] > -(2**39))]
         self._close_care(old)
-        short = rng.random(child.size) < 0.4
+        short = rng.random(child.size) < 0.35
         dur = (
             np.where(
                 short,
                 rng.lognormal(np.log(100.0), 0.8, child.size),
-                rng.exponential(5.0 * YEAR, child.size),
+                rng.exponential(p.CARE_LONG_MEAN_YEARS * YEAR, child.size),
             ).astype(np.int64)
             + 7
         )
@@ -205,14 +220,17 @@ def _initial_care(w: World_) -> None:
     alive = np.flatnonzero((pop.child_dob < 0) & (pop.child_dob18 > 0))
     f = pop.child_fam[alive]
     risk = np.exp(1.0 * pop.fam_adversity[f] + pop.fam_frailty[f])
-    n = int(round(0.0055 * alive.size))
+    n = int(round(p.INITIAL_CARE_SHARE * alive.size))
     if n == 0:
         return
     pick = rng.choice(alive, size=n, replace=False, p=risk / risk.sum())
     pick.sort()
     age = -pop.child_dob[pick]
     start = -(rng.random(n) * np.minimum(age, 6 * YEAR)).astype(np.int64)
-    end = np.minimum((rng.exponential(3.0 * YEAR, n)).astype(np.int64) + 30, pop.child_dob18[pick])
+    end = np.minimum(
+        (rng.exponential(p.INITIAL_CARE_REMAINING_YEARS * YEAR, n)).astype(np.int64) + 30,
+        pop.child_dob18[pick],
+    )
     w.la_start[pick], w.la_end[pick] = start, end
     w.child_log.add(pick, code(CSC, "looked_after_start"), start, ROLE["subject"])
 
@@ -372,7 +390,15 @@ def _step(w: World_, d0: int, d1: int) -> None:
         * np.where(pop.child_male[c], p.SI_MALE, 1.0)
         * np.exp(p.SI_DEPRIVATION_BETA * pop.fam_dep_z[f])
         * np.where(x_da, p.SI_DA, 1.0)
-        * (1.0 + in_harm * p.SI_HARM_FACTOR * np.array((0.0,) + p.SI_SEVERITY)[hsev])
+        * np.exp(p.SI_FRAILTY_BETA * pop.fam_frailty[f] / p.HARM_FAMILY_FRAILTY_SD)
+        * (
+            1.0
+            + in_harm
+            * p.SI_HARM_FACTOR
+            * np.array((0.0,) + p.SI_SEVERITY)[hsev]
+            # Harm escalates: the longer an episode goes on, the likelier a serious incident.
+            * (1.0 + np.minimum(np.maximum(d0 - w.h_start[c], 0) / 120.0, 4.0))
+        )
     )
     si = np.flatnonzero(w.bern(si_rate))
     if si.size:
@@ -616,6 +642,29 @@ def _step(w: World_, d0: int, d1: int) -> None:
     fam_direct(0.0008 * (fam_flag["mh"] | fam_flag["subst"])[fams], "self", REL["parent"], True)
     direct((age >= 12) * (0.0002 + 0.006 * in_harm), "self", REL["child_self"], community=True)
 
+    # Re-referral: whoever referred in the last year worries again, above all when
+    # the case was closed at the front door and the harm goes on.
+    recent = (d0 - w.fam_last_ref[fams]) < 365
+    rr_rate = (
+        recent
+        * (p.REREFERRAL_RATE + p.REREFERRAL_HARM_RATE * fh_harm)
+        * np.where(w.fam_last_closed[fams], p.REREFERRAL_CLOSED_FACTOR, 1.0)
+    )
+    rr = np.flatnonzero(w.bern(rr_rate))
+    if rr.size:
+        rf = fams[rr]
+        rday = w.days_in(d0, d1, rr.size)
+        rconc = np.where(rng.random(rr.size) < 0.5, cb["neglect"], cb["emotional_abuse"])
+        for s_code in np.unique(w.fam_last_src[rf]):
+            sel = w.fam_last_src[rf] == s_code
+            refer(
+                rf[sel],
+                rday[sel],
+                SOURCES[s_code],
+                w.fam_last_rel[rf[sel]],
+                rconc[sel].astype(np.uint8),
+            )
+
     if cand["fam"]:
         _screen(w, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1)
     _plans_to_care(w, c, in_harm, d0, d1)
@@ -631,6 +680,19 @@ def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1)
     conc = np.concatenate(cand["concern"]).astype(np.uint8)
     child = np.concatenate(cand["child"])
     sepf = np.concatenate(cand["sep"])
+    # Thin the candidates: referrers act on some of what they see, more when it is real.
+    fam_harm = np.zeros(pop.n_families, bool)
+    fam_harm[f[in_harm]] = True
+    src_keep = np.array([p.SOURCE_KEEP[s] for s in v.REFERRAL_SOURCES])[src]
+    keep_p = (
+        src_keep
+        * np.where(fam_harm[fam], p.REFERRAL_KEEP_HARM, p.REFERRAL_KEEP_BASE)
+        * pop.fam_propensity[fam]
+    )
+    kept = rng.random(fam.size) < keep_p
+    fam, day, src, rel, conc, child, sepf = (
+        a[kept] for a in (fam, day, src, rel, conc, child, sepf)
+    )
     # One referral per household per month: the front door links contacts about one family.
     order = np.lexsort((rng.random(fam.size), day, fam))
     fam, day, src, rel, conc, child, sepf = (
@@ -726,6 +788,10 @@ def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1)
     w.ref_rows.add(ref=row_ref + base, child=kid)
     w.n_refs += n_r
     w.n_ref[kid] += 1
+    w.fam_last_ref[fam] = day
+    w.fam_last_src[fam] = src
+    w.fam_last_rel[fam] = rel
+    w.fam_last_closed[fam] = decision <= EARLY_HELP
 
     # --- outcomes per child ----------------------------------------------------------
     log = w.child_log
@@ -753,10 +819,21 @@ def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1)
     a = np.flatnonzero(rd == ASSESSMENT)
     log.add(kid[a], code(CSC, "assessment"), rdec[a] + rng.integers(1, 10, a.size), ROLE["subject"])
     p47 = np.zeros(m)
-    p47[a] = 0.05 + np.where(ksev[a] >= 2, 0.40, np.where(ksev[a] == 1, 0.22, 0.0))
+    p47[a] = 0.12 + np.where(ksev[a] >= 2, 0.45, np.where(ksev[a] == 1, 0.30, 0.0))
     s = rd == STRATEGY
     p47[s] = 0.92
     d47 = np.where(s, rdec + rng.integers(0, 5, m), rdec + rng.integers(5, 40, m))
+    busy = (w.cp_end[kid] > rdec) | (w.la_end[kid] > rdec)
+    # Accommodation straight from an assessment: adolescents at risk outside the
+    # family, and the most severe harm.
+    kage = age[row_off]
+    p_acc = np.where(
+        a_mask := (rd == ASSESSMENT) & kh & ~busy,
+        0.12 * ((kage >= 13) & (ht[row_off] == OTHER)) + 0.10 * (ksev == 3),
+        0.0,
+    )
+    acc = np.flatnonzero(a_mask & (rng.random(m) < p_acc))
+    w.start_care(kid[acc], rdec[acc] + rng.integers(3, 30, acc.size))
     busy = (w.cp_end[kid] > rdec) | (w.la_end[kid] > rdec)
     go = np.flatnonzero((rng.random(m) < p47) & ~busy)
     if go.size == 0:
@@ -766,11 +843,11 @@ def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1)
     gs, gh = ksev[go], kh[go]
     prior_plan = w.cp_start[k] > -(2**39)
     p_care = (
-        0.02
-        + np.where(gs == 3, 0.15, np.where(gs == 2, 0.05, 0.0))
+        0.03
+        + np.where(gs == 3, 0.25, np.where(gs == 2, 0.10, 0.0))
         + 0.06 * (gh & (ht[row_off[go]] == OTHER))
     )
-    p_conf = 0.12 + np.where(gs >= 2, 0.45, np.where(gs == 1, 0.30, 0.0)) + 0.1 * prior_plan
+    p_conf = 0.18 + np.where(gs >= 2, 0.45, np.where(gs == 1, 0.30, 0.0)) + 0.1 * prior_plan
     u = rng.random(go.size)
     care = u < p_care
     conf = ~care & (u < p_care + p_conf)
@@ -781,10 +858,12 @@ def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1)
     log.add(kc, code(CSC, "initial_child_protection_conference"), icpc_day, ROLE["subject"])
     plan = rng.random(kc.size) < 0.88
     kp, pd_ = kc[plan], icpc_day[plan]
-    dur = np.maximum(rng.lognormal(np.log(270.0), 0.6, kp.size), 60).astype(np.int64)
+    dur = np.maximum(rng.lognormal(np.log(p.CP_PLAN_MEDIAN_DAYS), 0.6, kp.size), 60).astype(
+        np.int64
+    )
     w.start_plan(kp, pd_, pd_ + dur)
     # A plan usually (not always) stops the harm within a few months.
-    stop = (rng.random(kp.size) < 0.6) & (w.h_end[kp] > pd_)
+    stop = (rng.random(kp.size) < 0.5) & (w.h_end[kp] > pd_)
     ks = kp[stop]
     w.h_end[ks] = np.maximum(
         np.minimum(w.h_end[ks], pd_[stop] + rng.integers(14, 120, ks.size)), w.h_start[ks] + 1
@@ -796,7 +875,7 @@ def _plans_to_care(w: World_, c, in_harm, d0, d1) -> None:
     on_plan = (
         (w.cp_start[c] < d1) & (w.cp_end[c] > d0) & ~((w.la_start[c] < d1) & (w.la_end[c] > d0))
     )
-    go = np.flatnonzero(on_plan & in_harm & (w.rng.random(c.size) < 0.035))
+    go = np.flatnonzero(on_plan & in_harm & (w.rng.random(c.size) < 0.08))
     if go.size:
         kids = c[go]
         day = np.maximum(w.days_in(d0, d1, go.size), w.cp_start[kids] + 1)

@@ -53,7 +53,7 @@ PARTNER_LATE_SHARE = 0.6
 PARTNER_LATE_MEAN_DAYS = 150
 
 # --- Latent harm --------------------------------------------------------------
-HARM_BASE = 0.00042  # monthly hazard with no risk factor, age 5-14
+HARM_BASE = 0.00034  # monthly hazard with no risk factor, age 5-14
 HARM_BETA = {
     "da": 1.3,
     "subst": 1.0,
@@ -65,20 +65,21 @@ HARM_BETA = {
     "housing": 0.5,
 }
 HARM_DEPRIVATION_BETA = 0.25  # per SD of deprivation (poverty and neglect)
-HARM_FAMILY_FRAILTY_SD = 0.6
+HARM_FAMILY_FRAILTY_SD = 1.1
 # Age multipliers of the harm hazard: under 1, 1-4, 5-9, 10-14, 15-17.
 HARM_AGE = (2.2, 1.2, 0.9, 0.9, 1.3)
 HARM_MONTHLY_END = 0.10  # mean episode about 10 months, unless someone intervenes
 HARM_SEVERITY_P = (0.5, 0.35, 0.15)
 
 # --- Serious incidents ----------------------------------------------------------
-SI_BASE = 1.0e-6  # monthly hazard outside harm, before age, sex and deprivation
-SI_HARM_FACTOR = 60.0  # times SI_SEVERITY for a child in an active harm episode
+SI_BASE = 0.21e-7  # monthly hazard outside harm, before age, sex and deprivation
+SI_HARM_FACTOR = 400.0  # times SI_SEVERITY for a child in an active harm episode
 SI_SEVERITY = (0.4, 1.0, 2.5)
-SI_AGE = (8.0, 1.0, 0.45, 0.8, 2.6)  # under 1, 1-4, 5-9, 10-14, 15-17
-SI_MALE = 1.15
-SI_DEPRIVATION_BETA = 0.35  # per SD of deprivation
-SI_DA = 1.6
+SI_AGE = (10.5, 1.0, 0.45, 0.8, 2.9)  # under 1, 1-4, 5-9, 10-14, 15-17
+SI_MALE = 1.1
+SI_DEPRIVATION_BETA = 0.1  # per SD of deprivation
+SI_DA = 3.2
+SI_FRAILTY_BETA = 1.3  # per SD of the family's unobserved harm frailty
 
 # --- Agency observation rates (monthly, before the exposure multiplier) ----------
 RECORDING_DELAY_DAYS = {  # mean recording delay by agency
@@ -117,4 +118,35 @@ SOURCE_LEAN = {
     "la_service": 0.0,
     "other": -0.1,
 }
-SCREEN_THRESHOLDS = (-0.55, 0.1, 1.0)  # early help, assessment, strategy discussion
+SCREEN_THRESHOLDS = (-0.3, 0.35, 1.2)  # early help, assessment, strategy discussion
+
+# --- Referral volume ------------------------------------------------------------
+# The routes in engine._step propose candidate referrals; these keep a share of
+# them, more when a child in the household is being harmed (the referrer has
+# seen something real), and per source to match the national source mix.
+REFERRAL_KEEP_BASE = 0.55
+REFERRAL_PROPENSITY_SD = 1.9  # lognormal spread of a family's referral propensity
+REFERRAL_KEEP_HARM = 1.0
+SOURCE_KEEP = {
+    "police": 1.4,
+    "school": 1.0,
+    "health": 0.55,
+    "family": 1.0,
+    "friend_or_neighbour": 1.0,
+    "self": 1.0,
+    "anonymous": 1.0,
+    "la_service": 1.0,
+    "other": 1.0,
+}
+
+# Re-referral by the last referrer within a year (monthly), times a factor when
+# the last referral was closed at the front door (no further action or early help).
+REREFERRAL_RATE = 0.003
+REREFERRAL_HARM_RATE = 0.02
+REREFERRAL_CLOSED_FACTOR = 1.5
+
+# Durations and stocks of statutory episodes.
+CP_PLAN_MEDIAN_DAYS = 350.0  # lognormal, sigma 0.6: mean about 380 days
+CARE_LONG_MEAN_YEARS = 9.0  # long care episodes (65 %), capped at the 18th birthday
+INITIAL_CARE_SHARE = 0.0065  # children already looked after on the first simulated day
+INITIAL_CARE_REMAINING_YEARS = 5.0

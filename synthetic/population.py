@@ -42,6 +42,7 @@ class Population:
     fam_care_leaver: np.ndarray
     fam_frailty: np.ndarray
     fam_exposure: np.ndarray
+    fam_propensity: np.ndarray  # how readily people around the family refer (mean 1)
     fam_mother: np.ndarray  # adult index of the mother
     fam_formation: np.ndarray
     # children, sorted by date of birth
@@ -89,6 +90,7 @@ def intercept_for_prevalence(prevalence: float, score: np.ndarray) -> float:
     Solved by bisection so that a factor keeps its target prevalence however
     strongly it loads on adversity.
     """
+    score = score[:200_000]  # a fixed subsample is plenty, and keeps big runs fast
     lo, hi = -20.0, 20.0
     for _ in range(60):
         mid = (lo + hi) / 2
@@ -173,6 +175,14 @@ def build_population(config: SimulationConfig, rng: np.random.Generator) -> Popu
         intercept_for_prevalence(p.HOUSING_INSTABILITY, h_score) + h_score
     )
     frailty = rng.normal(0.0, p.HARM_FAMILY_FRAILTY_SD, n_fam)
+    # Referral propensity: some families are referred again and again (chaotic
+    # circumstances, many professionals around them); it partly shares the
+    # family's unobserved harm frailty.
+    sd = p.REFERRAL_PROPENSITY_SD
+    z = 0.85 * frailty / p.HARM_FAMILY_FRAILTY_SD + np.sqrt(1 - 0.85**2) * rng.standard_normal(
+        n_fam
+    )
+    propensity = np.exp(sd * z - sd * sd / 2)
     formation = first_birth - (rng.random(n_fam) * 730).astype(np.int64)
 
     # Exposure: how visible the family is to agencies at equal latent risk.
@@ -286,6 +296,7 @@ def build_population(config: SimulationConfig, rng: np.random.Generator) -> Popu
         fam_care_leaver=m_flags["care_leaver"],
         fam_frailty=frailty,
         fam_exposure=exposure,
+        fam_propensity=propensity,
         fam_mother=np.arange(n_fam),
         fam_formation=formation,
         child_fam=child_fam.astype(np.int64),

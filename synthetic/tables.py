@@ -10,23 +10,52 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from store import vocabulary as v
 from synthetic import params as p
 from synthetic.engine import HARM_TYPES, Outcome
 from synthetic.events import PAIRS
-from synthetic.population import ETHNICITIES, NEVER, ROLE_PARTNER, Population
+from synthetic.population import ETHNICITIES, ROLE_PARTNER, Population
 
 DAY = 86_400
-SEX_NAMES = np.array(["Female", "Male", v.NOT_RECORDED])
-DISABILITY_NAMES = np.array(["Yes", "No", v.NOT_RECORDED])
-ROLE_NAMES = np.array(["parent", "partner", "relative"])
+SEX_NAMES = ("Female", "Male", v.NOT_RECORDED)
+DISABILITY_NAMES = ("Yes", "No", v.NOT_RECORDED)
 
 
-def ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
-    """Deterministic string identifiers such as ``P00000001`` (1-based numbers)."""
-    digits = np.strings.zfill(np.asarray(numbers, dtype=np.int64).astype("U"), width)
-    return np.strings.add(prefix, digits)
+def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """Deterministic string identifiers such as ``P00000001`` (1-based numbers).
+
+    Built with Arrow compute kernels: formatting ten million identifiers in
+    numpy or Python takes longer than simulating them.
+    """
+    digits = pc.utf8_lpad(
+        pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0"
+    )
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
+def _names(values, codes: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    """Category names for integer codes (null where ``null`` is true)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    index = pa.array(np.where(null, 0, codes) if null is not None else codes, mask=null)
+    return pc.take(pa.array(list(values), pa.string()), index)
+
+
+def _take(array: pa.Array, index: np.ndarray) -> pa.Array:
+    return pc.take(array, pa.array(np.asarray(index, dtype=np.int64)))
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """An Arrow table turned into pandas (str columns stay Arrow-backed, integers nullable)."""
+    table = pa.table(
+        {
+            k: (v if isinstance(v, pa.Array | pa.ChunkedArray) else pa.array(v, from_pandas=True))
+            for k, v in columns.items()
+        }
+    )
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def _ts(t0: np.datetime64, seconds: np.ndarray) -> np.ndarray:
@@ -51,68 +80,68 @@ def build_tables(
     pid = person_ids(pop)
     n_fam = pop.n_families
     hid = ids("H", np.arange(1, n_fam + 1), max(7, len(str(n_fam))))
-    eth_names = np.array(ETHNICITIES + (v.NOT_RECORDED,))
+    eth_names = ETHNICITIES + (v.NOT_RECORDED,)
 
-    # people
     child_eth = np.where(pop.child_eth_nr, len(ETHNICITIES), pop.fam_eth[pop.child_fam])
     adult_eth = np.where(pop.adult_eth < 0, len(ETHNICITIES), pop.adult_eth)
-    people = pd.DataFrame(
+    people = _frame(
         {
             "person_id": pid,
             "date_of_birth": _date(t0, np.concatenate([pop.child_dob, pop.adult_dob])),
-            "sex": np.concatenate(
-                [SEX_NAMES[pop.child_sex], np.where(pop.adult_female, "Female", "Male")]
+            "sex": _names(
+                SEX_NAMES, np.concatenate([pop.child_sex, 1 - pop.adult_female.astype(np.int8)])
             ),
-            "ethnicity": eth_names[np.concatenate([child_eth, adult_eth])],
-            "disability": DISABILITY_NAMES[
-                np.concatenate([pop.child_disability, pop.adult_disability])
-            ],
+            "ethnicity": _names(eth_names, np.concatenate([child_eth, adult_eth])),
+            "disability": _names(
+                DISABILITY_NAMES, np.concatenate([pop.child_disability, pop.adult_disability])
+            ),
         }
     )
-    households = pd.DataFrame(
+    households = _frame(
         {
             "household_id": hid,
-            "imd_decile": pd.array(pop.fam_decile.astype(np.int64), dtype="Int64"),
-            "local_authority": np.full(n_fam, local_authority),
+            "imd_decile": pop.fam_decile.astype(np.int64),
+            "local_authority": _names((local_authority,), np.zeros(n_fam, np.int64)),
         }
     )
     members = _members(pop, out, rng, pid, hid)
 
-    # referrals
+    # Referrals, numbered in the order they arrived.
     r = out.referrals
     n_r = r.day.size
     received = r.day * DAY + rng.integers(8 * 3600, 20 * 3600, n_r)
+    decided = received + (r.decided_day - r.day) * DAY + rng.integers(1800, 6 * 3600, n_r)
     order = np.argsort(received, kind="stable")
     rank = np.empty(n_r, np.int64)
     rank[order] = np.arange(n_r)
-    rid = ids("R", rank + 1, max(8, len(str(n_r))))
-    decided = received + (r.decided_day - r.day) * DAY + rng.integers(1800, 6 * 3600, n_r)
-    bits = np.unpackbits(r.concerns[:, None], axis=1, bitorder="little")[:, : len(v.CONCERNS)]
-    referrals = pd.DataFrame(
+    rid = ids("R", np.arange(1, n_r + 1), max(8, len(str(n_r))))
+    bits = np.unpackbits(r.concerns[order][:, None], axis=1, bitorder="little")
+    referrals = _frame(
         {
             "referral_id": rid,
-            "received_at": _ts(t0, received),
-            "source": np.array(v.REFERRAL_SOURCES)[r.source],
-            "referrer_relationship": np.array(v.REFERRER_RELATIONSHIPS)[r.relationship],
+            "received_at": _ts(t0, received[order]),
+            "source": _names(v.REFERRAL_SOURCES, r.source[order]),
+            "referrer_relationship": _names(v.REFERRER_RELATIONSHIPS, r.relationship[order]),
             **{col: bits[:, i].astype(bool) for i, col in enumerate(v.CONCERN_COLUMNS)},
         }
-    ).iloc[order]
-    referral_children = pd.DataFrame(
-        {"referral_id": rid[r.child_ref], "person_id": pid[r.child]}
-    ).iloc[np.lexsort((r.child, rank[r.child_ref]))]
-    done = decided < extract
-    closure_names = np.array(v.CLOSURE_REASONS + ("",), dtype=object)
-    closure = closure_names[np.where(r.closure < 0, len(v.CLOSURE_REASONS), r.closure)]
-    closure[r.closure < 0] = None
-    screening = pd.DataFrame(
+    )
+    rows = np.lexsort((r.child, rank[r.child_ref]))
+    referral_children = _frame(
         {
-            "referral_id": rid,
-            "decided_at": _ts(t0, decided),
-            "decision": np.array(v.DECISIONS)[r.decision],
-            "closure_reason": pd.array(closure, dtype="str"),
+            "referral_id": _take(rid, rank[r.child_ref][rows]),
+            "person_id": _take(pid, r.child[rows]),
         }
-    ).iloc[order]
-    screening = screening[done[order]]
+    )
+    done = order[decided[order] < extract]
+    closure = r.closure[done]
+    screening = _frame(
+        {
+            "referral_id": _take(rid, rank[done]),
+            "decided_at": _ts(t0, decided[done]),
+            "decision": _names(v.DECISIONS, r.decision[done]),
+            "closure_reason": _names(v.CLOSURE_REASONS, np.maximum(closure, 0), null=closure < 0),
+        }
+    )
 
     events = _events(pop, out, rng, pid, extract)
     truth = _truth(pop, out, pid)
@@ -120,9 +149,9 @@ def build_tables(
         "people": people,
         "households": households,
         "household_members": members,
-        "referrals": referrals.reset_index(drop=True),
-        "referral_children": referral_children.reset_index(drop=True),
-        "screening_decisions": screening.reset_index(drop=True),
+        "referrals": referrals,
+        "referral_children": referral_children,
+        "screening_decisions": screening,
         "agency_events": events,
     }
     return tables, truth
@@ -143,15 +172,14 @@ def _members(pop: Population, out: Outcome, rng, pid, hid) -> pd.DataFrame:
     )
     rec = start * DAY + (delay * DAY).astype(np.int64) + rng.integers(3600, 8 * 3600, start.size)
     end_delay = rng.exponential(np.where(partner, 90.0, 60.0)) * DAY
-    end_rec = end * DAY + end_delay.astype(np.int64) + 3600
+    end_rec = np.minimum(end, nd + 1) * DAY + end_delay.astype(np.int64) + 3600
     a_person = pop.n_children + pop.spell_adult
     a_fam = pop.spell_fam
-    a_role = ROLE_NAMES[pop.spell_role]
+    a_role = pop.spell_role.astype(np.int64) + 1  # index into HOUSEHOLD_ROLES
 
     # Children: from birth to 18, minus time looked after.
     la_c, la_s, la_e = out.la_child, out.la_start, out.la_end
-    nc = pop.n_children
-    kids = np.arange(nc)
+    kids = np.arange(pop.n_children)
     seg_child = np.concatenate([kids, la_c])
     seg_start = np.concatenate([pop.child_dob.astype(np.int64), la_e])
     end_child = np.concatenate([la_c, kids])
@@ -161,7 +189,7 @@ def _members(pop: Population, out: Outcome, rng, pid, hid) -> pd.DataFrame:
     seg_child, seg_start, end_day = seg_child[o1], seg_start[o1], end_day[o2]
     ok = end_day > seg_start
     seg_child, seg_start, end_day = seg_child[ok], seg_start[ok], end_day[ok]
-    returned = np.isin(seg_start, la_e) & (seg_start != pop.child_dob[seg_child])
+    returned = seg_start != pop.child_dob[seg_child]
     c_rec = (
         seg_start * DAY
         + np.where(
@@ -174,34 +202,32 @@ def _members(pop: Population, out: Outcome, rng, pid, hid) -> pd.DataFrame:
 
     person = np.concatenate([a_person, seg_child])
     fam = np.concatenate([a_fam, pop.child_fam[seg_child]])
-    role = np.concatenate([a_role, np.full(seg_child.size, "child")])
+    role = np.concatenate([a_role, np.zeros(seg_child.size, np.int64)])
     s_day = np.concatenate([start, seg_start])
     e_day = np.concatenate([end, end_day])
     r_sec = np.concatenate([rec, c_rec])
     er_sec = np.concatenate([end_rec, c_end_rec])
     extract = nd * DAY
     keep = (r_sec < extract) & (s_day < nd)
+    order = np.flatnonzero(keep)
+    order = order[np.lexsort((s_day[order], person[order]))]
     person, fam, role, s_day, e_day, r_sec, er_sec = (
-        a[keep] for a in (person, fam, role, s_day, e_day, r_sec, er_sec)
+        a[order] for a in (person, fam, role, s_day, e_day, r_sec, er_sec)
     )
-    open_ = (e_day >= nd) | (e_day >= NEVER) | (er_sec >= extract)
-    order = np.lexsort((s_day, person))
-    frame = pd.DataFrame(
+    open_ = (e_day >= nd) | (er_sec >= extract)
+    e_day = np.where(open_, 0, e_day)
+    er_sec = np.where(open_, 0, er_sec)
+    return _frame(
         {
-            "person_id": pid[person],
-            "household_id": hid[fam],
-            "role": role,
+            "person_id": _take(pid, person),
+            "household_id": _take(hid, fam),
+            "role": _names(v.HOUSEHOLD_ROLES, role),
             "start_date": _date(pop.t0, s_day),
-            "end_date": np.where(
-                open_, np.datetime64("NaT"), _date(pop.t0, np.where(open_, 0, e_day))
-            ),
+            "end_date": pa.array(_date(pop.t0, e_day), mask=open_),
             "recorded_at": _ts(pop.t0, r_sec),
-            "end_recorded_at": np.where(
-                open_, np.datetime64("NaT"), _ts(pop.t0, np.where(open_, 0, er_sec))
-            ),
+            "end_recorded_at": pa.array(_ts(pop.t0, er_sec), mask=open_),
         }
     )
-    return frame.iloc[order].reset_index(drop=True)
 
 
 def _events(pop: Population, out: Outcome, rng, pid, extract: int) -> pd.DataFrame:
@@ -209,40 +235,33 @@ def _events(pop: Population, out: Outcome, rng, pid, extract: int) -> pd.DataFra
     cp, cc, cd, cr, cs = out.child_log.arrays()
     ap, ac, ad, ar, as_ = out.adult_log.arrays()
     person = np.concatenate([cp, ap + pop.n_children])
-    ecode = np.concatenate([cc, ac])
+    ecode = np.concatenate([cc, ac]).astype(np.int64)
     day = np.concatenate([cd, ad]).astype(np.int64)
     role = np.concatenate([cr, ar])
     sev = np.concatenate([cs, as_])
-    agencies = np.array([a for a, _ in PAIRS])
-    types = np.array([t for _, t in PAIRS])
-    agency_index = np.array([v.AGENCIES.index(a) for a, _ in PAIRS])[ecode]
-    mean_delay = np.array([p.RECORDING_DELAY_DAYS[a] for a in v.AGENCIES])[agency_index]
+    del cp, cc, cd, cr, cs, ap, ac, ad, ar, as_
+    agency_of_pair = np.array([v.AGENCIES.index(a) for a, _ in PAIRS])
+    mean_delay = np.array([p.RECORDING_DELAY_DAYS[a] for a in v.AGENCIES])[agency_of_pair][ecode]
     occurred = day * DAY + rng.integers(0, DAY, day.size)
     delay = (rng.exponential(1.0, day.size) * mean_delay * DAY).astype(np.int64)
     recorded = occurred + delay + rng.integers(60, 4 * 3600, day.size)
-    keep = recorded < extract
-    person, ecode, role, sev, occurred, recorded = (
-        a[keep] for a in (person, ecode, role, sev, occurred, recorded)
-    )
-    order = np.lexsort((occurred, recorded, person))
+    del day, delay, mean_delay
+    keep = np.flatnonzero(recorded < extract)
+    order = keep[np.lexsort((occurred[keep], recorded[keep], person[keep]))]
     person, ecode, role, sev, occurred, recorded = (
         a[order] for a in (person, ecode, role, sev, occurred, recorded)
     )
     n = person.size
-    role_names = np.array(v.EVENT_ROLES + ("",), dtype=object)[
-        np.where(role < 0, len(v.EVENT_ROLES), role)
-    ]
-    role_names[role < 0] = None
-    return pd.DataFrame(
+    return _frame(
         {
             "event_id": ids("E", np.arange(1, n + 1), max(9, len(str(n)))),
-            "person_id": pid[person],
-            "agency": agencies[ecode],
-            "event_type": types[ecode],
+            "person_id": _take(pid, person),
+            "agency": _names(v.AGENCIES, agency_of_pair[ecode]),
+            "event_type": _names([t for _, t in PAIRS], ecode),
             "occurred_at": _ts(pop.t0, occurred),
             "recorded_at": _ts(pop.t0, recorded),
-            "role": pd.array(role_names, dtype="str"),
-            "severity": pd.arrays.IntegerArray(sev.astype(np.int64), mask=sev <= 0),
+            "role": _names(v.EVENT_ROLES, np.maximum(role, 0), null=role < 0),
+            "severity": pa.array(sev.astype(np.int64), mask=sev <= 0),
         }
     )
 
@@ -253,12 +272,12 @@ def _truth(pop: Population, out: Outcome, pid) -> pd.DataFrame:
     child = out.harm_child[order]
     start = out.harm_start[order]
     end = np.minimum(out.harm_end[order], pop.n_days)
-    return pd.DataFrame(
+    return _frame(
         {
-            "person_id": pid[child],
+            "person_id": _take(pid, child),
             "start_date": _date(pop.t0, start),
             "end_date": _date(pop.t0, np.maximum(end, start)),
-            "harm_type": np.array(HARM_TYPES)[out.harm_type[order]],
+            "harm_type": _names(HARM_TYPES, out.harm_type[order]),
             "severity": out.harm_sev[order].astype(np.int64),
         }
     )
