@@ -12,7 +12,7 @@ child's households.
 
 from __future__ import annotations
 
-import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +22,7 @@ import pandas as pd
 
 from features import definitions as d
 from features.sql import DUCKDB, STORE_RELATIONS, feature_query
+from store import SCHEMAS, create_schema
 from store import vocabulary as v
 
 KEY_COLUMNS = ("referral_id", "person_id", "received_at")
@@ -40,7 +41,6 @@ _REFERRAL_COLUMNS = (
     "referrer_relationship",
     *v.CONCERN_COLUMNS,
 )
-_counter = itertools.count()
 
 Progress = Callable[[str, float, float], None]
 
@@ -94,11 +94,21 @@ def _split(raw: pd.DataFrame) -> FeatureTable:
     for col in ("sex", "ethnicity", "disability"):
         protected[col] = raw[col].fillna(v.NOT_RECORDED).astype(str)
     protected["imd_decile"] = raw["imd_decile"].astype("Int64")
-    protected["deprivation_quintile"] = [
-        v.deprivation_quintile(None if pd.isna(x) else x) for x in raw["imd_decile"]
+    decile = raw["imd_decile"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    quintile = np.full(len(raw), v.NOT_RECORDED, dtype=object)
+    known = ~np.isnan(decile)
+    quintile[known] = np.asarray(v.DEPRIVATION_QUINTILES, dtype=object)[
+        ((decile[known].astype(int) - 1) // 2)
     ]
+    protected["deprivation_quintile"] = quintile
     ages = raw["age_years"].astype("float64").to_numpy()
-    protected["age_band"] = [v.age_band(a) for a in ages]
+    # Vectorised store.vocabulary.age_band (tests check they agree).
+    band = np.full(len(raw), v.NOT_RECORDED, dtype=object)
+    known = ~np.isnan(ages)
+    band[known] = np.asarray(v.AGE_BANDS, dtype=object)[
+        np.searchsorted(np.asarray(v._AGE_BAND_EDGES, dtype=float), ages[known], side="right")
+    ]
+    protected["age_band"] = band
     return FeatureTable(keys=keys, X=X, protected=protected)
 
 
@@ -190,89 +200,128 @@ def _check_frames(
     return refs, kids
 
 
-def _person_in(ids) -> str:
+def _quoted(ids) -> str:
     return ", ".join("'" + str(i).replace("'", "''") + "'" for i in ids) or "NULL"
 
 
-def _serving_relations(
-    con, refs: pd.DataFrame, kids: pd.DataFrame, tag: str
-) -> tuple[dict, list[str]]:
-    """Register the frames and views narrowed to the people the new referrals concern."""
-    names = {
-        k: f"_mast_{k}_{tag}" for k in ("tref", "tkid", "pp", "hh", "mem", "ref", "rc", "dec", "ev")
-    }
-    con.register(names["tref"], refs)
-    con.register(names["tkid"], kids)
+class _OnDemand:
+    """A private, single-threaded, in-memory store for one request's rows.
+
+    Serving a referral touches a few dozen records, where DuckDB's fixed cost
+    of planning a 150-column query dominates.  So each thread keeps one small
+    database with the contract's tables (same names as the store) and the
+    feature query *prepared once*; a request replaces the rows and executes
+    it.  The SQL text is :func:`features.sql.feature_query`'s, unchanged.
+    """
+
+    def __init__(self):
+        self.con = duckdb.connect(config={"threads": 1})
+        # The plan is made once, on empty tables: optimizers that bake the
+        # tables' statistics into it would be wrong for the next request's rows.
+        self.con.execute(
+            "SET disabled_optimizers = 'statistics_propagation,compressed_materialization'"
+        )
+        create_schema(self.con)
+        cols = ", ".join(_REFERRAL_COLUMNS)
+        self.con.execute(
+            f"CREATE TABLE target_referrals AS SELECT {cols} FROM referrals WHERE FALSE"
+        )
+        self.con.execute(
+            "CREATE TABLE target_children AS SELECT * FROM referral_children WHERE FALSE"
+        )
+        relations = {"target_referrals": "target_referrals", "target_children": "target_children"}
+        self.con.execute("PREPARE mast_features AS " + feature_query(relations))
+
+    def run(self, tables: dict) -> pd.DataFrame:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for name, frame in tables.items():
+                con.execute(f"DELETE FROM {name}")
+                con.register("_mast_incoming", frame)
+                con.execute(f"INSERT INTO {name} SELECT * FROM _mast_incoming")
+                con.unregister("_mast_incoming")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        return con.execute("EXECUTE mast_features").df()
+
+
+_local = threading.local()
+
+
+def _on_demand() -> _OnDemand:
+    engine = getattr(_local, "engine", None)
+    if engine is None:
+        engine = _local.engine = _OnDemand()
+    return engine
+
+
+def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict:
+    """The store's rows about the people the new referrals concern, and nothing else.
+
+    Every member of every household a target child has ever belonged to is
+    kept, which is a superset of anyone a feature can reach.
+    """
     children = sorted(set(kids["person_id"]))
+    clist = _quoted(children)
     homes = [
         r[0]
         for r in con.execute(
-            f"SELECT DISTINCT household_id FROM household_members WHERE person_id IN ({_person_in(children)})"
+            f"SELECT DISTINCT household_id FROM household_members WHERE person_id IN ({clist})"
         ).fetchall()
     ]
+    hlist = _quoted(homes)
+    cols = {t: ", ".join(SCHEMAS[t].columns) for t in SCHEMAS}
     mem = con.execute(
-        f"SELECT * FROM household_members WHERE household_id IN ({_person_in(homes)}) "
-        f"OR person_id IN ({_person_in(children)})"
-    ).fetch_arrow_table()
-    people_ids = sorted(set(children) | set(mem.column("person_id").to_pylist()))
-    plist = _person_in(people_ids)
-    # One equality filter per person lets zone maps on the person-sorted events skip
-    # all but a few row groups; an IN list would be widened to a min-max range.
-    ev_sql = (
-        " UNION ALL ".join(
-            f"SELECT * FROM agency_events WHERE person_id = '{p.replace(chr(39), chr(39) * 2)}'"
-            for p in people_ids
-        )
-        or "SELECT * FROM agency_events WHERE FALSE"
+        f"SELECT {cols['household_members']} FROM household_members "
+        f"WHERE household_id IN ({hlist}) OR person_id IN ({clist})"
+    ).fetchnumpy()
+    people_ids = sorted(set(children) | {str(p) for p in mem["person_id"]})
+    plist = _quoted(people_ids)
+    # One equality filter per person lets the zone maps of the person-sorted
+    # agency_events skip all but a few row groups.
+    ev_sql = " UNION ALL ".join(
+        f"SELECT {cols['agency_events']} FROM agency_events WHERE person_id = {_quoted([p])}"
+        for p in people_ids
     )
-    frames = {
-        "mem": mem,
-        "pp": con.execute(f"SELECT * FROM people WHERE person_id IN ({plist})").fetch_arrow_table(),
-        "hh": con.execute(
-            f"SELECT * FROM households WHERE household_id IN ({_person_in(homes)})"
-        ).fetch_arrow_table(),
-        "rc": con.execute(
-            f"SELECT * FROM referral_children WHERE person_id IN ({plist})"
-        ).fetch_arrow_table(),
-        "ev": con.execute(ev_sql).fetch_arrow_table(),
-    }
-    ref_ids = sorted(set(frames["rc"].column("referral_id").to_pylist()))
-    rlist = _person_in(ref_ids)
-    cols = ", ".join(_REFERRAL_COLUMNS)
+    rc = con.execute(
+        f"SELECT {cols['referral_children']} FROM referral_children WHERE person_id IN ({plist})"
+    ).df()
+    ref_ids = _quoted(sorted(set(rc["referral_id"])))
     stored = con.execute(
-        f"SELECT {cols} FROM referrals WHERE referral_id IN ({rlist})"
-    ).fetch_arrow_table()
-    frames["dec"] = con.execute(
-        f"SELECT * FROM screening_decisions WHERE referral_id IN ({rlist})"
-    ).fetch_arrow_table()
-    for key, frame in frames.items():
-        con.register(names[key], frame)
-    con.register(names["ref"] + "_s", stored)
-    # History = stored referrals plus any new ones not yet in the store, so a
-    # batch of several new referrals sees its own earlier members.
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {names['ref']} AS SELECT {cols} FROM {names['ref']}_s "
-        f"UNION ALL SELECT {cols} FROM {names['tref']} WHERE referral_id NOT IN "
-        f"(SELECT referral_id FROM referrals)"
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {names['rc']}_all AS SELECT referral_id, person_id FROM {names['rc']} "
-        f"UNION ALL SELECT referral_id, person_id FROM {names['tkid']} WHERE referral_id NOT IN "
-        f"(SELECT referral_id FROM referrals)"
-    )
-    relations = {
-        "target_referrals": names["tref"],
-        "target_children": names["tkid"],
-        "people": names["pp"],
-        "households": names["hh"],
-        "members": names["mem"],
-        "referrals": names["ref"],
-        "referral_children": names["rc"] + "_all",
-        "decisions": names["dec"],
-        "events": names["ev"],
+        f"SELECT {cols['referrals']} FROM referrals WHERE referral_id IN ({ref_ids})"
+    ).df()
+    # History is the store plus any new referral not yet in it, so a batch of
+    # new referrals sees its own earlier members, exactly as the store would.
+    known = {
+        r[0]
+        for r in con.execute(
+            f"SELECT referral_id FROM referrals WHERE referral_id IN ({_quoted(sorted(set(refs['referral_id'])))})"
+        ).fetchall()
     }
-    registered = [names[k] for k in frames] + [names["tref"], names["tkid"], names["ref"] + "_s"]
-    return relations, registered
+    new_refs = refs[~refs["referral_id"].isin(known)]
+    new_kids = kids[~kids["referral_id"].isin(known)]
+    return {
+        "people": con.execute(
+            f"SELECT {cols['people']} FROM people WHERE person_id IN ({plist})"
+        ).df(),
+        "households": con.execute(
+            f"SELECT {cols['households']} FROM households WHERE household_id IN ({hlist})"
+        ).df(),
+        "household_members": pd.DataFrame(mem),
+        "referrals": pd.concat(
+            [stored, new_refs[list(SCHEMAS["referrals"].columns)]], ignore_index=True
+        ),
+        "referral_children": pd.concat([rc, new_kids], ignore_index=True),
+        "screening_decisions": con.execute(
+            f"SELECT {cols['screening_decisions']} FROM screening_decisions WHERE referral_id IN ({ref_ids})"
+        ).df(),
+        "agency_events": con.execute(ev_sql).df(),
+        "target_referrals": refs,
+        "target_children": kids,
+    }
 
 
 def build_features(
@@ -311,17 +360,10 @@ def build_features(
     refs, kids = _check_frames(referrals, referral_children)
     if kids.empty:
         return _split(_empty_raw(con, STORE_RELATIONS))
-    tag = f"{next(_counter)}"
-    relations, registered = _serving_relations(con, refs, kids, tag)
-    try:
-        if progress:
-            progress("features", 0, 1)
-        raw = con.execute(feature_query(relations)).df()
-        if progress:
-            progress("features", 1, 1)
-    finally:
-        con.execute(f"DROP VIEW IF EXISTS {relations['referrals']}")
-        con.execute(f"DROP VIEW IF EXISTS {relations['referral_children']}")
-        for name in registered:
-            con.unregister(name)
+    tables = _narrowed_tables(con, refs, kids)
+    if progress:
+        progress("features", 0, 1)
+    raw = _on_demand().run(tables)
+    if progress:
+        progress("features", 1, 1)
     return _split(raw)

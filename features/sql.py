@@ -15,6 +15,7 @@ arithmetic) go through :class:`Dialect`, so a Spark backend needs a second
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from features import definitions as d
@@ -26,6 +27,9 @@ class Dialect:
     """Date arithmetic, the only part of the SQL that differs between engines."""
 
     name: str
+    # Keyword that makes a CTE referenced more than once be computed once
+    # (DuckDB); engines that do this themselves (Spark) leave it empty.
+    materialized: str = "MATERIALIZED"
 
     def minus_days(self, ts: str, days: int) -> str:
         return f"({ts} - INTERVAL '{int(days)}' DAY)"
@@ -104,7 +108,9 @@ def referral_predicate(
 
 
 def _count(pred: str, name: str) -> str:
-    return f"SUM(CASE WHEN {pred} THEN 1 ELSE 0 END) AS {name}"
+    # COUNT of a CASE without ELSE is standard SQL and yields a BIGINT (a SUM
+    # would widen to a 128-bit integer in DuckDB and run slower).
+    return f"COUNT(CASE WHEN {pred} THEN 1 END) AS {name}"
 
 
 def _event_counter_sql(c, dialect: Dialect) -> str:
@@ -368,12 +374,7 @@ def feature_query(
     relations = {**STORE_RELATIONS, **(relations or {})}
     x = _x_expressions(dialect)
     x_cols = ",\n  ".join(f"CAST({expr} AS DOUBLE) AS {name}" for name, expr in x.items())
-    ctes = ",\n".join(
-        f"{name} AS (\n  {body}\n)" for name, body in feature_ctes(dialect, chunk_filter)
-    )
-    sql = f"""WITH
-{ctes}
-SELECT t.referral_id, t.person_id, t.as_of AS received_at,
+    sql = f"""SELECT t.referral_id, t.person_id, t.as_of AS received_at,
   cp.sex, cp.ethnicity, cp.disability, ci.imd_decile,
   {dialect.whole_days("cp.date_of_birth", "t.as_of")} / {d.DAYS_PER_YEAR} AS age_years,
   {x_cols}
@@ -385,4 +386,15 @@ LEFT JOIN sib_agg s ON s.child_id = t.person_id AND s.as_of = t.as_of
 LEFT JOIN same_concern sc ON sc.referral_id = t.referral_id AND sc.person_id = t.person_id
 LEFT JOIN child_imd ci ON ci.person_id = t.person_id AND ci.as_of = t.as_of
 ORDER BY t.referral_id, t.person_id"""
-    return sql.format(**relations)
+    return with_ctes(feature_ctes(dialect, chunk_filter), sql, dialect).format(**relations)
+
+
+def with_ctes(ctes: list[tuple[str, str]], select: str, dialect: Dialect = DUCKDB) -> str:
+    """``WITH`` the CTEs, marking those used more than once to be computed once."""
+    parts = []
+    for i, (name, body) in enumerate(ctes):
+        later = " ".join(b for _, b in ctes[i + 1 :]) + " " + select
+        uses = len(re.findall(rf"\b(?:FROM|JOIN)\s+{name}\b", later))
+        mat = f" {dialect.materialized}" if uses > 1 and dialect.materialized else ""
+        parts.append(f"{name} AS{mat} (\n  {body}\n)")
+    return "WITH\n" + ",\n".join(parts) + "\n" + select

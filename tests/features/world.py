@@ -146,6 +146,21 @@ def random_world(
 
     # Events, aimed at the people referrals concern, with nasty timestamps.
     times = [r["received_at"] for r in referrals]
+    # Memberships whose start, or whose end, was recorded exactly at a referral.
+    for m in members:
+        if rng.random() < 0.25:
+            m["recorded_at"] = times[int(rng.integers(0, len(times)))]
+        if not pd.isna(m["end_date"]) and rng.random() < 0.5:
+            t = times[int(rng.integers(0, len(times)))]
+            m["end_recorded_at"] = t
+            m["end_date"] = max(
+                m["start_date"], (t - pd.Timedelta(days=int(rng.integers(0, 60)))).normalize()
+            )
+    # Decisions made exactly when a later referral arrived.
+    for dec in decisions[::3]:
+        later = [t for t in times if t > dec["decided_at"] - pd.Timedelta(days=30)]
+        if later:
+            dec["decided_at"] = max(min(later), dec["decided_at"] - pd.Timedelta(days=30))
     events = []
     all_people = [p["person_id"] for p in people]
     pairs = [(a, t) for a, types in v.EVENT_TYPES.items() for t in types]

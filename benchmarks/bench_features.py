@@ -1,0 +1,481 @@
+"""Benchmark the feature engine: DuckDB SQL against a straightforward pandas build.
+
+Three measurements, in one run:
+
+1. **Ratio.**  The same features, built by :func:`features.build_features`
+   (DuckDB) and by :func:`pandas_features` (a straightforward pandas
+   implementation generated from the same definitions: merge, filter, group
+   by), on the same simulated local authority.  The two tables are checked
+   equal before the ratio is printed.
+2. **National scale.**  About 1,000,000 (referral, child) rows over about
+   50,000,000 agency events, from a contract-shaped generator written in SQL
+   (the simulator is not built for a national year), on 2 threads with a
+   memory limit; wall time and peak resident memory.
+3. **On demand.**  One referral built through the serving path against that
+   national store: p50 and p95 over repeated calls.
+
+Run it under the heavy-job lock::
+
+    flock /tmp/mast-heavy.lock /work/venv/bin/python benchmarks/bench_features.py
+
+``--scale 0.1`` runs a tenth of the national size (quick check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from features import FeatureTable, build_features  # noqa: E402
+from features import definitions as d  # noqa: E402
+from store import create_schema, write_tables  # noqa: E402
+from store import vocabulary as v  # noqa: E402
+
+# ---------------------------------------------------------------------------
+# A straightforward pandas implementation, generated from the same definitions.
+# ---------------------------------------------------------------------------
+
+
+def _window_mask(when: pd.Series, as_of: pd.Series, window: str) -> pd.Series:
+    days = d.WINDOWS.get(window)
+    if days is None:
+        return pd.Series(True, index=when.index)
+    return when >= as_of - pd.Timedelta(days=days)
+
+
+def _event_mask(e: pd.DataFrame, flt: d.EventFilter) -> pd.Series:
+    m = e["event_type"].isin(flt.event_types)
+    if flt.agencies:
+        m &= e["agency"].isin(flt.agencies)
+    if flt.roles:
+        m &= e["role"].isin(flt.roles)
+    if flt.exclude_roles:
+        m &= ~e["role"].isin(flt.exclude_roles) | e["role"].isna()
+    if flt.min_severity is not None:
+        m &= e["severity"].fillna(0) >= flt.min_severity
+    if flt.age_limit == "adult":
+        m &= e["occurred_at"] < e["date_of_birth"] + pd.DateOffset(years=d.ADULT_YEARS)
+    elif flt.age_limit == "non_mobile":
+        m &= e["occurred_at"] < e["date_of_birth"] + pd.Timedelta(days=d.NON_MOBILE_DAYS)
+    return m
+
+
+def _active(m: pd.DataFrame, as_of: pd.Series) -> pd.Series:
+    ended = m["end_date"].notna() & (m["end_date"] < as_of)
+    ended &= m["end_recorded_at"].notna() & (m["end_recorded_at"] < as_of)
+    return (m["recorded_at"] < as_of) & (m["start_date"] <= as_of) & ~ended
+
+
+def _whole_days(start: pd.Series, end: pd.Series) -> pd.Series:
+    return np.floor((end - start) / pd.Timedelta(days=1))
+
+
+def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every feature of ``X`` with pandas merges and group-bys (no SQL)."""
+    refs = t["referrals"]
+    targets = t["referral_children"].merge(refs, on="referral_id")
+    targets = targets.rename(columns={"received_at": "as_of"})
+    targets["n_children"] = targets.groupby("referral_id")["person_id"].transform("size")
+    people = t["people"][["person_id", "date_of_birth"]]
+    mem = t["household_members"]
+    times = targets[["person_id", "as_of"]].drop_duplicates()
+    homes = times.merge(mem, on="person_id")
+    homes = homes[_active(homes, homes["as_of"])][["person_id", "as_of", "household_id"]]
+    homes = homes.drop_duplicates()
+    others = homes.merge(mem, on="household_id", suffixes=("", "_m"))
+    others = others[
+        (others["person_id_m"] != others["person_id"]) & _active(others, others["as_of"])
+    ]
+    members = (
+        others.groupby(["person_id", "as_of", "person_id_m"])
+        .agg(role=("role", "min"), start_date=("start_date", "max"))
+        .reset_index()
+        .rename(columns={"person_id": "child_id", "person_id_m": "member_id"})
+    )
+    pt = pd.concat(
+        [times, members[["member_id", "as_of"]].rename(columns={"member_id": "person_id"})]
+    ).drop_duplicates()
+    pt = pt.merge(people, on="person_id")
+    keys = ["person_id", "as_of"]
+    # Events per person and as_of.
+    e = pt.merge(t["agency_events"], on="person_id")
+    e = e[e["recorded_at"] < e["as_of"]]
+    cols = {}
+    for c in d.EVENT_COUNTERS:
+        cols[c.name] = (
+            _event_mask(e, c.filter) & _window_mask(e["occurred_at"], e["as_of"], c.window)
+        ).astype(int)
+    for s in d.EVENT_STATES:
+        is_start = (e["agency"] == s.agency) & (e["event_type"] == s.start)
+        is_end = (e["agency"] == s.agency) & (e["event_type"] == s.end)
+        cols[f"{s.name}__start"] = e["occurred_at"].where(is_start)
+        cols[f"{s.name}__end"] = e["occurred_at"].where(is_end)
+    ev = pd.concat([e[keys], pd.DataFrame(cols, index=e.index)], axis=1)
+    agg = {c.name: "sum" for c in d.EVENT_COUNTERS}
+    agg |= {f"{s.name}__{k}": "max" for s in d.EVENT_STATES for k in ("start", "end")}
+    ev = ev.groupby(keys).agg(agg).reset_index()
+    for s in d.EVENT_STATES:
+        start, end = ev.pop(f"{s.name}__start"), ev.pop(f"{s.name}__end")
+        ev[s.name] = (start.notna() & (end.isna() | (start > end))).astype(int)
+    # Referral history per person and as_of.
+    h = pt.merge(t["referral_children"], on="person_id").merge(refs, on="referral_id")
+    h = h[h["received_at"] < h["as_of"]]
+    h = h.merge(t["screening_decisions"], on="referral_id", how="left")
+    late = h["decided_at"].isna() | (h["decided_at"] >= h["as_of"])
+    h.loc[late, ["decision", "closure_reason"]] = None
+    rcols = {}
+    for c in d.REFERRAL_COUNTERS:
+        m = _window_mask(h["received_at"], h["as_of"], c.window)
+        if c.sources:
+            m &= h["source"].isin(c.sources)
+        if c.decision:
+            m &= h["decision"] == c.decision
+        if c.closure_reason:
+            m &= h["closure_reason"] == c.closure_reason
+        if c.age_limit == "adult":
+            m &= h["received_at"] < h["date_of_birth"] + pd.DateOffset(years=d.ADULT_YEARS)
+        rcols[c.name] = m.astype(int)
+    rh = pd.concat([h[keys], pd.DataFrame(rcols, index=h.index)], axis=1)
+    rh = rh.groupby(keys).sum().reset_index()
+    last = h.groupby(keys)["received_at"].max().rename("last_received_at").reset_index()
+    pf = (
+        pt.merge(ev, on=keys, how="left")
+        .merge(rh, on=keys, how="left")
+        .merge(last, on=keys, how="left")
+    )
+    counter_names = [c.name for c in [*d.EVENT_COUNTERS, *d.EVENT_STATES, *d.REFERRAL_COUNTERS]]
+    pf[counter_names] = pf[counter_names].fillna(0)
+    # Same concern.
+    cc = list(v.CONCERN_COLUMNS)
+    sc = targets[["referral_id", "person_id", "as_of", *cc]].merge(h, on=keys, suffixes=("", "_h"))
+    same = np.zeros(len(sc), dtype=bool)
+    for c in cc:
+        same |= sc[c].to_numpy() & sc[f"{c}_h"].to_numpy()
+    sc["same_concern_ever"] = same.astype(int)
+    sc["same_concern_12m"] = (same & _window_mask(sc["received_at"], sc["as_of"], "12m")).astype(
+        int
+    )
+    sc = (
+        sc.groupby(["referral_id", "person_id"])[["same_concern_ever", "same_concern_12m"]]
+        .sum()
+        .reset_index()
+    )
+    # Adults and siblings.
+    mm = members.merge(pf, left_on=["member_id", "as_of"], right_on=keys, suffixes=("", "_pf"))
+    mm = mm.merge(
+        people.rename(columns={"person_id": "child_id", "date_of_birth": "child_dob"}),
+        on="child_id",
+    )
+    adults = mm[mm["role"].isin(v.ADULT_ROLES)].copy()
+    for w in d.NEW_ADULT_WINDOWS:
+        adults[f"household_new_adult_{w}"] = (
+            adults["start_date"] >= adults["as_of"] - pd.Timedelta(days=d.WINDOWS[w])
+        ).astype(int)
+    adults["household_days_since_adult_joined"] = _whole_days(adults["start_date"], adults["as_of"])
+    age = np.floor(_whole_days(adults["date_of_birth"], adults["child_dob"]) / d.DAYS_PER_YEAR)
+    adults["parent_age"] = age.where(adults["role"] == "parent")
+    joined = adults["start_date"] >= adults["as_of"] - pd.Timedelta(days=365)
+    for n in d.NEW_ADULT_COUNTERS:
+        adults[f"new_adults_{n}_max"] = adults[n].where(joined, 0)
+    aspec = {"household_n_adults": ("member_id", "size")}
+    aspec |= {
+        f"household_new_adult_{w}": (f"household_new_adult_{w}", "max") for w in d.NEW_ADULT_WINDOWS
+    }
+    aspec["household_days_since_adult_joined"] = ("household_days_since_adult_joined", "min")
+    aspec["parent_age_at_birth_min"] = ("parent_age", "min")
+    aspec["parent_age_at_birth_max"] = ("parent_age", "max")
+    for n in d.ADULT_COUNTERS:
+        aspec[f"adults_{n}_max"] = (n, "max")
+        aspec[f"adults_{n}_sum"] = (n, "sum")
+    for n in d.NEW_ADULT_COUNTERS:
+        aspec[f"new_adults_{n}_max"] = (f"new_adults_{n}_max", "max")
+    a = adults.groupby(["child_id", "as_of"]).agg(**aspec).reset_index()
+    sibs = mm[mm["role"] == "child"]
+    sspec = {"household_n_siblings": ("member_id", "size")}
+    sspec |= {f"siblings_{n}_sum": (n, "sum") for n in d.SIBLING_COUNTERS}
+    s = sibs.groupby(["child_id", "as_of"]).agg(**sspec).reset_index()
+    # Assemble.
+    out = targets.merge(people, on="person_id", how="left")
+    out = out.merge(pf.drop(columns=["date_of_birth"]), on=keys, how="left")
+    out = out.merge(a, left_on=keys, right_on=["child_id", "as_of"], how="left").drop(
+        columns="child_id"
+    )
+    out = out.merge(s, left_on=keys, right_on=["child_id", "as_of"], how="left").drop(
+        columns="child_id"
+    )
+    out = out.merge(sc, on=["referral_id", "person_id"], how="left")
+    X = {}
+    X["child_age_months"] = np.floor(
+        _whole_days(out["date_of_birth"], out["as_of"]) / d.DAYS_PER_MONTH
+    )
+    X["child_days_since_last_referral"] = _whole_days(out["last_received_at"], out["as_of"])
+    for w in ("12m", "ever"):
+        X[f"child_prior_referrals_same_concern_{w}"] = out[f"same_concern_{w}"]
+    for src in v.REFERRAL_SOURCES:
+        X[f"referral_source_{src}"] = (out["source"] == src).astype(int)
+    for rel in v.REFERRER_RELATIONSHIPS:
+        X[f"referrer_{rel}"] = (out["referrer_relationship"] == rel).astype(int)
+    for c in cc:
+        X[f"referral_{c}"] = out[c].astype(int)
+    X["referral_n_concerns"] = out[cc].sum(axis=1)
+    X["referral_n_children"] = out["n_children"]
+    for col in ["household_n_adults", *[f"household_new_adult_{w}" for w in d.NEW_ADULT_WINDOWS]]:
+        X[col] = out[col]
+    for col in [
+        "household_days_since_adult_joined",
+        "parent_age_at_birth_min",
+        "parent_age_at_birth_max",
+    ]:
+        X[col] = out[col]
+    X["household_n_siblings"] = out["household_n_siblings"]
+    for n in d.CHILD_COUNTERS:
+        X[f"child_{n}"] = out[n]
+    for n in d.ADULT_COUNTERS:
+        X[f"adults_{n}_max"] = out[f"adults_{n}_max"]
+        X[f"adults_{n}_sum"] = out[f"adults_{n}_sum"]
+    for n in d.NEW_ADULT_COUNTERS:
+        X[f"new_adults_{n}_max"] = out[f"new_adults_{n}_max"]
+    for n in d.SIBLING_COUNTERS:
+        X[f"siblings_{n}_sum"] = out[f"siblings_{n}_sum"]
+    nullable = {
+        "child_days_since_last_referral",
+        "household_days_since_adult_joined",
+        "parent_age_at_birth_min",
+        "parent_age_at_birth_max",
+    }
+    for col in X:
+        if col not in nullable:
+            X[col] = X[col].fillna(0)
+    X = pd.DataFrame(X, index=out.index)[d.FEATURE_NAMES].astype("float64")
+    X = pd.concat([out[["referral_id", "person_id"]], X], axis=1)
+    return X.sort_values(["referral_id", "person_id"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# A national-sized, contract-shaped store, generated in SQL.
+# ---------------------------------------------------------------------------
+
+
+def _u(expr: str, salt: int, seed: int) -> str:
+    """A deterministic uniform [0, 1) from a hash (no global random state)."""
+    return f"((hash({expr}, {salt}, {seed}) % 1000000007) / 1000000007.0)"
+
+
+def generate_national(path: Path, scale: float, random_state: int) -> dict[str, int]:
+    """Write a store with ~1M*scale referral-child rows and ~50M*scale events.
+
+    Households of two adults and two children, a third of them joined later
+    by a partner, a fifth losing an adult; referrals about one or both
+    children; events spread evenly over people and written sorted by
+    ``person_id`` as ``mast simulate`` and ``mast load`` do.
+    """
+    s = random_state
+    n_hh = int(500_000 * scale)
+    n_ref = int(620_000 * scale)
+    n_ev = int(50_000_000 * scale)
+    slots = 5
+    n_people = n_hh * slots
+    con = duckdb.connect(str(path))
+    create_schema(con)
+    con.execute("SET preserve_insertion_order = true")
+    pid = "'P' || lpad(CAST({} AS VARCHAR), 10, '0')"
+    hid = "'H' || lpad(CAST({} AS VARCHAR), 9, '0')"
+    con.execute(
+        f"""INSERT INTO households SELECT {hid.format("i")},
+        CASE WHEN {_u("i", 1, s)} < 0.05 THEN NULL ELSE 1 + CAST(floor({_u("i", 2, s)} * 10) AS INTEGER) END,
+        'E09000001' FROM range({n_hh}) r(i)"""
+    )
+    sexes = "['Female', 'Male', 'Not recorded']"
+    eths = "['White', 'Mixed', 'Asian', 'Black', 'Other', 'Not recorded']"
+    dis = "['Yes', 'No', 'Not recorded']"
+    con.execute(
+        f"""INSERT INTO people SELECT {pid.format("i")},
+        CASE WHEN i % {slots} IN (2, 3)
+             THEN DATE '2005-01-01' + CAST(floor({_u("i", 3, s)} * 6900) AS INTEGER)
+             ELSE DATE '1965-01-01' + CAST(floor({_u("i", 3, s)} * 11000) AS INTEGER) END,
+        {sexes}[1 + CAST(floor({_u("i", 4, s)} * 3) AS INTEGER)],
+        {eths}[1 + CAST(floor({_u("i", 5, s)} * 6) AS INTEGER)],
+        {dis}[1 + CAST(floor({_u("i", 6, s)} * 3) AS INTEGER)]
+        FROM range({n_people}) r(i)"""
+    )
+    roles = "['parent', 'parent', 'child', 'child', 'partner']"
+    con.execute(
+        f"""INSERT INTO household_members
+        SELECT person_id, household_id, role, start_date,
+               CASE WHEN leaves THEN start_date + CAST(200 + floor({_u("i", 7, s)} * 1500) AS INTEGER) END,
+               start_date + to_seconds(CAST(floor({_u("i", 8, s)} * 86400 * 40) AS BIGINT)),
+               CASE WHEN leaves THEN start_date + CAST(200 + floor({_u("i", 7, s)} * 1500) AS INTEGER)
+                    + to_seconds(CAST(floor({_u("i", 9, s)} * 86400 * 90) AS BIGINT)) END
+        FROM (
+          SELECT i, {pid.format("i")} AS person_id, {hid.format(f"i // {slots}")} AS household_id,
+            {roles}[1 + i % {slots}] AS role,
+            CASE WHEN i % {slots} = 4 THEN DATE '2016-01-01' + CAST(floor({_u("i", 10, s)} * 3000) AS INTEGER)
+                 ELSE DATE '2008-01-01' + CAST(floor({_u("i", 10, s)} * 1500) AS INTEGER) END AS start_date,
+            (i % {slots} IN (1, 4) AND {_u("i", 11, s)} < 0.2) AS leaves
+          FROM range({n_people}) r(i)
+          WHERE i % {slots} <> 4 OR {_u("i", 12, s)} < 0.33
+        )"""
+    )
+    sources = "[" + ", ".join(f"'{x}'" for x in v.REFERRAL_SOURCES) + "]"
+    rels = "[" + ", ".join(f"'{x}'" for x in v.REFERRER_RELATIONSHIPS) + "]"
+    concerns = ", ".join(
+        f"({_u('i', 20 + k, s)} < 0.25 OR {k} = CAST(floor({_u('i', 19, s)} * {len(v.CONCERNS)}) AS INTEGER))"
+        for k in range(len(v.CONCERNS))
+    )
+    con.execute(
+        f"""INSERT INTO referrals SELECT 'R' || lpad(CAST(i AS VARCHAR), 9, '0'),
+        TIMESTAMP '2019-01-01' + to_seconds(CAST(floor({_u("i", 13, s)} * 86400 * 365 * 5) AS BIGINT)),
+        {sources}[1 + CAST(floor({_u("i", 14, s)} * {len(v.REFERRAL_SOURCES)}) AS INTEGER)],
+        {rels}[1 + CAST(floor({_u("i", 15, s)} * {len(v.REFERRER_RELATIONSHIPS)}) AS INTEGER)],
+        {concerns}
+        FROM range({n_ref}) r(i)"""
+    )
+    # Referrals concentrate on a fifth of households, so children have histories.
+    hot = max(1, n_hh // 5)
+    con.execute(
+        f"""INSERT INTO referral_children
+        SELECT 'R' || lpad(CAST(i AS VARCHAR), 9, '0'), {pid.format(f"(CAST(floor({_u('i', 16, s)} * {hot}) AS BIGINT) * 7919 % {n_hh}) * {slots} + 2 + k")}
+        FROM range({n_ref}) r(i), range(2) c(k)
+        WHERE k = 0 OR {_u("i", 17, s)} < 0.62"""
+    )
+    decisions = "[" + ", ".join(f"'{x}'" for x in v.DECISIONS) + "]"
+    reasons = "[" + ", ".join(f"'{x}'" for x in v.CLOSURE_REASONS) + "]"
+    con.execute(
+        f"""INSERT INTO screening_decisions
+        SELECT referral_id, received_at + to_seconds(CAST(3600 + floor({_u("referral_id", 18, s)} * 86400 * 20) AS BIGINT)),
+          dec, CASE WHEN dec = 'no_further_action' THEN {reasons}[1 + CAST(floor({_u("referral_id", 30, s)} * 5) AS INTEGER)] END
+        FROM (SELECT referral_id, received_at,
+          {decisions}[1 + CAST(floor({_u("referral_id", 31, s)} * 4) AS INTEGER)] AS dec FROM referrals)"""
+    )
+    pairs = [(a, t) for a, types in v.EVENT_TYPES.items() for t in types]
+    agencies = "[" + ", ".join(f"'{a}'" for a, _ in pairs) + "]"
+    types = "[" + ", ".join(f"'{t}'" for _, t in pairs) + "]"
+    role_list = "[" + ", ".join(f"'{r}'" for r in v.EVENT_ROLES) + "]"
+    con.execute(
+        f"""INSERT INTO agency_events
+        SELECT 'E' || CAST(j AS VARCHAR), {pid.format(f"j * {n_people} // {n_ev}")},
+          {agencies}[k], {types}[k], occ,
+          occ + to_seconds(CAST(CASE WHEN {_u("j", 41, s)} < 0.7 THEN floor({_u("j", 42, s)} * 86400 * 3)
+                                    ELSE floor({_u("j", 42, s)} * 86400 * 120) END AS BIGINT)),
+          CASE WHEN {agencies}[k] = 'police' THEN {role_list}[1 + CAST(floor({_u("j", 43, s)} * 4) AS INTEGER)] END,
+          CASE WHEN {types}[k] IN ('injury', 'violent_offence') THEN 1 + CAST(floor({_u("j", 44, s)} * 3) AS INTEGER) END
+        FROM (SELECT j, 1 + CAST(floor({_u("j", 45, s)} * {len(pairs)}) AS INTEGER) AS k,
+          TIMESTAMP '2010-01-01' + to_seconds(CAST(floor({_u("j", 46, s)} * 86400 * 365 * 14) AS BIGINT)) AS occ
+          FROM range({n_ev}) r(j))"""
+    )
+    counts = {
+        t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("people", "household_members", "referral_children", "agency_events")
+    }
+    con.close()
+    return counts
+
+
+# ---------------------------------------------------------------------------
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def ratio_run(n_children: int, random_state: int) -> None:
+    import synthetic
+
+    world = synthetic.simulate(
+        synthetic.SimulationConfig(n_children=n_children, years=5, random_state=random_state)
+    )
+    con = duckdb.connect()
+    create_schema(con)
+    write_tables(con, world.tables)
+    t0 = time.perf_counter()
+    table = build_features(con)
+    t_duck = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    frame = pandas_features(world.tables)
+    t_pandas = time.perf_counter() - t0
+    got = table.to_frame()[["referral_id", "person_id", *d.FEATURE_NAMES]]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), frame, check_dtype=False)
+    print(
+        f"ratio run: simulated LA of {n_children:,} children, {len(world.tables['agency_events']):,} events, "
+        f"{len(table):,} referral-child rows x {len(d.FEATURE_NAMES)} features (tables agree)"
+    )
+    print(
+        f"  pandas {t_pandas:8.2f} s | DuckDB {t_duck:8.2f} s | DuckDB is {t_pandas / t_duck:5.1f}x faster"
+    )
+
+
+def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -> None:
+    path = workdir / "national.duckdb"
+    t0 = time.perf_counter()
+    counts = generate_national(path, scale, random_state)
+    print(f"national store generated in {time.perf_counter() - t0:.0f} s: {counts}")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET threads = 2")
+    con.execute("SET memory_limit = '6GB'")
+    rss0 = _peak_rss_gb()
+    t0 = time.perf_counter()
+    table: FeatureTable = build_features(con)
+    elapsed = time.perf_counter() - t0
+    print(
+        f"national build: {len(table):,} rows x {table.X.shape[1]} features in {elapsed:.1f} s "
+        f"(target <= 180 s); peak RSS {_peak_rss_gb():.2f} GB (before build {rss0:.2f} GB; target <= 8 GB)"
+    )
+    keys = table.keys
+    rng = np.random.default_rng(random_state)
+    ids = rng.choice(keys["referral_id"].unique(), size=repeats, replace=False)
+    del table
+    refs_all = con.execute(
+        "SELECT * FROM referrals WHERE referral_id IN (SELECT unnest(?))", [list(ids)]
+    ).df()
+    kids_all = con.execute(
+        "SELECT * FROM referral_children WHERE referral_id IN (SELECT unnest(?))", [list(ids)]
+    ).df()
+    build_features(
+        con, refs_all.iloc[:1], kids_all[kids_all.referral_id == refs_all.referral_id[0]]
+    )
+    times = []
+    for rid in ids:
+        r = refs_all[refs_all.referral_id == rid]
+        k = kids_all[kids_all.referral_id == rid]
+        t0 = time.perf_counter()
+        build_features(con, r, k)
+        times.append((time.perf_counter() - t0) * 1000)
+    q = statistics.quantiles(times, n=20)
+    print(
+        f"on demand, one referral against the national store ({repeats} calls): "
+        f"p50 {statistics.median(times):.1f} ms, p95 {q[18]:.1f} ms (target p50 <= 50 ms)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the national size")
+    parser.add_argument(
+        "--ratio-children", type=int, default=30_000, help="simulated LA size for the ratio"
+    )
+    parser.add_argument("--repeats", type=int, default=200, help="on-demand calls to time")
+    parser.add_argument("--random-state", type=int, default=7)
+    parser.add_argument("--skip-national", action="store_true")
+    parser.add_argument("--skip-ratio", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.skip_ratio:
+        ratio_run(args.ratio_children, args.random_state)
+    if not args.skip_national:
+        with tempfile.TemporaryDirectory(prefix="mast-bench-") as tmp:
+            national_run(args.scale, args.random_state, args.repeats, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
