@@ -123,7 +123,7 @@ def calibration_report(con_or_world, config: SimulationConfig) -> pd.DataFrame:
             f"ethnicity of 0-17 population: {label} (%)",
             eth_share.get(group, 0.0),
             target,
-            target - 2,
+            max(0.0, target - 2),
             target + 2,
             "seed 003 Table 1 (2011 census)",
         )

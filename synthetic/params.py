@@ -17,7 +17,7 @@ MAX_FAMILY_SPAN_YEARS = 12
 # An urban local authority skews towards the most deprived: IMD quintile shares.
 QUINTILE_SHARES = (0.26, 0.23, 0.20, 0.17, 0.14)
 # Ethnicity of the 0-17 population (seed 003 Table 1, 2011 census column).
-ETHNICITY_SHARES = {"White": 0.793, "Asian": 0.097, "Black": 0.047, "Mixed": 0.050, "Other": 0.013}
+ETHNICITY_SHARES = {"White": 0.793, "Asian": 0.097, "Black": 0.047, "Mixed": 0.050, "Other": 0.012}
 ETHNICITY_NOT_RECORDED = 0.02  # share of people whose ethnicity is "Not recorded"
 SEX_MALE = 0.512
 SEX_NOT_RECORDED = 0.002
