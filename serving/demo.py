@@ -130,6 +130,7 @@ def demo_scoring(
     n: int = 5,
     subprocess: bool = True,
     token: str | None = None,
+    records_url: str | None = None,
     port: int | None = None,
 ) -> DemoResult:
     """Start the service, score ``n`` held-out referrals over HTTP, stop it.
@@ -141,7 +142,10 @@ def demo_scoring(
     subprocess
         Run ``mast serve`` in a subprocess (default) or uvicorn in a thread.
     token
-        A screener's API token, when the service enforces roles.
+        A screener's API token; by default one is created (named "mast demo")
+        in the records store at ``records_url``.
+    records_url
+        The records store the service uses (default :func:`records.default_url`).
 
     Returns
     -------
@@ -154,14 +158,23 @@ def demo_scoring(
     bodies = held_out_referrals(db, n=n)
     if not bodies:
         raise ValueError(f"the store at {db} has no referrals to score")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    import records
+
+    records_url = records_url or records.default_url()
+    if token is None:
+        store = records.RecordsStore(records_url)
+        token = store.create_token("mast demo", "screener", created_by="mast demo")[0]
+        store.close()
+    headers = {"Authorization": f"Bearer {token}"}
     if subprocess:
-        ctx = serve_subprocess(db, tracking_uri, port=port)
+        ctx = serve_subprocess(db, tracking_uri, port=port, env={"MAST_RECORDS_DB": records_url})
     else:
         from serving.app import ServingSettings, create_app
 
-        app = create_app(ServingSettings.from_mast(db=Path(db), tracking_uri=tracking_uri))
-        ctx = serve_in_thread(app, port=port)
+        settings = ServingSettings.from_mast(
+            db=Path(db), tracking_uri=tracking_uri, records_url=records_url
+        )
+        ctx = serve_in_thread(create_app(settings), port=port)
     with ctx as base_url:
         results = score_over_http(base_url, bodies, headers)
     featured = next((r for r in results if r["multi_agency_review_recommended"]), results[0])
@@ -178,7 +191,5 @@ def demo_scoring(
         ],
         featured=featured,
         text=format_score(featured),
-        curl=curl_example(
-            base_url.rsplit(":", 1)[0] + ":8000", body, "MAST_TOKEN" if token else None
-        ),
+        curl=curl_example("http://127.0.0.1:8000", body),
     )

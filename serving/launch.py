@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,12 +30,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(base_url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+def wait_healthy(
+    base_url: str,
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    log_path: Path | None = None,
+) -> None:
     """Poll ``/v1/health`` until it answers; fail with the server's output if it died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
+            out = log_path.read_text() if log_path is not None else ""
             raise RuntimeError(f"mast serve exited with code {proc.returncode}:\n{out}")
         try:
             if httpx.get(f"{base_url}/v1/health", timeout=1.0).status_code == 200:
@@ -55,8 +61,13 @@ def serve_subprocess(
     threads: int = 4,
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
+    log_path: str | Path | None = None,
 ) -> Iterator[str]:
-    """Run ``mast serve`` in a subprocess; yields its base URL."""
+    """Run ``mast serve`` in a subprocess; yields its base URL.
+
+    The server's output goes to ``log_path`` (a temporary file by default),
+    never to a pipe nobody reads, which would stall the server once full.
+    """
     port = port or free_port()
     cmd = [
         sys.executable,
@@ -77,9 +88,15 @@ def serve_subprocess(
         str(threads),
     ]
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    if log_path is None:
+        fd, name = tempfile.mkstemp(prefix="mast-serve-", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
+    log_path = Path(log_path)
+    log = log_path.open("w")
     proc = subprocess.Popen(
         cmd,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
         env=full_env,
@@ -87,9 +104,10 @@ def serve_subprocess(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(base_url, timeout, proc)
+        wait_healthy(base_url, timeout, proc, log_path)
         yield base_url
     finally:
+        log.close()
         if proc.poll() is None:
             # The whole session: uvicorn's worker processes go with it.
             os.killpg(proc.pid, signal.SIGTERM)
