@@ -1,0 +1,151 @@
+"""Headless Chromium walks the screener's page through one flagged referral.
+
+A real uvicorn server (in a thread, on a free loopback port) serves
+:func:`serving.create_app` over the stand-in scoring engine of the page tests
+(no trained model needed); Selenium drives Debian's ``/usr/bin/chromium``
+through ``/usr/bin/chromedriver``, so Selenium Manager downloads nothing.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import records
+from serving import create_app
+from tests.serving.page_fakes import FakeEngine
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path):
+    """(base URL, records store, screener token) of a live server."""
+    import uvicorn
+
+    store = records.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
+    token, _ = store.create_token("Sam Screener", "screener")
+    engine = FakeEngine()
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(engine=engine, records_store=store),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start within 20 s"
+    yield f"http://127.0.0.1:{port}", store, token
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.close()
+    store.close()
+
+
+@pytest.fixture
+def driver():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), (
+        "apt-get install -y chromium chromium-driver (see .ci/run)"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,2200",
+    ):
+        options.add_argument(flag)
+    d = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    d.set_page_load_timeout(30)
+    yield d
+    d.quit()
+
+
+def test_screener_walks_a_flagged_referral(served, driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    base, store, token = served
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    # Sign in with a token.
+    driver.get(f"{base}/page/")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "sign-in").click()
+    assert driver.find_element(By.ID, "who").text == "Sam Screener"
+
+    # Open a flagged referral already in the store.
+    driver.find_element(By.ID, "open-referral-id").send_keys("S1")
+    driver.find_element(By.ID, "open").click()
+    flag = driver.find_element(By.ID, "flag").text
+    assert "mandatory multi-agency review recommended" in flag
+    assert "advisory" in driver.find_element(By.ID, "advisory").text.lower()
+    driver.save_screenshot(str(ARTIFACTS / "page_flagged_referral.png"))
+
+    # A reason's record links to its row in the chronology.
+    link = driver.find_element(By.CSS_SELECTOR, "#child-C1 a[href^='#ev-']")
+    target = link.get_attribute("href").split("#", 1)[1]
+    link.click()
+    assert driver.find_element(By.ID, target).tag_name == "tr"
+
+    # Try to close it without review: refused, nothing written.
+    driver.find_element(By.ID, "decision-no_further_action").click()
+    Select(driver.find_element(By.ID, "closure-reason")).select_by_value(
+        "no_concerns_substantiated"
+    )
+    driver.find_element(By.ID, "rationale").send_keys("Nothing new; closing.")
+    driver.find_element(By.ID, "record-decision").click()
+    result = driver.find_element(By.ID, "result").text
+    assert "Not recorded" in result and "flagged for mandatory multi-agency review" in result
+    driver.save_screenshot(str(ARTIFACTS / "page_refused.png"))
+    assert store.query(kind=records.kinds.DECISION)[1] == 0
+
+    # Back to the referral: record a strategy discussion.
+    driver.find_element(By.ID, "back").click()
+    driver.find_element(By.ID, "decision-strategy_discussion").click()
+    driver.find_element(By.ID, "rationale").send_keys(
+        "Police DA incident involving the new partner; convene a strategy discussion."
+    )
+    driver.find_element(By.ID, "record-decision").click()
+    assert (
+        "Decision recorded: strategy discussion / multi-agency review"
+        in driver.find_element(By.ID, "result").text
+    )
+    driver.save_screenshot(str(ARTIFACTS / "page_recorded.png"))
+
+    decisions, total = store.query(kind=records.kinds.DECISION)
+    assert (
+        total == 1
+        and decisions[0].actor == "Sam Screener"
+        and decisions[0].payload["decision"] == "strategy_discussion"
+    )
+    assert decisions[0].payload["flagged"] is True
+    assert store.verify().ok
