@@ -1,0 +1,602 @@
+"""``train``: from the store to a registered, evaluated, explained and audited model.
+
+Stages (each timed, each reported through ``progress``): read the store,
+build features, labels, temporal split, tune LightGBM, calibrate and score,
+fit the baselines, evaluate on the test period, explain with SHAP, log to
+MLflow and register, audit and gate.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models import (
+    LightGBMScorer,
+    LogisticScorer,
+    RuleScorer,
+    load_policy,
+    log_scorer,
+    referral_max,
+    resolve_policy,
+)
+from store import vocabulary as v
+from training.config import TrainConfig
+from training.evaluate import (
+    ReferralBootstrap,
+    calibration_points,
+    comparison_frame,
+    evaluate_predictions,
+)
+from training.labels import compute_labels, get_label
+from training.splits import Periods, assign_periods, data_range, plan_periods
+from training.tuning import tune_lightgbm
+
+MODEL_LABELS = {
+    "lightgbm": "LightGBM (calibrated)",
+    "l1_logistic": "L1 logistic (AFST-style)",
+    "rule": "Rule: referrals in last 12 months",
+    "human": "Screeners' decisions",
+}
+HUMAN_DECISION = "strategy_discussion"
+assert HUMAN_DECISION in v.DECISIONS
+
+Progress = Callable[[str, float, float], None]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; the CLI and the demo print from it."""
+
+    run_id: str
+    experiment_id: str
+    model_name: str
+    model_version: str | None
+    model_uri: str
+    comparison: pd.DataFrame
+    periods: Periods
+    period_counts: dict[str, dict[str, int]]
+    timings: dict[str, float]
+    gate_verdict: str
+    gate_reasons: list[str]
+    label: str
+    policy: dict
+    data_hash: str
+    tracking_uri: str
+    scorer: LightGBMScorer | None = None
+    predictions: pd.DataFrame | None = field(default=None, repr=False)
+
+
+class _Stages:
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        if self.progress:
+            self.progress(name, 0, 1)
+        t = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - t
+        if self.progress:
+            self.progress(name, 1, 1)
+
+
+def _human_flags(con, referral_ids: np.ndarray) -> np.ndarray:
+    """1 where the screeners' first decision was a strategy discussion, NaN if none."""
+    frame = pd.DataFrame({"referral_id": pd.unique(referral_ids)})
+    con.register("_human_refs", frame)
+    try:
+        d = con.execute(
+            """
+            SELECT k.referral_id, arg_min(s.decision, s.decided_at) AS decision
+            FROM _human_refs k JOIN screening_decisions s USING (referral_id)
+            GROUP BY k.referral_id
+            """
+        ).df()
+    finally:
+        con.unregister("_human_refs")
+    flag = (d["decision"] == HUMAN_DECISION).astype(float)
+    mapping = pd.Series(flag.to_numpy(), index=d["referral_id"].to_numpy())
+    return pd.Series(referral_ids).map(mapping).to_numpy(dtype=float)
+
+
+def _logistic(X: np.ndarray, y: np.ndarray, C: float, random_state: int):
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(
+            l1_ratio=1.0, C=C, solver="liblinear", random_state=random_state, max_iter=500
+        ),
+    )
+    return pipe.fit(X, y)
+
+
+def train(
+    db: str | Path | None = None,
+    config: TrainConfig | None = None,
+    tracking_uri: str = "sqlite:///mlflow/mlflow.db",
+    progress: Progress | None = None,
+    feature_table=None,
+    con=None,
+    register: bool = True,
+    run_gate_after: bool = True,
+) -> TrainResult:
+    """Train, evaluate, explain, log and register a MAST model.
+
+    Parameters
+    ----------
+    db
+        The DuckDB store (opened read-only); or pass an open ``con``.
+    config
+        A :class:`TrainConfig`; the defaults of ``training/default.toml`` if None.
+    tracking_uri
+        Any MLflow tracking URI.
+    feature_table
+        A prebuilt ``features.FeatureTable`` (tests, benchmarks); built from
+        the store when None.
+    register
+        Register the model as ``mast-referral-screening`` with alias ``candidate``.
+    """
+    import mlflow
+
+    from mast.settings import MODEL_NAME
+    from store import connect, content_hash
+    from training.gate import run_gate
+    from training.tracking import CANDIDATE, client_for, setup_tracking, tag_version
+    from training.truth import harm_labels
+
+    cfg = config or TrainConfig.from_toml()
+    cfg.validate()
+    label_def = get_label(cfg.label.name)
+    policy = load_policy(cfg.policy_path())
+    st = _Stages(progress)
+    own_con = con is None
+    if own_con:
+        if db is None:
+            raise ValueError("db: give a store path or an open connection")
+        con = connect(db, read_only=True)
+    seed = cfg.random_state
+    try:
+        with st.stage("read store"):
+            data_hash = content_hash(con)
+            first, data_end = data_range(con)
+            periods = plan_periods(
+                first,
+                data_end,
+                label_def.horizon_months,
+                cfg.split.burn_in_months,
+                cfg.split.test_months,
+                cfg.split.calibration_months,
+                cfg.split.min_train_months,
+                cfg.split.recording_allowance_days,
+            )
+        with st.stage("build features"):
+            if feature_table is None:
+                from features import build_features
+
+                feature_table = build_features(con, progress=progress)
+            keys = feature_table.keys.reset_index(drop=True)
+            X = feature_table.X.reset_index(drop=True).astype(float)
+            protected = feature_table.protected.reset_index(drop=True)
+            names = list(X.columns)
+        with st.stage("labels and split"):
+            period = assign_periods(keys, periods)
+            used = period != "excluded"
+            keys, X, protected, period = (
+                keys[used].reset_index(drop=True),
+                X[used].reset_index(drop=True),
+                protected[used].reset_index(drop=True),
+                period[used],
+            )
+            y = compute_labels(con, keys, label_def)
+            masks = {p: period == p for p in ("train", "calibration", "test")}
+            counts = {
+                p: {
+                    "rows": int(m.sum()),
+                    "referrals": int(keys.loc[m, "referral_id"].nunique()),
+                    "positives": int(y[m].sum()),
+                }
+                for p, m in masks.items()
+            }
+            for p, c in counts.items():
+                if c["rows"] == 0 or c["positives"] == 0 or c["positives"] == c["rows"]:
+                    raise ValueError(
+                        f"The {p} period has {c['rows']} rows and {c['positives']} positive "
+                        f"labels ({label_def.tag}): both classes are needed. Check split.* "
+                        "and the store's size."
+                    )
+            Xn = X.to_numpy(dtype=float)
+            Xtr, Xca, Xte = (Xn[masks[p]] for p in ("train", "calibration", "test"))
+            ytr, yca, yte = (y[masks[p]] for p in ("train", "calibration", "test"))
+            ref_ca = keys.loc[masks["calibration"], "referral_id"].to_numpy()
+            ref_te = keys.loc[masks["test"], "referral_id"].to_numpy()
+        with st.stage("tune LightGBM"):
+            tuned = tune_lightgbm(
+                Xtr,
+                ytr,
+                Xca,
+                yca,
+                names,
+                n_iter=cfg.tuning.n_iter,
+                time_budget_seconds=cfg.tuning.time_budget_seconds,
+                num_boost_round=cfg.tuning.num_boost_round,
+                early_stopping_rounds=cfg.tuning.early_stopping_rounds,
+                random_state=seed,
+                num_threads=cfg.num_threads,
+                progress=progress,
+            )
+        with st.stage("calibrate and score"):
+            scorers = {
+                "lightgbm": LightGBMScorer(tuned.booster, names),
+                "l1_logistic": LogisticScorer(_logistic(Xtr, ytr, cfg.baselines.l1_C, seed), names),
+                "rule": RuleScorer(cfg.baselines.rule_feature, names),
+            }
+            ca_pos = referral_max(ref_ca, yca).to_numpy()
+            first_ca = ~pd.Series(ref_ca).duplicated().to_numpy()
+            for s in scorers.values():
+                s.fit_calibration(Xca, yca, cfg.calibration.method)
+                s.fit_scores(Xtr)
+                ref_score = referral_max(ref_ca, s.score(Xca)).to_numpy()
+                s.policy = resolve_policy(policy, ref_score[first_ca], ca_pos[first_ca])
+        with st.stage("evaluate"):
+            y_harm = harm_labels(
+                con,
+                keys.loc[masks["test"]],
+                label_def.horizon_months,
+                cfg.evaluation.harm_min_severity,
+            )
+            human = _human_flags(con, ref_te)
+            boot = ReferralBootstrap(ref_te)
+            ev = dict(
+                n_bootstrap=cfg.evaluation.n_bootstrap,
+                confidence=cfg.evaluation.confidence,
+                random_state=seed,
+            )
+            outputs = {}
+            results: dict[str, dict] = {}
+            curves = []
+            for name, s in scorers.items():
+                out = s.predict_referrals(Xte, ref_te)
+                outputs[name] = out
+                prob, flag = out["probability"].to_numpy(), out["referral_flag"].to_numpy()
+                results[name] = {
+                    "proxy": evaluate_predictions(ref_te, yte, prob, flag, bootstrap=boot, **ev)
+                }
+                if y_harm is not None:
+                    results[name]["harm"] = evaluate_predictions(
+                        ref_te, y_harm, prob, flag, bootstrap=boot, **ev
+                    )
+                for lab, yy in (("proxy", yte), ("harm", y_harm)):
+                    if yy is not None:
+                        pts = calibration_points(yy, prob, cfg.evaluation.calibration_bins)
+                        curves.append(pts.assign(model=name, label=lab))
+            results["human"] = {
+                "proxy": evaluate_predictions(ref_te, yte, human, human, is_probability=False, **ev)
+            }
+            if y_harm is not None:
+                results["human"]["harm"] = evaluate_predictions(
+                    ref_te, y_harm, human, human, is_probability=False, **ev
+                )
+            comparison = comparison_frame(results)
+            lgb_out = outputs["lightgbm"]
+            predictions = pd.concat(
+                [
+                    keys.loc[masks["test"]].reset_index(drop=True),
+                    pd.DataFrame(
+                        {
+                            "y_true": yte.astype(np.int64),
+                            "y_harm": pd.array(y_harm, dtype="Int64")
+                            if y_harm is not None
+                            else pd.array([pd.NA] * len(yte), dtype="Int64"),
+                            "y_prob": lgb_out["probability"].to_numpy(),
+                            "score": lgb_out["score"].to_numpy(),
+                            "referral_score": lgb_out["referral_score"].to_numpy(),
+                            "flag": lgb_out["referral_flag"].to_numpy(),
+                            "human_flag": pd.array(
+                                np.where(np.isnan(human), np.nan, human), dtype="Float64"
+                            ).astype("Int64"),
+                            **{
+                                f"{k}_{c}": outputs[k][c].to_numpy()
+                                for k in ("l1_logistic", "rule")
+                                for c in ("probability", "score", "referral_flag")
+                            },
+                        }
+                    ),
+                    protected.loc[masks["test"]].reset_index(drop=True),
+                ],
+                axis=1,
+            )
+        with st.stage("explain (SHAP)"):
+            lgb_scorer = scorers["lightgbm"]
+            rng = np.random.default_rng(seed)
+            n_s = min(cfg.evaluation.shap_sample, len(Xte))
+            sample = np.sort(rng.choice(len(Xte), n_s, replace=False))
+            Xs = pd.DataFrame(Xte[sample], columns=names)
+            contrib, base = lgb_scorer.contributions(Xs)
+            margin = lgb_scorer.raw_margin(Xs)
+            additivity = float(np.max(np.abs(contrib.to_numpy().sum(axis=1) + base - margin)))
+            if additivity > 1e-6:
+                raise RuntimeError(
+                    f"SHAP additivity failed: max |sum + base - margin| = {additivity}"
+                )
+            importance = (
+                contrib.abs()
+                .mean()
+                .rename("mean_abs_shap")
+                .sort_values(ascending=False)
+                .reset_index()
+            )
+            importance.columns = ["feature", "mean_abs_shap"]
+        with st.stage("log to MLflow"):
+            experiment_id = setup_tracking(tracking_uri)
+            with mlflow.start_run(
+                experiment_id=experiment_id, run_name=f"train-{label_def.name}"
+            ) as run:
+                run_id = run.info.run_id
+                params = {
+                    **cfg.flat(),
+                    **periods.as_params(),
+                    "label.tag": label_def.tag,
+                    "label.horizon_months": label_def.horizon_months,
+                    "data.content_hash": data_hash,
+                    "data.rows": len(keys),
+                    "policy.version": policy.version,
+                    "policy.mode": policy.mode,
+                    "policy.threshold_score": lgb_scorer.policy.threshold_score,
+                    "lightgbm.best_iteration": tuned.best_iteration,
+                    **{f"lightgbm.{k}": v_ for k, v_ in tuned.params.items()},
+                    "l1_logistic.n_nonzero": scorers["l1_logistic"].n_nonzero,
+                }
+                mlflow.log_params({k: str(v_)[:6000] for k, v_ in params.items()})
+                mlflow.set_tags(
+                    {
+                        "label": label_def.tag,
+                        "data_hash": data_hash,
+                        "policy_version": policy.version,
+                    }
+                )
+                metrics = {}
+                for row in comparison.itertuples():
+                    for suffix, val in (
+                        ("", row.value),
+                        ("_ci_low", row.ci_low),
+                        ("_ci_high", row.ci_high),
+                    ):
+                        if np.isfinite(val):
+                            metrics[f"{row.model}.{row.label}.{row.metric}{suffix}"] = float(val)
+                for p, c in counts.items():
+                    for k, val in c.items():
+                        metrics[f"data.{p}.{k}"] = val
+                metrics["shap.additivity_max_abs_err"] = additivity
+                metrics["tuning.seconds"] = tuned.seconds
+                metrics["tuning.trials"] = len(tuned.trials)
+                mlflow.log_metrics(metrics)
+                with tempfile.TemporaryDirectory() as tmp:
+                    tmp = Path(tmp)
+                    _write_artifacts(
+                        tmp,
+                        cfg,
+                        label_def,
+                        policy,
+                        scorers,
+                        periods,
+                        counts,
+                        comparison,
+                        curves,
+                        importance,
+                        contrib,
+                        Xs,
+                        predictions,
+                        tuned,
+                        data_hash,
+                    )
+                    mlflow.log_artifacts(str(tmp / "evaluation"), artifact_path="evaluation")
+                    mlflow.log_artifacts(str(tmp / "config"), artifact_path="config")
+                    mlflow.log_artifacts(str(tmp / "explain"), artifact_path="explain")
+                    # The registry assigns the version number after logging; the
+                    # scorer carries what is known before (the loader knows the version).
+                    lgb_scorer.model_version = {
+                        "name": MODEL_NAME,
+                        "run_id": run_id,
+                        "label": label_def.tag,
+                        "policy_version": policy.version,
+                        "data_hash": data_hash,
+                    }
+                    info = log_scorer(
+                        lgb_scorer,
+                        Xs.head(5),
+                        registered_model_name=MODEL_NAME if register else None,
+                    )
+                    version = None
+                    client = client_for(tracking_uri)
+                    headline = results["lightgbm"]["proxy"]["auc"]["value"]
+                    if register:
+                        version = str(info.registered_model_version)
+                        lgb_scorer.model_version = {**lgb_scorer.model_version, "version": version}
+                        client.set_registered_model_alias(MODEL_NAME, CANDIDATE, version)
+                        tag_version(
+                            client,
+                            version,
+                            {
+                                "label": label_def.tag,
+                                "policy_version": policy.version,
+                                "threshold_score": str(lgb_scorer.policy.threshold_score),
+                                "data_hash": data_hash,
+                                "test_auc_proxy": f"{headline:.3f}",
+                            },
+                        )
+        gate_verdict, gate_reasons = "not run", ["audit skipped"]
+        if run_gate_after:
+            with st.stage("audit and gate"), tempfile.TemporaryDirectory() as tmp:
+                gate = run_gate(predictions, Path(tmp) / "audit", seed)
+                for f in gate.files:
+                    client.log_artifact(run_id, str(f), artifact_path="audit")
+                for key, value in gate.tags().items():
+                    client.set_tag(run_id, key, value)
+                if version is not None:
+                    tag_version(client, version, gate.tags())
+                gate_verdict, gate_reasons = gate.verdict, gate.reasons
+        for k, v_ in st.timings.items():
+            client.log_metric(run_id, f"timing.{_slug(k)}_seconds", v_)
+        return TrainResult(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            model_name=MODEL_NAME,
+            model_version=version,
+            model_uri=info.model_uri,
+            comparison=comparison,
+            periods=periods,
+            period_counts=counts,
+            timings=st.timings,
+            gate_verdict=gate_verdict,
+            gate_reasons=gate_reasons,
+            label=label_def.tag,
+            policy=lgb_scorer.policy.to_dict(),
+            data_hash=data_hash,
+            tracking_uri=tracking_uri,
+            scorer=lgb_scorer,
+            predictions=predictions,
+        )
+    finally:
+        if own_con:
+            con.close()
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
+def _write_artifacts(
+    tmp: Path,
+    cfg,
+    label_def,
+    policy,
+    scorers,
+    periods,
+    counts,
+    comparison,
+    curves,
+    importance,
+    contrib,
+    Xs,
+    predictions,
+    tuned,
+    data_hash,
+) -> None:
+    """Everything a reviewer needs from a run, as files."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ev, cf, ex = tmp / "evaluation", tmp / "config", tmp / "explain"
+    for d in (ev, cf, ex):
+        d.mkdir(parents=True)
+    predictions.to_parquet(ev / "test_predictions.parquet", index=False)
+    comparison.to_csv(ev / "comparison.csv", index=False)
+    report = {
+        "label": {"tag": label_def.tag, "description": label_def.description},
+        "harm_label": (
+            "A latent harm episode (severity >= "
+            f"{cfg.evaluation.harm_min_severity}) active at the referral or starting within "
+            f"{label_def.horizon_months} months of it (simulation ground truth; evaluation only)."
+        ),
+        "units": "AUC, AP and Brier per child row; flag rate, precision and recall per referral.",
+        "data_hash": data_hash,
+        "periods": {k: str(v_) for k, v_ in periods.__dict__.items()},
+        "counts": counts,
+        "policies": {k: s.policy.to_dict() for k, s in scorers.items()},
+        "tuning": {"trials": tuned.trials, "seconds": tuned.seconds, "best_params": tuned.params},
+        "results": comparison.to_dict(orient="records"),
+    }
+    (ev / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=str))
+    (ev / "evaluation_report.md").write_text(_markdown_report(report, comparison))
+    if curves:
+        cal = pd.concat(curves, ignore_index=True)
+        cal.to_csv(ev / "calibration_curves.csv", index=False)
+        labels = list(dict.fromkeys(cal["label"]))
+        fig, axes = plt.subplots(1, len(labels), figsize=(5.5 * len(labels), 5), squeeze=False)
+        for ax, lab in zip(axes[0], labels, strict=True):
+            for model, g in cal[cal["label"] == lab].groupby("model", sort=False):
+                ax.plot(
+                    g["predicted"], g["observed"], marker="o", label=MODEL_LABELS.get(model, model)
+                )
+            ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+            ax.set_xlabel("predicted probability")
+            ax.set_ylabel(f"observed rate ({lab})")
+            ax.set_title(f"Calibration, test period, against {lab}")
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(ev / "calibration_curve.png", dpi=110)
+        plt.close(fig)
+    shutil.copy(cfg.policy_path(), cf / "flag_policy.toml")
+    (cf / "flag_policy_resolved.json").write_text(
+        json.dumps(scorers["lightgbm"].policy.to_dict(), indent=2)
+    )
+    (cf / "train_config.json").write_text(json.dumps(cfg.flat(), indent=2, default=str))
+    try:
+        from features import catalogue_json, catalogue_markdown
+
+        (cf / "feature_catalogue.json").write_text(catalogue_json())
+        (cf / "feature_catalogue.md").write_text(catalogue_markdown())
+    except Exception as err:  # the catalogue must not sink a run; say why it is missing
+        (cf / "feature_catalogue_missing.txt").write_text(f"feature catalogue unavailable: {err}")
+    importance.to_csv(ex / "shap_global_importance.csv", index=False)
+    top = importance.head(20)[::-1]
+    fig, ax = plt.subplots(figsize=(8, 7))
+    ax.barh(top["feature"], top["mean_abs_shap"])
+    ax.set_xlabel("mean |SHAP| (log-odds), test-period sample")
+    ax.set_title("What drives the LightGBM score (global)")
+    fig.tight_layout()
+    fig.savefig(ex / "shap_global_importance.png", dpi=110)
+    plt.close(fig)
+    try:
+        import shap
+
+        plt.figure()
+        shap.summary_plot(contrib.to_numpy(), Xs, show=False, max_display=20)
+        plt.tight_layout()
+        plt.savefig(ex / "shap_summary.png", dpi=110)
+        plt.close("all")
+    except Exception as err:
+        (ex / "shap_summary_missing.txt").write_text(f"summary plot failed: {err}")
+
+
+def _markdown_report(report: dict, comparison: pd.DataFrame) -> str:
+    lines = [
+        "# MAST training run: test-period evaluation",
+        "",
+        f"Proxy label: `{report['label']['tag']}`: {report['label']['description']}",
+        "",
+        f"Ground-truth harm: {report['harm_label']}",
+        "",
+        f"Units: {report['units']} Intervals: bootstrap resampled by referral.",
+        "",
+        "| model | label | metric | value | 95% CI |",
+        "|---|---|---|---|---|",
+    ]
+    for r in comparison.itertuples():
+        if r.metric in ("n_rows", "n_referrals"):
+            continue
+        lines.append(
+            f"| {MODEL_LABELS.get(r.model, r.model)} | {r.label} | {r.metric} | {r.value:.3f} | "
+            f"{r.ci_low:.3f}–{r.ci_high:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
