@@ -130,8 +130,11 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
         request: Request,
         principal: Principal = Depends(require(RECORD_INITIAL_VIEW)),
     ) -> EntryOut:
-        """Blind-first mode: the screener's view before the score is revealed."""
-        _status(lookup, referral_id)
+        """Blind-first mode: the screener's view before the score is revealed.
+
+        The referral is not looked up: in blind-first mode the view comes
+        before the referral is scored, so the scoring side may not know it yet.
+        """
         try:
             return EntryOut.of(get_store(request).record_initial_view(principal, referral_id, body))
         except RuleViolation as err:

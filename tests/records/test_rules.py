@@ -255,3 +255,12 @@ def test_check_decision_reference_table():
         except records.RuleViolation:
             accepted = False
         assert accepted == ok, (flagged, decision, overrides)
+
+
+def test_initial_view_precedes_scoring(client, tokens):
+    """An initial view is accepted before the scoring side knows the referral (blind-first order)."""
+    view = {"view_id": new_id("v"), "decision": "early_help"}
+    r = client.post(
+        "/v1/referrals/X-not-scored-yet/initial-views", json=view, headers=auth(tokens["screener"])
+    )
+    assert r.status_code == 201, r.text
