@@ -109,6 +109,9 @@ class World_:
 
     def __init__(self, pop: Population, config: SimulationConfig, rng: np.random.Generator):
         self.pop, self.config, self.rng = pop, config, rng
+        # Serious incidents draw from their own stream so that the multiplier
+        # changes nothing else in the world.
+        self.si_rng = np.random.default_rng([config.random_state, 7])
         c = pop.n_children
         self.h_start = np.full(c, -1, np.int64)
         self.h_end = np.full(c, -(2**40), np.int64)
@@ -400,11 +403,10 @@ def _step(w: World_, d0: int, d1: int) -> None:
             * (1.0 + np.minimum(np.maximum(d0 - w.h_start[c], 0) / 120.0, 4.0))
         )
     )
-    si = np.flatnonzero(w.bern(si_rate))
+    si = np.flatnonzero(w.si_rng.random(n) < -np.expm1(-si_rate))
     if si.size:
-        day = w.days_in(d0, d1, si.size, floor=dob[si])
+        day = np.maximum(d0 + (w.si_rng.random(si.size) * (d1 - d0)).astype(np.int64), dob[si])
         w.si.add(child=c[si], day=day)
-        w.child_log.add(c[si], code(CSC, "serious_incident"), day, ROLE["subject"], 3)
 
     # --- what agencies see about children ----------------------------------------
     log = w.child_log

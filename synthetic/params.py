@@ -75,7 +75,7 @@ HARM_SEVERITY_P = (0.5, 0.35, 0.15)
 SI_BASE = 0.21e-7  # monthly hazard outside harm, before age, sex and deprivation
 SI_HARM_FACTOR = 400.0  # times SI_SEVERITY for a child in an active harm episode
 SI_SEVERITY = (0.4, 1.0, 2.5)
-SI_AGE = (10.5, 1.0, 0.45, 0.8, 2.9)  # under 1, 1-4, 5-9, 10-14, 15-17
+SI_AGE = (10.5, 1.0, 0.45, 0.8, 3.3)  # under 1, 1-4, 5-9, 10-14, 15-17
 SI_MALE = 1.1
 SI_DEPRIVATION_BETA = 0.1  # per SD of deprivation
 SI_DA = 3.2
@@ -124,9 +124,9 @@ SCREEN_THRESHOLDS = (-0.3, 0.35, 1.2)  # early help, assessment, strategy discus
 # The routes in engine._step propose candidate referrals; these keep a share of
 # them, more when a child in the household is being harmed (the referrer has
 # seen something real), and per source to match the national source mix.
-REFERRAL_KEEP_BASE = 0.55
+REFERRAL_KEEP_BASE = 0.75
 REFERRAL_PROPENSITY_SD = 1.9  # lognormal spread of a family's referral propensity
-REFERRAL_KEEP_HARM = 1.0
+REFERRAL_KEEP_HARM = 1.3
 SOURCE_KEEP = {
     "police": 1.4,
     "school": 1.0,
@@ -141,7 +141,7 @@ SOURCE_KEEP = {
 
 # Re-referral by the last referrer within a year (monthly), times a factor when
 # the last referral was closed at the front door (no further action or early help).
-REREFERRAL_RATE = 0.003
+REREFERRAL_RATE = 0.002
 REREFERRAL_HARM_RATE = 0.02
 REREFERRAL_CLOSED_FACTOR = 1.5
 

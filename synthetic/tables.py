@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from store import vocabulary as v
 from synthetic import params as p
 from synthetic.engine import HARM_TYPES, Outcome
-from synthetic.events import PAIRS
+from synthetic.events import CODE, PAIRS, ROLE
 from synthetic.population import ETHNICITIES, ROLE_PARTNER, Population
 
 DAY = 86_400
@@ -72,7 +72,7 @@ def person_ids(pop: Population) -> np.ndarray:
 
 
 def build_tables(
-    pop: Population, out: Outcome, rng: np.random.Generator, local_authority: str
+    pop: Population, out: Outcome, rng: np.random.Generator, local_authority: str, seed: int
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The seven contract tables and the latent-harm truth table."""
     t0 = pop.t0
@@ -143,7 +143,7 @@ def build_tables(
         }
     )
 
-    events = _events(pop, out, rng, pid, extract)
+    events = _events(pop, out, rng, pid, extract, seed)
     truth = _truth(pop, out, pid)
     tables = {
         "people": people,
@@ -230,7 +230,7 @@ def _members(pop: Population, out: Outcome, rng, pid, hid) -> pd.DataFrame:
     )
 
 
-def _events(pop: Population, out: Outcome, rng, pid, extract: int) -> pd.DataFrame:
+def _events(pop: Population, out: Outcome, rng, pid, extract: int, seed: int) -> pd.DataFrame:
     """All agency events, with recording delays, sorted by person then recorded_at."""
     cp, cc, cd, cr, cs = out.child_log.arrays()
     ap, ac, ad, ar, as_ = out.adult_log.arrays()
@@ -246,6 +246,19 @@ def _events(pop: Population, out: Outcome, rng, pid, extract: int) -> pd.DataFra
     delay = (rng.exponential(1.0, day.size) * mean_delay * DAY).astype(np.int64)
     recorded = occurred + delay + rng.integers(60, 4 * 3600, day.size)
     del day, delay, mean_delay
+    # Serious incidents come last, timed from their own stream (see engine.World_).
+    si_rng = np.random.default_rng([seed, 8])
+    n_si = out.si_child.size
+    si_occurred = out.si_day * DAY + si_rng.integers(0, DAY, n_si)
+    si_recorded = si_occurred + si_rng.integers(3600, 3 * DAY, n_si)
+    person = np.concatenate([person, out.si_child])
+    ecode = np.concatenate(
+        [ecode, np.full(n_si, CODE[("children_social_care", "serious_incident")])]
+    )
+    role = np.concatenate([role, np.full(n_si, ROLE["subject"], np.int8)])
+    sev = np.concatenate([sev, np.full(n_si, 3, np.int8)])
+    occurred = np.concatenate([occurred, si_occurred])
+    recorded = np.concatenate([recorded, si_recorded])
     keep = np.flatnonzero(recorded < extract)
     order = keep[np.lexsort((occurred[keep], recorded[keep], person[keep]))]
     person, ecode, role, sev, occurred, recorded = (

@@ -66,7 +66,7 @@ def simulate(config: SimulationConfig | None = None, progress: Progress | None =
     out = run(pop, config, rng, progress)
     add_legacy_events(pop, rng, out.adult_log)
     tick("writing tables", 0, 1)
-    tables, truth = build_tables(pop, out, rng, config.local_authority)
+    tables, truth = build_tables(pop, out, rng, config.local_authority, config.random_state)
     tick("writing tables", 1, 1)
     return World(tables=tables, truth=truth, config=config)
 

@@ -92,7 +92,8 @@ def simulate(
             field = str(problem["loc"][0]) if problem["loc"] else "?"
             console.print(
                 f"[red]Invalid {_OPTION.get(field, field)}:[/red] {problem['msg']} "
-                f"(got {problem.get('input')!r}). Nothing was written."
+                f"(got {problem.get('input')!r}). Nothing was written.",
+                soft_wrap=True,
             )
         raise typer.Exit(code=2) from err
 
