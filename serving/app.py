@@ -161,6 +161,7 @@ def create_app(
     guard = access.Guard(records_store)
     app.state.guard = guard
     guard.install(app)
+    _mount_page(app)
     from serving.page import make_page_router  # the screener's page (issue 7)
 
     app.include_router(make_page_router())
@@ -240,6 +241,17 @@ def create_app(
         return result
 
     return app
+
+
+def _mount_page(app: FastAPI) -> None:
+    """Mount the screener's page (``serving/page``, the records engineer's) when present."""
+    import importlib.util
+
+    if importlib.util.find_spec("serving.page") is None:
+        return
+    from serving.page import make_page_router
+
+    app.include_router(make_page_router())
 
 
 def _person_id_path():
