@@ -93,10 +93,9 @@ def load_champion(tracking_uri: str, model_name: str, alias: str = "champion") -
     NoChampionError
         When the model or the alias does not exist, with what to run to fix it.
     """
+    import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
-
-    import mlflow
 
     limit_threads()
     mlflow.set_tracking_uri(tracking_uri)
