@@ -1,0 +1,31 @@
+"""Fairness audit, governance gate, board report and model card (``mast audit``).
+
+Public API (everything else is internal):
+
+- :func:`audit_predictions` audits a predictions table -> :class:`AuditResult`;
+- :func:`evaluate_gate` judges it against a :class:`Policy` -> :class:`GateVerdict`;
+- :func:`gate_tags` turns a verdict into MLflow tags;
+- :func:`write_governance_report` writes the board's HTML (and PDF) report;
+- :func:`model_card` / :func:`write_model_card` give a Mitchell et al. (2019) card;
+- :func:`load_run_predictions` fetches a training run's test predictions from MLflow.
+"""
+
+from audit.engine import DEFAULT_GROUPS, AuditResult, LensResult, audit_predictions
+from audit.frame import AuditInputError
+from audit.gate import GateVerdict, evaluate_gate, gate_tags
+from audit.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
+
+__all__ = [
+    "DEFAULT_GROUPS",
+    "DEFAULT_POLICY_PATH",
+    "AuditInputError",
+    "AuditResult",
+    "GateVerdict",
+    "LensResult",
+    "Policy",
+    "PolicyError",
+    "audit_predictions",
+    "evaluate_gate",
+    "gate_tags",
+    "load_policy",
+]

@@ -1,0 +1,218 @@
+"""The fairness gate: judge an audit against the governance policy.
+
+The verdict is deliberately simple, pass or fail with reasons in plain
+English, because it is read by a board and written to MLflow tags where
+``mast promote`` checks it.  Groups too small to conclude from are never
+failed or passed: they are listed as notes so the board sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from audit.engine import AuditResult
+from audit.policy import Policy, Rule, load_policy
+
+# The denominator behind each rate: a rate is judged only when enough
+# children stand behind it (policy ``min_outcome_count``).
+_DENOMINATOR = {
+    "tpr": "n_positive",
+    "fnr": "n_positive",
+    "fpr": "n_negative",
+    "precision": "n_flagged",
+}
+_PLAIN = {
+    "fpr": "false-positive rate",
+    "fnr": "false-negative rate",
+    "tpr": "true-positive rate",
+    "selection_rate": "flag rate",
+    "precision": "precision",
+    "calibration_gap": "calibration gap (observed minus predicted)",
+    "ece": "expected calibration error",
+    "auc": "AUC",
+    "base_rate": "base rate",
+}
+
+
+@dataclass
+class GateVerdict:
+    """The gate's decision.  ``reasons`` say why it failed (empty on a pass)."""
+
+    passed: bool
+    reasons: list[str]
+    policy_version: str
+    notes: list[str] = field(default_factory=list)
+    checks: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _interval(est: dict[str, Any]) -> str:
+    return f"{_fmt(est['value'])} (CI {_fmt(est['ci_low'])}–{_fmt(est['ci_high'])})"
+
+
+def _beyond_upper(est: dict[str, Any], limit: float, judged_on: str) -> bool:
+    key = "ci_low" if judged_on == "interval" else "value"
+    return est[key] is not None and est[key] > limit
+
+
+def _beyond_lower(est: dict[str, Any], limit: float, judged_on: str) -> bool:
+    key = "ci_high" if judged_on == "interval" else "value"
+    return est[key] is not None and est[key] < limit
+
+
+def evaluate_gate(audit_result: AuditResult, policy: Policy | str | None = None) -> GateVerdict:
+    """Judge ``audit_result`` against ``policy`` (default: the packaged policy).
+
+    Each rule is checked for every attribute and group the policy names, in
+    the lens the policy names (the tool against the proxy label by default).
+    A group is judged only when it has at least ``min_group_size`` children
+    and, for an error rate, at least ``min_outcome_count`` children in the
+    rate's denominator; otherwise it is noted as too small to conclude.
+
+    Returns
+    -------
+    GateVerdict
+        ``passed`` is False when any rule fails; each reason names the rule,
+        the attribute, the group, the figure with its interval and the limit.
+    """
+    if not isinstance(policy, Policy):
+        policy = load_policy(policy)
+    lens = audit_result.lenses.get(policy.gate_lens)
+    if lens is None:
+        return GateVerdict(
+            passed=False,
+            reasons=[
+                f"the policy judges the lens {policy.gate_lens!r}, which this audit does not have"
+            ],
+            policy_version=policy.version,
+        )
+    reasons: list[str] = []
+    notes: list[str] = []
+    checks = 0
+    attributes = policy.gate_attributes or tuple(lens.groups)
+    for attr in attributes:
+        if attr not in lens.groups:
+            notes.append(f"{attr}: not in this audit, so not judged")
+            continue
+        small = [g for g, e in lens.groups[attr].items() if e["too_small"]]
+        if small:
+            notes.append(
+                f"{attr}: too small to conclude (under {policy.min_group_size}): "
+                + ", ".join(f"{g} (n={lens.groups[attr][g]['n']})" for g in small)
+            )
+    for rule in policy.rules:
+        if rule.kind == "overall_min":
+            est = lens.overall.get(rule.metric)
+            if est is None or est["value"] is None:
+                notes.append(f"{_PLAIN.get(rule.metric, rule.metric)}: not available, not judged")
+                continue
+            checks += 1
+            if _beyond_lower(est, rule.limit, rule.judged_on):
+                reasons.append(
+                    f"overall {_PLAIN.get(rule.metric, rule.metric)} {_interval(est)} is below "
+                    f"the minimum {rule.limit:g} (judged on the {rule.judged_on})"
+                )
+            continue
+        for attr in attributes:
+            if attr not in lens.groups:
+                continue
+            checks_here, failed = _check_attribute(rule, attr, lens, policy, notes)
+            checks += checks_here
+            reasons.extend(failed)
+    return GateVerdict(
+        passed=not reasons,
+        reasons=reasons,
+        policy_version=policy.version,
+        notes=notes,
+        checks=checks,
+    )
+
+
+def _check_attribute(rule: Rule, attr: str, lens, policy: Policy, notes: list[str]):
+    groups = lens.groups[attr]
+    disp = lens.disparities.get(attr, {})
+    ref = disp.get("reference")
+    name = _PLAIN.get(rule.metric, rule.metric)
+    failed: list[str] = []
+    checks = 0
+    denominator = _DENOMINATOR.get(rule.metric)
+    if rule.kind in ("ratio", "difference") and ref is not None:
+        ref_entry = groups[ref]
+        if denominator and ref_entry[denominator] < policy.min_outcome_count:
+            notes.append(f"{attr}: reference group {ref} has too few children for the {name}")
+            return 0, []
+    for g, entry in groups.items():
+        if entry["too_small"]:
+            continue
+        if denominator and entry[denominator] < policy.min_outcome_count:
+            continue
+        if rule.kind == "group_max":
+            est = entry.get(rule.metric)
+            if est is None or est["value"] is None:
+                continue
+            checks += 1
+            if _beyond_upper(est, rule.limit, rule.judged_on):
+                failed.append(
+                    f"{attr} = {g}: {name} {_interval(est)} exceeds the limit {rule.limit:g} "
+                    f"(judged on the {rule.judged_on})"
+                )
+            continue
+        if g == ref:
+            continue
+        compare = disp.get("by_group", {}).get(g, {}).get(rule.metric)
+        if compare is None:
+            continue
+        if rule.kind == "ratio":
+            est = compare["ratio"]
+            if est["value"] is None:
+                continue
+            checks += 1
+            if _beyond_upper(est, rule.limit, rule.judged_on) or _beyond_lower(
+                est, 1.0 / rule.limit, rule.judged_on
+            ):
+                failed.append(
+                    f"{attr} = {g}: {name} is {_interval(est)} times that of {ref}, outside "
+                    f"the allowed {1 / rule.limit:.2f}–{rule.limit:g} (judged on the {rule.judged_on})"
+                )
+        elif rule.kind == "difference":
+            est = compare["difference"]
+            if est["value"] is None:
+                continue
+            checks += 1
+            if _beyond_upper(est, rule.limit, rule.judged_on) or _beyond_lower(
+                est, -rule.limit, rule.judged_on
+            ):
+                failed.append(
+                    f"{attr} = {g}: {name} differs from {ref} by {_interval(est)}, beyond "
+                    f"±{rule.limit:g} (judged on the {rule.judged_on})"
+                )
+    return checks, failed
+
+
+def gate_tags(verdict: GateVerdict, prefix: str = "mast.gate") -> dict[str, str]:
+    """MLflow tags for a verdict, on the run and on the model version.
+
+    ``mast.gate.passed`` is ``"true"``/``"false"`` so ``mast promote`` and
+    ``mast models`` read one tag.  Reasons are joined and cut to 5,000
+    characters (MLflow's tag limit is larger, but the board reads the report).
+    """
+    reasons = "; ".join(verdict.reasons)
+    if len(reasons) > 5000:
+        reasons = reasons[:4990] + " …(more)"
+    return {
+        f"{prefix}.passed": "true" if verdict.passed else "false",
+        f"{prefix}.policy_version": verdict.policy_version,
+        f"{prefix}.reasons": reasons or "none",
+        f"{prefix}.checks": str(verdict.checks),
+    }
