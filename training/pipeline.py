@@ -135,6 +135,7 @@ def train(
     con=None,
     register: bool = True,
     run_gate_after: bool = True,
+    run_id: str | None = None,
 ) -> TrainResult:
     """Train, evaluate, explain, log and register a MAST model.
 
@@ -151,6 +152,8 @@ def train(
         the store when None.
     register
         Register the model as ``mast-referral-screening`` with alias ``candidate``.
+    run_id
+        Log into this existing run (an MLflow Project run) instead of a new one.
     """
     import mlflow
 
@@ -344,10 +347,14 @@ def train(
             importance.columns = ["feature", "mean_abs_shap"]
         with st.stage("log to MLflow"):
             experiment_id = setup_tracking(tracking_uri)
-            with mlflow.start_run(
-                experiment_id=experiment_id, run_name=f"train-{label_def.name}"
-            ) as run:
+            run_args = (
+                {"run_id": run_id}
+                if run_id
+                else {"experiment_id": experiment_id, "run_name": f"train-{label_def.name}"}
+            )
+            with mlflow.start_run(**run_args) as run:
                 run_id = run.info.run_id
+                experiment_id = run.info.experiment_id
                 params = {
                     **cfg.flat(),
                     **periods.as_params(),

@@ -6,41 +6,56 @@ import math
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from mast.progress import console, progress_bar
 from mast.settings import get_settings
+
+SHORT_NAMES = {
+    "lightgbm": "LightGBM",
+    "l1_logistic": "L1 logistic",
+    "rule": "Rule 12m",
+    "human": "Screeners",
+}
 
 
 def _fmt(row) -> str:
     if row is None or not math.isfinite(row["value"]):
         return "–"
     if math.isfinite(row["ci_low"]):
-        return f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        lo, hi = (f"{x:.2f}".removeprefix("0") for x in (row["ci_low"], row["ci_high"]))
+        return f"{row['value']:.3f}\n{lo}–{hi}"
     return f"{row['value']:.3f}"
 
 
 def comparison_table(comparison, title: str = "Test period: four models side by side") -> Table:
     """The four models against the proxy label and ground-truth harm, with 95% intervals."""
-    from training import MODEL_LABELS
-
     metrics = ("auc", "average_precision", "brier", "flag_rate", "precision", "recall")
     heads = {
         "auc": "AUC",
         "average_precision": "AP",
         "brier": "Brier",
-        "flag_rate": "flag rate",
-        "precision": "precision",
+        "flag_rate": "flagged",
+        "precision": "prec.",
         "recall": "recall",
     }
     table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
         title=title,
-        caption="child-level: AUC, AP, Brier · referral-level: flag rate, precision, recall · [95% CI, bootstrap by referral]",
+        caption=(
+            "proxy: CP plan / looked after label · harm: simulated ground truth\n"
+            "per child: AUC, AP, Brier · per referral: flag rate, precision, recall\n"
+            "[95% interval, bootstrap resampled by referral]"
+        ),
     )
-    table.add_column("model")
-    table.add_column("against")
+    table.add_column("model", no_wrap=True)
+    table.add_column("vs", no_wrap=True)
     for m in metrics:
-        table.add_column(heads[m], justify="right")
+        table.add_column(heads[m], justify="right", no_wrap=True, min_width=7)
     index = {(r.model, r.label, r.metric): r._asdict() for r in comparison.itertuples()}
     labels = [lab for lab in ("proxy", "harm") if any(k[1] == lab for k in index)]
     for model in ("lightgbm", "l1_logistic", "rule", "human"):
@@ -48,8 +63,8 @@ def comparison_table(comparison, title: str = "Test period: four models side by 
             if not any(k[0] == model and k[1] == lab for k in index):
                 continue
             table.add_row(
-                MODEL_LABELS.get(model, model),
-                "proxy label" if lab == "proxy" else "ground-truth harm",
+                SHORT_NAMES[model],
+                "proxy" if lab == "proxy" else "harm",
                 *(_fmt(index.get((model, lab, m))) for m in metrics),
             )
         table.add_section()
