@@ -13,11 +13,34 @@ Public API (everything else is internal):
 from audit.engine import DEFAULT_GROUPS, AuditResult, LensResult, audit_predictions
 from audit.frame import AuditInputError
 from audit.gate import GateVerdict, evaluate_gate, gate_tags
+from audit.mlflow_io import (
+    PREDICTION_COLUMNS,
+    PREDICTIONS_ARTIFACT,
+    load_run_predictions,
+    log_gate_verdict,
+)
+from audit.model_card import model_card, model_card_markdown, write_model_card
+from audit.outputs import metrics_document, write_metrics_json
+from audit.pdf import PdfUnavailableError
 from audit.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
+from audit.report import render_report, write_governance_report, write_report
 
 __all__ = [
     "DEFAULT_GROUPS",
     "DEFAULT_POLICY_PATH",
+    "PREDICTIONS_ARTIFACT",
+    "PREDICTION_COLUMNS",
+    "PdfUnavailableError",
+    "load_run_predictions",
+    "log_gate_verdict",
+    "metrics_document",
+    "model_card",
+    "model_card_markdown",
+    "render_report",
+    "write_governance_report",
+    "write_metrics_json",
+    "write_model_card",
+    "write_report",
     "AuditInputError",
     "AuditResult",
     "GateVerdict",
