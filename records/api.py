@@ -6,11 +6,14 @@ and FastAPI runs ``def`` endpoints in its thread pool.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from records import kinds
@@ -26,7 +29,7 @@ from records.roles import (
 )
 from records.rules import ReferralStatus, RuleViolation
 from records.tokens import Principal
-from records.trail import MAX_QUERY_LIMIT, Entry
+from records.trail import MAX_QUERY_LIMIT, MAX_QUERY_OFFSET, Entry
 
 ReferralLookup = Callable[[str], ReferralStatus | None]
 ReferralId = Annotated[
@@ -35,6 +38,33 @@ ReferralId = Annotated[
 ADVISORY = (
     "MAST's flag is advisory. It does not replace professional judgement: a person always decides."
 )
+
+
+class Refusal(BaseModel):
+    """Why a request was refused by a rule: nothing was written."""
+
+    rule: str
+    message: str
+    field: str | None
+
+
+class Problem(BaseModel):
+    """The body of every 4xx: a message, a rule refusal, or pydantic's field errors."""
+
+    detail: Refusal | str | list[Any]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid token."},
+    403: {"model": Problem, "description": "The role may not do this."},
+    404: {"model": Problem, "description": "Unknown referral."},
+    409: {"model": Problem, "description": "Replay of an id, or the referral is already decided."},
+    422: {
+        "model": Problem,
+        "description": "Malformed input (names the field) or a broken rule (names the rule).",
+    },
+}
+Kind = Literal[kinds.KINDS]
 
 
 class EntryOut(BaseModel):
@@ -91,7 +121,12 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
     """
     router = APIRouter(prefix="/v1", tags=["records"])
 
-    @router.post("/referrals/{referral_id}/decisions", status_code=201, response_model=EntryOut)
+    @router.post(
+        "/referrals/{referral_id}/decisions",
+        status_code=201,
+        response_model=EntryOut,
+        responses=ERRORS,
+    )
     def post_decision(
         referral_id: ReferralId,
         body: DecisionIn,
@@ -107,7 +142,12 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
         except RuleViolation as err:
             raise _refused(err) from err
 
-    @router.post("/referrals/{referral_id}/overrides", status_code=201, response_model=EntryOut)
+    @router.post(
+        "/referrals/{referral_id}/overrides",
+        status_code=201,
+        response_model=EntryOut,
+        responses=ERRORS,
+    )
     def post_override(
         referral_id: ReferralId,
         body: OverrideIn,
@@ -123,7 +163,12 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
         except RuleViolation as err:
             raise _refused(err) from err
 
-    @router.post("/referrals/{referral_id}/initial-views", status_code=201, response_model=EntryOut)
+    @router.post(
+        "/referrals/{referral_id}/initial-views",
+        status_code=201,
+        response_model=EntryOut,
+        responses=ERRORS,
+    )
     def post_initial_view(
         referral_id: ReferralId,
         body: InitialViewIn,
@@ -140,13 +185,13 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
         except RuleViolation as err:
             raise _refused(err) from err
 
-    @router.get("/config", response_model=ConfigOut)
+    @router.get("/config", response_model=ConfigOut, responses=ERRORS)
     def get_config(
         request: Request, _principal: Principal = Depends(require(VIEW_CONFIG))
     ) -> ConfigOut:
         return ConfigOut(blind_first=get_store(request).blind_first())
 
-    @router.put("/config/blind-first", response_model=ConfigOut)
+    @router.put("/config/blind-first", response_model=ConfigOut, responses=ERRORS)
     def put_blind_first(
         body: BlindFirstIn, request: Request, principal: Principal = Depends(require(SET_CONFIG))
     ) -> ConfigOut:
@@ -155,7 +200,7 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
         store.set_blind_first(body.enabled, principal, body.reason)
         return ConfigOut(blind_first=store.blind_first())
 
-    @router.get("/audit", response_model=AuditPage)
+    @router.get("/audit", response_model=AuditPage, responses=ERRORS)
     def get_audit(
         request: Request,
         principal: Principal = Depends(require(READ_AUDIT)),
@@ -167,13 +212,11 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
         ] = None,
         referral_id: Annotated[str | None, Query(max_length=64)] = None,
         user: Annotated[str | None, Query(max_length=128)] = None,
-        kind: Annotated[str | None, Query(max_length=32)] = None,
+        kind: Annotated[Kind | None, Query(description="One kind of entry.")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_QUERY_LIMIT)] = 1000,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
     ) -> AuditPage:
         """Governance reads the trail, filtered by time, referral, user and kind. The read is itself logged."""
-        if kind is not None and kind not in kinds.KINDS:
-            raise HTTPException(422, f"kind {kind!r} is not one of {', '.join(kinds.KINDS)}")
         store = get_store(request)
         try:
             entries, total = store.query(
@@ -204,7 +247,25 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
     return router
 
 
+async def validation_errors(request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's 422 body, encoded so that it can never fail.
+
+    The default handler echoes the offending input; an input holding a lone
+    surrogate (valid in a JSON escape, invalid as UTF-8) then makes the
+    *error response itself* fail, and the client gets a 500.  Escaping
+    non-ASCII characters keeps the answer a 422 naming the field.
+    """
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
+
+
 def install(app, store, lookup: ReferralLookup) -> None:
-    """Attach ``store`` to ``app`` (for :func:`records.auth.require`) and mount the records API."""
+    """Attach ``store`` to ``app``, mount the records API, and make 422s unbreakable.
+
+    Sets ``app.state.records`` (read by :func:`records.auth.require`),
+    includes :func:`make_router`, and registers :func:`validation_errors`
+    as the app's handler of request validation errors.
+    """
     app.state.records = store
     app.include_router(make_router(lookup))
+    app.add_exception_handler(RequestValidationError, validation_errors)

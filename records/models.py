@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from records.kinds import FLAG_OVERRIDE, MALICIOUS_AGREEMENT
 from store.vocabulary import CLOSURE_REASONS, DECISIONS
@@ -14,7 +21,22 @@ MALICIOUS = CLOSURE_REASONS[1]
 assert MALICIOUS == "malicious" and STRATEGY_DISCUSSION == "strategy_discussion"
 
 RecordId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,128}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+
+
+def _encodable(value: str) -> str:
+    """Refuse lone surrogates: they cannot be stored as UTF-8 nor hashed."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError("contains characters that are not valid Unicode text") from err
+    return value
+
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
+    AfterValidator(_encodable),
+]
 Decision = Literal[DECISIONS]
 ClosureReason = Literal[CLOSURE_REASONS]
 

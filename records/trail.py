@@ -31,6 +31,7 @@ EXPORT_COLUMNS = (
     "hash",
 )
 MAX_QUERY_LIMIT = 10_000
+MAX_QUERY_OFFSET = 2**31 - 1  # bounded so every database takes it as an integer
 
 
 def now_text() -> str:
@@ -42,7 +43,10 @@ def format_time(moment: datetime) -> str:
     """A datetime as the trail's text form; naive datetimes are taken to be UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError as err:
+        raise ValueError(f"time {moment.isoformat()} is out of range in UTC") from err
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,8 @@ def query(
     """
     if not 1 <= limit <= MAX_QUERY_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_QUERY_LIMIT}, got {limit}")
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
+    if not 0 <= offset <= MAX_QUERY_OFFSET:
+        raise ValueError(f"offset must be between 0 and {MAX_QUERY_OFFSET}, got {offset}")
     lo, hi = _bound(start, end=False), _bound(end, end=True)
     if lo and hi and lo > hi:
         raise ValueError(f"start {lo} is after end {hi}")

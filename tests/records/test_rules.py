@@ -264,3 +264,16 @@ def test_initial_view_precedes_scoring(client, tokens):
         "/v1/referrals/X-not-scored-yet/initial-views", json=view, headers=auth(tokens["screener"])
     )
     assert r.status_code == 201, r.text
+
+
+def test_text_that_is_not_unicode_is_422(client, tokens, entries):
+    """A lone surrogate cannot be stored or hashed: a 422, not a 500."""
+    n = entries()
+    raw = '{"decision_id":"dec-surrogate-1","decision":"assessment","rationale":"x\\ud800y"}'
+    r = client.post(
+        "/v1/referrals/R-12/decisions",
+        content=raw,
+        headers={**auth(tokens["screener"]), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and "rationale" in r.text
+    assert entries() == n
