@@ -162,9 +162,6 @@ def create_app(
     app.state.guard = guard
     guard.install(app)
     _mount_page(app)
-    from serving.page import make_page_router  # the screener's page (issue 7)
-
-    app.include_router(make_page_router())
 
     @app.exception_handler(ServingError)
     def _refused(request: Request, err: ServingError) -> JSONResponse:
