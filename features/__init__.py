@@ -9,8 +9,10 @@
 from features.build import KEY_COLUMNS, PROTECTED_COLUMNS, FeatureTable, build_features
 from features.catalogue import catalogue, catalogue_json, catalogue_markdown, write_catalogue
 from features.definitions import FEATURE_NAMES, FeatureSpec
+from features.evidence import EVIDENCE_COLUMNS, evidence
 
 __all__ = [
+    "EVIDENCE_COLUMNS",
     "FEATURE_NAMES",
     "KEY_COLUMNS",
     "PROTECTED_COLUMNS",
@@ -20,5 +22,6 @@ __all__ = [
     "catalogue",
     "catalogue_json",
     "catalogue_markdown",
+    "evidence",
     "write_catalogue",
 ]

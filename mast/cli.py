@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-COMMANDS = ["load", "simulate", "serve", "audit_log", "tokens", "train", "promote", "models", "audit"]
+COMMANDS = ["load", "simulate", "serve", "audit_log", "tokens", "train", "promote", "models", "audit", "features"]
 
 for _name in COMMANDS:
     importlib.import_module(f"mast.commands.{_name}").register(app)

@@ -1,0 +1,199 @@
+"""The records behind a feature value, as of the referral.
+
+The scoring service shows each reason with the records it rests on ("the
+adult who joined in March has 4 police domestic-abuse incidents: 2021-05-02,
+..."), so a screener can check them instead of trusting a number.  The
+selection is generated from the same specs and SQL predicates as the
+feature, and the household is the one :func:`features.sql.household_ctes`
+finds, so the records listed are the ones counted.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features import definitions as d
+from features.build import _check_frames
+from features.sql import (
+    DUCKDB,
+    STORE_RELATIONS,
+    event_predicate,
+    household_ctes,
+    referral_predicate,
+    window_predicate,
+    with_ctes,
+)
+from store import vocabulary as v
+
+EVIDENCE_COLUMNS = [
+    "record",
+    "agency",
+    "event_type",
+    "person_id",
+    "relationship",
+    "occurred_at",
+    "recorded_at",
+    "detail",
+]
+_CSC = d.cat("children_social_care", v.AGENCIES)
+
+
+def _subject_sql(subject: str) -> str:
+    """People (person_id, relationship, start_date) the feature's subject covers."""
+    child = "SELECT t.person_id, 'child' AS relationship, CAST(NULL AS DATE) AS start_date FROM targets t"
+    adults = "SELECT member_id AS person_id, role AS relationship, start_date FROM adults_asof"
+    sibs = "SELECT member_id AS person_id, 'sibling' AS relationship, start_date FROM siblings_asof"
+    new_adults = f"{adults} WHERE start_date >= {DUCKDB.minus_days('as_of', d.WINDOWS['12m'])}"
+    return {
+        "child": child,
+        "household_adults": adults,
+        "new_household_adults": new_adults,
+        "siblings": sibs,
+        "household_parents": f"{adults} WHERE role = 'parent'",
+    }[subject]
+
+
+def _event_evidence(spec: d.FeatureSpec) -> str:
+    rec = spec.record
+    counter = d.COUNTERS[rec["counter"]]
+    if isinstance(counter, d.EventState):
+        pred = f"e.agency = '{counter.agency}' AND e.event_type IN ('{counter.start}', '{counter.end}')"
+    else:
+        pred = event_predicate(counter.filter, DUCKDB, e="e", dob="p.date_of_birth")
+        win = window_predicate("e.occurred_at", counter.window, "t.as_of")
+        if win:
+            pred += f" AND {win}"
+    return f"""SELECT 'agency_event' AS record, e.agency, e.event_type, e.person_id, s.relationship,
+        e.occurred_at, e.recorded_at,
+        concat_ws(', ', CASE WHEN e.role IS NOT NULL THEN 'role: ' || e.role END,
+                  CASE WHEN e.severity IS NOT NULL THEN 'severity ' || CAST(e.severity AS VARCHAR) END) AS detail
+    FROM targets t CROSS JOIN subject s
+    JOIN {{people}} p ON p.person_id = s.person_id
+    JOIN {{events}} e ON e.person_id = s.person_id
+    WHERE e.recorded_at < t.as_of AND {pred}"""
+
+
+def _referral_evidence(spec: d.FeatureSpec) -> str:
+    rec = spec.record
+    if rec.get("same_concern"):
+        same = " OR ".join(f"(r.{c} AND t.{c})" for c in v.CONCERN_COLUMNS)
+        pred = f"({same})"
+        win = window_predicate("r.received_at", "12m" if rec["window_days"] else "ever", "t.as_of")
+        if win:
+            pred += f" AND {win}"
+    else:
+        counter = d.COUNTERS[rec["counter"]]
+        pred = referral_predicate(counter, DUCKDB, h="h", as_of="t.as_of", dob="p.date_of_birth")
+        pred = pred.replace("h.received_at", "r.received_at").replace("h.source", "r.source")
+        pred = pred.replace("h.decision", "dd.decision").replace(
+            "h.closure_reason", "dd.closure_reason"
+        )
+    return f"""SELECT 'referral' AS record, '{_CSC}' AS agency,
+        'referral from ' || r.source AS event_type, s.person_id, s.relationship,
+        r.received_at AS occurred_at, r.received_at AS recorded_at,
+        concat_ws(', ', 'referral ' || r.referral_id,
+                  CASE WHEN dd.decision IS NOT NULL THEN 'decision: ' || dd.decision END,
+                  CASE WHEN dd.closure_reason IS NOT NULL THEN 'closed as ' || dd.closure_reason END) AS detail
+    FROM targets t CROSS JOIN subject s
+    JOIN {{people}} p ON p.person_id = s.person_id
+    JOIN {{referral_children}} rc ON rc.person_id = s.person_id
+    JOIN {{referrals}} r ON r.referral_id = rc.referral_id AND r.received_at < t.as_of
+    LEFT JOIN {{decisions}} dd ON dd.referral_id = r.referral_id AND dd.decided_at < t.as_of
+    WHERE {pred}"""
+
+
+def _member_evidence(spec: d.FeatureSpec) -> str:
+    within = spec.record.get("joined_within_days")
+    pred = f"s.start_date >= {DUCKDB.minus_days('t.as_of', within)}" if within else "TRUE"
+    return f"""SELECT 'household_member' AS record, NULL AS agency, 'joined household' AS event_type,
+        s.person_id, s.relationship, CAST(s.start_date AS TIMESTAMP) AS occurred_at,
+        m.recorded_at, 'household ' || m.household_id AS detail
+    FROM targets t CROSS JOIN subject s
+    JOIN {{members}} m ON m.person_id = s.person_id AND m.start_date = s.start_date
+    JOIN child_homes ch ON ch.household_id = m.household_id
+    WHERE {pred}"""
+
+
+def evidence(
+    con,
+    referral: str | pd.DataFrame,
+    person_id: str,
+    feature_name: str,
+    referral_children: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Records behind ``feature_name`` for child ``person_id`` on a referral, as of its arrival.
+
+    Parameters
+    ----------
+    con
+        A connection to the MAST store.
+    referral
+        A ``referral_id`` in the store, or a one-row referrals frame (the
+        serving path) for a referral not yet stored.
+    person_id
+        The child on the referral.
+    feature_name
+        A column of ``X`` (see :func:`features.catalogue`).
+    referral_children
+        With a frame ``referral``: its children (defaults to just ``person_id``).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``record, agency, event_type, person_id, relationship,
+        occurred_at, recorded_at, detail``, ordered by ``occurred_at``.  For
+        household-adult features every adult's records are listed (the
+        maximum is one of them).  Features of the referral itself, and ages,
+        have no records behind them beyond the referral or the child, and
+        return one row describing that.
+    """
+    spec = d.SPECS_BY_NAME.get(feature_name)
+    if spec is None:
+        raise ValueError(f"Unknown feature {feature_name!r}: see features.catalogue()")
+    relations = dict(STORE_RELATIONS)
+    registered = []
+    if isinstance(referral, pd.DataFrame):
+        kids = (
+            referral_children
+            if referral_children is not None
+            else pd.DataFrame(
+                {"referral_id": referral["referral_id"].astype(str), "person_id": person_id}
+            )
+        )
+        refs, kids = _check_frames(referral, kids)
+        con.register("_mast_ev_tref", refs)
+        con.register("_mast_ev_tkid", kids)
+        registered = ["_mast_ev_tref", "_mast_ev_tkid"]
+        relations |= {"target_referrals": "_mast_ev_tref", "target_children": "_mast_ev_tkid"}
+        referral_id = str(refs["referral_id"].iloc[0])
+    else:
+        referral_id = str(referral)
+        found = con.execute(
+            "SELECT count(*) FROM referral_children WHERE referral_id = ? AND person_id = ?",
+            [referral_id, person_id],
+        ).fetchone()[0]
+        if not found:
+            raise ValueError(f"No child {person_id!r} on referral {referral_id!r} in the store")
+    table = spec.record.get("table")
+    if table == "agency_events":
+        body = _event_evidence(spec)
+    elif table == "referrals":
+        body = _referral_evidence(spec)
+    elif table == "household_members":
+        body = _member_evidence(spec)
+    else:
+        body = f"""SELECT 'referral' AS record, '{_CSC}' AS agency, 'this referral' AS event_type,
+            t.person_id, 'child' AS relationship, t.as_of AS occurred_at, t.as_of AS recorded_at,
+            'referral ' || t.referral_id AS detail FROM targets t"""
+    subject = spec.record.get("subject", "child")
+    if subject == "referral":
+        subject = "child"
+    filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"
+    ctes = household_ctes(DUCKDB, chunk_filter=filt) + [("subject", _subject_sql(subject))]
+    sql = with_ctes(ctes, f"SELECT * FROM ({body}) ORDER BY occurred_at, recorded_at, person_id")
+    try:
+        out = con.execute(sql.format(**relations), [referral_id, person_id]).df()
+    finally:
+        for name in registered:
+            con.unregister(name)
+    return out[EVIDENCE_COLUMNS]

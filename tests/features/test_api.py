@@ -1,0 +1,258 @@
+"""The public API: serving equals training, X is clean, the catalogue and evidence match."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import features
+from features import (
+    FEATURE_NAMES,
+    PROTECTED_COLUMNS,
+    FeatureTable,
+    build_features,
+    catalogue,
+    evidence,
+    write_catalogue,
+)
+from store import vocabulary as v
+from tests.features.world import random_world, store_of
+
+FEATURES_DIR = Path(features.__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def world():
+    tables = random_world(11)
+    con = store_of(tables)
+    return tables, con, build_features(con)
+
+
+def _one(tables, referral_id):
+    refs = tables["referrals"][tables["referrals"]["referral_id"] == referral_id]
+    kids = tables["referral_children"][tables["referral_children"]["referral_id"] == referral_id]
+    return refs, kids
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_serving_batch_equals_training(seed):
+    tables = random_world(seed)
+    con = store_of(tables)
+    trained = build_features(con)
+    served = build_features(con, tables["referrals"], tables["referral_children"])
+    pd.testing.assert_frame_equal(served.to_frame(), trained.to_frame())
+
+
+def test_serving_one_referral_equals_its_training_rows(world):
+    tables, con, trained = world
+    full = trained.to_frame()
+    for referral_id in tables["referrals"]["referral_id"]:
+        got = build_features(con, *_one(tables, referral_id)).to_frame()
+        want = full[full["referral_id"] == referral_id].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_serving_new_referral_not_in_store(world):
+    """A referral the store has never seen: same as if it had been stored first."""
+    tables, con, _ = world
+    kids = tables["referral_children"].groupby("referral_id").filter(lambda g: len(g) > 1)
+    child_ids = list(kids["person_id"].iloc[:2])
+    new_ref = (
+        tables["referrals"]
+        .iloc[[0]]
+        .assign(
+            referral_id="R-NEW", received_at=pd.Timestamp("2023-11-30 09:15:00"), source="family"
+        )
+    )
+    new_kids = pd.DataFrame({"referral_id": "R-NEW", "person_id": child_ids})
+    served = build_features(con, new_ref, new_kids).to_frame()
+    grown = {k: t.copy() for k, t in tables.items()}
+    grown["referrals"] = pd.concat([grown["referrals"], new_ref], ignore_index=True)
+    grown["referral_children"] = pd.concat(
+        [grown["referral_children"], new_kids], ignore_index=True
+    )
+    stored = build_features(store_of(grown)).to_frame()
+    want = stored[stored["referral_id"] == "R-NEW"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(served, want)
+    assert served["referral_source_family"].eq(1).all()
+    assert served["referral_n_children"].eq(2).all()
+
+
+def test_serving_and_training_agree_on_the_simulated_world():
+    synthetic = pytest.importorskip("synthetic")
+    world = synthetic.small_world(random_state=3, n_children=1_500, years=3)
+    con = store_of(world.tables)
+    trained = build_features(con).to_frame()
+    assert len(trained) == len(world.tables["referral_children"])
+    ids = trained["referral_id"].drop_duplicates().sample(15, random_state=0)
+    refs = world.tables["referrals"][world.tables["referrals"]["referral_id"].isin(ids)]
+    kids = world.tables["referral_children"][
+        world.tables["referral_children"]["referral_id"].isin(ids)
+    ]
+    served = build_features(con, refs, kids).to_frame()
+    want = trained[trained["referral_id"].isin(ids)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(served, want)
+    # The simulated world has histories: the features are not all zero.
+    X = trained[FEATURE_NAMES]
+    assert (X["child_prior_referrals_ever"] > 0).mean() > 0.05
+    assert X["household_n_adults"].gt(0).mean() > 0.5
+
+
+def test_x_is_numeric_and_protected_apart(world):
+    _, _, table = world
+    assert list(table.X.columns) == FEATURE_NAMES == table.feature_names
+    assert all(dtype == np.float64 for dtype in table.X.dtypes)
+    assert list(table.protected.columns) == list(PROTECTED_COLUMNS)
+    pattern = re.compile(r"(^|_)(sex|ethnicity|disability|imd|deprivation|age_band)(_|$)")
+    leaked = [c for c in table.X.columns if pattern.search(c)]
+    assert leaked == []
+    assert table.keys.index.equals(table.X.index) and table.X.index.equals(table.protected.index)
+    assert set(table.protected["sex"]) <= set(v.SEXES)
+    assert set(table.protected["ethnicity"]) <= set(v.ETHNICITIES)
+    assert set(table.protected["deprivation_quintile"]) <= set(v.DEPRIVATION_QUINTILES)
+    assert set(table.protected["age_band"]) <= {*v.AGE_BANDS, v.NOT_RECORDED}
+
+
+def test_age_band_and_quintile_match_the_vocabulary(world):
+    tables, _, table = world
+    frame = table.to_frame().merge(tables["people"], on="person_id", suffixes=("", "_p"))
+    days = np.floor((frame["received_at"] - frame["date_of_birth"]) / pd.Timedelta(days=1))
+    assert list(frame["age_band"]) == [v.age_band(x) for x in days / 365.25]
+    decile = frame["imd_decile"].astype("Float64")
+    assert list(frame["deprivation_quintile"]) == [
+        v.deprivation_quintile(None if pd.isna(x) else int(x)) for x in decile
+    ]
+
+
+def test_to_frame_round_trips(world):
+    _, _, table = world
+    back = FeatureTable.from_frame(table.to_frame())
+    pd.testing.assert_frame_equal(back.X, table.X)
+    pd.testing.assert_frame_equal(back.protected, table.protected)
+    with pytest.raises(ValueError, match="missing column"):
+        FeatureTable.from_frame(table.to_frame().drop(columns=["child_age_months"]))
+
+
+def test_catalogue_covers_every_column_of_x_in_order(tmp_path):
+    specs = catalogue()
+    assert [s.name for s in specs] == FEATURE_NAMES
+    for s in specs:
+        assert s.definition and s.agency and s.window
+        assert s.subject in ("child", "household_adults", "siblings", "referral")
+        text = s.describe(3)
+        assert isinstance(text, str) and text
+    written = write_catalogue(tmp_path / "catalogue")
+    md = (tmp_path / "catalogue.md").read_text()
+    js = json.loads((tmp_path / "catalogue.json").read_text())
+    assert len(written) == 2
+    assert [e["name"] for e in js] == FEATURE_NAMES
+    for name in FEATURE_NAMES:
+        assert f"`{name}`" in md
+
+
+def test_describe_reads_like_the_brief():
+    spec = {s.name: s for s in catalogue()}
+    assert spec["child_prior_referrals_family_12m"].describe(3.0) == (
+        "3 referrals from family members in the last 12 months"
+    )
+    assert "domestic-abuse incidents as perpetrator" in spec[
+        "new_adults_da_perpetrator_ever_max"
+    ].describe(4)
+    assert spec["child_cp_plan_current"].describe(1).startswith("currently under")
+    assert spec["child_cp_plan_current"].describe(0).startswith("not ")
+    assert "none on record" in spec["child_days_since_last_referral"].describe(float("nan"))
+
+
+def test_every_category_in_the_sql_is_in_the_vocabulary():
+    vocabulary = set(v.ALL_EVENT_TYPES) | set(v.AGENCIES) | set(v.EVENT_ROLES)
+    vocabulary |= set(v.REFERRAL_SOURCES) | set(v.REFERRER_RELATIONSHIPS) | set(v.DECISIONS)
+    vocabulary |= set(v.CLOSURE_REASONS) | set(v.HOUSEHOLD_ROLES)
+    sql = features.sql.feature_query()
+    literals = set(re.findall(r"'([a-z_][a-z_0-9]*)'", sql))
+    literals -= {"microsecond"}  # date_diff's unit, not a category
+    assert {"domestic_incident", "perpetrator", "no_further_action", "parent"} <= literals
+    assert literals - vocabulary == set()
+
+
+def test_features_never_read_the_truth_schema():
+    offenders = [
+        str(p)
+        for p in FEATURES_DIR.rglob("*.py")
+        if re.search(r"\btruth\b|latent_harm|TRUTH_SCHEMA", p.read_text())
+    ]
+    assert offenders == []
+    assert "truth" not in features.sql.feature_query().lower()
+
+
+def test_evidence_lists_exactly_the_records_counted(world):
+    tables, con, table = world
+    frame = table.to_frame()
+    names = [
+        "child_prior_referrals_ever",
+        "child_prior_referrals_same_concern_ever",
+        "child_prior_nfa_ever",
+        "child_injuries_ever",
+        "child_section47_enquiries_ever",
+        "adults_da_perpetrator_ever_sum",
+        "adults_childhood_csc_events_sum",
+        "siblings_prior_referrals_ever_sum",
+        "household_n_adults",
+        "household_n_siblings",
+    ]
+    checked = 0
+    for row in frame.itertuples(index=False):
+        for name in names:
+            ev = evidence(con, row.referral_id, row.person_id, name)
+            assert list(ev.columns) == features.EVIDENCE_COLUMNS
+            assert len(ev) == getattr(row, name), (row.referral_id, row.person_id, name)
+            assert (ev["recorded_at"] < row.received_at).all()
+            checked += len(ev)
+    assert checked > 0
+    perp = evidence(
+        con, frame["referral_id"][0], frame["person_id"][0], "adults_da_perpetrator_ever_max"
+    )
+    assert set(perp["event_type"]) <= {"domestic_incident"}
+
+
+def test_evidence_for_a_referral_not_in_the_store(world):
+    tables, con, trained = world
+    row = trained.to_frame().iloc[3]
+    refs, _ = _one(tables, row["referral_id"])
+    ev = evidence(
+        con, refs.assign(referral_id="R-UNSTORED"), row["person_id"], "child_prior_referrals_ever"
+    )
+    assert len(ev) == row["child_prior_referrals_ever"]
+
+
+def test_bad_input_names_the_problem(world):
+    tables, con, _ = world
+    refs, kids = _one(tables, tables["referrals"]["referral_id"].iloc[0])
+    with pytest.raises(ValueError, match="both"):
+        build_features(con, refs)
+    with pytest.raises(ValueError, match="source"):
+        build_features(con, refs.assign(source="carrier_pigeon"), kids)
+    with pytest.raises(ValueError, match="missing column"):
+        build_features(con, refs.drop(columns=["received_at"]), kids)
+    with pytest.raises(ValueError, match="not in the referrals frame"):
+        build_features(con, refs, kids.assign(referral_id="R-OTHER"))
+    with pytest.raises(ValueError, match="Unknown feature"):
+        evidence(con, refs["referral_id"].iloc[0], kids["person_id"].iloc[0], "shoe_size")
+    empty = build_features(con, refs.iloc[:0], kids.iloc[:0])
+    assert len(empty) == 0 and list(empty.X.columns) == FEATURE_NAMES
+
+
+def test_chunked_training_build_equals_one_query():
+    tables = random_world(4)
+    con = store_of(tables)
+    whole = build_features(con).to_frame()
+    seen = []
+    chunked = build_features(
+        con, chunk_rows=5, progress=lambda s, c, t: seen.append((c, t))
+    ).to_frame()
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert seen[-1][0] == seen[-1][1] > 1

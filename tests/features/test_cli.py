@@ -1,0 +1,39 @@
+"""``mast features`` writes the table and the catalogue, and refuses a missing store."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from features import FEATURE_NAMES, PROTECTED_COLUMNS
+from mast.cli import app
+from store import connect, write_tables
+from tests.features.world import random_world
+
+
+def test_mast_features_writes_parquet_and_catalogue(tmp_path):
+    tables = random_world(3)
+    db = tmp_path / "store.duckdb"
+    con = connect(db)
+    write_tables(con, tables)
+    con.close()
+    out = tmp_path / "out" / "features.parquet"
+    result = CliRunner().invoke(
+        app,
+        ["features", "--db", str(db), "--out", str(out), "--catalogue", str(tmp_path / "cat.json")],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert len(frame) == len(tables["referral_children"])
+    assert set(FEATURE_NAMES) | set(PROTECTED_COLUMNS) <= set(frame.columns)
+    assert [e["name"] for e in json.loads((tmp_path / "cat.json").read_text())] == FEATURE_NAMES
+    assert "153 features" in result.output and "KB" in result.output
+    assert not list(out.parent.glob(".*.tmp"))  # the temp file was renamed away
+
+
+def test_mast_features_missing_store_exits_2(tmp_path):
+    result = CliRunner().invoke(app, ["features", "--db", str(tmp_path / "nope.duckdb")])
+    assert result.exit_code == 2
+    assert "No MAST store" in result.output
