@@ -30,7 +30,11 @@ RATE_COLUMNS = (
 
 
 def final_decisions(store: RecordsStore) -> pd.DataFrame:
-    """One row per decided referral: its latest decision, who made it, the flag and the initial view."""
+    """One row per decided referral: its latest decision, who made it and when, the flag and the initial view.
+
+    This is the live counterpart of the store's ``screening_decisions`` for
+    the audit's human-vs-tool lens: join on ``referral_id``.
+    """
     rows = []
     offset, page = 0, 10_000
     while True:
@@ -40,6 +44,7 @@ def final_decisions(store: RecordsStore) -> pd.DataFrame:
             rows.append(
                 {
                     "seq": e.seq,
+                    "at": e.at,
                     "referral_id": e.referral_id,
                     "actor": e.actor,
                     "role": e.role,
@@ -53,7 +58,16 @@ def final_decisions(store: RecordsStore) -> pd.DataFrame:
             break
     frame = pd.DataFrame(
         rows,
-        columns=["seq", "referral_id", "actor", "role", "decision", "flagged", "initial_decision"],
+        columns=[
+            "seq",
+            "at",
+            "referral_id",
+            "actor",
+            "role",
+            "decision",
+            "flagged",
+            "initial_decision",
+        ],
     )
     return (
         frame.sort_values("seq").drop_duplicates("referral_id", keep="last").reset_index(drop=True)
