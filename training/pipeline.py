@@ -450,7 +450,16 @@ def train(
         gate_verdict, gate_reasons = "not run", ["audit skipped"]
         if run_gate_after:
             with st.stage("audit and gate"), tempfile.TemporaryDirectory() as tmp:
-                gate = run_gate(predictions, Path(tmp) / "audit", seed)
+                gate = run_gate(
+                    predictions,
+                    Path(tmp) / "audit",
+                    seed,
+                    metadata=_card_metadata(
+                        MODEL_NAME, version, run_id, label_def, policy, lgb_scorer, periods, counts
+                    ),
+                    performance=_performance_rows(comparison),
+                    shap_importance=importance,
+                )
                 for f in gate.files:
                     client.log_artifact(run_id, str(f), artifact_path="audit")
                 for key, value in gate.tags().items():
@@ -482,6 +491,38 @@ def train(
     finally:
         if own_con:
             con.close()
+
+
+def _card_metadata(name, version, run_id, label_def, policy, scorer, periods, counts) -> dict:
+    """Plain facts for the audit's board report and model card."""
+    p = periods
+    return {
+        "model_name": name,
+        "model_version": version or "not registered",
+        "run_id": run_id,
+        "model_type": "LightGBM gradient-boosted trees, isotonic-calibrated; 1-20 ventile score",
+        "date": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d"),
+        "trained_on": (
+            f"{counts['train']['rows']:,} referral-child rows ({counts['train']['referrals']:,} "
+            f"referrals) received {p.train_start.date()} to {p.train_end.date()}"
+        ),
+        "training_period": f"{p.train_start.date()} to {p.train_end.date()}",
+        "test_period": f"{p.test_start.date()} to {p.test_end.date()}",
+        "label_definition": f"{label_def.tag}: {label_def.description}",
+        "flag_policy": (
+            f"{policy.version}: {policy.mode} {policy.target:g}; referral flagged at score "
+            f">= {scorer.policy.threshold_score}"
+        ),
+    }
+
+
+def _performance_rows(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The four models side by side, one row per model and label, for the board."""
+    keep = comparison[~comparison["metric"].isin(["n_rows", "n_referrals"])]
+    wide = keep.pivot_table(index=["model", "label"], columns="metric", values="value", sort=False)
+    wide = wide.reset_index()
+    wide["model"] = wide["model"].map(MODEL_LABELS).fillna(wide["model"])
+    return wide.round(3)
 
 
 def _slug(text: str) -> str:

@@ -89,7 +89,9 @@ def promote(
     except MlflowException as err:
         raise ValueError(f"VERSION: model {name!r} has no version {version}") from err
     tags = dict(mv.tags or {})
-    verdict = tags.get("gate_verdict", "not run")
+    verdict = tags.get("gate_verdict")
+    if verdict is None:  # a version tagged by the audit package alone
+        verdict = {"true": GATE_PASS, "false": "fail"}.get(tags.get("mast.gate.passed"), "not run")
     override_by = (override_by or "").strip()
     reason = (reason or "").strip()
     if bool(override_by) != bool(reason):
