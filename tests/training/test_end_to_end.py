@@ -1,0 +1,61 @@
+"""`mast train` on a real simulated store, through the CLI (slow; scaled in CI)."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from typer.testing import CliRunner
+
+from mast.settings import MODEL_NAME
+
+
+@pytest.mark.slow
+def test_mast_train_on_a_simulated_store(tmp_path, scale, monkeypatch):
+    from mast.cli import app
+    from store import connect, write_tables
+    from synthetic import SimulationConfig, simulate
+
+    world = simulate(
+        SimulationConfig(n_children=max(3000, int(8000 * scale)), years=10, random_state=3)
+    )
+    db = tmp_path / "sim.duckdb"
+    con = connect(db)
+    write_tables(con, world.tables, truth=world.truth, replace=True)
+    con.close()
+    config = tmp_path / "fast.toml"
+    config.write_text(
+        "[tuning]\nn_iter = 2\ntime_budget_seconds = 20\n[evaluation]\nn_bootstrap = 30\n"
+        "shap_sample = 300\n"
+    )
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("COLUMNS", "200")
+    out = CliRunner().invoke(
+        app, ["train", "--db", str(db), "--config", str(config), "--tracking-uri", uri]
+    )
+    assert out.exit_code == 0, out.output
+    for text in ("LightGBM", "L1 logistic", "Rule 12m", "Screeners", "harm", "candidate"):
+        assert text in out.output
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mv = client.get_model_version_by_alias(MODEL_NAME, "candidate")
+    assert mv.tags["gate_verdict"] in {"pass", "fail", "not run"}
+    run = client.get_run(mv.run_id)
+    assert 0.5 < run.data.metrics["lightgbm.proxy.auc"] <= 1
+    assert run.data.metrics["shap.additivity_max_abs_err"] < 1e-6
+
+
+def test_a_short_store_is_refused_by_the_cli(tmp_path, monkeypatch):
+    from mast.cli import app
+    from store import connect, write_tables
+    from synthetic import small_world
+
+    world = small_world(n_children=1500, years=4)
+    db = tmp_path / "short.duckdb"
+    con = connect(db)
+    write_tables(con, world.tables, truth=world.truth, replace=True)
+    con.close()
+    monkeypatch.setenv("COLUMNS", "200")
+    out = CliRunner().invoke(
+        app, ["train", "--db", str(db), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]
+    )
+    assert out.exit_code == 2
+    assert "split.min_train_months" in out.output
