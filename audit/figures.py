@@ -13,9 +13,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from audit.engine import LensResult  # noqa: E402
+from audit.engine import LensResult
 
 PLAIN = {
     "selection_rate": "Flag rate",

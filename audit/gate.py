@@ -58,7 +58,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def _interval(est: dict[str, Any]) -> str:
-    return f"{_fmt(est['value'])} (CI {_fmt(est['ci_low'])}–{_fmt(est['ci_high'])})"
+    return f"{_fmt(est['value'])} (CI {_fmt(est['ci_low'])} to {_fmt(est['ci_high'])})"
 
 
 def _beyond_upper(est: dict[str, Any], limit: float, judged_on: str) -> bool:
@@ -100,11 +100,15 @@ def evaluate_gate(audit_result: AuditResult, policy: Policy | str | None = None)
     reasons: list[str] = []
     notes: list[str] = []
     checks = 0
-    attributes = policy.gate_attributes or tuple(lens.groups)
+    attributes = tuple(a for a in (policy.gate_attributes or ()) if a in lens.groups)
+    if not attributes:
+        # An audit of another file names its own group columns: judge them all.
+        attributes = tuple(lens.groups)
+    elif policy.gate_attributes:
+        for attr in policy.gate_attributes:
+            if attr not in lens.groups:
+                notes.append(f"{attr}: not in this audit, so not judged")
     for attr in attributes:
-        if attr not in lens.groups:
-            notes.append(f"{attr}: not in this audit, so not judged")
-            continue
         small = [g for g, e in lens.groups[attr].items() if e["too_small"]]
         if small:
             notes.append(
@@ -130,6 +134,11 @@ def evaluate_gate(audit_result: AuditResult, policy: Policy | str | None = None)
             checks_here, failed = _check_attribute(rule, attr, lens, policy, notes)
             checks += checks_here
             reasons.extend(failed)
+    if checks == 0:
+        reasons.append(
+            "no rule could be checked (every group too small or every figure undefined): "
+            "a verdict without evidence is not a pass"
+        )
     return GateVerdict(
         passed=not reasons,
         reasons=reasons,

@@ -31,6 +31,9 @@ class _ScoreAsEstimator(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
     def predict(self, X):
         return np.asarray(X, dtype=float)[:, 0]
 

@@ -268,7 +268,7 @@ def render_report(
                 )
             lens_table.append({"attribute": attr, "metric": _METRIC_PLAIN[m], "cells": cells})
     lens_rows = []
-    for k, lr in audit_result.lenses.items():
+    for lr in audit_result.lenses.values():
         lens_rows.append(
             {
                 "title": lr.title,
@@ -367,6 +367,7 @@ def render_report(
         comparisons=comparisons,
         mitigation=mitigation,
         shap_figure=figures.shap_figure(shap_rows) if shap_rows else None,
+        shap_rows=sorted(shap_rows or [], key=lambda r: -float(r["importance"]))[:25],
         rules=policy.rules,
         limitations=list(metadata.get("limitations", LIMITATIONS)),
         signoff_roles=SIGNOFF_ROLES,

@@ -1,0 +1,106 @@
+"""The gate passes and fails on crafted inputs, and the policy file is checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit import (
+    DEFAULT_POLICY_PATH,
+    PolicyError,
+    audit_predictions,
+    evaluate_gate,
+    gate_tags,
+    load_policy,
+)
+
+
+def crafted(fpr_b: float, n: int = 2000, small_group_fpr: float | None = None) -> pd.DataFrame:
+    """Two groups with exact rates: FPR 10% in A and ``fpr_b`` in B; TPR 60% in both."""
+    rows = []
+    for grp, fpr in (("A", 0.10), ("B", fpr_b)):
+        n_pos, n_neg = n // 5, n - n // 5
+        flags_pos = np.r_[np.ones(int(0.6 * n_pos)), np.zeros(n_pos - int(0.6 * n_pos))]
+        flags_neg = np.r_[np.ones(int(fpr * n_neg)), np.zeros(n_neg - int(fpr * n_neg))]
+        rows += [(grp, 1, f) for f in flags_pos] + [(grp, 0, f) for f in flags_neg]
+    if small_group_fpr is not None:
+        rows += (
+            [("C", 1, 1)] * 5
+            + [("C", 0, 1)] * int(20 * small_group_fpr)
+            + [("C", 0, 0)] * (20 - int(20 * small_group_fpr))
+        )
+    df = pd.DataFrame(rows, columns=["grp", "y", "flag"])
+    df["rid"] = np.arange(len(df))
+    return df
+
+
+def run(df: pd.DataFrame, policy=None):
+    result = audit_predictions(
+        df,
+        label="y",
+        flag="flag",
+        score=None,
+        prob=None,
+        band=None,
+        groups=["grp"],
+        referral_col="rid",
+        n_boot=200,
+        random_state=0,
+        policy=policy,
+        mitigation=False,
+    )
+    return result, evaluate_gate(result, policy)
+
+
+def test_equal_rates_pass():
+    _, verdict = run(crafted(0.10))
+    assert verdict.passed, verdict.reasons
+    assert verdict.reasons == []
+    assert verdict.checks > 0
+    assert verdict.policy_version == load_policy().version
+
+
+def test_tripled_fpr_fails_with_a_reason_naming_group_and_metric():
+    _, verdict = run(crafted(0.30))
+    assert not verdict.passed
+    assert any("grp = B" in r and "false-positive rate" in r for r in verdict.reasons)
+
+
+def test_small_group_is_noted_not_judged():
+    _, verdict = run(crafted(0.10, small_group_fpr=0.9))
+    assert verdict.passed, verdict.reasons
+    assert any("too small to conclude" in note and "C (n=25)" in note for note in verdict.notes)
+
+
+def test_interval_versus_point_judgement(tmp_path):
+    # FPR ratio 1.7 on small groups: the point estimate breaches 1.5 but the
+    # interval reaches below it, so only the "point" policy fails.
+    df = crafted(0.17, n=300)
+    text = DEFAULT_POLICY_PATH.read_text()
+    point = tmp_path / "point.toml"
+    point.write_text(text.replace('judged_on = "interval"', 'judged_on = "point"'))
+    _, by_interval = run(df)
+    _, by_point = run(df, load_policy(point))
+    assert by_interval.passed, by_interval.reasons
+    assert not by_point.passed
+
+
+def test_gate_tags_for_mlflow():
+    _, verdict = run(crafted(0.30))
+    tags = gate_tags(verdict)
+    assert tags["mast.gate.passed"] == "false"
+    assert tags["mast.gate.policy_version"] == verdict.policy_version
+    assert "grp = B" in tags["mast.gate.reasons"]
+
+
+def test_policy_errors_name_the_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = "x"\n[[gate.rules]]\nmetric = "fpr"\nkind = "ratio"\n')
+    with pytest.raises(PolicyError, match=r"gate.rules\[0\].limit"):
+        load_policy(bad)
+    bad.write_text('version = "x"\n[[gate.rules]]\nmetric = "fpr"\nkind = "most"\nlimit = 1\n')
+    with pytest.raises(PolicyError, match="kind"):
+        load_policy(bad)
+    with pytest.raises(PolicyError, match="not found"):
+        load_policy(tmp_path / "missing.toml")

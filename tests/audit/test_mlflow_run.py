@@ -1,0 +1,82 @@
+"""``mast audit --run``: audit a run logged to a temporary MLflow store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from audit import (
+    PREDICTION_COLUMNS,
+    PREDICTIONS_ARTIFACT,
+    audit_predictions,
+    evaluate_gate,
+    load_run_predictions,
+    log_gate_verdict,
+)
+from mast.cli import app
+
+
+@pytest.fixture(scope="module")
+def logged_run(tmp_path_factory, predictions):
+    from mlflow import MlflowClient
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("audit-test", artifact_location=(root / "art").as_uri())
+    run = client.create_run(experiment)
+    local = root / "evaluation"
+    local.mkdir()
+    predictions.head(900).to_parquet(local / "test_predictions.parquet", index=False)
+    client.log_artifact(run.info.run_id, str(local / "test_predictions.parquet"), "evaluation")
+    client.set_terminated(run.info.run_id)
+    return uri, run.info.run_id
+
+
+def test_the_fixture_matches_the_agreed_columns(predictions):
+    assert list(predictions.columns) == list(PREDICTION_COLUMNS)
+    assert PREDICTIONS_ARTIFACT == "evaluation/test_predictions.parquet"
+
+
+def test_mast_audit_run_downloads_and_audits(logged_run, tmp_path):
+    uri, run_id = logged_run
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["audit", "--run", run_id, "--tracking-uri", uri, "--out", str(out), "--n-boot", "50"],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "metrics.json").read_text())
+    assert set(doc["lenses"]) == {
+        "tool_vs_proxy",
+        "tool_vs_harm",
+        "human_vs_proxy",
+        "human_vs_harm",
+    }
+    assert "ethnicity × deprivation_quintile" in doc["groups"]
+    assert doc["comparisons"], "lens 3 needs the screeners' decisions"
+    assert run_id in (out / "report.html").read_text()
+
+
+def test_unknown_run_is_a_clear_error(logged_run, tmp_path):
+    uri, _ = logged_run
+    result = CliRunner().invoke(
+        app, ["audit", "--run", "0" * 32, "--tracking-uri", uri, "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert "could not download" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_verdict_logged_as_tags_on_the_run(logged_run):
+    from mlflow import MlflowClient
+
+    uri, run_id = logged_run
+    frame = load_run_predictions(run_id, uri)
+    verdict = evaluate_gate(audit_predictions(frame, n_boot=50, random_state=0, mitigation=False))
+    log_gate_verdict(verdict, run_id=run_id, tracking_uri=uri)
+    tags = MlflowClient(tracking_uri=uri).get_run(run_id).data.tags
+    assert tags["mast.gate.passed"] == ("true" if verdict.passed else "false")
+    assert tags["mast.gate.policy_version"] == verdict.policy_version
