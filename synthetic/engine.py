@@ -668,11 +668,21 @@ def _step(w: World_, d0: int, d1: int) -> None:
             )
 
     if cand["fam"]:
-        _screen(w, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1)
+        n_risk = (
+            fam_flag["da"].astype(np.int8)
+            + fam_flag["subst"]
+            + fam_flag["mh"]
+            + fam_flag["crim"]
+            + newp
+            + pop.fam_housing
+            + pop.fam_young
+            + pop.fam_care_leaver
+        )
+        _screen(w, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk)
     _plans_to_care(w, c, in_harm, d0, d1)
 
 
-def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1) -> None:
+def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk) -> None:
     """Merge the month's referrals per household, screen them, and follow them up."""
     pop, rng, cfg = w.pop, w.rng, w.config
     fam = np.concatenate(cand["fam"])
@@ -690,7 +700,15 @@ def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1)
         src_keep
         * np.where(fam_harm[fam], p.REFERRAL_KEEP_HARM, p.REFERRAL_KEEP_BASE)
         * pop.fam_propensity[fam]
+        # Families with visible difficulties are referred again and again.
+        * np.exp(p.REFERRAL_RISK_BETA * np.minimum(n_risk[fam], 4))
     )
+    # Contacts about a family referred in the last few weeks are usually
+    # added to that referral rather than opening a new one.
+    recent = (day - w.fam_last_ref[fam]) < p.REFERRAL_MERGE_DAYS
+    # Once known, a family is watched: professionals refer it more readily.
+    keep_p = np.where(w.fam_last_ref[fam] > -(2**39), keep_p * p.REFERRAL_KNOWN_FACTOR, keep_p)
+    keep_p = np.where(recent, keep_p * (1 - p.REFERRAL_MERGE_SHARE), keep_p)
     kept = rng.random(fam.size) < keep_p
     fam, day, src, rel, conc, child, sepf = (
         a[kept] for a in (fam, day, src, rel, conc, child, sepf)
