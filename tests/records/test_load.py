@@ -40,7 +40,7 @@ def _free_port() -> int:
 class Server:
     """uvicorn serving tests/records/app.py on a free loopback port."""
 
-    def __init__(self, db_url: str, log: Path) -> None:
+    def __init__(self, db_url: str, log: Path, workers: int = 1) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "MAST_RECORDS_DB": db_url}
@@ -124,11 +124,13 @@ def setup(tmp_path):
     store.close()
 
 
-def test_concurrent_decisions_all_stored(setup, scale):
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-process", "2-processes"])
+def test_concurrent_decisions_all_stored(setup, scale, workers):
+    """With 2 worker processes the chain must stay linear across processes, not just threads."""
     url, store, tokens, log = setup
     total = max(200, int(2000 * scale))
     per_client = total // CLIENTS
-    server = Server(url, log)
+    server = Server(url, log, workers)
     statuses: list[int] = []
     lock = threading.Lock()
 
@@ -160,12 +162,13 @@ def test_concurrent_decisions_all_stored(setup, scale):
     assert report.ok and report.entries == n + CLIENTS  # + one token_created each
     ARTIFACTS.mkdir(exist_ok=True)
     figures = {
+        "workers": workers,
         "decisions": n,
         "clients": CLIENTS,
         "seconds": round(elapsed, 3),
         "decisions_per_second": round(n / elapsed, 1),
     }
-    (ARTIFACTS / "records_load.json").write_text(json.dumps(figures, indent=2))
+    (ARTIFACTS / f"records_load_{workers}w.json").write_text(json.dumps(figures, indent=2))
     print(f"\nrecords load: {figures}")
 
 
