@@ -88,7 +88,10 @@ def main() -> None:
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
     print()
-    print(f"mast train on {args.store.name}: {rows:,} referral-child rows in the three periods")
+    print(
+        f"mast train on {args.store.name}: features built for {result.feature_rows:,} "
+        f"referral-child rows; {rows:,} in the three periods (the rest are burn-in and gaps)"
+    )
     for p, c in result.period_counts.items():
         print(
             f"  {p:<12} {c['rows']:>9,} rows  {c['referrals']:>9,} referrals  {c['positives']:>7,} positive"

@@ -71,6 +71,7 @@ class TrainResult:
     policy: dict
     data_hash: str
     tracking_uri: str
+    feature_rows: int = 0
     scorer: LightGBMScorer | None = None
     predictions: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -197,6 +198,7 @@ def train(
             X = feature_table.X.reset_index(drop=True).astype(float)
             protected = feature_table.protected.reset_index(drop=True)
             names = list(X.columns)
+            feature_rows = len(X)
         with st.stage("labels and split"):
             period = assign_periods(keys, periods)
             used = period != "excluded"
@@ -485,6 +487,7 @@ def train(
             policy=lgb_scorer.policy.to_dict(),
             data_hash=data_hash,
             tracking_uri=tracking_uri,
+            feature_rows=feature_rows,
             scorer=lgb_scorer,
             predictions=predictions,
         )
