@@ -107,6 +107,7 @@ def threshold_mitigation(
         )
     except Exception as err:
         result["error"] = f"{type(err).__name__}: {err}"
+        result["equal_fpr_same_capacity"] = equal_fpr_thresholds(y_true, y_pred, y_score, pooled)
         return result
     result["before"] = _rates(y_true, y_pred)
     result["after"] = _rates(y_true, after)
@@ -123,4 +124,50 @@ def threshold_mitigation(
             "after": _rates(y_true[inside], after[inside]),
         }
     result["by_group"] = by_group
+    result["equal_fpr_same_capacity"] = equal_fpr_thresholds(y_true, y_pred, y_score, pooled)
     return result
+
+
+def equal_fpr_thresholds(
+    y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray, groups: np.ndarray
+) -> dict[str, Any]:
+    """Per-group thresholds giving every group the tool's current overall FPR.
+
+    ThresholdOptimizer chooses its own operating point, so its flag rate can
+    differ a lot from the capacity governance set.  This deterministic
+    alternative keeps the overall false-positive rate (and so roughly the
+    flag rate) where it is and only moves it between groups: each group's
+    threshold is its ``k``-th highest score among children without the
+    outcome, ``k = round(FPR x negatives)``.  The recall change is then the
+    price of equal false-positive rates at the same workload.
+    """
+    target = float(y_pred[y_true == 0].mean()) if (y_true == 0).any() else 0.0
+    after = np.zeros_like(y_pred, dtype=float)
+    thresholds: dict[str, float | None] = {}
+    for g in sorted(set(groups), key=lambda x: (x == "Other or not recorded", x)):
+        inside = groups == g
+        neg = np.sort(y_score[inside & (y_true == 0)])[::-1]
+        k = int(round(target * len(neg)))
+        if k == 0:
+            thresholds[g] = None
+            continue
+        t = float(neg[k - 1])
+        thresholds[g] = t
+        after[inside] = (y_score[inside] >= t).astype(float)
+    out: dict[str, Any] = {
+        "target_fpr": target,
+        "thresholds": thresholds,
+        "before": _rates(y_true, y_pred),
+        "after": _rates(y_true, after),
+    }
+    out["recall_cost"] = out["after"]["tpr"] - out["before"]["tpr"]
+    out["flag_rate_change"] = out["after"]["selection_rate"] - out["before"]["selection_rate"]
+    out["by_group"] = {
+        g: {
+            "n": int((groups == g).sum()),
+            "before": _rates(y_true[groups == g], y_pred[groups == g]),
+            "after": _rates(y_true[groups == g], after[groups == g]),
+        }
+        for g in thresholds
+    }
+    return out

@@ -111,6 +111,30 @@ def _table(data: Any) -> dict[str, Any] | None:
     }
 
 
+def _mitigation_view(analysis: Mapping[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "before_flag": _pct(analysis["before"]["selection_rate"]),
+        "after_flag": _pct(analysis["after"]["selection_rate"]),
+        "before_recall": _pct(analysis["before"]["tpr"]),
+        "after_recall": _pct(analysis["after"]["tpr"]),
+        "recall_cost": f"{100 * analysis['recall_cost']:+.1f} percentage points",
+        "rows": [
+            [
+                g,
+                f"{v['n']:,}",
+                _pct(v["before"]["selection_rate"]),
+                _pct(v["after"]["selection_rate"]),
+                _pct(v["before"]["fpr"]),
+                _pct(v["after"]["fpr"]),
+                _pct(v["before"]["tpr"]),
+                _pct(v["after"]["tpr"]),
+            ]
+            for g, v in analysis["by_group"].items()
+        ],
+    }
+
+
 def _summary(result: AuditResult, verdict: GateVerdict, metadata: Mapping[str, Any]) -> dict:
     lens = result.primary
     o = lens.overall
@@ -295,33 +319,25 @@ def render_report(
     mitigation = None
     mit = audit_result.mitigation
     if mit:
-        mitigation = {
-            "note": mit["note"],
-            "error": mit.get("error"),
-            "attribute": mit["attribute"],
-            "constraints": mit["constraints"],
-            "objective": mit["objective"],
-        }
+        mitigation = {"note": mit["note"], "error": mit.get("error"), "analyses": []}
         if not mit.get("error"):
-            mitigation.update(
-                before_flag=_pct(mit["before"]["selection_rate"]),
-                after_flag=_pct(mit["after"]["selection_rate"]),
-                before_recall=_pct(mit["before"]["tpr"]),
-                after_recall=_pct(mit["after"]["tpr"]),
-                recall_cost=f"{100 * mit['recall_cost']:+.1f} percentage points",
-                rows=[
-                    [
-                        g,
-                        f"{v['n']:,}",
-                        _pct(v["before"]["selection_rate"]),
-                        _pct(v["after"]["selection_rate"]),
-                        _pct(v["before"]["fpr"]),
-                        _pct(v["after"]["fpr"]),
-                        _pct(v["before"]["tpr"]),
-                        _pct(v["after"]["tpr"]),
-                    ]
-                    for g, v in mit["by_group"].items()
-                ],
+            mitigation["analyses"].append(
+                _mitigation_view(
+                    mit,
+                    f"fairlearn ThresholdOptimizer by {mit['attribute']} "
+                    f"({mit['constraints']}, objective {mit['objective']}). It chooses its own "
+                    "operating point, so the overall flag rate can change.",
+                )
+            )
+        same = mit.get("equal_fpr_same_capacity")
+        if same:
+            mitigation["analyses"].append(
+                _mitigation_view(
+                    same,
+                    f"Group thresholds by {mit['attribute']} that give every group the current "
+                    f"overall false-positive rate ({_pct(same['target_fpr'])}), keeping the "
+                    "workload about the same.",
+                )
             )
     shap_rows = None
     if shap_importance is not None:
