@@ -22,7 +22,19 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-COMMANDS = ["load", "simulate", "serve", "audit_log", "tokens", "train", "promote", "models", "audit", "features"]
+COMMANDS = [
+    "load",
+    "simulate",
+    "features",
+    "train",
+    "promote",
+    "models",
+    "audit",
+    "serve",
+    "audit_log",
+    "tokens",
+    "demo",
+]
 
 for _name in COMMANDS:
     importlib.import_module(f"mast.commands.{_name}").register(app)

@@ -1,0 +1,218 @@
+"""``mast demo``: the whole of MAST, end to end, on the embedded synthetic world.
+
+Each step calls the same code as its own command (``mast simulate``,
+``mast features``, ``mast train``, ``mast promote``, ``mast serve``), in the
+order one referral travels from the raw tables to the advisory flag.  A step
+is announced only when it starts and reported only once it has really been
+done.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.rule import Rule
+
+from mast.progress import console
+from mast.settings import get_settings
+
+DEMO_OVERRIDE_BY = "mast demo"
+DEMO_OVERRIDE_REASON = (
+    "Demonstration on synthetic data only: promoted so the walk-through can show the "
+    "service. A real deployment needs a governance board's own decision."
+)
+
+
+def _step(n: int, title: str) -> None:
+    console.print(Rule(f"[bold]Step {n}: {title}"))
+
+
+def demo(
+    children: int = typer.Option(
+        30_000, "--children", help="Children aged 0-17 in the synthetic local authority."
+    ),
+    years: int = typer.Option(
+        10,
+        "--years",
+        help="Years simulated: the 24-month label horizon between train, calibration and test "
+        "periods needs about 10.",
+    ),
+    seed: int = typer.Option(None, "--seed", help="Random seed (default: the MAST_SEED setting)."),
+    home: Path = typer.Option(
+        None, "--home", help="Folder for the store, features and reports (default: mast-data)."
+    ),
+    tracking_uri: str = typer.Option(
+        None, "--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlflow/mlflow.db)."
+    ),
+    keep_serving: bool = typer.Option(
+        None,
+        "--keep-serving/--no-keep-serving",
+        help="Leave the service running at the end for the screener's page "
+        "(default: only when run from a terminal).",
+    ),
+    port: int = typer.Option(8000, "--port", help="Port for the service left running at the end."),
+) -> None:
+    """Run MAST end to end: simulate, build features, train, audit, promote, serve, score.
+
+    Everything is written under --home and the MLflow tracking store; the run
+    is seeded, so the same seed gives the same tables, model and report.
+    """
+    from mast.commands.features import features_command
+    from mast.commands.simulate import simulate
+
+    settings = get_settings()
+    home = home or settings.home
+    seed = settings.seed if seed is None else seed
+    tracking_uri = tracking_uri or settings.tracking_uri
+    db = home / "mast.duckdb"
+    os.environ.setdefault("MAST_HOME", str(home))
+
+    _step(1, f"simulate a local authority: {children:,} children over {years} years")
+    simulate(
+        children=children,
+        years=years,
+        seed=seed,
+        db=db,
+        report=True,
+        exposure_bias=0.8,
+        si_multiplier=1.0,
+        burn_in_years=3,
+        start="2015-04-01",
+        validate=True,
+    )
+
+    _step(2, "point-in-time features for every referral")
+    features_command(
+        db=db,
+        out=home / "features.parquet",
+        catalogue=str(home / "feature-catalogue"),
+        catalogue_only=False,
+    )
+
+    _step(3, "train, evaluate and register; fairness audit and gate")
+    result = _train(db, tracking_uri)
+
+    _step(4, "governance: promote to champion")
+    _promote(result, tracking_uri, settings.model_name)
+
+    _step(5, "score held-out referrals through the running service")
+    _score(db, tracking_uri)
+
+    _step(6, "the screener's page")
+    _page(db, tracking_uri, port, keep_serving)
+
+
+def _train(db: Path, tracking_uri: str):
+    from mast.commands.train import comparison_table
+    from mast.progress import progress_bar
+    from training import TrainConfig, train
+
+    with progress_bar() as progress:
+        result = train(db, TrainConfig.from_toml(), tracking_uri=tracking_uri, progress=progress)
+    console.print(comparison_table(result.comparison))
+    colour = "green" if result.gate_verdict == "pass" else "red"
+    console.print(
+        f"Registered {result.model_name} version [bold]{result.model_version}[/bold] "
+        f"(alias candidate), run {result.run_id}. Fairness gate: "
+        f"[{colour}]{result.gate_verdict}[/{colour}]"
+    )
+    for reason in result.gate_reasons:
+        console.print(f"  - {reason}", soft_wrap=True)
+    reports = _download_reports(result, db.parent / "reports")
+    for path in reports:
+        console.print(f"Governance file: {path}")
+    console.print(
+        f"MLflow: `mlflow ui --backend-store-uri {tracking_uri}` then open the experiment "
+        f"and run {result.run_id}."
+    )
+    return result
+
+
+def _download_reports(result, out: Path) -> list[Path]:
+    """Copy the board's report and model card out of the MLflow run, for the reader."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(result.tracking_uri)
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=result.run_id, artifact_path="audit", dst_path=str(out)
+        )
+    )
+    return sorted(
+        p
+        for p in local.rglob("*")
+        if p.suffix in (".html", ".pdf") or p.name.startswith("model_card.")
+    )
+
+
+def _promote(result, tracking_uri: str, model_name: str) -> None:
+    from training import promote
+
+    if result.gate_verdict == "pass":
+        promote(result.model_version, tracking_uri, name=model_name)
+        console.print(f"Version {result.model_version} passed the gate and is now champion.")
+        return
+    promote(
+        result.model_version,
+        tracking_uri,
+        override_by=DEMO_OVERRIDE_BY,
+        reason=DEMO_OVERRIDE_REASON,
+        name=model_name,
+    )
+    console.print(
+        f"[yellow]Version {result.model_version} did not pass the fairness gate.[/yellow] "
+        f"The demo recorded a governance override on it (by {DEMO_OVERRIDE_BY!r}: "
+        f"{DEMO_OVERRIDE_REASON}) and made it champion. `mast models` shows the record.",
+        soft_wrap=True,
+    )
+
+
+def _score(db: Path, tracking_uri: str) -> None:
+    from serving.demo import demo_scoring
+
+    # Enough held-out referrals that one is likely flagged (10% capacity by default).
+    shown = demo_scoring(db, tracking_uri, n=20)
+    for row in shown.summary:
+        mark = "review recommended" if row["review_recommended"] else "no flag"
+        console.print(f"  {row['referral_id']}: highest score {row['highest_score']:>2} ({mark})")
+    console.print()
+    console.print(shown.text, soft_wrap=True, markup=False, highlight=False)
+    console.print("\nThe same call by hand (with a screener's token in MAST_TOKEN):")
+    console.print(shown.curl, soft_wrap=True, markup=False, highlight=False)
+
+
+def _page(db: Path, tracking_uri: str, port: int, keep_serving: bool | None) -> None:
+    import records
+
+    store = records.RecordsStore(records.default_url())
+    try:
+        screener = store.create_token("demo screener", "screener", created_by=DEMO_OVERRIDE_BY)[0]
+        manager = store.create_token("demo manager", "manager", created_by=DEMO_OVERRIDE_BY)[0]
+    finally:
+        store.close()
+    url = f"http://127.0.0.1:{port}/"
+    console.print(f"Screener token: [bold]{screener}[/bold]")
+    console.print(f"Manager token (for overrides): [bold]{manager}[/bold]")
+    if keep_serving is None:
+        keep_serving = sys.stdin.isatty() and sys.stdout.isatty()
+    if not keep_serving:
+        console.print(
+            f"Start the service with `mast serve --db {db} --port {port}`, then open {url} "
+            "and sign in with the screener token."
+        )
+        return
+    console.print(
+        f"The screener's page is at [bold]{url}[/bold]: sign in with the screener token. "
+        "Press Ctrl-C to stop the service."
+    )
+    from mast.commands.serve import serve
+
+    serve(host="127.0.0.1", port=port, db=db, tracking_uri=tracking_uri, workers=1, threads=4)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
