@@ -136,9 +136,10 @@ class ScoringEngine:
                 "a referral can only be scored once it has been received.",
             )
         cur = self.cursor()
+        marks = ", ".join("?" for _ in referral.children)
         people = cur.execute(
-            "SELECT person_id, date_of_birth FROM people WHERE list_contains($ids, person_id)",
-            {"ids": list(referral.children)},
+            f"SELECT person_id, date_of_birth FROM people WHERE person_id IN ({marks})",
+            list(referral.children),
         ).fetchall()
         births = dict(people)
         for pid in referral.children:
@@ -180,22 +181,29 @@ class ScoringEngine:
         X = table.X[self.feature_names].reset_index(drop=True)
         return keys, X
 
-    def evidence(self, referral_row: dict, person_id: str, feature: str) -> list[dict]:
-        """The records behind one feature for one child, as plain dicts."""
-        records = self._features.evidence(self.cursor(), referral_row, person_id, feature)
-        if isinstance(records, pd.DataFrame):
-            records = records.to_dict("records")
+    def evidence(
+        self, referral: pd.DataFrame, children: pd.DataFrame, person_id: str, feature: str
+    ) -> list[dict]:
+        """The records behind one feature for one child, as plain dicts.
+
+        ``features.evidence`` selects them with the feature's own predicates,
+        so the records listed are the ones the feature counted.
+        """
+        frame = self._features.evidence(
+            self.cursor(), referral, person_id, feature, referral_children=children
+        )
         out = []
-        for r in records:
-            r = dict(r)
+        for r in frame.to_dict("records"):
             out.append(
                 {
-                    "agency": str(r.get("agency")),
-                    "event_type": str(r.get("event_type")),
-                    "person_id": str(r.get("person_id", r.get("person"))),
-                    "relationship": str(r.get("relationship")),
-                    "occurred_at": _ts(r.get("occurred_at")),
-                    "recorded_at": _ts(r.get("recorded_at")),
+                    "record": str(r["record"]),
+                    "agency": _text(r["agency"]),
+                    "event_type": str(r["event_type"]),
+                    "person_id": str(r["person_id"]),
+                    "relationship": str(r["relationship"]),
+                    "occurred_at": _ts(r["occurred_at"]),
+                    "recorded_at": _ts(r["recorded_at"]),
+                    "detail": _text(r["detail"]),
                 }
             )
         return out
@@ -209,8 +217,7 @@ class ScoringEngine:
         predicted = scorer.predict_frame(X).reset_index(drop=True)
         contributions, base_value = scorer.contributions(X)
         contributions = contributions.reset_index(drop=True)
-        referrals, _ = _referral_frames(referral)
-        referral_row = referrals.iloc[0].to_dict()
+        referral_frame, children_frame = _referral_frames(referral)
         by_child = {}
         for i, pid in enumerate(keys["person_id"]):
             row_c = contributions.loc[i, self.feature_names]
@@ -218,7 +225,7 @@ class ScoringEngine:
             values = X.loc[i]
 
             def records_for(feature, pid=pid):
-                return self.evidence(referral_row, pid, feature)
+                return self.evidence(referral_frame, children_frame, pid, feature)
 
             by_child[pid] = {
                 "person_id": pid,
@@ -303,6 +310,13 @@ class ScoringEngine:
                 children=sample[-1],
             )
             self.model_inputs(self.features_for(referral))
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    text = str(value)
+    return text or None
 
 
 def _ts(value: Any) -> datetime | None:

@@ -74,12 +74,14 @@ class ReferralIn(_Strict):
 class EvidenceRecord(_Strict):
     """One record behind a reason: what happened, to whom, when, when it was known."""
 
-    agency: str
+    record: str = Field(..., description="agency_event, referral, household_member, ...")
+    agency: str | None
     event_type: str
     person_id: str
     relationship: str
     occurred_at: datetime | None
     recorded_at: datetime | None
+    detail: str | None
 
 
 class Reason(_Strict):
@@ -161,6 +163,7 @@ class HealthOut(_Strict):
     status: str
     model_version: str | None
     store: str
+    advisory_notice: str = ADVISORY_NOTICE
 
 
 class Problem(_Strict):

@@ -58,10 +58,10 @@ def training_referrals(n: int, random_state: int) -> tuple[pd.DataFrame, pd.Data
 def train_champion(store_path, tracking_uri: str, random_state: int = 7) -> str:
     """Train, log, register and promote a tiny LightGBM scorer; returns its version."""
     import lightgbm as lgb
-
-    import features
     import mlflow
     from mlflow import MlflowClient
+
+    import features
     from models import FlagPolicy, LightGBMScorer, log_scorer, resolve_policy, to_score
 
     con = duckdb.connect(str(store_path), read_only=True)

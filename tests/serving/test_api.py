@@ -100,19 +100,42 @@ def test_reasons_match_a_direct_shap_call(scored, engine):
 
 
 def test_reasons_list_the_records_behind_them(client):
-    """A partner's police record raises C1's score and is listed with agency and date."""
+    """Count reasons list exactly the records they count, each dated before the referral."""
+    import re
+
     scored = client.post("/v1/referrals/score", json=body(referral_id="N2")).json()
-    reasons = [
-        r
-        for c in scored["children"]
-        for r in c["reasons_for"] + c["reasons_against"]
-        if r["records"]
+    reasons = [r for c in scored["children"] for r in c["reasons_for"] + c["reasons_against"]]
+    with_records = [r for r in reasons if r["records"]]
+    assert with_records, "no reason lists any record"
+    counts = [
+        r for r in reasons if re.search(r"prior_referrals_[a-z_]*(\d+m|ever)(_sum)?$", r["feature"])
     ]
-    assert reasons, "no reason lists any record"
-    for r in reasons:
+    assert counts, "expected a referral-count reason with this toy model"
+    for r in counts:
+        assert r["records_total"] == r["value"], r
+    for r in with_records:
         for rec in r["records"]:
-            assert rec["agency"] and rec["event_type"] and rec["occurred_at"]
-            assert rec["recorded_at"] < "2026-10-01T10:00:00"
+            assert rec["event_type"] and rec["occurred_at"] and rec["relationship"]
+            if rec["event_type"] != "this referral":
+                assert rec["recorded_at"] < "2026-10-01T10:00:00"
+
+
+def test_evidence_names_the_adult_behind_a_household_feature(engine):
+    """The new partner's police record is listed, with who he is to the child."""
+    from serving import ReferralIn
+    from serving.engine import _referral_frames
+
+    referral, children = _referral_frames(ReferralIn(**body(referral_id="N3")))
+    records = engine.evidence(referral, children, "C1", "adults_da_perpetrator_ever_max")
+    assert [(r["person_id"], r["relationship"], r["agency"], r["event_type"]) for r in records] == [
+        ("A2", "partner", "police", "domestic_incident")
+    ]
+    assert records[0]["occurred_at"].isoformat() == "2024-04-04T00:00:00"
+    # Before A2's move-in was recorded, he is not in the household: nothing to list.
+    early, early_kids = _referral_frames(
+        ReferralIn(**body(referral_id="N4", received_at="2026-09-03T10:00:00"))
+    )
+    assert engine.evidence(early, early_kids, "C1", "adults_da_perpetrator_ever_max") == []
 
 
 # -- refusals -----------------------------------------------------------------

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import duckdb
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
 import features
-import mlflow
 from serving import ReferralIn
 from store import vocabulary as v
 from tests.serving.conftest import MODEL
