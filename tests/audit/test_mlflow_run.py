@@ -80,3 +80,49 @@ def test_verdict_logged_as_tags_on_the_run(logged_run):
     tags = MlflowClient(tracking_uri=uri).get_run(run_id).data.tags
     assert tags["mast.gate.passed"] == ("true" if verdict.passed else "false")
     assert tags["mast.gate.policy_version"] == verdict.policy_version
+
+
+def test_failed_gate_blocks_promotion_and_an_override_unblocks_it(logged_run, predictions):
+    """End to end with training's ``mast promote``: the audit's tags decide."""
+    from mlflow import MlflowClient
+
+    uri, run_id = logged_run
+    client = MlflowClient(tracking_uri=uri)
+    name = "audit-gate-test-model"
+    client.create_registered_model(name)
+    run = client.get_run(run_id)
+    version = client.create_model_version(
+        name, source=f"{run.info.artifact_uri}/evaluation", run_id=run_id
+    ).version
+    version = str(version)
+    # A crafted unfair flag: every Black child flagged, nobody else.
+    unfair = predictions.assign(flag=(predictions["ethnicity"] == "Black").astype(int))
+    verdict = evaluate_gate(audit_predictions(unfair, n_boot=50, random_state=0, mitigation=False))
+    assert not verdict.passed
+    log_gate_verdict(verdict, model_name=name, model_version=version, tracking_uri=uri)
+
+    runner = CliRunner()
+    env = {"MAST_MODEL_NAME": name}
+    refused = runner.invoke(app, ["promote", version, "--tracking-uri", uri], env=env)
+    assert refused.exit_code == 2, refused.output
+    assert "refused" in refused.output.lower()
+    assert "champion" not in client.get_registered_model(name).aliases
+
+    allowed = runner.invoke(
+        app,
+        [
+            "promote",
+            version,
+            "--tracking-uri",
+            uri,
+            "--override-by",
+            "A. Chair",
+            "--reason",
+            "Board minute 12: approved for a supervised pilot",
+        ],
+        env=env,
+    )
+    assert allowed.exit_code == 0, allowed.output
+    tags = client.get_model_version(name, version).tags
+    assert "A. Chair" in " ".join(tags.values())
+    assert str(client.get_registered_model(name).aliases.get("champion")) == version
