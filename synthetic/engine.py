@@ -706,8 +706,9 @@ def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1,
     # Contacts about a family referred in the last few weeks are usually
     # added to that referral rather than opening a new one.
     recent = (day - w.fam_last_ref[fam]) < p.REFERRAL_MERGE_DAYS
-    # Once known, a family is watched: professionals refer it more readily.
-    keep_p = np.where(w.fam_last_ref[fam] > -(2**39), keep_p * p.REFERRAL_KNOWN_FACTOR, keep_p)
+    # Once known, a family is watched for a while: professionals refer it more readily.
+    known = (day - w.fam_last_ref[fam]) < p.REFERRAL_KNOWN_DAYS
+    keep_p = np.where(known, keep_p * p.REFERRAL_KNOWN_FACTOR, keep_p)
     keep_p = np.where(recent, keep_p * (1 - p.REFERRAL_MERGE_SHARE), keep_p)
     kept = rng.random(fam.size) < keep_p
     fam, day, src, rel, conc, child, sepf = (

@@ -125,7 +125,8 @@ SCREEN_THRESHOLDS = (-0.3, 0.35, 1.2)  # early help, assessment, strategy discus
 # them, more when a child in the household is being harmed (the referrer has
 # seen something real), and per source to match the national source mix.
 REFERRAL_KEEP_BASE = 0.175
-REFERRAL_KNOWN_FACTOR = 2.0  # once a family has been referred
+REFERRAL_KNOWN_FACTOR = 2.0  # within REFERRAL_KNOWN_DAYS of a family's last referral
+REFERRAL_KNOWN_DAYS = 3 * 365
 REFERRAL_MERGE_DAYS = 90
 REFERRAL_MERGE_SHARE = 0.75
 REFERRAL_RISK_BETA = 0.9  # per current family risk factor (capped at 4)
@@ -150,7 +151,7 @@ REREFERRAL_HARM_RATE = 0.012
 REREFERRAL_CLOSED_FACTOR = 1.5
 
 # Durations and stocks of statutory episodes.
-CP_PLAN_MEDIAN_DAYS = 350.0  # lognormal, sigma 0.6: mean about 380 days
-CARE_LONG_MEAN_YEARS = 11.0  # long care episodes (65 %), capped at the 18th birthday
+CP_PLAN_MEDIAN_DAYS = 320.0  # lognormal, sigma 0.6: mean about 385 days (at least 60)
+CARE_LONG_MEAN_YEARS = 8.0  # long care episodes (65 %), capped at the 18th birthday
 INITIAL_CARE_SHARE = 0.0075  # children already looked after on the first simulated day
 INITIAL_CARE_REMAINING_YEARS = 5.0
