@@ -426,7 +426,7 @@ def _step(w: World_, d0: int, d1: int) -> None:
     ed_hit, ed_day = child_events(
         np.where(under5, 0.025, 0.012) + 0.06 * phys + 0.015 * in_harm, "health", "ed_attendance"
     )
-    inj_rate = np.where(nonmobile, 0.0003 + 0.06 * phys, 0.003 + 0.03 * phys * hsev)
+    inj_rate = np.where(nonmobile, 0.0008 + 0.06 * phys, 0.003 + 0.03 * phys * hsev)
     inj_sev = np.where(phys, np.maximum(hsev, 1), 1 + (rng.random(n) < 0.2)).astype(np.int8)
     inj_hit, inj_day = child_events(inj_rate, "health", "injury", severity=inj_sev)
     miss_hit, miss_day = child_events(
@@ -678,11 +678,13 @@ def _step(w: World_, d0: int, d1: int) -> None:
             + pop.fam_young
             + pop.fam_care_leaver
         )
-        _screen(w, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk)
+        _screen(w, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk, fam_flag)
     _plans_to_care(w, c, in_harm, d0, d1)
 
 
-def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk) -> None:
+def _screen(
+    w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk, fam_flag
+) -> None:
     """Merge the month's referrals per household, screen them, and follow them up."""
     pop, rng, cfg = w.pop, w.rng, w.config
     fam = np.concatenate(cand["fam"])
@@ -751,6 +753,14 @@ def _screen(w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1,
     row_ref = new_id[row_ref]
     n_r = kept.size
     kid = c[row_off]
+    # Referrers also name the parental difficulties they know of, some of the time.
+    for flag, concern in (
+        ("da", "domestic_abuse"),
+        ("subst", "parental_substance_misuse"),
+        ("mh", "parental_mental_health"),
+    ):
+        named = fam_flag[flag][fam] & (rng.random(n_r) < p.CONCERN_NAMES_KNOWN_FACTOR)
+        conc = conc | np.where(named, CONCERN_BIT[concern], 0).astype(np.uint8)
 
     # What the screener sees: the referral itself, a glimpse of the truth, little history.
     harm_any = np.zeros(n_r, bool)

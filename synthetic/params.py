@@ -118,7 +118,10 @@ SOURCE_LEAN = {
     "la_service": 0.0,
     "other": -0.1,
 }
-SCREEN_THRESHOLDS = (-0.3, 0.35, 1.2)  # early help, assessment, strategy discussion
+SCREEN_THRESHOLDS = (-0.3, 0.35, 1.2)
+# Chance a referral about a family with domestic abuse, substance misuse or
+# mental ill-health at home also ticks that concern, whatever the route.
+CONCERN_NAMES_KNOWN_FACTOR = 0.3  # early help, assessment, strategy discussion
 
 # --- Referral volume ------------------------------------------------------------
 # The routes in engine._step propose candidate referrals; these keep a share of

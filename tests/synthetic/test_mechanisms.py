@@ -81,10 +81,22 @@ def test_every_agency_and_statutory_step_appears(t):
     assert set(e["severity"].dropna().astype(int)) == {1, 2, 3}
 
 
-def test_injuries_to_non_mobile_infants_are_seen(t):
+def test_injuries_to_non_mobile_infants_are_seen_and_referred(small_config):
+    from synthetic import simulate
+
+    t = simulate(small_config.model_copy(update={"n_children": 8_000})).tables
     e = t["agency_events"].query("event_type == 'injury'").merge(t["people"], on="person_id")
-    age_days = (e["occurred_at"] - e["date_of_birth"]).dt.days
-    assert (age_days < 183).sum() > 0
+    baby = e[(e["occurred_at"] - e["date_of_birth"]).dt.days < 183]
+    assert len(baby) >= 5
+    rc = t["referral_children"].merge(t["referrals"]).query("source == 'health'")
+    x = baby.merge(rc, on="person_id")
+    gap = (x["received_at"] - x["occurred_at"]).dt.days
+    referred = x[(gap >= 0) & (gap <= 31)]["event_id"].nunique() / len(baby)
+    older = e[(e["occurred_at"] - e["date_of_birth"]).dt.days > 5 * 365]
+    y = older.merge(rc, on="person_id")
+    gap = (y["received_at"] - y["occurred_at"]).dt.days
+    referred_older = y[(gap >= 0) & (gap <= 31)]["event_id"].nunique() / len(older)
+    assert referred > 2 * referred_older
 
 
 def test_new_partners_arrive_with_histories_and_are_recorded_late(t):
@@ -223,3 +235,21 @@ def test_exposure_bias_default_on_and_zero_switches_it_off(small_config):
 
     assert 0.9 < ratio(0.0) < 1.1
     assert ratio(0.8) > 1.6
+
+
+def test_start_again_syndrome_history_weight_is_under_used(small_config):
+    """Screeners with full history weight assess re-referred families more often."""
+    from synthetic import simulate
+
+    def assessed_share_of_repeats(weight: float) -> float:
+        cfg = small_config.model_copy(update={"history_weight": weight, "n_children": 4_000})
+        t = simulate(cfg).tables
+        rc = t["referral_children"].merge(t["referrals"][["referral_id", "received_at"]])
+        rc = rc.sort_values("received_at")
+        rc["n_before"] = rc.groupby("person_id").cumcount()
+        repeats = rc.groupby("referral_id")["n_before"].max()
+        repeats = repeats[repeats >= 2].index
+        d = t["screening_decisions"].set_index("referral_id").loc[repeats, "decision"]
+        return float(d.isin(["assessment", "strategy_discussion"]).mean())
+
+    assert assessed_share_of_repeats(1.0) > assessed_share_of_repeats(0.0) + 0.05
