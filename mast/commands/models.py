@@ -21,23 +21,24 @@ def models(
     if not rows:
         console.print(f"No versions of {settings.model_name} at {uri}: run `mast train` first.")
         return
-    table = Table(
-        "version",
-        "aliases",
-        "created (UTC)",
-        "label",
-        "policy",
-        "test AUC (proxy)",
-        "gate",
-        "override",
-        "run",
-        title=f"{settings.model_name} at {uri}",
-    )
+    table = Table(title=f"{settings.model_name} at {uri}")
+    table.add_column("version", justify="right")
+    table.add_column("aliases")
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("label", overflow="fold")
+    table.add_column("policy", overflow="fold")
+    table.add_column("AUC proxy", justify="right")
+    table.add_column("gate", min_width=30, ratio=1)
+    table.add_column("override")
+    table.add_column("run", no_wrap=True)
     for r in rows:
         colour = {"pass": "green", "fail": "red"}.get(r.gate_verdict, "yellow")
         gate = f"[{colour}]{r.gate_verdict}[/{colour}]"
-        if r.gate_verdict != "pass" and r.gate_reasons:
-            gate += f"\n{r.gate_reasons[:120]}"
+        if r.gate_verdict != "pass" and r.gate_reasons not in ("", "none"):
+            reasons = r.gate_reasons.split("; ")
+            first = reasons[0] if len(reasons[0]) <= 60 else reasons[0][:57] + "..."
+            more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+            gate += f"\n{first}{more}"
         table.add_row(
             r.version,
             ", ".join(r.aliases),
