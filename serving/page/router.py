@@ -100,27 +100,62 @@ async def _form(request: Request) -> dict[str, list[str]]:
         raise HTTPException(413, str(err)) from err
 
 
+def _minute(moment: Any) -> str:
+    return str(moment)[:16].replace(" ", "T")
+
+
+def _words(event: Any) -> str:
+    return str(event).replace("_", " ").strip().lower()
+
+
 def _anchor(child: str, person_id: Any, agency: Any, event: Any, occurred_at: Any) -> str:
     """The id of a row of ``child``'s chronology, so a reason's record can link to it."""
-    when = str(occurred_at)[:16].replace(" ", "T")
-    return (
-        f"ev-{child}-"
-        + hashlib.sha1(f"{person_id}|{agency}|{event}|{when}".encode()).hexdigest()[:12]
-    )
+    key = f"{person_id}|{agency}|{_words(event)}|{_minute(occurred_at)}"
+    return f"ev-{child}-" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
-def _linked(child: dict, anchors: set[str]) -> dict:
-    """A copy of one child's score whose reason records carry the chronology row they link to."""
+def _row_index(chronologies: list[dict]) -> dict[tuple, list[tuple[str, str]]]:
+    """(child, person, agency, minute) -> [(event words, row id)] for every chronology row."""
+    index: dict[tuple, list[tuple[str, str]]] = {}
+    for chron in chronologies:
+        for e in chron["entries"]:
+            key = (
+                chron["person_id"],
+                str(e["person_id"]),
+                str(e["agency"]),
+                _minute(e["occurred_at"]),
+            )
+            index.setdefault(key, []).append((_words(e["event"]), e["anchor"]))
+    return index
+
+
+def _linked(child: dict, index: dict[tuple, list[tuple[str, str]]]) -> dict:
+    """A copy of one child's score whose reason records carry the chronology row they link to.
+
+    A record matches a row of the child's chronology about the same person,
+    from the same agency, at the same minute, whose event is the record's
+    event or the start of its description ("referral" for "referral from
+    police").  A record with no such row (the referral being screened, say)
+    gets no link.
+    """
 
     def link(rec: dict) -> dict:
-        a = _anchor(
+        key = (
             child["person_id"],
-            rec["person_id"],
-            rec["agency"],
-            rec["event_type"],
-            rec["occurred_at"],
+            str(rec["person_id"]),
+            str(rec["agency"]),
+            _minute(rec["occurred_at"]),
         )
-        return {**rec, "anchor": a if a in anchors else None}
+        described = _words(rec["event_type"])
+        anchor = next(
+            (
+                a
+                for event, a in index.get(key, [])
+                if described == event or described.startswith(event + " ")
+            ),
+            None,
+        )
+        return {**rec, "anchor": anchor}
 
     def reasons(items: list[dict]) -> list[dict]:
         return [{**r, "records": [link(rec) for rec in r["records"]]} for r in items]
@@ -292,8 +327,8 @@ def make_page_router() -> APIRouter:
             chronologies = _chronologies(request, user, referral)
         except ServingError as err:
             return _index(request, user, err.status, [err.detail], params)
-        anchors = {e["anchor"] for c in chronologies for e in c["entries"]}
-        children = [_linked(child, anchors) for child in scored["children"]]
+        index = _row_index(chronologies)
+        children = [_linked(child, index) for child in scored["children"]]
         policy = engine.model.policy
         return _render(
             "referral.html.j2",
