@@ -22,10 +22,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit import audit_predictions  # noqa: E402
-from audit.bootstrap import GroupPlan, cluster_weight_chunks  # noqa: E402
-from audit.frame import prepare_frame  # noqa: E402
-from tests.audit.conftest import make_predictions  # noqa: E402
+from audit import audit_predictions
+from audit.bootstrap import GroupPlan, cluster_weight_chunks
+from audit.frame import prepare_frame
+from tests.audit.conftest import make_predictions
 
 GROUPS = ["ethnicity", "sex", "age_band", "disability", "deprivation_quintile"]
 
