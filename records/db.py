@@ -25,11 +25,11 @@ from pathlib import Path
 
 from sqlalchemy import (
     DDL,
+    BigInteger,
     Column,
     Connection,
     Engine,
     Index,
-    Integer,
     MetaData,
     String,
     Table,
@@ -47,7 +47,7 @@ audit_log = Table(
     metadata,
     # seq is assigned by the appender (last + 1), not by the database, so a
     # deleted entry shows up as a gap in the chain.
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("at", String(32), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("actor", String(128), nullable=False),
