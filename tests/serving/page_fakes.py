@@ -21,6 +21,8 @@ from store import vocabulary as v
 
 KNOWN_CHILDREN = ("C1", "C2")
 POLICE_EVENT = {
+    "record": "agency_event",
+    "detail": "as perpetrator",
     "agency": "police",
     "event_type": "domestic_incident",
     "person_id": "A2",
@@ -29,6 +31,8 @@ POLICE_EVENT = {
     "recorded_at": datetime(2026, 9, 11, 8, 0),
 }
 SCHOOL_EVENT = {
+    "record": "agency_event",
+    "detail": None,
     "agency": "education",
     "event_type": "school_absence",
     "person_id": "C1",
@@ -46,8 +50,13 @@ class FakeEngine:
         self.model = SimpleNamespace(
             name="fake-model",
             version="7",
+            alias="champion",
+            run_id=None,
             policy={"threshold_score": 15, "version": "fake-policy"},
             policy_version="fake-policy",
+            gate={"gate_verdict": "pass"},
+            feature_names=["adults_da_perpetrator_12m", "child_school_absence_12m"],
+            loaded_at=datetime(2026, 11, 1, tzinfo=UTC),
         )
         self._con = duckdb.connect()
         concern_cols = ", ".join(f"{c} BOOLEAN" for c in v.CONCERN_COLUMNS)

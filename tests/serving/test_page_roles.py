@@ -1,0 +1,118 @@
+"""The whole service's role matrix, endpoint by endpoint and role by role.
+
+Every row of :data:`records.ENDPOINTS` (the scoring service's endpoints and
+records' own) is called on the app :func:`serving.create_app` builds, over
+the stand-in engine, by anonymous and by each role: a role the matrix
+allows gets a 2xx, any other a 401 (anonymous) or 403.  The page follows the
+same matrix (``use_page``).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from fastapi.testclient import TestClient
+
+import records
+from records import roles
+from serving import create_app
+from tests.serving.page_fakes import FakeEngine
+
+WHO = (None, *records.ROLES)
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    store = records.RecordsStore(f"sqlite:///{tmp_path_factory.mktemp('roles') / 'records.sqlite'}")
+    tokens = {role: store.create_token(f"Matrix {role}", role)[0] for role in records.ROLES}
+    engine = FakeEngine()
+    with TestClient(
+        create_app(engine=engine, records_store=store), follow_redirects=False
+    ) as client:
+        yield client, store, tokens
+    engine.close()
+    store.close()
+
+
+def _referral(flagged: bool) -> dict:
+    return {
+        "referral_id": f"MX{next(_ids)}",
+        "received_at": "2026-10-01T10:00:00",
+        "source": "police",
+        "referrer_relationship": "police_officer",
+        "concerns": ["domestic_abuse" if flagged else "neglect"],
+        "children": ["C1"],
+    }
+
+
+def _request(client, tokens, action: str, path: str) -> tuple[str, dict | None, dict | None]:
+    """A valid (url, json, params) for ``action``; decisions need a referral the service has scored."""
+    n = next(_ids)
+    if action in (roles.RECORD_DECISION, roles.RECORD_OVERRIDE, roles.RECORD_INITIAL_VIEW):
+        referral = _referral(flagged=action == roles.RECORD_OVERRIDE)
+        scored = client.post(
+            "/v1/referrals/score",
+            json=referral,
+            headers={"Authorization": f"Bearer {tokens['screener']}"},
+        )
+        assert scored.status_code == 200, scored.text
+        url = path.replace("{referral_id}", referral["referral_id"])
+        body = {
+            roles.RECORD_DECISION: {
+                "decision_id": f"mx-dec-{n:06d}",
+                "decision": "assessment",
+                "rationale": "matrix",
+            },
+            roles.RECORD_OVERRIDE: {
+                "override_id": f"mx-ovr-{n:06d}",
+                "kind": "flag",
+                "decision": "early_help",
+                "reason": "matrix",
+            },
+            roles.RECORD_INITIAL_VIEW: {"view_id": f"mx-viw-{n:06d}", "decision": "assessment"},
+        }[action]
+        if action == roles.RECORD_INITIAL_VIEW:
+            url = path.replace("{referral_id}", f"MXV{n}")  # before any score, as in blind-first
+        return url, body, None
+    if action == roles.SCORE_REFERRAL:
+        return path, _referral(flagged=False), None
+    if action == roles.VIEW_CHRONOLOGY:
+        return path.replace("{person_id}", "C1"), None, {"referral_id": f"MXC{n}"}
+    if action == roles.SET_CONFIG:
+        return path, {"enabled": False, "reason": "matrix"}, None
+    return path, None, None
+
+
+@pytest.mark.parametrize("who", WHO, ids=lambda w: w or "anonymous")
+@pytest.mark.parametrize("endpoint", records.ENDPOINTS, ids=lambda e: f"{e[0]} {e[1]}")
+def test_service_role_matrix(world, endpoint, who):
+    client, store, tokens = world
+    method, path, action = endpoint
+    url, body, params = _request(client, tokens, action, path)
+    before = store.verify().entries
+    headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
+    response = client.request(method, url, json=body, params=params, headers=headers)
+    if records.allowed(who, action):
+        assert 200 <= response.status_code < 300, response.text
+    else:
+        assert response.status_code == (401 if who is None else 403), response.text
+        assert store.verify().entries == before  # refused: nothing logged, nothing written
+
+
+@pytest.mark.parametrize("who", records.ROLES)
+def test_page_follows_the_matrix(world, who):
+    client, _, tokens = world
+    client.cookies.clear()
+    assert client.post("/page/sign-in", data={"token": tokens[who]}).status_code == 303
+    response = client.get("/page/referral", params={"referral_id": "S1"})
+    assert response.status_code == (200 if records.allowed(who, roles.USE_PAGE) else 403)
+    client.cookies.clear()
+
+
+def test_every_listed_endpoint_exists_and_enforces_its_action(world):
+    client, _, _ = world
+    found = records.route_actions(client.app)
+    for method, path, action in records.ENDPOINTS:
+        assert found[(method, path)] == (None if action == roles.HEALTH else action), (method, path)
