@@ -75,6 +75,7 @@ class Outcome:
     la_end: np.ndarray
     si_child: np.ndarray
     si_day: np.ndarray
+    si_expected: float  # expected serious incidents in the window at multiplier 1
 
 
 def _month_starts(pop: Population) -> np.ndarray:
@@ -114,6 +115,8 @@ class World_:
         self.si_rng = np.random.default_rng([config.random_state, 7])
         c = pop.n_children
         self.h_start = np.full(c, -1, np.int64)
+        self.si_done = np.zeros(c, bool)  # a child has at most one serious incident
+        self.si_expected = 0.0  # expected serious incidents at multiplier 1 (diagnostic)
         self.h_end = np.full(c, -(2**40), np.int64)
         self.h_type = np.zeros(c, np.int8)
         self.h_sev = np.zeros(c, np.int8)
@@ -283,6 +286,7 @@ def run(
         la_end=w.la.get("end", np.int64),
         si_child=w.si.get("child", np.int64),
         si_day=w.si.get("day", np.int64),
+        si_expected=w.si_expected,
     )
 
 
@@ -336,6 +340,17 @@ def _step(w: World_, d0: int, d1: int) -> None:
     x_cl = pop.fam_care_leaver[f]
     x_house = pop.fam_housing[f]
     expo = pop.fam_exposure[f]
+    # Visible difficulties of each household this month (capped at 4 where used).
+    n_risk = (
+        fam_flag["da"].astype(np.int8)
+        + fam_flag["subst"]
+        + fam_flag["mh"]
+        + fam_flag["crim"]
+        + newp
+        + pop.fam_housing
+        + pop.fam_young
+        + pop.fam_care_leaver
+    )
 
     # --- latent harm -----------------------------------------------------------
     in_care = (w.la_start[c] < d1) & (w.la_end[c] > d0)
@@ -394,17 +409,21 @@ def _step(w: World_, d0: int, d1: int) -> None:
         * np.exp(p.SI_DEPRIVATION_BETA * pop.fam_dep_z[f])
         * np.where(x_da, p.SI_DA, 1.0)
         * np.exp(p.SI_FRAILTY_BETA * pop.fam_frailty[f] / p.HARM_FAMILY_FRAILTY_SD)
+        * np.exp(p.SI_RISK_BETA * np.minimum(n_risk[f], 4))
         * (
-            1.0
+            p.SI_OUTSIDE_HARM
             + in_harm
             * p.SI_HARM_FACTOR
             * np.array((0.0,) + p.SI_SEVERITY)[hsev]
             # Harm escalates: the longer an episode goes on, the likelier a serious incident.
-            * (1.0 + np.minimum(np.maximum(d0 - w.h_start[c], 0) / 120.0, 4.0))
+            * (1.0 + np.minimum(np.maximum(d0 - w.h_start[c], 0) / 60.0, 9.0))
         )
     )
-    si = np.flatnonzero(w.si_rng.random(n) < -np.expm1(-si_rate))
+    if d0 >= pop.window_start:
+        w.si_expected += float(si_rate[~w.si_done[c]].sum()) / cfg.serious_incident_multiplier
+    si = np.flatnonzero((w.si_rng.random(n) < -np.expm1(-si_rate)) & ~w.si_done[c])
     if si.size:
+        w.si_done[c[si]] = True
         day = np.maximum(d0 + (w.si_rng.random(si.size) * (d1 - d0)).astype(np.int64), dob[si])
         w.si.add(child=c[si], day=day)
 
@@ -566,7 +585,7 @@ def _step(w: World_, d0: int, d1: int) -> None:
 
     cb = CONCERN_BIT
     # Police: domestic incidents (whole household), missing children, other work.
-    dprob = 0.30 + 0.3 * fam_harm[dom]
+    dprob = 0.26 + 0.28 * fam_harm[dom]
     go = rng.random(dom.size) < dprob
     conc = np.where(
         rng.random(go.sum()) < 0.3,
@@ -668,16 +687,6 @@ def _step(w: World_, d0: int, d1: int) -> None:
             )
 
     if cand["fam"]:
-        n_risk = (
-            fam_flag["da"].astype(np.int8)
-            + fam_flag["subst"]
-            + fam_flag["mh"]
-            + fam_flag["crim"]
-            + newp
-            + pop.fam_housing
-            + pop.fam_young
-            + pop.fam_care_leaver
-        )
         _screen(w, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk, fam_flag)
     _plans_to_care(w, c, in_harm, d0, d1)
 

@@ -72,14 +72,16 @@ HARM_MONTHLY_END = 0.10  # mean episode about 10 months, unless someone interven
 HARM_SEVERITY_P = (0.5, 0.35, 0.15)
 
 # --- Serious incidents ----------------------------------------------------------
-SI_BASE = 0.108e-7  # monthly hazard outside harm, before age, sex and deprivation
+SI_BASE = 0.088e-7  # monthly hazard outside harm, before age, sex and deprivation
 SI_HARM_FACTOR = 400.0  # times SI_SEVERITY for a child in an active harm episode
+SI_OUTSIDE_HARM = 0.3  # relative hazard outside any harm episode (SUDI, suicide, accidents)
 SI_SEVERITY = (0.4, 1.0, 2.5)
-SI_AGE = (13.0, 1.0, 0.45, 0.8, 3.3)  # under 1, 1-4, 5-9, 10-14, 15-17
-SI_MALE = 1.1
+SI_AGE = (16.0, 1.0, 0.45, 0.8, 3.5)  # under 1, 1-4, 5-9, 10-14, 15-17
+SI_MALE = 1.2
 SI_DEPRIVATION_BETA = 0.1  # per SD of deprivation
-SI_DA = 3.2
-SI_FRAILTY_BETA = 1.5  # per SD of the family's unobserved harm frailty
+SI_DA = 1.8
+SI_FRAILTY_BETA = 1.0  # per SD of the family's unobserved harm frailty
+SI_RISK_BETA = 0.6  # per current family risk factor (capped at 4)
 
 # --- Agency observation rates (monthly, before the exposure multiplier) ----------
 RECORDING_DELAY_DAYS = {  # mean recording delay by agency
@@ -127,17 +129,17 @@ CONCERN_NAMES_KNOWN_FACTOR = 0.3  # early help, assessment, strategy discussion
 # The routes in engine._step propose candidate referrals; these keep a share of
 # them, more when a child in the household is being harmed (the referrer has
 # seen something real), and per source to match the national source mix.
-REFERRAL_KEEP_BASE = 0.175
-REFERRAL_KNOWN_FACTOR = 2.0  # within REFERRAL_KNOWN_DAYS of a family's last referral
-REFERRAL_KNOWN_DAYS = 3 * 365
+REFERRAL_KEEP_BASE = 0.15
+REFERRAL_KNOWN_FACTOR = 3.0  # within REFERRAL_KNOWN_DAYS of a family's last referral
+REFERRAL_KNOWN_DAYS = 4 * 365
 REFERRAL_MERGE_DAYS = 90
-REFERRAL_MERGE_SHARE = 0.75
+REFERRAL_MERGE_SHARE = 0.85
 REFERRAL_RISK_BETA = 0.9  # per current family risk factor (capped at 4)
 REFERRAL_PROPENSITY_SD = 1.2  # lognormal spread of a family's referral propensity
 REFERRAL_KEEP_HARM = 0.3
 SOURCE_KEEP = {
-    "police": 1.4,
-    "school": 1.0,
+    "police": 1.3,
+    "school": 1.15,
     "health": 0.55,
     "family": 1.0,
     "friend_or_neighbour": 1.0,
@@ -150,7 +152,7 @@ SOURCE_KEEP = {
 # Re-referral by the last referrer within a year (monthly), times a factor when
 # the last referral was closed at the front door (no further action or early help).
 REREFERRAL_RATE = 0.001
-REREFERRAL_HARM_RATE = 0.012
+REREFERRAL_HARM_RATE = 0.008
 REREFERRAL_CLOSED_FACTOR = 1.5
 
 # Durations and stocks of statutory episodes.

@@ -2,7 +2,7 @@
 
 The fast tests check the report's arithmetic against a plain pandas
 reference on a small world.  The slow ones simulate a mid-sized authority
-(200,000 children over 5 years, shrunk by ``scale`` but never below 60,000
+(200,000 children over 5 years, shrunk by ``scale`` but never below 100,000
 children, because the published ranges are narrow and a small authority's
 rates are too noisy to test honestly) and require every modelled row to land
 inside its range.
@@ -98,16 +98,16 @@ def test_six_year_rows_say_when_the_run_is_too_short(small, small_config):
 
 @pytest.fixture(scope="module")
 def mid_sized(scale):
-    """200,000 children x 5 years (at least 60,000 whatever the scale), SI x 40.
+    """200,000 children x 5 years (at least 100,000 whatever the scale), SI x 20.
 
     The serious-incident multiplier leaves every other table unchanged
     (tested in test_determinism_contract), so one run serves both checks.
     """
     config = SimulationConfig(
-        n_children=max(int(200_000 * scale), 60_000),
+        n_children=max(int(200_000 * scale), 100_000),
         years=5,
         random_state=20221201,
-        serious_incident_multiplier=40.0,
+        serious_incident_multiplier=20.0,
     )
     world = simulate(config)
     return calibration_report(world, config)
