@@ -405,5 +405,8 @@ def _serious_incidents(con, config: SimulationConfig, child_years: float, add) -
         ),
         ("serious incidents: on a child protection plan (%)", 10.0, 5.0, 15.0, "seed 002, 12.4"),
     )
+    few = n < 100
     for (label, target, low, high, source), achieved in zip(labels, profile, strict=True):
+        if few:  # a profile of a handful of incidents is noise; say so in the row
+            label = f"{label} [only {int(n)} incidents: use a larger run or a multiplier]"
         add(label, float(np.nan if achieved is None else achieved), target, low, high, source)

@@ -129,3 +129,10 @@ def test_serious_incident_profile_with_a_multiplier(mid_sized):
     assert len(rows) == 9
     outside = rows[~rows["within"]]
     assert outside.empty, outside.to_string()
+
+
+def test_a_handful_of_serious_incidents_is_flagged_not_judged(small, small_config):
+    report = calibration_report(small, small_config)
+    profile = report[report["quantity"].str.startswith("serious incidents: ")]
+    assert len(profile) == 8
+    assert profile["quantity"].str.contains("use a larger run or a multiplier").all()
