@@ -363,8 +363,6 @@ def _serious_incidents(con, config: SimulationConfig, child_years: float, add) -
         6.0,
         "seeds 002-004 (379-536 a year)",
     )
-    if n == 0:
-        return
     profile = con.execute(
         """SELECT
              100 * avg((occurred_at < dob + INTERVAL 1 YEAR)::INT),
