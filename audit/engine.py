@@ -73,6 +73,18 @@ def _est(value: float, low: float, high: float) -> dict[str, float | None]:
     return {"value": clean(value), "ci_low": clean(low), "ci_high": clean(high)}
 
 
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 @dataclass
 class LensResult:
     """Metrics of one decision against one outcome, by group, with intervals.
@@ -125,17 +137,20 @@ class AuditResult:
         return self.lenses["tool_vs_proxy"]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: undefined figures are None (never NaN), numpy scalars are Python."""
         primary = self.primary
-        return {
-            "schema_version": "1",
-            "meta": self.meta,
-            "overall": primary.overall,
-            "groups": primary.groups,
-            "disparities": primary.disparities,
-            "lenses": {k: v.to_dict() for k, v in self.lenses.items()},
-            "comparisons": self.comparisons,
-            "mitigation": self.mitigation,
-        }
+        return _json_safe(
+            {
+                "schema_version": "1",
+                "meta": self.meta,
+                "overall": primary.overall,
+                "groups": primary.groups,
+                "disparities": primary.disparities,
+                "lenses": {k: v.to_dict() for k, v in self.lenses.items()},
+                "comparisons": self.comparisons,
+                "mitigation": self.mitigation,
+            }
+        )
 
 
 @dataclass

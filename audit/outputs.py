@@ -35,7 +35,7 @@ def metrics_document(audit_result: AuditResult, verdict: GateVerdict | None = No
     doc = audit_result.to_dict()
     if verdict is not None:
         doc["gate"] = verdict.to_dict()
-    return _clean(doc)
+    return _clean(doc)  # to_dict is already clean; the verdict is cleaned here too
 
 
 def write_metrics_json(

@@ -165,6 +165,8 @@ def audit(
         console.print(f"  ... and {len(verdict.reasons) - 10} more in the report")
     console.print(f"Report: {out / 'report.html'}")
     console.print(f"Metrics: {out / 'metrics.json'}")
+    if pdf:
+        console.print(f"PDF: {out / 'report.pdf'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -179,3 +179,9 @@ def test_threshold_without_score_is_named(tmp_path):
     )
     assert result.exit_code == 2
     assert "--score" in result.output
+
+
+def test_to_dict_is_strict_json(audit_result):
+    # Training logs result.to_dict() itself: it must never contain NaN.
+    text = json.dumps(audit_result.to_dict(), allow_nan=False)
+    assert '"Not recorded"' in text
