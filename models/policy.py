@@ -64,6 +64,7 @@ class ResolvedPolicy:
     achieved_flag_rate: float
     achieved_sensitivity: float | None
     resolved_on: str = "calibration period"
+    note: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,7 +121,15 @@ def resolve_policy(
                 "flag policy mode 'sensitivity' needs referral_labels with at least one positive"
             )
         idx = int(np.flatnonzero(sens >= policy.sensitivity)[-1])
+    note = ""
+    if thresholds[idx] > N_SCORES:
+        note = (
+            f"No score threshold keeps the flag rate within capacity {policy.capacity:g}: "
+            f"{rates[N_SCORES - 1]:.1%} of referrals score {N_SCORES}, so nothing is flagged. "
+            "The model's scores are too coarse on this data (too small a store?)."
+        )
     return ResolvedPolicy(
+        note=note,
         version=str(policy.version),
         mode=policy.mode,
         target=float(policy.target),

@@ -139,6 +139,8 @@ def train(
         f"[bold]{result.model_version}[/bold] (alias candidate) · gate [{colour}]{verdict}[/{colour}]"
         + (f": {'; '.join(result.gate_reasons)}" if verdict != "pass" else "")
     )
+    if result.policy.get("note"):
+        console.print(f"[yellow]Flag policy:[/yellow] {result.policy['note']}")
     console.print(f"MLflow UI: mlflow ui --backend-store-uri {tracking_uri}")
 
 

@@ -47,3 +47,11 @@ def test_bad_policies_are_named(tmp_path):
         load_policy(f)
     with pytest.raises(ValueError, match="sensitivity"):
         resolve_policy(FlagPolicy(version="x", mode="sensitivity"), np.array([1, 2]))
+
+
+def test_capacity_that_no_threshold_can_meet_flags_nothing_and_says_why():
+    scores = np.array([20] * 30 + [5] * 70)  # 30% share the top score
+    r = resolve_policy(FlagPolicy(version="t", capacity=0.10), scores)
+    assert r.threshold_score == 21 and r.achieved_flag_rate == 0.0
+    assert "too coarse" in r.note
+    assert resolve_policy(FlagPolicy(version="t", capacity=0.30), scores).note == ""
