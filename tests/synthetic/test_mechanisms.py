@@ -207,10 +207,11 @@ def test_outcome_label_has_real_but_imperfect_signal(small, small_config):
 
 
 def test_exposure_bias_default_on_and_zero_switches_it_off(small_config):
-    """At equal latent risk (never harmed), agencies see deprived families more, unless 0."""
+    """At equal latent risk (never harmed), agencies see deprived and Black or Mixed
+    families more at the default setting, and everyone alike at 0."""
     from synthetic import simulate
 
-    def ratio(bias: float) -> float:
+    def ratios(bias: float) -> tuple[float, float]:
         cfg = small_config.model_copy(
             update={"exposure_bias": bias, "n_children": 6_000, "burn_in_years": 0}
         )
@@ -226,15 +227,25 @@ def test_exposure_bias_default_on_and_zero_switches_it_off(small_config):
         ]
         counts = child_signals.groupby("person_id").size()
         kids["n"] = kids["person_id"].map(counts).fillna(0)
-        most = kids[kids["imd_decile"] <= 2]
-        least = kids[kids["imd_decile"] >= 9]
-        # Compare like with like on age: rate per child within birth-year strata.
-        rate = lambda k: k.groupby(k["date_of_birth"].dt.year)["n"].mean()  # noqa: E731
-        both = pd.concat([rate(most), rate(least)], axis=1, keys=["most", "least"]).dropna()
-        return float(both["most"].sum() / both["least"].sum())
 
-    assert 0.9 < ratio(0.0) < 1.1
-    assert ratio(0.8) > 1.6
+        def ratio(a: pd.DataFrame, b: pd.DataFrame) -> float:
+            # Like with like on age: rates per child within birth-year strata.
+            rate = lambda k: k.groupby(k["date_of_birth"].dt.year)["n"].mean()  # noqa: E731
+            both = pd.concat([rate(a), rate(b)], axis=1, keys=["a", "b"]).dropna()
+            weights = b.groupby(b["date_of_birth"].dt.year).size().reindex(both.index)
+            return float((both["a"] * weights).sum() / (both["b"] * weights).sum())
+
+        deprived = ratio(kids[kids["imd_decile"] <= 2], kids[kids["imd_decile"] >= 9])
+        minority = kids["ethnicity"].isin(["Black", "Mixed"])
+        ethnic = ratio(kids[minority], kids[kids["ethnicity"] == "White"])
+        return deprived, ethnic
+
+    deprived, ethnic = ratios(0.0)
+    assert 0.9 < deprived < 1.1
+    assert 0.85 < ethnic < 1.15
+    deprived, ethnic = ratios(0.8)
+    assert deprived > 1.6
+    assert ethnic > 1.15
 
 
 def test_start_again_syndrome_history_weight_is_under_used(small_config):
