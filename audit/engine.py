@@ -235,6 +235,43 @@ def _lens_specs(prep: PreparedFrame, harm: str | None, human: str | None) -> lis
     return specs
 
 
+RATE_DENOMINATOR = {
+    "base_rate": "n",
+    "selection_rate": "n",
+    "tpr": "n_positive",
+    "fnr": "n_positive",
+    "fpr": "n_negative",
+    "precision": "n_flagged",
+}
+
+
+def _widen_degenerate(entry: dict[str, Any], metric: str, conf: float) -> None:
+    """Replace a zero-width interval at a rate of 0 or 1 with the exact binomial bound.
+
+    With no events (no false positives among 60 children, say) every
+    bootstrap replicate also has none, so the percentile interval is [0, 0]
+    and would claim certainty it does not have.  The Clopper–Pearson bound
+    for 0 events in ``k`` trials is 1 - (alpha/2)^(1/k); for ``k`` events of
+    ``k`` it is the mirror image.  The entry records ``"interval": "exact"``.
+    """
+    den_key = RATE_DENOMINATOR.get(metric)
+    est = entry.get(metric)
+    if den_key is None or est is None or est["value"] is None:
+        return
+    k = entry.get(den_key, 0)
+    if k <= 0:
+        return
+    bound = (1.0 - conf) / 2.0
+    if est["value"] == 0.0:
+        est["ci_low"] = 0.0
+        est["ci_high"] = max(est["ci_high"] or 0.0, 1.0 - bound ** (1.0 / k))
+        est["interval"] = "exact"
+    elif est["value"] == 1.0:
+        est["ci_high"] = 1.0
+        est["ci_low"] = min(est["ci_low"] if est["ci_low"] is not None else 1.0, bound ** (1.0 / k))
+        est["interval"] = "exact"
+
+
 def _value(estimate: dict[str, Any]) -> float:
     v = estimate["value"]
     return np.nan if v is None else float(v)
@@ -406,6 +443,7 @@ def _build_lens(spec, prep, attributes, plans, boot, policy: Policy, clusters_al
             }
             for m in metrics:
                 entry[m] = _est(by_group.loc[g, m], intervals[m][0][j], intervals[m][1][j])
+                _widen_degenerate(entry, m, conf)
             if spec.y_prob is not None:
                 entry["calibration"] = _calibration_rows(spec, bands, inside, b, j, prep, conf)
             table[g] = entry

@@ -182,6 +182,7 @@ def _check_attribute(rule: Rule, attr: str, lens, policy: Policy, notes: list[st
         compare = disp.get("by_group", {}).get(g, {}).get(rule.metric)
         if compare is None:
             continue
+        compare = _with_exact_bounds(compare, entry.get(rule.metric), groups[ref].get(rule.metric))
         if rule.kind == "ratio":
             est = compare["ratio"]
             if est["value"] is None:
@@ -207,6 +208,30 @@ def _check_attribute(rule: Rule, attr: str, lens, policy: Policy, notes: list[st
                     f"±{rule.limit:g} (judged on the {rule.judged_on})"
                 )
     return checks, failed
+
+
+def _with_exact_bounds(compare: dict, group_est: dict | None, ref_est: dict | None) -> dict:
+    """Widen a difference/ratio whose group rate had no events (or only events).
+
+    The bootstrap interval of a ratio is [0, 0] when the group has no false
+    positives at all, which would "prove" a breach from a handful of
+    children.  When the group's rate carries an exact binomial interval
+    (see :func:`audit.engine._widen_degenerate`), the ratio and difference
+    are bounded with it against the reference's point estimate instead.
+    """
+    if not group_est or group_est.get("interval") != "exact" or not ref_est:
+        return compare
+    ref = ref_est.get("value")
+    if ref is None:
+        return compare
+    lo, hi = group_est["ci_low"], group_est["ci_high"]
+    out = {k: dict(v) for k, v in compare.items()}
+    out["difference"]["ci_low"] = min(out["difference"]["ci_low"] or 0.0, lo - ref)
+    out["difference"]["ci_high"] = max(out["difference"]["ci_high"] or 0.0, hi - ref)
+    if ref > 0 and out["ratio"]["value"] is not None:
+        out["ratio"]["ci_low"] = min(out["ratio"]["ci_low"] or 0.0, lo / ref)
+        out["ratio"]["ci_high"] = max(out["ratio"]["ci_high"] or 0.0, hi / ref)
+    return out
 
 
 def gate_tags(verdict: GateVerdict, prefix: str = "mast.gate") -> dict[str, str]:

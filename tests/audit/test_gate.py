@@ -104,3 +104,33 @@ def test_policy_errors_name_the_field(tmp_path):
         load_policy(bad)
     with pytest.raises(PolicyError, match="not found"):
         load_policy(tmp_path / "missing.toml")
+
+
+def test_zero_events_do_not_prove_a_breach():
+    """No false positives among 20 negatives: FPR 0, but not conclusive against 10%."""
+    df = crafted(0.10)
+    extra = pd.DataFrame(
+        [("D", 0, 0)] * 20 + [("D", 1, 1)] * 21 + [("D", 1, 0)] * 14, columns=["grp", "y", "flag"]
+    )
+    df = pd.concat([df, extra], ignore_index=True)
+    df["rid"] = np.arange(len(df))
+    result, verdict = run(df)
+    d = result.primary.groups["grp"]["D"]["fpr"]
+    assert d["value"] == 0.0 and d["interval"] == "exact"
+    # Clopper-Pearson upper bound for 0 of 20 at 95%: 1 - 0.025**(1/20) = 0.168,
+    # 1.68 times the reference's 10%: the bootstrap's [0, 0] would have "failed" it.
+    assert d["ci_high"] == pytest.approx(1 - 0.025 ** (1 / 20))
+    assert not any("grp = D" in r for r in verdict.reasons), verdict.reasons
+    assert verdict.passed
+
+
+def test_zero_events_in_a_large_group_still_fail():
+    """0 of 200 negatives flagged against 10%: the exact bound (1.8%) is a clear breach."""
+    df = crafted(0.10)
+    extra = pd.DataFrame(
+        [("D", 0, 0)] * 200 + [("D", 1, 1)] * 30 + [("D", 1, 0)] * 20, columns=["grp", "y", "flag"]
+    )
+    df = pd.concat([df, extra], ignore_index=True)
+    df["rid"] = np.arange(len(df))
+    _, verdict = run(df)
+    assert any("grp = D" in r and "false-positive" in r for r in verdict.reasons)
