@@ -85,6 +85,7 @@ def driver():
         options.add_argument(flag)
     d = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     d.set_page_load_timeout(30)
+    d.implicitly_wait(10)  # element look-ups wait for the next page after a click
     yield d
     d.quit()
 
