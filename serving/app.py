@@ -188,12 +188,19 @@ def create_app(
         }
 
     @app.post("/v1/referrals/score", response_model=ScoreOut, responses=_ERRORS, tags=["scoring"])
-    def score_referral(referral: ReferralIn, user=Depends(guard.dependency("score"))) -> dict:
+    def score_referral(
+        referral: ReferralIn,
+        records: bool = Query(
+            True,
+            description="List the records behind each reason (false: reasons only, faster).",
+        ),
+        user=Depends(guard.dependency("score")),
+    ) -> dict:
         """Score each child on a referral, with reasons for and against.
 
         Advisory only: the response says so in words, and the screener decides.
         """
-        result = engine.score(referral)
+        result = engine.score(referral) if records else engine.score(referral, with_records=False)
         guard.record(
             "score",
             user,

@@ -208,8 +208,15 @@ class ScoringEngine:
             )
         return out
 
-    def score(self, referral: ReferralIn, now: datetime | None = None) -> dict:
-        """Score every child on the referral; see :class:`serving.schemas.ScoreOut`."""
+    def score(
+        self, referral: ReferralIn, now: datetime | None = None, with_records: bool = True
+    ) -> dict:
+        """Score every child on the referral; see :class:`serving.schemas.ScoreOut`.
+
+        ``with_records=False`` gives the same scores and reasons without
+        listing the records behind each reason (one evidence query per
+        reason is most of a request's time); for bulk re-scoring.
+        """
         self.check_children(referral, now=now)
         table = self.features_for(referral)
         keys, X = self.model_inputs(table)
@@ -225,6 +232,8 @@ class ScoringEngine:
             values = X.loc[i]
 
             def records_for(feature, pid=pid):
+                if not with_records:
+                    return None
                 return self.evidence(referral_frame, children_frame, pid, feature)
 
             by_child[pid] = {

@@ -65,10 +65,14 @@ def build_reasons(
     contributions: pd.Series,
     values: pd.Series,
     catalogue: Mapping[str, Any],
-    records_for: Callable[[str], list[dict]],
+    records_for: Callable[[str], list[dict] | None],
     max_records: int,
 ) -> list[dict]:
-    """One reason per feature, in the order given, each with its records."""
+    """One reason per feature, in the order given, each with its records.
+
+    ``records_for`` returning ``None`` means the records were not asked for:
+    ``records_total`` is then ``None`` rather than a misleading 0.
+    """
     reasons = []
     for feature in features:
         c = float(contributions[feature])
@@ -80,8 +84,8 @@ def build_reasons(
                 "direction": "raises" if c > 0 else "lowers",
                 "contribution": c,
                 "value": plain_value(values[feature]),
-                "records": records[:max_records],
-                "records_total": len(records),
+                "records": [] if records is None else records[:max_records],
+                "records_total": None if records is None else len(records),
             }
         )
     return reasons

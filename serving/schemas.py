@@ -95,7 +95,10 @@ class Reason(_Strict):
     )
     value: float | int | str | bool | None
     records: list[EvidenceRecord]
-    records_total: int = Field(..., description="How many records lie behind it in all.")
+    records_total: int | None = Field(
+        ...,
+        description="How many records lie behind it in all (null when records were not asked for).",
+    )
 
 
 class ChildScore(_Strict):

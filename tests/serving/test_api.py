@@ -267,3 +267,19 @@ def test_records_sees_the_flag_the_screener_saw(client, app):
     assert status.flagged == scored["multi_agency_review_recommended"]
     assert status.score == scored["highest_score"]
     assert app.state.guard.lookup("NEVER-SCORED") is None
+
+
+def test_records_can_be_left_out_without_changing_the_score(client):
+    full = client.post("/v1/referrals/score", json=body(referral_id="RQ1")).json()
+    lean = client.post(
+        "/v1/referrals/score", json=body(referral_id="RQ1"), params={"records": "false"}
+    ).json()
+    for a, b in zip(full["children"], lean["children"], strict=True):
+        assert (a["probability"], a["score"], a["flag"]) == (
+            b["probability"],
+            b["score"],
+            b["flag"],
+        )
+        assert [r["feature"] for r in a["reasons_for"]] == [r["feature"] for r in b["reasons_for"]]
+        assert all(r["records"] == [] and r["records_total"] is None for r in b["reasons_for"])
+        assert all(r["records_total"] is not None for r in a["reasons_for"])
