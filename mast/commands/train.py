@@ -87,6 +87,8 @@ def train(
     and ground truth. Promotion to `champion` is a separate, governed step
     (`mast promote`).
     """
+    import duckdb
+
     from training import TrainConfig
     from training import train as run_train
 
@@ -97,7 +99,7 @@ def train(
         cfg = TrainConfig.from_toml(config)
         with progress_bar() as progress:
             result = run_train(db, cfg, tracking_uri=tracking_uri, progress=progress)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, duckdb.IOException) as err:
         console.print(f"[red]Cannot train:[/red] {err}")
         raise typer.Exit(code=2) from err
     p = result.periods
