@@ -106,28 +106,15 @@ def demo(
 
 
 def _train(db: Path, tracking_uri: str):
-    from mast.commands.train import comparison_table
+    from mast.commands.train import print_result
     from mast.progress import progress_bar
     from training import TrainConfig, train
 
     with progress_bar() as progress:
         result = train(db, TrainConfig.from_toml(), tracking_uri=tracking_uri, progress=progress)
-    console.print(comparison_table(result.comparison))
-    colour = "green" if result.gate_verdict == "pass" else "red"
-    console.print(
-        f"Registered {result.model_name} version [bold]{result.model_version}[/bold] "
-        f"(alias candidate), run {result.run_id}. Fairness gate: "
-        f"[{colour}]{result.gate_verdict}[/{colour}]"
-    )
-    for reason in result.gate_reasons:
-        console.print(f"  - {reason}", soft_wrap=True)
-    reports = _download_reports(result, db.parent / "reports")
-    for path in reports:
+    print_result(result)
+    for path in _download_reports(result, db.parent / "reports"):
         console.print(f"Governance file: {path}")
-    console.print(
-        f"MLflow: `mlflow ui --backend-store-uri {tracking_uri}` then open the experiment "
-        f"and run {result.run_id}."
-    )
     return result
 
 

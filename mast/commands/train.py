@@ -102,6 +102,11 @@ def train(
     except (ValueError, FileNotFoundError, duckdb.IOException) as err:
         console.print(f"[red]Cannot train:[/red] {err}")
         raise typer.Exit(code=2) from err
+    print_result(result)
+
+
+def print_result(result) -> None:
+    """Print a training run as ``mast train`` and ``mast demo`` show it."""
     p = result.periods
     periods = Table(
         "period",
@@ -143,7 +148,7 @@ def train(
     )
     if result.policy.get("note"):
         console.print(f"[yellow]Flag policy:[/yellow] {result.policy['note']}")
-    console.print(f"MLflow UI: mlflow ui --backend-store-uri {tracking_uri}")
+    console.print(f"MLflow UI: mlflow ui --backend-store-uri {result.tracking_uri}")
 
 
 def register(app: typer.Typer) -> None:
