@@ -76,7 +76,9 @@ def main() -> None:
     print(f"table: {len(frame):,} rows, {frame['referral_id'].nunique():,} referrals")
     t_naive = naive(frame, args.naive_reps, 0)
     t_vec = vectorised(frame, args.reps, 0)
-    print(f"{'per replicate (5 attributes, 3 rates)':<40}{'naive loop':>14}{'vectorised':>14}{'ratio':>10}")
+    print(
+        f"{'per replicate (5 attributes, 3 rates)':<40}{'naive loop':>14}{'vectorised':>14}{'ratio':>10}"
+    )
     print(f"{'':<40}{1000 * t_naive:>11.1f} ms{1000 * t_vec:>11.2f} ms{t_naive / t_vec:>9.0f}x")
     start = time.perf_counter()
     result = audit_predictions(frame, n_boot=args.reps, random_state=0)
