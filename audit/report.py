@@ -151,21 +151,20 @@ def _summary(result: AuditResult, verdict: GateVerdict, metadata: Mapping[str, A
             "and 1 is perfect."
         )
     fairness = []
+    # Every single attribute (intersections are in the tables), widest gap first.
+    found = []
     for attr, disp in lens.disparities.items():
         gap = disp.get("largest_gap", {}).get("fpr")
-        if not gap:
+        if " × " in attr or not gap or gap["ratio"]["value"] is None:
             continue
-        r = gap["ratio"]
-        if r["value"] is None:
-            continue
+        found.append((gap["ratio"]["value"], attr, gap))
+    for ratio, attr, gap in sorted(found, key=lambda t: -t[0]):
         fairness.append(
             f"By {attr}: children in the group '{gap['highest']}' without the outcome were "
-            f"flagged {_num(r['value'], 1)} times as often as those in '{gap['lowest']}' "
+            f"flagged {_num(ratio, 1)} times as often as those in '{gap['lowest']}' "
             f"(false-positive rate {_pct(lens.groups[attr][gap['highest']]['fpr']['value'])} "
             f"against {_pct(lens.groups[attr][gap['lowest']]['fpr']['value'])})."
         )
-        if len(fairness) >= 4:
-            break
     harm = result.lenses.get("tool_vs_harm")
     if harm is not None:
         for attr in list(lens.disparities)[:1] + ["ethnicity"]:
