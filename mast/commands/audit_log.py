@@ -94,7 +94,16 @@ def rates(db: str = typer.Option(None, "--db", help=_DB_HELP)) -> None:
         "n_blind",
         "changed_after_reveal_rate",
     ]
-    table = Table("decided by", *cols, title="Decision rates (latest decision per referral)")
+    headers = [
+        "decisions",
+        "flagged",
+        "flag followed",
+        "flag overridden",
+        "unflagged escalated",
+        "blind-first",
+        "changed after score",
+    ]
+    table = Table("decided by", *headers, title="Decision rates (latest decision per referral)")
     for who, row in frame.iterrows():
         table.add_row(
             str(who),
