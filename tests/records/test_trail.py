@@ -283,3 +283,35 @@ def test_tokens_cli(tmp_path):
     )
     assert store.verify().ok and store.query(kind=kinds.TOKEN_REVOKED)[1] == 1
     store.close()
+
+
+def test_rates_and_blind_first_cli(busy):
+    runner = CliRunner()
+    rates = runner.invoke(cli, ["audit-log", "rates", "--db", busy.url], env={"COLUMNS": "160"})
+    assert (
+        rates.exit_code == 0 and "Ann" in rates.output and "50.0%" in rates.output
+    )  # Ann's override rate
+    assert (
+        runner.invoke(cli, ["audit-log", "blind-first", "on", "--db", busy.url]).exit_code == 2
+    )  # no --by/--reason
+    on = runner.invoke(
+        cli,
+        [
+            "audit-log",
+            "blind-first",
+            "on",
+            "--by",
+            "Gov Lead",
+            "--reason",
+            "pilot",
+            "--db",
+            busy.url,
+        ],
+    )
+    assert on.exit_code == 0 and "is on" in on.output and busy.blind_first()
+    switch = busy.query(kind=kinds.CONFIG_CHANGE)[0][-1]
+    assert switch.actor == "Gov Lead" and switch.payload == {"blind_first": True, "reason": "pilot"}
+    assert (
+        "is on"
+        in runner.invoke(cli, ["audit-log", "blind-first", "status", "--db", busy.url]).output
+    )
