@@ -99,10 +99,11 @@ def demo(
     _promote(result, tracking_uri, settings.model_name)
 
     _step(5, "score held-out referrals through the running service")
-    _score(db, tracking_uri)
+    shown = _score(db, tracking_uri)
 
     _step(6, "the screener's page")
-    _page(db, tracking_uri, port, keep_serving)
+    flagged = [r["referral_id"] for r in shown.summary if r["review_recommended"]]
+    _page(db, tracking_uri, port, keep_serving, flagged)
 
 
 def _train(db: Path, tracking_uri: str):
@@ -158,7 +159,7 @@ def _promote(result, tracking_uri: str, model_name: str) -> None:
     )
 
 
-def _score(db: Path, tracking_uri: str) -> None:
+def _score(db: Path, tracking_uri: str):
     from serving.demo import demo_scoring
 
     # Enough held-out referrals that one is likely flagged (10% capacity by default).
@@ -170,9 +171,12 @@ def _score(db: Path, tracking_uri: str) -> None:
     console.print(shown.text, soft_wrap=True, markup=False, highlight=False)
     console.print("\nThe same call by hand (with a screener's token in MAST_TOKEN):")
     console.print(shown.curl, soft_wrap=True, markup=False, highlight=False)
+    return shown
 
 
-def _page(db: Path, tracking_uri: str, port: int, keep_serving: bool | None) -> None:
+def _page(
+    db: Path, tracking_uri: str, port: int, keep_serving: bool | None, flagged: list[str]
+) -> None:
     import records
 
     store = records.RecordsStore(records.default_url())
@@ -181,9 +185,11 @@ def _page(db: Path, tracking_uri: str, port: int, keep_serving: bool | None) -> 
         manager = store.create_token("demo manager", "manager", created_by=DEMO_OVERRIDE_BY)[0]
     finally:
         store.close()
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://127.0.0.1:{port}/page/"
     console.print(f"Screener token: [bold]{screener}[/bold]")
     console.print(f"Manager token (for overrides): [bold]{manager}[/bold]")
+    if flagged:
+        console.print(f"Flagged held-out referrals to open on the page: {', '.join(flagged)}")
     if keep_serving is None:
         keep_serving = sys.stdin.isatty() and sys.stdout.isatty()
     if not keep_serving:
