@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features import definitions as d
 from features.sql import DUCKDB, STORE_RELATIONS, feature_query
@@ -236,11 +237,11 @@ class _OnDemand:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            for name, frame in tables.items():
-                con.execute(f"DELETE FROM {name}")
-                con.register("_mast_incoming", frame)
-                con.execute(f"INSERT INTO {name} SELECT * FROM _mast_incoming")
-                con.unregister("_mast_incoming")
+            for name, frames in tables.items():
+                con.execute(f"TRUNCATE {name}")
+                for frame in frames:
+                    if frame.num_rows:
+                        con.from_arrow(frame).insert_into(name)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -258,69 +259,75 @@ def _on_demand() -> _OnDemand:
     return engine
 
 
-def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict:
+def _arrow(frame: pd.DataFrame):
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict[str, list]:
     """The store's rows about the people the new referrals concern, and nothing else.
 
     Every member of every household a target child has ever belonged to is
-    kept, which is a superset of anyone a feature can reach.
+    kept, which is a superset of anyone a feature can reach.  Returns, per
+    private table, the Arrow tables to insert into it.
     """
-    children = sorted(set(kids["person_id"]))
-    clist = _quoted(children)
-    homes = [
-        r[0]
-        for r in con.execute(
-            f"SELECT DISTINCT household_id FROM household_members WHERE person_id IN ({clist})"
-        ).fetchall()
-    ]
-    hlist = _quoted(homes)
     cols = {t: ", ".join(SCHEMAS[t].columns) for t in SCHEMAS}
+    # Literal equality filters (not joins or ORs) so DuckDB's zone maps can skip
+    # row groups of tables stored sorted by person_id or household_id.
+    homes = {
+        r[0]
+        for child in sorted(set(kids["person_id"]))
+        for r in con.execute(
+            "SELECT DISTINCT household_id FROM household_members WHERE person_id = ?", [child]
+        ).fetchall()
+    }
+    homes = sorted(homes)
     mem = con.execute(
         f"SELECT {cols['household_members']} FROM household_members "
-        f"WHERE household_id IN ({hlist}) OR person_id IN ({clist})"
-    ).fetchnumpy()
-    people_ids = sorted(set(children) | {str(p) for p in mem["person_id"]})
+        f"WHERE household_id IN ({_quoted(homes)})"
+    ).fetch_arrow_table()
+    people_ids = sorted(set(kids["person_id"]) | set(mem.column("person_id").to_pylist()))
     plist = _quoted(people_ids)
     # One equality filter per person lets the zone maps of the person-sorted
-    # agency_events skip all but a few row groups.
+    # agency_events skip all but a few row groups (an IN list would not).
     ev_sql = " UNION ALL ".join(
         f"SELECT {cols['agency_events']} FROM agency_events WHERE person_id = {_quoted([p])}"
         for p in people_ids
     )
     rc = con.execute(
         f"SELECT {cols['referral_children']} FROM referral_children WHERE person_id IN ({plist})"
-    ).df()
-    ref_ids = _quoted(sorted(set(rc["referral_id"])))
+    ).fetch_arrow_table()
+    target_ids = set(refs["referral_id"])
+    ids = _quoted(sorted(set(rc.column("referral_id").to_pylist()) | target_ids))
     stored = con.execute(
-        f"SELECT {cols['referrals']} FROM referrals WHERE referral_id IN ({ref_ids})"
-    ).df()
+        f"SELECT {cols['referrals']} FROM referrals WHERE referral_id IN ({ids})"
+    ).fetch_arrow_table()
     # History is the store plus any new referral not yet in it, so a batch of
     # new referrals sees its own earlier members, exactly as the store would.
-    known = {
-        r[0]
-        for r in con.execute(
-            f"SELECT referral_id FROM referrals WHERE referral_id IN ({_quoted(sorted(set(refs['referral_id'])))})"
-        ).fetchall()
-    }
+    known = target_ids & set(stored.column("referral_id").to_pylist())
     new_refs = refs[~refs["referral_id"].isin(known)]
     new_kids = kids[~kids["referral_id"].isin(known)]
     return {
-        "people": con.execute(
-            f"SELECT {cols['people']} FROM people WHERE person_id IN ({plist})"
-        ).df(),
-        "households": con.execute(
-            f"SELECT {cols['households']} FROM households WHERE household_id IN ({hlist})"
-        ).df(),
-        "household_members": pd.DataFrame(mem),
-        "referrals": pd.concat(
-            [stored, new_refs[list(SCHEMAS["referrals"].columns)]], ignore_index=True
-        ),
-        "referral_children": pd.concat([rc, new_kids], ignore_index=True),
-        "screening_decisions": con.execute(
-            f"SELECT {cols['screening_decisions']} FROM screening_decisions WHERE referral_id IN ({ref_ids})"
-        ).df(),
-        "agency_events": con.execute(ev_sql).df(),
-        "target_referrals": refs,
-        "target_children": kids,
+        "people": [
+            con.execute(
+                f"SELECT {cols['people']} FROM people WHERE person_id IN ({plist})"
+            ).fetch_arrow_table()
+        ],
+        "households": [
+            con.execute(
+                f"SELECT {cols['households']} FROM households WHERE household_id IN ({_quoted(homes)})"
+            ).fetch_arrow_table()
+        ],
+        "household_members": [mem],
+        "referrals": [stored, _arrow(new_refs[list(SCHEMAS["referrals"].columns)])],
+        "referral_children": [rc, _arrow(new_kids)],
+        "screening_decisions": [
+            con.execute(
+                f"SELECT {cols['screening_decisions']} FROM screening_decisions WHERE referral_id IN ({ids})"
+            ).fetch_arrow_table()
+        ],
+        "agency_events": [con.execute(ev_sql).fetch_arrow_table()],
+        "target_referrals": [_arrow(refs)],
+        "target_children": [_arrow(kids)],
     }
 
 
