@@ -86,30 +86,65 @@ class FeatureTable:
         )
 
 
-def _split(raw: pd.DataFrame) -> FeatureTable:
-    raw = raw.reset_index(drop=True)
-    keys = raw[list(KEY_COLUMNS)].copy()
-    keys["received_at"] = pd.to_datetime(keys["received_at"]).astype("datetime64[us]")
-    X = raw[d.FEATURE_NAMES].astype("float64")
-    protected = pd.DataFrame(index=raw.index)
+def _array(col, dtype=None) -> np.ndarray:
+    """A plain numpy array from a fetched column (masked entries become NaN/None)."""
+    if isinstance(col, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(col)
+        data = np.ma.getdata(col)
+        if dtype is float or data.dtype.kind in "fiu":
+            out = data.astype("float64")
+            out[mask] = np.nan
+            return out
+        out = data.astype(object)
+        out[mask] = None
+        return out
+    if isinstance(col, pd.Series):
+        col = col.to_numpy(dtype="float64", na_value=np.nan) if dtype is float else col.to_numpy()
+    return np.asarray(col, dtype="float64") if dtype is float else np.asarray(col)
+
+
+def _split(raw) -> FeatureTable:
+    """Keys, X and protected from the query's columns (a DataFrame or fetchnumpy dict)."""
+    n = len(raw["referral_id"])
+    index = pd.RangeIndex(n)
+    keys = pd.DataFrame(
+        {
+            "referral_id": _array(raw["referral_id"]).astype(str),
+            "person_id": _array(raw["person_id"]).astype(str),
+            "received_at": pd.to_datetime(_array(raw["received_at"])).astype("datetime64[us]"),
+        },
+        index=index,
+    )
+    X = np.empty((n, len(d.FEATURE_NAMES)), dtype="float64")
+    for j, name in enumerate(d.FEATURE_NAMES):
+        X[:, j] = _array(raw[name], float)
+    X = pd.DataFrame(X, columns=list(d.FEATURE_NAMES), index=index)
+    protected = {}
     for col in ("sex", "ethnicity", "disability"):
-        protected[col] = raw[col].fillna(v.NOT_RECORDED).astype(str)
-    protected["imd_decile"] = raw["imd_decile"].astype("Int64")
-    decile = raw["imd_decile"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-    quintile = np.full(len(raw), v.NOT_RECORDED, dtype=object)
+        values = _array(raw[col]).astype(object)
+        values[pd.isna(values)] = v.NOT_RECORDED
+        protected[col] = values.astype(str)
+    decile = _array(raw["imd_decile"], float)
+    protected["imd_decile"] = pd.array(
+        [None if np.isnan(x) else int(x) for x in decile], dtype="Int64"
+    )
+    quintile = np.full(n, v.NOT_RECORDED, dtype=object)
     known = ~np.isnan(decile)
     quintile[known] = np.asarray(v.DEPRIVATION_QUINTILES, dtype=object)[
         ((decile[known].astype(int) - 1) // 2)
     ]
     protected["deprivation_quintile"] = quintile
-    ages = raw["age_years"].astype("float64").to_numpy()
+    ages = _array(raw["age_years"], float)
     # Vectorised store.vocabulary.age_band (tests check they agree).
-    band = np.full(len(raw), v.NOT_RECORDED, dtype=object)
+    band = np.full(n, v.NOT_RECORDED, dtype=object)
     known = ~np.isnan(ages)
     band[known] = np.asarray(v.AGE_BANDS, dtype=object)[
         np.searchsorted(np.asarray(v._AGE_BAND_EDGES, dtype=float), ages[known], side="right")
     ]
     protected["age_band"] = band
+    protected = pd.DataFrame(protected, index=index)
+    for col in ("sex", "ethnicity", "disability", "deprivation_quintile", "age_band"):
+        protected[col] = protected[col].astype(str)
     return FeatureTable(keys=keys, X=X, protected=protected)
 
 
@@ -246,7 +281,7 @@ class _OnDemand:
         except Exception:
             con.execute("ROLLBACK")
             raise
-        return con.execute("EXECUTE mast_features").df()
+        return con.execute("EXECUTE mast_features").fetchnumpy()
 
 
 _local = threading.local()
