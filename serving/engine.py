@@ -8,6 +8,7 @@ referral is registered, and then exactly the training feature SQL runs on it.
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ class ScoringEngine:
             entries = entries.values()
         self.catalogue = {e.name: e for e in entries}
         self.feature_names = model.feature_names
+        self.zero_means_no_records = counting_features(self.catalogue.values())
 
     # -- connections ---------------------------------------------------------
     def cursor(self):
@@ -231,9 +233,11 @@ class ScoringEngine:
             raising, lowering = rank_reasons(row_c, self.config.top_reasons)
             values = X.loc[i]
 
-            def records_for(feature, pid=pid):
+            def records_for(feature, pid=pid, values=values):
                 if not with_records:
                     return None
+                if feature in self.zero_means_no_records and values[feature] == 0:
+                    return []  # a count of 0 has no records behind it; skip the query
                 return self.evidence(referral_frame, children_frame, pid, feature)
 
             by_child[pid] = {
@@ -319,6 +323,33 @@ class ScoringEngine:
                 children=sample[-1],
             )
             self.model_inputs(self.features_for(referral))
+
+
+# A count's name ends in its window ("_12m", "_ever"), then "_max"/"_sum" over people.
+_COUNT_NAME = re.compile(r"_(3m|6m|12m|24m|ever)(_max|_sum)?$")
+
+
+def counting_features(specs) -> frozenset[str]:
+    """Features that count records, so that a value of 0 means no record lies behind them.
+
+    Counts of agency events or referrals, per child or as a maximum or sum
+    over people.  States (a current plan) are left out: a plan that started
+    and ended has records behind a 0.
+    """
+    from features import definitions as d
+
+    names = set()
+    for spec in specs:
+        record = getattr(spec, "record", {}) or {}
+        counter = d.COUNTERS.get(record.get("counter", ""))
+        if (
+            _COUNT_NAME.search(spec.name)
+            and record.get("table") in ("agency_events", "referrals")
+            and getattr(counter, "kind", None) in ("count", "referrals")
+            and spec.aggregate in ("value", "max", "sum")
+        ):
+            names.add(spec.name)
+    return frozenset(names)
 
 
 def _text(value: Any) -> str | None:

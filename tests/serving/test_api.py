@@ -283,3 +283,29 @@ def test_records_can_be_left_out_without_changing_the_score(client):
         assert [r["feature"] for r in a["reasons_for"]] == [r["feature"] for r in b["reasons_for"]]
         assert all(r["records"] == [] and r["records_total"] is None for r in b["reasons_for"])
         assert all(r["records_total"] is not None for r in a["reasons_for"])
+
+
+@pytest.mark.parametrize(
+    "when", ["2019-06-01T10:00:00", "2026-03-25T10:00:00", "2026-10-01T10:00:00"]
+)
+def test_a_zero_count_really_has_no_records(engine, when):
+    """The engine skips the evidence query for counts of 0: check that it is always empty."""
+    from serving import ReferralIn
+    from serving.engine import _referral_frames
+
+    referral = ReferralIn(**body(referral_id="Z1", received_at=when, children=["C1", "C2"]))
+    keys, X = engine.model_inputs(engine.features_for(referral))
+    frame, kids = _referral_frames(referral)
+    assert len(engine.zero_means_no_records) > 40
+    checked = 0
+    for i, pid in enumerate(keys["person_id"]):
+        for feature in sorted(engine.zero_means_no_records):
+            records = features.evidence(
+                engine.cursor(), frame, pid, feature, referral_children=kids
+            )
+            if X.loc[i, feature] == 0:
+                assert records.empty, (pid, feature)
+                checked += 1
+            elif X.loc[i, feature] > 0:
+                assert len(records) >= 1, (pid, feature, X.loc[i, feature])
+    assert checked > 50
