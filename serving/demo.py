@@ -86,7 +86,7 @@ def format_score(result: dict) -> str:
                 for rec in r["records"][:3]:
                     when = str(rec["occurred_at"])[:10]
                     lines.append(
-                        f"        {when} {rec['agency']} {rec['event_type']} "
+                        f"        {when} {rec['agency'] or 'household'} {rec['event_type']} "
                         f"({rec['relationship']} {rec['person_id']})"
                     )
                 if r["records_total"] > 3:
