@@ -416,6 +416,41 @@ def ratio_run(n_children: int, random_state: int) -> None:
     )
 
 
+def ratio_generated(scale: float, random_state: int, workdir: Path) -> None:
+    """The ratio again on the national generator at ``scale`` (more history per child)."""
+    path = workdir / "ratio.duckdb"
+    generate_national(path, scale, random_state)
+    con = duckdb.connect(str(path), read_only=True)
+    tables = {
+        t: con.execute(f"SELECT * FROM {t}").df()
+        for t in (
+            "people",
+            "households",
+            "household_members",
+            "referrals",
+            "referral_children",
+            "screening_decisions",
+            "agency_events",
+        )
+    }
+    t0 = time.perf_counter()
+    table = build_features(con)
+    t_duck = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    frame = pandas_features(tables)
+    t_pandas = time.perf_counter() - t0
+    got = table.to_frame()[["referral_id", "person_id", *d.FEATURE_NAMES]]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), frame, check_dtype=False)
+    print(
+        f"ratio run (generator, scale {scale}): {len(tables['agency_events']):,} events, "
+        f"{len(table):,} referral-child rows (tables agree)"
+    )
+    print(
+        f"  pandas {t_pandas:8.2f} s | DuckDB {t_duck:8.2f} s | DuckDB is {t_pandas / t_duck:5.1f}x faster"
+    )
+    con.close()
+
+
 def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -> None:
     path = workdir / "national.duckdb"
     t0 = time.perf_counter()
@@ -467,11 +502,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--repeats", type=int, default=200, help="on-demand calls to time")
     parser.add_argument("--random-state", type=int, default=7)
+    parser.add_argument(
+        "--ratio-scale", type=float, default=0.05, help="generator scale for the second ratio run"
+    )
     parser.add_argument("--skip-national", action="store_true")
     parser.add_argument("--skip-ratio", action="store_true")
     args = parser.parse_args(argv)
     if not args.skip_ratio:
         ratio_run(args.ratio_children, args.random_state)
+        with tempfile.TemporaryDirectory(prefix="mast-bench-") as tmp:
+            ratio_generated(args.ratio_scale, args.random_state, Path(tmp))
     if not args.skip_national:
         with tempfile.TemporaryDirectory(prefix="mast-bench-") as tmp:
             national_run(args.scale, args.random_state, args.repeats, Path(tmp))
