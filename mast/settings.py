@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-MODEL_NAME = "mast-referral-screening"
+from models import MODEL_NAME
 
 
 class Settings(BaseModel):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from models import (
+    MODEL_NAME,
     LightGBMScorer,
     LogisticScorer,
     RuleScorer,
@@ -158,7 +159,6 @@ def train(
     """
     import mlflow
 
-    from mast.settings import MODEL_NAME
     from store import connect, content_hash
     from training.gate import run_gate
     from training.tracking import CANDIDATE, client_for, setup_tracking, tag_version

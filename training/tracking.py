@@ -17,7 +17,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from mast.settings import MODEL_NAME
+from models import MODEL_NAME
 
 EXPERIMENT_NAME = "mast-referral-screening"
 CANDIDATE = "candidate"
