@@ -148,8 +148,13 @@ def create_app(
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
 
+    # No anonymous schema or interactive docs: anonymous callers get only
+    # /v1/health.  The schema is served below to any signed-in role.
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
         title="MAST scoring service",
         version="1",
         description=(
@@ -166,6 +171,11 @@ def create_app(
     @app.exception_handler(ServingError)
     def _refused(request: Request, err: ServingError) -> JSONResponse:
         return JSONResponse(status_code=err.status, content={"detail": err.detail})
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema(user=Depends(guard.dependency("model"))) -> dict:
+        """The OpenAPI schema, for any signed-in role."""
+        return app.openapi()
 
     @app.get("/v1/health", response_model=HealthOut, tags=["service"])
     def health() -> dict:

@@ -30,8 +30,9 @@ MAX_EXAMPLES = 40
 
 
 @pytest.fixture(scope="module")
-def api_schema(app):
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+def api_schema(app, tokens):
+    headers = {"Authorization": f"Bearer {tokens['screener']}"}
+    return schemathesis.openapi.from_asgi("/openapi.json", app, headers=headers)
 
 
 @pytest.mark.parametrize("path, method, mode", CASES)
