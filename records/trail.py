@@ -14,22 +14,18 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, true
 
-from records.chain import GENESIS, ChainReport, canonical_json, entry_hash, verify_rows
+from records.chain import (
+    CONTENT_FIELDS,
+    GENESIS,
+    ChainReport,
+    canonical_json,
+    entry_hash,
+    verify_rows,
+)
 from records.db import Database, audit_log
 
-EXPORT_COLUMNS = (
-    "seq",
-    "at",
-    "kind",
-    "actor",
-    "role",
-    "referral_id",
-    "person_id",
-    "record_id",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+# What is exported is what is hashed plus the two hashes, so a CSV can be re-verified.
+EXPORT_COLUMNS = (*CONTENT_FIELDS, "prev_hash", "hash")
 MAX_QUERY_LIMIT = 10_000
 MAX_QUERY_OFFSET = 2**31 - 1  # bounded so every database takes it as an integer
 
