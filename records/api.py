@@ -105,8 +105,12 @@ def _status(lookup: ReferralLookup, referral_id: str) -> ReferralStatus:
     return status
 
 
-def _refused(err: RuleViolation) -> HTTPException:
-    return HTTPException(err.status, detail=err.as_detail())
+def _recorded(write: Callable[[], Entry]) -> EntryOut:
+    """Run one store write; a broken rule becomes its HTTP refusal (nothing was written)."""
+    try:
+        return EntryOut.of(write())
+    except RuleViolation as err:
+        raise HTTPException(err.status, detail=err.as_detail()) from err
 
 
 def make_router(lookup: ReferralLookup) -> APIRouter:
@@ -135,12 +139,8 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
     ) -> EntryOut:
         """Record a decision. A flagged referral ends in a strategy discussion unless a manager overrode the flag."""
         status = _status(lookup, referral_id)
-        try:
-            return EntryOut.of(
-                get_store(request).record_decision(principal, referral_id, body, status)
-            )
-        except RuleViolation as err:
-            raise _refused(err) from err
+        store = get_store(request)
+        return _recorded(lambda: store.record_decision(principal, referral_id, body, status))
 
     @router.post(
         "/referrals/{referral_id}/overrides",
@@ -156,12 +156,8 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
     ) -> EntryOut:
         """A manager overrides a flag, or agrees to a malicious closure, with a reason."""
         status = _status(lookup, referral_id)
-        try:
-            return EntryOut.of(
-                get_store(request).record_override(principal, referral_id, body, status)
-            )
-        except RuleViolation as err:
-            raise _refused(err) from err
+        store = get_store(request)
+        return _recorded(lambda: store.record_override(principal, referral_id, body, status))
 
     @router.post(
         "/referrals/{referral_id}/initial-views",
@@ -180,10 +176,8 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
         The referral is not looked up: in blind-first mode the view comes
         before the referral is scored, so the scoring side may not know it yet.
         """
-        try:
-            return EntryOut.of(get_store(request).record_initial_view(principal, referral_id, body))
-        except RuleViolation as err:
-            raise _refused(err) from err
+        store = get_store(request)
+        return _recorded(lambda: store.record_initial_view(principal, referral_id, body))
 
     @router.get("/config", response_model=ConfigOut, responses=ERRORS)
     def get_config(
