@@ -28,6 +28,13 @@ def default_url() -> str:
     return f"sqlite:///{home / 'records.sqlite'}"
 
 
+def _append_as(conn, principal: Principal, kind: str, payload: dict[str, Any], **ids) -> Entry:
+    """Append an entry in ``principal``'s name: every write records who made it, in what role."""
+    return trail.append(
+        conn, kind=kind, actor=principal.name, role=principal.role, payload=payload, **ids
+    )
+
+
 def _blind_first(conn) -> bool:
     row = conn.execute(
         select(audit_log)
@@ -87,12 +94,11 @@ class RecordsStore:
         if not reason or not reason.strip():
             raise ValueError("reason: say why blind-first mode is being switched")
         with self.db.write() as conn:
-            return trail.append(
+            return _append_as(
                 conn,
-                kind=kinds.CONFIG_CHANGE,
-                actor=principal.name,
-                role=principal.role,
-                payload={"blind_first": bool(enabled), "reason": reason.strip()},
+                principal,
+                kinds.CONFIG_CHANGE,
+                {"blind_first": bool(enabled), "reason": reason.strip()},
             )
 
     # views
@@ -113,14 +119,8 @@ class RecordsStore:
         if kind not in (kinds.SCORE_VIEW, kinds.CHRONOLOGY_VIEW, kinds.AUDIT_QUERY):
             raise ValueError(f"kind {kind!r} is not a view")
         with self.db.write() as conn:
-            return trail.append(
-                conn,
-                kind=kind,
-                actor=principal.name,
-                role=principal.role,
-                referral_id=referral_id,
-                person_id=person_id,
-                payload=detail or {},
+            return _append_as(
+                conn, principal, kind, detail or {}, referral_id=referral_id, person_id=person_id
             )
 
     # the decision record
@@ -152,14 +152,13 @@ class RecordsStore:
                     status=409,
                 )
             payload = body.model_dump(exclude={"view_id"})
-            return trail.append(
+            return _append_as(
                 conn,
-                kind=kinds.INITIAL_VIEW,
-                actor=principal.name,
-                role=principal.role,
+                principal,
+                kinds.INITIAL_VIEW,
+                payload,
                 referral_id=referral_id,
                 record_id=body.view_id,
-                payload=payload,
             )
 
     def record_override(
@@ -172,14 +171,13 @@ class RecordsStore:
             self._replay(conn, body.override_id)
             rules.check_override(body.kind, status)
             payload = {**body.model_dump(exclude={"override_id"}), "flagged": status.flagged}
-            return trail.append(
+            return _append_as(
                 conn,
-                kind=kinds.OVERRIDE,
-                actor=principal.name,
-                role=principal.role,
+                principal,
+                kinds.OVERRIDE,
+                payload,
                 referral_id=referral_id,
                 record_id=body.override_id,
-                payload=payload,
             )
 
     def record_decision(
@@ -219,14 +217,13 @@ class RecordsStore:
                 else {"seq": initial.seq, "at": initial.at, **initial.payload},
                 "override_seqs": [o.seq for o in overrides],
             }
-            return trail.append(
+            return _append_as(
                 conn,
-                kind=kinds.DECISION,
-                actor=principal.name,
-                role=principal.role,
+                principal,
+                kinds.DECISION,
+                payload,
                 referral_id=referral_id,
                 record_id=body.decision_id,
-                payload=payload,
             )
 
     def decisions_for(self, referral_id: str) -> list[Entry]:
