@@ -209,7 +209,20 @@ def create_app(
         """Score each child on a referral, with reasons for and against.
 
         Advisory only: the response says so in words, and the screener decides.
+        In blind-first mode a screener must record an initial view first, so
+        the API cannot be used to see the score before forming one.
         """
+        if (
+            user.role == "screener"
+            and guard.store.blind_first()
+            and not guard.store.has_initial_view(referral.referral_id, user)
+        ):
+            raise ServingError(
+                409,
+                f"Blind-first mode is on: record your initial view of referral "
+                f"{referral.referral_id} (POST /v1/referrals/{referral.referral_id}/initial-views) "
+                "before the score is shown.",
+            )
         result = engine.score(referral) if records else engine.score(referral, with_records=False)
         guard.record(
             "score",

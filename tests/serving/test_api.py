@@ -314,3 +314,19 @@ def test_a_zero_count_really_has_no_records(engine, when):
             elif X.loc[i, feature] > 0:
                 assert len(records) >= 1, (pid, feature, X.loc[i, feature])
     assert checked > 50
+
+
+def test_blind_first_mode_hides_the_score_until_an_initial_view(client, records_store, tokens):
+    governance = records_store.verify_token(tokens["governance"])
+    referral = body(referral_id="BLIND-1")
+    records_store.set_blind_first(True, governance, "test: blind-first on the API")
+    try:
+        refused = client.post("/v1/referrals/score", json=referral)
+        assert refused.status_code == 409 and "initial view" in refused.json()["detail"]
+        view = {"view_id": "BLIND-1-view", "decision": "assessment", "rationale": "my own view"}
+        recorded = client.post("/v1/referrals/BLIND-1/initial-views", json=view)
+        assert recorded.status_code in (200, 201), recorded.text
+        assert client.post("/v1/referrals/score", json=referral).status_code == 200
+    finally:
+        records_store.set_blind_first(False, governance, "test: blind-first off again")
+    assert client.post("/v1/referrals/score", json=body(referral_id="BLIND-2")).status_code == 200
