@@ -27,6 +27,18 @@ def _store(db: str | None, must_exist: bool = True):
         raise typer.Exit(code=2) from err
 
 
+def _refusing(db: str | None, call, must_exist: bool = True):
+    """Run ``call(store)`` on the records store, closed after; a ``ValueError`` is a refusal (exit 2)."""
+    store = _store(db, must_exist)
+    try:
+        return call(store)
+    except ValueError as err:
+        console.print(f"[red]Refused:[/red] {err}")
+        raise typer.Exit(code=2) from err
+    finally:
+        store.close()
+
+
 @audit_app.command("verify")
 def verify(
     db: str = typer.Option(None, "--db", help=_DB_HELP),
@@ -61,14 +73,7 @@ def export(
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Write the whole trail to CSV, values exactly as stored so the hashes can be re-checked."""
-    store = _store(db)
-    try:
-        n = store.export_csv(out)
-    except ValueError as err:
-        console.print(f"[red]Refused:[/red] {err}")
-        raise typer.Exit(code=2) from err
-    finally:
-        store.close()
+    n = _refusing(db, lambda store: store.export_csv(out))
     console.print(f"Wrote {n:,} entries to {out}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from mast.commands.audit_log import _DB_HELP, _store
+from mast.commands.audit_log import _DB_HELP, _refusing, _store
 from mast.progress import console
 
 tokens_app = typer.Typer(
@@ -24,14 +24,7 @@ def create(
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Mint a token and print it once: only its hash is stored."""
-    store = _store(db, must_exist=False)
-    try:
-        token, principal = store.create_token(name, role)
-    except ValueError as err:
-        console.print(f"[red]Refused:[/red] {err}")
-        raise typer.Exit(code=2) from err
-    finally:
-        store.close()
+    token, principal = _refusing(db, lambda store: store.create_token(name, role), must_exist=False)
     console.print(
         f"Token for {principal.name} ({principal.role}), id {principal.token_id}. Shown once; keep it safe:",
         highlight=False,
@@ -59,14 +52,7 @@ def revoke(
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Revoke a token at once."""
-    store = _store(db)
-    try:
-        store.revoke_token(token_id)
-    except ValueError as err:
-        console.print(f"[red]Refused:[/red] {err}")
-        raise typer.Exit(code=2) from err
-    finally:
-        store.close()
+    _refusing(db, lambda store: store.revoke_token(token_id))
     console.print(f"Revoked {token_id}.")
 
 
