@@ -67,7 +67,7 @@ def run_gate(
         extra_tags=gate_tags(verdict),
     )
     metrics = out_dir / "audit_metrics.json"
-    metrics.write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    metrics.write_text(json.dumps(result.to_dict(), indent=2))
     (out_dir / "gate_verdict.json").write_text(json.dumps(verdict.to_dict(), indent=2, default=str))
     outcome.files += [metrics, out_dir / "gate_verdict.json"]
     # The board report and the model card are worth having but must not sink a run.
@@ -81,6 +81,40 @@ def run_gate(
             )
             outcome.files.append(note)
     return outcome
+
+
+def trained_on(periods, counts: dict, data_hash: str, simulated: bool) -> str:
+    """The board report's "what it was trained on" sentence.
+
+    The board must be able to tell a model trained on the simulated synthetic
+    local authority from one trained on real extracts, and to tie the model
+    to the exact store snapshot (its content hash) and training period;
+    without this sentence the report says "Not stated by the caller".
+
+    Parameters
+    ----------
+    periods
+        The run's :class:`training.splits.Periods`.
+    counts
+        Rows and referrals per period, as training counts them.
+    data_hash
+        :func:`store.content_hash` of the store trained on.
+    simulated
+        Whether the store holds the simulator's ground truth (training knows
+        this from :func:`training.truth.harm_labels`), that is, whether it is
+        the simulated synthetic local authority.
+    """
+    source = (
+        "the simulated synthetic local authority"
+        if simulated
+        else "a store loaded from local authority extracts"
+    )
+    train = counts["train"]
+    return (
+        f"{train['rows']:,} referral-child rows ({train['referrals']:,} referrals) from {source} "
+        f"(store content hash {data_hash}), received "
+        f"{periods.train_start.date()} to {periods.train_end.date()}"
+    )
 
 
 def _context(metadata, performance, shap_importance) -> dict:

@@ -457,7 +457,16 @@ def train(
                     Path(tmp) / "audit",
                     seed,
                     metadata=_card_metadata(
-                        MODEL_NAME, version, run_id, label_def, policy, lgb_scorer, periods, counts
+                        MODEL_NAME,
+                        version,
+                        run_id,
+                        label_def,
+                        policy,
+                        lgb_scorer,
+                        periods,
+                        counts,
+                        data_hash,
+                        simulated=y_harm is not None,
                     ),
                     performance=_performance_rows(comparison),
                     shap_importance=importance,
@@ -496,8 +505,12 @@ def train(
             con.close()
 
 
-def _card_metadata(name, version, run_id, label_def, policy, scorer, periods, counts) -> dict:
+def _card_metadata(
+    name, version, run_id, label_def, policy, scorer, periods, counts, data_hash, simulated
+) -> dict:
     """Plain facts for the audit's board report and model card."""
+    from training.gate import trained_on
+
     p = periods
     return {
         "model_name": name,
@@ -505,10 +518,7 @@ def _card_metadata(name, version, run_id, label_def, policy, scorer, periods, co
         "run_id": run_id,
         "model_type": "LightGBM gradient-boosted trees, isotonic-calibrated; 1-20 ventile score",
         "date": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d"),
-        "trained_on": (
-            f"{counts['train']['rows']:,} referral-child rows ({counts['train']['referrals']:,} "
-            f"referrals) received {p.train_start.date()} to {p.train_end.date()}"
-        ),
+        "trained_on": trained_on(periods, counts, data_hash, simulated),
         "training_period": f"{p.train_start.date()} to {p.train_end.date()}",
         "test_period": f"{p.test_start.date()} to {p.test_end.date()}",
         "label_definition": f"{label_def.tag}: {label_def.description}",

@@ -82,6 +82,18 @@ def test_predictions_artifact_and_run_contents(trained):
         assert name in {Path(a.path).name for a in client.list_artifacts(result.run_id, folder)}
 
 
+def test_model_card_says_what_it_was_trained_on(trained):
+    """The board reads which store, which snapshot and which period, not "not stated"."""
+    result, uri = trained
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    local = Path(client.download_artifacts(result.run_id, "audit/model_card.json"))
+    card = json.loads(local.read_text())["training_data"]
+    p = result.periods
+    assert "simulated synthetic local authority" in card["description"]
+    assert result.data_hash in card["description"]
+    assert f"{p.train_start.date()} to {p.train_end.date()}" in card["description"]
+
+
 def test_registered_candidate_scores_like_memory(trained, fake_store):
     result, uri = trained
     _, _, _, ft = fake_store
