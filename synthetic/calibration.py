@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from store.database import TRUTH_SCHEMA
+from store import TRUTH_SCHEMA
 from synthetic import params as p
 from synthetic.config import SimulationConfig
 

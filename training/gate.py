@@ -128,7 +128,7 @@ def _context(metadata, performance, shap_importance) -> dict:
 
 def _report(out_dir, result, verdict, metadata, performance, shap_importance) -> list[Path]:
     """The board's HTML report (and PDF when Chromium is installed)."""
-    from audit.report import write_report
+    from audit import write_report
 
     made = write_report(result, verdict, out_dir, _context(metadata, performance, shap_importance))
     return [Path(p) for p in made]
@@ -136,7 +136,7 @@ def _report(out_dir, result, verdict, metadata, performance, shap_importance) ->
 
 def _card(out_dir, result, verdict, metadata, performance, shap_importance) -> list[Path]:
     """The model card, markdown and JSON."""
-    from audit.model_card import write_model_card
+    from audit import write_model_card
 
     made = write_model_card(result, verdict, out_dir, _context(metadata, performance, None))
     return [Path(p) for p in made]
