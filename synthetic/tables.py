@@ -72,7 +72,7 @@ def person_ids(pop: Population) -> np.ndarray:
 
 
 def build_tables(
-    pop: Population, out: Outcome, rng: np.random.Generator, local_authority: str, seed: int
+    pop: Population, out: Outcome, rng: np.random.Generator, local_authority: str, random_state: int
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The seven contract tables and the latent-harm truth table."""
     t0 = pop.t0
@@ -143,7 +143,7 @@ def build_tables(
         }
     )
 
-    events = _events(pop, out, rng, pid, extract, seed)
+    events = _events(pop, out, rng, pid, extract, random_state)
     truth = _truth(pop, out, pid)
     tables = {
         "people": people,
@@ -230,7 +230,9 @@ def _members(pop: Population, out: Outcome, rng, pid, hid) -> pd.DataFrame:
     )
 
 
-def _events(pop: Population, out: Outcome, rng, pid, extract: int, seed: int) -> pd.DataFrame:
+def _events(
+    pop: Population, out: Outcome, rng, pid, extract: int, random_state: int
+) -> pd.DataFrame:
     """All agency events, with recording delays, sorted by person then recorded_at."""
     cp, cc, cd, cr, cs = out.child_log.arrays()
     ap, ac, ad, ar, as_ = out.adult_log.arrays()
@@ -247,7 +249,7 @@ def _events(pop: Population, out: Outcome, rng, pid, extract: int, seed: int) ->
     recorded = occurred + delay + rng.integers(60, 4 * 3600, day.size)
     del day, delay, mean_delay
     # Serious incidents come last, timed from their own stream (see engine.World_).
-    si_rng = np.random.default_rng([seed, 8])
+    si_rng = np.random.default_rng([random_state, 8])
     n_si = out.si_child.size
     si_occurred = out.si_day * DAY + si_rng.integers(0, DAY, n_si)
     si_recorded = si_occurred + si_rng.integers(3600, 3 * DAY, n_si)
