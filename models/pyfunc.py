@@ -79,6 +79,7 @@ def signature_for(feature_names: list[str]) -> ModelSignature:
 
 
 def pip_requirements() -> list[str]:
+    """The exact versions installed now, so a logged model reloads with the libraries it was trained with."""
     return [f"{name}=={version(name)}" for name in _REQUIREMENTS]
 
 

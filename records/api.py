@@ -87,6 +87,8 @@ class EntryOut(BaseModel):
 
 
 class AuditPage(BaseModel):
+    """One page of the trail, with the total, so a client can page through all of it."""
+
     entries: list[EntryOut]
     total: int
     limit: int
@@ -94,6 +96,8 @@ class AuditPage(BaseModel):
 
 
 class ConfigOut(BaseModel):
+    """The records configuration, always with the advisory sentence a client must show."""
+
     blind_first: bool
     advisory: str = ADVISORY
 

@@ -67,6 +67,7 @@ def _date(t0: np.datetime64, days: np.ndarray) -> np.ndarray:
 
 
 def person_ids(pop: Population) -> np.ndarray:
+    """Fixed-width ``P…`` person ids for the whole population, so ids sort as numbers do."""
     n = pop.n_children + pop.n_adults
     return ids("P", np.arange(1, n + 1), max(8, len(str(n))))
 

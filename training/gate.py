@@ -22,6 +22,8 @@ import pandas as pd
 
 @dataclass
 class GateOutcome:
+    """The gate's result as training records it: a verdict, its reasons, the files to log and the tags."""
+
     verdict: str  # "pass", "fail" or "not run"
     reasons: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)

@@ -74,6 +74,7 @@ for _d in LABELS.values():
 
 
 def get_label(name: str) -> LabelDefinition:
+    """The label definition called ``name``; an unknown name is a ``ValueError`` naming ``label.name``, so a typo in the TOML fails before any work."""
     if name not in LABELS:
         raise ValueError(f"label.name: unknown label {name!r}; choose one of {sorted(LABELS)}")
     return LABELS[name]

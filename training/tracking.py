@@ -51,12 +51,14 @@ def setup_tracking(tracking_uri: str, experiment: str = EXPERIMENT_NAME) -> str:
 
 
 def client_for(tracking_uri: str) -> MlflowClient:
+    """A client whose tracking and registry are both ``tracking_uri``: a local SQLite store holds both, and a split would register models where nobody looks."""
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
 def tag_version(client: MlflowClient, version: str, tags: dict[str, str], name: str = MODEL_NAME):
+    """Set ``tags`` on one registered version; values become text because MLflow tags are text."""
     for key, value in tags.items():
         client.set_model_version_tag(name, str(version), key, str(value))
 
@@ -119,6 +121,8 @@ def promote(
 
 @dataclass(frozen=True)
 class VersionRow:
+    """One registered version as ``mast models`` lists it, gate verdict and override beside it."""
+
     version: str
     aliases: tuple[str, ...]
     run_id: str | None

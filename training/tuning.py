@@ -28,6 +28,8 @@ SEARCH_SPACE: dict[str, tuple] = {
 
 @dataclass
 class TuningResult:
+    """The best booster of a tuning search, with every trial kept so the search can be audited."""
+
     booster: lgb.Booster
     params: dict
     best_iteration: int
