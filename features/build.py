@@ -306,16 +306,16 @@ def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict[str, l
     private table, the Arrow tables to insert into it.
     """
     cols = {t: ", ".join(SCHEMAS[t].columns) for t in SCHEMAS}
-    # Literal equality filters (not joins or ORs) so DuckDB's zone maps can skip
-    # row groups of tables stored sorted by person_id or household_id.
-    homes = {
+    # Literal filters (not joins or ORs): DuckDB turns a literal IN list into
+    # an index scan on the store's lookup indexes (store.LOOKUP_INDEXES), and
+    # otherwise into a scan its zone maps can prune on sorted tables.
+    homes = sorted(
         r[0]
-        for child in sorted(set(kids["person_id"]))
         for r in con.execute(
-            "SELECT DISTINCT household_id FROM household_members WHERE person_id = ?", [child]
+            "SELECT DISTINCT household_id FROM household_members "
+            f"WHERE person_id IN ({_quoted(sorted(set(kids['person_id'])))})"
         ).fetchall()
-    }
-    homes = sorted(homes)
+    )
     mem = con.execute(
         f"SELECT {cols['household_members']} FROM household_members "
         f"WHERE household_id IN ({_quoted(homes)})"

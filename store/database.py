@@ -42,6 +42,54 @@ _DDL = {
 }
 assert set(_DDL) == set(SCHEMAS), "every contract table needs DDL"
 
+# The order each table's rows are written in.  DuckDB keeps min/max "zone
+# maps" per row group, so a table stored sorted by the column a lookup filters
+# on lets an equality filter skip all but one or two row groups instead of
+# scanning the table: serving looks people up by ``person_id`` and referrals by
+# ``referral_id`` (see ``features.build._narrowed_tables``).  The trailing
+# columns only make the order total, so the same extract is always laid out
+# the same way.
+SORT_ORDER = {
+    "people": ("person_id",),
+    "households": ("household_id",),
+    "household_members": ("person_id", "household_id", "start_date", "recorded_at"),
+    "referrals": ("referral_id",),
+    "referral_children": ("person_id", "referral_id"),
+    "screening_decisions": ("referral_id", "decided_at"),
+    "agency_events": ("person_id", "recorded_at", "event_id"),
+}
+assert set(SORT_ORDER) == set(_DDL), "every contract table needs a sort order"
+
+# Secondary (ART) indexes for serving's point lookups.  A row group holds
+# ~122,880 rows, so even on a sorted table an equality filter decompresses and
+# compares a whole row group (2-4 ms a query); an index scan reads only the
+# matching rows (~1 ms, measured in benchmarks/bench_features.py).
+# agency_events is left to its person_id sort order: its per-person lookups
+# return dozens of rows, where the zone maps already do as well as an index,
+# and an index over tens of millions of events would cost far more to build
+# and store than it saves.
+LOOKUP_INDEXES = {
+    "mast_people_person": ("people", "person_id"),
+    "mast_households_household": ("households", "household_id"),
+    "mast_members_person": ("household_members", "person_id"),
+    "mast_members_household": ("household_members", "household_id"),
+    "mast_referrals_referral": ("referrals", "referral_id"),
+    "mast_referral_children_person": ("referral_children", "person_id"),
+    "mast_decisions_referral": ("screening_decisions", "referral_id"),
+}
+
+
+def create_lookup_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    """Create :data:`LOOKUP_INDEXES` if they are missing (cheap when they exist).
+
+    Built after a bulk write rather than with the tables, because building an
+    index over rows already written is much faster than updating it row by
+    row; later appends then keep it up to date.
+    """
+    for name, (table, column) in LOOKUP_INDEXES.items():
+        con.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
+
+
 # The simulator's latent harm episodes: evaluation only, never a feature.
 TRUTH_DDL = """
     person_id VARCHAR NOT NULL, start_date DATE NOT NULL, end_date DATE NOT NULL,
@@ -104,7 +152,10 @@ def write_tables(
     """Append (or replace) contract tables in one transaction.
 
     Either every table is written or none is: a failure part-way rolls the
-    whole write back, so the store never holds half an extract.
+    whole write back, so the store never holds half an extract.  Each
+    table's rows are written in :data:`SORT_ORDER`, so per-person and
+    per-referral lookups read a row group or two rather than the whole table
+    (an append is sorted within itself).
     """
     unknown = set(tables) - set(_DDL)
     if unknown:
@@ -116,8 +167,10 @@ def write_tables(
                 con.execute(f"DELETE FROM {table}")
             columns = list(SCHEMAS[table].columns)
             con.register("_incoming", frame[columns])
+            order = ", ".join(f"{c} NULLS LAST" for c in SORT_ORDER[table])
             con.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming"
+                f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"SELECT {', '.join(columns)} FROM _incoming ORDER BY {order}"
             )
             con.unregister("_incoming")
         if truth is not None:
@@ -131,6 +184,7 @@ def write_tables(
                 "SELECT person_id, start_date, end_date, harm_type, severity FROM _incoming"
             )
             con.unregister("_incoming")
+        create_lookup_indexes(con)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
