@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas as pd
 
 from serving import chronology as chron
 from serving.model import LoadedModel
-from serving.reasons import build_reasons, rank_reasons
+from serving.reasons import batched_evidence_sql, build_reasons, rank_reasons
 from serving.schemas import ReferralIn
 from store import connect
 from store import vocabulary as v
@@ -194,20 +195,45 @@ class ScoringEngine:
         frame = self._features.evidence(
             self.cursor(), referral, person_id, feature, referral_children=children
         )
-        out = []
-        for r in frame.to_dict("records"):
-            out.append(
-                {
-                    "record": str(r["record"]),
-                    "agency": _text(r["agency"]),
-                    "event_type": str(r["event_type"]),
-                    "person_id": str(r["person_id"]),
-                    "relationship": str(r["relationship"]),
-                    "occurred_at": _ts(r["occurred_at"]),
-                    "recorded_at": _ts(r["recorded_at"]),
-                    "detail": _text(r["detail"]),
-                }
-            )
+        return [_record(r) for r in frame.to_dict("records")]
+
+    def evidence_batch(
+        self, referral: pd.DataFrame, children: pd.DataFrame, wanted: Mapping[str, list[str]]
+    ) -> dict[tuple[str, str], list[dict]]:
+        """The records behind several features of several children, one query per child.
+
+        Equal to :meth:`evidence` for each (child, feature) in ``wanted``
+        (``tests/serving`` checks this), but each child's household is worked
+        out once for all its reasons instead of once per reason.
+        """
+        from features.build import _check_frames
+        from features.sql import STORE_RELATIONS
+
+        refs, kids = _check_frames(referral, children)
+        referral_id = str(refs["referral_id"].iloc[0])
+        cur = self.cursor()
+        cur.register("_mast_rs_tref", refs)
+        cur.register("_mast_rs_tkid", kids)
+        relations = STORE_RELATIONS | {
+            "target_referrals": "_mast_rs_tref",
+            "target_children": "_mast_rs_tkid",
+        }
+        out: dict[tuple[str, str], list[dict]] = {}
+        try:
+            for pid, feats in wanted.items():
+                feats = list(dict.fromkeys(feats))
+                if not feats:
+                    continue
+                sql = batched_evidence_sql(feats).format(**relations)
+                frame = cur.execute(sql, [referral_id, pid]).df()
+                for feature in feats:
+                    out[(pid, feature)] = []
+                reasons = frame.pop("_reason").to_numpy()
+                for i, r in zip(reasons, frame.to_dict("records"), strict=True):
+                    out[(pid, feats[int(i)])].append(_record(r))
+        finally:
+            cur.unregister("_mast_rs_tref")
+            cur.unregister("_mast_rs_tkid")
         return out
 
     def score(
@@ -217,7 +243,7 @@ class ScoringEngine:
 
         ``with_records=False`` gives the same scores and reasons without
         listing the records behind each reason (one evidence query per
-        reason is most of a request's time); for bulk re-scoring.
+        child, most of a request's time); for bulk re-scoring.
         """
         self.check_children(referral, now=now)
         table = self.features_for(referral)
@@ -227,18 +253,29 @@ class ScoringEngine:
         contributions, base_value = scorer.contributions(X)
         contributions = contributions.reset_index(drop=True)
         referral_frame, children_frame = _referral_frames(referral)
-        by_child = {}
+        ranked = {}
+        wanted: dict[str, list[str]] = {}
         for i, pid in enumerate(keys["person_id"]):
             row_c = contributions.loc[i, self.feature_names]
             raising, lowering = rank_reasons(row_c, self.config.top_reasons)
             values = X.loc[i]
+            ranked[pid] = (i, row_c, values, raising, lowering)
+            # A count of 0 has no records behind it: skip it in the query.
+            wanted[pid] = [
+                f
+                for f in raising + lowering
+                if not (f in self.zero_means_no_records and values[f] == 0)
+            ]
+        records = (
+            self.evidence_batch(referral_frame, children_frame, wanted) if with_records else {}
+        )
+        by_child = {}
+        for pid, (i, row_c, values, raising, lowering) in ranked.items():
 
-            def records_for(feature, pid=pid, values=values):
+            def records_for(feature, pid=pid):
                 if not with_records:
                     return None
-                if feature in self.zero_means_no_records and values[feature] == 0:
-                    return []  # a count of 0 has no records behind it; skip the query
-                return self.evidence(referral_frame, children_frame, pid, feature)
+                return records.get((pid, feature), [])
 
             by_child[pid] = {
                 "person_id": pid,
@@ -350,6 +387,20 @@ def counting_features(specs) -> frozenset[str]:
         ):
             names.add(spec.name)
     return frozenset(names)
+
+
+def _record(r: Mapping[str, Any]) -> dict:
+    """One evidence row (a ``features.evidence`` record) as the API's plain dict."""
+    return {
+        "record": str(r["record"]),
+        "agency": _text(r["agency"]),
+        "event_type": str(r["event_type"]),
+        "person_id": str(r["person_id"]),
+        "relationship": str(r["relationship"]),
+        "occurred_at": _ts(r["occurred_at"]),
+        "recorded_at": _ts(r["recorded_at"]),
+        "detail": _text(r["detail"]),
+    }
 
 
 def _text(value: Any) -> str | None:

@@ -89,3 +89,66 @@ def build_reasons(
             }
         )
     return reasons
+
+
+def batched_evidence_sql(features: list[str]) -> str:
+    """One query listing the records behind every feature in ``features``.
+
+    ``features.evidence`` answers for one feature at a time, and each call
+    re-derives the child's household from the store (~30 ms); a referral's
+    reasons need up to 30 of them.  This unions the same per-feature record
+    selections (built by the same functions, so the same predicates and the
+    same household) over one shared set of household CTEs.  Each row carries
+    ``_reason``, the position of its feature in ``features``; within a
+    feature, rows are ordered as ``features.evidence`` orders them.
+
+    The query takes two parameters, ``referral_id`` and ``person_id`` (one
+    child), and its relations are formatted like ``features.evidence``'s.
+    """
+    from features import definitions as d
+    from features.evidence import (
+        _CSC,
+        _event_evidence,
+        _member_evidence,
+        _referral_evidence,
+        _subject_sql,
+    )
+    from features.sql import DUCKDB, household_ctes, with_ctes
+
+    subjects: dict[str, str] = {}
+    bodies = []
+    for i, feature in enumerate(features):
+        spec = d.SPECS_BY_NAME.get(feature)
+        if spec is None:
+            raise ValueError(f"Unknown feature {feature!r}: see features.catalogue()")
+        table = spec.record.get("table")
+        if table == "agency_events":
+            body = _event_evidence(spec)
+        elif table == "referrals":
+            body = _referral_evidence(spec)
+        elif table == "household_members":
+            body = _member_evidence(spec)
+        else:
+            body = f"""SELECT 'referral' AS record, '{_CSC}' AS agency, 'this referral' AS event_type,
+            t.person_id, 'child' AS relationship, t.as_of AS occurred_at, t.as_of AS recorded_at,
+            'referral ' || t.referral_id AS detail FROM targets t"""
+        if table in ("agency_events", "referrals", "household_members"):
+            # Each feature's subject (the child, the adults, ...) gets its own CTE.
+            subject = spec.record.get("subject", "child")
+            if subject == "referral":
+                subject = "child"
+            name = subjects.setdefault(subject, f"subject_{subject}")
+            if body.count("CROSS JOIN subject s") != 1:
+                raise RuntimeError(f"Cannot batch the evidence query of {feature!r}")
+            body = body.replace("CROSS JOIN subject s", f"CROSS JOIN {name} s")
+        bodies.append(f"SELECT {i} AS _reason, * FROM ({body})")
+    filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"
+    ctes = household_ctes(DUCKDB, chunk_filter=filt) + [
+        (name, _subject_sql(subject)) for subject, name in subjects.items()
+    ]
+    select = (
+        "SELECT * FROM (\n"
+        + "\nUNION ALL\n".join(bodies)
+        + "\n) ORDER BY _reason, occurred_at, recorded_at, person_id"
+    )
+    return with_ctes(ctes, select)
