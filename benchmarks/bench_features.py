@@ -42,6 +42,7 @@ from features import FeatureTable, build_features  # noqa: E402
 from features import definitions as d  # noqa: E402
 from store import create_schema, write_tables  # noqa: E402
 from store import vocabulary as v  # noqa: E402
+from store.database import create_lookup_indexes  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # A straightforward pandas implementation, generated from the same definitions.
@@ -279,7 +280,9 @@ def generate_national(path: Path, scale: float, random_state: int) -> dict[str, 
     Households of two adults and two children, a third of them joined later
     by a partner, a fifth losing an adult; referrals about one or both
     children; events spread evenly over people and written sorted by
-    ``person_id`` as ``mast simulate`` and ``mast load`` do.
+    ``person_id``; every table sorted by its lookup key and given the lookup
+    indexes, as ``store.write_tables`` (so ``mast simulate``, ``mast load``)
+    leaves a store.
     """
     s = random_state
     n_hh = int(500_000 * scale)
@@ -348,7 +351,8 @@ def generate_national(path: Path, scale: float, random_state: int) -> dict[str, 
         f"""INSERT INTO referral_children
         SELECT 'R' || lpad(CAST(i AS VARCHAR), 9, '0'), {pid.format(f"(CAST(floor({_u('i', 16, s)} * {hot}) AS BIGINT) * 7919 % {n_hh}) * {slots} + 2 + k")}
         FROM range({n_ref}) r(i), range(2) c(k)
-        WHERE k = 0 OR {_u("i", 17, s)} < 0.62"""
+        WHERE k = 0 OR {_u("i", 17, s)} < 0.62
+        ORDER BY 2, 1"""
     )
     decisions = "[" + ", ".join(f"'{x}'" for x in v.DECISIONS) + "]"
     reasons = "[" + ", ".join(f"'{x}'" for x in v.CLOSURE_REASONS) + "]"
@@ -375,6 +379,8 @@ def generate_national(path: Path, scale: float, random_state: int) -> dict[str, 
           TIMESTAMP '2010-01-01' + to_seconds(CAST(floor({_u("j", 46, s)} * 86400 * 365 * 14) AS BIGINT)) AS occ
           FROM range({n_ev}) r(j))"""
     )
+    # Every table is now sorted by its lookup key, as write_tables leaves it.
+    create_lookup_indexes(con)
     counts = {
         t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
         for t in ("people", "household_members", "referral_children", "agency_events")

@@ -198,20 +198,28 @@ class ScoringEngine:
         return [_record(r) for r in frame.to_dict("records")]
 
     def evidence_batch(
-        self, referral: pd.DataFrame, children: pd.DataFrame, wanted: Mapping[str, list[str]]
+        self,
+        referral: pd.DataFrame,
+        children: pd.DataFrame,
+        wanted: Mapping[str, list[str]],
+        con=None,
     ) -> dict[tuple[str, str], list[dict]]:
         """The records behind several features of several children, one query per child.
 
         Equal to :meth:`evidence` for each (child, feature) in ``wanted``
         (``tests/serving`` checks this), but each child's household is worked
-        out once for all its reasons instead of once per reason.
+        out once for all its reasons instead of once per reason.  ``con``
+        defaults to the store; :meth:`score` passes the private database its
+        feature build just filled for this referral
+        (``features.build.on_demand_connection``), which holds every row the
+        records can come from and is far quicker to query.
         """
         from features.build import _check_frames
         from features.sql import STORE_RELATIONS
 
         refs, kids = _check_frames(referral, children)
         referral_id = str(refs["referral_id"].iloc[0])
-        cur = self.cursor()
+        cur = self.cursor() if con is None else con
         cur.register("_mast_rs_tref", refs)
         cur.register("_mast_rs_tkid", kids)
         relations = STORE_RELATIONS | {
@@ -266,8 +274,14 @@ class ScoringEngine:
                 for f in raising + lowering
                 if not (f in self.zero_means_no_records and values[f] == 0)
             ]
+        # features_for just filled this thread's private database with the
+        # referral's households: query the records there, not in the store.
+        from features.build import on_demand_connection
+
         records = (
-            self.evidence_batch(referral_frame, children_frame, wanted) if with_records else {}
+            self.evidence_batch(referral_frame, children_frame, wanted, con=on_demand_connection())
+            if with_records
+            else {}
         )
         by_child = {}
         for pid, (i, row_c, values, raising, lowering) in ranked.items():

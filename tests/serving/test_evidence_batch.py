@@ -44,6 +44,15 @@ def test_batch_equals_one_query_per_feature(engine, when):
     wanted = {pid: names for pid in referral.children}
     batch = engine.evidence_batch(frame, kids, wanted)
     assert set(batch) == {(pid, f) for pid in referral.children for f in names}
+    # The serving path queries the private database the feature build filled.
+    from features.build import on_demand_connection
+
+    engine.features_for(referral)
+    private = engine.evidence_batch(frame, kids, wanted, con=on_demand_connection())
+    assert set(private) == set(batch)
+    for k in batch:
+        assert sorted(map(_key, private[k])) == sorted(map(_key, batch[k])), k
+        assert [_order(r) for r in private[k]] == [_order(r) for r in batch[k]], k
     nonempty = 0
     for pid in referral.children:
         for feature in names:
