@@ -21,16 +21,12 @@ def models(
     if not rows:
         console.print(f"No versions of {settings.model_name} at {uri}: run `mast train` first.")
         return
-    table = Table(title=f"{settings.model_name} at {uri}")
-    table.add_column("version", justify="right")
-    table.add_column("aliases")
-    table.add_column("created (UTC)", no_wrap=True)
-    table.add_column("label", overflow="fold")
-    table.add_column("policy", overflow="fold")
-    table.add_column("AUC proxy", justify="right")
-    table.add_column("gate", min_width=30, ratio=1)
-    table.add_column("override")
-    table.add_column("run", no_wrap=True)
+    # Four columns, so the table stays readable in an 80-column terminal or CI log.
+    table = Table(title=f"{settings.model_name} at {uri}", show_lines=True)
+    table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("aliases", no_wrap=True, min_width=9)
+    table.add_column("fairness gate", ratio=1, overflow="fold")
+    table.add_column("details", ratio=1, overflow="fold")
     for r in rows:
         colour = {"pass": "green", "fail": "red"}.get(r.gate_verdict, "yellow")
         gate = f"[{colour}]{r.gate_verdict}[/{colour}]"
@@ -39,17 +35,18 @@ def models(
             first = reasons[0] if len(reasons[0]) <= 60 else reasons[0][:57] + "..."
             more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
             gate += f"\n{first}{more}"
-        table.add_row(
-            r.version,
-            ", ".join(r.aliases),
-            r.created,
-            r.label,
-            r.policy_version,
-            r.test_auc,
-            gate,
-            r.override_by,
-            (r.run_id or "")[:12],
+        if r.override_by:
+            gate += f"\noverride by {r.override_by}"
+        details = "\n".join(
+            [
+                f"created {r.created} UTC",
+                f"label {r.label}",
+                f"policy {r.policy_version}",
+                f"test AUC (proxy) {r.test_auc}",
+                f"run {(r.run_id or '')[:12]}",
+            ]
         )
+        table.add_row(r.version, ", ".join(r.aliases), gate, details)
     console.print(table)
 
 
