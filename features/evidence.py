@@ -114,6 +114,24 @@ def _member_evidence(spec: d.FeatureSpec) -> str:
     WHERE {pred}"""
 
 
+def evidence_body(spec: d.FeatureSpec) -> str:
+    """The SELECT listing the records behind ``spec``, over the ``targets`` CTE.
+
+    One place decides which records explain a feature, for the single-feature
+    look-up here and the batched look-up the scoring service makes.
+    """
+    table = spec.record.get("table")
+    if table == "agency_events":
+        return _event_evidence(spec)
+    if table == "referrals":
+        return _referral_evidence(spec)
+    if table == "household_members":
+        return _member_evidence(spec)
+    return f"""SELECT 'referral' AS record, '{_CSC}' AS agency, 'this referral' AS event_type,
+            t.person_id, 'child' AS relationship, t.as_of AS occurred_at, t.as_of AS recorded_at,
+            'referral ' || t.referral_id AS detail FROM targets t"""
+
+
 def evidence(
     con,
     referral: str | pd.DataFrame,
@@ -174,17 +192,7 @@ def evidence(
         ).fetchone()[0]
         if not found:
             raise ValueError(f"No child {person_id!r} on referral {referral_id!r} in the store")
-    table = spec.record.get("table")
-    if table == "agency_events":
-        body = _event_evidence(spec)
-    elif table == "referrals":
-        body = _referral_evidence(spec)
-    elif table == "household_members":
-        body = _member_evidence(spec)
-    else:
-        body = f"""SELECT 'referral' AS record, '{_CSC}' AS agency, 'this referral' AS event_type,
-            t.person_id, 'child' AS relationship, t.as_of AS occurred_at, t.as_of AS recorded_at,
-            'referral ' || t.referral_id AS detail FROM targets t"""
+    body = evidence_body(spec)
     subject = spec.record.get("subject", "child")
     if subject == "referral":
         subject = "child"

@@ -61,6 +61,26 @@ class Guard:
             detail={**detail, "person_ids": person_ids},
         )
 
+    def record_score(self, principal: records.Principal, referral, result: dict, **extra) -> None:
+        """Log that ``principal`` was shown ``result`` for ``referral`` (API or page).
+
+        The decision rules later read the flag from this entry, so every place
+        that shows a score must log it the same way.
+        """
+        self.record(
+            "score",
+            principal,
+            referral_id=referral.referral_id,
+            person_ids=list(referral.children),
+            detail={
+                "request_id": result["request_id"],
+                "model_version": result["model_version"],
+                "highest_score": result["highest_score"],
+                "review_recommended": result["multi_agency_review_recommended"],
+                **extra,
+            },
+        )
+
     def lookup(self, referral_id: str) -> records.ReferralStatus | None:
         """The flag the screener was last shown for ``referral_id``, from the trail.
 

@@ -224,18 +224,7 @@ def create_app(
                 "before the score is shown.",
             )
         result = engine.score(referral) if records else engine.score(referral, with_records=False)
-        guard.record(
-            "score",
-            user,
-            referral_id=referral.referral_id,
-            person_ids=list(referral.children),
-            detail={
-                "request_id": result["request_id"],
-                "model_version": result["model_version"],
-                "highest_score": result["highest_score"],
-                "review_recommended": result["multi_agency_review_recommended"],
-            },
-        )
+        guard.record_score(user, referral, result)
         return result
 
     @app.get(

@@ -106,13 +106,7 @@ def batched_evidence_sql(features: list[str]) -> str:
     child), and its relations are formatted like ``features.evidence``'s.
     """
     from features import definitions as d
-    from features.evidence import (
-        _CSC,
-        _event_evidence,
-        _member_evidence,
-        _referral_evidence,
-        _subject_sql,
-    )
+    from features.evidence import _subject_sql, evidence_body
     from features.sql import DUCKDB, household_ctes, with_ctes
 
     subjects: dict[str, str] = {}
@@ -122,16 +116,7 @@ def batched_evidence_sql(features: list[str]) -> str:
         if spec is None:
             raise ValueError(f"Unknown feature {feature!r}: see features.catalogue()")
         table = spec.record.get("table")
-        if table == "agency_events":
-            body = _event_evidence(spec)
-        elif table == "referrals":
-            body = _referral_evidence(spec)
-        elif table == "household_members":
-            body = _member_evidence(spec)
-        else:
-            body = f"""SELECT 'referral' AS record, '{_CSC}' AS agency, 'this referral' AS event_type,
-            t.person_id, 'child' AS relationship, t.as_of AS occurred_at, t.as_of AS recorded_at,
-            'referral ' || t.referral_id AS detail FROM targets t"""
+        body = evidence_body(spec)
         if table in ("agency_events", "referrals", "household_members"):
             # Each feature's subject (the child, the adults, ...) gets its own CTE.
             subject = spec.record.get("subject", "child")

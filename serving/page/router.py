@@ -311,19 +311,7 @@ def make_page_router() -> APIRouter:
             )
         try:
             scored = engine.score(referral)
-            guard.record(
-                "score",
-                user,
-                referral_id=referral.referral_id,
-                person_ids=list(referral.children),
-                detail={
-                    "request_id": scored["request_id"],
-                    "model_version": scored["model_version"],
-                    "highest_score": scored["highest_score"],
-                    "review_recommended": scored["multi_agency_review_recommended"],
-                    "via": "page",
-                },
-            )
+            guard.record_score(user, referral, scored, via="page")
             chronologies = _chronologies(request, user, referral)
         except ServingError as err:
             return _index(request, user, err.status, [err.detail], params)
