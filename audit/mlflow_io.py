@@ -16,25 +16,19 @@ import pandas as pd
 
 from audit.frame import AuditInputError, require_columns
 from audit.gate import GateVerdict, gate_tags
+from features import KEY_COLUMNS, PROTECTED_COLUMNS
 
 PREDICTIONS_ARTIFACT = "evaluation/test_predictions.parquet"
 # The agreed columns: one row per (referral, child) in the test period.
 PREDICTION_COLUMNS = (
-    "referral_id",
-    "person_id",
-    "received_at",
+    *KEY_COLUMNS,  # referral_id, person_id, received_at
     "y_true",  # proxy label, 0/1
     "y_harm",  # simulated ground-truth harm, 0/1, nullable
     "y_prob",  # calibrated probability
     "score",  # 1-20
     "flag",  # 0/1, the advisory flag
     "human_flag",  # 0/1: screeners decided strategy_discussion; nullable
-    "sex",
-    "ethnicity",
-    "disability",
-    "imd_decile",
-    "deprivation_quintile",
-    "age_band",
+    *PROTECTED_COLUMNS,  # the audit groups, carried beside the features
 )
 REQUIRED_COLUMNS = ("referral_id", "y_true", "y_prob", "score", "flag")
 
