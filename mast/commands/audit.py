@@ -31,6 +31,30 @@ def _read_table(path: Path):
         _fail(f"could not read {path}: {err}")
 
 
+def _with_recorded_decisions(frame, url: str):
+    """Replace ``human_flag`` with the decisions people recorded in MAST.
+
+    The human-vs-tool lens then compares the tool with what screeners using
+    MAST actually decided: 1 for a strategy discussion / multi-agency review,
+    0 for any other decision, missing where no decision was recorded.
+    """
+    import records
+
+    store = records.RecordsStore(None if url == "default" else url)
+    try:
+        decided = records.final_decisions(store)
+    finally:
+        store.close()
+    if decided.empty:
+        _fail(f"the decision record at {url} holds no decisions")
+    review = decided.set_index("referral_id")["decision"].eq("strategy_discussion").astype(float)
+    frame = frame.copy()
+    frame["human_flag"] = frame["referral_id"].map(review)
+    if frame["human_flag"].isna().all():
+        _fail(f"no referral of this run has a decision in the decision record at {url}")
+    return frame
+
+
 def audit(
     predictions: Path = typer.Option(
         None, "--predictions", help="CSV (or Parquet) of predictions or decisions, one row each."
@@ -61,6 +85,12 @@ def audit(
     pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf (needs chromium)."),
     run: str = typer.Option(None, "--run", help="Audit this MAST training run's test predictions."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
+    human_from_records: str = typer.Option(
+        None,
+        "--human-from-records",
+        help="With --run: take the screeners' decisions for lens 3 from MAST's decision record "
+        "(a records database URL, or 'default') instead of the store's screening decisions.",
+    ),
 ) -> None:
     """Audit predictions for fairness by group and judge them against the gate policy.
 
@@ -87,10 +117,14 @@ def audit(
             frame = au.load_run_predictions(run, uri)
         except au.AuditInputError as err:
             _fail(str(err))
+        if human_from_records is not None:
+            frame = _with_recorded_decisions(frame, human_from_records)
         out = out or settings.home / "reports" / f"audit-{run}"
         kwargs = dict(groups=[g for g in (group or au.DEFAULT_GROUPS)])
         metadata = {"run_id": run, "model_name": settings.model_name}
     else:
+        if human_from_records is not None:
+            _fail("--human-from-records goes with --run")
         if predictions is None:
             _fail("give --predictions FILE (or --run RUN_ID)")
         if label is None:

@@ -126,3 +126,35 @@ def test_failed_gate_blocks_promotion_and_an_override_unblocks_it(logged_run, pr
     tags = client.get_model_version(name, version).tags
     assert "A. Chair" in " ".join(tags.values())
     assert str(client.get_registered_model(name).aliases.get("champion")) == version
+
+
+def test_human_lens_can_come_from_the_decision_record(logged_run, predictions, tmp_path):
+    """Decisions people recorded in MAST feed lens 3 in place of the extract's."""
+    import records
+
+    uri, run_id = logged_run
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    store = records.RecordsStore(url)
+    screener = store.verify_token(store.create_token("S", "screener")[0])
+    decided = list(dict.fromkeys(predictions.head(900)["referral_id"]))[:60]
+    for i, referral_id in enumerate(decided):
+        body = records.DecisionIn(
+            decision_id=f"decision-{i:04d}",
+            decision="strategy_discussion" if i % 2 else "assessment",
+            rationale="test",
+        )
+        store.record_decision(screener, referral_id, body, records.ReferralStatus(False))
+    store.close()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["audit", "--run", run_id, "--tracking-uri", uri, "--out", str(out), "--n-boot", "30"]
+        + ["--human-from-records", url],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "metrics.json").read_text())
+    rows = predictions.head(900)
+    expected = rows["referral_id"].isin(decided)
+    assert doc["lenses"]["human_vs_proxy"]["n"] == int(expected.sum())
+    assert doc["lenses"]["human_vs_proxy"]["n_referrals"] == len(decided)
+    assert doc["lenses"]["tool_vs_proxy"]["n"] == len(rows)
