@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from store import connect, validate_tables, write_tables
+from store import SCHEMAS, connect, validate_tables, write_tables
 from store import vocabulary as v
 
 T = pd.Timestamp
@@ -95,16 +95,7 @@ def tables() -> dict[str, pd.DataFrame]:
                 None,
             ),
         ],
-        columns=[
-            "event_id",
-            "person_id",
-            "agency",
-            "event_type",
-            "occurred_at",
-            "recorded_at",
-            "role",
-            "severity",
-        ],
+        columns=list(SCHEMAS["agency_events"].columns),
     )
     referrals = pd.DataFrame(
         [

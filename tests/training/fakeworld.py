@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from store import connect, write_tables
+from store import SCHEMAS, connect, write_tables
 from store import vocabulary as v
 
 START = pd.Timestamp("2014-01-01")
@@ -79,16 +79,7 @@ def make_world(n_children: int = 600, years: float = 10.0, random_state: int = 0
         )
     agency_events = pd.DataFrame(
         events,
-        columns=[
-            "event_id",
-            "person_id",
-            "agency",
-            "event_type",
-            "occurred_at",
-            "recorded_at",
-            "role",
-            "severity",
-        ],
+        columns=list(SCHEMAS["agency_events"].columns),
     )
     agency_events["severity"] = agency_events["severity"].astype("Int64")
     # The snapshot ends at ``years``: nothing recorded after it is in the store.
