@@ -10,6 +10,7 @@ from features.build import KEY_COLUMNS, PROTECTED_COLUMNS, FeatureTable, build_f
 from features.catalogue import catalogue, catalogue_json, catalogue_markdown, write_catalogue
 from features.definitions import FEATURE_NAMES, FeatureSpec
 from features.evidence import EVIDENCE_COLUMNS, evidence
+from features.snapshot import StoreSnapshot
 
 __all__ = [
     "EVIDENCE_COLUMNS",
@@ -18,6 +19,7 @@ __all__ = [
     "PROTECTED_COLUMNS",
     "FeatureSpec",
     "FeatureTable",
+    "StoreSnapshot",
     "build_features",
     "catalogue",
     "catalogue_json",

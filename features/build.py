@@ -22,6 +22,9 @@ import pandas as pd
 import pyarrow as pa
 
 from features import definitions as d
+from features import ondemand
+from features.inputs import REFERRAL_COLUMNS, Rows, as_frames, check_referrals
+from features.snapshot import StoreSnapshot
 from features.sql import DUCKDB, STORE_RELATIONS, feature_query
 from store import SCHEMAS, create_schema
 from store import vocabulary as v
@@ -35,13 +38,7 @@ PROTECTED_COLUMNS = (
     "deprivation_quintile",
     "age_band",
 )
-_REFERRAL_COLUMNS = (
-    "referral_id",
-    "received_at",
-    "source",
-    "referrer_relationship",
-    *v.CONCERN_COLUMNS,
-)
+_REFERRAL_COLUMNS = REFERRAL_COLUMNS
 
 Progress = Callable[[str, float, float], None]
 
@@ -103,37 +100,45 @@ def _array(col, dtype=None) -> np.ndarray:
     return np.asarray(col, dtype="float64") if dtype is float else np.asarray(col)
 
 
+def _text(values) -> pd.api.extensions.ExtensionArray:
+    return pd.array(np.asarray(values).astype(str), dtype="str")
+
+
 def _split(raw) -> FeatureTable:
-    """Keys, X and protected from the query's columns (a DataFrame or fetchnumpy dict)."""
+    """Keys, X and protected from the query's columns (a DataFrame or fetchnumpy dict).
+
+    Each column is converted once, straight to its final dtype: for one
+    referral this runs on every request of the scoring service.
+    """
     n = len(raw["referral_id"])
     index = pd.RangeIndex(n)
     keys = pd.DataFrame(
         {
-            "referral_id": _array(raw["referral_id"]).astype(str),
-            "person_id": _array(raw["person_id"]).astype(str),
-            "received_at": pd.to_datetime(_array(raw["received_at"])).astype("datetime64[us]"),
+            "referral_id": _text(_array(raw["referral_id"])),
+            "person_id": _text(_array(raw["person_id"])),
+            "received_at": np.asarray(_array(raw["received_at"])).astype("datetime64[us]"),
         },
         index=index,
     )
-    X = np.empty((n, len(d.FEATURE_NAMES)), dtype="float64")
-    for j, name in enumerate(d.FEATURE_NAMES):
-        X[:, j] = _array(raw[name], float)
-    X = pd.DataFrame(X, columns=list(d.FEATURE_NAMES), index=index)
+    X = np.column_stack([_array(raw[name], float) for name in d.FEATURE_NAMES]).reshape(
+        n, len(d.FEATURE_NAMES)
+    )
+    X = pd.DataFrame(X, columns=list(d.FEATURE_NAMES), index=index, copy=False)
     protected = {}
     for col in ("sex", "ethnicity", "disability"):
         values = _array(raw[col]).astype(object)
         values[pd.isna(values)] = v.NOT_RECORDED
-        protected[col] = values.astype(str)
+        protected[col] = _text(values)
     decile = _array(raw["imd_decile"], float)
-    protected["imd_decile"] = pd.array(
-        [None if np.isnan(x) else int(x) for x in decile], dtype="Int64"
+    known = ~np.isnan(decile)
+    protected["imd_decile"] = pd.arrays.IntegerArray(
+        np.where(known, decile, 0).astype("int64"), ~known
     )
     quintile = np.full(n, v.NOT_RECORDED, dtype=object)
-    known = ~np.isnan(decile)
     quintile[known] = np.asarray(v.DEPRIVATION_QUINTILES, dtype=object)[
         ((decile[known].astype(int) - 1) // 2)
     ]
-    protected["deprivation_quintile"] = quintile
+    protected["deprivation_quintile"] = _text(quintile)
     ages = _array(raw["age_years"], float)
     # Vectorised store.vocabulary.age_band (tests check they agree).
     band = np.full(n, v.NOT_RECORDED, dtype=object)
@@ -141,10 +146,8 @@ def _split(raw) -> FeatureTable:
     band[known] = np.asarray(v.AGE_BANDS, dtype=object)[
         np.searchsorted(np.asarray(v._AGE_BAND_EDGES, dtype=float), ages[known], side="right")
     ]
-    protected["age_band"] = band
+    protected["age_band"] = _text(band)
     protected = pd.DataFrame(protected, index=index)
-    for col in ("sex", "ethnicity", "disability", "deprivation_quintile", "age_band"):
-        protected[col] = protected[col].astype(str)
     return FeatureTable(keys=keys, X=X, protected=protected)
 
 
@@ -194,46 +197,9 @@ def _store_features(con, progress: Progress | None, chunk_rows: int) -> pd.DataF
     return pd.concat(parts, ignore_index=True)
 
 
-def _check_frames(
-    referrals: pd.DataFrame, referral_children: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    missing = [c for c in _REFERRAL_COLUMNS if c not in referrals.columns]
-    if missing:
-        raise ValueError(f"referrals frame is missing column(s) {missing}")
-    missing = [c for c in ("referral_id", "person_id") if c not in referral_children.columns]
-    if missing:
-        raise ValueError(f"referral_children frame is missing column(s) {missing}")
-    refs = referrals[list(_REFERRAL_COLUMNS)].copy().reset_index(drop=True)
-    refs["referral_id"] = refs["referral_id"].astype(str)
-    try:
-        refs["received_at"] = pd.to_datetime(refs["received_at"]).astype("datetime64[us]")
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"referrals.received_at: not a timestamp ({err})") from err
-    bad = refs["received_at"].isna()
-    if bad.any():
-        raise ValueError(f"referrals row {int(np.flatnonzero(bad)[0]) + 1}: received_at is missing")
-    for col in v.CONCERN_COLUMNS:
-        if refs[col].isna().any():
-            raise ValueError(f"referrals.{col}: missing value (True or False expected)")
-        refs[col] = refs[col].astype(bool)
-    for col, allowed in (
-        ("source", v.REFERRAL_SOURCES),
-        ("referrer_relationship", v.REFERRER_RELATIONSHIPS),
-    ):
-        bad = ~refs[col].isin(allowed)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"referrals row {i + 1}, column {col!r}: unknown category {refs[col][i]!r}"
-            )
-    kids = referral_children[["referral_id", "person_id"]].astype(str).reset_index(drop=True)
-    unknown = ~kids["referral_id"].isin(set(refs["referral_id"]))
-    if unknown.any():
-        i = int(np.flatnonzero(unknown)[0])
-        raise ValueError(
-            f"referral_children row {i + 1}: referral_id {kids['referral_id'][i]!r} is not in the referrals frame"
-        )
-    return refs, kids
+def _check_frames(referrals, referral_children) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Checked new referrals as contract-typed frames (see :mod:`features.inputs`)."""
+    return as_frames(*check_referrals(referrals, referral_children))
 
 
 def _quoted(ids) -> str:
@@ -380,11 +346,12 @@ def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict[str, l
 
 
 def build_features(
-    con: duckdb.DuckDBPyConnection,
-    referrals: pd.DataFrame | None = None,
-    referral_children: pd.DataFrame | None = None,
+    con: duckdb.DuckDBPyConnection | None,
+    referrals: Rows | None = None,
+    referral_children: Rows | None = None,
     progress: Progress | None = None,
     chunk_rows: int = 250_000,
+    snapshot: StoreSnapshot | None = None,
 ) -> FeatureTable:
     """Point-in-time features for each (referral, child), as of the referral's ``received_at``.
 
@@ -393,14 +360,21 @@ def build_features(
     con
         A connection to the MAST store.
     referrals, referral_children
-        Contract-shaped rows for referrals to score (the serving path), which
-        need not be in the store.  Both or neither; with neither, features are
+        Contract-shaped rows (DataFrames or sequences of mappings) for
+        referrals to score (the serving path), which need not be in the store.  Both or neither; with neither, features are
         built for every referral in the store (the training path).
     progress
         Optional ``progress(step, completed, total)`` callable.
     chunk_rows
         Training path only: build this many (referral, child) rows per query,
         which bounds memory on a national-sized store.
+    snapshot
+        Serving path only: the store held in memory
+        (:meth:`features.StoreSnapshot.load`).  The same definitions are then
+        evaluated by :mod:`features.ondemand` over its per-person arrays
+        instead of by DuckDB, in about a millisecond instead of tens; the
+        static predicates in the snapshot were computed by the feature SQL
+        itself, and the tests check every column equal.  ``con`` may be None.
 
     Returns
     -------
@@ -410,9 +384,17 @@ def build_features(
     if (referrals is None) != (referral_children is None):
         raise ValueError("Pass both `referrals` and `referral_children`, or neither.")
     if referrals is None:
+        if snapshot is not None:
+            raise ValueError(
+                "`snapshot` serves new referrals only: the training path runs the SQL on `con`."
+            )
         raw = _store_features(con, progress, chunk_rows)
         return _split(raw)
+    if snapshot is not None:
+        return _split(ondemand.evaluate(snapshot, *check_referrals(referrals, referral_children)))
     refs, kids = _check_frames(referrals, referral_children)
+    if con is None:
+        raise ValueError("Pass a store connection `con` or a `snapshot`.")
     if kids.empty:
         return _split(_empty_raw(con, STORE_RELATIONS))
     tables = _narrowed_tables(con, refs, kids)
