@@ -121,6 +121,9 @@ class History:
     mask: np.ndarray
     decided: np.ndarray  # NEVER for a referral not decided (or not in the store)
     referral: list  # referral ids
+    source: list
+    decision: list  # as stored (None without a decision), visible or not
+    closure: list
 
 
 class Extras:
@@ -143,7 +146,9 @@ class Extras:
             received = _us(r["received_at"])
             concerns = np.array([bool(r[c]) for c in v.CONCERN_COLUMNS])
             mask = _new_referral_mask(r["source"], received, int(s.adult_at[p]))
-            self.rows.setdefault(p, []).append((received, concerns, mask, r["referral_id"]))
+            self.rows.setdefault(p, []).append(
+                (received, concerns, mask, r["referral_id"], r["source"])
+            )
 
     def for_person(self, p: int) -> list[tuple]:
         return self.rows.get(p, [])
@@ -172,6 +177,9 @@ def history(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> History:
     mask = s.rc_mask[rows]
     decided = s.r_decided[ref]
     ids = list(s.referral_ids[ref])
+    source = [v.REFERRAL_SOURCES[i] for i in s.r_source[ref]]
+    decision = [v.DECISIONS[i] if i >= 0 else None for i in s.r_decision[ref]]
+    closure = [v.CLOSURE_REASONS[i] if i >= 0 else None for i in s.r_closure[ref]]
     extra = [x for x in extras.for_person(p) if x[0] < as_of]
     if extra:
         received = np.concatenate([received, [x[0] for x in extra]])
@@ -179,7 +187,10 @@ def history(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> History:
         mask = np.concatenate([mask, [x[2] for x in extra]])
         decided = np.concatenate([decided, [NEVER] * len(extra)])
         ids += [x[3] for x in extra]
-    return History(received, concerns, mask, decided, ids)
+        source += [x[4] for x in extra]
+        decision += [None] * len(extra)
+        closure += [None] * len(extra)
+    return History(received, concerns, mask, decided, ids, source, decision, closure)
 
 
 def visible_events(s: StoreSnapshot, p: int, as_of: int) -> np.ndarray:

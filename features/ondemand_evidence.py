@@ -1,0 +1,231 @@
+"""The records behind feature values, from a :class:`~features.snapshot.StoreSnapshot`.
+
+:func:`features.evidence` answers from the store in SQL; this answers the
+scoring service from memory with the same selections: the same subjects
+(the child, the household's adults, the adults who joined in the last 12
+months, the parents, the siblings), the same static predicate bits the
+counter used, the same windows and the same "recorded before" rule.  The rows
+are those :func:`features.evidence` returns, in the same columns and order
+(``tests/features/test_ondemand_evidence.py`` checks them equal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from features import definitions as d
+from features import ondemand as od
+from features.evidence import EVIDENCE_COLUMNS
+from features.snapshot import EVENT_KINDS, MEMBER_ROLES, US_PER_DAY, StoreSnapshot
+from store import vocabulary as v
+
+_CSC = d.cat("children_social_care", v.AGENCIES)
+
+
+def _ts(us: int) -> pd.Timestamp:
+    return pd.Timestamp(int(us), unit="us")
+
+
+def subjects(s: StoreSnapshot, t: od.Target, hh: od.Household, subject: str) -> list[tuple]:
+    """(person row, relationship, start) for a feature's subject, as ``_subject_sql``."""
+    if subject in ("child", "referral"):
+        return [(t.child, "child", None)] if t.child >= 0 else []
+    rows = []
+    for p, role, start in zip(hh.members, hh.roles, hh.starts, strict=True):
+        name = MEMBER_ROLES[role]
+        is_adult = role in od._ADULT
+        if subject == "household_adults" and is_adult:
+            rows.append((int(p), name, int(start)))
+        elif subject == "new_household_adults" and is_adult:
+            if start >= t.as_of - d.WINDOWS["12m"] * US_PER_DAY:
+                rows.append((int(p), name, int(start)))
+        elif subject == "household_parents" and name == "parent":
+            rows.append((int(p), name, int(start)))
+        elif subject == "siblings" and name == "child":
+            rows.append((int(p), "sibling", int(start)))
+    return rows
+
+
+def _event_rows(s: StoreSnapshot, t: od.Target, people: list[tuple], record: dict) -> list[dict]:
+    counter = d.COUNTERS[record["counter"]]
+    out = []
+    for p, relationship, _ in people:
+        rows = od.visible_events(s, p, t.as_of)
+        mask, occurred = s.e_mask[rows], s.e_occurred[rows]
+        if isinstance(counter, d.EventState):
+            bits = (
+                od._ST_START[d.EVENT_STATES.index(counter)]
+                | od._ST_END[d.EVENT_STATES.index(counter)]
+            )
+            keep = (mask & bits) != 0
+        else:
+            k = d.EVENT_COUNTERS.index(counter)
+            keep = (mask & od._EC_MASK[k]) != 0
+            if od._EC_DAYS[k] is not None:
+                keep &= occurred >= t.as_of - od._EC_DAYS[k] * US_PER_DAY
+        for i in rows[keep]:
+            agency, event_type = EVENT_KINDS[s.e_kind[i]]
+            parts = []
+            if s.e_role[i] >= 0:
+                parts.append(f"role: {v.EVENT_ROLES[s.e_role[i]]}")
+            if s.e_severity[i] >= 0:
+                parts.append(f"severity {int(s.e_severity[i])}")
+            out.append(
+                {
+                    "record": "agency_event",
+                    "agency": agency,
+                    "event_type": event_type,
+                    "person_id": s.person_ids[p],
+                    "relationship": relationship,
+                    "occurred_at": _ts(s.e_occurred[i]),
+                    "recorded_at": _ts(s.e_recorded[i]),
+                    "detail": ", ".join(parts),
+                }
+            )
+    return out
+
+
+def _referral_rows(
+    s: StoreSnapshot, t: od.Target, people: list[tuple], record: dict, extras: od.Extras
+) -> list[dict]:
+    out = []
+    for p, relationship, _ in people:
+        h = od.history(s, p, t.as_of, extras)
+        seen = h.decided < t.as_of
+        if record.get("same_concern"):
+            this = np.array([bool(t.referral[c]) for c in v.CONCERN_COLUMNS])
+            keep = (h.concerns & this[None, :]).any(axis=1)
+            if record["window_days"]:
+                keep &= h.received >= t.as_of - record["window_days"] * US_PER_DAY
+        else:
+            k = [c.name for c in d.REFERRAL_COUNTERS].index(record["counter"])
+            keep = (h.mask & od._RC_MASK[k]) != 0
+            if od._RC_DAYS[k] is not None:
+                keep &= h.received >= t.as_of - od._RC_DAYS[k] * US_PER_DAY
+            if od._RC_DECIDED[k]:
+                keep &= seen
+        for i in np.flatnonzero(keep):
+            parts = [f"referral {h.referral[i]}"]
+            if seen[i] and h.decision[i] is not None:
+                parts.append(f"decision: {h.decision[i]}")
+            if seen[i] and h.closure[i] is not None:
+                parts.append(f"closed as {h.closure[i]}")
+            out.append(
+                {
+                    "record": "referral",
+                    "agency": _CSC,
+                    "event_type": f"referral from {h.source[i]}",
+                    "person_id": s.person_ids[p],
+                    "relationship": relationship,
+                    "occurred_at": _ts(h.received[i]),
+                    "recorded_at": _ts(h.received[i]),
+                    "detail": ", ".join(parts),
+                }
+            )
+    return out
+
+
+def _member_rows(
+    s: StoreSnapshot, t: od.Target, hh: od.Household, people: list[tuple], record: dict
+) -> list[dict]:
+    within = record.get("joined_within_days")
+    out = []
+    for p, relationship, start in people:
+        if start is None or (within and start < t.as_of - within * US_PER_DAY):
+            continue
+        rows = np.arange(s.m_offsets[p], s.m_offsets[p + 1])
+        rows = rows[(s.m_start[rows] == start) & np.isin(s.m_household[rows], hh.homes)]
+        for i in rows:
+            out.append(
+                {
+                    "record": "household_member",
+                    "agency": None,
+                    "event_type": "joined household",
+                    "person_id": s.person_ids[p],
+                    "relationship": relationship,
+                    "occurred_at": _ts(start),
+                    "recorded_at": _ts(s.m_recorded[i]),
+                    "detail": f"household {s.household_ids[s.m_household[i]]}",
+                }
+            )
+    return out
+
+
+def _sort_key(row: dict) -> tuple:
+    return (
+        row["occurred_at"],
+        row["recorded_at"],
+        row["person_id"],
+        row["event_type"],
+        row["detail"] or "",
+    )
+
+
+def ondemand_evidence(
+    s: StoreSnapshot,
+    referrals: Sequence[Mapping],
+    referral_children: Sequence[Mapping],
+    wanted: Mapping[str, Sequence[str]],
+) -> dict[tuple[str, str], list[dict]]:
+    """The records behind ``wanted[person_id]`` features for each child of one referral.
+
+    Parameters
+    ----------
+    s
+        The store in memory.
+    referrals, referral_children
+        One referral and its children, checked records
+        (:func:`features.inputs.check_referrals`).
+    wanted
+        Feature names per child ``person_id``.
+
+    Returns
+    -------
+    dict
+        ``(person_id, feature)`` to rows with :data:`features.EVIDENCE_COLUMNS`
+        keys, ordered as :func:`features.evidence` orders them.
+    """
+    extras = od.Extras(s, list(referrals), list(referral_children))
+    by_child = {t.person_id: t for t in od.targets(s, list(referrals), list(referral_children))}
+    out: dict[tuple[str, str], list[dict]] = {}
+    for pid, names in wanted.items():
+        t = by_child.get(pid)
+        if t is None:
+            raise ValueError(f"person_id {pid!r} is not a child on this referral")
+        hh = od.household(s, t.child, t.as_of)
+        for name in dict.fromkeys(names):
+            spec = d.SPECS_BY_NAME.get(name)
+            if spec is None:
+                raise ValueError(f"Unknown feature {name!r}: see features.catalogue()")
+            record = spec.record
+            table = record.get("table")
+            people = subjects(s, t, hh, record.get("subject", "child"))
+            if table == "agency_events":
+                rows = _event_rows(s, t, people, record)
+            elif table == "referrals":
+                rows = _referral_rows(s, t, people, record, extras)
+            elif table == "household_members":
+                rows = _member_rows(s, t, hh, people, record)
+            else:
+                rows = [
+                    {
+                        "record": "referral",
+                        "agency": _CSC,
+                        "event_type": "this referral",
+                        "person_id": t.person_id,
+                        "relationship": "child",
+                        "occurred_at": _ts(t.as_of),
+                        "recorded_at": _ts(t.as_of),
+                        "detail": f"referral {t.referral_id}",
+                    }
+                ]
+            out[(pid, name)] = sorted(rows, key=_sort_key)
+    return out
+
+
+def evidence_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as :func:`features.evidence` returns them (for comparison and notebooks)."""
+    return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
