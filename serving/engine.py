@@ -1,9 +1,13 @@
 """The scoring engine: one referral in, advisory scores with reasons out.
 
-The engine owns the read-only store connection, the champion model and the
-feature catalogue, all opened once.  Each request gets a cursor of its own
-(DuckDB connections are not shared between threads) on which the incoming
-referral is registered, and then exactly the training feature SQL runs on it.
+The engine owns the read-only store connection, the store held in memory
+(:class:`features.StoreSnapshot`), the champion model and the feature
+catalogue, all loaded once.  A referral's features come from
+:func:`features.build_features` on the snapshot: the same definitions as
+training, evaluated in memory (the tests hold them equal to the training
+SQL, column for column), and its reasons' records from
+:func:`features.ondemand_evidence`, equal to :func:`features.evidence`.
+The chronology still reads the store, through a cursor per thread.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from features.inputs import check_referrals
+from features.ondemand_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving.model import LoadedModel
-from serving.reasons import batched_evidence_sql, build_reasons, rank_reasons
+from serving.reasons import build_reasons, rank_reasons
 from serving.schemas import ReferralIn
 from store import connect
 from store import vocabulary as v
@@ -79,6 +86,20 @@ def _referral_frames(referral: ReferralIn) -> tuple[pd.DataFrame, pd.DataFrame]:
     return referrals, children
 
 
+def _referral_records(referral: ReferralIn) -> tuple[list[dict], list[dict]]:
+    """The referral as checked contract records (no DataFrame: this is per request)."""
+    concerns = {str(c) for c in referral.concerns}
+    row = {
+        "referral_id": referral.referral_id,
+        "received_at": pd.Timestamp(to_store_time(referral.received_at)),
+        "source": str(referral.source),
+        "referrer_relationship": str(referral.referrer_relationship),
+        **{f"concern_{c}": c in concerns for c in v.CONCERNS},
+    }
+    kids = [{"referral_id": referral.referral_id, "person_id": p} for p in referral.children]
+    return [row], kids
+
+
 class ScoringEngine:
     """Scores referrals and builds chronologies against one store and one model.
 
@@ -101,6 +122,8 @@ class ScoringEngine:
         self._con = connect(self.db, read_only=True)
         self._local = threading.local()
         self._features = features
+        # The whole store in memory, indexed by person: loaded once, read by every request.
+        self.snapshot = features.StoreSnapshot.load(self._con)
         entries = features.catalogue()
         if isinstance(entries, dict):
             entries = entries.values()
@@ -138,25 +161,21 @@ class ScoringEngine:
                 f"received_at {referral.received_at.isoformat()} is in the future; "
                 "a referral can only be scored once it has been received.",
             )
-        cur = self.cursor()
-        marks = ", ".join("?" for _ in referral.children)
-        people = cur.execute(
-            f"SELECT person_id, date_of_birth FROM people WHERE person_id IN ({marks})",
-            list(referral.children),
-        ).fetchall()
-        births = dict(people)
+        snap = self.snapshot
         for pid in referral.children:
-            if pid not in births:
+            if pid not in snap.person:
                 raise ServingError(404, f"Unknown child: no person_id {pid!r} in the store.")
+        received_us = int(np.datetime64(received, "us").astype(np.int64))
         for pid in referral.children:
-            born = pd.Timestamp(births[pid])
-            if born > pd.Timestamp(received):
+            i = snap.person[pid]
+            if int(snap.dob[i]) > received_us:
+                born = pd.Timestamp(int(snap.dob[i]), unit="us")
                 raise ServingError(
                     422,
                     f"received_at {received.isoformat()} is before child {pid!r} was born "
                     f"({born.date().isoformat()}).",
                 )
-            if born + pd.DateOffset(years=ADULT_AGE_YEARS) <= pd.Timestamp(received):
+            if int(snap.adult_at[i]) <= received_us:
                 raise ServingError(
                     422,
                     f"person_id {pid!r} was {ADULT_AGE_YEARS} or over on "
@@ -165,12 +184,11 @@ class ScoringEngine:
 
     # -- features and scores -------------------------------------------------
     def features_for(self, referral: ReferralIn):
-        """The feature table for the referral, from exactly the training SQL."""
-        referrals, children = _referral_frames(referral)
-        table = self._features.build_features(
-            self.cursor(), referrals=referrals, referral_children=children
+        """The feature table for the referral: ``build_features`` on the snapshot."""
+        referrals, children = _referral_records(referral)
+        return self._features.build_features(
+            None, referrals=referrals, referral_children=children, snapshot=self.snapshot
         )
-        return table
 
     def model_inputs(self, table) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Keys and ``X`` in the model's own column order."""
@@ -198,51 +216,17 @@ class ScoringEngine:
         return [_record(r) for r in frame.to_dict("records")]
 
     def evidence_batch(
-        self,
-        referral: pd.DataFrame,
-        children: pd.DataFrame,
-        wanted: Mapping[str, list[str]],
-        con=None,
+        self, referral, children, wanted: Mapping[str, list[str]]
     ) -> dict[tuple[str, str], list[dict]]:
-        """The records behind several features of several children, one query per child.
+        """The records behind several features of several children, from memory.
 
         Equal to :meth:`evidence` for each (child, feature) in ``wanted``
-        (``tests/serving`` checks this), but each child's household is worked
-        out once for all its reasons instead of once per reason.  ``con``
-        defaults to the store; :meth:`score` passes the private database its
-        feature build just filled for this referral
-        (``features.build.on_demand_connection``), which holds every row the
-        records can come from and is far quicker to query.
+        (``tests/serving`` checks this); ``referral`` and ``children`` are
+        frames or records of one referral.
         """
-        from features.build import _check_frames
-        from features.sql import STORE_RELATIONS
-
-        refs, kids = _check_frames(referral, children)
-        referral_id = str(refs["referral_id"].iloc[0])
-        cur = self.cursor() if con is None else con
-        cur.register("_mast_rs_tref", refs)
-        cur.register("_mast_rs_tkid", kids)
-        relations = STORE_RELATIONS | {
-            "target_referrals": "_mast_rs_tref",
-            "target_children": "_mast_rs_tkid",
-        }
-        out: dict[tuple[str, str], list[dict]] = {}
-        try:
-            for pid, feats in wanted.items():
-                feats = list(dict.fromkeys(feats))
-                if not feats:
-                    continue
-                sql = batched_evidence_sql(feats).format(**relations)
-                frame = cur.execute(sql, [referral_id, pid]).df()
-                for feature in feats:
-                    out[(pid, feature)] = []
-                reasons = frame.pop("_reason").to_numpy()
-                for i, r in zip(reasons, frame.to_dict("records"), strict=True):
-                    out[(pid, feats[int(i)])].append(_record(r))
-        finally:
-            cur.unregister("_mast_rs_tref")
-            cur.unregister("_mast_rs_tkid")
-        return out
+        refs, kids = check_referrals(referral, children)
+        found = ondemand_evidence(self.snapshot, refs, kids, wanted)
+        return {key: [_record(r) for r in rows] for key, rows in found.items()}
 
     def score(
         self, referral: ReferralIn, now: datetime | None = None, with_records: bool = True
@@ -254,48 +238,47 @@ class ScoringEngine:
         child, most of a request's time); for bulk re-scoring.
         """
         self.check_children(referral, now=now)
-        table = self.features_for(referral)
+        referrals, kids = _referral_records(referral)
+        table = self._features.build_features(
+            None, referrals=referrals, referral_children=kids, snapshot=self.snapshot
+        )
         keys, X = self.model_inputs(table)
         scorer = self.model.scorer
-        predicted = scorer.predict_frame(X).reset_index(drop=True)
-        contributions, base_value = scorer.contributions(X)
-        contributions = contributions.reset_index(drop=True)
-        referral_frame, children_frame = _referral_frames(referral)
+        M = scorer.matrix(X)
+        predicted = scorer.predict_frame(M)
+        contributions, base_value = scorer.contributions(M)
+        C = contributions.to_numpy()
+        names = self.feature_names
         ranked = {}
         wanted: dict[str, list[str]] = {}
         for i, pid in enumerate(keys["person_id"]):
-            row_c = contributions.loc[i, self.feature_names]
-            raising, lowering = rank_reasons(row_c, self.config.top_reasons)
-            values = X.loc[i]
+            raising, lowering = rank_reasons(C[i], self.config.top_reasons, names=names)
+            values = dict(zip(names, M[i], strict=True))
+            row_c = dict(zip(names, C[i], strict=True))
             ranked[pid] = (i, row_c, values, raising, lowering)
-            # A count of 0 has no records behind it: skip it in the query.
+            # A count of 0 has no records behind it: skip it in the look-up.
             wanted[pid] = [
                 f
                 for f in raising + lowering
                 if not (f in self.zero_means_no_records and values[f] == 0)
             ]
-        # features_for just filled this thread's private database with the
-        # referral's households: query the records there, not in the store.
-        from features.build import on_demand_connection
-
-        records = (
-            self.evidence_batch(referral_frame, children_frame, wanted, con=on_demand_connection())
-            if with_records
-            else {}
-        )
+        records = ondemand_evidence(self.snapshot, referrals, kids, wanted) if with_records else {}
+        probability = predicted["probability"].to_numpy()
+        score = predicted["score"].to_numpy()
+        flag = predicted["flag"].to_numpy()
         by_child = {}
         for pid, (i, row_c, values, raising, lowering) in ranked.items():
 
             def records_for(feature, pid=pid):
                 if not with_records:
                     return None
-                return records.get((pid, feature), [])
+                return [_record(r) for r in records.get((pid, feature), [])]
 
             by_child[pid] = {
                 "person_id": pid,
-                "probability": float(predicted.loc[i, "probability"]),
-                "score": int(predicted.loc[i, "score"]),
-                "flag": bool(predicted.loc[i, "flag"]),
+                "probability": float(probability[i]),
+                "score": int(score[i]),
+                "flag": bool(flag[i]),
                 "reasons_for": build_reasons(
                     raising, row_c, values, self.catalogue, records_for, self.config.max_records
                 ),
@@ -303,7 +286,7 @@ class ScoringEngine:
                     lowering, row_c, values, self.catalogue, records_for, self.config.max_records
                 ),
                 "base_value": float(base_value),
-                "raw_margin": float(base_value + row_c.sum()),
+                "raw_margin": float(base_value + C[i].sum()),
             }
         children = [by_child[pid] for pid in referral.children if pid in by_child]
         highest = max(c["score"] for c in children)

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 # Contributions smaller than this (in log-odds) move the probability by well
 # under a tenth of a percentage point: not worth a screener's attention.
@@ -43,27 +42,30 @@ def describe(catalogue: Mapping[str, Any], feature: str, value: Any) -> str:
 
 
 def rank_reasons(
-    contributions: pd.Series, top: int, min_contribution: float = MIN_CONTRIBUTION
+    contributions, top: int, min_contribution: float = MIN_CONTRIBUTION, names=None
 ) -> tuple[list[str], list[str]]:
     """The features that raise and that lower the score most, strongest first.
 
-    Ties are broken by feature name so the same inputs always give the same
-    reasons in the same order.
+    ``contributions`` is a Series indexed by feature, or an array with
+    ``names``.  Ties are broken by feature name so the same inputs always
+    give the same reasons in the same order.
     """
-    frame = pd.DataFrame({"feature": contributions.index, "c": contributions.to_numpy(float)})
-    raising = frame[frame["c"] > min_contribution].sort_values(
-        ["c", "feature"], ascending=[False, True]
-    )
-    lowering = frame[frame["c"] < -min_contribution].sort_values(
-        ["c", "feature"], ascending=[True, True]
-    )
-    return list(raising["feature"][:top]), list(lowering["feature"][:top])
+    if names is None:
+        names = list(contributions.index)
+    c = np.asarray(contributions, dtype=float)
+    order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+    c_sorted = c[order]
+    up = order[np.argsort(-c_sorted, kind="stable")]
+    down = order[np.argsort(c_sorted, kind="stable")]
+    raising = [names[i] for i in up if c[i] > min_contribution][:top]
+    lowering = [names[i] for i in down if c[i] < -min_contribution][:top]
+    return raising, lowering
 
 
 def build_reasons(
     features: list[str],
-    contributions: pd.Series,
-    values: pd.Series,
+    contributions: Mapping[str, float],
+    values: Mapping[str, Any],
     catalogue: Mapping[str, Any],
     records_for: Callable[[str], list[dict] | None],
     max_records: int,
@@ -89,51 +91,3 @@ def build_reasons(
             }
         )
     return reasons
-
-
-def batched_evidence_sql(features: list[str]) -> str:
-    """One query listing the records behind every feature in ``features``.
-
-    ``features.evidence`` answers for one feature at a time, and each call
-    re-derives the child's household from the store (~30 ms); a referral's
-    reasons need up to 30 of them.  This unions the same per-feature record
-    selections (built by the same functions, so the same predicates and the
-    same household) over one shared set of household CTEs.  Each row carries
-    ``_reason``, the position of its feature in ``features``; within a
-    feature, rows are ordered as ``features.evidence`` orders them.
-
-    The query takes two parameters, ``referral_id`` and ``person_id`` (one
-    child), and its relations are formatted like ``features.evidence``'s.
-    """
-    from features import definitions as d
-    from features.evidence import _subject_sql, evidence_body
-    from features.sql import DUCKDB, household_ctes, with_ctes
-
-    subjects: dict[str, str] = {}
-    bodies = []
-    for i, feature in enumerate(features):
-        spec = d.SPECS_BY_NAME.get(feature)
-        if spec is None:
-            raise ValueError(f"Unknown feature {feature!r}: see features.catalogue()")
-        table = spec.record.get("table")
-        body = evidence_body(spec)
-        if table in ("agency_events", "referrals", "household_members"):
-            # Each feature's subject (the child, the adults, ...) gets its own CTE.
-            subject = spec.record.get("subject", "child")
-            if subject == "referral":
-                subject = "child"
-            name = subjects.setdefault(subject, f"subject_{subject}")
-            if body.count("CROSS JOIN subject s") != 1:
-                raise RuntimeError(f"Cannot batch the evidence query of {feature!r}")
-            body = body.replace("CROSS JOIN subject s", f"CROSS JOIN {name} s")
-        bodies.append(f"SELECT {i} AS _reason, * FROM ({body})")
-    filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"
-    ctes = household_ctes(DUCKDB, chunk_filter=filt) + [
-        (name, _subject_sql(subject)) for subject, name in subjects.items()
-    ]
-    select = (
-        "SELECT * FROM (\n"
-        + "\nUNION ALL\n".join(bodies)
-        + "\n) ORDER BY _reason, occurred_at, recorded_at, person_id"
-    )
-    return with_ctes(ctes, select)
