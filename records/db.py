@@ -7,7 +7,11 @@ to this module:
 * SQLite: WAL journal (readers never block the single writer),
   ``synchronous=FULL`` (a commit is fsynced before it is acknowledged) and
   ``BEGIN IMMEDIATE`` for write transactions, so appends to the hash chain
-  are serialised across processes, not just threads.
+  are serialised across processes, not just threads.  Writers of MAST also
+  take an OS file lock (``<db>-writer.lock``, ``flock``) first: SQLite's own
+  busy handler waits by sleeping 1, 2, 5, 10 ... ms and polling, which put
+  milliseconds on a request whenever two server processes wrote at once;
+  a blocked ``flock`` wakes the moment the lock is free.
 * PostgreSQL: ``LOCK TABLE audit_log IN EXCLUSIVE MODE`` inside the write
   transaction does the same job (readers are not blocked).
 
@@ -18,9 +22,10 @@ deliberate tampering by someone who can drop the trigger.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import (
@@ -39,6 +44,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+
+try:  # POSIX; elsewhere SQLite's own busy handler alone serialises processes
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux
+    fcntl = None
 
 metadata = MetaData()
 
@@ -168,11 +178,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    """An engine plus the lock that serialises appends in this process.
+    """An engine plus the locks that serialise writes.
 
     The in-process lock keeps threads of one server from queueing on the
-    database's own lock (cheaper and fair); the database lock (``BEGIN
-    IMMEDIATE`` / ``LOCK TABLE``) serialises writers in different processes.
+    database's own lock (cheaper and fair); for SQLite a file lock does the
+    same between processes without polling; the database lock (``BEGIN
+    IMMEDIATE`` / ``LOCK TABLE``) is what guarantees it, for every writer.
     """
 
     def __init__(self, url: str, must_exist: bool = False) -> None:
@@ -180,11 +191,41 @@ class Database:
         self.engine = make_engine(url, must_exist)
         self.dialect = self.engine.dialect.name
         self._lock = threading.Lock()
+        self._lock_path = _writer_lock_path(self.engine)
+        self._lock_fd: int | None = None
+        self._lock_pid: int | None = None
+
+    def _file_lock_fd(self) -> int | None:
+        """This process's descriptor of the writer lock file (reopened after a fork)."""
+        if self._lock_path is None:
+            return None
+        if self._lock_pid != os.getpid():
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_pid = os.getpid()
+        return self._lock_fd
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One serialised write transaction: committed on exit, rolled back on error."""
-        with self._lock, self.engine.connect() as conn:
+    def write_lock(self) -> Iterator[None]:
+        """Hold this process's write lock and, for SQLite, the writers' file lock."""
+        with self._lock:
+            fd = self._file_lock_fd()
+            if fd is None:
+                yield
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def write(self, *, locked: bool = False) -> Iterator[Connection]:
+        """One serialised write transaction: committed on exit, rolled back on error.
+
+        ``locked=True`` when the caller already holds :meth:`write_lock`
+        (the group committer, which decides under the lock what to write).
+        """
+        with nullcontext() if locked else self.write_lock(), self.engine.connect() as conn:
             conn = conn.execution_options(**{_IMMEDIATE: True})
             with conn.begin():
                 if self.dialect == "postgresql":
@@ -198,5 +239,15 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
-        """Close pooled connections (tests and CLI commands call this on exit)."""
+        """Close pooled connections and the lock file (tests and CLI commands call this)."""
         self.engine.dispose()
+        if self._lock_fd is not None and self._lock_pid == os.getpid():
+            os.close(self._lock_fd)
+        self._lock_fd = self._lock_pid = None
+
+
+def _writer_lock_path(engine: Engine) -> str | None:
+    """``<database file>-writer.lock`` for a SQLite file; ``None`` elsewhere."""
+    if engine.dialect.name != "sqlite" or fcntl is None:
+        return None
+    return f"{Path(engine.url.database).expanduser()}-writer.lock"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from records import kinds, rules, tokens, trail
 from records.chain import ChainReport
 from records.db import Database, audit_log
+from records.group import GroupCommit
 from records.models import DecisionIn, InitialViewIn, OverrideIn
 from records.rules import ReferralStatus, RuleViolation
 from records.tokens import Principal
@@ -35,14 +37,17 @@ def _append_as(conn, principal: Principal, kind: str, payload: dict[str, Any], *
     )
 
 
+_LATEST_CONFIG = (
+    select(audit_log.c.payload)
+    .where(audit_log.c.kind == kinds.CONFIG_CHANGE)
+    .order_by(audit_log.c.seq.desc())
+    .limit(1)
+)
+
+
 def _blind_first(conn) -> bool:
-    row = conn.execute(
-        select(audit_log)
-        .where(audit_log.c.kind == kinds.CONFIG_CHANGE)
-        .order_by(audit_log.c.seq.desc())
-        .limit(1)
-    ).first()
-    return bool(Entry.from_row(row).payload["blind_first"]) if row else False
+    row = conn.execute(_LATEST_CONFIG).first()
+    return bool(json.loads(row.payload)["blind_first"]) if row else False
 
 
 class RecordsStore:
@@ -62,6 +67,7 @@ class RecordsStore:
 
     def __init__(self, url: str | None = None, must_exist: bool = False) -> None:
         self.db = Database(url or default_url(), must_exist)
+        self.views = GroupCommit(self.db)
 
     @property
     def url(self) -> str:
@@ -115,13 +121,19 @@ class RecordsStore:
 
         ``kind`` is one of :data:`records.kinds.SCORE_VIEW`,
         :data:`~records.kinds.CHRONOLOGY_VIEW`, :data:`~records.kinds.AUDIT_QUERY`.
+        Returns once the entry is durably committed; views logged at the same
+        moment by other threads share that commit (:mod:`records.group`).
         """
         if kind not in (kinds.SCORE_VIEW, kinds.CHRONOLOGY_VIEW, kinds.AUDIT_QUERY):
             raise ValueError(f"kind {kind!r} is not a view")
-        with self.db.write() as conn:
-            return _append_as(
-                conn, principal, kind, detail or {}, referral_id=referral_id, person_id=person_id
-            )
+        return self.views.append(
+            kind=kind,
+            actor=principal.name,
+            role=principal.role,
+            payload=detail or {},
+            referral_id=referral_id,
+            person_id=person_id,
+        )
 
     # the decision record
     def _replay(self, conn, record_id: str) -> None:

@@ -71,6 +71,69 @@ class Entry:
         return {name: getattr(self, name) for name in EXPORT_COLUMNS}
 
 
+# Built once: constructing a statement per call costs more than running it.
+_HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT = audit_log.insert()
+
+
+def new_row(
+    *,
+    kind: str,
+    actor: str,
+    role: str,
+    payload: dict[str, Any],
+    referral_id: str | None = None,
+    person_id: str | None = None,
+    record_id: str | None = None,
+) -> dict[str, Any]:
+    """An entry's content before it has a place in the chain (no seq, time or hashes yet).
+
+    The payload is made canonical here, so an entry that cannot be stored
+    (NaN, a value JSON cannot hold) fails alone, before it joins a batch.
+    """
+    return {
+        "kind": kind,
+        "actor": actor,
+        "role": role,
+        "referral_id": referral_id,
+        "person_id": person_id,
+        "record_id": record_id,
+        "payload": canonical_json(payload),
+    }
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    """The last entry's ``seq`` and hash (0 and ``GENESIS`` for an empty trail)."""
+    row = conn.execute(_HEAD).first()
+    return (row.seq, row.hash) if row else (0, GENESIS)
+
+
+def append_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chain and insert ``rows`` (from :func:`new_row`), in order, inside one write transaction.
+
+    The caller holds the write lock (:meth:`Database.write`), so reading the
+    head once and inserting the next entries cannot interleave with another
+    append, in this process or another.  Every entry of one call gets the
+    same time: the moment it was written.
+
+    Returns
+    -------
+    list of dict
+        The stored rows, with ``seq``, ``at``, ``prev_hash`` and ``hash``.
+    """
+    seq, prev = head(conn)
+    at = now_text()
+    stored = []
+    for content in rows:
+        seq += 1
+        row = {"seq": seq, "at": at, **content, "prev_hash": prev}
+        row["hash"] = prev = entry_hash(row["prev_hash"], row)
+        stored.append(row)
+    if stored:
+        conn.execute(_INSERT, stored)
+    return stored
+
+
 def append(
     conn: Connection,
     *,
@@ -82,29 +145,17 @@ def append(
     person_id: str | None = None,
     record_id: str | None = None,
 ) -> Entry:
-    """Append one entry inside a write transaction from :meth:`Database.write`.
-
-    The caller holds the write lock, so reading the head and inserting the
-    next entry cannot interleave with another append.
-    """
-    head = conn.execute(
-        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
-    row = {
-        "seq": seq,
-        "at": now_text(),
-        "kind": kind,
-        "actor": actor,
-        "role": role,
-        "referral_id": referral_id,
-        "person_id": person_id,
-        "record_id": record_id,
-        "payload": canonical_json(payload),
-        "prev_hash": prev,
-    }
-    row["hash"] = entry_hash(prev, row)
-    conn.execute(audit_log.insert().values(**row))
+    """Append one entry inside a write transaction from :meth:`Database.write`."""
+    content = new_row(
+        kind=kind,
+        actor=actor,
+        role=role,
+        payload=payload,
+        referral_id=referral_id,
+        person_id=person_id,
+        record_id=record_id,
+    )
+    (row,) = append_rows(conn, [content])
     return Entry(**{**row, "payload": payload})
 
 
