@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -205,7 +205,7 @@ def create_app(
             description="List the records behind each reason (false: reasons only, faster).",
         ),
         user=Depends(guard.dependency("score")),
-    ) -> dict:
+    ) -> Response:
         """Score each child on a referral, with reasons for and against.
 
         Advisory only: the response says so in words, and the screener decides.
@@ -224,8 +224,12 @@ def create_app(
                 "before the score is shown.",
             )
         result = engine.score(referral) if records else engine.score(referral, with_records=False)
+        # Checked against the contract *before* it is logged as shown, and
+        # serialised here, once, in this worker thread (FastAPI would
+        # validate the dict again on another thread hop).
+        body = ScoreOut.model_validate(result).model_dump_json()
         guard.record_score(user, referral, result)
-        return result
+        return Response(body, media_type="application/json")
 
     @app.get(
         "/v1/children/{person_id}/chronology",

@@ -21,6 +21,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+# What `mast serve` runs by default; see run_server and docs/serving.md.
+DEFAULT_WORKERS = 1
+DEFAULT_THREADS = 4
 
 
 def free_port() -> int:
@@ -57,8 +62,8 @@ def serve_subprocess(
     tracking_uri: str,
     *,
     port: int | None = None,
-    workers: int = 1,
-    threads: int = 4,
+    workers: int = DEFAULT_WORKERS,
+    threads: int = DEFAULT_THREADS,
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
     log_path: str | Path | None = None,
@@ -135,3 +140,43 @@ def serve_in_thread(app, *, port: int | None = None, timeout: float = 60.0) -> I
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, with Nagle's algorithm off on every connection.
+
+    asyncio turns ``TCP_NODELAY`` on only for sockets whose ``proto`` is
+    ``IPPROTO_TCP``.  With ``--workers`` above 1, uvicorn binds the listening
+    socket itself (``proto`` 0) and hands it to the worker processes, so the
+    connections they accept kept Nagle's algorithm: a response written as
+    headers then body waited for the client's delayed ACK, about 40 ms on
+    *every* request (measured: ``GET /v1/health`` 48 ms with 2 workers,
+    1.5 ms with 1).  Setting the option here fixes every worker count.
+    """
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
+def run_server(factory: str, host: str, port: int, workers: int = DEFAULT_WORKERS) -> None:
+    """Run uvicorn on the app factory ``factory`` ("module:function"), as ``mast serve`` does.
+
+    One place for the server's settings, so the benchmarks measure exactly
+    what an operator runs.  The request threads per worker are read by the
+    factory (``MAST_SERVE_THREADS``), because each worker builds its own app.
+    """
+    import uvicorn
+
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http="serving.launch:NoDelayH11Protocol",
+        log_level="warning",
+        access_log=False,
+    )

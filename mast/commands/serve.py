@@ -9,6 +9,11 @@ import typer
 
 from mast.progress import console
 
+# serving.launch.DEFAULT_WORKERS / DEFAULT_THREADS (a test keeps them equal):
+# importing serving here would load MLflow into every `mast` command.
+DEFAULT_WORKERS = 1
+DEFAULT_THREADS = 4
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
@@ -16,10 +21,13 @@ def serve(
     db: Path = typer.Option(None, "--db", help="DuckDB store (opened read-only)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
     workers: int = typer.Option(
-        1, "--workers", min=1, help="Worker processes; each loads the model once."
+        DEFAULT_WORKERS, "--workers", min=1, help="Worker processes; each loads the model once."
     ),
     threads: int = typer.Option(
-        4, "--threads", min=1, help="Request threads per worker (FastAPI's thread pool)."
+        DEFAULT_THREADS,
+        "--threads",
+        min=1,
+        help="Request threads per worker (FastAPI's thread pool).",
     ),
 ) -> None:
     """Start the scoring service with the champion model from the registry.
@@ -28,10 +36,9 @@ def serve(
     scores with a model governance has not promoted.  Scores are advisory.
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import uvicorn
-
     from serving import NoChampionError, ServingSettings
     from serving.app import check_champion
+    from serving.launch import run_server
 
     settings = ServingSettings.from_mast(db=db, tracking_uri=tracking_uri)
     if not settings.db.exists():
@@ -53,15 +60,7 @@ def serve(
         f"Serving {settings.model_name} version {version} (champion) on http://{host}:{port} "
         "- scores are advisory and do not replace professional judgement."
     )
-    uvicorn.run(
-        "serving.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    run_server("serving.app:app_from_env", host, port, workers)
 
 
 def register(app: typer.Typer) -> None:
