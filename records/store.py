@@ -43,11 +43,19 @@ _LATEST_CONFIG = (
     .order_by(audit_log.c.seq.desc())
     .limit(1)
 )
+# The same, as plain SQL for Database.read_one (read on every score request).
+_LATEST_CONFIG_SQL = (
+    f"SELECT payload FROM audit_log WHERE kind = '{kinds.CONFIG_CHANGE}' ORDER BY seq DESC LIMIT 1"
+)
 
 
 def _blind_first(conn) -> bool:
     row = conn.execute(_LATEST_CONFIG).first()
-    return bool(json.loads(row.payload)["blind_first"]) if row else False
+    return _blind_first_of(row)
+
+
+def _blind_first_of(row) -> bool:
+    return bool(json.loads(row[0])["blind_first"]) if row else False
 
 
 class RecordsStore:
@@ -91,9 +99,12 @@ class RecordsStore:
 
     # configuration
     def blind_first(self) -> bool:
-        """Whether blind-first mode is on: the latest governance switch, off by default."""
-        with self.db.read() as conn:
-            return _blind_first(conn)
+        """Whether blind-first mode is on: the latest governance switch, off by default.
+
+        Read afresh on every call (no cache), so a switch made by another
+        process (``mast audit-log blind-first on``) applies to the next request.
+        """
+        return _blind_first_of(self.db.read_one(_LATEST_CONFIG_SQL))
 
     def set_blind_first(self, enabled: bool, principal: Principal, reason: str) -> Entry:
         """Switch blind-first mode; the switch, who made it and why go into the trail."""

@@ -20,7 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from records import kinds
 from records.db import Database, api_tokens
@@ -31,8 +31,11 @@ PREFIX = "mast"
 _TOKEN = re.compile(r"^mast_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _NAME = re.compile(r"^[\w.@' -]{1,128}$")
 _DUMMY = hashlib.sha256(b"no such token").hexdigest()
-# Built once: constructing a statement per request costs more than running it.
-_BY_ID = select(api_tokens).where(api_tokens.c.token_id == bindparam("token_id"))
+# Read on every request (Database.read_one): plain SQL both SQLite and PostgreSQL take.
+_BY_ID = (
+    "SELECT name, role, token_id, secret_sha256, revoked_at FROM api_tokens "
+    "WHERE token_id = :token_id"
+)
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,13 @@ def verify_token(db: Database, token: str) -> Principal | None:
     if not match:
         return None
     token_id, secret = match.groups()
-    with db.engine.connect() as conn:  # one statement: no transaction needed
-        row = conn.execute(_BY_ID, {"token_id": token_id}).first()
-    stored = row.secret_sha256 if row else _DUMMY
+    row = db.read_one(_BY_ID, {"token_id": token_id})
+    stored = row[3] if row else _DUMMY
     good = hmac.compare_digest(stored, _digest(secret))
-    if not row or not good or row.revoked_at is not None:
+    if not row or not good or row[4] is not None:
         return None
-    return Principal(name=row.name, role=row.role, token_id=row.token_id)
+    name, role, token_id = row[:3]
+    return Principal(name=name, role=role, token_id=token_id)
 
 
 def revoke_token(db: Database, token_id: str, revoked_by: str = "cli") -> None:
