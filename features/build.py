@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 
 import duckdb
 import numpy as np
@@ -43,7 +43,6 @@ _REFERRAL_COLUMNS = REFERRAL_COLUMNS
 Progress = Callable[[str, float, float], None]
 
 
-@dataclass
 class FeatureTable:
     """Features beside their keys and the protected characteristics kept for audit.
 
@@ -51,11 +50,27 @@ class FeatureTable:
     ``referral_id`` then ``person_id``).  ``X`` holds model inputs only, all
     float64; protected characteristics are never in it, so a model cannot use
     them unless someone deliberately joins them in.
+
+    ``protected`` may be given as a function that builds it: the scoring
+    service never reads it, and building a DataFrame costs more than a
+    referral's features, so it is only built when first read.
     """
 
-    keys: pd.DataFrame
-    X: pd.DataFrame
-    protected: pd.DataFrame
+    def __init__(
+        self,
+        keys: pd.DataFrame,
+        X: pd.DataFrame,
+        protected: pd.DataFrame | Callable[[], pd.DataFrame],
+    ):
+        self.keys = keys
+        self.X = X
+        self._protected = protected
+
+    @property
+    def protected(self) -> pd.DataFrame:
+        if callable(self._protected):
+            self._protected = self._protected()
+        return self._protected
 
     @property
     def feature_names(self) -> list[str]:
@@ -100,15 +115,19 @@ def _array(col, dtype=None) -> np.ndarray:
     return np.asarray(col, dtype="float64") if dtype is float else np.asarray(col)
 
 
+_X_COLUMNS = pd.Index(d.FEATURE_NAMES)
+
+
 def _text(values) -> pd.api.extensions.ExtensionArray:
     return pd.array(np.asarray(values).astype(str), dtype="str")
 
 
-def _split(raw) -> FeatureTable:
+def _split(raw, lazy: bool = False) -> FeatureTable:
     """Keys, X and protected from the query's columns (a DataFrame or fetchnumpy dict).
 
     Each column is converted once, straight to its final dtype: for one
-    referral this runs on every request of the scoring service.
+    referral this runs on every request of the scoring service, which also
+    asks for ``protected`` to be built only if read (``lazy``).
     """
     n = len(raw["referral_id"])
     index = pd.RangeIndex(n)
@@ -120,10 +139,19 @@ def _split(raw) -> FeatureTable:
         },
         index=index,
     )
-    X = np.column_stack([_array(raw[name], float) for name in d.FEATURE_NAMES]).reshape(
-        n, len(d.FEATURE_NAMES)
+    if "X" in raw:  # the in-memory engine hands over the matrix itself
+        X = raw["X"]
+    else:
+        X = np.column_stack([_array(raw[name], float) for name in d.FEATURE_NAMES])
+    X = pd.DataFrame(
+        X.reshape(n, len(d.FEATURE_NAMES)), columns=_X_COLUMNS, index=index, copy=False
     )
-    X = pd.DataFrame(X, columns=list(d.FEATURE_NAMES), index=index, copy=False)
+    protected = partial(_protected, raw, index)
+    return FeatureTable(keys=keys, X=X, protected=protected if lazy else protected())
+
+
+def _protected(raw, index: pd.Index) -> pd.DataFrame:
+    n = len(index)
     protected = {}
     for col in ("sex", "ethnicity", "disability"):
         values = _array(raw[col]).astype(object)
@@ -147,8 +175,7 @@ def _split(raw) -> FeatureTable:
         np.searchsorted(np.asarray(v._AGE_BAND_EDGES, dtype=float), ages[known], side="right")
     ]
     protected["age_band"] = _text(band)
-    protected = pd.DataFrame(protected, index=index)
-    return FeatureTable(keys=keys, X=X, protected=protected)
+    return pd.DataFrame(protected, index=index)
 
 
 def _empty_raw(con, relations) -> pd.DataFrame:
@@ -391,7 +418,8 @@ def build_features(
         raw = _store_features(con, progress, chunk_rows)
         return _split(raw)
     if snapshot is not None:
-        return _split(ondemand.evaluate(snapshot, *check_referrals(referrals, referral_children)))
+        raw = ondemand.evaluate(snapshot, *check_referrals(referrals, referral_children))
+        return _split(raw, lazy=True)
     refs, kids = _check_frames(referrals, referral_children)
     if con is None:
         raise ValueError("Pass a store connection `con` or a `snapshot`.")

@@ -47,6 +47,8 @@ _RC_DECIDED = np.array([bool(c.decision or c.closure_reason) for c in d.REFERRAL
 COUNTER_NAMES = [c.name for c in [*d.EVENT_COUNTERS, *d.EVENT_STATES, *d.REFERRAL_COUNTERS]]
 _COL = {name: i for i, name in enumerate(COUNTER_NAMES)}
 _ADULT = np.array([MEMBER_ROLES.index(r) for r in v.ADULT_ROLES])
+# By role code (one past the last for "no role"): is it an adult's role?
+_IS_ADULT = np.isin(np.arange(len(MEMBER_ROLES) + 1), _ADULT)
 _CHILD = MEMBER_ROLES.index("child")
 _PARENT = MEMBER_ROLES.index("parent")
 _LOWEST = np.iinfo(np.int64).min
@@ -251,13 +253,54 @@ def _us(moment) -> int:
     return int(np.datetime64(pd.Timestamp(moment), "us").astype(np.int64))
 
 
+# Where each part of a row goes in X (FEATURE_NAMES order), computed once.
+_F = {name: j for j, name in enumerate(d.FEATURE_NAMES)}
+
+
+def _at(names) -> np.ndarray:
+    return np.array([_F[n] for n in names], dtype=np.int64)
+
+
+def _src(names) -> np.ndarray:
+    return np.array([_COL[n] for n in names], dtype=np.int64)
+
+
+_CHILD_AT, _CHILD_SRC = _at([f"child_{n}" for n in d.CHILD_COUNTERS]), _src(d.CHILD_COUNTERS)
+_ADULT_MAX_AT = _at([f"adults_{n}_max" for n in d.ADULT_COUNTERS])
+_ADULT_SUM_AT = _at([f"adults_{n}_sum" for n in d.ADULT_COUNTERS])
+_ADULT_SRC = _src(d.ADULT_COUNTERS)
+_NEW_AT, _NEW_SRC = (
+    _at([f"new_adults_{n}_max" for n in d.NEW_ADULT_COUNTERS]),
+    _src(d.NEW_ADULT_COUNTERS),
+)
+_SIB_AT, _SIB_SRC = _at([f"siblings_{n}_sum" for n in d.SIBLING_COUNTERS]), _src(d.SIBLING_COUNTERS)
+_NEW_FLAG_AT = _at([f"household_new_adult_{w}" for w in d.NEW_ADULT_WINDOWS])
+_NEW_FLAG_DAYS = np.array([d.WINDOWS[w] for w in d.NEW_ADULT_WINDOWS], dtype=np.int64)
+_SOURCE_AT = {src: _F[f"referral_source_{src}"] for src in v.REFERRAL_SOURCES}
+_REFERRER_AT = {rel: _F[f"referrer_{rel}"] for rel in v.REFERRER_RELATIONSHIPS}
+_CONCERN_AT = _at([f"referral_{c}" for c in v.CONCERN_COLUMNS])
+# Features that are NULL (NaN) when nothing is there to measure; the rest default to 0.
+_NULLABLE_AT = _at(
+    [
+        "child_age_months",
+        "child_days_since_last_referral",
+        "household_days_since_adult_joined",
+        "parent_age_at_birth_min",
+        "parent_age_at_birth_max",
+    ]
+)
+TEXT_COLUMNS = ("referral_id", "person_id", "sex", "ethnicity", "disability")
+
+
 def evaluate(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> dict[str, np.ndarray]:
     """The feature query's columns for checked records (:func:`features.inputs.check_referrals`).
 
     Returns
     -------
     dict
-        Column name to array, as DuckDB's ``fetchnumpy`` returns the query.
+        Keys and protected columns by name, as DuckDB's ``fetchnumpy`` returns
+        the query, and ``"X"``: the features as one float matrix in
+        ``FEATURE_NAMES`` order.
     """
     extras = Extras(s, refs, kids)
     cache: dict[tuple[int, int], np.ndarray] = {}
@@ -269,36 +312,28 @@ def evaluate(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> dict[str, 
         return cache[key]
 
     rows = targets(s, refs, kids)
+    X = np.zeros((len(rows), len(d.FEATURE_NAMES)))
+    X[:, _NULLABLE_AT] = np.nan
     cols: dict[str, list] = {
-        name: []
-        for name in (
-            "referral_id",
-            "person_id",
-            "received_at",
-            "sex",
-            "ethnicity",
-            "disability",
-            "imd_decile",
-            "age_years",
-            *d.FEATURE_NAMES,
-        )
+        name: [] for name in (*TEXT_COLUMNS, "received_at", "imd_decile", "age_years")
     }
-    for t in rows:
-        for name, value in _row(s, t, counters, extras).items():
+    for i, t in enumerate(rows):
+        for name, value in _row(s, t, counters, extras, X[i]).items():
             cols[name].append(value)
-    text = ("referral_id", "person_id", "sex", "ethnicity", "disability")
-    out = {name: np.asarray(cols[name], dtype=object) for name in text}
-    out["received_at"] = np.asarray(cols["received_at"], dtype="datetime64[us]")
-    for name, values in cols.items():
-        if name not in out:
-            out[name] = np.asarray(values, dtype=float)
+    out: dict[str, np.ndarray] = {
+        name: np.asarray(cols[name], dtype=object) for name in TEXT_COLUMNS
+    }
+    out["received_at"] = np.asarray(cols["received_at"], dtype=np.int64).astype("datetime64[us]")
+    out["imd_decile"] = np.asarray(cols["imd_decile"], dtype=float)
+    out["age_years"] = np.asarray(cols["age_years"], dtype=float)
+    out["X"] = X
     return out
 
 
-def _row(s: StoreSnapshot, t: Target, counters, extras: Extras) -> dict:
+def _row(s: StoreSnapshot, t: Target, counters, extras: Extras, x: np.ndarray) -> dict:
+    """Fill ``x`` (one row of X) for target ``t``; return its keys and protected columns."""
     c, as_of, r = t.child, t.as_of, t.referral
     known = c >= 0
-    dob = int(s.dob[c]) if known else None
     hh = household(s, c, as_of)
     imd = s.imd_decile[hh.homes]
     row = {
@@ -309,81 +344,60 @@ def _row(s: StoreSnapshot, t: Target, counters, extras: Extras) -> dict:
         "ethnicity": s.ethnicity[c] if known else None,
         "disability": s.disability[c] if known else None,
         "imd_decile": np.nanmin(imd) if np.isfinite(imd).any() else np.nan,
-        "age_years": whole_days(dob, as_of) / d.DAYS_PER_YEAR if known else np.nan,
+        "age_years": np.nan,
     }
-    x: dict[str, float] = {}
-    x["child_age_months"] = np.floor(whole_days(dob, as_of) / d.DAYS_PER_MONTH) if known else np.nan
-    own = counters(c, as_of) if known else np.zeros(len(COUNTER_NAMES) + 1)
-    if known:
-        x["child_days_since_last_referral"] = (
-            whole_days(own[-1], as_of) if np.isfinite(own[-1]) else np.nan
-        )
-    else:
-        x["child_days_since_last_referral"] = np.nan
-    same_ever = same_12m = 0
-    if known:
-        h = history(s, c, as_of, extras)
-        this = np.array([bool(r[col]) for col in v.CONCERN_COLUMNS])
-        same = (h.concerns & this[None, :]).any(axis=1)
-        same_ever = int(same.sum())
-        same_12m = int((same & (h.received >= as_of - d.WINDOWS["12m"] * US_PER_DAY)).sum())
-    x["child_prior_referrals_same_concern_12m"] = same_12m
-    x["child_prior_referrals_same_concern_ever"] = same_ever
-    for src in v.REFERRAL_SOURCES:
-        x[f"referral_source_{src}"] = float(r["source"] == src)
-    for rel in v.REFERRER_RELATIONSHIPS:
-        x[f"referrer_{rel}"] = float(r["referrer_relationship"] == rel)
-    for col in v.CONCERN_COLUMNS:
-        x[f"referral_{col}"] = float(bool(r[col]))
-    x["referral_n_concerns"] = float(sum(bool(r[col]) for col in v.CONCERN_COLUMNS))
-    x["referral_n_children"] = float(t.n_children)
-    x.update(_adult_features(s, hh, as_of, dob, counters))
-    x.update(_sibling_features(hh, as_of, counters))
-    for name in d.CHILD_COUNTERS:
-        x[f"child_{name}"] = own[_COL[name]]
-    row.update({name: x[name] for name in d.FEATURE_NAMES})
+    x[_SOURCE_AT[r["source"]]] = 1.0
+    x[_REFERRER_AT[r["referrer_relationship"]]] = 1.0
+    concerns = np.array([bool(r[col]) for col in v.CONCERN_COLUMNS])
+    x[_CONCERN_AT] = concerns
+    x[_F["referral_n_concerns"]] = concerns.sum()
+    x[_F["referral_n_children"]] = t.n_children
+    if not known:
+        return row
+    dob = int(s.dob[c])
+    days = whole_days(dob, as_of)
+    row["age_years"] = days / d.DAYS_PER_YEAR
+    x[_F["child_age_months"]] = np.floor(days / d.DAYS_PER_MONTH)
+    own = counters(c, as_of)
+    x[_CHILD_AT] = own[_CHILD_SRC]
+    if np.isfinite(own[-1]):
+        x[_F["child_days_since_last_referral"]] = whole_days(int(own[-1]), as_of)
+    h = history(s, c, as_of, extras)
+    same = (h.concerns & concerns[None, :]).any(axis=1)
+    x[_F["child_prior_referrals_same_concern_ever"]] = same.sum()
+    x[_F["child_prior_referrals_same_concern_12m"]] = (
+        same & (h.received >= as_of - d.WINDOWS["12m"] * US_PER_DAY)
+    ).sum()
+    _adults(s, hh, as_of, dob, counters, x)
+    _siblings(hh, as_of, counters, x)
     return row
 
 
-def _adult_features(s: StoreSnapshot, hh: Household, as_of: int, dob, counters) -> dict:
-    adult = np.isin(hh.roles, _ADULT)
+def _adults(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) -> None:
+    """The household-adult features; with no adult they stay 0 (or NULL), as the SQL's LEFT JOIN."""
+    adult = _IS_ADULT[hh.roles]
     people, roles, starts = hh.members[adult], hh.roles[adult], hh.starts[adult]
-    x: dict[str, float] = {"household_n_adults": float(len(people))}
-    if not len(people) or dob is None:
-        # No adult row: the SQL's LEFT JOIN leaves counts at 0 and the rest NULL.
-        x.update({f"household_new_adult_{w}": 0.0 for w in d.NEW_ADULT_WINDOWS})
-        x["household_n_adults"] = 0.0
-        for name in ("household_days_since_adult_joined", "parent_age_at_birth_min"):
-            x[name] = np.nan
-        x["parent_age_at_birth_max"] = np.nan
-        x.update({f"adults_{n}_{a}": 0.0 for n in d.ADULT_COUNTERS for a in ("max", "sum")})
-        x.update({f"new_adults_{n}_max": 0.0 for n in d.NEW_ADULT_COUNTERS})
-        return x
-    for w in d.NEW_ADULT_WINDOWS:
-        x[f"household_new_adult_{w}"] = float((starts >= as_of - d.WINDOWS[w] * US_PER_DAY).any())
-    x["household_days_since_adult_joined"] = float(whole_days(starts, as_of).min())
-    parents = people[roles == _PARENT]
-    ages = np.floor(whole_days(s.dob[parents], dob) / d.DAYS_PER_YEAR)
-    x["parent_age_at_birth_min"] = float(ages.min()) if ages.size else np.nan
-    x["parent_age_at_birth_max"] = float(ages.max()) if ages.size else np.nan
-    values = np.vstack([counters(int(p), as_of) for p in people])
-    for n in d.ADULT_COUNTERS:
-        col = values[:, _COL[n]]
-        x[f"adults_{n}_max"] = float(col.max())
-        x[f"adults_{n}_sum"] = float(col.sum())
-    joined = starts >= as_of - d.WINDOWS["12m"] * US_PER_DAY
-    for n in d.NEW_ADULT_COUNTERS:
-        x[f"new_adults_{n}_max"] = float(np.where(joined, values[:, _COL[n]], 0).max())
-    return x
-
-
-def _sibling_features(hh: Household, as_of: int, counters) -> dict:
-    people = hh.members[hh.roles == _CHILD]
-    x: dict[str, float] = {"household_n_siblings": float(len(people))}
     if not len(people):
-        x.update({f"siblings_{n}_sum": 0.0 for n in d.SIBLING_COUNTERS})
-        return x
+        return
+    x[_F["household_n_adults"]] = len(people)
+    x[_NEW_FLAG_AT] = (starts[:, None] >= as_of - _NEW_FLAG_DAYS[None, :] * US_PER_DAY).any(axis=0)
+    x[_F["household_days_since_adult_joined"]] = whole_days(starts, as_of).min()
+    ages = np.floor(whole_days(s.dob[people[roles == _PARENT]], dob) / d.DAYS_PER_YEAR)
+    if ages.size:
+        x[_F["parent_age_at_birth_min"]] = ages.min()
+        x[_F["parent_age_at_birth_max"]] = ages.max()
     values = np.vstack([counters(int(p), as_of) for p in people])
-    for n in d.SIBLING_COUNTERS:
-        x[f"siblings_{n}_sum"] = float(values[:, _COL[n]].sum())
-    return x
+    adult_values = values[:, _ADULT_SRC]
+    x[_ADULT_MAX_AT] = adult_values.max(axis=0)
+    x[_ADULT_SUM_AT] = adult_values.sum(axis=0)
+    joined = starts >= as_of - d.WINDOWS["12m"] * US_PER_DAY
+    x[_NEW_AT] = np.where(joined[:, None], values[:, _NEW_SRC], 0).max(axis=0)
+
+
+def _siblings(hh: Household, as_of: int, counters, x) -> None:
+    people = hh.members[hh.roles == _CHILD]
+    if not len(people):
+        return
+    x[_F["household_n_siblings"]] = len(people)
+    values = np.vstack([counters(int(p), as_of) for p in people])
+    x[_SIB_AT] = values[:, _SIB_SRC].sum(axis=0)

@@ -12,6 +12,7 @@ are those :func:`features.evidence` returns, in the same columns and order
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,17 @@ from features.snapshot import EVENT_KINDS, MEMBER_ROLES, US_PER_DAY, StoreSnapsh
 from store import vocabulary as v
 
 _CSC = d.cat("children_social_care", v.AGENCIES)
+_EVENT_AT = {c.name: k for k, c in enumerate(d.EVENT_COUNTERS)}
+_STATE_AT = {c.name: k for k, c in enumerate(d.EVENT_STATES)}
+_REFERRAL_AT = {c.name: k for k, c in enumerate(d.REFERRAL_COUNTERS)}
 
 
-def _ts(us: int) -> pd.Timestamp:
-    return pd.Timestamp(int(us), unit="us")
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _ts(us: int) -> datetime:
+    """Microseconds since the epoch as a naive datetime (the store's convention)."""
+    return _EPOCH + timedelta(microseconds=int(us))
 
 
 def subjects(s: StoreSnapshot, t: od.Target, hh: od.Household, subject: str) -> list[tuple]:
@@ -36,7 +44,7 @@ def subjects(s: StoreSnapshot, t: od.Target, hh: od.Household, subject: str) -> 
     rows = []
     for p, role, start in zip(hh.members, hh.roles, hh.starts, strict=True):
         name = MEMBER_ROLES[role]
-        is_adult = role in od._ADULT
+        is_adult = bool(od._IS_ADULT[role])
         if subject == "household_adults" and is_adult:
             rows.append((int(p), name, int(start)))
         elif subject == "new_household_adults" and is_adult:
@@ -56,13 +64,10 @@ def _event_rows(s: StoreSnapshot, t: od.Target, people: list[tuple], record: dic
         rows = od.visible_events(s, p, t.as_of)
         mask, occurred = s.e_mask[rows], s.e_occurred[rows]
         if isinstance(counter, d.EventState):
-            bits = (
-                od._ST_START[d.EVENT_STATES.index(counter)]
-                | od._ST_END[d.EVENT_STATES.index(counter)]
-            )
-            keep = (mask & bits) != 0
+            k = _STATE_AT[counter.name]
+            keep = (mask & (od._ST_START[k] | od._ST_END[k])) != 0
         else:
-            k = d.EVENT_COUNTERS.index(counter)
+            k = _EVENT_AT[counter.name]
             keep = (mask & od._EC_MASK[k]) != 0
             if od._EC_DAYS[k] is not None:
                 keep &= occurred >= t.as_of - od._EC_DAYS[k] * US_PER_DAY
@@ -101,7 +106,7 @@ def _referral_rows(
             if record["window_days"]:
                 keep &= h.received >= t.as_of - record["window_days"] * US_PER_DAY
         else:
-            k = [c.name for c in d.REFERRAL_COUNTERS].index(record["counter"])
+            k = _REFERRAL_AT[record["counter"]]
             keep = (h.mask & od._RC_MASK[k]) != 0
             if od._RC_DAYS[k] is not None:
                 keep &= h.received >= t.as_of - od._RC_DAYS[k] * US_PER_DAY
@@ -136,9 +141,10 @@ def _member_rows(
     for p, relationship, start in people:
         if start is None or (within and start < t.as_of - within * US_PER_DAY):
             continue
-        rows = np.arange(s.m_offsets[p], s.m_offsets[p + 1])
-        rows = rows[(s.m_start[rows] == start) & np.isin(s.m_household[rows], hh.homes)]
-        for i in rows:
+        homes = set(hh.homes.tolist())
+        for i in range(s.m_offsets[p], s.m_offsets[p + 1]):
+            if s.m_start[i] != start or int(s.m_household[i]) not in homes:
+                continue
             out.append(
                 {
                     "record": "household_member",
@@ -196,13 +202,17 @@ def ondemand_evidence(
         if t is None:
             raise ValueError(f"person_id {pid!r} is not a child on this referral")
         hh = od.household(s, t.child, t.as_of)
+        people_of: dict[str, list[tuple]] = {}
         for name in dict.fromkeys(names):
             spec = d.SPECS_BY_NAME.get(name)
             if spec is None:
                 raise ValueError(f"Unknown feature {name!r}: see features.catalogue()")
             record = spec.record
             table = record.get("table")
-            people = subjects(s, t, hh, record.get("subject", "child"))
+            subject = record.get("subject", "child")
+            if subject not in people_of:
+                people_of[subject] = subjects(s, t, hh, subject)
+            people = people_of[subject]
             if table == "agency_events":
                 rows = _event_rows(s, t, people, record)
             elif table == "referrals":

@@ -120,21 +120,22 @@ class Scorer:
         referral is flagged when any of its children is (see
         :func:`models.scoring.referral_max`).
         """
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(self.predict_arrays(X), index=index)
+
+    def predict_arrays(self, X) -> dict[str, np.ndarray]:
+        """:meth:`predict_frame`'s columns as arrays (no DataFrame: the service's per-request path)."""
         if self.policy is None:
             raise RuntimeError(f"{self.kind} scorer has no flag policy")
         margin = self.raw_margin(X)
         if self.calibrator is None or self.edges is None:
             raise RuntimeError(f"{self.kind} scorer is not fitted")
         score = to_score(margin, self.edges)
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame(
-            {
-                "probability": self.calibrator.predict(margin),
-                "score": score,
-                "flag": (score >= self.policy.threshold_score).astype(np.int64),
-            },
-            index=index,
-        )
+        return {
+            "probability": self.calibrator.predict(margin),
+            "score": score,
+            "flag": (score >= self.policy.threshold_score).astype(np.int64),
+        }
 
     def predict_referrals(self, X, referral_id) -> pd.DataFrame:
         """As :meth:`predict_frame`, plus the referral's score and flag on each row."""
@@ -182,10 +183,13 @@ class LightGBMScorer(Scorer):
 
     def contributions(self, X) -> tuple[pd.DataFrame, float]:
         """SHAP contributions per feature in raw-margin space, and the base value."""
-        M = self.matrix(X)
-        values, base = shap_contributions(self.explainer, M)
+        values, base = self.contribution_matrix(X)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(values, columns=self.feature_names, index=index), base
+
+    def contribution_matrix(self, X) -> tuple[np.ndarray, float]:
+        """:meth:`contributions` as an ``(n, p)`` array in ``feature_names`` order."""
+        return shap_contributions(self.explainer, self.matrix(X))
 
 
 class LogisticScorer(Scorer):

@@ -129,6 +129,8 @@ class ScoringEngine:
             entries = entries.values()
         self.catalogue = {e.name: e for e in entries}
         self.feature_names = model.feature_names
+        # The model's columns in the feature code's own order: no reordering per request.
+        self._native_order = self.feature_names == list(features.FEATURE_NAMES)
         self.zero_means_no_records = counting_features(self.catalogue.values())
 
     # -- connections ---------------------------------------------------------
@@ -192,15 +194,15 @@ class ScoringEngine:
 
     def model_inputs(self, table) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Keys and ``X`` in the model's own column order."""
+        if self._native_order:
+            return table.keys, table.X
         missing = [f for f in self.feature_names if f not in table.X.columns]
         if missing:
             raise RuntimeError(
                 f"The model expects features the feature code no longer builds: {missing}. "
                 "Retrain and promote a model on the current features."
             )
-        keys = table.keys.reset_index(drop=True)
-        X = table.X[self.feature_names].reset_index(drop=True)
-        return keys, X
+        return table.keys, table.X[self.feature_names]
 
     def evidence(
         self, referral: pd.DataFrame, children: pd.DataFrame, person_id: str, feature: str
@@ -244,14 +246,13 @@ class ScoringEngine:
         )
         keys, X = self.model_inputs(table)
         scorer = self.model.scorer
-        M = scorer.matrix(X)
-        predicted = scorer.predict_frame(M)
-        contributions, base_value = scorer.contributions(M)
-        C = contributions.to_numpy()
+        M = X.to_numpy(dtype=float)
+        predicted = scorer.predict_arrays(M)
+        C, base_value = scorer.contribution_matrix(M)
         names = self.feature_names
         ranked = {}
         wanted: dict[str, list[str]] = {}
-        for i, pid in enumerate(keys["person_id"]):
+        for i, pid in enumerate(keys["person_id"].tolist()):
             raising, lowering = rank_reasons(C[i], self.config.top_reasons, names=names)
             values = dict(zip(names, M[i], strict=True))
             row_c = dict(zip(names, C[i], strict=True))
@@ -263,16 +264,15 @@ class ScoringEngine:
                 if not (f in self.zero_means_no_records and values[f] == 0)
             ]
         records = ondemand_evidence(self.snapshot, referrals, kids, wanted) if with_records else {}
-        probability = predicted["probability"].to_numpy()
-        score = predicted["score"].to_numpy()
-        flag = predicted["flag"].to_numpy()
+        probability, score, flag = (predicted[k] for k in ("probability", "score", "flag"))
         by_child = {}
         for pid, (i, row_c, values, raising, lowering) in ranked.items():
 
             def records_for(feature, pid=pid):
                 if not with_records:
                     return None
-                return [_record(r) for r in records.get((pid, feature), [])]
+                rows = records.get((pid, feature), [])
+                return [_record(r) for r in rows[: self.config.max_records]], len(rows)
 
             by_child[pid] = {
                 "person_id": pid,
@@ -410,6 +410,8 @@ def _text(value: Any) -> str | None:
 def _ts(value: Any) -> datetime | None:
     if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
         return None
+    if type(value) is datetime:
+        return value
     return pd.Timestamp(value).to_pydatetime()
 
 

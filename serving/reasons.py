@@ -67,18 +67,20 @@ def build_reasons(
     contributions: Mapping[str, float],
     values: Mapping[str, Any],
     catalogue: Mapping[str, Any],
-    records_for: Callable[[str], list[dict] | None],
+    records_for: Callable[[str], tuple[list[dict], int] | None],
     max_records: int,
 ) -> list[dict]:
     """One reason per feature, in the order given, each with its records.
 
-    ``records_for`` returning ``None`` means the records were not asked for:
+    ``records_for`` gives the first ``max_records`` records and how many
+    there are in all; ``None`` means the records were not asked for, and
     ``records_total`` is then ``None`` rather than a misleading 0.
     """
     reasons = []
     for feature in features:
         c = float(contributions[feature])
-        records = records_for(feature)
+        found = records_for(feature)
+        records, total = (None, None) if found is None else found
         reasons.append(
             {
                 "feature": feature,
@@ -87,7 +89,7 @@ def build_reasons(
                 "contribution": c,
                 "value": plain_value(values[feature]),
                 "records": [] if records is None else records[:max_records],
-                "records_total": None if records is None else len(records),
+                "records_total": total,
             }
         )
     return reasons
