@@ -179,9 +179,10 @@ def stub_app_from_env():
     """The uvicorn factory of the server subprocess: the real app over the stub engine."""
     import records
     from serving.app import create_app
+    from serving.launch import DEFAULT_THREADS
 
     store = records.RecordsStore(os.environ["MAST_RECORDS_DB"])
-    threads = int(os.environ.get("MAST_SERVE_THREADS", "4"))
+    threads = int(os.environ.get("MAST_SERVE_THREADS", DEFAULT_THREADS))
     engine = StubEngine(float(os.environ.get("MAST_STUB_ENGINE_CPU_MS", "0")))
     return create_app(engine=engine, records_store=store, threads=threads)
 

@@ -81,7 +81,9 @@ def check_champion(settings: ServingSettings) -> str:
 
 def app_from_env() -> FastAPI:
     """The app for a uvicorn worker, configured from ``MAST_*`` variables."""
-    threads = int(os.environ.get("MAST_SERVE_THREADS", "4"))
+    from serving.launch import DEFAULT_THREADS
+
+    threads = int(os.environ.get("MAST_SERVE_THREADS", DEFAULT_THREADS))
     return create_app(ServingSettings.from_mast(), threads=threads)
 
 

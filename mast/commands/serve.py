@@ -11,8 +11,8 @@ from mast.progress import console
 
 # serving.launch.DEFAULT_WORKERS / DEFAULT_THREADS (a test keeps them equal):
 # importing serving here would load MLflow into every `mast` command.
-DEFAULT_WORKERS = 1
-DEFAULT_THREADS = 4
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 2
 
 
 def serve(

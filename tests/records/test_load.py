@@ -44,24 +44,24 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "MAST_RECORDS_DB": db_url}
+        # As `mast serve` runs uvicorn (serving.launch.run_server), with ``workers``
+        # processes: the chain must stay linear across processes, not just threads.
         cmd = [
             sys.executable,
-            "-m",
-            "uvicorn",
-            "tests.records.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
+            "-c",
+            "from serving.launch import run_server; "
+            f"run_server('tests.records.app:create_app', '127.0.0.1', {self.port}, {workers})",
         ]
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            cmd,
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so stop() and kill() reach every worker process
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; see {log}")
@@ -71,20 +71,21 @@ class Server:
             except httpx.TransportError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"server did not start within 30 s; see {log}")
+        raise RuntimeError(f"server did not start within 60 s; see {log}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self._log.close()
 
     def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
+        """SIGKILL the server and every worker process: a crash, nothing shut down cleanly."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
         self._log.close()
 
