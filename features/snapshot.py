@@ -41,12 +41,6 @@ US_PER_DAY = 86_400_000_000
 Progress = Callable[[str, float, float], None]
 
 
-def _code(values, vocabulary) -> np.ndarray:
-    """Codes of ``values`` in ``vocabulary`` (-1 for None or unknown)."""
-    lookup = {x: i for i, x in enumerate(vocabulary)}
-    return np.fromiter((lookup.get(x, -1) for x in values), dtype=np.int16, count=len(values))
-
-
 def _offsets(owner: np.ndarray, n: int) -> np.ndarray:
     """CSR offsets: rows of owner ``i`` are ``offsets[i]:offsets[i + 1]`` (rows sorted by owner)."""
     return np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)
@@ -190,53 +184,74 @@ class StoreSnapshot:
         household = {h: i for i, h in enumerate(household_ids)}
         imd = np.ma.filled(np.ma.asarray(hh["imd_decile"], dtype=float), np.nan)
         step(1)
+        # Big tables come back as integers only: row positions (from the same
+        # ORDER BY as the id lists above) and vocabulary codes, never one Python
+        # string per row, so a national store fits in memory.
         m = con.execute(
-            f"""SELECT person_id, household_id, role, {_us("start_date")} AS start_at,
-                COALESCE({_us("end_date")}, {NEVER}) AS end_at, {_us("recorded_at")} AS recorded_at,
-                COALESCE({_us("end_recorded_at")}, {NEVER}) AS end_recorded_at
-            FROM household_members ORDER BY person_id, household_id, start_date, recorded_at"""
+            f"""WITH {_POSITIONS}
+            SELECT pp.i AS person, hp.i AS household, {_case("m.role", MEMBER_ROLES)} AS role,
+                {_us("m.start_date")} AS start_at,
+                COALESCE({_us("m.end_date")}, {NEVER}) AS end_at,
+                {_us("m.recorded_at")} AS recorded_at,
+                COALESCE({_us("m.end_recorded_at")}, {NEVER}) AS end_recorded_at
+            FROM household_members m
+            JOIN pp ON pp.person_id = m.person_id
+            JOIN hp ON hp.household_id = m.household_id
+            ORDER BY pp.i, hp.i, m.start_date, m.recorded_at"""
         ).fetchnumpy()
-        m_person = _index(person, m["person_id"], "household_members.person_id")
-        m_household = _index(household, m["household_id"], "household_members.household_id")
+        _check_count(con, "household_members", len(m["person"]))
+        m_person = np.asarray(m["person"], dtype=np.int64)
+        m_household = np.asarray(m["household"], dtype=np.int64)
         h_rows = np.argsort(m_household, kind="stable")
         step(2)
-        concerns = ", ".join(v.CONCERN_COLUMNS)
+        concerns = ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
         r = con.execute(
-            f"""SELECT r.referral_id, {_us("r.received_at")} AS received_at, r.source, {concerns},
-                COALESCE({_us("dd.decided_at")}, {NEVER}) AS decided_at, dd.decision, dd.closure_reason
+            f"""SELECT r.referral_id, {_us("r.received_at")} AS received_at,
+                {_case("r.source", v.REFERRAL_SOURCES)} AS source, {concerns},
+                COALESCE({_us("dd.decided_at")}, {NEVER}) AS decided_at,
+                {_case("dd.decision", v.DECISIONS)} AS decision,
+                {_case("dd.closure_reason", v.CLOSURE_REASONS)} AS closure_reason
             FROM referrals r LEFT JOIN screening_decisions dd USING (referral_id)
             ORDER BY r.referral_id"""
         ).fetchnumpy()
         referral_ids = np.asarray(r["referral_id"], dtype=object)
         referral = {rid: i for i, rid in enumerate(referral_ids)}
         rc = con.execute(
-            f"""SELECT h.person_id, h.referral_id, {_mask_sql(referral_bits())} AS mask
+            f"""WITH {_POSITIONS}
+            SELECT h.person, h.referral, {_mask_sql(referral_bits())} AS mask
             FROM (
-              SELECT rc.person_id, rc.referral_id, r.source, r.received_at, p.date_of_birth,
+              SELECT pp.i AS person, rp.i AS referral, r.source, r.received_at, p.date_of_birth,
                 dd.decision, dd.closure_reason
               FROM referral_children rc
+              JOIN pp ON pp.person_id = rc.person_id
+              JOIN rp ON rp.referral_id = rc.referral_id
               JOIN referrals r ON r.referral_id = rc.referral_id
               JOIN people p ON p.person_id = rc.person_id
               LEFT JOIN screening_decisions dd ON dd.referral_id = rc.referral_id
             ) h
-            ORDER BY h.person_id, h.referral_id"""
+            ORDER BY h.person, h.referral"""
         ).fetchnumpy()
-        rc_person = _index(person, rc["person_id"], "referral_children.person_id")
+        _check_count(con, "referral_children", len(rc["person"]))
+        rc_person = np.asarray(rc["person"], dtype=np.int64)
         step(3)
-        e = con.execute(
-            f"""SELECT e.person_id, {_us("e.occurred_at")} AS occurred_at,
-                {_us("e.recorded_at")} AS recorded_at, {_mask_sql(event_bits())} AS mask,
-                e.agency, e.event_type, e.role, COALESCE(e.severity, -1) AS severity
-            FROM agency_events e JOIN people p ON p.person_id = e.person_id
-            ORDER BY e.person_id, e.recorded_at, e.event_id"""
-        ).fetchnumpy()
-        e_person = _index(person, e["person_id"], "agency_events.person_id")
-        kinds = {k: i for i, k in enumerate(EVENT_KINDS)}
-        e_kind = np.fromiter(
-            (kinds[(a, t)] for a, t in zip(e["agency"], e["event_type"], strict=True)),
-            dtype=np.int16,
-            count=len(e_person),
+        kind = " ".join(
+            f"WHEN e.agency = '{a}' AND e.event_type = '{t}' THEN {k}"
+            for k, (a, t) in enumerate(EVENT_KINDS)
         )
+        e = con.execute(
+            f"""WITH {_POSITIONS}
+            SELECT pp.i AS person, {_us("e.occurred_at")} AS occurred_at,
+                {_us("e.recorded_at")} AS recorded_at, {_mask_sql(event_bits())} AS mask,
+                CASE {kind} ELSE -1 END AS kind, {_case("e.role", v.EVENT_ROLES)} AS role,
+                COALESCE(e.severity, -1) AS severity
+            FROM agency_events e
+            JOIN pp ON pp.person_id = e.person_id
+            JOIN people p ON p.person_id = e.person_id
+            ORDER BY pp.i, e.recorded_at, e.event_id"""
+        ).fetchnumpy()
+        _check_count(con, "agency_events", len(e["person"]))
+        e_person = np.asarray(e["person"], dtype=np.int64)
+        e_kind = np.asarray(e["kind"], dtype=np.int16)
         step(4)
         n_people = len(person_ids)
         snap = cls(
@@ -253,7 +268,7 @@ class StoreSnapshot:
             m_offsets=_offsets(m_person, n_people),
             m_person=m_person,
             m_household=m_household,
-            m_role=_code(m["role"], MEMBER_ROLES),
+            m_role=np.asarray(m["role"], dtype=np.int16),
             m_start=np.asarray(m["start_at"], dtype=np.int64),
             m_end=np.asarray(m["end_at"], dtype=np.int64),
             m_recorded=np.asarray(m["recorded_at"], dtype=np.int64),
@@ -263,22 +278,22 @@ class StoreSnapshot:
             referral=referral,
             referral_ids=referral_ids,
             r_received=np.asarray(r["received_at"], dtype=np.int64),
-            r_source=_code(r["source"], v.REFERRAL_SOURCES),
+            r_source=np.asarray(r["source"], dtype=np.int16),
             r_concerns=np.column_stack(
                 [np.asarray(r[c], dtype=bool) for c in v.CONCERN_COLUMNS]
             ).reshape(len(referral_ids), len(v.CONCERN_COLUMNS)),
             r_decided=np.asarray(r["decided_at"], dtype=np.int64),
-            r_decision=_code(_objects(r["decision"]), v.DECISIONS),
-            r_closure=_code(_objects(r["closure_reason"]), v.CLOSURE_REASONS),
+            r_decision=np.asarray(r["decision"], dtype=np.int16),
+            r_closure=np.asarray(r["closure_reason"], dtype=np.int16),
             rc_offsets=_offsets(rc_person, n_people),
-            rc_referral=_index(referral, rc["referral_id"], "referral_children.referral_id"),
+            rc_referral=np.asarray(rc["referral"], dtype=np.int64),
             rc_mask=np.asarray(rc["mask"], dtype=np.int64),
             e_offsets=_offsets(e_person, n_people),
             e_occurred=np.asarray(e["occurred_at"], dtype=np.int64),
             e_recorded=np.asarray(e["recorded_at"], dtype=np.int64),
             e_mask=np.asarray(e["mask"], dtype=np.int64),
             e_kind=e_kind,
-            e_role=_code(_objects(e["role"]), v.EVENT_ROLES).astype(np.int8),
+            e_role=np.asarray(e["role"], dtype=np.int8),
             e_severity=np.asarray(e["severity"], dtype=np.int8),
         )
         step(5)
@@ -290,6 +305,29 @@ MEMBER_ROLES = tuple(sorted(v.HOUSEHOLD_ROLES))
 EVENT_KINDS = tuple((a, t) for a, types in v.EVENT_TYPES.items() for t in types)
 
 
+# Row positions of people, households and referrals in id order, as the id
+# lists the snapshot holds (both come from ORDER BY on the id).
+_POSITIONS = """pp AS (SELECT person_id, row_number() OVER (ORDER BY person_id) - 1 AS i FROM people),
+    hp AS (SELECT household_id, row_number() OVER (ORDER BY household_id) - 1 AS i FROM households),
+    rp AS (SELECT referral_id, row_number() OVER (ORDER BY referral_id) - 1 AS i FROM referrals)"""
+
+
+def _case(col: str, vocabulary) -> str:
+    """SQL giving the position of ``col`` in ``vocabulary``, -1 for NULL (or unknown)."""
+    whens = " ".join(f"WHEN '{x}' THEN {i}" for i, x in enumerate(vocabulary))
+    return f"CASE {col} {whens} ELSE -1 END"
+
+
+def _check_count(con, table: str, loaded: int) -> None:
+    """Every row must have found its person, household and referral (the contract's keys)."""
+    stored = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if stored != loaded:
+        raise ValueError(
+            f"{table}: {stored - loaded} row(s) refer to a person, household or referral "
+            "that is not in the store; run `mast load` to check the store against the contract"
+        )
+
+
 def _objects(col) -> np.ndarray:
     """A fetched column as an object array with None for missing values."""
     if isinstance(col, np.ma.MaskedArray):
@@ -297,10 +335,3 @@ def _objects(col) -> np.ndarray:
         out[np.ma.getmaskarray(col)] = None
         return out
     return np.asarray(col, dtype=object)
-
-
-def _index(lookup: dict[str, int], ids, what: str) -> np.ndarray:
-    try:
-        return np.fromiter((lookup[i] for i in ids), dtype=np.int64, count=len(ids))
-    except KeyError as err:
-        raise ValueError(f"{what}: {err.args[0]!r} is not in the store") from err
