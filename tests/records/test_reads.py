@@ -83,3 +83,33 @@ def test_a_readers_connection_closes_with_its_thread(store, tokens):
     del threads
     gc.collect()
     assert len(store.db._readers) == before  # no connection left behind by a finished thread
+
+
+def _on_event_loop() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_token_read_runs_on_the_loop_for_sqlite_in_a_thread_otherwise(
+    client, store, tokens, monkeypatch
+):
+    """Off SQLite the token read is a network round trip: it must not block the event loop."""
+    on_loop = []
+    real = store.verify_token
+
+    def verify(token):
+        on_loop.append(_on_event_loop())
+        return real(token)
+
+    monkeypatch.setattr(store, "verify_token", verify)
+    assert client.get("/v1/config", headers=auth(tokens["governance"])).status_code == 200
+    monkeypatch.setattr(store.db, "dialect", "postgresql")  # only the dependency reads it here
+    assert client.get("/v1/config", headers=auth(tokens["governance"])).status_code == 200
+    bad = "mast_000000000000_" + "x" * 43
+    assert client.get("/v1/config", headers=auth(bad)).status_code == 401
+    assert on_loop == [True, False, False]
