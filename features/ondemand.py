@@ -35,14 +35,22 @@ from features.snapshot import (
 )
 from store import vocabulary as v
 
+
+def _window_us(days: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
+    ever = np.array([n is None for n in days])
+    return np.array([0 if n is None else n * US_PER_DAY for n in days], dtype=np.int64), ever
+
+
 # -- the definitions, compiled to arrays once ---------------------------------
 _BIT = {key: k for k, (key, _) in enumerate(event_bits())}
 _EC_MASK = np.array([1 << _BIT[repr(c.filter)] for c in d.EVENT_COUNTERS], dtype=np.int64)
 _EC_DAYS = [d.WINDOWS[c.window] for c in d.EVENT_COUNTERS]
-_ST_START = [1 << _BIT[f"{s.name}:start"] for s in d.EVENT_STATES]
-_ST_END = [1 << _BIT[f"{s.name}:end"] for s in d.EVENT_STATES]
+_EC_WINDOW = _window_us(_EC_DAYS)
+_ST_START = np.array([1 << _BIT[f"{s.name}:start"] for s in d.EVENT_STATES], dtype=np.int64)
+_ST_END = np.array([1 << _BIT[f"{s.name}:end"] for s in d.EVENT_STATES], dtype=np.int64)
 _RC_MASK = np.array([1 << k for k in range(len(referral_bits()))], dtype=np.int64)
 _RC_DAYS = [d.WINDOWS[c.window] for c in d.REFERRAL_COUNTERS]
+_RC_WINDOW = _window_us(_RC_DAYS)
 _RC_DECIDED = np.array([bool(c.decision or c.closure_reason) for c in d.REFERRAL_COUNTERS])
 COUNTER_NAMES = [c.name for c in [*d.EVENT_COUNTERS, *d.EVENT_STATES, *d.REFERRAL_COUNTERS]]
 _COL = {name: i for i, name in enumerate(COUNTER_NAMES)}
@@ -54,9 +62,12 @@ _PARENT = MEMBER_ROLES.index("parent")
 _LOWEST = np.iinfo(np.int64).min
 
 
-def _thresholds(as_of: int, days: list[int | None]) -> np.ndarray:
+def _thresholds(as_of: int, window: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """``as_of - N days`` per counter; "ever" lets everything through."""
-    return np.array([_LOWEST if n is None else as_of - n * US_PER_DAY for n in days])
+    span, ever = window
+    out = as_of - span
+    out[ever] = _LOWEST
+    return out
 
 
 def whole_days(start, end):
@@ -122,10 +133,29 @@ class History:
     concerns: np.ndarray
     mask: np.ndarray
     decided: np.ndarray  # NEVER for a referral not decided (or not in the store)
-    referral: list  # referral ids
-    source: list
-    decision: list  # as stored (None without a decision), visible or not
-    closure: list
+    ref: np.ndarray  # row in the snapshot's referrals; -1 for a new referral of the batch
+    extra: list  # the batch's new referrals, in order after the store's
+
+    def _stored(self, i: int) -> int:
+        return int(self.ref[i]) if i < len(self.ref) - len(self.extra) else -1
+
+    def referral_id(self, s: StoreSnapshot, i: int) -> str:
+        r = self._stored(i)
+        return s.referral_ids[r] if r >= 0 else self.extra[i - len(self.ref) + len(self.extra)][3]
+
+    def source(self, s: StoreSnapshot, i: int) -> str:
+        r = self._stored(i)
+        if r < 0:
+            return self.extra[i - len(self.ref) + len(self.extra)][4]
+        return v.REFERRAL_SOURCES[s.r_source[r]]
+
+    def decision(self, s: StoreSnapshot, i: int) -> tuple[str | None, str | None]:
+        """(decision, closure reason) as stored, whenever made; (None, None) if none."""
+        r = self._stored(i)
+        if r < 0 or s.r_decision[r] < 0:
+            return None, None
+        closure = s.r_closure[r]
+        return v.DECISIONS[s.r_decision[r]], (v.CLOSURE_REASONS[closure] if closure >= 0 else None)
 
 
 class Extras:
@@ -137,7 +167,14 @@ class Extras:
 
     def __init__(self, s: StoreSnapshot, refs: list[dict], kids: list[dict]):
         self.rows: dict[int, list[tuple]] = {}
-        by_id = {r["referral_id"]: r for r in refs if r["referral_id"] not in s.referral}
+        latest = max((r["received_at"] for r in refs), default=None)
+        # A referral received at or after every target's as_of is no one's history
+        # (so a single referral, the service's case, needs none of this).
+        by_id = {
+            r["referral_id"]: r
+            for r in refs
+            if r["referral_id"] not in s.referral and r["received_at"] < latest
+        }
         if not by_id:
             return
         for kid in kids:
@@ -178,21 +215,14 @@ def history(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> History:
     concerns = s.r_concerns[ref]
     mask = s.rc_mask[rows]
     decided = s.r_decided[ref]
-    ids = list(s.referral_ids[ref])
-    source = [v.REFERRAL_SOURCES[i] for i in s.r_source[ref]]
-    decision = [v.DECISIONS[i] if i >= 0 else None for i in s.r_decision[ref]]
-    closure = [v.CLOSURE_REASONS[i] if i >= 0 else None for i in s.r_closure[ref]]
     extra = [x for x in extras.for_person(p) if x[0] < as_of]
     if extra:
         received = np.concatenate([received, [x[0] for x in extra]])
         concerns = np.vstack([concerns, [x[1] for x in extra]])
         mask = np.concatenate([mask, [x[2] for x in extra]])
         decided = np.concatenate([decided, [NEVER] * len(extra)])
-        ids += [x[3] for x in extra]
-        source += [x[4] for x in extra]
-        decision += [None] * len(extra)
-        closure += [None] * len(extra)
-    return History(received, concerns, mask, decided, ids, source, decision, closure)
+        ref = np.concatenate([ref, [-1] * len(extra)])
+    return History(received, concerns, mask, decided, ref, extra)
 
 
 def visible_events(s: StoreSnapshot, p: int, as_of: int) -> np.ndarray:
@@ -208,17 +238,19 @@ def person_counters(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> np.
     rows = visible_events(s, p, as_of)
     mask, occurred = s.e_mask[rows], s.e_occurred[rows]
     hits = (mask[:, None] & _EC_MASK[None, :]) != 0
-    hits &= occurred[:, None] >= _thresholds(as_of, _EC_DAYS)[None, :]
+    hits &= occurred[:, None] >= _thresholds(as_of, _EC_WINDOW)[None, :]
     n_ec = len(_EC_MASK)
     out[:n_ec] = hits.sum(axis=0)
-    for k, (start_bit, end_bit) in enumerate(zip(_ST_START, _ST_END, strict=True)):
-        starts = occurred[(mask & start_bit) != 0]
-        ends = occurred[(mask & end_bit) != 0]
-        out[n_ec + k] = float(starts.size > 0 and (ends.size == 0 or starts.max() > ends.max()))
+    # A state is on if its latest start is later than its latest end (or there is no end).
+    latest_start = np.where((mask[:, None] & _ST_START) != 0, occurred[:, None], _LOWEST)
+    latest_end = np.where((mask[:, None] & _ST_END) != 0, occurred[:, None], _LOWEST)
+    if len(occurred):
+        starts, ends = latest_start.max(axis=0), latest_end.max(axis=0)
+        out[n_ec : n_ec + len(_ST_START)] = (starts > _LOWEST) & (starts > ends)
     h = history(s, p, as_of, extras)
     first = n_ec + len(_ST_START)
     hits = (h.mask[:, None] & _RC_MASK[None, :]) != 0
-    hits &= h.received[:, None] >= _thresholds(as_of, _RC_DAYS)[None, :]
+    hits &= h.received[:, None] >= _thresholds(as_of, _RC_WINDOW)[None, :]
     hits &= ~_RC_DECIDED[None, :] | (h.decided < as_of)[:, None]
     out[first:-1] = hits.sum(axis=0)
     out[-1] = h.received.max() if h.received.size else np.nan

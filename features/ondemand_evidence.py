@@ -113,16 +113,17 @@ def _referral_rows(
             if od._RC_DECIDED[k]:
                 keep &= seen
         for i in np.flatnonzero(keep):
-            parts = [f"referral {h.referral[i]}"]
-            if seen[i] and h.decision[i] is not None:
-                parts.append(f"decision: {h.decision[i]}")
-            if seen[i] and h.closure[i] is not None:
-                parts.append(f"closed as {h.closure[i]}")
+            parts = [f"referral {h.referral_id(s, i)}"]
+            decision, closure = h.decision(s, i) if seen[i] else (None, None)
+            if decision is not None:
+                parts.append(f"decision: {decision}")
+            if closure is not None:
+                parts.append(f"closed as {closure}")
             out.append(
                 {
                     "record": "referral",
                     "agency": _CSC,
-                    "event_type": f"referral from {h.source[i]}",
+                    "event_type": f"referral from {h.source(s, i)}",
                     "person_id": s.person_ids[p],
                     "relationship": relationship,
                     "occurred_at": _ts(h.received[i]),
