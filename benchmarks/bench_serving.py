@@ -36,6 +36,11 @@ import numpy as np
 import pandas as pd
 
 MODEL = "mast-referral-screening"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from serving.launch import DEFAULT_THREADS, DEFAULT_WORKERS  # noqa: E402
+
 TARGETS = {"p50_ms": 10.0, "p99_ms": 40.0, "throughput": 150.0, "http_over_floor": 3.0}
 
 
@@ -198,7 +203,9 @@ def floor(db: Path, tracking_uri: str, bodies: list[dict]) -> dict[str, float]:
     """Features + predict + SHAP in-process, one referral at a time."""
     from serving import ReferralIn, ScoringEngine, load_champion
 
+    t_load = time.perf_counter()
     engine = ScoringEngine(db, load_champion(tracking_uri, MODEL))
+    t_load = time.perf_counter() - t_load
     engine.warm_up()
     scorer = engine.model.scorer
     referrals = [ReferralIn(**b) for b in bodies]
@@ -221,7 +228,7 @@ def floor(db: Path, tracking_uri: str, bodies: list[dict]) -> dict[str, float]:
         parts["shap"].append((t3 - t2) * 1000)
     # The whole in-process score, reasons with their records (evidence queries).
     full = []
-    for r in referrals[: max(1, len(referrals) // 3)]:
+    for r in referrals:
         t0 = time.perf_counter()
         engine.score(r, with_records=True)
         full.append((time.perf_counter() - t0) * 1000)
@@ -229,6 +236,9 @@ def floor(db: Path, tracking_uri: str, bodies: list[dict]) -> dict[str, float]:
     out = percentiles(times)
     out.update({f"{k}_p50_ms": statistics.median(v) for k, v in parts.items()})
     out["score_with_records_p50_ms"] = statistics.median(full)
+    out["engine_start_s"] = t_load
+    out["snapshot_gb"] = engine.snapshot.nbytes() / 1e9
+    out["snapshot_events"] = engine.snapshot.n_events
     return out
 
 
@@ -290,11 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=1000, help="Requests per HTTP phase.")
     ap.add_argument("--floor-requests", type=int, default=300)
     ap.add_argument(
-        "--full-requests", type=int, default=100, help="Requests with records (slower)."
+        "--plain-requests", type=int, default=300, help="Requests without records (extra column)."
     )
     ap.add_argument("--concurrency", type=int, default=4)
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    ap.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     ap.add_argument("--random-state", type=int, default=20221201)
     args = ap.parse_args(argv)
 
@@ -315,15 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         .fetchone()[0]
     )
 
-    need = 2 * args.requests + args.full_requests + 50
+    need = 2 * args.requests + args.plain_requests + 50
     bodies = three_child_referrals(db, need, args.random_state)
     log(f"floor: {args.floor_requests} referrals in-process")
     fl = floor(db, tracking_uri, bodies[: args.floor_requests])
-    old_layout = db.with_suffix(".pre-layout.duckdb")
-    fl_old = None
-    if old_layout.exists():
-        log(f"floor on the store's earlier layout ({old_layout.name}), same code")
-        fl_old = floor(old_layout, tracking_uri, bodies[: args.floor_requests])
 
     n = args.requests
     with tempfile.TemporaryDirectory() as tmp:
@@ -334,49 +339,43 @@ def main(argv: list[str] | None = None) -> int:
         with serve_subprocess(
             db, tracking_uri, workers=args.workers, threads=args.threads, env=env
         ) as url:
-            # Warm every worker and thread (each builds its feature plan once).
-            drive(url, token, bodies[-50:], max(args.threads, args.concurrency), records=False)
-            log(f"service, reasons only: {n} requests, one at a time")
-            seq = drive(url, token, bodies[:n], 1, records=False)
-            log(f"service, reasons only: {n} requests, {args.concurrency} concurrent clients")
-            par = drive(url, token, bodies[n : 2 * n], args.concurrency, records=False)
-            log(f"service, reasons with records: {args.full_requests} requests, one at a time")
-            full = drive(url, token, bodies[2 * n : 2 * n + args.full_requests], 1, records=True)
+            # Warm every worker and thread.
+            drive(url, token, bodies[-50:], max(4, args.concurrency), records=True)
+            log(f"service, default response: {n} requests, one at a time")
+            seq = drive(url, token, bodies[:n], 1, records=True)
+            log(f"service, default response: {n} requests, {args.concurrency} concurrent clients")
+            par = drive(url, token, bodies[n : 2 * n], args.concurrency, records=True)
+            log(f"service, without records: {args.plain_requests} requests, one at a time")
+            plain = drive(url, token, bodies[2 * n : 2 * n + args.plain_requests], 1, records=False)
 
     print()
     print(
         f"Scoring service, 3-child referrals; store: {n_children:,} children, "
-        f"{args.years} observed years; {os.cpu_count()} cores; "
-        f"workers={args.workers}, threads={args.threads}"
+        f"{args.years} observed years, {fl['snapshot_events']:,} agency events; "
+        f"{os.cpu_count()} cores; workers={args.workers}, threads={args.threads}"
     )
     print(
-        f"floor parts (p50): features {fl['features_p50_ms']:.2f} ms, predict "
+        f"engine start-up {fl['engine_start_s']:.1f} s (store snapshot {fl['snapshot_gb']:.2f} GB "
+        f"of arrays); floor parts (p50): features {fl['features_p50_ms']:.2f} ms, predict "
         f"{fl['predict_p50_ms']:.2f} ms, SHAP {fl['shap_p50_ms']:.2f} ms; in-process score "
-        f"with records {fl['score_with_records_p50_ms']:.2f} ms"
+        f"with reasons and records {fl['score_with_records_p50_ms']:.2f} ms"
     )
-    if fl_old is not None:
-        print(
-            f"same code on the earlier store layout (p50): features "
-            f"{fl_old['features_p50_ms']:.2f} ms (x{fl_old['features_p50_ms'] / fl['features_p50_ms']:.2f}), "
-            f"score with records {fl_old['score_with_records_p50_ms']:.2f} ms "
-            f"(x{fl_old['score_with_records_p50_ms'] / fl['score_with_records_p50_ms']:.2f})"
-        )
     c = args.concurrency
     rows = [
         (
             "p50, 1 client (ms)",
             fl["p50_ms"],
             seq["p50_ms"],
-            full["p50_ms"],
+            plain["p50_ms"],
             TARGETS["p50_ms"],
             "<=",
         ),
-        ("p95, 1 client (ms)", fl["p95_ms"], seq["p95_ms"], full["p95_ms"], None, ""),
+        ("p95, 1 client (ms)", fl["p95_ms"], seq["p95_ms"], plain["p95_ms"], None, ""),
         (
             "p99, 1 client (ms)",
             fl["p99_ms"],
             seq["p99_ms"],
-            full["p99_ms"],
+            plain["p99_ms"],
             TARGETS["p99_ms"],
             "<=",
         ),
@@ -390,32 +389,33 @@ def main(argv: list[str] | None = None) -> int:
             TARGETS["throughput"],
             ">=",
         ),
-        ("throughput, 1 client (ref/s)", None, seq["throughput"], full["throughput"], None, ""),
+        ("throughput, 1 client (ref/s)", None, seq["throughput"], plain["throughput"], None, ""),
     ]
 
     def num(x):
         return f"{x:.2f}" if x is not None else "-"
 
     print(
-        f"{'measure':<32}{'floor':>10}{'HTTP':>10}{'HTTP+rec':>10}{'target':>9}"
+        f"{'measure':<32}{'floor':>10}{'HTTP':>10}{'HTTP-rec':>10}{'target':>9}"
         f"{'HTTP/target':>13}{'HTTP/floor':>12}"
     )
-    for name, f, h, hf, target, sense in rows:
+    for name, f, h, hp, target, sense in rows:
         verdict = ""
         if target:
             ok = h <= target if sense == "<=" else h >= target
             verdict = f"{h / target:.2f} {'ok' if ok else 'MISS'}"
         tg = f"{sense}{target:g}" if target else "-"
         ratio_f = f"{h / f:.2f}" if f else "-"
-        print(f"{name:<32}{num(f):>10}{num(h):>10}{num(hf):>10}{tg:>9}{verdict:>13}{ratio_f:>12}")
+        print(f"{name:<32}{num(f):>10}{num(h):>10}{num(hp):>10}{tg:>9}{verdict:>13}{ratio_f:>12}")
     ratio = seq["p50_ms"] / fl["p50_ms"]
     print(
         f"HTTP p50 / floor p50 = {ratio:.2f} (target <= {TARGETS['http_over_floor']:g}) "
         f"{'ok' if ratio <= TARGETS['http_over_floor'] else 'MISS'}"
     )
     print(
-        "HTTP = POST /v1/referrals/score?records=false (scores and reasons, authenticated, "
-        "audited); HTTP+rec = the default response, reasons with the records behind them."
+        "HTTP = the default POST /v1/referrals/score (scores, reasons and the records behind "
+        "them; authenticated; every score written to the audit trail); HTTP-rec = the same "
+        "with ?records=false. floor = features + predict + SHAP in this process."
     )
     return 0
 
