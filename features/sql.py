@@ -7,10 +7,26 @@ runs it over the store's tables and the serving path over the same tables
 pre-filtered to the few people a new referral concerns: the SQL text is the
 same in both.
 
-The SQL is deliberately plain: joins, ``CASE``, ``SUM``/``MAX``/``MIN``, one
-window function, ANSI interval literals.  Engine-specific bits (date
-arithmetic) go through :class:`Dialect`, so a Spark backend needs a second
-``Dialect``, not a second set of definitions.
+The SQL is deliberately plain: joins, ``CASE``, ``COUNT``/``SUM``/``MAX``/
+``MIN``, one window function, ANSI interval literals.  Engine-specific bits
+(date arithmetic, the bit test) go through :class:`Dialect`, so a Spark
+backend needs a second ``Dialect``, not a second set of definitions.
+
+How the counters stay cheap (the join of people to their records is the
+query's bulk, and one event meets every later ``as_of`` of its person):
+
+- every static predicate (event type, agency, role, severity; a prior
+  referral's source, decision, closure reason) is evaluated once per record
+  and kept as one bit of an integer (:func:`event_classes`,
+  :func:`referral_classes`); the join carries that integer, and each counter
+  is a bit test plus its window, a comparison with a per-(person, as_of)
+  column (``since_12m`` ...) computed once instead of per row;
+- event counters are counted in a few groups of event types that share no
+  counter (:func:`event_families`), each over its own events only, so a
+  joined row evaluates a handful of counters rather than all of them;
+- referral windows are nested (3 months within 6 within 12 within 24), so a
+  prior referral gets the index of the narrowest window holding it once, and
+  a windowed counter is ``index <= k``.
 """
 
 from __future__ import annotations
@@ -24,7 +40,7 @@ from store import vocabulary as v
 
 @dataclass(frozen=True)
 class Dialect:
-    """Date arithmetic, the only part of the SQL that differs between engines."""
+    """Date arithmetic and the bit test, the parts of the SQL that differ between engines."""
 
     name: str
     # Keyword that makes a CTE referenced more than once be computed once
@@ -39,6 +55,14 @@ class Dialect:
 
     def plus_years(self, ts: str, years: int) -> str:
         return f"({ts} + INTERVAL '{int(years)}' YEAR)"
+
+    def has_bit(self, mask: str, bit: int) -> str:
+        """True if bit ``bit`` of the integer ``mask`` is set (``&`` is DuckDB's and Spark's)."""
+        return self.has_bit_any(mask, [bit])
+
+    def has_bit_any(self, mask: str, bits) -> str:
+        """True if any of ``bits`` is set in the integer ``mask``."""
+        return f"({mask} & {sum(1 << b for b in bits)}) <> 0"
 
     def whole_days(self, start: str, end: str) -> str:
         """Whole days from ``start`` to ``end`` (floor), exact to the microsecond."""
@@ -113,14 +137,93 @@ def _count(pred: str, name: str) -> str:
     return f"COUNT(CASE WHEN {pred} THEN 1 END) AS {name}"
 
 
-def _event_counter_sql(c, dialect: Dialect) -> str:
-    if isinstance(c, d.EventState):
-        start = f"MAX(CASE WHEN e.agency = {_q(c.agency)} AND e.event_type = {_q(c.start)} THEN e.occurred_at END)"
-        end = f"MAX(CASE WHEN e.agency = {_q(c.agency)} AND e.event_type = {_q(c.end)} THEN e.occurred_at END)"
-        return f"CASE WHEN {start} IS NOT NULL AND ({end} IS NULL OR {start} > {end}) THEN 1 ELSE 0 END AS {c.name}"
-    pred = event_predicate(c.filter, dialect)
-    win = window_predicate("e.occurred_at", c.window, "pt.as_of", dialect)
-    return _count(f"{pred} AND {win}" if win else pred, c.name)
+def _static_referral(c: d.ReferralCounter) -> d.ReferralCounter:
+    """``c`` without its window and age limit: what one prior referral alone decides."""
+    return d.ReferralCounter(
+        name=c.name,
+        window="ever",
+        what=c.what,
+        sources=c.sources,
+        decision=c.decision,
+        closure_reason=c.closure_reason,
+    )
+
+
+def _ageless(flt: d.EventFilter) -> d.EventFilter:
+    return d.EventFilter(
+        event_types=flt.event_types,
+        agencies=flt.agencies,
+        roles=flt.roles,
+        exclude_roles=flt.exclude_roles,
+        min_severity=flt.min_severity,
+    )
+
+
+def _age_test(age_limit: str | None, col: str, pt: str = "pt") -> str | None:
+    """``col`` happened before the person passed ``age_limit`` (bounds are columns of ``pt``)."""
+    if age_limit is None:
+        return None
+    return f"{col} < {pt}.{_AGE_BOUND[age_limit]}"
+
+
+_AGE_BOUND = {"adult": "adult_at", "non_mobile": "non_mobile_until"}
+
+
+def event_classes(dialect: Dialect = DUCKDB) -> list[tuple[str, str]]:
+    """The static event predicates, in bit order, as (key, SQL over ``e``).
+
+    One per distinct counter filter (its window and age limit left out: they
+    depend on ``as_of`` and the person, and are tested after the join), and a
+    start and an end per state.  The feature query evaluates each once per
+    event and keeps the answers as the bits of one integer, so joining events
+    to every (person, ``as_of``) carries one integer instead of the strings,
+    and each counter becomes a bit test.
+    """
+    bits: dict[str, str] = {}
+    for c in d.EVENT_COUNTERS:
+        pred = event_predicate(_ageless(c.filter), dialect)
+        bits.setdefault(pred, pred)
+    for s in d.EVENT_STATES:
+        for kind, etype in (("start", s.start), ("end", s.end)):
+            bits[f"{s.name}:{kind}"] = f"e.agency = {_q(s.agency)} AND e.event_type = {_q(etype)}"
+    if len(bits) > 62:
+        raise ValueError(f"{len(bits)} static event predicates do not fit one BIGINT")
+    return list(bits.items())
+
+
+def _event_bit(c: d.EventCounter, dialect: Dialect = DUCKDB) -> str:
+    """The :func:`event_classes` key of a counter."""
+    return event_predicate(_ageless(c.filter), dialect)
+
+
+def referral_classes(dialect: Dialect = DUCKDB) -> list[tuple[str, str]]:
+    """The distinct static referral predicates (no window), in bit order, over ``h``."""
+    bits: dict[str, str] = {}
+    for c in d.REFERRAL_COUNTERS:
+        pred = referral_predicate(_static_referral(c), dialect)
+        if pred != "TRUE":
+            bits.setdefault(pred, pred)
+    if len(bits) > 62:
+        raise ValueError(f"{len(bits)} static referral predicates do not fit one BIGINT")
+    return list(bits.items())
+
+
+def _mask(predicates: list[tuple[str, str]]) -> str:
+    """One BIGINT whose bit ``k`` says whether predicate ``k`` holds (NULL counts as false)."""
+    return " + ".join(
+        f"CASE WHEN {sql} THEN CAST({1 << k} AS BIGINT) ELSE 0 END"
+        for k, (_, sql) in enumerate(predicates)
+    )
+
+
+def _since(window: str) -> str:
+    """Column of ``pt`` holding ``as_of`` minus the window (computed once per person and as_of)."""
+    return f"since_{window}"
+
+
+def _nested_windows(windows) -> list[str]:
+    """Windows (not "ever") from the narrowest to the widest; each contains the previous."""
+    return sorted({w for w in windows if d.WINDOWS.get(w) is not None}, key=lambda w: d.WINDOWS[w])
 
 
 def active_membership(m: str, as_of: str) -> str:
@@ -247,22 +350,171 @@ def household_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tu
     ]
 
 
+def _event_types_of(key: str) -> set[str]:
+    """The event types a static event predicate (an :func:`event_classes` key) can match."""
+    for c in d.EVENT_COUNTERS:
+        if _event_bit(c) == key:
+            return set(c.filter.event_types)
+    name, kind = key.rsplit(":", 1)
+    state = next(s for s in d.EVENT_STATES if s.name == name)
+    return {state.start if kind == "start" else state.end}
+
+
+def event_families(n_families: int = 4) -> list[list[int]]:
+    """The event-class bits split into groups no event type straddles, of balanced size.
+
+    Bits whose predicates can match the same event type are in one group, so
+    every event touches the counters of one group only.  Counting each group
+    over its own events means a joined event row evaluates a handful of
+    counters instead of all of them.
+    """
+    classes = event_classes()
+    parent = list(range(len(classes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for k, (key, _) in enumerate(classes):
+        for t in sorted(_event_types_of(key)):
+            if t in owner:
+                parent[root(k)] = root(owner[t])
+            else:
+                owner[t] = k
+    components: dict[int, list[int]] = {}
+    for k in range(len(classes)):
+        components.setdefault(root(k), []).append(k)
+    # Balance the groups by how many output columns (counters, state ends) they carry.
+    uses = [_event_bit(c) for c in d.EVENT_COUNTERS]
+    uses += [f"{st.name}:{kind}" for st in d.EVENT_STATES for kind in ("start", "end")]
+    keys = [key for key, _ in classes]
+    weight = {r: sum(uses.count(keys[k]) for k in bits) for r, bits in components.items()}
+    groups: list[list[int]] = [[] for _ in range(min(n_families, len(components)))]
+    sizes = [0] * len(groups)
+    for r in sorted(components, key=lambda r: (-weight[r], components[r][0])):
+        g = sizes.index(min(sizes))
+        groups[g].extend(components[r])
+        sizes[g] += weight[r]
+    return [sorted(g) for g in groups]
+
+
+def _event_ctes(dialect: Dialect) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Per-person event counters: classify each event once, then count bits per (person, as_of).
+
+    Returns the CTEs and, for every counter column, the CTE that holds it.
+    """
+    classes = event_classes(dialect)
+    bit = {key: k for k, (key, _) in enumerate(classes)}
+    ctes = [
+        (
+            # Through people, whose size the planner knows, so the events are
+            # probed against a small hash table rather than hashed themselves.
+            "ev_people",
+            "SELECT p.person_id FROM {people} p WHERE p.person_id IN (SELECT person_id FROM pt)",
+        ),
+        (
+            "ev_class",
+            f"""SELECT e.person_id, e.recorded_at, e.occurred_at,
+                {_mask(classes)} AS bits
+            FROM {{events}} e JOIN ev_people p ON p.person_id = e.person_id""",
+        ),
+    ]
+    owner: dict[str, str] = {}
+    for i, group in enumerate(event_families()):
+        mine = set(group)
+        counters = []
+        for c in d.EVENT_COUNTERS:
+            k = bit[_event_bit(c, dialect)]
+            if k not in mine:
+                continue
+            test = dialect.has_bit("ec.bits", k)
+            if d.WINDOWS[c.window] is not None:
+                test += f" AND ec.occurred_at >= pt.{_since(c.window)}"
+            age = _age_test(c.filter.age_limit, "ec.occurred_at")
+            if age:
+                test += f" AND {age}"
+            counters.append(_count(test, c.name))
+            owner[c.name] = f"ev_agg{i}"
+        for s in d.EVENT_STATES:
+            for kind in ("start", "end"):
+                k = bit[f"{s.name}:{kind}"]
+                if k in mine:
+                    counters.append(
+                        f"MAX(CASE WHEN {dialect.has_bit('ec.bits', k)} "
+                        f"THEN ec.occurred_at END) AS {s.name}__{kind}"
+                    )
+                    owner[f"{s.name}__{kind}"] = f"ev_agg{i}"
+        counters = ",\n    ".join(counters)
+        ctes.append(
+            (
+                f"ev_agg{i}",
+                f"""SELECT pt.person_id, pt.as_of,
+    {counters}
+            FROM pt JOIN ev_class ec ON ec.person_id = pt.person_id AND ec.recorded_at < pt.as_of
+            WHERE {dialect.has_bit_any("ec.bits", group)}
+            GROUP BY pt.person_id, pt.as_of""",
+            )
+        )
+    return ctes, owner
+
+
+def _window_bucket(col: str, windows: list[str], prefix: str) -> str:
+    """Index of the narrowest of the nested ``windows`` holding ``col`` (``len(windows)`` if none)."""
+    whens = " ".join(f"WHEN {col} >= {prefix}{_since(w)} THEN {i}" for i, w in enumerate(windows))
+    return f"CASE {whens} ELSE {len(windows)} END"
+
+
 def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tuple[str, str]]:
     """Every CTE of the feature query, in order."""
-    ev_counters = ",\n    ".join(
-        _event_counter_sql(c, dialect) for c in [*d.EVENT_COUNTERS, *d.EVENT_STATES]
+    ref_windows = _nested_windows([*(c.window for c in d.REFERRAL_COUNTERS), "12m"])
+    all_windows = _nested_windows([*ref_windows, *(c.window for c in d.EVENT_COUNTERS)])
+    since = ",\n                ".join(
+        f"{dialect.minus_days('x.as_of', d.WINDOWS[w])} AS {_since(w)}" for w in all_windows
     )
-    ref_counters = ",\n    ".join(
-        _count(referral_predicate(c, dialect), c.name) for c in d.REFERRAL_COUNTERS
-    )
+    rclasses = referral_classes(dialect)
+    rbit = {key: k for k, (key, _) in enumerate(rclasses)}
+    ref_counters = []
+    for c in d.REFERRAL_COUNTERS:
+        conds = []
+        static = referral_predicate(_static_referral(c), dialect)
+        if static != "TRUE":
+            conds.append(dialect.has_bit("h.rbits", rbit[static]))
+        if d.WINDOWS.get(c.window) is not None:
+            conds.append(f"h.wb <= {ref_windows.index(c.window)}")
+        age = _age_test(c.age_limit, "h.received_at", "h")
+        if age:
+            conds.append(age)
+        ref_counters.append(
+            _count(" AND ".join(conds), c.name) if conds else f"COUNT(*) AS {c.name}"
+        )
+    ref_counters = ",\n    ".join(ref_counters)
     concerns_h = ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
     same = " OR ".join(f"(h.{c} AND t.{c})" for c in v.CONCERN_COLUMNS)
-    same_12m = window_predicate("h.received_at", "12m", "t.as_of", dialect)
-    ev_names = [c.name for c in [*d.EVENT_COUNTERS, *d.EVENT_STATES]]
+    same_12m = f"h.wb <= {ref_windows.index('12m')}"
+    ev_names = [c.name for c in d.EVENT_COUNTERS]
     ref_names = [c.name for c in d.REFERRAL_COUNTERS]
+    ev_ctes, owner = _event_ctes(dialect)
+    states = []
+    for s in d.EVENT_STATES:
+        start, end = (
+            f"{owner[s.name + '__start']}.{s.name}__start",
+            f"{owner[s.name + '__end']}.{s.name}__end",
+        )
+        states.append(
+            f"CASE WHEN {start} IS NOT NULL AND ({end} IS NULL OR {start} > {end}) "
+            f"THEN 1 ELSE 0 END AS {s.name}"
+        )
+    ev_joins = "\n            ".join(
+        f"LEFT JOIN {name} ON {name}.person_id = pt.person_id AND {name}.as_of = pt.as_of"
+        for name in dict.fromkeys(owner.values())
+    )
+    # No COALESCE: a person without records has NULL counters here, which
+    # every consumer treats as 0 (MAX and SUM skip NULLs, X coalesces).
     person_cols = ",\n    ".join(
-        [f"COALESCE(ev.{n}, 0) AS {n}" for n in ev_names]
-        + [f"COALESCE(rf.{n}, 0) AS {n}" for n in ref_names]
+        [f"{owner[n]}.{n}" for n in ev_names] + states + [f"rf.{n}" for n in ref_names]
     )
     adult_aggs = ",\n    ".join(
         f"MAX(pf.{n}) AS adults_{n}_max, SUM(pf.{n}) AS adults_{n}_sum" for n in d.ADULT_COUNTERS
@@ -283,58 +535,62 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
         f"FLOOR({dialect.whole_days('pf.date_of_birth', 'cp.date_of_birth')} / {d.DAYS_PER_YEAR}) END"
     )
     sib_aggs = ",\n    ".join(f"SUM(pf.{n}) AS siblings_{n}_sum" for n in d.SIBLING_COUNTERS)
-    return household_ctes(dialect, chunk_filter) + [
-        (
-            "persons",
-            """SELECT person_id, as_of FROM child_times
+    return (
+        household_ctes(dialect, chunk_filter)
+        + [
+            (
+                "persons",
+                """SELECT person_id, as_of FROM child_times
             UNION
             SELECT member_id AS person_id, as_of FROM members_asof""",
-        ),
-        (
-            "pt",
-            """SELECT x.person_id, x.as_of, p.date_of_birth
-            FROM persons x JOIN {people} p ON p.person_id = x.person_id""",
-        ),
-        (
-            "ev_agg",
-            f"""SELECT pt.person_id, pt.as_of,
-    {ev_counters}
-            FROM pt JOIN {{events}} e ON e.person_id = pt.person_id AND e.recorded_at < pt.as_of
-            GROUP BY pt.person_id, pt.as_of, pt.date_of_birth""",
-        ),
-        (
-            "ref_hist",
-            f"""SELECT pt.person_id, pt.as_of, pt.date_of_birth, r.received_at, r.source,
-                {concerns_h}, dd.decision, dd.closure_reason
+            ),
+            (
+                "pt",
+                f"""SELECT x.person_id, x.as_of, p.date_of_birth,
+                {dialect.plus_years("p.date_of_birth", d.ADULT_YEARS)} AS adult_at,
+                {dialect.plus_days("p.date_of_birth", d.NON_MOBILE_DAYS)} AS non_mobile_until,
+                {since}
+            FROM persons x JOIN {{people}} p ON p.person_id = x.person_id""",
+            ),
+        ]
+        + ev_ctes
+        + [
+            (
+                "ref_hist",
+                f"""SELECT pt.person_id, pt.as_of, pt.adult_at, r.received_at, r.source,
+                {concerns_h}, dd.decision, dd.closure_reason,
+                {_window_bucket("r.received_at", ref_windows, "pt.")} AS wb
             FROM pt JOIN {{referral_children}} rc ON rc.person_id = pt.person_id
             JOIN {{referrals}} r ON r.referral_id = rc.referral_id AND r.received_at < pt.as_of
             LEFT JOIN {{decisions}} dd ON dd.referral_id = r.referral_id AND dd.decided_at < pt.as_of""",
-        ),
-        (
-            "ref_agg",
-            f"""SELECT h.person_id, h.as_of, MAX(h.received_at) AS last_received_at,
+            ),
+            (
+                "ref_agg",
+                f"""SELECT h.person_id, h.as_of, MAX(h.received_at) AS last_received_at,
     {ref_counters}
-            FROM ref_hist h
-            GROUP BY h.person_id, h.as_of, h.date_of_birth""",
-        ),
-        (
-            "same_concern",
-            f"""SELECT t.referral_id, t.person_id,
-                SUM(CASE WHEN {same} THEN 1 ELSE 0 END) AS same_concern_ever,
-                SUM(CASE WHEN ({same}) AND {same_12m} THEN 1 ELSE 0 END) AS same_concern_12m
+            FROM (SELECT h.person_id, h.as_of, h.received_at, h.adult_at, h.wb,
+                    {_mask(rclasses)} AS rbits
+                  FROM ref_hist h) h
+            GROUP BY h.person_id, h.as_of""",
+            ),
+            (
+                "same_concern",
+                f"""SELECT t.referral_id, t.person_id,
+                COUNT(CASE WHEN {same} THEN 1 END) AS same_concern_ever,
+                COUNT(CASE WHEN ({same}) AND {same_12m} THEN 1 END) AS same_concern_12m
             FROM targets t JOIN ref_hist h ON h.person_id = t.person_id AND h.as_of = t.as_of
             GROUP BY t.referral_id, t.person_id""",
-        ),
-        (
-            "person_feats",
-            f"""SELECT pt.person_id, pt.as_of, pt.date_of_birth, rf.last_received_at,
+            ),
+            (
+                "person_feats",
+                f"""SELECT pt.person_id, pt.as_of, pt.date_of_birth, rf.last_received_at,
     {person_cols}
-            FROM pt LEFT JOIN ev_agg ev ON ev.person_id = pt.person_id AND ev.as_of = pt.as_of
+            FROM pt {ev_joins}
             LEFT JOIN ref_agg rf ON rf.person_id = pt.person_id AND rf.as_of = pt.as_of""",
-        ),
-        (
-            "adult_agg",
-            f"""SELECT ma.child_id, ma.as_of, COUNT(*) AS household_n_adults,
+            ),
+            (
+                "adult_agg",
+                f"""SELECT ma.child_id, ma.as_of, COUNT(*) AS household_n_adults,
     {new_flags},
     MIN({dialect.whole_days("ma.start_date", "ma.as_of")}) AS household_days_since_adult_joined,
     MIN({parent_age}) AS parent_age_at_birth_min,
@@ -345,22 +601,23 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             JOIN person_feats pf ON pf.person_id = ma.member_id AND pf.as_of = ma.as_of
             JOIN {{people}} cp ON cp.person_id = ma.child_id
             GROUP BY ma.child_id, ma.as_of""",
-        ),
-        (
-            "sib_agg",
-            f"""SELECT ma.child_id, ma.as_of, COUNT(*) AS household_n_siblings,
+            ),
+            (
+                "sib_agg",
+                f"""SELECT ma.child_id, ma.as_of, COUNT(*) AS household_n_siblings,
     {sib_aggs}
             FROM siblings_asof ma
             JOIN person_feats pf ON pf.person_id = ma.member_id AND pf.as_of = ma.as_of
             GROUP BY ma.child_id, ma.as_of""",
-        ),
-        (
-            "child_imd",
-            """SELECT ch.person_id, ch.as_of, MIN(hh.imd_decile) AS imd_decile
+            ),
+            (
+                "child_imd",
+                """SELECT ch.person_id, ch.as_of, MIN(hh.imd_decile) AS imd_decile
             FROM child_homes ch JOIN {households} hh ON hh.household_id = ch.household_id
             GROUP BY ch.person_id, ch.as_of""",
-        ),
-    ]
+            ),
+        ]
+    )
 
 
 def feature_query(
