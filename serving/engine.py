@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features.inputs import check_referrals
-from features.ondemand_evidence import ondemand_evidence
+from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving.model import LoadedModel
 from serving.reasons import build_reasons, rank_reasons

@@ -6,7 +6,7 @@ scoring service from memory with the same selections: the same subjects
 months, the parents, the siblings), the same static predicate bits the
 counter used, the same windows and the same "recorded before" rule.  The rows
 are those :func:`features.evidence` returns, in the same columns and order
-(``tests/features/test_ondemand_evidence.py`` checks them equal).
+(``tests/features/test_memory_evidence.py`` checks them equal).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 
 from features import FEATURE_NAMES, StoreSnapshot, evidence
 from features.inputs import check_referrals
-from features.ondemand_evidence import evidence_frame, ondemand_evidence
+from features.memory_evidence import evidence_frame, ondemand_evidence
 from tests.features.world import random_world, store_of
 
 
