@@ -196,13 +196,14 @@ def _chunk_bounds(con, n_rows: int, chunk_rows: int) -> list[tuple[str, str]]:
     return list(zip(lows, highs, strict=True))
 
 
-def _store_features(con, progress: Progress | None, chunk_rows: int) -> pd.DataFrame:
+def _store_features(con, progress: Progress | None, chunk_rows: int) -> dict:
     n_rows = con.execute("SELECT count(*) FROM referral_children").fetchone()[0]
     bounds = _chunk_bounds(con, n_rows, chunk_rows)
     if not bounds:
         if progress:
             progress("features", 0, 1)
-        out = con.execute(feature_query(STORE_RELATIONS)).df()
+        # fetchnumpy, not .df(): half the time for 150 float columns.
+        out = con.execute(feature_query(STORE_RELATIONS)).fetchnumpy()
         if progress:
             progress("features", 1, 1)
         return out
@@ -218,10 +219,15 @@ def _store_features(con, progress: Progress | None, chunk_rows: int) -> pd.DataF
             conds.append("rc.referral_id < ?")
             params.append(hi)
         sql = feature_query(STORE_RELATIONS, chunk_filter="WHERE " + " AND ".join(conds))
-        parts.append(con.execute(sql, params).df())
+        parts.append(con.execute(sql, params).fetchnumpy())
     if progress:
         progress("features", len(bounds), len(bounds))
-    return pd.concat(parts, ignore_index=True)
+    return {
+        name: (np.ma if any(np.ma.isMaskedArray(p[name]) for p in parts) else np).concatenate(
+            [p[name] for p in parts]
+        )
+        for name in parts[0]
+    }
 
 
 def _check_frames(referrals, referral_children) -> tuple[pd.DataFrame, pd.DataFrame]:
