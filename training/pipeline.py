@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -397,23 +398,21 @@ def train(
                 mlflow.log_metrics(metrics)
                 with tempfile.TemporaryDirectory() as tmp:
                     tmp = Path(tmp)
-                    _write_artifacts(
-                        tmp,
-                        cfg,
-                        label_def,
-                        policy,
-                        scorers,
-                        periods,
-                        counts,
-                        comparison,
-                        curves,
-                        importance,
-                        contrib,
-                        Xs,
-                        predictions,
-                        tuned,
-                        data_hash,
+                    outputs_ = RunOutputs(
+                        label_def=label_def,
+                        scorers=scorers,
+                        periods=periods,
+                        counts=counts,
+                        comparison=comparison,
+                        curves=curves,
+                        importance=importance,
+                        contrib=contrib,
+                        Xs=Xs,
+                        predictions=predictions,
+                        tuned=tuned,
+                        data_hash=data_hash,
                     )
+                    _write_artifacts(tmp, cfg, outputs_)
                     mlflow.log_artifacts(str(tmp / "evaluation"), artifact_path="evaluation")
                     mlflow.log_artifacts(str(tmp / "config"), artifact_path="config")
                     mlflow.log_artifacts(str(tmp / "explain"), artifact_path="explain")
@@ -542,23 +541,29 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_")
 
 
-def _write_artifacts(
-    tmp: Path,
-    cfg,
-    label_def,
-    policy,
-    scorers,
-    periods,
-    counts,
-    comparison,
-    curves,
-    importance,
-    contrib,
-    Xs,
-    predictions,
-    tuned,
-    data_hash,
-) -> None:
+@dataclass
+class RunOutputs:
+    """What one training run produced, handed together to the artifact writer.
+
+    One object rather than a dozen positional arguments, so the writer cannot
+    receive them in the wrong order.
+    """
+
+    label_def: Any
+    scorers: dict
+    periods: Any
+    counts: dict
+    comparison: pd.DataFrame
+    curves: list
+    importance: pd.DataFrame
+    contrib: pd.DataFrame
+    Xs: pd.DataFrame
+    predictions: pd.DataFrame
+    tuned: Any
+    data_hash: str
+
+
+def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
     """Everything a reviewer needs from a run, as files."""
     import shutil
 
@@ -570,27 +575,31 @@ def _write_artifacts(
     ev, cf, ex = tmp / "evaluation", tmp / "config", tmp / "explain"
     for d in (ev, cf, ex):
         d.mkdir(parents=True)
-    predictions.to_parquet(ev / "test_predictions.parquet", index=False)
-    comparison.to_csv(ev / "comparison.csv", index=False)
+    out.predictions.to_parquet(ev / "test_predictions.parquet", index=False)
+    out.comparison.to_csv(ev / "comparison.csv", index=False)
     report = {
-        "label": {"tag": label_def.tag, "description": label_def.description},
+        "label": {"tag": out.label_def.tag, "description": out.label_def.description},
         "harm_label": (
             "A latent harm episode (severity >= "
             f"{cfg.evaluation.harm_min_severity}) active at the referral or starting within "
-            f"{label_def.horizon_months} months of it (simulation ground truth; evaluation only)."
+            f"{out.label_def.horizon_months} months of it (simulation ground truth; evaluation only)."
         ),
         "units": "AUC, AP and Brier per child row; flag rate, precision and recall per referral.",
-        "data_hash": data_hash,
-        "periods": {k: str(v_) for k, v_ in periods.__dict__.items()},
-        "counts": counts,
-        "policies": {k: s.policy.to_dict() for k, s in scorers.items()},
-        "tuning": {"trials": tuned.trials, "seconds": tuned.seconds, "best_params": tuned.params},
-        "results": comparison.to_dict(orient="records"),
+        "data_hash": out.data_hash,
+        "periods": {k: str(v_) for k, v_ in out.periods.__dict__.items()},
+        "counts": out.counts,
+        "policies": {k: s.policy.to_dict() for k, s in out.scorers.items()},
+        "tuning": {
+            "trials": out.tuned.trials,
+            "seconds": out.tuned.seconds,
+            "best_params": out.tuned.params,
+        },
+        "results": out.comparison.to_dict(orient="records"),
     }
     (ev / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=str))
-    (ev / "evaluation_report.md").write_text(_markdown_report(report, comparison))
-    if curves:
-        cal = pd.concat(curves, ignore_index=True)
+    (ev / "evaluation_report.md").write_text(_markdown_report(report, out.comparison))
+    if out.curves:
+        cal = pd.concat(out.curves, ignore_index=True)
         cal.to_csv(ev / "calibration_curves.csv", index=False)
         labels = list(dict.fromkeys(cal["label"]))
         fig, axes = plt.subplots(1, len(labels), figsize=(5.5 * len(labels), 5), squeeze=False)
@@ -609,7 +618,7 @@ def _write_artifacts(
         plt.close(fig)
     shutil.copy(cfg.policy_path(), cf / "flag_policy.toml")
     (cf / "flag_policy_resolved.json").write_text(
-        json.dumps(scorers["lightgbm"].policy.to_dict(), indent=2)
+        json.dumps(out.scorers["lightgbm"].policy.to_dict(), indent=2)
     )
     (cf / "train_config.json").write_text(json.dumps(cfg.flat(), indent=2, default=str))
     try:
@@ -619,8 +628,8 @@ def _write_artifacts(
         (cf / "feature_catalogue.md").write_text(catalogue_markdown())
     except Exception as err:  # the catalogue must not sink a run; say why it is missing
         (cf / "feature_catalogue_missing.txt").write_text(f"feature catalogue unavailable: {err}")
-    importance.to_csv(ex / "shap_global_importance.csv", index=False)
-    top = importance.head(20)[::-1]
+    out.importance.to_csv(ex / "shap_global_importance.csv", index=False)
+    top = out.importance.head(20)[::-1]
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.barh(top["feature"], top["mean_abs_shap"])
     ax.set_xlabel("mean |SHAP| (log-odds), test-period sample")
@@ -632,7 +641,7 @@ def _write_artifacts(
         import shap
 
         plt.figure()
-        shap.summary_plot(contrib.to_numpy(), Xs, show=False, max_display=20)
+        shap.summary_plot(out.contrib.to_numpy(), out.Xs, show=False, max_display=20)
         plt.tight_layout()
         plt.savefig(ex / "shap_summary.png", dpi=110)
         plt.close("all")
