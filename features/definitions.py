@@ -18,6 +18,7 @@ record only counts if it was also *recorded* strictly before ``as_of``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from store import vocabulary as v
@@ -445,8 +446,47 @@ def _num(value) -> str:
     return str(int(f)) if f.is_integer() else f"{f:.1f}"
 
 
+# The counted noun of each unit, plural to singular, so that 1 reads "1 referral".
+_SINGULAR = {
+    "absences": "absence",
+    "adults": "adult",
+    "appointments": "appointment",
+    "arrests": "arrest",
+    "attendances": "attendance",
+    "categories": "category",
+    "children": "child",
+    "conferences": "conference",
+    "contacts": "contact",
+    "crises": "crisis",
+    "days": "day",
+    "enquiries": "enquiry",
+    "episodes": "episode",
+    "incidents": "incident",
+    "injuries": "injury",
+    "months": "month",
+    "moves": "move",
+    "offences": "offence",
+    "orders": "order",
+    "periods": "period",
+    "plans": "plan",
+    "records": "record",
+    "referrals": "referral",
+    "services": "service",
+    "supervisions": "supervision",
+    "treatments": "treatment",
+    "years": "year",
+}
+_PLURAL_NOUN = re.compile(r"\b(" + "|".join(_SINGULAR) + r")\b(?!')")
+
+
+def singular(unit: str) -> str:
+    """``unit`` with its first counted noun made singular ("children on this referral" -> "child ...")."""
+    return _PLURAL_NOUN.sub(lambda m: _SINGULAR[m.group(1)], unit, count=1)
+
+
 def _describe_count(spec: FeatureSpec, value) -> str:
-    return f"{_num(value)} {spec.unit}"
+    unit = singular(spec.unit) if float(value) == 1 else spec.unit
+    return f"{_num(value)} {unit}"
 
 
 def _describe_flag(spec: FeatureSpec, value) -> str:

@@ -256,3 +256,22 @@ def test_chunked_training_build_equals_one_query():
     ).to_frame()
     pd.testing.assert_frame_equal(chunked, whole)
     assert seen[-1][0] == seen[-1][1] > 1
+
+
+def test_a_count_of_one_reads_in_the_singular():
+    """ "1 children on this referral" read wrongly to screeners; every counted unit has a singular."""
+    specs = [s for s in catalogue() if s.aggregate in ("value", "max", "sum")]
+    for spec in specs:
+        one, two = spec.describe(1), spec.describe(2)
+        assert two == f"2 {spec.unit}"
+        if spec.unit.startswith(("adult(s)", "sibling(s)")):
+            continue  # already reads either way
+        assert one != f"1 {spec.unit}", spec.name
+    assert catalogue_spec("referral_n_children").describe(1) == "1 child on this referral"
+    assert catalogue_spec("child_prior_referrals_12m").describe(1) == (
+        "1 referral in the last 12 months"
+    )
+
+
+def catalogue_spec(name: str):
+    return {s.name: s for s in catalogue()}[name]
