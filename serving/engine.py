@@ -28,7 +28,7 @@ from features.inputs import check_referrals
 from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving.model import LoadedModel
-from serving.reasons import build_reasons, rank_reasons
+from serving.reasons import build_reasons, name_order, rank_reasons
 from serving.schemas import ReferralIn
 from store import connect
 from store import vocabulary as v
@@ -131,6 +131,7 @@ class ScoringEngine:
         self.feature_names = model.feature_names
         # The model's columns in the feature code's own order: no reordering per request.
         self._native_order = self.feature_names == list(features.FEATURE_NAMES)
+        self._name_order = name_order(self.feature_names)
         self.zero_means_no_records = counting_features(self.catalogue.values())
 
     # -- connections ---------------------------------------------------------
@@ -253,7 +254,9 @@ class ScoringEngine:
         ranked = {}
         wanted: dict[str, list[str]] = {}
         for i, pid in enumerate(keys["person_id"].tolist()):
-            raising, lowering = rank_reasons(C[i], self.config.top_reasons, names=names)
+            raising, lowering = rank_reasons(
+                C[i], self.config.top_reasons, names=names, order=self._name_order
+            )
             values = dict(zip(names, M[i], strict=True))
             row_c = dict(zip(names, C[i], strict=True))
             ranked[pid] = (i, row_c, values, raising, lowering)

@@ -42,24 +42,35 @@ def describe(catalogue: Mapping[str, Any], feature: str, value: Any) -> str:
 
 
 def rank_reasons(
-    contributions, top: int, min_contribution: float = MIN_CONTRIBUTION, names=None
+    contributions,
+    top: int,
+    min_contribution: float = MIN_CONTRIBUTION,
+    names=None,
+    order: np.ndarray | None = None,
 ) -> tuple[list[str], list[str]]:
     """The features that raise and that lower the score most, strongest first.
 
     ``contributions`` is a Series indexed by feature, or an array with
-    ``names``.  Ties are broken by feature name so the same inputs always
-    give the same reasons in the same order.
+    ``names`` (and, optionally, ``order``: ``names``' alphabetical order, which
+    the service works out once).  Ties are broken by feature name so the same
+    inputs always give the same reasons in the same order.
     """
     if names is None:
         names = list(contributions.index)
     c = np.asarray(contributions, dtype=float)
-    order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+    if order is None:
+        order = name_order(names)
     c_sorted = c[order]
     up = order[np.argsort(-c_sorted, kind="stable")]
     down = order[np.argsort(c_sorted, kind="stable")]
     raising = [names[i] for i in up if c[i] > min_contribution][:top]
     lowering = [names[i] for i in down if c[i] < -min_contribution][:top]
     return raising, lowering
+
+
+def name_order(names) -> np.ndarray:
+    """Positions of ``names`` in alphabetical order (the tie-break of :func:`rank_reasons`)."""
+    return np.argsort(np.asarray(names, dtype=object), kind="stable")
 
 
 def build_reasons(
