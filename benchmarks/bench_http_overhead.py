@@ -47,12 +47,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from bench_serving import percentiles  # noqa: E402  (benchmarks/ is this script's folder)
+
+from serving.launch import stop_group  # noqa: E402
 
 TARGETS = {"p50_ms": 10.0, "p99_ms": 40.0, "throughput": 150.0}
 CHILDREN = ("P00001801", "P00002695", "P00003478")
@@ -199,15 +202,6 @@ def body(i: int) -> dict:
 
 
 # -- measurement ---------------------------------------------------------------
-def percentiles(ms: list[float]) -> dict[str, float]:
-    a = np.asarray(ms)
-    return {
-        "p50_ms": float(np.percentile(a, 50)),
-        "p95_ms": float(np.percentile(a, 95)),
-        "p99_ms": float(np.percentile(a, 99)),
-    }
-
-
 def timed(fn, n: int) -> float:
     """Median milliseconds of ``n`` calls of ``fn``."""
     times = []
@@ -316,21 +310,9 @@ def serve(records_url: str, workers: int, threads: int, log_path: Path, engine_c
     try:
         wait_healthy(base_url, 60, proc, log_path)
     except BaseException:
-        stop(proc)
+        stop_group(proc)
         raise
     return proc, base_url
-
-
-def stop(proc: subprocess.Popen) -> None:
-    import signal
-
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def run_server(port: int, workers: int) -> None:
@@ -356,7 +338,7 @@ def measure(
         one = drive(base_url, token, args.requests, 1, offset=0)
         many = drive(base_url, token, args.requests, args.concurrency, offset=10**5)
     finally:
-        stop(proc)
+        stop_group(proc)
     return {"health": health, "one": one, "many": many}
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.inputs import check_referrals
+from features.inputs import as_frames, check_referrals
 from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving.model import LoadedModel
@@ -70,20 +70,7 @@ class EngineConfig:
 
 def _referral_frames(referral: ReferralIn) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The referral as rows of the contract's ``referrals`` and ``referral_children``."""
-    concerns = {str(c) for c in referral.concerns}
-    row = {
-        "referral_id": referral.referral_id,
-        "received_at": pd.Timestamp(to_store_time(referral.received_at)),
-        "source": str(referral.source),
-        "referrer_relationship": str(referral.referrer_relationship),
-        **{f"concern_{c}": c in concerns for c in v.CONCERNS},
-    }
-    referrals = pd.DataFrame([row])
-    referrals["received_at"] = referrals["received_at"].astype("datetime64[us]")
-    children = pd.DataFrame(
-        {"referral_id": referral.referral_id, "person_id": list(referral.children)}
-    )
-    return referrals, children
+    return as_frames(*_referral_records(referral))
 
 
 def _referral_records(referral: ReferralIn) -> tuple[list[dict], list[dict]]:

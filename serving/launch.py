@@ -33,6 +33,17 @@ DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 2
 
 
+def stop_group(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop a server started in its own session, uvicorn's worker processes with it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def free_port() -> int:
     """A TCP port on loopback nobody is listening on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -118,14 +129,7 @@ def serve_subprocess(
         yield base_url
     finally:
         log.close()
-        if proc.poll() is None:
-            # The whole session: uvicorn's worker processes go with it.
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc)
 
 
 @contextmanager
