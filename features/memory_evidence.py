@@ -71,6 +71,7 @@ def _event_rows(s: StoreSnapshot, t: od.Target, people: list[tuple], record: dic
             keep = (mask & od._EC_MASK[k]) != 0
             if od._EC_DAYS[k] is not None:
                 keep &= occurred >= t.as_of - od._EC_DAYS[k] * US_PER_DAY
+            keep &= occurred < od.age_bounds(s, p)[od._EC_AGE[k]]
         for i in rows[keep]:
             agency, event_type = EVENT_KINDS[s.e_kind[i]]
             parts = []
@@ -106,12 +107,7 @@ def _referral_rows(
             if record["window_days"]:
                 keep &= h.received >= t.as_of - record["window_days"] * US_PER_DAY
         else:
-            k = _REFERRAL_AT[record["counter"]]
-            keep = (h.mask & od._RC_MASK[k]) != 0
-            if od._RC_DAYS[k] is not None:
-                keep &= h.received >= t.as_of - od._RC_DAYS[k] * US_PER_DAY
-            if od._RC_DECIDED[k]:
-                keep &= seen
+            keep = od.referral_hits(s, p, h, t.as_of)[:, _REFERRAL_AT[record["counter"]]]
         for i in np.flatnonzero(keep):
             parts = [f"referral {h.referral_id(s, i)}"]
             decision, closure = h.decision(s, i) if seen[i] else (None, None)

@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from features import definitions as d
-from features.snapshot import (
-    MEMBER_ROLES,
-    NEVER,
-    US_PER_DAY,
-    StoreSnapshot,
-    event_bits,
-    referral_bits,
+from features.snapshot import MEMBER_ROLES, NEVER, US_PER_DAY, StoreSnapshot
+from features.sql import (
+    _event_bit,
+    _static_referral,
+    event_classes,
+    referral_classes,
+    referral_predicate,
 )
 from store import vocabulary as v
 
@@ -42,15 +42,28 @@ def _window_us(days: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- the definitions, compiled to arrays once ---------------------------------
-_BIT = {key: k for k, (key, _) in enumerate(event_bits())}
-_EC_MASK = np.array([1 << _BIT[repr(c.filter)] for c in d.EVENT_COUNTERS], dtype=np.int64)
+_BIT = {key: k for k, (key, _) in enumerate(event_classes())}
+_EC_MASK = np.array([1 << _BIT[_event_bit(c)] for c in d.EVENT_COUNTERS], dtype=np.int64)
 _EC_DAYS = [d.WINDOWS[c.window] for c in d.EVENT_COUNTERS]
 _EC_WINDOW = _window_us(_EC_DAYS)
+# Which age bound a counter compares an event with: 0 none, 1 the 18th birthday,
+# 2 the end of the non-mobile months (StoreSnapshot.adult_at / non_mobile_until).
+_AGE_CODE = {None: 0, "adult": 1, "non_mobile": 2}
+_EC_AGE = np.array([_AGE_CODE[c.filter.age_limit] for c in d.EVENT_COUNTERS])
 _ST_START = np.array([1 << _BIT[f"{s.name}:start"] for s in d.EVENT_STATES], dtype=np.int64)
 _ST_END = np.array([1 << _BIT[f"{s.name}:end"] for s in d.EVENT_STATES], dtype=np.int64)
-_RC_MASK = np.array([1 << k for k in range(len(referral_bits()))], dtype=np.int64)
+_RBIT = {key: k for k, (key, _) in enumerate(referral_classes())}
+# A counter whose static predicate is TRUE (any prior referral) has no bit: 0.
+_RC_MASK = np.array(
+    [
+        1 << _RBIT[key] if (key := referral_predicate(_static_referral(c))) != "TRUE" else 0
+        for c in d.REFERRAL_COUNTERS
+    ],
+    dtype=np.int64,
+)
 _RC_DAYS = [d.WINDOWS[c.window] for c in d.REFERRAL_COUNTERS]
 _RC_WINDOW = _window_us(_RC_DAYS)
+_RC_ADULT = np.array([c.age_limit == "adult" for c in d.REFERRAL_COUNTERS])
 _RC_DECIDED = np.array([bool(c.decision or c.closure_reason) for c in d.REFERRAL_COUNTERS])
 COUNTER_NAMES = [c.name for c in [*d.EVENT_COUNTERS, *d.EVENT_STATES, *d.REFERRAL_COUNTERS]]
 _COL = {name: i for i, name in enumerate(COUNTER_NAMES)}
@@ -184,7 +197,7 @@ class Extras:
                 continue
             received = _us(r["received_at"])
             concerns = np.array([bool(r[c]) for c in v.CONCERN_COLUMNS])
-            mask = _new_referral_mask(r["source"], received, int(s.adult_at[p]))
+            mask = _new_referral_mask(r["source"])
             self.rows.setdefault(p, []).append(
                 (received, concerns, mask, r["referral_id"], r["source"])
             )
@@ -193,15 +206,12 @@ class Extras:
         return self.rows.get(p, [])
 
 
-def _new_referral_mask(source: str, received: int, adult_at: int) -> int:
+def _new_referral_mask(source: str) -> int:
     """The static referral bits of a referral with no decision (it is not in the store)."""
     mask = 0
-    for k, c in enumerate(d.REFERRAL_COUNTERS):
-        ok = (not c.sources or source in c.sources) and not (c.decision or c.closure_reason)
-        if c.age_limit == "adult":
-            ok = ok and received < adult_at
-        if ok:
-            mask |= 1 << k
+    for c, bit in zip(d.REFERRAL_COUNTERS, _RC_MASK, strict=True):
+        if bit and (not c.sources or source in c.sources) and not (c.decision or c.closure_reason):
+            mask |= int(bit)
     return mask
 
 
@@ -232,6 +242,20 @@ def visible_events(s: StoreSnapshot, p: int, as_of: int) -> np.ndarray:
     return rows[s.e_recorded[lo:hi] < as_of]
 
 
+def age_bounds(s: StoreSnapshot, p: int) -> np.ndarray:
+    """By ``_AGE_CODE``: no bound, the person's 18th birthday, the end of their non-mobile months."""
+    return np.array([NEVER, s.adult_at[p], s.non_mobile_until[p]], dtype=np.int64)
+
+
+def referral_hits(s: StoreSnapshot, p: int, h: History, as_of: int) -> np.ndarray:
+    """(prior referral, referral counter) -> does the counter count it, as of ``as_of``."""
+    hits = (_RC_MASK == 0)[None, :] | ((h.mask[:, None] & _RC_MASK[None, :]) != 0)
+    hits &= h.received[:, None] >= _thresholds(as_of, _RC_WINDOW)[None, :]
+    hits &= ~_RC_DECIDED[None, :] | (h.decided < as_of)[:, None]
+    hits &= ~_RC_ADULT[None, :] | (h.received < s.adult_at[p])[:, None]
+    return hits
+
+
 def person_counters(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> np.ndarray:
     """Every per-person counter (``COUNTER_NAMES`` order) and, last, the latest referral time."""
     out = np.zeros(len(COUNTER_NAMES) + 1)
@@ -239,6 +263,7 @@ def person_counters(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> np.
     mask, occurred = s.e_mask[rows], s.e_occurred[rows]
     hits = (mask[:, None] & _EC_MASK[None, :]) != 0
     hits &= occurred[:, None] >= _thresholds(as_of, _EC_WINDOW)[None, :]
+    hits &= occurred[:, None] < age_bounds(s, p)[_EC_AGE][None, :]
     n_ec = len(_EC_MASK)
     out[:n_ec] = hits.sum(axis=0)
     # A state is on if its latest start is later than its latest end (or there is no end).
@@ -249,9 +274,7 @@ def person_counters(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> np.
         out[n_ec : n_ec + len(_ST_START)] = (starts > _LOWEST) & (starts > ends)
     h = history(s, p, as_of, extras)
     first = n_ec + len(_ST_START)
-    hits = (h.mask[:, None] & _RC_MASK[None, :]) != 0
-    hits &= h.received[:, None] >= _thresholds(as_of, _RC_WINDOW)[None, :]
-    hits &= ~_RC_DECIDED[None, :] | (h.decided < as_of)[:, None]
+    hits = referral_hits(s, p, h, as_of)
     out[first:-1] = hits.sum(axis=0)
     out[-1] = h.received.max() if h.received.size else np.nan
     return out

@@ -7,16 +7,16 @@ arithmetic.  A :class:`StoreSnapshot` reads the store once, at start-up,
 into numpy arrays grouped by person (compressed sparse rows), so a referral's
 records are found by slicing instead of querying.
 
-What may differ between engines is kept out of numpy.  Every *static*
-predicate of the feature definitions (which event types, agencies, roles,
-severities a counter looks at, "in their own childhood", "as a non-mobile
-infant"; a referral counter's sources, decision and closure reason) is
-evaluated here, once per record, **by DuckDB with the very SQL predicates the
-feature query uses** (:func:`features.sql.event_predicate`,
-:func:`features.sql.referral_predicate`), and stored as one bit per
-predicate.  :mod:`features.ondemand` then only applies what depends on
-``as_of``: "recorded before", the windows and household membership, which are
-plain comparisons of microsecond timestamps.
+What may differ between engines is kept out of numpy.  Each record is
+classified once, at load, **by DuckDB into the very predicate bits the
+feature query classifies it into** (:func:`features.sql.event_classes`,
+:func:`features.sql.referral_classes`: which event types, agencies, roles
+and severities a counter looks at; a referral counter's sources, decision
+and closure reason), and the bounds the age limits compare with (18th
+birthday, the end of the non-mobile months) are computed by the same SQL
+date arithmetic.  :mod:`features.ondemand` then only applies what depends on
+``as_of`` or on the person: "recorded before", the windows, the age limits
+and household membership, all plain comparisons of microsecond timestamps.
 
 The snapshot is the store as it was when loaded.  The service opens the
 store read-only, so nothing can change under it; reload to see new data.
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from features import definitions as d
-from features.sql import event_predicate, referral_predicate
+from features.sql import DUCKDB, event_classes, referral_classes
+from features.sql import _mask as predicate_mask
 from store import vocabulary as v
 
 # "No value" for a timestamp held as int64 microseconds: later than anything,
@@ -44,46 +45,6 @@ Progress = Callable[[str, float, float], None]
 def _offsets(owner: np.ndarray, n: int) -> np.ndarray:
     """CSR offsets: rows of owner ``i`` are ``offsets[i]:offsets[i + 1]`` (rows sorted by owner)."""
     return np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)
-
-
-def event_bits() -> list[tuple[str, str]]:
-    """Each static event predicate as (key, SQL over ``e`` and ``p``), in bit order.
-
-    One bit per distinct counter filter, and a start and an end bit per state.
-    """
-    bits: dict[str, str] = {}
-    for c in d.EVENT_COUNTERS:
-        bits.setdefault(repr(c.filter), event_predicate(c.filter, dob="p.date_of_birth"))
-    for s in d.EVENT_STATES:
-        for kind, etype in (("start", s.start), ("end", s.end)):
-            bits[f"{s.name}:{kind}"] = f"e.agency = '{s.agency}' AND e.event_type = '{etype}'"
-    if len(bits) > 63:
-        raise ValueError(f"{len(bits)} static event predicates do not fit one int64 mask")
-    return list(bits.items())
-
-
-def referral_bits() -> list[tuple[str, str]]:
-    """Each referral counter's static predicate (no window) as (counter name, SQL over ``h``)."""
-    out = []
-    for c in d.REFERRAL_COUNTERS:
-        static = d.ReferralCounter(
-            name=c.name,
-            window="ever",
-            what=c.what,
-            sources=c.sources,
-            decision=c.decision,
-            closure_reason=c.closure_reason,
-            age_limit=c.age_limit,
-        )
-        out.append((c.name, referral_predicate(static)))
-    return out
-
-
-def _mask_sql(predicates: list[tuple[str, str]]) -> str:
-    return " + ".join(
-        f"(CASE WHEN {sql} THEN {1 << k} ELSE 0 END)::BIGINT"
-        for k, (_, sql) in enumerate(predicates)
-    )
 
 
 def _us(col: str) -> str:
@@ -103,6 +64,7 @@ class StoreSnapshot:
     person_ids: np.ndarray
     dob: np.ndarray  # int64 microseconds, midnight
     adult_at: np.ndarray  # date of birth + 18 years (as the SQL computes it)
+    non_mobile_until: np.ndarray  # date of birth + NON_MOBILE_DAYS (as the SQL computes it)
     sex: np.ndarray
     ethnicity: np.ndarray
     disability: np.ndarray
@@ -171,7 +133,8 @@ class StoreSnapshot:
         step(0)
         p = con.execute(
             f"""SELECT person_id, {_us("date_of_birth")} AS dob,
-                {_us(f"date_of_birth + INTERVAL '{d.ADULT_YEARS}' YEAR")} AS adult_at,
+                {_us(DUCKDB.plus_years("date_of_birth", d.ADULT_YEARS))} AS adult_at,
+                {_us(DUCKDB.plus_days("date_of_birth", d.NON_MOBILE_DAYS))} AS non_mobile_until,
                 sex, ethnicity, disability
             FROM people ORDER BY person_id"""
         ).fetchnumpy()
@@ -218,7 +181,7 @@ class StoreSnapshot:
         referral = {rid: i for i, rid in enumerate(referral_ids)}
         rc = con.execute(
             f"""WITH {_POSITIONS}
-            SELECT h.person, h.referral, {_mask_sql(referral_bits())} AS mask
+            SELECT h.person, h.referral, {predicate_mask(referral_classes())} AS mask
             FROM (
               SELECT pp.i AS person, rp.i AS referral, r.source, r.received_at, p.date_of_birth,
                 dd.decision, dd.closure_reason
@@ -241,7 +204,7 @@ class StoreSnapshot:
         e = con.execute(
             f"""WITH {_POSITIONS}
             SELECT pp.i AS person, {_us("e.occurred_at")} AS occurred_at,
-                {_us("e.recorded_at")} AS recorded_at, {_mask_sql(event_bits())} AS mask,
+                {_us("e.recorded_at")} AS recorded_at, {predicate_mask(event_classes())} AS mask,
                 CASE {kind} ELSE -1 END AS kind, {_case("e.role", v.EVENT_ROLES)} AS role,
                 COALESCE(e.severity, -1) AS severity
             FROM agency_events e
@@ -259,6 +222,7 @@ class StoreSnapshot:
             person_ids=person_ids,
             dob=np.asarray(p["dob"], dtype=np.int64),
             adult_at=np.asarray(p["adult_at"], dtype=np.int64),
+            non_mobile_until=np.asarray(p["non_mobile_until"], dtype=np.int64),
             sex=_objects(p["sex"]),
             ethnicity=_objects(p["ethnicity"]),
             disability=_objects(p["disability"]),

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import FEATURE_NAMES, StoreSnapshot, build_features
-from features.snapshot import event_bits, referral_bits
+from features import FEATURE_NAMES, StoreSnapshot, build_features, ondemand
+from features.sql import event_classes, referral_classes
 from tests.features.world import random_world, store_of
 
 
@@ -94,12 +94,15 @@ def test_simulated_world_equals_the_training_table():
     assert (served[FEATURE_NAMES] != 0).any().mean() > 0.8  # the values are not trivially zero
 
 
-def test_snapshot_bits_come_from_the_feature_sql():
-    """Each static predicate is one bit; the list is built from the definitions."""
-    bits = event_bits()
-    assert len(bits) == len({k for k, _ in bits}) <= 63
-    assert all(" e." in f" {sql}" for _, sql in bits)
-    assert len(referral_bits()) <= 63
+def test_snapshot_bits_are_the_feature_sqls_own_classes():
+    """Every counter tests a bit of the SQL's own record classes (or none, for "any referral")."""
+    n_event, n_referral = len(event_classes()), len(referral_classes())
+    assert all(0 < int(b) < 1 << n_event for b in ondemand._EC_MASK)
+    assert all(0 <= int(b) < 1 << n_referral for b in ondemand._RC_MASK)
+    # "prior referrals ever" has no static condition; counters by source have one.
+    names = [c.name for c in ondemand.d.REFERRAL_COUNTERS]
+    assert ondemand._RC_MASK[names.index("prior_referrals_ever")] == 0
+    assert ondemand._RC_MASK[names.index("prior_referrals_family_ever")] != 0
 
 
 def test_bad_records_name_the_row_and_column():
@@ -119,3 +122,35 @@ def test_bad_records_name_the_row_and_column():
         build_features(None, [{**refs[0], "received_at": "soon"}], kids, snapshot=snapshot)
     with pytest.raises(ValueError, match="training path"):
         build_features(con, snapshot=snapshot)
+
+
+def test_adults_own_childhood_referrals_agree_with_the_sql():
+    """The referral age limit ("before their 18th birthday") counts for adults, as in the SQL."""
+    tables = {k: t.copy() for k, t in random_world(9).items()}
+    members = tables["household_members"]
+    adults = members[members["role"].isin(["parent", "partner"])]["person_id"].unique()[:4]
+    people = tables["people"].set_index("person_id")
+    template = tables["referrals"].iloc[[0]]
+    rows, kids = [], []
+    for i, pid in enumerate(adults):
+        born = pd.Timestamp(people.loc[pid, "date_of_birth"])
+        # one referral at 10, one a second before the 18th birthday, one after it
+        for j, when in enumerate(
+            [
+                born + pd.DateOffset(years=10),
+                born + pd.DateOffset(years=18) - pd.Timedelta(seconds=1),
+                born + pd.DateOffset(years=18),
+            ]
+        ):
+            rid = f"R-CH{i}{j}"
+            rows.append(template.assign(referral_id=rid, received_at=when))
+            kids.append({"referral_id": rid, "person_id": pid})
+    tables["referrals"] = pd.concat([tables["referrals"], *rows], ignore_index=True)
+    tables["referral_children"] = pd.concat(
+        [tables["referral_children"], pd.DataFrame(kids)], ignore_index=True
+    )
+    con = store_of(tables)
+    snapshot = StoreSnapshot.load(con)
+    sql, memory = _both(con, snapshot, tables["referrals"], tables["referral_children"])
+    pd.testing.assert_frame_equal(memory, sql)
+    assert memory["adults_childhood_referrals_max"].max() >= 2
