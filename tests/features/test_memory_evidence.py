@@ -26,7 +26,7 @@ def test_every_feature_lists_the_same_records_as_the_sql(seed):
     con = store_of(tables)
     snapshot = StoreSnapshot.load(con)
     checked = 0
-    for rid in tables["referrals"]["referral_id"][:6]:
+    for rid in tables["referrals"]["referral_id"][:3]:
         refs = tables["referrals"][tables["referrals"]["referral_id"] == rid]
         kids = tables["referral_children"][tables["referral_children"]["referral_id"] == rid]
         records = check_referrals(refs, kids)
@@ -37,7 +37,7 @@ def test_every_feature_lists_the_same_records_as_the_sql(seed):
             # (evidence() costs a query each: all 153 for every child is minutes).
             listed = [n for n in FEATURE_NAMES if got[(pid, n)]]
             empty = [n for n in FEATURE_NAMES if not got[(pid, n)]]
-            sample = list(np.random.default_rng(seed).choice(empty, min(8, len(empty)), False))
+            sample = list(np.random.default_rng(seed).choice(empty, min(5, len(empty)), False))
             for name in listed + sample:
                 want = evidence(con, rid, pid, name)
                 mine = evidence_frame(got[(pid, name)])
@@ -49,7 +49,7 @@ def test_every_feature_lists_the_same_records_as_the_sql(seed):
                     want[keys].astype(str).values.tolist()
                 )
                 checked += len(want)
-    assert checked > 200  # the worlds have records behind the features
+    assert checked > 100  # the worlds have records behind the features
 
 
 def test_unknown_child_or_feature_is_refused():
