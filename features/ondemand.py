@@ -27,11 +27,11 @@ import pandas as pd
 from features import definitions as d
 from features.snapshot import MEMBER_ROLES, NEVER, US_PER_DAY, StoreSnapshot
 from features.sql import (
-    _event_bit,
-    _static_referral,
+    event_class_key,
     event_classes,
     referral_classes,
     referral_predicate,
+    static_referral,
 )
 from store import vocabulary as v
 
@@ -43,7 +43,7 @@ def _window_us(days: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
 
 # -- the definitions, compiled to arrays once ---------------------------------
 _BIT = {key: k for k, (key, _) in enumerate(event_classes())}
-_EC_MASK = np.array([1 << _BIT[_event_bit(c)] for c in d.EVENT_COUNTERS], dtype=np.int64)
+_EC_MASK = np.array([1 << _BIT[event_class_key(c)] for c in d.EVENT_COUNTERS], dtype=np.int64)
 _EC_DAYS = [d.WINDOWS[c.window] for c in d.EVENT_COUNTERS]
 _EC_WINDOW = _window_us(_EC_DAYS)
 # Which age bound a counter compares an event with: 0 none, 1 the 18th birthday,
@@ -56,7 +56,7 @@ _RBIT = {key: k for k, (key, _) in enumerate(referral_classes())}
 # A counter whose static predicate is TRUE (any prior referral) has no bit: 0.
 _RC_MASK = np.array(
     [
-        1 << _RBIT[key] if (key := referral_predicate(_static_referral(c))) != "TRUE" else 0
+        1 << _RBIT[key] if (key := referral_predicate(static_referral(c))) != "TRUE" else 0
         for c in d.REFERRAL_COUNTERS
     ],
     dtype=np.int64,

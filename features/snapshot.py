@@ -30,8 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from features import definitions as d
-from features.sql import DUCKDB, event_classes, referral_classes
-from features.sql import _mask as predicate_mask
+from features.sql import DUCKDB, event_classes, predicate_mask, referral_classes
 from store import vocabulary as v
 
 # "No value" for a timestamp held as int64 microseconds: later than anything,

@@ -137,7 +137,7 @@ def _count(pred: str, name: str) -> str:
     return f"COUNT(CASE WHEN {pred} THEN 1 END) AS {name}"
 
 
-def _static_referral(c: d.ReferralCounter) -> d.ReferralCounter:
+def static_referral(c: d.ReferralCounter) -> d.ReferralCounter:
     """``c`` without its window and age limit: what one prior referral alone decides."""
     return d.ReferralCounter(
         name=c.name,
@@ -191,7 +191,7 @@ def event_classes(dialect: Dialect = DUCKDB) -> list[tuple[str, str]]:
     return list(bits.items())
 
 
-def _event_bit(c: d.EventCounter, dialect: Dialect = DUCKDB) -> str:
+def event_class_key(c: d.EventCounter, dialect: Dialect = DUCKDB) -> str:
     """The :func:`event_classes` key of a counter."""
     return event_predicate(_ageless(c.filter), dialect)
 
@@ -200,7 +200,7 @@ def referral_classes(dialect: Dialect = DUCKDB) -> list[tuple[str, str]]:
     """The distinct static referral predicates (no window), in bit order, over ``h``."""
     bits: dict[str, str] = {}
     for c in d.REFERRAL_COUNTERS:
-        pred = referral_predicate(_static_referral(c), dialect)
+        pred = referral_predicate(static_referral(c), dialect)
         if pred != "TRUE":
             bits.setdefault(pred, pred)
     if len(bits) > 62:
@@ -208,7 +208,7 @@ def referral_classes(dialect: Dialect = DUCKDB) -> list[tuple[str, str]]:
     return list(bits.items())
 
 
-def _mask(predicates: list[tuple[str, str]]) -> str:
+def predicate_mask(predicates: list[tuple[str, str]]) -> str:
     """One BIGINT whose bit ``k`` says whether predicate ``k`` holds (NULL counts as false)."""
     return " + ".join(
         f"CASE WHEN {sql} THEN CAST({1 << k} AS BIGINT) ELSE 0 END"
@@ -353,7 +353,7 @@ def household_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tu
 def _event_types_of(key: str) -> set[str]:
     """The event types a static event predicate (an :func:`event_classes` key) can match."""
     for c in d.EVENT_COUNTERS:
-        if _event_bit(c) == key:
+        if event_class_key(c) == key:
             return set(c.filter.event_types)
     name, kind = key.rsplit(":", 1)
     state = next(s for s in d.EVENT_STATES if s.name == name)
@@ -388,7 +388,7 @@ def event_families(n_families: int = 4) -> list[list[int]]:
     for k in range(len(classes)):
         components.setdefault(root(k), []).append(k)
     # Balance the groups by how many output columns (counters, state ends) they carry.
-    uses = [_event_bit(c) for c in d.EVENT_COUNTERS]
+    uses = [event_class_key(c) for c in d.EVENT_COUNTERS]
     uses += [f"{st.name}:{kind}" for st in d.EVENT_STATES for kind in ("start", "end")]
     keys = [key for key, _ in classes]
     weight = {r: sum(uses.count(keys[k]) for k in bits) for r, bits in components.items()}
@@ -418,7 +418,7 @@ def _event_ctes(dialect: Dialect) -> tuple[list[tuple[str, str]], dict[str, str]
         (
             "ev_class",
             f"""SELECT e.person_id, e.recorded_at, e.occurred_at,
-                {_mask(classes)} AS bits
+                {predicate_mask(classes)} AS bits
             FROM {{events}} e JOIN ev_people p ON p.person_id = e.person_id""",
         ),
     ]
@@ -427,7 +427,7 @@ def _event_ctes(dialect: Dialect) -> tuple[list[tuple[str, str]], dict[str, str]
         mine = set(group)
         counters = []
         for c in d.EVENT_COUNTERS:
-            k = bit[_event_bit(c, dialect)]
+            k = bit[event_class_key(c, dialect)]
             if k not in mine:
                 continue
             test = dialect.has_bit("ec.bits", k)
@@ -479,7 +479,7 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     ref_counters = []
     for c in d.REFERRAL_COUNTERS:
         conds = []
-        static = referral_predicate(_static_referral(c), dialect)
+        static = referral_predicate(static_referral(c), dialect)
         if static != "TRUE":
             conds.append(dialect.has_bit("h.rbits", rbit[static]))
         if d.WINDOWS.get(c.window) is not None:
@@ -569,7 +569,7 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
                 f"""SELECT h.person_id, h.as_of, MAX(h.received_at) AS last_received_at,
     {ref_counters}
             FROM (SELECT h.person_id, h.as_of, h.received_at, h.adult_at, h.wb,
-                    {_mask(rclasses)} AS rbits
+                    {predicate_mask(rclasses)} AS rbits
                   FROM ref_hist h) h
             GROUP BY h.person_id, h.as_of""",
             ),
