@@ -19,13 +19,6 @@ def new_id(prefix: str = "id") -> str:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = records.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def tokens(store) -> dict[str, str]:
     """A token per role, keyed by role."""
     return {role: store.create_token(f"{role} person", role)[0] for role in records.ROLES}

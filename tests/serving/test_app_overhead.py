@@ -50,13 +50,6 @@ def referral(rid: str, children=("C1", "C2")) -> dict:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = records.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def token(store) -> str:
     return store.create_token("Sam Screener", "screener")[0]
 

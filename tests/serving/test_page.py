@@ -38,13 +38,6 @@ UNFLAGGED = {
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = records.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def tokens(store):
     return {role: store.create_token(f"Page {role}", role)[0] for role in records.ROLES}
 
