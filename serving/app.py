@@ -9,6 +9,8 @@ DuckDB and LightGBM release the GIL, instead of blocking the event loop.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -90,6 +92,7 @@ def app_from_env() -> FastAPI:
 def build_engine(settings: ServingSettings) -> ScoringEngine:
     """Load the champion, open the store read-only and warm both up."""
     model = load_champion(settings.tracking_uri, settings.model_name, settings.alias)
+    started = time.perf_counter()
     engine = ScoringEngine(
         settings.db,
         model,
@@ -100,6 +103,14 @@ def build_engine(settings: ServingSettings) -> ScoringEngine:
         ),
     )
     engine.warm_up()
+    snap = engine.snapshot
+    # One line per worker, so an operator sees the start-up cost of holding the store in memory.
+    print(
+        f"MAST worker {os.getpid()}: store held in memory ({snap.n_events:,} agency events, "
+        f"{snap.nbytes() / 1e9:.2f} GB) and model warmed up in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     return engine
 
 

@@ -60,6 +60,10 @@ def serve(
         f"Serving {settings.model_name} version {version} (champion) on http://{host}:{port} "
         "- scores are advisory and do not replace professional judgement."
     )
+    console.print(
+        f"Each of the {workers} worker(s) loads the store into memory before it answers "
+        "(a few seconds for a local authority; about a minute for a national store)."
+    )
     run_server("serving.app:app_from_env", host, port, workers)
 
 
