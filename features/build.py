@@ -293,19 +293,6 @@ def _on_demand() -> _OnDemand:
     return engine
 
 
-def on_demand_connection() -> duckdb.DuckDBPyConnection:
-    """This thread's private database, holding the rows of its last on-demand build.
-
-    Right after :func:`build_features` was given referrals on this thread, it
-    holds every store row about the people in those children's households:
-    everything any feature of those referrals (or the records behind it, see
-    :func:`features.evidence`) can read, in tables named as in the store.
-    Queries on it touch dozens of rows instead of the store's millions.  The
-    next on-demand build on the thread replaces its rows.
-    """
-    return _on_demand().con
-
-
 def _arrow(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 

@@ -57,21 +57,32 @@ def subjects(s: StoreSnapshot, t: od.Target, hh: od.Household, subject: str) -> 
     return rows
 
 
+def _row(
+    record, agency, event_type, s: StoreSnapshot, p: int, relationship, occurred, recorded, detail
+):
+    """One evidence row, with :data:`features.EVIDENCE_COLUMNS` keys (times in microseconds)."""
+    return {
+        "record": record,
+        "agency": agency,
+        "event_type": event_type,
+        "person_id": s.person_ids[p],
+        "relationship": relationship,
+        "occurred_at": _ts(occurred),
+        "recorded_at": _ts(recorded),
+        "detail": detail,
+    }
+
+
 def _event_rows(s: StoreSnapshot, t: od.Target, people: list[tuple], record: dict) -> list[dict]:
     counter = d.COUNTERS[record["counter"]]
     out = []
     for p, relationship, _ in people:
         rows = od.visible_events(s, p, t.as_of)
-        mask, occurred = s.e_mask[rows], s.e_occurred[rows]
         if isinstance(counter, d.EventState):
             k = _STATE_AT[counter.name]
-            keep = (mask & (od._ST_START[k] | od._ST_END[k])) != 0
+            keep = (s.e_mask[rows] & (od._ST_START[k] | od._ST_END[k])) != 0
         else:
-            k = _EVENT_AT[counter.name]
-            keep = (mask & od._EC_MASK[k]) != 0
-            if od._EC_DAYS[k] is not None:
-                keep &= occurred >= t.as_of - od._EC_DAYS[k] * US_PER_DAY
-            keep &= occurred < od.age_bounds(s, p)[od._EC_AGE[k]]
+            keep = od.event_hits(s, p, rows, t.as_of)[:, _EVENT_AT[counter.name]]
         for i in rows[keep]:
             agency, event_type = EVENT_KINDS[s.e_kind[i]]
             parts = []
@@ -80,16 +91,17 @@ def _event_rows(s: StoreSnapshot, t: od.Target, people: list[tuple], record: dic
             if s.e_severity[i] >= 0:
                 parts.append(f"severity {int(s.e_severity[i])}")
             out.append(
-                {
-                    "record": "agency_event",
-                    "agency": agency,
-                    "event_type": event_type,
-                    "person_id": s.person_ids[p],
-                    "relationship": relationship,
-                    "occurred_at": _ts(s.e_occurred[i]),
-                    "recorded_at": _ts(s.e_recorded[i]),
-                    "detail": ", ".join(parts),
-                }
+                _row(
+                    "agency_event",
+                    agency,
+                    event_type,
+                    s,
+                    p,
+                    relationship,
+                    s.e_occurred[i],
+                    s.e_recorded[i],
+                    ", ".join(parts),
+                )
             )
     return out
 
@@ -115,17 +127,19 @@ def _referral_rows(
                 parts.append(f"decision: {decision}")
             if closure is not None:
                 parts.append(f"closed as {closure}")
+            received = h.received[i]
             out.append(
-                {
-                    "record": "referral",
-                    "agency": _CSC,
-                    "event_type": f"referral from {h.source(s, i)}",
-                    "person_id": s.person_ids[p],
-                    "relationship": relationship,
-                    "occurred_at": _ts(h.received[i]),
-                    "recorded_at": _ts(h.received[i]),
-                    "detail": ", ".join(parts),
-                }
+                _row(
+                    "referral",
+                    _CSC,
+                    f"referral from {h.source(s, i)}",
+                    s,
+                    p,
+                    relationship,
+                    received,
+                    received,
+                    ", ".join(parts),
+                )
             )
     return out
 
@@ -134,25 +148,26 @@ def _member_rows(
     s: StoreSnapshot, t: od.Target, hh: od.Household, people: list[tuple], record: dict
 ) -> list[dict]:
     within = record.get("joined_within_days")
+    homes = set(hh.homes.tolist())
     out = []
     for p, relationship, start in people:
         if start is None or (within and start < t.as_of - within * US_PER_DAY):
             continue
-        homes = set(hh.homes.tolist())
         for i in range(s.m_offsets[p], s.m_offsets[p + 1]):
             if s.m_start[i] != start or int(s.m_household[i]) not in homes:
                 continue
             out.append(
-                {
-                    "record": "household_member",
-                    "agency": None,
-                    "event_type": "joined household",
-                    "person_id": s.person_ids[p],
-                    "relationship": relationship,
-                    "occurred_at": _ts(start),
-                    "recorded_at": _ts(s.m_recorded[i]),
-                    "detail": f"household {s.household_ids[s.m_household[i]]}",
-                }
+                _row(
+                    "household_member",
+                    None,
+                    "joined household",
+                    s,
+                    p,
+                    relationship,
+                    start,
+                    s.m_recorded[i],
+                    f"household {s.household_ids[s.m_household[i]]}",
+                )
             )
     return out
 

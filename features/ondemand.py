@@ -247,6 +247,20 @@ def age_bounds(s: StoreSnapshot, p: int) -> np.ndarray:
     return np.array([NEVER, s.adult_at[p], s.non_mobile_until[p]], dtype=np.int64)
 
 
+def event_hits(s: StoreSnapshot, p: int, rows: np.ndarray, as_of: int) -> np.ndarray:
+    """(event row, event counter) -> does the counter count it, as of ``as_of``.
+
+    ``rows`` are the person's :func:`visible_events`; the counter's bit, its
+    window and its age limit are applied here, for the counts and the
+    records behind them alike.
+    """
+    occurred = s.e_occurred[rows]
+    hits = (s.e_mask[rows][:, None] & _EC_MASK[None, :]) != 0
+    hits &= occurred[:, None] >= _thresholds(as_of, _EC_WINDOW)[None, :]
+    hits &= occurred[:, None] < age_bounds(s, p)[_EC_AGE][None, :]
+    return hits
+
+
 def referral_hits(s: StoreSnapshot, p: int, h: History, as_of: int) -> np.ndarray:
     """(prior referral, referral counter) -> does the counter count it, as of ``as_of``."""
     hits = (_RC_MASK == 0)[None, :] | ((h.mask[:, None] & _RC_MASK[None, :]) != 0)
@@ -256,14 +270,15 @@ def referral_hits(s: StoreSnapshot, p: int, h: History, as_of: int) -> np.ndarra
     return hits
 
 
-def person_counters(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> np.ndarray:
-    """Every per-person counter (``COUNTER_NAMES`` order) and, last, the latest referral time."""
+def person_counters(s: StoreSnapshot, p: int, as_of: int, h: History) -> np.ndarray:
+    """Every per-person counter (``COUNTER_NAMES`` order) and, last, the latest referral time.
+
+    ``h`` is the person's :func:`history` as of ``as_of``.
+    """
     out = np.zeros(len(COUNTER_NAMES) + 1)
     rows = visible_events(s, p, as_of)
     mask, occurred = s.e_mask[rows], s.e_occurred[rows]
-    hits = (mask[:, None] & _EC_MASK[None, :]) != 0
-    hits &= occurred[:, None] >= _thresholds(as_of, _EC_WINDOW)[None, :]
-    hits &= occurred[:, None] < age_bounds(s, p)[_EC_AGE][None, :]
+    hits = event_hits(s, p, rows, as_of)
     n_ec = len(_EC_MASK)
     out[:n_ec] = hits.sum(axis=0)
     # A state is on if its latest start is later than its latest end (or there is no end).
@@ -272,7 +287,6 @@ def person_counters(s: StoreSnapshot, p: int, as_of: int, extras: Extras) -> np.
     if len(occurred):
         starts, ends = latest_start.max(axis=0), latest_end.max(axis=0)
         out[n_ec : n_ec + len(_ST_START)] = (starts > _LOWEST) & (starts > ends)
-    h = history(s, p, as_of, extras)
     first = n_ec + len(_ST_START)
     hits = referral_hits(s, p, h, as_of)
     out[first:-1] = hits.sum(axis=0)
@@ -358,13 +372,20 @@ def evaluate(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> dict[str, 
         ``FEATURE_NAMES`` order.
     """
     extras = Extras(s, refs, kids)
+    # Siblings on one referral share their adults and each other: each person's
+    # history and counters are worked out once per as_of.
+    histories: dict[tuple[int, int], History] = {}
     cache: dict[tuple[int, int], np.ndarray] = {}
 
+    def hist(p: int, as_of: int) -> History:
+        if (p, as_of) not in histories:
+            histories[(p, as_of)] = history(s, p, as_of, extras)
+        return histories[(p, as_of)]
+
     def counters(p: int, as_of: int) -> np.ndarray:
-        key = (p, as_of)
-        if key not in cache:
-            cache[key] = person_counters(s, p, as_of, extras)
-        return cache[key]
+        if (p, as_of) not in cache:
+            cache[(p, as_of)] = person_counters(s, p, as_of, hist(p, as_of))
+        return cache[(p, as_of)]
 
     rows = targets(s, refs, kids)
     X = np.zeros((len(rows), len(d.FEATURE_NAMES)))
@@ -373,7 +394,7 @@ def evaluate(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> dict[str, 
         name: [] for name in (*TEXT_COLUMNS, "received_at", "imd_decile", "age_years")
     }
     for i, t in enumerate(rows):
-        for name, value in _row(s, t, counters, extras, X[i]).items():
+        for name, value in _row(s, t, counters, hist, X[i]).items():
             cols[name].append(value)
     out: dict[str, np.ndarray] = {
         name: np.asarray(cols[name], dtype=object) for name in TEXT_COLUMNS
@@ -385,7 +406,7 @@ def evaluate(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> dict[str, 
     return out
 
 
-def _row(s: StoreSnapshot, t: Target, counters, extras: Extras, x: np.ndarray) -> dict:
+def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
     """Fill ``x`` (one row of X) for target ``t``; return its keys and protected columns."""
     c, as_of, r = t.child, t.as_of, t.referral
     known = c >= 0
@@ -417,7 +438,7 @@ def _row(s: StoreSnapshot, t: Target, counters, extras: Extras, x: np.ndarray) -
     x[_CHILD_AT] = own[_CHILD_SRC]
     if np.isfinite(own[-1]):
         x[_F["child_days_since_last_referral"]] = whole_days(int(own[-1]), as_of)
-    h = history(s, c, as_of, extras)
+    h = hist(c, as_of)
     same = (h.concerns & concerns[None, :]).any(axis=1)
     x[_F["child_prior_referrals_same_concern_ever"]] = same.sum()
     x[_F["child_prior_referrals_same_concern_12m"]] = (

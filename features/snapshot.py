@@ -102,7 +102,6 @@ class StoreSnapshot:
     e_kind: np.ndarray  # code in EVENT_KINDS: (agency, event_type)
     e_role: np.ndarray  # code in EVENT_ROLES, -1 if none
     e_severity: np.ndarray  # -1 if none
-    content_hash: str | None = None
 
     @property
     def n_events(self) -> int:
