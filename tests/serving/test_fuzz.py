@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from tests.fuzz import fuzz
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 # Negative mode needs something to break: a body or parameters.
@@ -39,23 +39,7 @@ def api_schema(app, tokens):
 def test_no_server_errors(api_schema, tokens, path, method, mode):
     operation = api_schema[path][method]
     headers = {"Authorization": f"Bearer {tokens['screener']}"}
-    seen = []
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    def run(case):
-        response = case.call(headers=headers)
-        seen.append(response.status_code)
-        assert response.status_code < 500, (case.body, case.path_parameters, response.text)
-        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
-
-    run()
+    seen = fuzz(operation, headers, mode, MAX_EXAMPLES)
     assert seen, "the fuzzer sent nothing"
 
 
