@@ -257,23 +257,29 @@ EVENT_COUNTERS: list[EventCounter] = [
 ]
 
 EVENT_STATES: list[EventState] = [
-    EventState("cp_plan_current", _CSC, "cp_plan_start", "cp_plan_end", "a child protection plan"),
     EventState(
-        "looked_after_current", _CSC, "looked_after_start", "looked_after_end", "being looked after"
+        "cp_plan_current",
+        _CSC,
+        "cp_plan_start",
+        "cp_plan_end",
+        "subject to a child protection plan",
+    ),
+    EventState(
+        "looked_after_current", _CSC, "looked_after_start", "looked_after_end", "looked after"
     ),
     EventState(
         "probation_current",
         "probation",
         "supervision_start",
         "supervision_end",
-        "probation supervision",
+        "under probation supervision",
     ),
     EventState(
         "substance_treatment_current",
         "substance_misuse",
         "treatment_start",
         "treatment_end",
-        "substance-misuse treatment",
+        "in substance-misuse treatment",
     ),
 ]
 
@@ -418,9 +424,12 @@ class FeatureSpec:
     window: str
     subject: str
     family: str
-    unit: str  # how a value reads: the noun after the number
-    aggregate: str  # "value", "max" or "sum"
+    unit: str  # how a value reads: the noun after the number (a flag: the words when set)
+    aggregate: str  # "value", "max", "sum" or "flag"
     record: dict = field(default_factory=dict)
+    # A flag's words when it is not set.  "not " + unit reads wrongly more
+    # often than not ("not an adult joined ..."), and screeners read these.
+    absent: str = ""
 
     def describe(self, value) -> str:
         """The value in plain language, e.g. "3 referrals in the last 12 months from family members"."""
@@ -438,6 +447,7 @@ class FeatureSpec:
             "family": self.family,
             "aggregate": self.aggregate,
             "record": self.record,
+            "absent": self.absent,
         }
 
 
@@ -490,7 +500,7 @@ def _describe_count(spec: FeatureSpec, value) -> str:
 
 
 def _describe_flag(spec: FeatureSpec, value) -> str:
-    return spec.unit if float(value) >= 1 else f"not {spec.unit}"
+    return spec.unit if float(value) >= 1 else (spec.absent or f"not {spec.unit}")
 
 
 _DESCRIBERS = {"flag": _describe_flag}
@@ -550,7 +560,7 @@ def _record(counter) -> dict:
 
 def _counter_phrase(counter) -> str:
     if isinstance(counter, EventState):
-        return f"currently under {counter.what}"
+        return f"currently {counter.what}"
     return f"{counter.what} {WINDOW_WORDS[counter.window]}"
 
 
@@ -570,6 +580,7 @@ def _counter_specs() -> list[FeatureSpec]:
                 unit=phrase,
                 aggregate="flag" if c.kind == "state" else "value",
                 record={**_record(c), "subject": "child"},
+                absent=f"not {phrase}" if c.kind == "state" else "",
             )
         )
     for name in ADULT_COUNTERS:
@@ -595,6 +606,7 @@ def _counter_specs() -> list[FeatureSpec]:
                     unit=unit,
                     aggregate="flag" if (c.kind == "state" and agg == "max") else agg,
                     record={**_record(c), "subject": "household_adults"},
+                    absent=f"no adult in the household is {phrase}" if c.kind == "state" else "",
                 )
             )
     for name in NEW_ADULT_COUNTERS:
@@ -635,6 +647,48 @@ def _counter_specs() -> list[FeatureSpec]:
 
 def _member_record(subject: str, **extra) -> dict:
     return {"table": "household_members", "subject": subject, **extra}
+
+
+# How a referral's source and referrer read in a sentence ("referred by ...").
+SOURCE_LABELS = {
+    "police": "the police",
+    "school": "a school",
+    "health": "a health service",
+    "family": "a family member",
+    "friend_or_neighbour": "a friend or neighbour",
+    "self": "the child or family themselves",
+    "anonymous": "an anonymous referrer",
+    "la_service": "a local authority service",
+    "other": "another source",
+}
+REFERRER_LABELS = {
+    "grandparent": "the child's grandparent",
+    "parent": "the child's parent",
+    "other_relative": "another relative",
+    "neighbour": "a neighbour",
+    "friend": "a friend",
+    "child_self": "the child",
+    "teacher": "a teacher",
+    "police_officer": "a police officer",
+    "health_visitor": "a health visitor",
+    "gp": "a GP",
+    "midwife": "a midwife",
+    "ed_clinician": "an emergency-department clinician",
+    "social_worker": "a social worker",
+    "housing_officer": "a housing officer",
+    "other_professional": "another professional",
+    "unknown": "unknown",
+}
+
+
+def _referrer_words(relationship: str, present: bool) -> str:
+    if relationship == "unknown":
+        return "who referred is not known" if present else "who referred is known"
+    return f"the referrer is {'' if present else 'not '}{REFERRER_LABELS[relationship]}"
+
+
+def _concern_words(concern: str) -> str:
+    return "another concern" if concern == "other" else f"a concern of {concern.replace('_', ' ')}"
 
 
 def _other_specs() -> list[FeatureSpec]:
@@ -705,9 +759,10 @@ def _other_specs() -> list[FeatureSpec]:
                 "this referral",
                 "referral",
                 "the referral",
-                f"referred by source '{src}'",
+                f"referred by {SOURCE_LABELS[src]}",
                 "flag",
                 {**ref, "column": "source", "value": src},
+                absent=f"not referred by {SOURCE_LABELS[src]}",
             )
         )
     for rel in v.REFERRER_RELATIONSHIPS:
@@ -719,9 +774,10 @@ def _other_specs() -> list[FeatureSpec]:
                 "this referral",
                 "referral",
                 "the referral",
-                f"referrer is '{rel}'",
+                _referrer_words(rel, True),
                 "flag",
                 {**ref, "column": "referrer_relationship", "value": rel},
+                absent=_referrer_words(rel, False),
             )
         )
     for con in v.CONCERNS:
@@ -734,9 +790,10 @@ def _other_specs() -> list[FeatureSpec]:
                 "this referral",
                 "referral",
                 "the referral",
-                f"concern: {con.replace('_', ' ')}",
+                f"the referral raises {_concern_words(con)}",
                 "flag",
                 {**ref, "column": col, "value": True},
+                absent=f"the referral does not raise {_concern_words(con)}",
             )
         )
     s.append(
@@ -790,6 +847,7 @@ def _other_specs() -> list[FeatureSpec]:
                 f"an adult joined the household {WINDOW_WORDS[w]}",
                 "flag",
                 _member_record("household_adults", joined_within_days=WINDOWS[w]),
+                absent=f"no adult joined the household {WINDOW_WORDS[w]}",
             )
         )
     s.append(

@@ -28,7 +28,7 @@ from features.inputs import as_frames, check_referrals
 from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving.model import LoadedModel
-from serving.reasons import build_reasons, name_order, rank_reasons
+from serving.reasons import ReasonSpace, build_reasons, rank_reasons
 from serving.schemas import ReferralIn
 from store import connect
 from store import vocabulary as v
@@ -118,7 +118,8 @@ class ScoringEngine:
         self.feature_names = model.feature_names
         # The model's columns in the feature code's own order: no reordering per request.
         self._native_order = self.feature_names == list(features.FEATURE_NAMES)
-        self._name_order = name_order(self.feature_names)
+        # A reason is one feature, or one categorical field of the referral (its source...).
+        self.reasons = ReasonSpace(self.feature_names, self.catalogue)
         self.zero_means_no_records = counting_features(self.catalogue.values())
 
     # -- connections ---------------------------------------------------------
@@ -237,31 +238,35 @@ class ScoringEngine:
         M = X.to_numpy(dtype=float)
         predicted = scorer.predict_arrays(M)
         C, base_value = scorer.contribution_matrix(M)
+        space = self.reasons
+        R = space.combine(C)
         names = self.feature_names
         ranked = {}
         wanted: dict[str, list[str]] = {}
         for i, pid in enumerate(keys["person_id"].tolist()):
             raising, lowering = rank_reasons(
-                C[i], self.config.top_reasons, names=names, order=self._name_order
+                R[i], self.config.top_reasons, names=space.names, order=space.order
             )
-            values = dict(zip(names, M[i], strict=True))
-            row_c = dict(zip(names, C[i], strict=True))
-            ranked[pid] = (i, row_c, values, raising, lowering)
+            features_row = dict(zip(names, M[i], strict=True))
+            values = space.values(features_row)
+            row_c = dict(zip(space.names, R[i], strict=True))
+            backing = {r: space.evidence_feature(r, values) for r in raising + lowering}
+            ranked[pid] = (i, row_c, values, raising, lowering, backing)
             # A count of 0 has no records behind it: skip it in the look-up.
             wanted[pid] = [
                 f
-                for f in raising + lowering
-                if not (f in self.zero_means_no_records and values[f] == 0)
+                for f in backing.values()
+                if f and not (f in self.zero_means_no_records and features_row[f] == 0)
             ]
         records = ondemand_evidence(self.snapshot, referrals, kids, wanted) if with_records else {}
         probability, score, flag = (predicted[k] for k in ("probability", "score", "flag"))
         by_child = {}
-        for pid, (i, row_c, values, raising, lowering) in ranked.items():
+        for pid, (i, row_c, values, raising, lowering, backing) in ranked.items():
 
-            def records_for(feature, pid=pid):
+            def records_for(reason, pid=pid, backing=backing):
                 if not with_records:
                     return None
-                rows = records.get((pid, feature), [])
+                rows = records.get((pid, backing[reason]), [])
                 return [_record(r) for r in rows[: self.config.max_records]], len(rows)
 
             by_child[pid] = {
@@ -270,10 +275,10 @@ class ScoringEngine:
                 "score": int(score[i]),
                 "flag": bool(flag[i]),
                 "reasons_for": build_reasons(
-                    raising, row_c, values, self.catalogue, records_for, self.config.max_records
+                    raising, row_c, values, space.describers, records_for, self.config.max_records
                 ),
                 "reasons_against": build_reasons(
-                    lowering, row_c, values, self.catalogue, records_for, self.config.max_records
+                    lowering, row_c, values, space.describers, records_for, self.config.max_records
                 ),
                 "base_value": float(base_value),
                 "raw_margin": float(base_value + C[i].sum()),

@@ -8,7 +8,9 @@ that raise it, so the screener sees both sides and not a one-sided case.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,6 +73,100 @@ def rank_reasons(
 def name_order(names) -> np.ndarray:
     """Positions of ``names`` in alphabetical order (the tie-break of :func:`rank_reasons`)."""
     return np.argsort(np.asarray(names, dtype=object), kind="stable")
+
+
+@dataclass(frozen=True)
+class FieldReason:
+    """One categorical field of the referral, given as one reason.
+
+    The model sees a field such as the referral's source as one 0/1 column
+    per category.  Listed one by one, the columns that are 0 give reasons
+    such as "not referred by the police lowers the score", which tell a
+    screener little.  SHAP contributions add up, so the field's reason is the
+    sum over its columns: the effect of the source being what it is.
+    """
+
+    name: str
+    members: tuple[str, ...]  # the one-hot features, in catalogue order
+    values: tuple[str, ...]  # the category each member stands for
+    specs: tuple[Any, ...]  # each member's catalogue entry
+
+    def value(self, row: Mapping[str, Any]) -> str | None:
+        """The category set in ``row`` (feature -> value), or None if none is."""
+        for member, category in zip(self.members, self.values, strict=True):
+            if row[member] == 1:
+                return category
+        return None
+
+    def member(self, value: str | None) -> str | None:
+        """The feature standing for category ``value``."""
+        return dict(zip(self.values, self.members, strict=True)).get(value)
+
+    def describe(self, value: str | None) -> str:
+        if value is None:
+            return f"{self.name.replace('_', ' ')}: not recorded"
+        return str(self.specs[self.values.index(value)].describe(1))
+
+
+class ReasonSpace:
+    """What a reason is about: one feature, or one categorical field of the referral.
+
+    Built once per model from its feature names and the catalogue: flags of
+    the referral that share one source column (``record["column"]``, e.g.
+    ``source``) are one field.  Concern flags each have their own column, so
+    they stay separate: a referral can raise several concerns.
+    ``combine`` turns per-feature contributions into per-reason ones with
+    one matrix product, so it costs nothing per request.
+    """
+
+    def __init__(self, feature_names, catalogue: Mapping[str, Any]):
+        by_column: dict[str, list[str]] = {}
+        for name in feature_names:
+            spec = catalogue.get(name)
+            record = getattr(spec, "record", {}) or {}
+            if getattr(spec, "aggregate", None) == "flag" and record.get("table") == "referral":
+                by_column.setdefault(record["column"], []).append(name)
+        grouped = {m: col for col, ms in by_column.items() if len(ms) > 1 for m in ms}
+        names: list[str] = []
+        seen: set[str] = set()
+        self.fields: dict[str, FieldReason] = {}
+        for name in feature_names:
+            col = grouped.get(name)
+            if col is None:
+                names.append(name)
+            elif col not in seen:
+                seen.add(col)
+                members = tuple(by_column[col])
+                specs = tuple(catalogue[m] for m in members)
+                # Named by its columns' shared prefix: referral_source_* -> referral_source.
+                field_name = os.path.commonprefix(members).rsplit("_", 1)[0]
+                self.fields[field_name] = FieldReason(
+                    field_name, members, tuple(str(sp.record["value"]) for sp in specs), specs
+                )
+                names.append(field_name)
+        self.names = names
+        self.order = name_order(names)
+        position = {n: j for j, n in enumerate(names)}
+        position |= {m: position[f.name] for f in self.fields.values() for m in f.members}
+        self.matrix = np.zeros((len(feature_names), len(names)))
+        for i, name in enumerate(feature_names):
+            self.matrix[i, position[name]] = 1.0
+        self.describers = {**catalogue, **self.fields}
+
+    def combine(self, contributions: np.ndarray) -> np.ndarray:
+        """Per-reason contributions from per-feature ones (rows are children)."""
+        return np.asarray(contributions, dtype=float) @ self.matrix
+
+    def values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Each reason's value: the feature's, or the field's category."""
+        out = {n: row[n] for n in self.names if n not in self.fields}
+        out |= {name: f.value(row) for name, f in self.fields.items()}
+        return out
+
+    def evidence_feature(self, reason: str, values: Mapping[str, Any]) -> str | None:
+        """The feature whose records back ``reason`` (a field: its set member)."""
+        field = self.fields.get(reason)
+        return reason if field is None else field.member(values[reason])
 
 
 def build_reasons(

@@ -85,9 +85,19 @@ class EvidenceRecord(_Strict):
 
 
 class Reason(_Strict):
-    """One feature's share of the score, in plain language, with its records."""
+    """One feature's share of the score, in plain language, with its records.
 
-    feature: str
+    A categorical field of the referral (its ``referral_source``, its
+    ``referrer``) is one reason, not one per category: its
+    contribution is the sum over the field's one-hot columns, and its value
+    is the category.
+    """
+
+    feature: str = Field(
+        ...,
+        description="The feature (see the catalogue), or the referral's field "
+        "('referral_source', 'referrer').",
+    )
     text: str = Field(..., description="The reason in plain language.")
     direction: str = Field(..., description="'raises' or 'lowers' the score.")
     contribution: float = Field(

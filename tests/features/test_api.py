@@ -163,9 +163,35 @@ def test_describe_reads_like_the_brief():
     assert "domestic-abuse incidents as perpetrator" in spec[
         "new_adults_da_perpetrator_ever_max"
     ].describe(4)
-    assert spec["child_cp_plan_current"].describe(1).startswith("currently under")
-    assert spec["child_cp_plan_current"].describe(0).startswith("not ")
+    assert spec["child_cp_plan_current"].describe(1) == (
+        "currently subject to a child protection plan"
+    )
+    assert spec["child_cp_plan_current"].describe(0) == (
+        "not currently subject to a child protection plan"
+    )
+    assert spec["household_new_adult_3m"].describe(0) == (
+        "no adult joined the household in the last 3 months"
+    )
+    assert spec["referrer_parent"].describe(1) == "the referrer is the child's parent"
     assert "none on record" in spec["child_days_since_last_referral"].describe(float("nan"))
+
+
+def test_every_flag_reads_both_ways():
+    """A flag has its own words for "not set": "not " + its words reads wrongly.
+
+    Screeners read these ("not an adult joined the household ..." was shown
+    before), so every flag names its absent form and no text doubles a
+    negation or keeps a raw category code.
+    """
+    flags = [s for s in catalogue() if s.aggregate == "flag"]
+    assert len(flags) > 30
+    for s in flags:
+        present, absent = s.describe(1), s.describe(0)
+        assert s.absent and absent == s.absent != present, s.name
+        for text in (present, absent):
+            assert "not not" not in text and "'" not in text.replace("child's", ""), text
+            assert not text.startswith(("not an ", "not a ", "not the referr")), text
+            assert not re.search(r"[a-z]+_[a-z]+", text), text
 
 
 def test_every_category_in_the_sql_is_in_the_vocabulary():

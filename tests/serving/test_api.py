@@ -65,7 +65,7 @@ def test_flag_follows_the_policy_threshold(scored, engine):
 
 
 def test_reasons_are_ranked_signed_and_described(scored, engine):
-    spec = {s.name: s for s in features.catalogue()}
+    spec = {s.name: s for s in features.catalogue()} | engine.reasons.fields
     seen_against = 0
     for child in scored["children"]:
         up = [r["contribution"] for r in child["reasons_for"]]
@@ -89,6 +89,13 @@ def test_reasons_match_a_direct_shap_call(scored, engine):
 
     keys, X = engine.model_inputs(engine.features_for(ReferralIn(**REFERRAL)))
     contrib, base = engine.model.scorer.contributions(X)
+    # The referral's source and referrer are one reason each: their columns' sum.
+    field = {
+        f: ("referral_source" if f.startswith("referral_source_") else "referrer")
+        for f in contrib.columns
+        if f.startswith(("referral_source_", "referrer_"))
+    }
+    contrib = contrib.T.groupby(lambda f: field.get(f, f), sort=False).sum().T
     for i, pid in enumerate(keys["person_id"]):
         child = next(c for c in scored["children"] if c["person_id"] == pid)
         row = contrib.iloc[i]
