@@ -20,7 +20,7 @@ import numpy as np
 from store import vocabulary as v
 from synthetic import params as p
 from synthetic.config import SimulationConfig
-from synthetic.events import ROLE, EventLog, code
+from synthetic.events import ROLE, EventLog, Incidents, code
 from synthetic.population import ROLE_PARTNER, YEAR, Population
 
 HARM_TYPES = ("neglect", "physical_abuse", "emotional_abuse", "sexual_abuse", "other")
@@ -64,6 +64,7 @@ class Outcome:
 
     child_log: EventLog
     adult_log: EventLog
+    incidents: Incidents  # numbers the incidents of both logs (legacy ones come later)
     referrals: Referrals
     harm_child: np.ndarray
     harm_start: np.ndarray
@@ -132,6 +133,7 @@ class World_:
         self.fam_last_closed = np.zeros(nf, bool)
         self.child_log = EventLog()
         self.adult_log = EventLog()
+        self.incidents = Incidents()
         self.harm = _Chunks("child", "start", "end", "type", "sev")
         self.la = _Chunks("child", "start", "end")
         self.si = _Chunks("child", "day")
@@ -264,6 +266,7 @@ def run(
     return Outcome(
         child_log=w.child_log,
         adult_log=w.adult_log,
+        incidents=w.incidents,
         referrals=Referrals(
             fam=r.get("fam", np.int64),
             day=r.get("day", np.int64),
@@ -294,6 +297,68 @@ def _categorical(rng, weights: np.ndarray) -> np.ndarray:
     cum = np.cumsum(weights, axis=1)
     u = rng.random(weights.shape[0]) * cum[:, -1]
     return (u[:, None] >= cum).sum(axis=1)
+
+
+def _domestic_pairs(
+    pop: Population, d0: int, partner_of: np.ndarray, partners: np.ndarray, da: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who would be the perpetrator and who the victim of a domestic incident, per household.
+
+    A police domestic incident has one victim and a different perpetrator,
+    both aged 16 or over, one of them the mother (the only adult every
+    household has):
+
+    * a partner (father or new partner) living there with the domestic-abuse
+      factor abuses the mother;
+    * otherwise a mother with the factor abuses her partner, or, when nobody
+      lives with her, her most recent former partner if he left within
+      ``EX_PARTNER_YEARS`` (post-separation abuse);
+    * otherwise (the background incidents of any couple) that partner or
+      former partner is recorded as perpetrator and the mother as victim.
+
+    A household with no second party has no domestic incident: recording the
+    mother as victim *and* perpetrator, or a victim with no perpetrator, is
+    the defect this replaces.
+
+    Parameters
+    ----------
+    partner_of
+        Per household, the father or partner living there this month (-1: none).
+    partners
+        Adult indices of every father or partner living in a household this month.
+    da
+        Per adult, the domestic-abuse factor.
+
+    Returns
+    -------
+    perp_of, victim_of, abusive
+        Per household: adult index of the perpetrator and of the victim (-1 when
+        there is no pair), and whether the pair includes an abusive adult.
+    """
+    n_fam = pop.n_families
+    mother = pop.fam_mother
+    # Spells are numbered in time order within a household (father, then each
+    # new partner), so the largest index is the most recent.
+    gone = np.flatnonzero(
+        (pop.spell_role <= ROLE_PARTNER)
+        & (pop.spell_end <= d0)
+        & (pop.spell_end > d0 - p.EX_PARTNER_YEARS * YEAR)
+    )
+    ex_of = np.full(n_fam, -1, np.int64)
+    np.maximum.at(ex_of, pop.spell_fam[gone], gone)
+    other = np.where(partner_of >= 0, partner_of, ex_of)
+    abuser = np.full(n_fam, -1, np.int64)
+    abusers = partners[da[partners]]
+    np.maximum.at(abuser, pop.spell_fam[abusers], abusers)
+    man_abuses = abuser >= 0
+    mother_abuses = ~man_abuses & da[mother] & (other >= 0)
+    perp = np.where(man_abuses, abuser, np.where(mother_abuses, mother, other))
+    victim = np.where(mother_abuses, other, mother)
+    latest_dob = d0 - p.DA_MIN_AGE * YEAR
+    ok = (perp >= 0) & (pop.adult_dob[np.maximum(victim, 0)] <= latest_dob)
+    ok &= pop.adult_dob[np.maximum(perp, 0)] <= latest_dob
+    ok &= victim >= 0
+    return np.where(ok, perp, -1), np.where(ok, victim, -1), (man_abuses | mother_abuses) & ok
 
 
 def _step(w: World_, d0: int, d1: int) -> None:
@@ -327,9 +392,7 @@ def _step(w: World_, d0: int, d1: int) -> None:
     man = sp[pop.spell_role[sp] <= ROLE_PARTNER]
     not_mother = man[man >= n_fam]
     partner_of[pop.spell_fam[not_mother]] = not_mother
-    da_adult = np.full(n_fam, -1, np.int64)
-    da_sp = sp[fl["da"][sp]]
-    da_adult[pop.spell_fam[da_sp]] = da_sp
+    perp_of, victim_of, abusive = _domestic_pairs(pop, d0, partner_of, not_mother, fl["da"])
     ending = (pop.spell_end >= d0) & (pop.spell_end < d1) & (pop.spell_role <= ROLE_PARTNER)
     sep = np.zeros(n_fam, bool)
     sep[pop.spell_fam[ending]] = True
@@ -472,36 +535,38 @@ def _step(w: World_, d0: int, d1: int) -> None:
     fam_harm = np.zeros(n_fam, bool)
     fam_harm[f[in_harm]] = True
     fexpo = pop.fam_exposure[fams]
-    fda = fam_flag["da"][fams]
-    dom = fams[w.bern((0.0025 + 0.07 * fda) * fexpo)]
+    # Police domestic incidents: one victim, a distinct perpetrator (see
+    # _domestic_pairs), and every child at home as a witness, all at one time.
+    has_pair = perp_of[fams] >= 0
+    dom_rate = has_pair * (p.DA_INCIDENT_BASE + p.DA_INCIDENT_ABUSIVE * abusive[fams])
+    dom = fams[w.bern(dom_rate * fexpo)]
     dom_day = w.days_in(d0, d1, dom.size)
+    # A partner who arrives or leaves this month is a party only on days he lives there.
+    other = np.where(perp_of[dom] == pop.fam_mother[dom], victim_of[dom], perp_of[dom])
+    here = pop.spell_end[other] > d0  # not a former partner
+    first = np.maximum(pop.spell_start[other], d0)
+    last = np.minimum(pop.spell_end[other], d1) - 1
+    dom_day = np.where(here, np.clip(dom_day, first, last), dom_day)
     dsev = (
         1 + (rng.random(dom.size) < 0.35) + (rng.random(dom.size) < 0.1 + 0.1 * fam_flag["da"][dom])
     ).astype(np.int8)
+    incident = w.incidents.take(dom.size)
     alog = w.adult_log
-    alog.add(
-        pop.fam_mother[dom], code("police", "domestic_incident"), dom_day, ROLE["victim"], dsev
-    )
-    perp = np.where(da_adult[dom] >= 0, da_adult[dom], partner_of[dom])
-    has_perp = perp >= 0
-    alog.add(
-        perp[has_perp],
-        code("police", "domestic_incident"),
-        dom_day[has_perp],
-        ROLE["perpetrator"],
-        dsev[has_perp],
-    )
+    for person, role in ((victim_of[dom], "victim"), (perp_of[dom], "perpetrator")):
+        alog.add(person, code("police", "domestic_incident"), dom_day, ROLE[role], dsev, incident)
     dom_of = np.full(n_fam, -1, np.int64)
     dom_of[dom] = np.arange(dom.size)
     wit = np.flatnonzero((dom_of[f] >= 0) & ~in_care)
     wday = dom_day[dom_of[f[wit]]]
-    ok = dob[wit] <= wday
+    ok = (dob[wit] <= wday) & (wday < pop.child_dob18[c[wit]])
+    which = dom_of[f[wit[ok]]]
     log.add(
         c[wit[ok]],
         code("police", "domestic_incident"),
         wday[ok],
         ROLE["witness"],
-        dsev[dom_of[f[wit[ok]]]],
+        dsev[which],
+        incident[which],
     )
 
     # Adults' own services while they live with children.

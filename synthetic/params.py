@@ -94,6 +94,16 @@ RECORDING_DELAY_DAYS = {  # mean recording delay by agency
     "substance_misuse": 10.0,
     "children_social_care": 2.0,
 }
+# Police domestic incidents (monthly, per household): a background rate for any
+# couple, plus this much when one of them has the domestic-abuse factor.
+DA_INCIDENT_BASE = 0.0025
+DA_INCIDENT_ABUSIVE = 0.07
+# Domestic abuse is between people aged 16 or over (Domestic Abuse Act 2021,
+# s.1): no incident, in the window or in an adult's history, has a younger party.
+DA_MIN_AGE = 16.0
+# A mother's former partner stays a possible party to an incident (post-separation
+# abuse) for this long after he left, when no partner lives with her.
+EX_PARTNER_YEARS = 2.0
 
 # --- Screening and outcomes ---------------------------------------------------
 # Probability of detecting the harm behind a referral, by source.

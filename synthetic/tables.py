@@ -17,6 +17,7 @@ from store import vocabulary as v
 from synthetic import params as p
 from synthetic.engine import HARM_TYPES, Outcome
 from synthetic.events import CODE, PAIRS, ROLE
+from synthetic.legacy import FormerPartners
 from synthetic.population import ETHNICITIES, ROLE_PARTNER, Population
 
 DAY = 86_400
@@ -66,35 +67,45 @@ def _date(t0: np.datetime64, days: np.ndarray) -> np.ndarray:
     return (t0 + np.asarray(days, dtype=np.int64).astype("timedelta64[D]")).astype("datetime64[us]")
 
 
-def person_ids(pop: Population) -> np.ndarray:
-    """Fixed-width ``P…`` person ids for the whole population, so ids sort as numbers do."""
-    n = pop.n_children + pop.n_adults
+def person_ids(pop: Population, former: FormerPartners) -> np.ndarray:
+    """Fixed-width ``P…`` person ids for everyone, so ids sort as numbers do.
+
+    Children come first, then the household adults, then the former partners
+    from outside the households.
+    """
+    n = pop.n_children + pop.n_adults + former.n
     return ids("P", np.arange(1, n + 1), max(8, len(str(n))))
 
 
 def build_tables(
-    pop: Population, out: Outcome, rng: np.random.Generator, local_authority: str, random_state: int
+    pop: Population,
+    out: Outcome,
+    former: FormerPartners,
+    rng: np.random.Generator,
+    local_authority: str,
+    random_state: int,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The seven contract tables and the latent-harm truth table."""
     t0 = pop.t0
     extract = pop.n_days * DAY
-    pid = person_ids(pop)
+    pid = person_ids(pop, former)
     n_fam = pop.n_families
     hid = ids("H", np.arange(1, n_fam + 1), max(7, len(str(n_fam))))
     eth_names = ETHNICITIES + (v.NOT_RECORDED,)
 
     child_eth = np.where(pop.child_eth_nr, len(ETHNICITIES), pop.fam_eth[pop.child_fam])
-    adult_eth = np.where(pop.adult_eth < 0, len(ETHNICITIES), pop.adult_eth)
+    adult_eth = np.concatenate([pop.adult_eth, former.eth])
+    adult_eth = np.where(adult_eth < 0, len(ETHNICITIES), adult_eth)
+    adult_male = 1 - np.concatenate([pop.adult_female, former.female]).astype(np.int8)
     people = _frame(
         {
             "person_id": pid,
-            "date_of_birth": _date(t0, np.concatenate([pop.child_dob, pop.adult_dob])),
-            "sex": _names(
-                SEX_NAMES, np.concatenate([pop.child_sex, 1 - pop.adult_female.astype(np.int8)])
-            ),
+            "date_of_birth": _date(t0, np.concatenate([pop.child_dob, pop.adult_dob, former.dob])),
+            "sex": _names(SEX_NAMES, np.concatenate([pop.child_sex, adult_male])),
             "ethnicity": _names(eth_names, np.concatenate([child_eth, adult_eth])),
             "disability": _names(
-                DISABILITY_NAMES, np.concatenate([pop.child_disability, pop.adult_disability])
+                DISABILITY_NAMES,
+                np.concatenate([pop.child_disability, pop.adult_disability, former.disability]),
             ),
         }
     )
@@ -234,21 +245,32 @@ def _members(pop: Population, out: Outcome, rng, pid, hid) -> pd.DataFrame:
 def _events(
     pop: Population, out: Outcome, rng, pid, extract: int, random_state: int
 ) -> pd.DataFrame:
-    """All agency events, with recording delays, sorted by person then recorded_at."""
-    cp, cc, cd, cr, cs = out.child_log.arrays()
-    ap, ac, ad, ar, as_ = out.adult_log.arrays()
+    """All agency events, with recording delays, sorted by person then recorded_at.
+
+    The rows of one incident (a domestic incident's victim, perpetrator and
+    witnesses) share one ``occurred_at`` and one ``recorded_at``: those of
+    its first row.
+    """
+    cp, cc, cd, cr, cs, ci = out.child_log.arrays()
+    ap, ac, ad, ar, as_, ai = out.adult_log.arrays()
     person = np.concatenate([cp, ap + pop.n_children])
     ecode = np.concatenate([cc, ac]).astype(np.int64)
     day = np.concatenate([cd, ad]).astype(np.int64)
     role = np.concatenate([cr, ar])
     sev = np.concatenate([cs, as_])
-    del cp, cc, cd, cr, cs, ap, ac, ad, ar, as_
+    incident = np.concatenate([ci, ai])
+    del cp, cc, cd, cr, cs, ci, ap, ac, ad, ar, as_, ai
     agency_of_pair = np.array([v.AGENCIES.index(a) for a, _ in PAIRS])
     mean_delay = np.array([p.RECORDING_DELAY_DAYS[a] for a in v.AGENCIES])[agency_of_pair][ecode]
     occurred = day * DAY + rng.integers(0, DAY, day.size)
     delay = (rng.exponential(1.0, day.size) * mean_delay * DAY).astype(np.int64)
     recorded = occurred + delay + rng.integers(60, 4 * 3600, day.size)
     del day, delay, mean_delay
+    shared = np.flatnonzero(incident >= 0)
+    _, first, which = np.unique(incident[shared], return_index=True, return_inverse=True)
+    lead = shared[first][which]
+    occurred[shared], recorded[shared] = occurred[lead], recorded[lead]
+    del incident, shared, first, which, lead
     # Serious incidents come last, timed from their own stream (see engine.World_).
     si_rng = np.random.default_rng([random_state, 8])
     n_si = out.si_child.size

@@ -64,9 +64,9 @@ def simulate(config: SimulationConfig | None = None, progress: Progress | None =
     pop = build_population(config, rng)
     tick("building population", 1, 1)
     out = run(pop, config, rng, progress)
-    add_legacy_events(pop, rng, out.adult_log)
+    former = add_legacy_events(pop, rng, out)
     tick("writing tables", 0, 1)
-    tables, truth = build_tables(pop, out, rng, config.local_authority, config.random_state)
+    tables, truth = build_tables(pop, out, former, rng, config.local_authority, config.random_state)
     tick("writing tables", 1, 1)
     return World(tables=tables, truth=truth, config=config)
 
