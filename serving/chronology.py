@@ -17,6 +17,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from features.sql import active_membership
 from store import vocabulary as v
 
 LATE_AFTER_DAYS = 30
@@ -26,11 +27,9 @@ DECISION_EVENT = "screening_decision"
 SOCIAL_CARE = "children_social_care"
 assert SOCIAL_CARE in v.AGENCIES and SUBJECT in v.HOUSEHOLD_ROLES
 
-_CURRENT = """
-    m.recorded_at < $as_of AND m.start_date <= $as_of
-    AND NOT (m.end_date IS NOT NULL AND m.end_date <= $as_of
-             AND m.end_recorded_at IS NOT NULL AND m.end_recorded_at < $as_of)
-"""
+# "Who lived with the child" has one definition, the features' own: a
+# membership ends only once its end date has passed *and* been recorded.
+_CURRENT = active_membership("m", "$as_of")
 
 _HOUSEHOLD_SQL = f"""
 WITH homes AS (

@@ -31,7 +31,7 @@ def reference(person_id: str, as_of: datetime, late_days: int = LATE_AFTER_DAYS)
     def current(r):
         if ts(r.recorded_at) >= as_of or ts(r.start_date) > as_of:
             return False
-        ended = r.end_date is not None and ts(r.end_date) <= as_of
+        ended = r.end_date is not None and ts(r.end_date) < as_of
         known = r.end_recorded_at is not None and ts(r.end_recorded_at) < as_of
         return not (ended and known)
 
@@ -144,3 +144,39 @@ def test_detail_is_text_or_none(con):
     details = {e["event"] + e["person_id"]: e["detail"] for e in entries}
     assert details["ed_attendanceC1"] is None
     assert details["violent_offenceA2"] == "as perpetrator, severity 2"
+
+
+def test_household_is_the_features_household_on_the_day_a_membership_ends(tmp_path):
+    """The chronology and the features agree on who lived with the child.
+
+    A3's end is recorded in advance (a planned move), so on his end date
+    itself (midnight) only the definition decides: the features count him,
+    and the chronology must show him too.  It used ``end_date <= as_of`` and
+    dropped him.
+    """
+    import features
+    from store import connect, validate_tables, write_tables
+
+    t = tables()
+    members = t["household_members"]
+    members.loc[members["person_id"] == "A3", "end_recorded_at"] = "2020-06-01"
+    path = tmp_path / "store.duckdb"
+    c = connect(path)
+    write_tables(c, validate_tables(t))
+    for as_of in (datetime(2020, 6, 30), datetime(2020, 6, 30, 0, 0, 1), datetime(2020, 7, 1)):
+        refs = pd.DataFrame(
+            {
+                "referral_id": ["Q"],
+                "received_at": [as_of],
+                "source": ["police"],
+                "referrer_relationship": ["police_officer"],
+                **{col: [col == "concern_neglect"] for col in v.CONCERN_COLUMNS},
+            }
+        )
+        kids = pd.DataFrame({"referral_id": ["Q"], "person_id": ["C1"]})
+        n_adults = features.build_features(c, refs, kids).X["household_n_adults"].iloc[0]
+        people = chronology(c, "C1", as_of)["people"]
+        adults = [p["person_id"] for p in people if p["relationship"] in v.ADULT_ROLES]
+        assert len(adults) == n_adults, as_of
+        assert ("A3" in adults) == (as_of == datetime(2020, 6, 30)), as_of
+    c.close()
