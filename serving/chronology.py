@@ -117,7 +117,8 @@ def chronology(
     entries = entries.drop(columns="sort_key")
     delay = entries["recorded_at"] - entries["occurred_at"]
     entries["days_to_record"] = (delay.dt.total_seconds() // 86400).astype(int)
-    entries["late"] = delay > pd.Timedelta(days=late_after_days)
+    # In whole days, as the screener reads it: 30 days and 5 hours is "30 days", on time.
+    entries["late"] = entries["days_to_record"] > late_after_days
     records = entries.to_dict("records")
     for r in records:
         r["detail"] = r["detail"] if isinstance(r["detail"], str) and r["detail"] else None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -48,15 +49,28 @@ class ServingError(Exception):
         self.detail = detail
 
 
+# The data contract's timestamps are local time in England, as the agencies'
+# systems record them (docs/data-contract.md).  The audit trail, by contrast,
+# is in UTC (records/trail.py): it orders what the service did, not the case.
+STORE_TIMEZONE = ZoneInfo("Europe/London")
+
+
 def to_store_time(moment: datetime) -> datetime:
-    """A request timestamp in the store's convention (naive UTC)."""
+    """A request timestamp in the store's convention: naive local time in England.
+
+    A time with an offset is converted; one without is taken to be local
+    already, as a screener would type it.  Comparing a UTC "now" with local
+    store times would refuse, every summer, a referral received in the last
+    hour as "in the future".
+    """
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        moment = moment.astimezone(STORE_TIMEZONE).replace(tzinfo=None)
     return moment
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+def store_now() -> datetime:
+    """Now, in the store's convention (naive local time in England)."""
+    return datetime.now(STORE_TIMEZONE).replace(tzinfo=None)
 
 
 @dataclass
@@ -144,7 +158,7 @@ class ScoringEngine:
             404 naming an unknown ``person_id``; 422 for a referral dated in
             the future, before a child's birth, or about an adult.
         """
-        now = now or utc_now()
+        now = now or store_now()
         received = to_store_time(referral.received_at)
         if received > now + CLOCK_SKEW:
             raise ServingError(
@@ -225,8 +239,8 @@ class ScoringEngine:
         """Score every child on the referral; see :class:`serving.schemas.ScoreOut`.
 
         ``with_records=False`` gives the same scores and reasons without
-        listing the records behind each reason (one evidence query per
-        child, most of a request's time); for bulk re-scoring.
+        listing the records behind each reason (about 1 ms of a request,
+        from the snapshot); for bulk re-scoring.
         """
         self.check_children(referral, now=now)
         referrals, kids = _referral_records(referral)
@@ -303,7 +317,7 @@ class ScoringEngine:
 
     def chronology(self, person_id: str, as_of: datetime | None = None) -> dict:
         """The child's multi-agency chronology as known at ``as_of`` (default: now)."""
-        now = utc_now()
+        now = store_now()
         as_of = to_store_time(as_of) if as_of is not None else now
         if as_of > now + CLOCK_SKEW:
             raise ServingError(422, f"as_of {as_of.isoformat()} is in the future.")
@@ -324,8 +338,8 @@ class ScoringEngine:
         """One prediction and one SHAP call so the first screener is not kept waiting.
 
         The first call builds LightGBM's and SHAP's internal state; a
-        historical referral from the store, when there is one, also runs the
-        feature SQL once so DuckDB has planned and cached it.
+        historical referral from the store, when there is one, then has its
+        features computed from the snapshot, so that path is warm too.
         """
         X = pd.DataFrame([[0.0] * len(self.feature_names)], columns=self.feature_names)
         self.model.scorer.predict_frame(X)

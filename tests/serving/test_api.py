@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -337,3 +339,35 @@ def test_blind_first_mode_hides_the_score_until_an_initial_view(client, records_
     finally:
         records_store.set_blind_first(False, governance, "test: blind-first off again")
     assert client.post("/v1/referrals/score", json=body(referral_id="BLIND-2")).status_code == 200
+
+
+def test_request_times_are_read_in_the_stores_local_time():
+    """The contract's times are local time in England; a request's offset is converted to it.
+
+    In summer, 10:00 UTC is 11:00 in England; in winter the two agree.  A
+    naive time is already local.  Against a UTC clock, a referral received
+    in the last hour was refused as "in the future" every summer.
+    """
+    from datetime import UTC, datetime, timezone
+
+    from serving.engine import store_now, to_store_time
+
+    summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    winter = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    assert to_store_time(summer) == datetime(2026, 7, 1, 11, 0)
+    assert to_store_time(winter) == datetime(2026, 1, 15, 10, 0)
+    paris = timezone(timedelta(hours=2))
+    assert to_store_time(datetime(2026, 7, 1, 12, 0, tzinfo=paris)) == datetime(2026, 7, 1, 11, 0)
+    assert to_store_time(datetime(2026, 7, 1, 11, 0)) == datetime(2026, 7, 1, 11, 0)
+    # The clock the future check uses is the store's, not UTC's.
+    local = datetime.now(UTC).astimezone(ZoneInfo("Europe/London")).replace(tzinfo=None)
+    assert abs(store_now() - local) < timedelta(seconds=5)
+
+
+def test_a_referral_received_just_now_in_local_time_is_accepted(client):
+    """Received a minute ago on the local clock: never refused as in the future."""
+    from serving.engine import store_now
+
+    just_now = (store_now() - timedelta(minutes=1)).isoformat()
+    r = client.post("/v1/referrals/score", json=body(referral_id="NOW-1", received_at=just_now))
+    assert r.status_code == 200, r.text

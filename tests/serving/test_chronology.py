@@ -48,14 +48,15 @@ def reference(person_id: str, as_of: datetime, late_days: int = LATE_AFTER_DAYS)
     out = []
     for e in t["agency_events"].itertuples():
         if e.person_id in who and ts(e.recorded_at) < as_of:
-            delay = ts(e.recorded_at) - ts(e.occurred_at)
+            # The documented rule: late when recorded more than N whole days after.
+            days = (ts(e.recorded_at) - ts(e.occurred_at)) // pd.Timedelta(days=1)
             out.append(
                 (
                     ts(e.occurred_at),
                     e.person_id,
                     e.event_type,
                     who[e.person_id],
-                    delay > pd.Timedelta(days=late_days),
+                    days > late_days,
                 )
             )
     mine = set(t["referral_children"].query("person_id == @person_id")["referral_id"])
@@ -180,3 +181,57 @@ def test_household_is_the_features_household_on_the_day_a_membership_ends(tmp_pa
         assert len(adults) == n_adults, as_of
         assert ("A3" in adults) == (as_of == datetime(2020, 6, 30)), as_of
     c.close()
+
+
+def _store_with(tmp_path, extra_events: list[tuple]):
+    """The fixture store plus some events (same columns as the fixture's)."""
+    from store import connect, validate_tables, write_tables
+
+    t = tables()
+    events = t["agency_events"]
+    t["agency_events"] = pd.concat(
+        [events, pd.DataFrame(extra_events, columns=events.columns)], ignore_index=True
+    )
+    path = tmp_path / "store.duckdb"
+    c = connect(path)
+    write_tables(c, validate_tables(t))
+    return c
+
+
+def test_late_counts_whole_days_as_documented(tmp_path):
+    """30 days and 5 hours is 30 days: on time; 31 days is late (docs/serving.md)."""
+    c = _store_with(
+        tmp_path,
+        [
+            (
+                "L1",
+                "C1",
+                "health",
+                "missed_appointment",
+                "2026-02-01 09:00",
+                "2026-03-03 14:00",
+                None,
+                None,
+            ),
+            (
+                "L2",
+                "C1",
+                "health",
+                "ed_attendance",
+                "2026-02-01 09:00",
+                "2026-03-04 09:00",
+                None,
+                None,
+            ),
+        ],
+    )
+    entries = {
+        e["event"]: e
+        for e in chronology(c, "C1", datetime(2026, 11, 1))["entries"]
+        if e["occurred_at"] == datetime(2026, 2, 1, 9)
+    }
+    c.close()
+    assert entries["missed_appointment"]["days_to_record"] == 30
+    assert entries["missed_appointment"]["late"] is False
+    assert entries["ed_attendance"]["days_to_record"] == 31
+    assert entries["ed_attendance"]["late"] is True
