@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models import MODEL_NAME
 
@@ -19,12 +19,30 @@ class Settings(BaseModel):
     """Where MAST keeps its store, its tracking data and its reports."""
 
     home: Path = Field(Path("mast-data"), description="Folder for stores and reports.")
-    db: Path = Field(Path("mast-data/mast.duckdb"), description="The DuckDB multi-agency store.")
+    db: Path | None = Field(
+        None, description="The DuckDB multi-agency store (default: <home>/mast.duckdb)."
+    )
     tracking_uri: str = Field(
         "sqlite:///mlflow/mlflow.db", description="MLflow tracking URI (local SQLite by default)."
     )
     model_name: str = Field(MODEL_NAME, description="Registered model name in MLflow.")
-    seed: int = Field(20221201, description="Default random seed for every random step.")
+    random_state: int = Field(20221201, description="Default seed for every random step.")
+
+    @model_validator(mode="after")
+    def _store_in_home(self) -> Settings:
+        # MAST_HOME moves everything MAST keeps, the store included.
+        if self.db is None:
+            self.db = self.home / "mast.duckdb"
+        return self
+
+    @property
+    def seed(self) -> int:
+        """Old name of :attr:`random_state` (``MAST_SEED`` is still read)."""
+        return self.random_state
+
+
+# Environment variables read under an older name as well.
+_LEGACY_ENV = {"random_state": "MAST_SEED"}
 
 
 def get_settings() -> Settings:
@@ -32,6 +50,8 @@ def get_settings() -> Settings:
     values = {}
     for name in Settings.model_fields:
         env = os.environ.get(f"MAST_{name.upper()}")
+        if env is None and name in _LEGACY_ENV:
+            env = os.environ.get(_LEGACY_ENV[name])
         if env is not None:
             values[name] = env
     return Settings(**values)

@@ -40,7 +40,12 @@ def demo(
         help="Years simulated: the 24-month label horizon between train, calibration and test "
         "periods needs about 10.",
     ),
-    seed: int = typer.Option(None, "--seed", help="Random seed (default: the MAST_SEED setting)."),
+    random_state: int = typer.Option(
+        None,
+        "--random-state",
+        "--seed",
+        help="Seed of every random step (default: the MAST_RANDOM_STATE setting).",
+    ),
     home: Path = typer.Option(
         None, "--home", help="Folder for the store, features and reports (default: mast-data)."
     ),
@@ -65,7 +70,7 @@ def demo(
 
     settings = get_settings()
     home = home or settings.home
-    seed = settings.seed if seed is None else seed
+    random_state = settings.random_state if random_state is None else random_state
     tracking_uri = tracking_uri or settings.tracking_uri
     db = home / "mast.duckdb"
     os.environ.setdefault("MAST_HOME", str(home))
@@ -74,7 +79,7 @@ def demo(
     simulate(
         children=children,
         years=years,
-        seed=seed,
+        random_state=random_state,
         db=db,
         report=True,
         exposure_bias=0.8,
@@ -93,7 +98,7 @@ def demo(
     )
 
     _step(3, "train, evaluate and register; fairness audit and gate")
-    result = _train(db, tracking_uri)
+    result = _train(db, tracking_uri, random_state)
 
     _step(4, "governance: promote to champion")
     _promote(result, tracking_uri, settings.model_name)
@@ -106,13 +111,17 @@ def demo(
     _page(db, tracking_uri, port, keep_serving, flagged)
 
 
-def _train(db: Path, tracking_uri: str):
+def _train(db: Path, tracking_uri: str, random_state: int):
+    from dataclasses import replace
+
     from mast.commands.train import print_result
     from mast.progress import progress_bar
     from training import TrainConfig, train
 
+    # The demo's seed reaches training too: same seed, same tables *and* model.
+    config = replace(TrainConfig.from_toml(), random_state=random_state)
     with progress_bar() as progress:
-        result = train(db, TrainConfig.from_toml(), tracking_uri=tracking_uri, progress=progress)
+        result = train(db, config, tracking_uri=tracking_uri, progress=progress)
     print_result(result)
     for path in _download_reports(result, db.parent / "reports"):
         console.print(f"Governance file: {path}")

@@ -15,7 +15,7 @@ from mast.settings import get_settings
 _OPTION = {
     "n_children": "--children",
     "years": "--years",
-    "random_state": "--seed",
+    "random_state": "--random-state",
     "exposure_bias": "--exposure-bias",
     "serious_incident_multiplier": "--si-multiplier",
     "burn_in_years": "--burn-in-years",
@@ -31,7 +31,12 @@ def simulate(
     years: int = typer.Option(
         5, "--years", help="Years in the observed window (the training pipeline needs about 10)."
     ),
-    seed: int = typer.Option(None, "--seed", help="Random seed (default: the MAST_SEED setting)."),
+    random_state: int = typer.Option(
+        None,
+        "--random-state",
+        "--seed",
+        help="Seed of every random step (default: the MAST_RANDOM_STATE setting).",
+    ),
     db: Path = typer.Option(
         None, "--db", help="DuckDB store to write (created if missing; its tables are replaced)."
     ),
@@ -81,7 +86,7 @@ def simulate(
         config = SimulationConfig(
             n_children=children,
             years=years,
-            random_state=settings.seed if seed is None else seed,
+            random_state=settings.random_state if random_state is None else random_state,
             exposure_bias=exposure_bias,
             serious_incident_multiplier=si_multiplier,
             burn_in_years=burn_in_years,

@@ -1,0 +1,57 @@
+"""Settings: MAST_HOME moves everything, and one seed reaches every random step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mast.settings import get_settings
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for name in ("MAST_HOME", "MAST_DB", "MAST_RANDOM_STATE", "MAST_SEED"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_home_moves_the_store(env, tmp_path):
+    env.setenv("MAST_HOME", str(tmp_path))
+    assert get_settings().db == tmp_path / "mast.duckdb"
+
+
+def test_an_explicit_store_wins_over_home(env, tmp_path):
+    env.setenv("MAST_HOME", str(tmp_path))
+    env.setenv("MAST_DB", "/elsewhere/store.duckdb")
+    assert get_settings().db == Path("/elsewhere/store.duckdb")
+
+
+def test_defaults_stay_in_mast_data(env):
+    s = get_settings()
+    assert (s.home, s.db) == (Path("mast-data"), Path("mast-data/mast.duckdb"))
+
+
+def test_random_state_is_read_under_its_old_name_too(env):
+    env.setenv("MAST_SEED", "7")
+    assert get_settings().random_state == 7
+    env.setenv("MAST_RANDOM_STATE", "8")
+    assert get_settings().random_state == 8  # the new name wins
+
+
+def test_the_demo_seeds_training(monkeypatch, tmp_path):
+    """`mast demo --random-state S` trains with S, not the config file's seed."""
+    import training
+    from mast.commands import demo, train
+
+    seen = {}
+
+    def fake_train(db, config, tracking_uri=None, progress=None):
+        seen["random_state"] = config.random_state
+        return object()
+
+    monkeypatch.setattr(training, "train", fake_train)
+    monkeypatch.setattr(train, "print_result", lambda result: None)
+    monkeypatch.setattr(demo, "_download_reports", lambda result, out: [])
+    demo._train(tmp_path / "mast.duckdb", "sqlite:///x.db", 4321)
+    assert seen["random_state"] == 4321 != training.TrainConfig.from_toml().random_state
