@@ -14,7 +14,10 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_DB_HELP = "Records database URL (default: $MAST_RECORDS_DB or sqlite:///mast-data/records.sqlite)."
+_DB_HELP = (
+    "Records database URL (default: $MAST_RECORDS_DB, else sqlite:///<MAST_HOME>/records.sqlite, "
+    "MAST_HOME being mast-data unless set)."
+)
 
 
 def _store(db: str | None, must_exist: bool = True):
