@@ -39,9 +39,35 @@ class Calibrator:
         self.method = method
         self._model: Any = None
 
-    def fit(self, margin: np.ndarray, y: np.ndarray) -> Calibrator:
+    def fit(self, margin: np.ndarray, y_true: np.ndarray) -> Calibrator:
+        """Fit the margin-to-probability map on the calibration period.
+
+        Raises
+        ------
+        ValueError
+            Naming ``margin`` or ``y_true`` and the first bad row: lengths
+            differ, a margin is not finite, or a label is not 0/1.  A label
+            of 2 or a NaN margin would otherwise be fitted silently and give
+            a wrong probability for every referral.
+        """
         margin = np.asarray(margin, dtype=float)
-        y = np.asarray(y, dtype=int)
+        y = np.asarray(y_true, dtype=float)
+        if margin.ndim != 1 or y.ndim != 1:
+            raise ValueError(
+                f"margin and y_true: expected one value per row, got shapes {margin.shape} "
+                f"and {y.shape}"
+            )
+        if len(margin) != len(y):
+            raise ValueError(f"y_true: has {len(y)} rows but margin has {len(margin)}")
+        bad = np.flatnonzero(~np.isfinite(margin))
+        if bad.size:
+            raise ValueError(
+                f"margin: row {int(bad[0])} is {float(margin[bad[0]])!r}; must be finite"
+            )
+        bad = np.flatnonzero((y != 0) & (y != 1))
+        if bad.size:
+            raise ValueError(f"y_true: must be 0 or 1; row {int(bad[0])} is {float(y[bad[0]])!r}")
+        y = y.astype(int)
         if len(np.unique(y)) < 2:
             raise ValueError("calibration period: the label has only one class; cannot calibrate")
         if self.method == "isotonic":
@@ -95,8 +121,8 @@ class Scorer:
     def raw_margin(self, X) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def fit_calibration(self, X, y, method: str = "isotonic") -> Scorer:
-        self.calibrator = Calibrator(method).fit(self.raw_margin(X), y)
+    def fit_calibration(self, X, y_true, method: str = "isotonic") -> Scorer:
+        self.calibrator = Calibrator(method).fit(self.raw_margin(X), y_true)
         return self
 
     def fit_scores(self, X_train) -> Scorer:

@@ -92,7 +92,7 @@ def load_policy(path: str | Path | None = None) -> FlagPolicy:
 def resolve_policy(
     policy: FlagPolicy,
     referral_scores: np.ndarray,
-    referral_labels: np.ndarray | None = None,
+    y_true: np.ndarray | None = None,
 ) -> ResolvedPolicy:
     """Turn a policy into a score threshold on one referral per entry.
 
@@ -100,17 +100,51 @@ def resolve_policy(
     capacity (scores are integers, so the rate is at most the capacity, never
     above it).  Sensitivity: the highest threshold whose share of positive
     referrals flagged still reaches the target.
+
+    Parameters
+    ----------
+    referral_scores
+        One 1–20 score per referral (integers).
+    y_true
+        One 0/1 outcome per referral (1 when any of its children is
+        positive); needed for ``mode = "sensitivity"``.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter and the first bad entry: a score that is
+        missing, not finite, not a whole number or outside 1–20, a label
+        other than 0/1, or lengths that differ.  A NaN score would
+        otherwise be cast to a huge negative integer and move the threshold.
     """
-    scores = np.asarray(referral_scores, dtype=np.int64)
-    if scores.size == 0:
+    raw = np.asarray(referral_scores, dtype=float)
+    if raw.ndim != 1:
+        raise ValueError(f"referral_scores: expected one score per referral, got shape {raw.shape}")
+    if raw.size == 0:
         raise ValueError("referral_scores: no referrals to resolve the flag policy on")
+    bad = np.flatnonzero(~np.isfinite(raw) | (raw != np.round(raw)) | (raw < 1) | (raw > N_SCORES))
+    if bad.size:
+        raise ValueError(
+            f"referral_scores: must be whole scores 1-{N_SCORES}; row {int(bad[0])} is "
+            f"{float(raw[bad[0]])!r} ({bad.size} such row(s))"
+        )
+    scores = raw.astype(np.int64)
     thresholds = np.arange(1, N_SCORES + 2)
     rates = np.array([(scores >= t).mean() for t in thresholds])
     sens = None
-    if referral_labels is not None:
-        labels = np.asarray(referral_labels).astype(bool)
-        if labels.shape != scores.shape:
-            raise ValueError("referral_labels: must have one entry per referral score")
+    if y_true is not None:
+        labels_raw = np.asarray(y_true, dtype=float)
+        if labels_raw.shape != scores.shape:
+            raise ValueError(
+                f"y_true: must have one entry per referral score ({scores.size}), "
+                f"got shape {labels_raw.shape}"
+            )
+        bad = np.flatnonzero((labels_raw != 0) & (labels_raw != 1))
+        if bad.size:
+            raise ValueError(
+                f"y_true: must be 0 or 1; row {int(bad[0])} is {float(labels_raw[bad[0]])!r}"
+            )
+        labels = labels_raw.astype(bool)
         if labels.any():
             sens = np.array([(scores[labels] >= t).mean() for t in thresholds])
     if policy.mode == "capacity":
@@ -118,7 +152,7 @@ def resolve_policy(
     else:
         if sens is None:
             raise ValueError(
-                "flag policy mode 'sensitivity' needs referral_labels with at least one positive"
+                "flag policy mode 'sensitivity' needs y_true with at least one positive referral"
             )
         idx = int(np.flatnonzero(sens >= policy.sensitivity)[-1])
     note = ""

@@ -98,11 +98,79 @@ class ReferralBootstrap:
         return self.order[np.arange(total) + offsets]
 
 
+def _numeric(values, name: str) -> np.ndarray:
+    """``values`` as a float array (missing as NaN), or an error naming ``name``."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected one value per row (1-d), got shape {arr.shape}")
+    try:
+        return pd.to_numeric(pd.Series(arr), errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: expected numbers, {err}") from err
+
+
+def _check_binary(values: np.ndarray, name: str) -> None:
+    """Raise naming ``name`` and the first row that is present but neither 0 nor 1."""
+    bad = np.flatnonzero(~np.isnan(values) & (values != 0) & (values != 1))
+    if bad.size:
+        raise ValueError(
+            f"{name}: must be 0 or 1 (or missing); row {int(bad[0])} is {float(values[bad[0]])!r} "
+            f"({bad.size} such row(s))"
+        )
+
+
+def _check_finite_or_missing(values: np.ndarray, name: str) -> None:
+    bad = np.flatnonzero(np.isinf(values))
+    if bad.size:
+        raise ValueError(f"{name}: row {int(bad[0])} is {float(values[bad[0]])!r}; must be finite")
+
+
+def validate_predictions(
+    referral_id, y_true, y_prob, y_pred, is_probability: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Check one evaluation's inputs and return them as arrays.
+
+    A metric computed on misaligned or mislabelled rows is a wrong figure in
+    a board report, not a crash, so this refuses them first: every array has
+    one entry per row, ``y_true`` and ``y_pred`` are 0/1, ``y_prob`` is
+    finite and, for a probability, in [0, 1].  Missing values (NaN) are
+    allowed: the caller drops those rows.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter and the first offending row.
+    """
+    referral_id = np.asarray(referral_id)
+    if referral_id.ndim != 1:
+        raise ValueError(f"referral_id: expected one value per row (1-d), got {referral_id.shape}")
+    y_true = _numeric(y_true, "y_true")
+    y_prob = _numeric(y_prob, "y_prob")
+    y_pred = _numeric(y_pred, "y_pred")
+    n = len(referral_id)
+    for name, arr in (("y_true", y_true), ("y_prob", y_prob), ("y_pred", y_pred)):
+        if len(arr) != n:
+            raise ValueError(
+                f"{name}: has {len(arr)} rows but referral_id has {n}; "
+                "every array needs one entry per child row"
+            )
+    _check_binary(y_true, "y_true")
+    _check_binary(y_pred, "y_pred")
+    _check_finite_or_missing(y_prob, "y_prob")
+    if is_probability:
+        bad = np.flatnonzero((y_prob < 0) | (y_prob > 1))
+        if bad.size:
+            raise ValueError(
+                f"y_prob: must be a probability in [0, 1]; row {int(bad[0])} is {float(y_prob[bad[0]])!r}"
+            )
+    return referral_id, y_true, y_prob, y_pred
+
+
 def evaluate_predictions(
     referral_id: np.ndarray,
-    y: np.ndarray,
+    y_true: np.ndarray,
     y_prob: np.ndarray,
-    flag: np.ndarray,
+    y_pred: np.ndarray,
     is_probability: bool = True,
     n_bootstrap: int = 200,
     confidence: float = 0.95,
@@ -113,11 +181,16 @@ def evaluate_predictions(
 
     Parameters
     ----------
-    referral_id, y, y_prob, flag
-        One entry per child row; ``flag`` is the referral-level flag (equal
-        for every child of a referral).  Rows where ``y`` or ``y_prob`` is
-        missing are dropped first (the human baseline has no decision for
-        some referrals; a store without ground truth has no harm label).
+    referral_id, y_true, y_prob, y_pred
+        One entry per child row.  ``y_true`` is the 0/1 outcome, ``y_prob``
+        the child's probability (or, with ``is_probability=False``, any
+        ranking score such as the screeners' 0/1 decision) and ``y_pred``
+        the referral-level 0/1 flag (equal for every child of a referral).
+        Rows where any of them is missing are dropped first (the human
+        baseline has no decision for some referrals).
+    bootstrap
+        A :class:`ReferralBootstrap` built on this ``referral_id`` (shared
+        across models to save time); built here when None.
 
     Returns
     -------
@@ -125,11 +198,22 @@ def evaluate_predictions(
         ``{metric: {"value", "ci_low", "ci_high"}}``.  A replicate is the
         same draw of referrals for every metric; drawing referral ``r`` k
         times weights each of its children by k.
+
+    Raises
+    ------
+    ValueError
+        Arrays of different lengths, a ``y_true`` or ``y_pred`` other than
+        0/1, an infinite ``y_prob`` or (for a probability) one outside
+        [0, 1]: the message names the parameter and the first bad row.
     """
-    referral_id = np.asarray(referral_id)
-    y = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(dtype=float)
-    y_prob = pd.to_numeric(pd.Series(y_prob), errors="coerce").to_numpy(dtype=float)
-    flag = pd.to_numeric(pd.Series(flag), errors="coerce").to_numpy(dtype=float)
+    referral_id, y, y_prob, flag = validate_predictions(
+        referral_id, y_true, y_prob, y_pred, is_probability
+    )
+    if bootstrap is not None and len(bootstrap.codes) != len(referral_id):
+        raise ValueError(
+            f"bootstrap: built on {len(bootstrap.codes)} rows but referral_id has "
+            f"{len(referral_id)}"
+        )
     keep = np.isfinite(y) & np.isfinite(y_prob) & np.isfinite(flag)
     if not keep.all():
         referral_id, y, y_prob, flag = referral_id[keep], y[keep], y_prob[keep], flag[keep]
@@ -176,10 +260,18 @@ def evaluate_predictions(
     return out
 
 
-def calibration_points(y: np.ndarray, y_prob: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
-    """Observed against predicted rate in quantile bins (for the calibration figure)."""
-    y = np.asarray(y, dtype=float)
-    p = np.asarray(y_prob, dtype=float)
+def calibration_points(y_true: np.ndarray, y_prob: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Observed against predicted rate in quantile bins (for the calibration figure).
+
+    Rows with a missing ``y_true`` or ``y_prob`` are left out; other bad
+    input raises as in :func:`evaluate_predictions`.
+    """
+    y = _numeric(y_true, "y_true")
+    p = _numeric(y_prob, "y_prob")
+    if len(y) != len(p):
+        raise ValueError(f"y_prob: has {len(p)} rows but y_true has {len(y)}")
+    _check_binary(y, "y_true")
+    _check_finite_or_missing(p, "y_prob")
     keep = np.isfinite(y) & np.isfinite(p)
     y, p = y[keep], p[keep]
     if len(np.unique(y)) < 2:

@@ -49,3 +49,22 @@ def test_rule_scorer_uses_its_column_and_names_a_missing_one():
     assert rule.raw_margin(X).tolist() == [0.0, 3.0, 0.0]
     with pytest.raises(ValueError, match="referrals_12m"):
         RuleScorer("referrals_12m", ["x"])
+
+
+def test_calibrator_names_bad_labels_lengths_and_margins():
+    margin = np.linspace(-2, 2, 10)
+    y = np.array([0, 1] * 5)
+    bad = y.copy()
+    bad[3] = 2
+    with pytest.raises(ValueError, match=r"y_true: must be 0 or 1; row 3 is 2\.0"):
+        Calibrator().fit(margin, bad)
+    with pytest.raises(ValueError, match=r"y_true: must be 0 or 1; row 3 is 2\.0"):
+        Calibrator("platt").fit(margin, bad)
+    with pytest.raises(ValueError, match="y_true: has 9 rows but margin has 10"):
+        Calibrator().fit(margin, y[:-1])
+    m2 = margin.copy()
+    m2[6] = np.nan
+    with pytest.raises(ValueError, match=r"margin: row 6 is nan"):
+        Calibrator().fit(m2, y)
+    # Booleans are labels too.
+    assert Calibrator().fit(margin, y.astype(bool)).predict(margin).shape == (10,)

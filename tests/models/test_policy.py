@@ -55,3 +55,20 @@ def test_capacity_that_no_threshold_can_meet_flags_nothing_and_says_why():
     assert r.threshold_score == 21 and r.achieved_flag_rate == 0.0
     assert "too coarse" in r.note
     assert resolve_policy(FlagPolicy(version="t", capacity=0.30), scores).note == ""
+
+
+def test_bad_scores_and_labels_name_the_parameter_and_row():
+    scores = np.array([3.0, 20.0, np.nan, 7.0, np.nan])
+    with pytest.raises(ValueError, match=r"referral_scores: .*row 2 is nan \(2 such"):
+        resolve_policy(FlagPolicy(version="t"), scores)
+    with pytest.raises(ValueError, match=r"referral_scores: .*row 1 is 2\.5"):
+        resolve_policy(FlagPolicy(version="t"), np.array([1, 2.5]))
+    with pytest.raises(ValueError, match=r"referral_scores: .*row 0 is 0\.0"):
+        resolve_policy(FlagPolicy(version="t"), np.array([0, 2]))
+    sens = FlagPolicy(version="s", mode="sensitivity")
+    with pytest.raises(ValueError, match=r"y_true: must be 0 or 1; row 1 is 2\.0"):
+        resolve_policy(sens, np.array([4, 5, 6]), y_true=np.array([0, 2, 1]))
+    with pytest.raises(ValueError, match=r"y_true: must have one entry per referral score \(3\)"):
+        resolve_policy(sens, np.array([4, 5, 6]), y_true=np.array([0, 1]))
+    r = resolve_policy(sens, np.array([4, 5, 6, 12]), y_true=np.array([0, 0, 1, 1]))
+    assert r.threshold_score == 6 and r.achieved_sensitivity == 1.0

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from training import ReferralBootstrap, evaluate_predictions
+from training import ReferralBootstrap, calibration_points, evaluate_predictions
 
 
 def _frame(n_ref=400, seed=0):
@@ -86,3 +86,59 @@ def test_weighted_metrics_equal_sklearn_on_an_explicit_resample(ties):
     assert got["auc"] == pytest.approx(roc_auc_score(y[rows], p[rows]))
     assert got["average_precision"] == pytest.approx(average_precision_score(y[rows], p[rows]))
     assert got["brier"] == pytest.approx(brier_score_loss(y[rows], p[rows]))
+
+
+def test_scikit_learn_names_are_the_keywords():
+    ref, y, p, flag = _frame(100)
+    by_name = evaluate_predictions(
+        referral_id=ref, y_true=y, y_prob=p, y_pred=flag, n_bootstrap=20, random_state=0
+    )
+    assert by_name["auc"]["value"] == pytest.approx(roc_auc_score(y, p))
+    pts = calibration_points(y_true=y, y_prob=p, n_bins=5)
+    assert len(pts) == 5 and pts["observed"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("which", ["y_true", "y_prob", "y_pred"])
+def test_arrays_of_different_lengths_name_the_parameter(which):
+    ref, y, p, flag = _frame(100)
+    args = {"y_true": y, "y_prob": p, "y_pred": flag}
+    args[which] = args[which][:-3]
+    with pytest.raises(ValueError, match=rf"^{which}: has {len(ref) - 3} rows but referral_id"):
+        evaluate_predictions(ref, n_bootstrap=10, **args)
+
+
+def test_labels_and_flags_other_than_0_1_name_the_first_bad_row():
+    ref, y, p, flag = _frame(100)
+    y2 = y.copy()
+    y2[[7, 30]] = 2
+    with pytest.raises(ValueError, match=r"y_true: must be 0 or 1.*row 7 is 2\.0 \(2 such"):
+        evaluate_predictions(ref, y2, p, flag, n_bootstrap=10)
+    f2 = flag.astype(int)
+    f2[11] = -1
+    with pytest.raises(ValueError, match=r"y_pred: .*row 11 is -1\.0"):
+        evaluate_predictions(ref, y, p, f2, n_bootstrap=10)
+    with pytest.raises(ValueError, match=r"y_true: .*row 7"):
+        calibration_points(y2, p)
+
+
+def test_scores_must_be_finite_and_probabilities_in_range():
+    ref, y, p, flag = _frame(100)
+    p2 = p.copy()
+    p2[4] = np.inf
+    with pytest.raises(ValueError, match=r"y_prob: row 4 is inf"):
+        evaluate_predictions(ref, y, p2, flag, n_bootstrap=10)
+    p2[4] = 1.5
+    with pytest.raises(ValueError, match=r"y_prob: must be a probability.*row 4 is 1\.5"):
+        evaluate_predictions(ref, y, p2, flag, n_bootstrap=10)
+    # A ranking score need not be a probability.
+    res = evaluate_predictions(ref, y, p2, flag, is_probability=False, n_bootstrap=10)
+    assert np.isnan(res["brier"]["value"]) and res["n_rows"]["value"] == len(ref)
+    with pytest.raises(ValueError, match="y_true: expected numbers"):
+        evaluate_predictions(ref, np.array(["yes"] * len(ref)), p, flag, n_bootstrap=10)
+
+
+def test_a_bootstrap_built_on_other_rows_is_refused():
+    ref, y, p, flag = _frame(100)
+    other = ReferralBootstrap(ref[:-1])
+    with pytest.raises(ValueError, match="bootstrap: built on"):
+        evaluate_predictions(ref, y, p, flag, n_bootstrap=10, bootstrap=other)
