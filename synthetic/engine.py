@@ -21,7 +21,7 @@ from store import vocabulary as v
 from synthetic import params as p
 from synthetic.config import SimulationConfig
 from synthetic.events import ROLE, EventLog, Incidents, code
-from synthetic.population import ROLE_PARTNER, YEAR, Population
+from synthetic.population import ROLE_PARENT, ROLE_PARTNER, YEAR, Population
 
 HARM_TYPES = ("neglect", "physical_abuse", "emotional_abuse", "sexual_abuse", "other")
 NEGLECT, PHYSICAL, EMOTIONAL, SEXUAL, OTHER = range(5)
@@ -311,8 +311,9 @@ def _domestic_pairs(
     * a partner (father or new partner) living there with the domestic-abuse
       factor abuses the mother;
     * otherwise a mother with the factor abuses her partner, or, when nobody
-      lives with her, her most recent former partner if he left within
-      ``EX_PARTNER_YEARS`` (post-separation abuse);
+      lives with her, her most recent former partner: the children's father
+      however long ago he left (child contact keeps them in touch), a later
+      partner within ``EX_PARTNER_YEARS`` (post-separation abuse);
     * otherwise (the background incidents of any couple) that partner or
       former partner is recorded as perpetrator and the mother as victim.
 
@@ -342,7 +343,7 @@ def _domestic_pairs(
     gone = np.flatnonzero(
         (pop.spell_role <= ROLE_PARTNER)
         & (pop.spell_end <= d0)
-        & (pop.spell_end > d0 - p.EX_PARTNER_YEARS * YEAR)
+        & ((pop.spell_role == ROLE_PARENT) | (pop.spell_end > d0 - p.EX_PARTNER_YEARS * YEAR))
     )
     ex_of = np.full(n_fam, -1, np.int64)
     np.maximum.at(ex_of, pop.spell_fam[gone], gone)

@@ -44,7 +44,10 @@ class FormerPartners:
 
 
 def _uniform_in(rng, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return (lo + rng.random(lo.size) * np.maximum(hi - lo, 0)).astype(np.int64)
+    """A day in ``[lo, hi)``: the offset is floored, so a negative (pre-run) day never
+    rounds up to ``hi`` (which is the first simulated day or the day the adult joined)."""
+    offset = np.floor(rng.random(lo.size) * np.maximum(hi - lo, 0)).astype(np.int64)
+    return lo.astype(np.int64) + offset
 
 
 def _covering(group, start, end, q_group, q_day) -> np.ndarray:

@@ -101,8 +101,10 @@ DA_INCIDENT_ABUSIVE = 0.07
 # Domestic abuse is between people aged 16 or over (Domestic Abuse Act 2021,
 # s.1): no incident, in the window or in an adult's history, has a younger party.
 DA_MIN_AGE = 16.0
-# A mother's former partner stays a possible party to an incident (post-separation
-# abuse) for this long after he left, when no partner lives with her.
+# When no partner lives with her, a mother's former partner is a possible party
+# to an incident (post-separation abuse): the children's father for as long as
+# there are children (contact keeps them in touch), a later partner for this
+# long after he left.
 EX_PARTNER_YEARS = 2.0
 
 # --- Screening and outcomes ---------------------------------------------------

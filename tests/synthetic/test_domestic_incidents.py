@@ -94,8 +94,9 @@ def test_parties_are_partners_or_former_partners(pairs, small, small_config):
 
     The two parties are adults of one household, or one of them lives in no
     household (an earlier partner from outside).  In the window, with both in
-    the household, one lives there in the incident's month and the other too,
-    or left it at most two years before.
+    the household, one lives there on the incident's day and the other too, or
+    left it: the children's father at any time, a later partner at most two
+    years before that month.
     """
     m = small.tables["household_members"]
     adults = m[m["role"] != "child"]
@@ -114,7 +115,7 @@ def test_parties_are_partners_or_former_partners(pairs, small, small_config):
     # The monthly loop's own incidents (outsiders only come from earlier histories).
     span_start = pd.Timestamp(small_config.span_start)
     lo = pairs["occurred_at"].dt.to_period("M").dt.start_time
-    spells = adults[["person_id", "household_id", "start_date", "end_date"]]
+    spells = adults[["person_id", "household_id", "role", "start_date", "end_date"]]
     x = pairs[~outsider].assign(lo=lo).reset_index(names="incident")
     x = x[x["occurred_at"] >= span_start]  # legacy incidents precede the loop
     v = x.merge(spells, left_on="person_id_v", right_on="person_id")
@@ -128,10 +129,11 @@ def test_parties_are_partners_or_former_partners(pairs, small, small_config):
 
     def recent(s: str) -> pd.Series:
         end = both[f"end_date_{s}"]
+        father = both[f"role_{s}"] == "parent"
         return (
             end.notna()
             & (end <= both["lo_v"])
-            & (end > both["lo_v"] - pd.Timedelta(days=EX_PARTNER_DAYS))
+            & (father | (end > both["lo_v"] - pd.Timedelta(days=EX_PARTNER_DAYS)))
         )
 
     ok = (present("v") & present("p")) | (present("v") & recent("p"))
