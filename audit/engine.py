@@ -590,16 +590,16 @@ def _compare(lenses, boot, plans, policy: Policy) -> list[dict[str, Any]]:
 def audit_predictions(
     frame: pd.DataFrame,
     *,
-    label: str = "y_true",
+    y_true: str = "y_true",
     flag: str | None = "flag",
     score: str | None = "y_prob",
     threshold: float | None = None,
-    prob: str | None = "y_prob",
+    y_prob: str | None = "y_prob",
     band: str | None = "score",
     groups: Sequence[str] = DEFAULT_GROUPS,
     intersections: Sequence[tuple[str, str]] | None = None,
     referral_col: str | None = "referral_id",
-    harm_label: str | None = "y_harm",
+    y_harm: str | None = "y_harm",
     human_flag: str | None = "human_flag",
     policy: Policy | str | None = None,
     n_boot: int | None = None,
@@ -620,8 +620,9 @@ def audit_predictions(
     ----------
     frame
         The predictions.
-    label, flag, score, threshold, prob, band
-        See :func:`audit.frame.prepare_frame`.
+    y_true, flag, score, threshold, y_prob, band
+        Column names (scikit-learn's names for what each column holds; the
+        ``flag`` column is the ``y_pred``).  See :func:`audit.frame.prepare_frame`.
     groups
         Protected characteristics to audit by; missing values become
         "Not recorded".
@@ -630,8 +631,8 @@ def audit_predictions(
         deprivation quintile).
     referral_col
         Clusters for the bootstrap (None: resample rows).
-    harm_label, human_flag
-        Nullable columns for the ground-truth and human lenses.
+    y_harm, human_flag
+        Names of the nullable columns for the ground-truth and human lenses.
     policy
         A :class:`Policy`, a path to a policy file, or None for the default.
     n_boot
@@ -652,16 +653,16 @@ def audit_predictions(
     if intersections is None:
         intersections = [p for p in policy.intersections if all(c in groups for c in p)]
     cols = set(frame.columns)
-    extra = [c for c in (harm_label, human_flag) if c is not None and c in cols]
+    extra = [c for c in (y_harm, human_flag) if c is not None and c in cols]
     prep = prepare_frame(
         frame,
-        label=label,
+        y_true=y_true,
         groups=list(groups),
         flag=flag,
         score=score if (score is None or score in cols or threshold is not None) else None,
         threshold=threshold,
-        prob=prob if (prob is not None and prob in cols) else None,
-        band=band if (band is not None and band in cols and prob in cols) else None,
+        y_prob=y_prob if (y_prob is not None and y_prob in cols) else None,
+        band=band if (band is not None and band in cols and y_prob in cols) else None,
         referral_col=referral_col if (referral_col is not None and referral_col in cols) else None,
         intersections=intersections,
         extra_binary=extra,
@@ -669,7 +670,7 @@ def audit_predictions(
     return audit_prepared(
         prep,
         policy=policy,
-        harm=harm_label if harm_label in extra else None,
+        harm=y_harm if y_harm in extra else None,
         human=human_flag if human_flag in extra else None,
         n_boot=n_boot,
         random_state=random_state,

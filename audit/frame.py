@@ -65,11 +65,29 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str | None]) -> None:
         )
 
 
+def _shown(value: object) -> str:
+    """A cell as a reader would write it (``2``, not ``np.int64(2)``)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _blank_mask(values: pd.Series) -> np.ndarray:
+    """Cells with nothing in them: NaN/None/NA, or text of only spaces."""
+    missing = values.isna().to_numpy(dtype=bool)
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        text = values.astype("string").str.strip()
+        missing = missing | text.eq("").fillna(False).to_numpy(dtype=bool)
+    return missing
+
+
 def binary_column(frame: pd.DataFrame, column: str, *, nullable: bool = False) -> np.ndarray:
     """A 0/1 column as float (NaN where missing and ``nullable``).
 
     Accepts 0/1, True/False and the strings "0"/"1"/"true"/"false", because
     CSV exports from case-management systems write booleans in all of these.
+    Rows in messages are 1-based data rows (the header is not counted), as in
+    :class:`store.contract.Problem`, so "row 2" is the second row of the file's data.
     """
     values = frame[column]
     mapping = {
@@ -81,7 +99,7 @@ def binary_column(frame: pd.DataFrame, column: str, *, nullable: bool = False) -
         "false": 0.0,
     }
     out = np.full(len(values), np.nan)
-    missing = values.isna().to_numpy()
+    missing = _blank_mask(values)
     for i, v in enumerate(values.to_numpy(dtype=object)):
         if missing[i]:
             continue
@@ -92,29 +110,53 @@ def binary_column(frame: pd.DataFrame, column: str, *, nullable: bool = False) -
         elif isinstance(v, str) and v.strip().lower() in mapping:
             out[i] = mapping[v.strip().lower()]
         else:
-            raise AuditInputError(f"column {column!r} must be binary (0/1); row {i} has {v!r}")
+            raise AuditInputError(
+                f"column {column!r} must be binary (0/1); row {i + 1} has {_shown(v)}"
+            )
     if missing.any() and not nullable:
         first = int(np.flatnonzero(missing)[0])
         raise AuditInputError(
-            f"column {column!r} must be binary (0/1) with no missing values; row {first} is missing"
+            f"column {column!r} must be binary (0/1) with no missing values; "
+            f"row {first + 1} is missing"
         )
     return out
 
 
 def numeric_column(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A numeric column with no missing values, or an error naming the first bad row."""
+    """A numeric column with no missing values, or an error naming the first bad row.
+
+    A missing cell (empty in a CSV, NaN, None) is reported as missing, not as
+    "not numeric": the fix for a gap in an export differs from the fix for text
+    in a number column.  Rows are 1-based data rows, as in :func:`binary_column`.
+    """
     values = frame[column]
-    converted = pd.to_numeric(values, errors="coerce")
-    bad = converted.isna().to_numpy()
+    raw = values.to_numpy(dtype=object)
+    missing = _blank_mask(values)
+    converted = pd.to_numeric(values.where(~missing), errors="coerce")
+    bad = converted.isna().to_numpy() & ~missing
+    problems = []
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0])
+        problems.append(
+            (
+                first,
+                f"column {column!r} must be numeric with no missing values; "
+                f"row {first + 1} is missing",
+            )
+        )
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise AuditInputError(
-            f"column {column!r} must be numeric; row {first} has {values.iloc[first]!r}"
+        problems.append(
+            (first, f"column {column!r} must be numeric; row {first + 1} has {_shown(raw[first])}")
         )
+    if problems:
+        raise AuditInputError(min(problems)[1])
     out = converted.to_numpy(dtype=float)
     if not np.isfinite(out).all():
         first = int(np.flatnonzero(~np.isfinite(out))[0])
-        raise AuditInputError(f"column {column!r} must be finite; row {first} has {out[first]!r}")
+        raise AuditInputError(
+            f"column {column!r} must be finite; row {first + 1} has {_shown(raw[first])}"
+        )
     return out
 
 
@@ -151,6 +193,14 @@ def _cluster_codes(frame: pd.DataFrame, referral_col: str | None) -> np.ndarray:
     return codes
 
 
+def _require_range(values: np.ndarray, low: float, high: float, message: str) -> None:
+    """Raise ``message`` with the first (1-based data) row outside [low, high]."""
+    outside = (values < low) | (values > high)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        raise AuditInputError(f"{message}; row {first + 1} has {values[first]:g}")
+
+
 def score_bands(score: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
     """Calibration bands from a 1–20 score: 1–4, 5–8, 9–12, 13–16, 17–20.
 
@@ -173,12 +223,12 @@ def prob_bands(prob: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, tuple[st
 def prepare_frame(
     frame: pd.DataFrame,
     *,
-    label: str,
+    y_true: str,
     groups: Sequence[str],
     flag: str | None = None,
     score: str | None = None,
     threshold: float | None = None,
-    prob: str | None = None,
+    y_prob: str | None = None,
     band: str | None = None,
     referral_col: str | None = None,
     intersections: Sequence[tuple[str, str]] = (),
@@ -190,16 +240,17 @@ def prepare_frame(
     ----------
     frame
         One row per (referral, child) or per decision.
-    label
-        The outcome column (0/1, no missing).
+    y_true
+        Name of the outcome column (0/1, no missing).  Column-name
+        parameters carry scikit-learn's names for what the column holds.
     groups
         Protected-characteristic columns to audit by.
     flag, score, threshold
-        The decision: ``flag`` (0/1) directly, or ``score >= threshold``.
+        The decision (the ``y_pred``): ``flag`` (0/1) directly, or ``score >= threshold``.
         When both ``flag`` and ``score`` are given the flag is the decision and
         the score is used for AUC.
-    prob
-        Calibrated probability (0–1) for calibration; defaults to ``score``
+    y_prob
+        Name of the calibrated probability column (0–1) for calibration; defaults to ``score``
         when every score lies in [0, 1].
     band
         A 1–20 score column whose bands group the calibration table.
@@ -220,34 +271,32 @@ def prepare_frame(
         raise AuditInputError("a threshold needs a score column (--score) to apply it to")
     if flag is None and threshold is None:
         raise AuditInputError("a score without a flag needs a threshold (--threshold)")
-    wanted = [label, flag, score, prob, band, referral_col, *groups, *extra_binary]
+    wanted = [y_true, flag, score, y_prob, band, referral_col, *groups, *extra_binary]
     wanted += [c for pair in intersections for c in pair]
     require_columns(frame, wanted)
 
-    y_true = binary_column(frame, label)
+    truth = binary_column(frame, y_true)
     y_score = numeric_column(frame, score) if score is not None else None
     if flag is not None:
         y_pred = binary_column(frame, flag)
     else:
         y_pred = (y_score >= float(threshold)).astype(float)
 
-    y_prob = None
-    if prob is not None:
-        y_prob = numeric_column(frame, prob)
+    prob = None
+    if y_prob is not None:
+        prob = numeric_column(frame, y_prob)
+        _require_range(prob, 0, 1, f"probability column {y_prob!r} must lie in [0, 1]")
     elif y_score is not None and y_score.min() >= 0 and y_score.max() <= 1:
-        y_prob = y_score
-    if y_prob is not None and (y_prob.min() < 0 or y_prob.max() > 1):
-        raise AuditInputError(f"probability column {prob!r} must lie in [0, 1]")
+        prob = y_score
 
     bands, band_labels = None, ()
-    if y_prob is not None:
+    if prob is not None:
         if band is not None:
             b = numeric_column(frame, band)
-            if b.min() < 1 or b.max() > 20:
-                raise AuditInputError(f"score column {band!r} must lie in 1–20 for score bands")
+            _require_range(b, 1, 20, f"score column {band!r} must lie in 1–20 for score bands")
             bands, band_labels = score_bands(b)
         else:
-            bands, band_labels = prob_bands(y_prob)
+            bands, band_labels = prob_bands(prob)
 
     group_arrays: dict[str, np.ndarray] = {}
     for col in dict.fromkeys(groups):
@@ -266,12 +315,12 @@ def prepare_frame(
 
     extra = {c: binary_column(frame, c, nullable=True) for c in extra_binary}
     return PreparedFrame(
-        y_true=y_true,
+        y_true=truth,
         y_pred=y_pred,
         clusters=_cluster_codes(frame, referral_col),
         groups=group_arrays,
         y_score=y_score,
-        y_prob=y_prob,
+        y_prob=prob,
         bands=bands,
         band_labels=band_labels,
         extra=extra,

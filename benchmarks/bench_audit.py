@@ -50,7 +50,7 @@ def naive(frame: pd.DataFrame, reps: int, seed: int) -> float:
 
 def vectorised(frame: pd.DataFrame, reps: int, seed: int) -> float:
     prep = prepare_frame(
-        frame, label="y_true", groups=GROUPS, flag="flag", referral_col="referral_id"
+        frame, y_true="y_true", groups=GROUPS, flag="flag", referral_col="referral_id"
     )
     plans = []
     for col in GROUPS:

@@ -38,10 +38,10 @@ def crafted(fpr_b: float, n: int = 2000, small_group_fpr: float | None = None) -
 def run(df: pd.DataFrame, policy=None):
     result = audit_predictions(
         df,
-        label="y",
+        y_true="y",
         flag="flag",
         score=None,
-        prob=None,
+        y_prob=None,
         band=None,
         groups=["grp"],
         referral_col="rid",

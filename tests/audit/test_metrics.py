@@ -66,10 +66,10 @@ def direct(y, f, p, s):
 def hand_result():
     return audit_predictions(
         hand_built(),
-        label="y",
+        y_true="y",
         flag="f",
         score="p",
-        prob="p",
+        y_prob="p",
         band="s",
         groups=["grp"],
         referral_col="rid",
@@ -143,11 +143,11 @@ def test_bootstrap_formulas_with_unit_weights_equal_metricframe(predictions):
 
     prep = prepare_frame(
         predictions,
-        label="y_true",
+        y_true="y_true",
         groups=["ethnicity"],
         flag="flag",
         score="y_prob",
-        prob="y_prob",
+        y_prob="y_prob",
         band="score",
         referral_col="referral_id",
     )
