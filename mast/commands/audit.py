@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -12,10 +13,70 @@ import typer
 from mast.progress import console, progress_bar
 from mast.settings import get_settings
 
+# Every file ``mast audit`` writes into OUT; a new run replaces all of them.
+OUTPUT_NAMES = ("report.html", "report.pdf", "metrics.json")
+
 
 def _fail(message: str) -> None:
     console.print(f"[red]Cannot audit:[/red] {message}")
     raise typer.Exit(code=2)
+
+
+def _write_outputs(out: Path, write: Callable[[Path], None]) -> None:
+    """Write one run's outputs into a fresh folder beside ``out``, then swap it in.
+
+    A board member opening ``out`` must never see a report from one run beside
+    metrics (or a PDF) from another, and a run that fails part-way must leave
+    the previous run's outputs as they were.  So everything is written into a
+    staging folder on the same file system first; only a complete set is
+    published, by renames.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}-new-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    try:
+        write(staging)
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Replace ``out``'s audit outputs with ``staging``'s complete set."""
+    if not out.exists() and not out.is_symlink():
+        os.replace(staging, out)
+        return
+    foreign = [p for p in out.iterdir() if p.name not in OUTPUT_NAMES]
+    if not foreign and not out.is_symlink():
+        # A folder of audit outputs only: swap the whole folder, so the old
+        # set disappears and the new one appears together.
+        shutil.copymode(out, staging)
+        old = out.parent / f".{out.name}-old-{uuid.uuid4().hex[:12]}"
+        os.replace(out, old)
+        try:
+            os.replace(staging, out)
+        except OSError:
+            os.replace(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    # A shared folder (other people's files beside the audit's) cannot be
+    # swapped without losing them: remove every audit output first, so no file
+    # of an earlier run is left beside the new ones, then move the new set in.
+    for name in OUTPUT_NAMES:
+        (out / name).unlink(missing_ok=True)
+    for f in sorted(staging.iterdir()):
+        if not f.name.startswith("."):
+            os.replace(f, out / f.name)
+
+
+def _alias(value, name: str, old_value, old_name: str):
+    """The option's value, given under its name or its old one (kept for old scripts)."""
+    if old_value is None:
+        return value
+    if value is not None and value != old_value:
+        _fail(f"{name} and its old name {old_name} disagree ({value!r} vs {old_value!r}); give one")
+    return old_value
 
 
 def _read_table(path: Path):
@@ -59,28 +120,40 @@ def audit(
     predictions: Path = typer.Option(
         None, "--predictions", help="CSV (or Parquet) of predictions or decisions, one row each."
     ),
-    label: str = typer.Option(None, "--label", help="Outcome column (0/1)."),
+    y_true: str = typer.Option(None, "--y-true", help="Outcome column (0/1)."),
+    label: str = typer.Option(None, "--label", hidden=True, help="Old name of --y-true."),
     score: str = typer.Option(None, "--score", help="Numeric score column (needs --threshold)."),
     threshold: float = typer.Option(
         None, "--threshold", help="Flag rows whose score is at least this."
     ),
-    flag: str = typer.Option(None, "--flag", help="Decision column (0/1), instead of a score."),
+    flag: str = typer.Option(
+        None, "--flag", help="Decision column (0/1), the y_pred, instead of a score."
+    ),
     group: list[str] = typer.Option(
         None, "--group", help="Protected-characteristic column; repeat for several."
     ),
-    out: Path = typer.Option(None, "--out", help="Folder for report.html and metrics.json."),
+    out: Path = typer.Option(
+        None, "--out", help="Folder for report.html and metrics.json (replaced all or nothing)."
+    ),
     referral_col: str = typer.Option(
         None, "--referral-col", help="Rows sharing this id are resampled together."
     ),
-    prob: str = typer.Option(
-        None, "--prob", help="Calibrated probability column, for calibration (optional)."
+    y_prob: str = typer.Option(
+        None, "--y-prob", help="Calibrated probability column, for calibration (optional)."
     ),
-    harm: str = typer.Option(None, "--harm", help="Ground-truth outcome column (0/1, nullable)."),
+    prob: str = typer.Option(None, "--prob", hidden=True, help="Old name of --y-prob."),
+    y_harm: str = typer.Option(
+        None, "--y-harm", help="Ground-truth outcome column (0/1, nullable)."
+    ),
+    harm: str = typer.Option(None, "--harm", hidden=True, help="Old name of --y-harm."),
     human: str = typer.Option(
         None, "--human", help="Screeners' decision column (0/1, nullable), for lens 3."
     ),
     policy: Path = typer.Option(None, "--policy", help="Gate policy TOML (default: packaged)."),
-    seed: int = typer.Option(None, "--seed", help="Random seed for the bootstrap."),
+    random_state: int = typer.Option(
+        None, "--random-state", help="Seed for the bootstrap and mitigation (default: MAST_SEED)."
+    ),
+    seed: int = typer.Option(None, "--seed", hidden=True, help="Old name of --random-state."),
     n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap replicates (default: policy)."),
     pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf (needs chromium)."),
     run: str = typer.Option(None, "--run", help="Audit this MAST training run's test predictions."),
@@ -98,12 +171,18 @@ def audit(
     for every group column and value, n, base rate, flag rate, TPR, FPR, FNR,
     precision and (with a score) AUC, each with a 95% bootstrap interval
     resampled by referral.  Missing group values are the group "Not recorded".
-    Exit code 2 on bad input, with nothing written.
+    Exit code 2 on bad input, with nothing written.  OUT is replaced all or
+    nothing: a reader never sees files of two runs together, and a failed run
+    leaves the previous output as it was.
     """
     import audit as au
 
+    y_true = _alias(y_true, "--y-true", label, "--label")
+    y_prob = _alias(y_prob, "--y-prob", prob, "--prob")
+    y_harm = _alias(y_harm, "--y-harm", harm, "--harm")
+    random_state = _alias(random_state, "--random-state", seed, "--seed")
     settings = get_settings()
-    seed = settings.seed if seed is None else seed
+    random_state = settings.seed if random_state is None else random_state
     try:
         pol = au.load_policy(policy)
     except au.PolicyError as err:
@@ -127,8 +206,8 @@ def audit(
             _fail("--human-from-records goes with --run")
         if predictions is None:
             _fail("give --predictions FILE (or --run RUN_ID)")
-        if label is None:
-            _fail("give --label COL, the outcome column")
+        if y_true is None:
+            _fail("give --y-true COL, the outcome column")
         if (score is None) == (flag is None):
             _fail("give exactly one of --score COL (with --threshold T) or --flag COL")
         if threshold is not None and score is None:
@@ -141,20 +220,20 @@ def audit(
             _fail("give --out DIR")
         frame = _read_table(predictions)
         kwargs = dict(
-            label=label,
+            y_true=y_true,
             flag=flag,
             score=score,
             threshold=threshold,
-            prob=prob,
+            y_prob=y_prob,
             band=None,
             groups=list(group),
             referral_col=referral_col,
-            harm_label=harm,
+            y_harm=y_harm,
             human_flag=human,
         )
         missing = [
             c
-            for c in (label, flag, score, prob, referral_col, harm, human, *group)
+            for c in (y_true, flag, score, y_prob, referral_col, y_harm, human, *group)
             if c is not None and c not in frame.columns
         ]
         if missing:
@@ -164,30 +243,33 @@ def audit(
             )
         metadata = {"subtitle": f"Audit of {predictions.name}", "title": "Fairness audit"}
 
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out} is a file; give a folder")
     try:
         with progress_bar() as progress:
             result = au.audit_predictions(
-                frame, policy=pol, n_boot=n_boot, random_state=seed, progress=progress, **kwargs
+                frame,
+                policy=pol,
+                n_boot=n_boot,
+                random_state=random_state,
+                progress=progress,
+                **kwargs,
             )
         verdict = au.evaluate_gate(result, pol)
     except (au.AuditInputError, ValueError) as err:
         _fail(str(err))
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
-        try:
-            au.write_metrics_json(Path(tmp) / "metrics.json", result, verdict)
-            au.write_governance_report(
-                tmp, result, verdict, metadata=metadata, policy=pol, pdf=pdf, stem="report"
-            )
-        except au.PdfUnavailableError as err:
-            _fail(str(err))
-        out.mkdir(parents=True, exist_ok=True)
-        for f in sorted(Path(tmp).iterdir()):
-            if not f.name.startswith("."):
-                os.replace(f, out / f.name)
-        shutil.rmtree(tmp, ignore_errors=True)
+    def write(folder: Path) -> None:
+        au.write_metrics_json(folder / "metrics.json", result, verdict)
+        au.write_governance_report(
+            folder, result, verdict, metadata=metadata, policy=pol, pdf=pdf, stem="report"
+        )
+
+    try:
+        _write_outputs(out, write)
+    except au.PdfUnavailableError as err:
+        _fail(str(err))
     colour = "green" if verdict.passed else "red"
     console.print(
         f"Gate: [{colour}]{verdict.label}[/{colour}] (policy {verdict.policy_version}, "

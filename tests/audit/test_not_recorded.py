@@ -24,7 +24,7 @@ def test_not_recorded_survives_csv_to_json_to_report(tmp_path, predictions):
             "audit",
             "--predictions",
             str(path),
-            "--label",
+            "--y-true",
             "y_true",
             "--flag",
             "flag",
