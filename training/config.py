@@ -27,7 +27,9 @@ class SplitSection:
 @dataclass(frozen=True)
 class TuningSection:
     n_iter: int = 8
-    time_budget_seconds: float = 90.0
+    # None: every one of n_iter candidates runs (the same seed gives the same
+    # model).  A number of seconds is an opt-in that trades that for speed.
+    time_budget_seconds: float | None = None
     num_boost_round: int = 600
     early_stopping_rounds: int = 30
 
@@ -122,8 +124,11 @@ class TrainConfig:
             raise ValueError("split.burn_in_months and split.recording_allowance_days must be >= 0")
         if self.tuning.n_iter < 1:
             raise ValueError("tuning.n_iter must be at least 1")
-        if self.tuning.time_budget_seconds <= 0:
-            raise ValueError("tuning.time_budget_seconds must be positive")
+        budget = self.tuning.time_budget_seconds
+        if budget is not None and budget <= 0:
+            raise ValueError(
+                "tuning.time_budget_seconds must be positive (leave it out for no budget)"
+            )
         if not 0 < self.evaluation.confidence < 1:
             raise ValueError("evaluation.confidence must be in (0, 1)")
         if self.evaluation.n_bootstrap < 10:
@@ -148,6 +153,8 @@ class TrainConfig:
 
 def _coerce(value, type_name, where: str):
     type_name = type_name if isinstance(type_name, str) else type_name.__name__
+    # An optional value is simply left out of the TOML; a value given has the type.
+    type_name = type_name.removesuffix(" | None")
     try:
         if type_name == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):

@@ -9,6 +9,7 @@ MLflow and register, audit and gate.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ HUMAN_DECISION = "strategy_discussion"
 assert HUMAN_DECISION in v.DECISIONS
 
 Progress = Callable[[str, float, float], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class TrainResult:
     data_hash: str
     tracking_uri: str
     feature_rows: int = 0
+    tuning_summary: str = ""
     scorer: LightGBMScorer | None = None
     predictions: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -246,6 +249,12 @@ def train(
                 num_threads=cfg.num_threads,
                 progress=progress,
             )
+            if tuned.stopped_by_budget:
+                logger.warning(
+                    "LightGBM tuning %s: set tuning.time_budget_seconds only when speed "
+                    "matters more than reproducibility",
+                    tuned.summary,
+                )
         with st.stage("calibrate and score"):
             scorers = {
                 "lightgbm": LightGBMScorer(tuned.booster, names),
@@ -378,6 +387,7 @@ def train(
                         "label": label_def.tag,
                         "data_hash": data_hash,
                         "policy_version": policy.version,
+                        **_tuning_tags(tuned),
                     }
                 )
                 metrics = {}
@@ -395,6 +405,7 @@ def train(
                 metrics["shap.additivity_max_abs_err"] = additivity
                 metrics["tuning.seconds"] = tuned.seconds
                 metrics["tuning.trials"] = len(tuned.trials)
+                metrics["tuning.candidates"] = tuned.n_candidates
                 mlflow.log_metrics(metrics)
                 with tempfile.TemporaryDirectory() as tmp:
                     tmp = Path(tmp)
@@ -446,6 +457,7 @@ def train(
                                 "threshold_score": str(lgb_scorer.policy.threshold_score),
                                 "data_hash": data_hash,
                                 "test_auc_proxy": f"{headline:.3f}",
+                                **_tuning_tags(tuned),
                             },
                         )
         gate_verdict, gate_reasons = "not run", ["audit skipped"]
@@ -466,6 +478,7 @@ def train(
                         counts,
                         data_hash,
                         simulated=y_harm is not None,
+                        tuning=tuned.summary,
                     ),
                     performance=_performance_rows(comparison),
                     shap_importance=importance,
@@ -496,6 +509,7 @@ def train(
             data_hash=data_hash,
             tracking_uri=tracking_uri,
             feature_rows=feature_rows,
+            tuning_summary=tuned.summary,
             scorer=lgb_scorer,
             predictions=predictions,
         )
@@ -504,18 +518,44 @@ def train(
             con.close()
 
 
+def _tuning_tags(tuned) -> dict[str, str]:
+    """Run and version tags saying whether the search ran in full.
+
+    ``tuning_search`` is ``complete`` or ``cut short by time budget``: a run
+    cut short by the opt-in wall-clock budget is not reproducible from its
+    seed, and a reviewer must be able to see that without reading logs.
+    """
+    return {
+        "tuning_search": "cut short by time budget" if tuned.stopped_by_budget else "complete",
+        "tuning_summary": tuned.summary,
+    }
+
+
 def _card_metadata(
-    name, version, run_id, label_def, policy, scorer, periods, counts, data_hash, simulated
+    name,
+    version,
+    run_id,
+    label_def,
+    policy,
+    scorer,
+    periods,
+    counts,
+    data_hash,
+    simulated,
+    tuning: str = "",
 ) -> dict:
     """Plain facts for the audit's board report and model card."""
     from training.gate import trained_on
 
     p = periods
+    model_type = "LightGBM gradient-boosted trees, isotonic-calibrated; 1-20 ventile score"
+    if tuning:
+        model_type += f"; hyper-parameter random search: {tuning}"
     return {
         "model_name": name,
         "model_version": version or "not registered",
         "run_id": run_id,
-        "model_type": "LightGBM gradient-boosted trees, isotonic-calibrated; 1-20 ventile score",
+        "model_type": model_type,
         "date": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d"),
         "trained_on": trained_on(periods, counts, data_hash, simulated),
         "training_period": f"{p.train_start.date()} to {p.train_end.date()}",
@@ -590,6 +630,10 @@ def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
         "counts": out.counts,
         "policies": {k: s.policy.to_dict() for k, s in out.scorers.items()},
         "tuning": {
+            "summary": out.tuned.summary,
+            "candidates": out.tuned.n_candidates,
+            "time_budget_seconds": out.tuned.time_budget_seconds,
+            "stopped_by_budget": out.tuned.stopped_by_budget,
             "trials": out.tuned.trials,
             "seconds": out.tuned.seconds,
             "best_params": out.tuned.params,
@@ -658,6 +702,8 @@ def _markdown_report(report: dict, comparison: pd.DataFrame) -> str:
         f"Ground-truth harm: {report['harm_label']}",
         "",
         f"Units: {report['units']} Intervals: bootstrap resampled by referral.",
+        "",
+        f"LightGBM hyper-parameter search: {report['tuning']['summary']}.",
         "",
         "| model | label | metric | value | 95% CI |",
         "|---|---|---|---|---|",

@@ -2,10 +2,16 @@
 
 Each candidate is fitted on the training period and stopped early on the
 calibration period, which starts one label-horizon gap later, so selection is
-temporal too.  The search stops after ``n_iter`` candidates, or before a
-candidate that would likely overrun the time budget (judged by the mean time
-of the candidates so far); at least one candidate always runs.
-The test period is never seen.
+temporal too.  The test period is never seen.
+
+Determinism: by default the search runs exactly ``n_iter`` candidates, so the
+same data and ``random_state`` always give the same model, however loaded the
+machine.  A wall-clock budget (``time_budget_seconds``) is an explicit
+opt-in: it stops the search before a candidate that would likely overrun
+(judged by the mean time of the candidates so far; at least one always runs),
+which makes the chosen model depend on machine load.  When it cuts the search
+short, :attr:`TuningResult.stopped_by_budget` says so and training tags the
+run.
 """
 
 from __future__ import annotations
@@ -36,6 +42,20 @@ class TuningResult:
     best_score: float
     trials: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    n_candidates: int = 0
+    time_budget_seconds: float | None = None
+    stopped_by_budget: bool = False
+
+    @property
+    def summary(self) -> str:
+        """One line for tags, logs and the model card: how much of the search ran."""
+        ran = f"{len(self.trials)} of {self.n_candidates} candidates"
+        if self.stopped_by_budget:
+            return (
+                f"{ran}: cut short by the {self.time_budget_seconds:g} s time budget "
+                "(the model depends on machine load; not reproducible)"
+            )
+        return f"{ran}: complete search"
 
 
 def base_params(random_state: int, num_threads: int) -> dict:
@@ -77,18 +97,30 @@ def tune_lightgbm(
     y_valid: np.ndarray,
     feature_names: list[str],
     n_iter: int,
-    time_budget_seconds: float,
     num_boost_round: int,
     early_stopping_rounds: int,
     random_state: int,
     num_threads: int,
+    time_budget_seconds: float | None = None,
     progress=None,
 ) -> TuningResult:
-    """Fit candidates until the budget runs out and keep the best by validation log loss.
+    """Fit ``n_iter`` candidates and keep the best by validation log loss.
 
     The returned booster holds exactly ``best_iteration`` trees, so every
     consumer (predict, SHAP) sees the same model.
+
+    Parameters
+    ----------
+    time_budget_seconds
+        None (the default): every candidate runs, so the result depends only
+        on the data and ``random_state``.  A number: stop before a candidate
+        likely to end past this many seconds; the result then records
+        ``stopped_by_budget`` when fewer than ``n_iter`` candidates ran.
     """
+    if time_budget_seconds is not None and not time_budget_seconds > 0:
+        raise ValueError(
+            f"time_budget_seconds: must be positive or None, got {time_budget_seconds!r}"
+        )
     start = time.perf_counter()
     # feature_pre_filter off: candidates differ in min_child_samples, so the
     # binned dataset must not pre-drop features for the first candidate's value.
@@ -102,10 +134,16 @@ def tune_lightgbm(
     best: TuningResult | None = None
     trials: list[dict] = []
     candidates = sample_candidates(n_iter, random_state)
+    stopped = False
     for i, cand in enumerate(candidates):
         elapsed = time.perf_counter() - start
-        # Start a candidate only if a typical one would finish within the budget.
-        if i > 0 and elapsed + elapsed / i > time_budget_seconds:
+        # Opt-in budget: start a candidate only if a typical one would finish within it.
+        if (
+            time_budget_seconds is not None
+            and i > 0
+            and elapsed + elapsed / i > time_budget_seconds
+        ):
+            stopped = True
             break
         params = {**base_params(random_state, num_threads), **cand}
         booster = lgb.train(
@@ -128,4 +166,7 @@ def tune_lightgbm(
     best.booster = final
     best.trials = trials
     best.seconds = time.perf_counter() - start
+    best.n_candidates = len(candidates)
+    best.time_budget_seconds = time_budget_seconds
+    best.stopped_by_budget = stopped
     return best

@@ -16,7 +16,7 @@ from mast.settings import MODEL_NAME
 from training import PromotionRefused, TrainConfig, list_versions, promote, train
 
 SMALL = {
-    "tuning": {"n_iter": 2, "time_budget_seconds": 20, "num_boost_round": 200},
+    "tuning": {"n_iter": 2, "num_boost_round": 200},
     "evaluation": {"n_bootstrap": 30, "shap_sample": 200},
 }
 REQUIRED = [
@@ -92,6 +92,8 @@ def test_model_card_says_what_it_was_trained_on(trained):
     assert "simulated synthetic local authority" in card["description"]
     assert result.data_hash in card["description"]
     assert f"{p.train_start.date()} to {p.train_end.date()}" in card["description"]
+    model_type = json.loads(local.read_text())["model_details"]["type"]
+    assert "random search: 2 of 2 candidates: complete search" in model_type
 
 
 def test_registered_candidate_scores_like_memory(trained, fake_store):
@@ -158,27 +160,107 @@ def test_cli_promote_and_models(trained, monkeypatch):
     assert out.exit_code == 0 and "candidate" in out.output and "fail" in out.output
 
 
-def test_ground_truth_never_changes_the_model(fake_store, trained, tmp_path):
-    """Scramble truth.latent_harm: the model and its scores must not move."""
-    path, _, _, ft = fake_store
-    result, _ = trained
+def test_ground_truth_never_changes_the_features_or_the_model(fake_store, tmp_path):
+    """Scramble truth.latent_harm: features rebuilt from the store, model and scores must not move.
+
+    Both runs build their features from their own store (no prebuilt
+    feature table), so a feature that read the truth schema would differ.
+    """
+    from features import build_features
+    from store import connect
+
+    path, _, _, _ = fake_store
     copy = tmp_path / "scrambled.duckdb"
     copy.write_bytes(Path(path).read_bytes())
     con = duckdb.connect(str(copy))
-    con.execute("UPDATE truth.latent_harm SET person_id = 'nobody', severity = 3")
-    con.close()
-    again = train(
-        copy,
-        TrainConfig.from_dict(SMALL),
-        tracking_uri=f"sqlite:///{tmp_path}/m.db",
-        feature_table=ft,
-        register=False,
-        run_gate_after=False,
+    con.execute(
+        "UPDATE truth.latent_harm SET person_id = 'nobody', severity = 3, "
+        "start_date = DATE '1990-01-01', end_date = DATE '1990-01-02'"
     )
-    a, b = result.predictions, again.predictions
-    np.testing.assert_array_equal(a["y_prob"], b["y_prob"])
-    np.testing.assert_array_equal(a["y_true"], b["y_true"])
-    assert (b["y_harm"] == 0).all() and (a["y_harm"] == 1).any()
+    con.close()
+    built = {}
+    for name, store in (("original", path), ("scrambled", copy)):
+        con = connect(store, read_only=True)
+        try:
+            built[name] = build_features(con)
+        finally:
+            con.close()
+    a_ft, b_ft = built["original"], built["scrambled"]
+    assert a_ft.X.shape[0] > 1000 and (a_ft.X.fillna(0) != 0).any().sum() > 10
+    pd.testing.assert_frame_equal(a_ft.keys, b_ft.keys)
+    pd.testing.assert_frame_equal(a_ft.X, b_ft.X)
+    runs = {
+        name: train(
+            store,
+            TrainConfig.from_dict(SMALL),
+            tracking_uri=f"sqlite:///{tmp_path}/{name}.db",
+            register=False,
+            run_gate_after=False,
+        )
+        for name, store in (("original", path), ("scrambled", copy))
+    }
+    a, b = runs["original"], runs["scrambled"]
+    assert a.feature_rows == len(a_ft.X)  # the features really were built from the store
+    assert list(a.scorer.feature_names) == list(a_ft.X.columns)
+    pa, pb = a.predictions, b.predictions
+    np.testing.assert_array_equal(pa["y_prob"], pb["y_prob"])
+    np.testing.assert_array_equal(pa["score"], pb["score"])
+    np.testing.assert_array_equal(pa["y_true"], pb["y_true"])
+    assert (pb["y_harm"] == 0).all() and (pa["y_harm"] == 1).any()
+
+
+def test_the_same_seed_gives_the_same_model_on_a_loaded_machine(fake_store, tmp_path, monkeypatch):
+    """Determinism: a quiet and a very loaded machine train the same model from one seed.
+
+    The loaded machine is a clock on which every candidate seems to take ten
+    minutes.  With a wall-clock budget the loaded run would keep only the
+    first candidate; the seed alone must decide.
+    """
+    import itertools
+    from types import SimpleNamespace
+
+    import training.tuning
+    from training.tuning import sample_candidates
+
+    path, _, _, ft = fake_store
+    config = TrainConfig.from_dict({**SMALL, "tuning": {"n_iter": 4, "num_boost_round": 200}})
+    kw = dict(feature_table=ft, register=False, run_gate_after=False)
+    quiet = train(path, config, tracking_uri=f"sqlite:///{tmp_path}/q.db", **kw)
+    ticks = itertools.count(step=600.0)
+    monkeypatch.setattr(
+        training.tuning, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks)))
+    )
+    loaded = train(path, config, tracking_uri=f"sqlite:///{tmp_path}/l.db", **kw)
+    # The test means something only if the first candidate is not the best.
+    first = {k: str(v) for k, v in sample_candidates(4, config.random_state)[0].items()}
+    params = mlflow.MlflowClient(f"sqlite:///{tmp_path}/q.db").get_run(quiet.run_id).data.params
+    assert {k: params[f"lightgbm.{k}"] for k in first} != first
+    assert quiet.tuning_summary == loaded.tuning_summary == "4 of 4 candidates: complete search"
+    pq, pl = quiet.predictions, loaded.predictions
+    for col in ("y_prob", "score", "flag", "l1_logistic_probability", "rule_score"):
+        np.testing.assert_array_equal(pq[col], pl[col], err_msg=col)
+    assert quiet.scorer.booster.model_to_string() == loaded.scorer.booster.model_to_string()
+    assert (
+        mlflow.MlflowClient(f"sqlite:///{tmp_path}/l.db")
+        .get_run(loaded.run_id)
+        .data.tags["tuning_search"]
+        == "complete"
+    )
+    # An opt-in budget on the loaded machine cuts the search short, and the run says so.
+    budget = TrainConfig.from_dict(
+        {**SMALL, "tuning": {"n_iter": 4, "num_boost_round": 200, "time_budget_seconds": 90}}
+    )
+    cut = train(path, budget, tracking_uri=f"sqlite:///{tmp_path}/c.db", **kw)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/c.db")
+    run = client.get_run(cut.run_id)
+    assert run.data.tags["tuning_search"] == "cut short by time budget"
+    assert run.data.tags["tuning_summary"].startswith("1 of 4 candidates: cut short by the 90 s")
+    assert run.data.metrics["tuning.trials"] == 1 and run.data.metrics["tuning.candidates"] == 4
+    report = json.loads(
+        Path(client.download_artifacts(cut.run_id, "evaluation/evaluation_report.json")).read_text()
+    )
+    assert report["tuning"]["stopped_by_budget"] is True
+    assert not np.array_equal(cut.predictions["y_prob"], pq["y_prob"])
 
 
 def test_only_truth_module_reads_ground_truth():

@@ -1,5 +1,10 @@
-import numpy as np
+import itertools
+from types import SimpleNamespace
 
+import numpy as np
+import pytest
+
+import training.tuning
 from training import tune_lightgbm
 from training.tuning import sample_candidates
 
@@ -18,7 +23,6 @@ def test_search_is_seeded_and_deterministic():
     kw = dict(
         feature_names=[f"f{i}" for i in range(5)],
         n_iter=2,
-        time_budget_seconds=60,
         num_boost_round=100,
         early_stopping_rounds=10,
         random_state=3,
@@ -51,3 +55,36 @@ def test_budget_stops_the_search_after_the_first_candidate():
         num_threads=1,
     )
     assert len(res.trials) == 1
+    assert res.stopped_by_budget and res.n_candidates == 20
+    assert res.summary.startswith("1 of 20 candidates: cut short by the 1e-06 s time budget")
+
+
+@pytest.fixture
+def loaded_machine(monkeypatch):
+    """A clock on which every reading is ten minutes after the last: a very loaded machine."""
+    ticks = itertools.count(step=600.0)
+    clock = SimpleNamespace(perf_counter=lambda: float(next(ticks)))
+    monkeypatch.setattr(training.tuning, "time", clock)
+
+
+def test_by_default_n_iter_alone_decides_however_slow_the_machine(loaded_machine):
+    """No wall-clock budget unless asked: every candidate runs, the result is the seed's."""
+    (Xt, yt), (Xv, yv) = _data(0), _data(1)
+    kw = dict(
+        feature_names=[f"f{i}" for i in range(5)],
+        n_iter=4,
+        num_boost_round=40,
+        early_stopping_rounds=5,
+        random_state=7,
+        num_threads=1,
+    )
+    res = tune_lightgbm(Xt, yt, Xv, yv, **kw)
+    assert len(res.trials) == res.n_candidates == 4
+    assert not res.stopped_by_budget and res.summary == "4 of 4 candidates: complete search"
+    want = sample_candidates(4, 7)
+    assert [{k: t[k] for k in c} for t, c in zip(res.trials, want, strict=True)] == want
+    # The same clock with an opt-in budget cuts the search short, and says so.
+    cut = tune_lightgbm(Xt, yt, Xv, yv, time_budget_seconds=90, **kw)
+    assert len(cut.trials) == 1 and cut.stopped_by_budget
+    with pytest.raises(ValueError, match="time_budget_seconds"):
+        tune_lightgbm(Xt, yt, Xv, yv, time_budget_seconds=0, **kw)
