@@ -32,6 +32,7 @@ import numpy as np
 from features import definitions as d
 from features.sql import DUCKDB, event_classes, predicate_mask, referral_classes
 from store import vocabulary as v
+from store.contract import REFERENCES
 
 # "No value" for a timestamp held as int64 microseconds: later than anything,
 # so "x < as_of" is false for it, as SQL's NULL comparison is.
@@ -43,7 +44,12 @@ Progress = Callable[[str, float, float], None]
 
 def _offsets(owner: np.ndarray, n: int) -> np.ndarray:
     """CSR offsets: rows of owner ``i`` are ``offsets[i]:offsets[i + 1]`` (rows sorted by owner)."""
-    return np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)
+    return _cumulative(np.bincount(owner, minlength=n))
+
+
+def _cumulative(counts: np.ndarray) -> np.ndarray:
+    """CSR offsets from the number of rows of each owner."""
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def _us(col: str) -> str:
@@ -112,21 +118,48 @@ class StoreSnapshot:
         return sum(x.nbytes for x in vars(self).values() if isinstance(x, np.ndarray))
 
     @classmethod
-    def load(cls, con, progress: Progress | None = None) -> StoreSnapshot:
+    def load(
+        cls, con, progress: Progress | None = None, chunk_rows: int | None = None
+    ) -> StoreSnapshot:
         """Read the store behind ``con`` into memory.
+
+        The tables grouped by person (household members, referral children
+        and, above all, agency events) are read one range of people at a time,
+        in the order the snapshot keeps them, into arrays allocated once at
+        their final size.  Fetching a whole table and then converting it held
+        DuckDB's result, the fetched columns and the converted arrays at once:
+        the load peaked at about twice the snapshot.  Now it needs the
+        snapshot plus one chunk.
 
         Parameters
         ----------
         con
             A DuckDB connection to a MAST store (read-only is enough).
         progress
-            Optional ``progress(step, completed, total)`` callable.
-        """
-        steps = 5
+            Optional ``progress(step, completed, total)`` callable, in rows read.
+        chunk_rows
+            About how many rows of a table to fetch at once (default
+            :data:`CHUNK_ROWS`): bounds the memory the load needs beyond the
+            snapshot itself.  The result does not depend on it.
 
-        def step(i: int) -> None:
+        Raises
+        ------
+        ValueError
+            If a row refers to a person, household or referral that is not
+            in the store, or an id appears twice; the message names the
+            table, the field and the key.
+        """
+        chunk_rows = CHUNK_ROWS if chunk_rows is None else int(chunk_rows)
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+        sizes = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in _BY_PERSON}
+        done, total = 0, 1 + sum(sizes.values())
+
+        def step(rows: int) -> None:
+            nonlocal done
+            done += rows
             if progress:
-                progress("snapshot", i, steps)
+                progress("snapshot", done, total)
 
         step(0)
         p = con.execute(
@@ -137,34 +170,13 @@ class StoreSnapshot:
             FROM people ORDER BY person_id"""
         ).fetchnumpy()
         person_ids = np.asarray(p["person_id"], dtype=object)
-        person = {pid: i for i, pid in enumerate(person_ids)}
+        person = _index(con, person_ids, "person_id", "people")
         hh = con.execute(
             "SELECT household_id, imd_decile FROM households ORDER BY household_id"
         ).fetchnumpy()
         household_ids = np.asarray(hh["household_id"], dtype=object)
-        household = {h: i for i, h in enumerate(household_ids)}
+        household = _index(con, household_ids, "household_id", "households")
         imd = np.ma.filled(np.ma.asarray(hh["imd_decile"], dtype=float), np.nan)
-        step(1)
-        # Big tables come back as integers only: row positions (from the same
-        # ORDER BY as the id lists above) and vocabulary codes, never one Python
-        # string per row, so a national store fits in memory.
-        m = con.execute(
-            f"""WITH {_POSITIONS}
-            SELECT pp.i AS person, hp.i AS household, {_case("m.role", MEMBER_ROLES)} AS role,
-                {_us("m.start_date")} AS start_at,
-                COALESCE({_us("m.end_date")}, {NEVER}) AS end_at,
-                {_us("m.recorded_at")} AS recorded_at,
-                COALESCE({_us("m.end_recorded_at")}, {NEVER}) AS end_recorded_at
-            FROM household_members m
-            JOIN pp ON pp.person_id = m.person_id
-            JOIN hp ON hp.household_id = m.household_id
-            ORDER BY pp.i, hp.i, m.start_date, m.recorded_at"""
-        ).fetchnumpy()
-        _check_count(con, "household_members", len(m["person"]))
-        m_person = np.asarray(m["person"], dtype=np.int64)
-        m_household = np.asarray(m["household"], dtype=np.int64)
-        h_rows = np.argsort(m_household, kind="stable")
-        step(2)
         concerns = ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
         r = con.execute(
             f"""SELECT r.referral_id, {_us("r.received_at")} AS received_at,
@@ -176,46 +188,90 @@ class StoreSnapshot:
             ORDER BY r.referral_id"""
         ).fetchnumpy()
         referral_ids = np.asarray(r["referral_id"], dtype=object)
-        referral = {rid: i for i, rid in enumerate(referral_ids)}
-        rc = con.execute(
-            f"""WITH {_POSITIONS}
-            SELECT h.person, h.referral, {predicate_mask(referral_classes())} AS mask
+        # The join above would hide both faults of a decision: one about no
+        # referral drops out (refused here), a second one repeats its
+        # referral (refused by _index).
+        _refuse_dangling(con, "screening_decisions")
+        referral = _index(con, referral_ids, "referral_id", "referrals", "screening_decisions")
+        step(1)
+        # The tables grouped by person come back as integers only: row
+        # positions (in the id order of the lists above) and vocabulary codes,
+        # never one Python string per row, so a national store fits in memory.
+        read = _PersonRanges(con, person_ids, person, chunk_rows, step)
+        m, m_offsets = read(
+            "household_members",
+            sizes["household_members"],
+            lambda pp, where: (
+                f"""SELECT pp.i AS person, hp.i AS household,
+                CAST({_case("m.role", MEMBER_ROLES)} AS SMALLINT) AS role,
+                {_us("m.start_date")} AS start_at,
+                COALESCE({_us("m.end_date")}, {NEVER}) AS end_at,
+                {_us("m.recorded_at")} AS recorded_at,
+                COALESCE({_us("m.end_recorded_at")}, {NEVER}) AS end_recorded_at
+            FROM household_members m
+            JOIN {pp} pp ON pp.person_id = m.person_id
+            JOIN ({_HOUSEHOLD_POSITIONS}) hp ON hp.household_id = m.household_id
+            WHERE {where("m.person_id")}
+            ORDER BY pp.i, hp.i, m.start_date, m.recorded_at"""
+            ),
+            person=np.int64,
+            household=np.int64,
+            role=np.int16,
+            start_at=np.int64,
+            end_at=np.int64,
+            recorded_at=np.int64,
+            end_recorded_at=np.int64,
+        )
+        h_rows = np.argsort(m["household"], kind="stable")
+        rc, rc_offsets = read(
+            "referral_children",
+            sizes["referral_children"],
+            lambda pp, where: (
+                f"""SELECT h.person, h.referral,
+                {predicate_mask(referral_classes())} AS mask
             FROM (
               SELECT pp.i AS person, rp.i AS referral, r.source, r.received_at, p.date_of_birth,
                 dd.decision, dd.closure_reason
               FROM referral_children rc
-              JOIN pp ON pp.person_id = rc.person_id
-              JOIN rp ON rp.referral_id = rc.referral_id
+              JOIN {pp} pp ON pp.person_id = rc.person_id
+              JOIN ({_REFERRAL_POSITIONS}) rp ON rp.referral_id = rc.referral_id
               JOIN referrals r ON r.referral_id = rc.referral_id
               JOIN people p ON p.person_id = rc.person_id
               LEFT JOIN screening_decisions dd ON dd.referral_id = rc.referral_id
+              WHERE {where("rc.person_id")}
             ) h
             ORDER BY h.person, h.referral"""
-        ).fetchnumpy()
-        _check_count(con, "referral_children", len(rc["person"]))
-        rc_person = np.asarray(rc["person"], dtype=np.int64)
-        step(3)
+            ),
+            referral=np.int64,
+            mask=np.int64,
+        )
         kind = " ".join(
             f"WHEN e.agency = '{a}' AND e.event_type = '{t}' THEN {k}"
             for k, (a, t) in enumerate(EVENT_KINDS)
         )
-        e = con.execute(
-            f"""WITH {_POSITIONS}
-            SELECT pp.i AS person, {_us("e.occurred_at")} AS occurred_at,
-                {_us("e.recorded_at")} AS recorded_at, {predicate_mask(event_classes())} AS mask,
-                CASE {kind} ELSE -1 END AS kind, {_case("e.role", v.EVENT_ROLES)} AS role,
-                COALESCE(e.severity, -1) AS severity
+        e, e_offsets = read(
+            "agency_events",
+            sizes["agency_events"],
+            lambda pp, where: (
+                f"""SELECT pp.i AS person, {_us("e.occurred_at")} AS occurred_at,
+                {_us("e.recorded_at")} AS recorded_at,
+                {predicate_mask(event_classes())} AS mask,
+                CAST(CASE {kind} ELSE -1 END AS SMALLINT) AS kind,
+                CAST({_case("e.role", v.EVENT_ROLES)} AS TINYINT) AS role,
+                CAST(COALESCE(e.severity, -1) AS TINYINT) AS severity
             FROM agency_events e
-            JOIN pp ON pp.person_id = e.person_id
-            JOIN people p ON p.person_id = e.person_id
+            JOIN {pp} pp ON pp.person_id = e.person_id
+            WHERE {where("e.person_id")}
             ORDER BY pp.i, e.recorded_at, e.event_id"""
-        ).fetchnumpy()
-        _check_count(con, "agency_events", len(e["person"]))
-        e_person = np.asarray(e["person"], dtype=np.int64)
-        e_kind = np.asarray(e["kind"], dtype=np.int16)
-        step(4)
-        n_people = len(person_ids)
-        snap = cls(
+            ),
+            occurred_at=np.int64,
+            recorded_at=np.int64,
+            mask=np.int64,
+            kind=np.int16,
+            role=np.int8,
+            severity=np.int8,
+        )
+        return cls(
             person=person,
             person_ids=person_ids,
             dob=np.asarray(p["dob"], dtype=np.int64),
@@ -227,15 +283,15 @@ class StoreSnapshot:
             household=household,
             household_ids=household_ids,
             imd_decile=imd,
-            m_offsets=_offsets(m_person, n_people),
-            m_person=m_person,
-            m_household=m_household,
-            m_role=np.asarray(m["role"], dtype=np.int16),
-            m_start=np.asarray(m["start_at"], dtype=np.int64),
-            m_end=np.asarray(m["end_at"], dtype=np.int64),
-            m_recorded=np.asarray(m["recorded_at"], dtype=np.int64),
-            m_end_recorded=np.asarray(m["end_recorded_at"], dtype=np.int64),
-            h_offsets=_offsets(m_household[h_rows], len(household_ids)),
+            m_offsets=m_offsets,
+            m_person=m["person"],
+            m_household=m["household"],
+            m_role=m["role"],
+            m_start=m["start_at"],
+            m_end=m["end_at"],
+            m_recorded=m["recorded_at"],
+            m_end_recorded=m["end_recorded_at"],
+            h_offsets=_offsets(m["household"][h_rows], len(household_ids)),
             h_rows=h_rows,
             referral=referral,
             referral_ids=referral_ids,
@@ -247,19 +303,17 @@ class StoreSnapshot:
             r_decided=np.asarray(r["decided_at"], dtype=np.int64),
             r_decision=np.asarray(r["decision"], dtype=np.int16),
             r_closure=np.asarray(r["closure_reason"], dtype=np.int16),
-            rc_offsets=_offsets(rc_person, n_people),
-            rc_referral=np.asarray(rc["referral"], dtype=np.int64),
-            rc_mask=np.asarray(rc["mask"], dtype=np.int64),
-            e_offsets=_offsets(e_person, n_people),
-            e_occurred=np.asarray(e["occurred_at"], dtype=np.int64),
-            e_recorded=np.asarray(e["recorded_at"], dtype=np.int64),
-            e_mask=np.asarray(e["mask"], dtype=np.int64),
-            e_kind=e_kind,
-            e_role=np.asarray(e["role"], dtype=np.int8),
-            e_severity=np.asarray(e["severity"], dtype=np.int8),
+            rc_offsets=rc_offsets,
+            rc_referral=rc["referral"],
+            rc_mask=rc["mask"],
+            e_offsets=e_offsets,
+            e_occurred=e["occurred_at"],
+            e_recorded=e["recorded_at"],
+            e_mask=e["mask"],
+            e_kind=e["kind"],
+            e_role=e["role"],
+            e_severity=e["severity"],
         )
-        step(5)
-        return snap
 
 
 # Household roles in alphabetical order, so the smallest code is SQL's MIN(role).
@@ -267,11 +321,99 @@ MEMBER_ROLES = tuple(sorted(v.HOUSEHOLD_ROLES))
 EVENT_KINDS = tuple((a, t) for a, types in v.EVENT_TYPES.items() for t in types)
 
 
-# Row positions of people, households and referrals in id order, as the id
-# lists the snapshot holds (both come from ORDER BY on the id).
-_POSITIONS = """pp AS (SELECT person_id, row_number() OVER (ORDER BY person_id) - 1 AS i FROM people),
-    hp AS (SELECT household_id, row_number() OVER (ORDER BY household_id) - 1 AS i FROM households),
-    rp AS (SELECT referral_id, row_number() OVER (ORDER BY referral_id) - 1 AS i FROM referrals)"""
+# How many rows of a table the load fetches at once.  A row costs about 50
+# bytes in DuckDB's result and again in the fetched columns, so a chunk needs
+# ~100 MB beside the snapshot; larger chunks were no faster (see
+# benchmarks/bench_snapshot.py).
+CHUNK_ROWS = 1 << 20
+
+# The tables read a range of people at a time.
+_BY_PERSON = ("household_members", "referral_children", "agency_events")
+
+# Row positions of households and referrals in id order, as the id lists the
+# snapshot holds (both come from ORDER BY on the id).
+_HOUSEHOLD_POSITIONS = (
+    "SELECT household_id, row_number() OVER (ORDER BY household_id) - 1 AS i FROM households"
+)
+_REFERRAL_POSITIONS = (
+    "SELECT referral_id, row_number() OVER (ORDER BY referral_id) - 1 AS i FROM referrals"
+)
+
+_CHECK = "run `mast load` to check the store against the contract"
+
+
+class _PersonRanges:
+    """Reads a table grouped by person, a range of people at a time, into arrays of its size.
+
+    A range is people ``a`` to ``b - 1`` (positions in ``person_ids``), that
+    is ids from ``person_ids[a]`` up to, not including, ``person_ids[b]``;
+    the ranges cover every string, so each row falls in exactly one and a
+    row whose person is missing falls in one and finds no one.  The store is
+    written sorted by ``person_id``, so DuckDB's zone maps read only the row
+    groups of the range; if it is not, the result is the same, only slower.
+    """
+
+    def __init__(self, con, person_ids: np.ndarray, person: dict, chunk_rows: int, step):
+        self.con, self.person_ids, self.person = con, person_ids, person
+        self.chunk_rows, self.step = chunk_rows, step
+
+    def bounds(self, table: str, size: int) -> list[int]:
+        """Range limits: the people at every ``chunk_rows``-th row of the table.
+
+        Every ``chunk_rows``-th row is an even sample of the rows whatever
+        their order, so the ranges hold about ``chunk_rows`` rows each (one
+        person's rows are never split).
+        """
+        n = len(self.person_ids)
+        if size <= self.chunk_rows:
+            return [0, n]
+        sample = self.con.execute(
+            f"SELECT DISTINCT person_id FROM {table} WHERE rowid % {self.chunk_rows} = 0"
+        ).fetchall()
+        return sorted({self.person.get(pid, 0) for (pid,) in sample} | {0, n})
+
+    def __call__(
+        self, table: str, size: int, query: Callable[..., str], **columns
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``columns`` of ``query``'s rows, and the per-person CSR offsets.
+
+        ``query(pp, where)`` is the SELECT for one range: ``pp`` is a
+        subquery of the range's people with their positions ``i``;
+        ``where(column)`` the SQL condition keeping ``column`` in the range.
+        It must return a ``person`` column (the position) and order its rows
+        by it first.
+        """
+        n = len(self.person_ids)
+        out = {c: np.empty(size, dtype=t) for c, t in columns.items()}
+        counts = np.zeros(n, dtype=np.int64)
+        filled = 0
+        bounds = self.bounds(table, size)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+
+            def where(col: str, a=a, b=b) -> str:
+                limits = [f"{col} >= {_literal(self.person_ids[a])}"] if a > 0 else []
+                if b < n:
+                    limits.append(f"{col} < {_literal(self.person_ids[b])}")
+                return " AND ".join(limits) or "TRUE"
+
+            pp = (
+                f"(SELECT person_id, {a} + row_number() OVER (ORDER BY person_id) - 1 AS i "
+                f"FROM people WHERE {where('person_id')})"
+            )
+            chunk = self.con.execute(query(pp, where)).fetchnumpy()
+            rows = len(chunk["person"])
+            if filled + rows > size:
+                raise ValueError(f"{table} changed while the snapshot was loading; load it again")
+            for c in columns:
+                out[c][filled : filled + rows] = chunk[c]
+            counts[a:b] += np.bincount(np.asarray(chunk["person"]) - a, minlength=b - a)
+            filled += rows
+            del chunk
+            self.step(rows)
+        if filled != size:
+            _refuse_dangling(self.con, table)
+            raise ValueError(f"{table} changed while the snapshot was loading; load it again")
+        return out, _cumulative(counts)
 
 
 def _case(col: str, vocabulary) -> str:
@@ -280,14 +422,55 @@ def _case(col: str, vocabulary) -> str:
     return f"CASE {col} {whens} ELSE -1 END"
 
 
-def _check_count(con, table: str, loaded: int) -> None:
-    """Every row must have found its person, household and referral (the contract's keys)."""
-    stored = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    if stored != loaded:
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _refuse_dangling(con, table: str) -> None:
+    """Raise, naming field and key, if a row of ``table`` refers to no row of its parent.
+
+    The snapshot holds rows by their parent's position, so such a row has
+    nowhere to go; dropping it silently would change features.
+    """
+    broken = []
+    for child, col, parent, pcol in REFERENCES:
+        if child != table:
+            continue
+        found = con.execute(
+            f"""SELECT c.{col}, count(*) OVER () FROM {child} c
+            WHERE NOT EXISTS (SELECT 1 FROM {parent} x WHERE x.{pcol} = c.{col})
+            ORDER BY c.{col} LIMIT 1"""
+        ).fetchone()
+        if found:
+            broken.append(
+                f"{child}.{col} {found[0]!r} is not a {pcol} in {parent} "
+                f"({found[1]} row(s) of {child} refer to a missing {pcol})"
+            )
+    if broken:
+        raise ValueError("; ".join(broken) + f"; {_CHECK}")
+
+
+def _refuse_repeated(con, table: str, field: str) -> None:
+    """Raise, naming the key, if ``field`` is not unique in ``table``."""
+    found = con.execute(
+        f"""SELECT {field}, count(*) FROM {table} GROUP BY {field}
+        HAVING count(*) > 1 ORDER BY {field} LIMIT 1"""
+    ).fetchone()
+    if found:
         raise ValueError(
-            f"{table}: {stored - loaded} row(s) refer to a person, household or referral "
-            "that is not in the store; run `mast load` to check the store against the contract"
+            f"{table}.{field} {found[0]!r} appears {found[1]} times; it must be unique; {_CHECK}"
         )
+
+
+def _index(con, ids: np.ndarray, field: str, *tables: str) -> dict[str, int]:
+    """Position of every id; refuses an id seen twice (it would shift every position after it)."""
+    index = {x: i for i, x in enumerate(ids)}
+    if len(index) != len(ids):
+        for table in tables:
+            _refuse_repeated(con, table, field)
+        raise ValueError(f"{'/'.join(tables)}: a {field} appears more than once; {_CHECK}")
+    return index
 
 
 def _objects(col) -> np.ndarray:
