@@ -13,11 +13,20 @@ to this module:
   milliseconds on a request whenever two server processes wrote at once;
   a blocked ``flock`` wakes the moment the lock is free.
 * PostgreSQL: ``LOCK TABLE audit_log IN EXCLUSIVE MODE`` inside the write
-  transaction does the same job (readers are not blocked).
+  transaction does the same job (readers are not blocked), and read
+  transactions are ``REPEATABLE READ``, so that, as on SQLite, every
+  statement of one read sees the same snapshot (PostgreSQL's default,
+  ``READ COMMITTED``, gives each statement its own).
 
-Both dialects get a trigger that refuses UPDATE and DELETE on ``audit_log``.
+Both dialects get a trigger that refuses UPDATE and DELETE on ``audit_log``
+(and, on PostgreSQL, TRUNCATE, which row triggers do not see).
 The trigger is a guard against accidents; the hash chain is what detects
 deliberate tampering by someone who can drop the trigger.
+
+The tables are created in one write transaction (``BEGIN IMMEDIATE`` on
+SQLite, an advisory lock on PostgreSQL), so that several processes starting
+at once on a new database (``mast serve --workers 2``) cannot race to
+create them.
 """
 
 from __future__ import annotations
@@ -115,8 +124,19 @@ event.listen(
         "FOR EACH ROW EXECUTE FUNCTION mast_audit_log_append_only()"
     ).execute_if(dialect="postgresql"),
 )
+# TRUNCATE fires no row trigger: without this it would empty the trail silently.
+event.listen(
+    audit_log,
+    "after_create",
+    DDL(
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION mast_audit_log_append_only()"
+    ).execute_if(dialect="postgresql"),
+)
 
 _IMMEDIATE = "mast_immediate"
+# pg_advisory_xact_lock key held while creating the schema ("MASTREC" in hex).
+_SCHEMA_LOCK = 0x4D415354524543
 
 
 def make_engine(url: str, must_exist: bool = False) -> Engine:
@@ -152,8 +172,25 @@ def make_engine(url: str, must_exist: bool = False) -> Engine:
         _configure_sqlite(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    _create_schema(engine)
     return engine
+
+
+def _create_schema(engine: Engine) -> None:
+    """Create the missing tables (and triggers) in one serialised write transaction.
+
+    ``create_all`` checks, then creates: two processes starting together on a
+    new database both see no table, and the second fails (PostgreSQL: a
+    duplicate ``pg_type`` key; SQLite: "database is locked" when its read
+    transaction cannot become a write).  Holding the write lock from before
+    the check makes the second wait, then find the tables made.
+    """
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_IMMEDIATE: True})
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            metadata.create_all(conn)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -243,9 +280,18 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """One read transaction: a consistent snapshot of the trail."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """One read transaction: a consistent snapshot of the trail.
+
+        SQLite's read transactions are snapshots already; PostgreSQL's are
+        with ``REPEATABLE READ`` (a read-only one never fails to serialise),
+        so a page and its total, or a referral's decisions and its
+        overrides, come from the same moment.
+        """
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def read_one(self, sql: str, params: dict | None = None) -> tuple | None:
         """The first row of one read-only statement, as of the latest commit.

@@ -88,18 +88,44 @@ def new_row(
 ) -> dict[str, Any]:
     """An entry's content before it has a place in the chain (no seq, time or hashes yet).
 
-    The payload is made canonical here, so an entry that cannot be stored
-    (NaN, a value JSON cannot hold) fails alone, before it joins a batch.
+    The payload is made canonical and every column checked here, so an
+    entry that cannot be stored (NaN, a value JSON cannot hold, an id longer
+    than its column, a NUL character PostgreSQL refuses) fails alone, with
+    the field named, before it joins a batch of other requests' entries.
     """
-    return {
+    row = {
         "kind": kind,
         "actor": actor,
         "role": role,
         "referral_id": referral_id,
         "person_id": person_id,
         "record_id": record_id,
-        "payload": canonical_json(payload),
     }
+    for field, value in row.items():
+        if value is not None or not audit_log.c[field].nullable:
+            _check_text(field, value, audit_log.c[field].type.length)
+    row["payload"] = canonical_json(payload)
+    _check_text("payload", row["payload"], None)
+    return row
+
+
+def _check_text(field: str, value: Any, length: int | None) -> None:
+    """Refuse what one dialect would store and another reject, naming the field.
+
+    SQLite stores any text in any column; PostgreSQL refuses text longer
+    than ``VARCHAR(n)`` and any NUL character, and neither can encode a
+    lone surrogate.  Checking here makes both behave alike.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{field}: expected text, got {type(value).__name__}")
+    if length is not None and len(value) > length:
+        raise ValueError(f"{field}: at most {length} characters, got {len(value)}")
+    if "\x00" in value:
+        raise ValueError(f"{field}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"{field}: contains characters that are not valid Unicode text") from err
 
 
 def head(conn: Connection) -> tuple[int, str]:
@@ -206,6 +232,9 @@ def query(
         raise ValueError(f"limit must be between 1 and {MAX_QUERY_LIMIT}, got {limit}")
     if not 0 <= offset <= MAX_QUERY_OFFSET:
         raise ValueError(f"offset must be between 0 and {MAX_QUERY_OFFSET}, got {offset}")
+    for name, value in (("referral_id", referral_id), ("actor", actor), ("kind", kind)):
+        if value is not None and "\x00" in value:  # PostgreSQL refuses it outright
+            raise ValueError(f"{name} {value!r}: contains a NUL character")
     lo, hi = _bound(start, end=False), _bound(end, end=True)
     if lo and hi and lo > hi:
         raise ValueError(f"start {lo} is after end {hi}")

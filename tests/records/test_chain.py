@@ -1,18 +1,25 @@
-"""The hash chain verifies, and tampering is caught at the right entry."""
+"""The hash chain verifies, and tampering is caught at the right entry.
+
+The tests marked ``@both`` run on SQLite and on a real PostgreSQL server:
+the stored rows must hash as the reference says on both, and each
+dialect's trigger must refuse what it claims to refuse.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
 from typer.testing import CliRunner
 
 import records
 from mast.cli import app as cli
 from records import kinds
 from records.chain import GENESIS
+from tests.records.conftest import both
 
 N = 12
 
@@ -46,23 +53,30 @@ def filled(store):
     return store
 
 
-def _path(store) -> str:
-    return store.url.removeprefix("sqlite:///")
+def _rows(store, where: str = "") -> list[dict]:
+    """The stored rows as the database returns them, bypassing records' own reads."""
+    with store.db.engine.connect() as conn:
+        result = conn.execute(text(f"SELECT * FROM audit_log {where} ORDER BY seq"))
+        return [dict(r._mapping) for r in result]
 
 
-def _tamper(store, sql: str, *params) -> None:
-    with sqlite3.connect(_path(store)) as con:
-        con.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-        con.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
-        con.execute(sql, params)
+def _tamper(store, sql: str, **params) -> None:
+    """Run ``sql`` as someone who can switch the append-only trigger off first."""
+    with store.db.engine.begin() as conn:
+        if store.db.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_update"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+        conn.execute(text(sql), params)
 
 
+@both
 def test_chain_verifies_and_matches_reference(filled):
     report = filled.verify()
     assert report.ok and report.entries == N
-    with sqlite3.connect(_path(filled)) as con:
-        con.row_factory = sqlite3.Row
-        rows = [dict(r) for r in con.execute("SELECT * FROM audit_log ORDER BY seq")]
+    rows = _rows(filled)
+    assert len(rows) == N
     prev = GENESIS
     for row in rows:
         assert row["prev_hash"] == prev
@@ -71,20 +85,27 @@ def test_chain_verifies_and_matches_reference(filled):
     assert report.head_hash == prev
 
 
+@both
 def test_trigger_refuses_update_and_delete(filled):
-    with (
-        sqlite3.connect(_path(filled)) as con,
-        pytest.raises(sqlite3.DatabaseError, match="append-only"),
-    ):
-        con.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 3")
-    with (
-        sqlite3.connect(_path(filled)) as con,
-        pytest.raises(sqlite3.DatabaseError, match="append-only"),
-    ):
-        con.execute("DELETE FROM audit_log WHERE seq = 3")
-    assert filled.verify().ok
+    statements = [
+        "UPDATE audit_log SET actor = 'x' WHERE seq = 3",
+        "DELETE FROM audit_log WHERE seq = 3",
+        "DELETE FROM audit_log",
+    ]
+    if filled.db.dialect == "postgresql":  # row triggers do not see TRUNCATE; its own does
+        statements.append("TRUNCATE audit_log")
+    for sql in statements:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            filled.db.engine.begin() as conn,
+        ):
+            conn.execute(text(sql))
+    assert _rows(filled, "WHERE seq = 3")[0]["actor"] == "Sam Screener"
+    report = filled.verify()
+    assert report.ok and report.entries == N
 
 
+@both
 @pytest.mark.parametrize(
     "column,value",
     [
@@ -95,28 +116,28 @@ def test_trigger_refuses_update_and_delete(filled):
     ],
 )
 def test_altered_field_is_caught_at_that_entry(filled, column, value):
-    _tamper(filled, f"UPDATE audit_log SET {column} = ? WHERE seq = 6", value)
+    _tamper(filled, f"UPDATE audit_log SET {column} = :value WHERE seq = 6", value=value)
     report = filled.verify()
     assert not report.ok and report.broken_seq == 6
     assert "altered" in report.reason
 
 
+@both
 def test_rehashed_entry_is_caught_at_the_next(filled):
     """A tamperer who recomputes the altered entry's own hash breaks the link to the next one."""
-    with sqlite3.connect(_path(filled)) as con:
-        con.row_factory = sqlite3.Row
-        row = dict(con.execute("SELECT * FROM audit_log WHERE seq = 4").fetchone())
+    (row,) = _rows(filled, "WHERE seq = 4")
     row["actor"] = "Someone Else"
     _tamper(
         filled,
-        "UPDATE audit_log SET actor = ?, hash = ? WHERE seq = 4",
-        row["actor"],
-        _reference_hash(row["prev_hash"], row),
+        "UPDATE audit_log SET actor = :actor, hash = :hash WHERE seq = 4",
+        actor=row["actor"],
+        hash=_reference_hash(row["prev_hash"], row),
     )
     report = filled.verify()
     assert report.broken_seq == 5 and "does not point" in report.reason
 
 
+@both
 def test_deleted_entry_is_caught(filled):
     _tamper(filled, "DELETE FROM audit_log WHERE seq = 7")
     report = filled.verify()
@@ -125,12 +146,13 @@ def test_deleted_entry_is_caught(filled):
 
 def test_truncation_needs_the_recorded_head(filled):
     head = filled.verify().head_hash
-    _tamper(filled, "DELETE FROM audit_log WHERE seq = ?", N)
+    _tamper(filled, "DELETE FROM audit_log WHERE seq = :seq", seq=N)
     assert filled.verify().ok  # a chain alone cannot see its end cut off...
     report = filled.verify(expect_hash=head)
     assert not report.ok and "removed" in report.reason  # ...the recorded head can
 
 
+@both
 def test_cli_verify_names_the_broken_entry(filled):
     runner = CliRunner()
     ok = runner.invoke(cli, ["audit-log", "verify", "--db", filled.url])

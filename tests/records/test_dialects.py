@@ -1,9 +1,10 @@
 """The schema and queries compile for PostgreSQL as well as SQLite.
 
-No PostgreSQL server runs here, so this checks what can be checked without
-one: the DDL each dialect would receive (tables, indexes, its own
-append-only trigger and nothing of the other's), and that the statements
-the trail runs compile for PostgreSQL.
+A static check, with no server: the DDL each dialect would receive
+(tables, indexes, its own append-only triggers and nothing of the
+other's), and that the statements the trail runs compile for PostgreSQL.
+The behaviour is checked on a real PostgreSQL server by the tests marked
+``@both`` (tests/records/conftest.py) and by test_databases.py.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _ddl(url: str) -> list[str]:
 @pytest.mark.parametrize(
     "url,own,foreign",
     [
-        ("postgresql+psycopg://", "EXECUTE FUNCTION mast_audit_log_append_only()", "RAISE(ABORT"),
+        ("postgresql+psycopg://", "BEFORE TRUNCATE ON audit_log", "RAISE(ABORT"),
         ("sqlite://", "RAISE(ABORT", "plpgsql"),
     ],
 )

@@ -7,6 +7,11 @@
 * A failed commit fails every request of its batch and stores none of them.
 * Two processes appending at once (the writers' file lock) keep one chain.
 * SIGKILL while views are being appended: every acknowledged view survives.
+
+``@both``: also on a real PostgreSQL server.  There ``LOCK TABLE audit_log
+IN EXCLUSIVE MODE`` serialises writers of different processes, not a file
+lock: test_databases.py checks that with two stores in one process (the
+same race, without the 2-4 s of starting two interpreters).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import pytest
 import records
 from records import group, kinds
 from records.group import GroupCommit
+from tests.records.conftest import both
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENER = records.Principal("Sam Screener", "screener", "t1")
@@ -52,6 +58,7 @@ def _wait_queued(appender: GroupCommit, n: int, timeout: float = 10.0) -> None:
         time.sleep(0.001)
 
 
+@both
 def test_concurrent_views_all_stored_once(store):
     n = 200
     with ThreadPoolExecutor(16) as pool:
@@ -72,6 +79,7 @@ def test_concurrent_views_all_stored_once(store):
     assert store.views.batches <= n
 
 
+@both
 def test_views_queued_behind_the_lock_share_one_commit(store):
     n = 12
     before = store.views.batches
@@ -111,6 +119,7 @@ def test_batches_are_bounded(store):
     assert store.verify().ok
 
 
+@both
 def test_failed_commit_fails_every_request_of_the_batch(store, monkeypatch):
     _view(store, 0)  # one good entry before
     real = group.append_rows
@@ -138,6 +147,7 @@ def test_failed_commit_fails_every_request_of_the_batch(store, monkeypatch):
     assert store.verify().ok
 
 
+@both
 def test_unstorable_payload_fails_alone(store):
     with pytest.raises(ValueError):
         store.log_view(SCREENER, kinds.SCORE_VIEW, referral_id="R-1", detail={"x": float("nan")})

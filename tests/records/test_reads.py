@@ -4,7 +4,8 @@ Both run on a thread's own SQLite connection (``Database.read_one``) for
 speed; these tests pin down that being fast did not make them stale.  A
 revocation or a blind-first switch made by *another process* (as ``mast
 tokens revoke`` and ``mast audit-log blind-first on`` are) applies to the
-very next request.
+very next request.  ``@both``: PostgreSQL too, where the same reads go
+through SQLAlchemy (a fresh statement each time), off the event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 from pathlib import Path
 
 import records
-from tests.records.conftest import auth
+from tests.records.conftest import auth, both
 
 REPO = Path(__file__).resolve().parents[2]
 GOVERNANCE = records.Principal("Gina Governance", "governance", "g1")
@@ -53,6 +54,7 @@ def test_blind_first_switched_in_another_process_applies_at_once(store):
     assert store.blind_first() is False
 
 
+@both
 def test_reads_match_the_sqlalchemy_path(store, tokens):
     """The fast read and a plain SQLAlchemy read agree, token by token."""
     from sqlalchemy import select
@@ -95,6 +97,7 @@ def _on_event_loop() -> bool:
     return True
 
 
+@both
 def test_token_read_runs_on_the_loop_for_sqlite_in_a_thread_otherwise(
     client, store, tokens, monkeypatch
 ):
@@ -107,9 +110,10 @@ def test_token_read_runs_on_the_loop_for_sqlite_in_a_thread_otherwise(
         return real(token)
 
     monkeypatch.setattr(store, "verify_token", verify)
+    sqlite = store.db.dialect == "sqlite"
     assert client.get("/v1/config", headers=auth(tokens["governance"])).status_code == 200
     monkeypatch.setattr(store.db, "dialect", "postgresql")  # only the dependency reads it here
     assert client.get("/v1/config", headers=auth(tokens["governance"])).status_code == 200
     bad = "mast_000000000000_" + "x" * 43
     assert client.get("/v1/config", headers=auth(bad)).status_code == 401
-    assert on_loop == [True, False, False]
+    assert on_loop == [sqlite, False, False]

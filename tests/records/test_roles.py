@@ -1,4 +1,4 @@
-"""The role matrix, endpoint by endpoint and role by role."""
+"""The role matrix, endpoint by endpoint and role by role (revocation: ``@both``, PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import records
 from records import roles
 from tests.records.app import build_app
-from tests.records.conftest import auth, new_id
+from tests.records.conftest import auth, both, new_id
 
 WHO = (None, *records.ROLES)  # None: anonymous
 
@@ -99,11 +99,15 @@ def test_bad_tokens_are_401(token, client, tokens):
     assert response.status_code == 401
 
 
+@both
 def test_revoked_token_is_401(client, store):
     token, principal = store.create_token("Gov Lead", "governance")
     assert client.get("/v1/audit", headers=auth(token)).status_code == 200
     store.revoke_token(principal.token_id)
     assert client.get("/v1/audit", headers=auth(token)).status_code == 401
+    with pytest.raises(ValueError, match="no such active token"):
+        store.revoke_token(principal.token_id)  # twice: refused, and nothing more is written
+    assert store.query(kind=records.kinds.TOKEN_REVOKED)[1] == 1 and store.verify().ok
 
 
 def test_api_ignores_cookie(client, tokens):

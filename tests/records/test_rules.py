@@ -1,11 +1,15 @@
-"""The decision rules, through the API: refusals are clear 4xx and write nothing."""
+"""The decision rules, through the API: refusals are clear 4xx and write nothing.
+
+``@both``: the rules that read the trail back (overrides, replays, a
+second decision, blind-first) also run on a real PostgreSQL server.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 import records
-from tests.records.conftest import auth, new_id
+from tests.records.conftest import auth, both, new_id
 
 
 def decide(client, token, referral, decision="strategy_discussion", **extra):
@@ -33,6 +37,7 @@ def entries(store):
     return lambda: store.verify().entries
 
 
+@both
 def test_flagged_needs_review_unless_overridden(client, tokens, entries, store):
     n = entries()
     refused = decide(client, tokens["screener"], "R-F1", "no_further_action")
@@ -64,6 +69,7 @@ def test_flag_override_needs_flag_and_reason(client, tokens):
     assert to_review.status_code == 422
 
 
+@both
 def test_malicious_needs_manager_agreement_and_note(client, tokens, entries):
     n = entries()
     no_note = decide(
@@ -132,6 +138,7 @@ def test_unknown_referral_is_404(client, tokens, entries):
     assert entries() == n
 
 
+@both
 def test_replay_is_409_and_writes_nothing(client, tokens, store, entries):
     body = {"decision_id": "dec-replay-0001", "decision": "assessment", "rationale": "first"}
     assert (
@@ -156,6 +163,7 @@ def test_replay_is_409_and_writes_nothing(client, tokens, store, entries):
     assert total == 1 and entries_[0].payload["rationale"] == "first"
 
 
+@both
 def test_second_decision_needs_supersedes(client, tokens):
     first = decide(client, tokens["screener"], "R-9", "assessment")
     second = decide(client, tokens["screener"], "R-9", "early_help")
@@ -169,6 +177,7 @@ def test_second_decision_needs_supersedes(client, tokens):
     )
 
 
+@both
 def test_blind_first(client, tokens, store):
     gov = tokens["governance"]
     assert client.put(
@@ -266,6 +275,7 @@ def test_initial_view_precedes_scoring(client, tokens):
     assert r.status_code == 201, r.text
 
 
+@both
 def test_text_that_is_not_unicode_is_422(client, tokens, entries):
     """A lone surrogate cannot be stored or hashed: a 422, not a 500."""
     n = entries()
@@ -277,3 +287,15 @@ def test_text_that_is_not_unicode_is_422(client, tokens, entries):
     )
     assert r.status_code == 422 and "rationale" in r.text
     assert entries() == n
+
+
+@both
+def test_control_characters_are_stored_and_read_back(client, tokens, store):
+    """A NUL in free text is legal JSON: stored escaped, so PostgreSQL's text takes it too."""
+    rationale = "rang at 10:00\x00 then\ttwice; café ✓"
+    r = decide(client, tokens["screener"], "R-13", "assessment", rationale=rationale)
+    assert r.status_code == 201, r.text
+    (entry,), total = store.query(kind=records.kinds.DECISION, referral_id="R-13")
+    assert total == 1 and entry.payload["rationale"] == rationale
+    assert store.decisions_for("R-13") == [entry]
+    assert store.verify().ok
