@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import mlflow
 import pytest
 from typer.testing import CliRunner
@@ -23,10 +26,7 @@ def test_mast_train_on_a_simulated_store(tmp_path, scale, monkeypatch):
     write_tables(con, world.tables, truth=world.truth, replace=True)
     con.close()
     config = tmp_path / "fast.toml"
-    config.write_text(
-        "[tuning]\nn_iter = 2\ntime_budget_seconds = 20\n[evaluation]\nn_bootstrap = 30\n"
-        "shap_sample = 300\n"
-    )
+    config.write_text("[tuning]\nn_iter = 2\n[evaluation]\nn_bootstrap = 30\nshap_sample = 300\n")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     monkeypatch.setenv("COLUMNS", "200")
     out = CliRunner().invoke(
@@ -37,8 +37,21 @@ def test_mast_train_on_a_simulated_store(tmp_path, scale, monkeypatch):
         assert text in out.output
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version_by_alias(MODEL_NAME, "candidate")
-    assert mv.tags["gate_verdict"] in {"pass", "fail", "not run"}
+    # The audit really ran: a verdict of its own ("not run" means it crashed or was
+    # skipped), its files logged, and its own tags agreeing with the gate's.
+    assert mv.tags["gate_verdict"] in {"pass", "fail"}, mv.tags.get("gate_reasons")
+    assert mv.tags["mast.gate.passed"] == ("true" if mv.tags["gate_verdict"] == "pass" else "false")
+    assert int(mv.tags["mast.gate.checks"]) > 0
+    audit_files = {Path(a.path).name for a in client.list_artifacts(mv.run_id, "audit")}
+    assert {"audit_metrics.json", "gate_verdict.json", "model_card.json"} <= audit_files
+    assert not any(name.endswith("error.txt") for name in audit_files), audit_files
+    verdict = json.loads(
+        Path(client.download_artifacts(mv.run_id, "audit/gate_verdict.json")).read_text()
+    )
+    assert verdict["passed"] == (mv.tags["gate_verdict"] == "pass")
     run = client.get_run(mv.run_id)
+    assert run.data.tags["gate_verdict"] == mv.tags["gate_verdict"]
+    assert run.data.tags["tuning_search"] == "complete"
     assert 0.5 < run.data.metrics["lightgbm.proxy.auc"] <= 1
     assert run.data.metrics["shap.additivity_max_abs_err"] < 1e-6
 
