@@ -97,7 +97,7 @@ def main() -> None:
             f"  {p:<12} {c['rows']:>9,} rows  {c['referrals']:>9,} referrals  {c['positives']:>7,} positive"
         )
     print(
-        f"  config: tuning n_iter={cfg.tuning.n_iter}, budget {cfg.tuning.time_budget_seconds:.0f} s; "
+        f"  config: tuning {result.tuning_summary}; "
         f"bootstrap {cfg.evaluation.n_bootstrap}; SHAP sample {cfg.evaluation.shap_sample}; "
         f"{cfg.num_threads} threads"
     )

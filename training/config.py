@@ -75,7 +75,7 @@ class TrainConfig:
     """Everything ``mast train`` can be told, with the defaults of ``default.toml``."""
 
     random_state: int = 20221201
-    num_threads: int = 2
+    num_threads: int = 1
     label: LabelSection = field(default_factory=LabelSection)
     split: SplitSection = field(default_factory=SplitSection)
     tuning: TuningSection = field(default_factory=TuningSection)
