@@ -1,9 +1,17 @@
-"""A brute-force reference for a representative subset of features.
+"""A brute-force reference for every feature.
 
 Plain Python loops over records, written from the rules in the brief, not
 from the SQL: for each (referral, child) walk every membership, referral,
 decision and event and decide by hand whether it counts.  The SQL must agree
 with it exactly.
+
+Two layers: a few dozen representative features written out by hand, one by
+one, and every counter of :mod:`features.definitions` (each event counter,
+state and referral counter, for each subject that exposes it) evaluated by
+reading its definition as data, record by record.  Where both give a column
+they must agree (checked here), so the generic layer cannot drift from the
+hand-written one.  Covering every counter is what lets the mutation test
+(``test_mutations.py``) see an off-by-one in any window of any counter.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import math
 
 import pandas as pd
 
+from features import definitions as d
 from store import vocabulary as v
 
 DAY = pd.Timedelta(days=1)
@@ -39,8 +48,50 @@ def _active(m: dict, as_of) -> bool:
     return not ended
 
 
+def _adult_at(dob) -> pd.Timestamp:
+    return pd.Timestamp(dob) + pd.DateOffset(years=d.ADULT_YEARS)
+
+
+def _event_counts(c: d.EventCounter, e: dict, dob, as_of) -> bool:
+    """Does event ``e`` (already known to be recorded before ``as_of``) count for ``c``?"""
+    f = c.filter
+    if e["event_type"] not in f.event_types:
+        return False
+    if f.agencies and e["agency"] not in f.agencies:
+        return False
+    role = None if _nat(e["role"]) else e["role"]
+    if f.roles and role not in f.roles:
+        return False
+    if f.exclude_roles and role in f.exclude_roles:
+        return False
+    if f.min_severity is not None and (_nat(e["severity"]) or e["severity"] < f.min_severity):
+        return False
+    if f.age_limit == "adult" and not e["occurred_at"] < _adult_at(dob):
+        return False
+    if f.age_limit == "non_mobile" and not e["occurred_at"] < pd.Timestamp(dob) + pd.Timedelta(
+        days=d.NON_MOBILE_DAYS
+    ):
+        return False
+    days = d.WINDOWS[c.window]
+    return days is None or e["occurred_at"] >= as_of - pd.Timedelta(days=days)
+
+
+def _referral_counts(c: d.ReferralCounter, r: dict, dec: dict | None, dob, as_of) -> bool:
+    """Does prior referral ``r`` (with its decision if made before ``as_of``) count for ``c``?"""
+    if c.sources and r["source"] not in c.sources:
+        return False
+    days = d.WINDOWS[c.window]
+    if days is not None and not r["received_at"] >= as_of - pd.Timedelta(days=days):
+        return False
+    if c.decision and (dec is None or dec["decision"] != c.decision):
+        return False
+    if c.closure_reason and (dec is None or dec["closure_reason"] != c.closure_reason):
+        return False
+    return not (c.age_limit == "adult" and not r["received_at"] < _adult_at(dob))
+
+
 def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The subset of features below, one row per (referral, child), sorted like the SQL."""
+    """Every feature and protected column, one row per (referral, child), sorted like the SQL."""
     people = {r["person_id"]: r for r in tables["people"].to_dict("records")}
     households = {r["household_id"]: r for r in tables["households"].to_dict("records")}
     members = tables["household_members"].to_dict("records")
@@ -108,6 +159,28 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 p["roles"].append(m["role"])
                 p["starts"].append(pd.Timestamp(m["start_date"]))
         return homes, {p: (min(x["roles"]), max(x["starts"])) for p, x in found.items()}
+
+    cache: dict = {}
+
+    def counters(person, as_of) -> dict[str, int]:
+        """Every counter of the definitions for one person as of ``as_of``, by brute force."""
+        if (person, as_of) in cache:
+            return cache[(person, as_of)]
+        dob = people[person]["date_of_birth"]
+        known = known_events(person, as_of)
+        out = {
+            c.name: sum(_event_counts(c, e, dob, as_of) for e in known) for c in d.EVENT_COUNTERS
+        }
+        for s in d.EVENT_STATES:
+            mine = [e for e in known if e["agency"] == s.agency]
+            starts = [e["occurred_at"] for e in mine if e["event_type"] == s.start]
+            ends = [e["occurred_at"] for e in mine if e["event_type"] == s.end]
+            out[s.name] = int(bool(starts) and (not ends or max(starts) > max(ends)))
+        prior = prior_referrals(person, as_of)
+        for c in d.REFERRAL_COUNTERS:
+            out[c.name] = sum(_referral_counts(c, r, dec, dob, as_of) for r, dec in prior)
+        cache[(person, as_of)] = out
+        return out
 
     n_children = {}
     for rc in ref_children:
@@ -214,7 +287,56 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         deciles = [
             households[h]["imd_decile"] for h in homes if not _nat(households[h]["imd_decile"])
         ]
+        row["imd_decile"] = min(deciles) if deciles else math.nan
         row["deprivation_quintile"] = v.deprivation_quintile(min(deciles) if deciles else None)
         row["age_band"] = v.age_band(_whole_days(dob, as_of) / 365.25)
+        for key, value in _generic(ref, child, as_of, counters, adults, sibs, people).items():
+            if key in row:
+                same = (_nat(row[key]) and _nat(value)) or row[key] == value
+                assert same, f"reference disagrees with itself on {key}: {row[key]} vs {value}"
+            else:
+                row[key] = value
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _generic(ref, child, as_of, counters, adults, sibs, people) -> dict:
+    """The features every definition and the household give, read from the definitions."""
+    out = {}
+    mine = counters(child, as_of)
+    for n in d.CHILD_COUNTERS:
+        out[f"child_{n}"] = mine[n]
+    per_adult = {p: counters(p, as_of) for p in adults}
+    for n in d.ADULT_COUNTERS:
+        values = [x[n] for x in per_adult.values()]
+        out[f"adults_{n}_max"] = max(values, default=0)
+        out[f"adults_{n}_sum"] = sum(values)
+    year_ago = as_of - pd.Timedelta(days=d.WINDOWS["12m"])
+    for n in d.NEW_ADULT_COUNTERS:
+        out[f"new_adults_{n}_max"] = max(
+            (per_adult[p][n] for p, (_, start) in adults.items() if start >= year_ago), default=0
+        )
+    for n in d.SIBLING_COUNTERS:
+        out[f"siblings_{n}_sum"] = sum(counters(s, as_of)[n] for s in sibs)
+    for w in d.NEW_ADULT_WINDOWS:
+        since = as_of - pd.Timedelta(days=d.WINDOWS[w])
+        out[f"household_new_adult_{w}"] = int(any(st >= since for _, st in adults.values()))
+    out["household_days_since_adult_joined"] = min(
+        (_whole_days(st, as_of) for _, st in adults.values()), default=math.nan
+    )
+    dob = pd.Timestamp(people[child]["date_of_birth"])
+    parent_ages = [
+        math.floor(_whole_days(people[p]["date_of_birth"], dob) / d.DAYS_PER_YEAR)
+        for p, (role, _) in adults.items()
+        if role == "parent"
+    ]
+    out["parent_age_at_birth_max"] = max(parent_ages) if parent_ages else math.nan
+    for src in v.REFERRAL_SOURCES:
+        out[f"referral_source_{src}"] = int(ref["source"] == src)
+    for rel in v.REFERRER_RELATIONSHIPS:
+        out[f"referrer_{rel}"] = int(ref["referrer_relationship"] == rel)
+    for col in v.CONCERN_COLUMNS:
+        out[f"referral_{col}"] = int(bool(ref[col]))
+    out["ethnicity"] = people[child]["ethnicity"]
+    out["disability"] = people[child]["disability"]
+    return out

@@ -30,10 +30,24 @@ def test_sql_matches_brute_force_reference(seed):
 def test_world_exercises_the_edge_cases():
     """The random timelines really contain the cases the reference must agree on."""
     hits = {"at": 0, "late": 0, "multi": 0, "left": 0, "joined": 0}
+    hits |= dict.fromkeys(["start_at", "end_at", "end_recorded_at", "edge", "at_18"], 0)
     for seed in range(8):
         t = random_world(seed)
         times = set(t["referrals"]["received_at"])
         ev = t["agency_events"]
+        mem = t["household_members"]
+        hits["start_at"] += int(mem["start_date"].isin(times).sum())
+        hits["end_at"] += int(mem["end_date"].isin(times).sum())
+        hits["end_recorded_at"] += int(mem["end_recorded_at"].isin(times).sum())
+        received = t["referrals"]["received_at"]
+        hits["edge"] += sum(
+            int(received.isin({x - pd.Timedelta(days=n) for x in times}).sum())
+            for n in (91, 182, 365, 730)
+        )
+        born = t["people"].set_index("person_id")["date_of_birth"]
+        rc = t["referral_children"].merge(t["referrals"], on="referral_id")
+        at_18 = pd.to_datetime(born.loc[rc["person_id"]].values) + pd.DateOffset(years=18)
+        hits["at_18"] += int((rc["received_at"].to_numpy() == at_18.to_numpy()).sum())
         hits["at"] += int(ev["recorded_at"].isin(times).sum())
         for when in times:
             hits["late"] += int(((ev["occurred_at"] < when) & (ev["recorded_at"] >= when)).sum())

@@ -5,6 +5,24 @@ edge cases on purpose: records recorded exactly at a referral's
 ``received_at``, records that happened before a referral but were recorded
 after it, adults joining and leaving households (with the leaving recorded
 late), and several children on one referral.
+
+On top of the random records, :func:`_boundaries` puts records exactly on
+every boundary the feature rules draw, read from :mod:`features.definitions`
+so a new counter or window gets its boundary too: for every event counter
+and state, events recorded exactly at a referral's ``received_at`` on the
+referral's child and on someone who lives with them (so every event group of
+the SQL meets one); events that happened exactly at the start of every
+counter window, exactly at the 18th birthday and at the end of the
+non-mobile months; a state's start and end at the same instant; referrals
+received exactly at midnight whose child moves home that day (one
+membership ends, ``end_date == as_of``, another starts, ``start_date ==
+as_of``) or whose household gains and loses an adult that day, or gained
+one exactly 3, 6 or 12 months before; memberships (a child's second home,
+an adult joining, an adult leaving, a child's home ending) whose start or
+end is recorded exactly as a referral arrives; prior referrals received exactly on every referral
+window's edge; and referrals about an adult received exactly at their 18th
+birthday.  ``tests/features/test_mutations.py`` checks these are enough:
+flipping any comparison of the feature SQL by one changes some feature.
 """
 
 from __future__ import annotations
@@ -13,11 +31,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from features import definitions as d
 from store import create_schema, validate_tables, write_tables
 from store import vocabulary as v
 
 T0 = pd.Timestamp("2018-01-01")
 T1 = pd.Timestamp("2024-01-01")
+# The first referrals of a world are received exactly at midnight, where a date
+# (start_date, end_date) equals the timestamp as_of.
+N_MIDNIGHT = 6
 
 
 def _ts(rng, lo=T0, hi=T1) -> pd.Timestamp:
@@ -117,6 +139,8 @@ def random_world(
         kids = children_by_hh[hh]
         chosen = list(rng.choice(kids, size=int(rng.integers(1, len(kids) + 1)), replace=False))
         received = _ts(rng)
+        if r < N_MIDNIGHT:  # the boundary scenarios need referrals received at midnight
+            received = received.normalize()
         concerns = rng.random(len(v.CONCERNS)) < 0.3
         if not concerns.any():
             concerns[int(rng.integers(0, len(v.CONCERNS)))] = True
@@ -216,6 +240,9 @@ def random_world(
                     "severity": 2 if etype == "injury" else None,
                 }
             )
+    _boundaries(
+        rng, person, membership, people, members, referrals, ref_children, decisions, events
+    )
     tables = {
         "people": pd.DataFrame(people),
         "households": pd.DataFrame(households),
@@ -231,6 +258,216 @@ def random_world(
         ["person_id", "household_id", "start_date"]
     )
     return validate_tables(tables)
+
+
+def _counted_event(c: d.EventCounter, rng) -> tuple[str, str, str | None, int | None]:
+    """(agency, event type, role, severity) of an event counter ``c`` counts."""
+    f = c.filter
+    etype = f.event_types[int(rng.integers(0, len(f.event_types)))]
+    agencies = f.agencies or [a for a, types in v.EVENT_TYPES.items() if etype in types]
+    agency = agencies[int(rng.integers(0, len(agencies)))]
+    role = f.roles[0] if f.roles else None
+    severity = None
+    if etype in ("injury", "violent_offence"):
+        severity = (
+            max(v.SEVERITIES) if f.min_severity is not None else int(rng.choice(v.SEVERITIES))
+        )
+    return agency, etype, role, severity
+
+
+def _boundaries(
+    rng, person, membership, people, members, referrals, ref_children, decisions, events
+):
+    """Append records lying exactly on every point-in-time boundary (see the module docstring).
+
+    Sizes stay small: about 130 events, 30 referrals and a dozen
+    memberships per world.
+    """
+    dob = {p["person_id"]: pd.Timestamp(p["date_of_birth"]) for p in people}
+    kids_of: dict[str, list[str]] = {}
+    for rc in ref_children:
+        kids_of.setdefault(rc["referral_id"], []).append(rc["person_id"])
+    homes: dict[str, set[str]] = {}
+    for m in members:
+        homes.setdefault(m["person_id"], set()).add(m["household_id"])
+    lives_with: dict[str, list[str]] = {}
+    for p, hhs in homes.items():
+        lives_with[p] = sorted({m["person_id"] for m in members if m["household_id"] in hhs} - {p})
+    n_ref = len(referrals)
+
+    def pick(seq):
+        return seq[int(rng.integers(0, len(seq)))]
+
+    grown_up = {m["person_id"] for m in members if m["role"] in v.ADULT_ROLES}
+
+    def concerned(rid, counter: str) -> list[str]:
+        """The referral's child, and someone who lives with them: an adult if adults'
+        features show ``counter``, else a sibling if siblings' do, else anyone."""
+        child = pick(kids_of[rid])
+        others = lives_with.get(child, [])
+        if counter in d.ADULT_COUNTERS:
+            others = [p for p in others if p in grown_up] or others
+        elif counter in d.SIBLING_COUNTERS:
+            others = [p for p in others if p not in grown_up] or others
+        return [child, *([pick(others)] if others else [])]
+
+    def event(p, agency, etype, occurred, recorded, role=None, severity=None):
+        events.append(
+            {
+                "event_id": f"B{len(events):05d}",
+                "person_id": p,
+                "agency": agency,
+                "event_type": etype,
+                "occurred_at": occurred,
+                "recorded_at": max(recorded, occurred),
+                "role": role,
+                "severity": severity,
+            }
+        )
+
+    original = referrals[:n_ref]
+    for c in d.EVENT_COUNTERS:
+        # Recorded exactly as a referral arrives (invisible to it), having happened within any window.
+        r = pick(original)
+        for p in concerned(r["referral_id"], c.name):
+            agency, etype, role, sev = _counted_event(c, rng)
+            t = r["received_at"]
+            event(p, agency, etype, t - pd.Timedelta(days=int(rng.integers(0, 60))), t, role, sev)
+        # Happened exactly at the start of the counter's window (inside it), recorded before.
+        days = d.WINDOWS[c.window]
+        if days is not None:
+            r = pick(original)
+            for p in concerned(r["referral_id"], c.name):
+                agency, etype, role, sev = _counted_event(c, rng)
+                when = r["received_at"] - pd.Timedelta(days=days)
+                event(p, agency, etype, when, when + pd.Timedelta(hours=1), role, sev)
+        # Happened exactly at the person's age bound (outside "before it").
+        if c.filter.age_limit is not None:
+            for p in rng.choice(list(dob), size=min(8, len(dob)), replace=False):
+                bound = (
+                    dob[p] + pd.DateOffset(years=d.ADULT_YEARS)
+                    if c.filter.age_limit == "adult"
+                    else dob[p] + pd.Timedelta(days=d.NON_MOBILE_DAYS)
+                )
+                agency, etype, role, sev = _counted_event(c, rng)
+                event(p, agency, etype, bound, bound + pd.Timedelta(days=1), role, sev)
+    for st in d.EVENT_STATES:
+        # A start and an end at the same instant: the state is not current.
+        r = pick(original)
+        for p in concerned(r["referral_id"], st.name):
+            when = r["received_at"] - pd.Timedelta(days=int(rng.integers(2, 400)))
+            for etype in (st.start, st.end):
+                event(p, st.agency, etype, when, when + pd.Timedelta(days=1))
+
+    midnight = [r for r in original if r["received_at"] == r["received_at"].normalize()]
+    households = sorted({m["household_id"] for m in members})
+    for k, r in enumerate(midnight):
+        day, child = r["received_at"], pick(kids_of[r["referral_id"]])
+        home = pick(sorted(homes[child]))
+        scenario = k % 5
+        if scenario == 0:
+            # The child moves home on the day: the old home ends (end_date == as_of,
+            # recorded the day before), the new one starts (start_date == as_of).
+            for m in members:
+                if m["person_id"] == child and m["start_date"] < day and pd.isna(m["end_date"]):
+                    m["end_date"], m["end_recorded_at"] = day, day - pd.Timedelta(days=1)
+            other = pick([h for h in households if h != home] or [home])
+            membership(child, other, "child", day)
+            members[-1]["recorded_at"] = day - pd.Timedelta(days=2)
+        elif scenario == 1:
+            # An adult joins on the day, another leaves on the day (recorded before).
+            membership(person("adult"), home, "partner", day)
+            members[-1]["recorded_at"] = day - pd.Timedelta(days=3)
+            membership(person("adult"), home, "relative", day - pd.Timedelta(days=500), day)
+            members[-1]["end_recorded_at"] = day - pd.Timedelta(days=1)
+        else:
+            # An adult who joined exactly at the edge of a "new adult" window, with a
+            # record the "new adults" features count.
+            w = d.NEW_ADULT_WINDOWS[(scenario - 2) % len(d.NEW_ADULT_WINDOWS)]
+            joined = day - pd.Timedelta(days=d.WINDOWS[w])
+            adult = person("adult")
+            membership(adult, home, "partner", joined)
+            members[-1]["recorded_at"] = joined + pd.Timedelta(hours=2)
+            for name in d.NEW_ADULT_COUNTERS:
+                agency, etype, role, sev = _counted_event(d.COUNTERS[name], rng)
+                event(adult, agency, etype, joined - pd.Timedelta(days=100), joined, role, sev)
+    # Memberships whose start or end is recorded exactly as a referral arrives: a
+    # second home of the child, an adult joining the child's home, an adult leaving it.
+    for r in rng.choice(original, size=min(2, n_ref), replace=False):
+        t, child = r["received_at"], pick(kids_of[r["referral_id"]])
+        home = pick(sorted(homes[child]))
+        membership(
+            child,
+            pick([h for h in households if h != home] or [home]),
+            "child",
+            t - pd.Timedelta(days=200),
+        )
+        members[-1]["recorded_at"] = t
+        membership(person("adult"), home, "partner", t - pd.Timedelta(days=300))
+        members[-1]["recorded_at"] = t
+        membership(
+            person("adult"), home, "relative", t - pd.Timedelta(days=600), t - pd.Timedelta(days=30)
+        )
+        members[-1]["recorded_at"] = t - pd.Timedelta(days=590)
+        members[-1]["end_recorded_at"] = t
+    # A child's home whose end is recorded exactly as a referral arrives.
+    for r in rng.choice(original, size=min(2, n_ref), replace=False):
+        child = pick(kids_of[r["referral_id"]])
+        for m in members:
+            if (
+                m["person_id"] == child
+                and pd.isna(m["end_date"])
+                and m["start_date"] < r["received_at"]
+            ):
+                m["end_recorded_at"] = r["received_at"]
+                m["end_date"] = max(
+                    m["start_date"], (r["received_at"] - pd.Timedelta(days=10)).normalize()
+                )
+                break
+
+    def referral(received, kids, source=None):
+        rid = f"R{len(referrals):04d}"
+        concerns = rng.random(len(v.CONCERNS)) < 0.4
+        concerns[int(rng.integers(0, len(v.CONCERNS)))] = True
+        referrals.append(
+            {
+                "referral_id": rid,
+                "received_at": received,
+                "source": source or rng.choice(v.REFERRAL_SOURCES),
+                "referrer_relationship": rng.choice(v.REFERRER_RELATIONSHIPS),
+                **{c: bool(x) for c, x in zip(v.CONCERN_COLUMNS, concerns, strict=True)},
+            }
+        )
+        ref_children.extend({"referral_id": rid, "person_id": k} for k in kids)
+        if rng.random() < 0.7:
+            decision = rng.choice(v.DECISIONS)
+            decisions.append(
+                {
+                    "referral_id": rid,
+                    "decided_at": received + pd.Timedelta(hours=int(rng.integers(1, 24 * 30))),
+                    "decision": decision,
+                    "closure_reason": rng.choice(v.CLOSURE_REASONS)
+                    if decision == "no_further_action"
+                    else None,
+                }
+            )
+
+    # Prior referrals received exactly on the edge of every referral window (inside
+    # it), from every source, about one child; and on the edges about all a referral's
+    # children, from a random source.
+    windows = sorted({d.WINDOWS[c.window] for c in d.REFERRAL_COUNTERS} - {None})
+    first, second = rng.choice(original, size=2, replace=n_ref < 2)
+    child = pick(kids_of[first["referral_id"]])
+    for days in windows:
+        for source in v.REFERRAL_SOURCES:
+            referral(first["received_at"] - pd.Timedelta(days=days), [child], source)
+        referral(second["received_at"] - pd.Timedelta(days=days), kids_of[second["referral_id"]])
+    # Referrals about adults of today received at 10 and exactly at their 18th birthday.
+    dob = {p["person_id"]: pd.Timestamp(p["date_of_birth"]) for p in people}
+    adults = sorted({m["person_id"] for m in members if m["role"] in v.ADULT_ROLES})
+    for a in rng.choice(adults, size=min(3, len(adults)), replace=False):
+        for years in (10, d.ADULT_YEARS):
+            referral(dob[a] + pd.DateOffset(years=years), [a])
 
 
 def store_of(tables: dict[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:

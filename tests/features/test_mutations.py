@@ -1,0 +1,175 @@
+"""Mutation test: every point-in-time comparison in the feature SQL is pinned by a test.
+
+The no-leakage rule lives in a few dozen ``<`` / ``<=`` / ``>=`` / ``>`` in
+:func:`features.sql.feature_query`: "recorded strictly before ``as_of``",
+"started on or before ``as_of``", "happened before the 18th birthday", "at
+or after the start of the window", "in the narrowest window ``wb <= k``".
+An off-by-one in any of them leaks a record or loses one only when a
+timestamp falls exactly on the boundary, which ordinary data rarely does.
+
+Here each comparison is found in the SQL text (so a comparison added later
+is covered without editing this file), flipped to its off-by-one twin
+(``<`` <-> ``<=``, ``>`` <-> ``>=``) one at a time, and the mutated query
+must disagree with the brute-force reference (``reference.py``, which
+computes every column) on at least one of the random worlds of
+``world.py``, which put records exactly on every boundary.  A mutation that
+survives means the tests could not tell the bug from the code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+import features.build as build
+from features import build_features
+from features.sql import feature_query
+from tests.features.reference import reference_features
+from tests.features.world import random_world, store_of
+
+SEEDS = range(8)
+FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
+# A comparison operator that is not part of "<>" (not equal) or "->" / "=>".
+_OPERATOR = re.compile(r"(?<![<>=!\-])(<=|>=|<|>)(?![<>=])")
+_OPERAND = r"(?:[\w.]+(?:\([^()]*\))?|\([^()]*\))"
+
+# Comparisons whose off-by-one twin cannot change any result, each with why.
+# Keyed by the comparison's text, as named in the failure message.
+EQUIVALENT: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One comparison of the feature SQL flipped to its off-by-one twin."""
+
+    position: int
+    old: str
+    new: str
+    text: str  # the comparison as written, e.g. "ec.recorded_at < pt.as_of"
+    where: str  # the CTE it is in and the output column it feeds
+
+    def apply(self, sql: str) -> str:
+        return sql[: self.position] + self.new + sql[self.position + len(self.old) :]
+
+    def __str__(self) -> str:
+        return f"`{self.text}` -> `{self.new}` ({self.where})"
+
+
+def _where(sql: str, pos: int) -> str:
+    """The CTE holding ``pos`` and the nearest column alias after it on its line."""
+    ctes = [
+        m for m in re.finditer(r"^(\w+) AS(?: MATERIALIZED)? \($", sql, re.M) if m.start() < pos
+    ]
+    cte = ctes[-1].group(1) if ctes else "final SELECT"
+    if pos > sql.find("\nSELECT t.referral_id"):
+        cte = "final SELECT"
+    line_end = sql.find("\n", pos)
+    alias = re.search(
+        r"\bAS (?!BIGINT\b|DOUBLE\b|TIMESTAMP\b)(\w+)",
+        sql[pos : line_end if line_end >= 0 else None],
+    )
+    return f"CTE {cte}" + (f", column {alias.group(1)}" if alias else "")
+
+
+def comparisons(sql: str) -> list[Mutation]:
+    """Every ordering comparison in ``sql``, as the mutation that flips it."""
+    out = []
+    for m in _OPERATOR.finditer(sql):
+        left = re.search(rf"({_OPERAND})\s*$", sql[: m.start()])
+        right = re.match(rf"\s*({_OPERAND})", sql[m.end() :])
+        text = " ".join(
+            x for x in (left and left.group(1), m.group(1), right and right.group(1)) if x
+        )
+        op = m.group(1)
+        out.append(Mutation(m.start(), op, FLIP[op], text, _where(sql, m.start())))
+    return out
+
+
+@cache
+def _worlds():
+    worlds = []
+    for seed in SEEDS:
+        tables = random_world(seed)
+        worlds.append((seed, store_of(tables), reference_features(tables)))
+    return worlds
+
+
+def _first_difference(table, expected) -> str | None:
+    """The first column where the built table and the reference differ, or None."""
+    if list(table["referral_id"]) != list(expected["referral_id"]) or list(
+        table["person_id"]
+    ) != list(expected["person_id"]):
+        return "the rows"
+    for col in expected.columns.drop(["referral_id", "person_id"]):
+        got, want = table[col].to_numpy(), expected[col].to_numpy()
+        if got.dtype.kind in "fiub" or want.dtype.kind in "fiub":
+            same = np.array_equal(got.astype(float), want.astype(float), equal_nan=True)
+        else:
+            same = list(got) == list(want)
+        if not same:
+            return col
+    return None
+
+
+def _detects(monkeypatch, sql: str) -> tuple[int, str] | None:
+    """(seed, column) of the first world where ``sql`` disagrees with the reference."""
+    monkeypatch.setattr(build, "feature_query", lambda *args, **kwargs: sql)
+    try:
+        for seed, con, expected in _worlds():
+            column = _first_difference(build_features(con).to_frame(), expected)
+            if column is not None:
+                return seed, column
+        return None
+    finally:
+        monkeypatch.undo()
+
+
+def test_the_sql_has_the_comparisons_the_rules_need():
+    """The finder sees the point-in-time comparisons (a broken regex would pass vacuously)."""
+    texts = [m.text for m in comparisons(feature_query())]
+    for expected in [
+        "m.recorded_at < ct.as_of",
+        "m.start_date <= ct.as_of",
+        "m.end_date < ct.as_of",
+        "m.end_recorded_at < ct.as_of",
+        "o.end_recorded_at < ch.as_of",
+        "ec.recorded_at < pt.as_of",
+        "r.received_at < pt.as_of",
+        "dd.decided_at < pt.as_of",
+        "ec.occurred_at < pt.adult_at",
+        "ec.occurred_at < pt.non_mobile_until",
+        "h.received_at < h.adult_at",
+        "h.wb <= 2",
+        "ec.occurred_at >= pt.since_12m",
+        "r.received_at >= pt.since_24m",
+    ]:
+        assert expected in texts, expected
+    # One per event group for "recorded before as_of": each group is its own join.
+    assert texts.count("ec.recorded_at < pt.as_of") >= 4
+    assert not any(t.endswith(("<>", "> 0")) for t in texts), "a bit test counted as a comparison"
+
+
+def test_every_point_in_time_comparison_is_pinned_by_the_reference(monkeypatch):
+    """About 15 s: each mutated query is planned afresh and runs until a world tells it apart."""
+    base = feature_query()
+    for seed, con, expected in _worlds():
+        assert _first_difference(build_features(con).to_frame(), expected) is None, seed
+    mutations = comparisons(base)
+    assert len(mutations) > 50
+    survivors, killed = [], 0
+    for mutation in mutations:
+        if mutation.text in EQUIVALENT:
+            continue
+        if _detects(monkeypatch, mutation.apply(base)) is None:
+            survivors.append(str(mutation))
+        else:
+            killed += 1
+    assert not survivors, (
+        f"{len(survivors)} of {len(mutations)} off-by-one mutations of the feature SQL "
+        f"survive (no world of world.py tells them from the reference):\n  "
+        + "\n  ".join(survivors)
+    )
+    assert killed == len(mutations) - sum(m.text in EQUIVALENT for m in mutations)
