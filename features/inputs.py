@@ -5,7 +5,8 @@ a notebook) or as plain records (the scoring service, where building a
 DataFrame costs more than the features).  Both are checked here, row by row,
 with errors that name the row and the column, and come out as plain records:
 ``referral_id`` and ``person_id`` as ``str``, ``received_at`` as a
-``pandas.Timestamp``, concerns as ``bool``.
+``pandas.Timestamp``, concerns as ``bool`` (at least one of them ``True``,
+as the data contract requires of a stored referral).
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def check_referrals(referrals: Rows, referral_children: Rows) -> tuple[list[dict
             if value is None or value is pd.NA or (isinstance(value, float) and value != value):
                 raise ValueError(f"{where}, column {col!r}: missing value (True or False expected)")
             out[col] = bool(value)
+        if not any(out[col] for col in v.CONCERN_COLUMNS):
+            # The data contract (store/contract.py) refuses such a referral in the store.
+            raise ValueError(
+                f"{where}, concern columns {list(v.CONCERN_COLUMNS)}: no concern category is "
+                "True (a referral needs at least one)"
+            )
         refs.append(out)
     ids = {r["referral_id"] for r in refs}
     kids = []

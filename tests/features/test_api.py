@@ -84,7 +84,8 @@ def test_serving_new_referral_not_in_store(world):
 
 
 def test_serving_and_training_agree_on_the_simulated_world():
-    synthetic = pytest.importorskip("synthetic")
+    import synthetic  # a project package: missing it is a failure, not a skip
+
     world = synthetic.small_world(random_state=3, n_children=1_500, years=3)
     con = store_of(world.tables)
     trained = build_features(con).to_frame()
@@ -270,6 +271,26 @@ def test_bad_input_names_the_problem(world):
         evidence(con, refs["referral_id"].iloc[0], kids["person_id"].iloc[0], "shoe_size")
     empty = build_features(con, refs.iloc[:0], kids.iloc[:0])
     assert len(empty) == 0 and list(empty.X.columns) == FEATURE_NAMES
+
+
+def test_a_referral_without_any_concern_is_refused_on_both_paths(world):
+    """The data contract needs at least one concern category; new referrals are held to it."""
+    tables, con, _ = world
+    refs, kids = _one(tables, tables["referrals"]["referral_id"].iloc[0])
+    none = refs.assign(**dict.fromkeys(v.CONCERN_COLUMNS, False))
+    message = r"referrals row 1, concern columns \[.*\]: no concern category is True"
+    with pytest.raises(ValueError, match=message):
+        build_features(con, none, kids)
+    snapshot = features.StoreSnapshot.load(con)
+    with pytest.raises(ValueError, match=message):
+        build_features(None, none.to_dict("records"), kids.to_dict("records"), snapshot=snapshot)
+    # the second row is named when it is the one without a concern
+    two = pd.concat([refs, none.assign(referral_id="R-EMPTY")], ignore_index=True)
+    with pytest.raises(ValueError, match="referrals row 2, concern columns"):
+        build_features(con, two, kids)
+    # one concern is enough
+    one = none.assign(**{v.CONCERN_COLUMNS[0]: True})
+    assert build_features(con, one, kids).X[f"referral_{v.CONCERN_COLUMNS[0]}"].eq(1).all()
 
 
 def test_chunked_training_build_equals_one_query():

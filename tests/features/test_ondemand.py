@@ -82,7 +82,8 @@ def test_unknown_child_and_records_input_agree_with_the_sql():
 
 
 def test_simulated_world_equals_the_training_table():
-    synthetic = pytest.importorskip("synthetic")
+    import synthetic  # a project package: missing it is a failure, not a skip
+
     world = synthetic.small_world(random_state=4, n_children=1_200, years=3)
     con = store_of(world.tables)
     trained = build_features(con).to_frame()
