@@ -12,7 +12,9 @@ classified once, at load, **by DuckDB into the very predicate bits the
 feature query classifies it into** (:func:`features.sql.event_classes`,
 :func:`features.sql.referral_classes`: which event types, agencies, roles
 and severities a counter looks at; a referral counter's sources, decision
-and closure reason), and the bounds the age limits compare with (18th
+and closure reason; an event's bits are those DuckDB gives its distinct
+combination of agency, event type, role and severity), and the bounds the
+age limits compare with (18th
 birthday, the end of the non-mobile months) are computed by the same SQL
 date arithmetic.  :mod:`features.ondemand` then only applies what depends on
 ``as_of`` or on the person: "recorded before", the windows, the age limits
@@ -20,6 +22,9 @@ and household membership, all plain comparisons of microsecond timestamps.
 
 The snapshot is the store as it was when loaded.  The service opens the
 store read-only, so nothing can change under it; reload to see new data.
+Loading reads the big tables a range of people at a time into arrays of
+their final size, so it needs little more memory than the snapshot; it
+refuses a store whose rows point at a missing person, household or referral.
 """
 
 from __future__ import annotations
@@ -129,7 +134,9 @@ class StoreSnapshot:
         their final size.  Fetching a whole table and then converting it held
         DuckDB's result, the fetched columns and the converted arrays at once:
         the load peaked at about twice the snapshot.  Now it needs the
-        snapshot plus one chunk.
+        snapshot plus one chunk.  An event's predicate bits are evaluated by
+        DuckDB once per distinct (agency, event type, role, severity) and
+        looked up by its codes (:class:`_EventMasks`).
 
         Parameters
         ----------
@@ -147,7 +154,8 @@ class StoreSnapshot:
         ValueError
             If a row refers to a person, household or referral that is not
             in the store, or an id appears twice; the message names the
-            table, the field and the key.
+            table, the field and the key.  Also if events outside the
+            vocabulary would be given one another's predicate bits.
         """
         chunk_rows = CHUNK_ROWS if chunk_rows is None else int(chunk_rows)
         if chunk_rows < 1:
@@ -245,25 +253,19 @@ class StoreSnapshot:
             referral=np.int64,
             mask=np.int64,
         )
-        kind = " ".join(
-            f"WHEN e.agency = '{a}' AND e.event_type = '{t}' THEN {k}"
-            for k, (a, t) in enumerate(EVENT_KINDS)
-        )
+        masks = _EventMasks(con)
         e, e_offsets = read(
             "agency_events",
             sizes["agency_events"],
             lambda pp, where: (
                 f"""SELECT pp.i AS person, {_us("e.occurred_at")} AS occurred_at,
-                {_us("e.recorded_at")} AS recorded_at,
-                {predicate_mask(event_classes())} AS mask,
-                CAST(CASE {kind} ELSE -1 END AS SMALLINT) AS kind,
-                CAST({_case("e.role", v.EVENT_ROLES)} AS TINYINT) AS role,
-                CAST(COALESCE(e.severity, -1) AS TINYINT) AS severity
+                {_us("e.recorded_at")} AS recorded_at, {_EVENT_CODES}
             FROM agency_events e
             JOIN {pp} pp ON pp.person_id = e.person_id
             WHERE {where("e.person_id")}
             ORDER BY pp.i, e.recorded_at, e.event_id"""
             ),
+            derive=masks,
             occurred_at=np.int64,
             recorded_at=np.int64,
             mask=np.int64,
@@ -321,6 +323,67 @@ MEMBER_ROLES = tuple(sorted(v.HOUSEHOLD_ROLES))
 EVENT_KINDS = tuple((a, t) for a, types in v.EVENT_TYPES.items() for t in types)
 
 
+def _case(col: str, vocabulary) -> str:
+    """SQL giving the position of ``col`` in ``vocabulary``, -1 for NULL (or unknown)."""
+    whens = " ".join(f"WHEN '{x}' THEN {i}" for i, x in enumerate(vocabulary))
+    return f"CASE {col} {whens} ELSE -1 END"
+
+
+# An event's vocabulary codes: its kind (agency and event type), role and
+# severity.  The CASE tests the agency first, then only that agency's types.
+_EVENT_CODES = (
+    "CAST(CASE e.agency "
+    + " ".join(
+        f"WHEN '{a}' THEN CASE e.event_type "
+        + " ".join(f"WHEN '{t}' THEN {k}" for k, (a2, t) in enumerate(EVENT_KINDS) if a2 == a)
+        + " ELSE -1 END"
+        for a in dict.fromkeys(a for a, _ in EVENT_KINDS)
+    )
+    + " ELSE -1 END AS SMALLINT) AS kind, "
+    + f"CAST({_case('e.role', v.EVENT_ROLES)} AS TINYINT) AS role, "
+    + "CAST(COALESCE(e.severity, -1) AS TINYINT) AS severity"
+)
+
+
+class _EventMasks:
+    """Each event's predicate bits, looked up by its codes; the bits evaluated by DuckDB.
+
+    The static event predicates look only at an event's agency, event type,
+    role and severity, and a store holds a few dozen distinct combinations
+    of them.  DuckDB evaluates the feature query's own predicates
+    (:func:`features.sql.event_classes`) once on each combination the store
+    holds; every event then takes the bits of its combination by its codes.
+    Evaluating forty string predicates on every event instead was most of
+    the load's time.  Codes are one-to-one with the combinations for every
+    value in the vocabulary; values outside it share code -1, and are
+    refused should that merge combinations with different bits.
+    """
+
+    def __init__(self, con):
+        combos = con.execute(
+            f"""SELECT agency, event_type, role, severity, {_EVENT_CODES},
+                {predicate_mask(event_classes())} AS mask
+            FROM (SELECT DISTINCT agency, event_type, role, severity FROM agency_events) e
+            ORDER BY ALL"""
+        ).fetchall()
+        self.bits = np.zeros((len(EVENT_KINDS) + 1, len(v.EVENT_ROLES) + 1, 256), np.int64)
+        known: dict[tuple, tuple] = {}
+        for *values, kind, role, severity, mask in combos:
+            at = (kind + 1, role + 1, severity + 128)
+            if at in known and self.bits[at] != mask:
+                raise ValueError(
+                    "agency_events: (agency, event_type, role, severity) "
+                    f"{known[at]!r} and {tuple(values)!r} are not told apart by the "
+                    f"vocabulary; {_CHECK}"
+                )
+            known[at] = tuple(values)
+            self.bits[at] = mask
+
+    def __call__(self, chunk: dict) -> dict:
+        kind, role, severity = (np.asarray(chunk[c], np.intp) for c in ("kind", "role", "severity"))
+        return {"mask": self.bits[kind + 1, role + 1, severity + 128]}
+
+
 # How many rows of a table the load fetches at once.  A row costs about 50
 # bytes in DuckDB's result and again in the fetched columns, so a chunk needs
 # ~100 MB beside the snapshot; larger chunks were no faster (see
@@ -373,7 +436,12 @@ class _PersonRanges:
         return sorted({self.person.get(pid, 0) for (pid,) in sample} | {0, n})
 
     def __call__(
-        self, table: str, size: int, query: Callable[..., str], **columns
+        self,
+        table: str,
+        size: int,
+        query: Callable[..., str],
+        derive: Callable[[dict], dict] | None = None,
+        **columns,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """``columns`` of ``query``'s rows, and the per-person CSR offsets.
 
@@ -381,7 +449,8 @@ class _PersonRanges:
         subquery of the range's people with their positions ``i``;
         ``where(column)`` the SQL condition keeping ``column`` in the range.
         It must return a ``person`` column (the position) and order its rows
-        by it first.
+        by it first.  ``derive(chunk)`` may add columns computed from the
+        fetched ones.
         """
         n = len(self.person_ids)
         out = {c: np.empty(size, dtype=t) for c, t in columns.items()}
@@ -401,6 +470,8 @@ class _PersonRanges:
                 f"FROM people WHERE {where('person_id')})"
             )
             chunk = self.con.execute(query(pp, where)).fetchnumpy()
+            if derive:
+                chunk.update(derive(chunk))
             rows = len(chunk["person"])
             if filled + rows > size:
                 raise ValueError(f"{table} changed while the snapshot was loading; load it again")
@@ -414,12 +485,6 @@ class _PersonRanges:
             _refuse_dangling(self.con, table)
             raise ValueError(f"{table} changed while the snapshot was loading; load it again")
         return out, _cumulative(counts)
-
-
-def _case(col: str, vocabulary) -> str:
-    """SQL giving the position of ``col`` in ``vocabulary``, -1 for NULL (or unknown)."""
-    whens = " ".join(f"WHEN '{x}' THEN {i}" for i, x in enumerate(vocabulary))
-    return f"CASE {col} {whens} ELSE -1 END"
 
 
 def _literal(text: str) -> str:

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from features import StoreSnapshot
+from features.sql import event_classes, predicate_mask
 from tests.features.world import random_world, store_of
 
 
@@ -190,3 +191,56 @@ def test_an_intact_store_is_not_refused(tables, whole):
     assert whole.n_events == len(tables["agency_events"])
     assert len(whole.m_person) == len(tables["household_members"])
     assert len(whole.rc_referral) == len(tables["referral_children"])
+
+
+def _sql_masks(con) -> np.ndarray:
+    """Every event's predicate bits evaluated row by row by DuckDB, in the snapshot's order."""
+    rows = con.execute(
+        f"""SELECT {predicate_mask(event_classes())} FROM agency_events e
+        ORDER BY person_id, recorded_at, event_id"""
+    ).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def test_event_bits_equal_the_sql_predicates_row_by_row(tables):
+    """Bits are evaluated once per (agency, event_type, role, severity) and looked up by code."""
+    con = store_of(tables)
+    snap = StoreSnapshot.load(con, chunk_rows=13)
+    expected = _sql_masks(con)
+    assert len(np.unique(expected)) > 10  # many classes, so a wrong lookup shows
+    np.testing.assert_array_equal(snap.e_mask, expected)
+
+
+def _out_of_vocabulary(con, agency: str, event_type: str, event_id: str) -> None:
+    con.execute(
+        f"""INSERT INTO agency_events SELECT '{event_id}', person_id, '{agency}', '{event_type}',
+        occurred_at, recorded_at, NULL, NULL FROM agency_events LIMIT 1"""
+    )
+
+
+def test_an_unknown_event_type_keeps_its_own_bits(tables):
+    """Outside the vocabulary an event codes as -1; alone there, it keeps the SQL's bits."""
+    con = store_of(tables)
+    _out_of_vocabulary(con, "health", "arrest", "E-ODD")  # an arrest is the police's
+    snap = StoreSnapshot.load(con, chunk_rows=13)
+    np.testing.assert_array_equal(snap.e_mask, _sql_masks(con))
+    assert (snap.e_kind == -1).sum() == 1 and snap.e_mask[snap.e_kind == -1][0] != 0
+
+
+def test_unknown_event_types_with_different_bits_are_refused(tables):
+    """Two combinations the codes cannot tell apart would share bits: refused, both named."""
+    con = store_of(tables)
+    _out_of_vocabulary(con, "police", "made_up", "E-ODD1")
+    _out_of_vocabulary(con, "health", "arrest", "E-ODD2")
+    police, health = (
+        con.execute(
+            f"SELECT {predicate_mask(event_classes())} FROM agency_events e WHERE event_id = ?",
+            [i],
+        ).fetchone()[0]
+        for i in ("E-ODD1", "E-ODD2")
+    )
+    assert police != health  # the SQL tells them apart
+    with pytest.raises(
+        ValueError, match=r"agency_events: .*'health', 'arrest'.*'police', 'made_up'"
+    ):
+        StoreSnapshot.load(con)
