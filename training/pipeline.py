@@ -235,6 +235,9 @@ def train(
             ref_ca = keys.loc[masks["calibration"], "referral_id"].to_numpy()
             ref_te = keys.loc[masks["test"], "referral_id"].to_numpy()
         with st.stage("tune LightGBM"):
+            # Early stopping and selection use the calibration period, which the
+            # calibrator and the flag threshold then reuse: a known limitation,
+            # measured against two alternatives in docs/training.md.
             tuned = tune_lightgbm(
                 Xtr,
                 ytr,
