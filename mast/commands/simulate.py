@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mast.progress import console, progress_bar
@@ -138,7 +139,8 @@ def _report_table(frame) -> Table:
         achieved = "n/a (run too short)" if math.isnan(row.achieved) else f"{row.achieved:.2f}"
         target = "-" if math.isnan(row.target) else f"{row.target:.2f}"
         table.add_row(
-            row.quantity,
+            # Quantities may carry a note in brackets, which rich would read as markup.
+            escape(row.quantity),
             f"[{colour}]{achieved}[/{colour}]",
             target,
             f"{row.low:g}-{row.high:g}",

@@ -58,3 +58,19 @@ def test_small_run_writes_the_store_and_prints_the_report(tmp_path):
     dupes = con.execute("SELECT count(*) - count(DISTINCT person_id) FROM people").fetchone()[0]
     con.close()
     assert n_people > 0 and dupes == 0
+
+
+def test_the_printed_table_keeps_bracketed_notes():
+    """A quantity's note ("[only 18 incidents: ...]") is text, not rich markup to drop."""
+    import pandas as pd
+    from rich.console import Console
+
+    from mast.commands.simulate import _report_table
+
+    note = "serious incidents: under 1 [only 18 incidents: use a larger run or a multiplier]"
+    frame = pd.DataFrame(
+        [dict(quantity=note, achieved=6.0, target=4.0, low=2.0, high=5.0, source="x", within=False)]
+    )
+    console = Console(width=300, record=True)
+    console.print(_report_table(frame))
+    assert "[only 18 incidents: use a larger run or a multiplier]" in console.export_text()
