@@ -40,6 +40,13 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+def _rss_gb() -> float:
+    """Resident now (Linux): what the process keeps once the load is over."""
+    with open("/proc/self/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return kb / 1024**2
+
+
 def _loader(which: str):
     """``StoreSnapshot`` of the current tree, or of git revision ``which``."""
     if which == "current":
@@ -92,6 +99,7 @@ def child(db: str, which: str, chunk_rows: int | None) -> None:
                 "seconds": seconds,
                 "rss_before": rss0,
                 "peak": peak,
+                "after": _rss_gb(),
                 "arrays": snapshot.nbytes() / 1e9,
                 "events": snapshot.n_events,
                 "digest": _digest(snapshot),
@@ -118,14 +126,17 @@ def compare(db: Path, before: str, repeats: int, chunk_rows: int | None) -> None
         f"store {db} ({db.stat().st_size / 1e9:.2f} GB on disk, {new[0]['events']:,} events), "
         f"snapshot arrays {new[0]['arrays']:.3f} GB; best of {repeats} fresh processes each"
     )
-    print(f"  {'loader':<34}{'load s':>8}{'peak RSS GB':>13}{'of which load':>15}")
+    print(
+        f"  {'loader':<34}{'load s':>8}{'peak RSS GB':>13}{'of which load':>15}{'RSS after GB':>14}"
+    )
     rows = []
     for label, rs in ((f"whole tables ({before[:7]})", old), ("by person ranges (current)", new)):
         best = min(r["seconds"] for r in rs)
         peak = min(r["peak"] for r in rs)
         grown = min(r["peak"] - r["rss_before"] for r in rs)
+        after = min(r["after"] for r in rs)
         rows.append((best, peak, grown))
-        print(f"  {label:<34}{best:8.2f}{peak:13.2f}{grown:15.2f}")
+        print(f"  {label:<34}{best:8.2f}{peak:13.2f}{grown:15.2f}{after:14.2f}")
     (t_old, p_old, g_old), (t_new, p_new, g_new) = rows
     print(
         f"  current / before: load time {t_new / t_old:.2f}x, peak RSS {p_new / p_old:.2f}x, "
