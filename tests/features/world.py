@@ -280,8 +280,8 @@ def _boundaries(
 ):
     """Append records lying exactly on every point-in-time boundary (see the module docstring).
 
-    Sizes stay small: about 130 events, 30 referrals and a dozen
-    memberships per world.
+    Sizes stay small: about 130 events, 30 referrals and 15 memberships
+    per world.
     """
     dob = {p["person_id"]: pd.Timestamp(p["date_of_birth"]) for p in people}
     kids_of: dict[str, list[str]] = {}
@@ -298,13 +298,19 @@ def _boundaries(
     def pick(seq):
         return seq[int(rng.integers(0, len(seq)))]
 
-    grown_up = {m["person_id"] for m in members if m["role"] in v.ADULT_ROLES}
+    def active(m, t) -> bool:
+        ended = m["end_date"] < t and m["end_recorded_at"] < t  # False if NaT
+        return m["recorded_at"] < t and m["start_date"] <= t and not ended
 
-    def concerned(rid, counter: str) -> list[str]:
-        """The referral's child, and someone who lives with them: an adult if adults'
-        features show ``counter``, else a sibling if siblings' do, else anyone."""
-        child = pick(kids_of[rid])
-        others = lives_with.get(child, [])
+    def concerned(r, counter: str) -> list[str]:
+        """The referral's child, and someone who lives with them (as of the referral if
+        anyone does): an adult if adults' features show ``counter``, else a sibling if
+        siblings' do, else anyone."""
+        child, t = pick(kids_of[r["referral_id"]]), r["received_at"]
+        here = {m["household_id"] for m in members if m["person_id"] == child and active(m, t)}
+        now = {m["person_id"] for m in members if m["household_id"] in here and active(m, t)}
+        others = sorted(now - {child}) or lives_with.get(child, [])
+        grown_up = {m["person_id"] for m in members if m["role"] in v.ADULT_ROLES}
         if counter in d.ADULT_COUNTERS:
             others = [p for p in others if p in grown_up] or others
         elif counter in d.SIBLING_COUNTERS:
@@ -326,39 +332,6 @@ def _boundaries(
         )
 
     original = referrals[:n_ref]
-    for c in d.EVENT_COUNTERS:
-        # Recorded exactly as a referral arrives (invisible to it), having happened within any window.
-        r = pick(original)
-        for p in concerned(r["referral_id"], c.name):
-            agency, etype, role, sev = _counted_event(c, rng)
-            t = r["received_at"]
-            event(p, agency, etype, t - pd.Timedelta(days=int(rng.integers(0, 60))), t, role, sev)
-        # Happened exactly at the start of the counter's window (inside it), recorded before.
-        days = d.WINDOWS[c.window]
-        if days is not None:
-            r = pick(original)
-            for p in concerned(r["referral_id"], c.name):
-                agency, etype, role, sev = _counted_event(c, rng)
-                when = r["received_at"] - pd.Timedelta(days=days)
-                event(p, agency, etype, when, when + pd.Timedelta(hours=1), role, sev)
-        # Happened exactly at the person's age bound (outside "before it").
-        if c.filter.age_limit is not None:
-            for p in rng.choice(list(dob), size=min(8, len(dob)), replace=False):
-                bound = (
-                    dob[p] + pd.DateOffset(years=d.ADULT_YEARS)
-                    if c.filter.age_limit == "adult"
-                    else dob[p] + pd.Timedelta(days=d.NON_MOBILE_DAYS)
-                )
-                agency, etype, role, sev = _counted_event(c, rng)
-                event(p, agency, etype, bound, bound + pd.Timedelta(days=1), role, sev)
-    for st in d.EVENT_STATES:
-        # A start and an end at the same instant: the state is not current.
-        r = pick(original)
-        for p in concerned(r["referral_id"], st.name):
-            when = r["received_at"] - pd.Timedelta(days=int(rng.integers(2, 400)))
-            for etype in (st.start, st.end):
-                event(p, st.agency, etype, when, when + pd.Timedelta(days=1))
-
     midnight = [r for r in original if r["received_at"] == r["received_at"].normalize()]
     households = sorted({m["household_id"] for m in members})
     for k, r in enumerate(midnight):
@@ -425,6 +398,40 @@ def _boundaries(
                 )
                 break
 
+    # Events, once the households are settled (so 'who lives with the child' holds).
+    for c in d.EVENT_COUNTERS:
+        # Recorded exactly as a referral arrives (invisible to it), having happened within any window.
+        r = pick(original)
+        for p in concerned(r, c.name):
+            agency, etype, role, sev = _counted_event(c, rng)
+            t = r["received_at"]
+            event(p, agency, etype, t - pd.Timedelta(days=int(rng.integers(0, 60))), t, role, sev)
+        # Happened exactly at the start of the counter's window (inside it), recorded before.
+        days = d.WINDOWS[c.window]
+        if days is not None:
+            r = pick(original)
+            for p in concerned(r, c.name):
+                agency, etype, role, sev = _counted_event(c, rng)
+                when = r["received_at"] - pd.Timedelta(days=days)
+                event(p, agency, etype, when, when + pd.Timedelta(hours=1), role, sev)
+        # Happened exactly at the person's age bound (outside "before it").
+        if c.filter.age_limit is not None:
+            for p in rng.choice(list(dob), size=min(8, len(dob)), replace=False):
+                bound = (
+                    dob[p] + pd.DateOffset(years=d.ADULT_YEARS)
+                    if c.filter.age_limit == "adult"
+                    else dob[p] + pd.Timedelta(days=d.NON_MOBILE_DAYS)
+                )
+                agency, etype, role, sev = _counted_event(c, rng)
+                event(p, agency, etype, bound, bound + pd.Timedelta(days=1), role, sev)
+    for st in d.EVENT_STATES:
+        # A start and an end at the same instant: the state is not current.
+        r = pick(original)
+        for p in concerned(r, st.name):
+            when = r["received_at"] - pd.Timedelta(days=int(rng.integers(2, 400)))
+            for etype in (st.start, st.end):
+                event(p, st.agency, etype, when, when + pd.Timedelta(days=1))
+
     def referral(received, kids, source=None):
         rid = f"R{len(referrals):04d}"
         concerns = rng.random(len(v.CONCERNS)) < 0.4
@@ -453,13 +460,14 @@ def _boundaries(
             )
 
     # Prior referrals received exactly on the edge of every referral window (inside
-    # it), from every source, about one child; and on the edges about all a referral's
-    # children, from a random source.
+    # it), from every source a counter looks at, about one child; and on the edges
+    # about all a referral's children, from a random source.
     windows = sorted({d.WINDOWS[c.window] for c in d.REFERRAL_COUNTERS} - {None})
+    counted = sorted({s for c in d.REFERRAL_COUNTERS for s in c.sources or ()})
     first, second = rng.choice(original, size=2, replace=n_ref < 2)
     child = pick(kids_of[first["referral_id"]])
     for days in windows:
-        for source in v.REFERRAL_SOURCES:
+        for source in counted:
             referral(first["received_at"] - pd.Timedelta(days=days), [child], source)
         referral(second["received_at"] - pd.Timedelta(days=days), kids_of[second["referral_id"]])
     # Referrals about adults of today received at 10 and exactly at their 18th birthday.
