@@ -384,10 +384,11 @@ class _EventMasks:
         return {"mask": self.bits[kind + 1, role + 1, severity + 128]}
 
 
-# How many rows of a table the load fetches at once.  A row costs about 50
-# bytes in DuckDB's result and again in the fetched columns, so a chunk needs
-# ~100 MB beside the snapshot; larger chunks were no faster (see
-# benchmarks/bench_snapshot.py).
+# How many rows of a table the load fetches at once: what the load needs
+# beside the snapshot grows with it, the time hardly.  Loading 10 M events
+# (0.36 GB of arrays) peaked at 0.97 / 1.08 / 1.46 GB with chunks of 256 k /
+# 1 M / 4 M rows, in 5.5 / 5.6 / 5.1 s (best of three; benchmarks/bench_snapshot.py
+# compares with the whole-table load).
 CHUNK_ROWS = 1 << 20
 
 # The tables read a range of people at a time.
