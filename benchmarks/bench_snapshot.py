@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--before", default=BEFORE, help="git revision of the old loader")
     parser.add_argument("--chunk-rows", type=int, default=None, help="current loader's chunk")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(str(args.db), args.child, args.chunk_rows)
@@ -165,13 +166,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.db:
         compare(args.db, args.before, args.repeats, args.chunk_rows)
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_features import generate_national
+    if args.generate:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_features import generate_national
 
+        print(generate_national(args.generate, args.scale, args.random_state))
+        return
     with tempfile.TemporaryDirectory(prefix="mast-bench-") as tmp:
         db = Path(tmp) / "national.duckdb"
         t0 = time.perf_counter()
-        counts = generate_national(db, args.scale, args.random_state)
+        # In a subprocess too: a child forked from a process that has grown
+        # starts with that process's ru_maxrss, which would hide its own peak.
+        counts = subprocess.run(
+            [sys.executable, __file__, "--generate", str(db), "--scale", str(args.scale)]
+            + ["--random-state", str(args.random_state)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         print(f"generated scale {args.scale} in {time.perf_counter() - t0:.0f} s: {counts}")
         compare(db, args.before, args.repeats, args.chunk_rows)
 
