@@ -171,16 +171,16 @@ def _promote(result, tracking_uri: str, model_name: str) -> None:
 def _score(db: Path, tracking_uri: str):
     from serving.demo import demo_scoring
 
-    # Enough held-out referrals that some are flagged (10% capacity by default:
-    # with 20, none was flagged about one run in eight).
-    shown = demo_scoring(db, tracking_uri, n=40)
+    # The 100 most recent referrals: at the 10 % capacity policy some are
+    # flagged (with 20, none was about one run in eight; the default seed's
+    # first 40 had none, its first 300 had 29).
+    shown = demo_scoring(db, tracking_uri, n=100)
     flagged = [r for r in shown.summary if r["review_recommended"]]
     console.print(
         f"  {len(shown.summary)} held-out referrals scored; "
-        f"{len(flagged)} with a multi-agency review recommended:"
+        f"{len(flagged)} with a multi-agency review recommended"
+        + (f", e.g. {', '.join(r['referral_id'] for r in flagged[:5])}" if flagged else "")
     )
-    for row in flagged:
-        console.print(f"  {row['referral_id']}: highest score {row['highest_score']:>2}")
     console.print()
     console.print(shown.text, soft_wrap=True, markup=False, highlight=False)
     console.print("\nThe same call by hand (with a screener's token in MAST_TOKEN):")
@@ -203,7 +203,7 @@ def _page(
     console.print(f"Screener token: [bold]{screener}[/bold]")
     console.print(f"Manager token (for overrides): [bold]{manager}[/bold]")
     if flagged:
-        console.print(f"Flagged held-out referrals to open on the page: {', '.join(flagged)}")
+        console.print(f"Flagged held-out referrals to open on the page: {', '.join(flagged[:10])}")
     if keep_serving is None:
         keep_serving = sys.stdin.isatty() and sys.stdout.isatty()
     if not keep_serving:
