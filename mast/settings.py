@@ -35,11 +35,6 @@ class Settings(BaseModel):
             self.db = self.home / "mast.duckdb"
         return self
 
-    @property
-    def seed(self) -> int:
-        """Old name of :attr:`random_state` (``MAST_SEED`` is still read)."""
-        return self.random_state
-
 
 # Environment variables read under an older name as well.
 _LEGACY_ENV = {"random_state": "MAST_SEED"}

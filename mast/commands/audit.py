@@ -182,7 +182,7 @@ def audit(
     y_harm = _alias(y_harm, "--y-harm", harm, "--harm")
     random_state = _alias(random_state, "--random-state", seed, "--seed")
     settings = get_settings()
-    random_state = settings.seed if random_state is None else random_state
+    random_state = settings.random_state if random_state is None else random_state
     try:
         pol = au.load_policy(policy)
     except au.PolicyError as err:

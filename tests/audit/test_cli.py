@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from mast.cli import app
 from store.vocabulary import NOT_RECORDED
+from tests.audit.frames import six_rows
 
 runner = CliRunner()
 RATE_KEYS = ("base_rate", "selection_rate", "tpr", "fpr", "fnr", "precision")
@@ -91,36 +92,14 @@ def test_audit_writes_report_and_metrics(csv_path, tmp_path):
 
 def test_flag_mode_has_no_auc(csv_path, tmp_path):
     out = tmp_path / "flag"
-    result = invoke(
-        "--predictions",
-        str(csv_path),
-        "--y-true",
-        "y_true",
-        "--flag",
-        "flag",
-        "--group",
-        "sex",
-        "--out",
-        str(out),
-        "--n-boot",
-        "50",
-    )
+    result = _flag_run(csv_path, out, n_boot=50)
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "metrics.json").read_text())
     assert "auc" not in doc["groups"]["sex"]["Female"]
 
 
 def _bad_csv(tmp_path, **changes):
-    frame = pd.DataFrame(
-        {
-            "y": [0, 1, 0, 1, 1, 0],
-            "s": [0.1, 0.9, 0.2, 0.8, 0.7, 0.3],
-            "f": [0, 1, 0, 1, 1, 0],
-            "g": ["a", "b", "a", "b", "a", "b"],
-        }
-    )
-    for col, values in changes.items():
-        frame[col] = values
+    frame = six_rows("s", **changes)
     path = tmp_path / "bad.csv"
     frame.to_csv(path, index=False)
     return path
@@ -265,7 +244,8 @@ def test_new_and_old_names_that_disagree_are_refused(csv_path, tmp_path):
 # --- the output folder is replaced all or nothing ---------------------------
 
 
-def _flag_run(csv_path, out, *extra: str):
+def _flag_run(csv_path, out, *extra: str, n_boot: int = 20):
+    """An audit of the flag column by sex, into ``out``."""
     return invoke(
         "--predictions",
         str(csv_path),
@@ -276,7 +256,7 @@ def _flag_run(csv_path, out, *extra: str):
         "--group",
         "sex",
         "--n-boot",
-        "20",
+        str(n_boot),
         "--out",
         str(out),
         *extra,

@@ -10,20 +10,11 @@ import pytest
 
 from audit import AuditInputError, audit_predictions
 from audit.frame import binary_column, numeric_column, prepare_frame
+from tests.audit.frames import six_rows
 
 
 def small(**changes) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "y": [0, 1, 0, 1, 1, 0],
-            "p": [0.1, 0.9, 0.2, 0.8, 0.7, 0.3],
-            "f": [0, 1, 0, 1, 1, 0],
-            "g": ["a", "b", "a", "b", "a", "b"],
-        }
-    )
-    for col, values in changes.items():
-        frame[col] = values
-    return frame
+    return six_rows("p", **changes)
 
 
 def first_bad_data_row(values: list, ok) -> int:

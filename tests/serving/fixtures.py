@@ -132,8 +132,9 @@ def tables() -> dict[str, pd.DataFrame]:
     }
 
 
-def write_store(path) -> None:
-    clean = validate_tables(tables())
+def write_store(path, tables_: dict[str, pd.DataFrame] | None = None) -> None:
+    """Write the fixture's tables (or a changed copy of them) as a store at ``path``."""
+    clean = validate_tables(tables() if tables_ is None else tables_)
     con = connect(path)
     write_tables(con, clean)
     con.close()

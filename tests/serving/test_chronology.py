@@ -156,14 +156,11 @@ def test_household_is_the_features_household_on_the_day_a_membership_ends(tmp_pa
     dropped him.
     """
     import features
-    from store import connect, validate_tables, write_tables
 
     t = tables()
     members = t["household_members"]
     members.loc[members["person_id"] == "A3", "end_recorded_at"] = "2020-06-01"
-    path = tmp_path / "store.duckdb"
-    c = connect(path)
-    write_tables(c, validate_tables(t))
+    c = _store_of(tmp_path, t)
     for as_of in (datetime(2020, 6, 30), datetime(2020, 6, 30, 0, 0, 1), datetime(2020, 7, 1)):
         refs = pd.DataFrame(
             {
@@ -183,19 +180,21 @@ def test_household_is_the_features_household_on_the_day_a_membership_ends(tmp_pa
     c.close()
 
 
+def _store_of(tmp_path, t: dict[str, pd.DataFrame]):
+    """A read-only connection to a store of the fixture's tables as changed by a test."""
+    path = tmp_path / "store.duckdb"
+    write_store(path, t)
+    return duckdb.connect(str(path), read_only=True)
+
+
 def _store_with(tmp_path, extra_events: list[tuple]):
     """The fixture store plus some events (same columns as the fixture's)."""
-    from store import connect, validate_tables, write_tables
-
     t = tables()
     events = t["agency_events"]
     t["agency_events"] = pd.concat(
         [events, pd.DataFrame(extra_events, columns=events.columns)], ignore_index=True
     )
-    path = tmp_path / "store.duckdb"
-    c = connect(path)
-    write_tables(c, validate_tables(t))
-    return c
+    return _store_of(tmp_path, t)
 
 
 def test_late_counts_whole_days_as_documented(tmp_path):
