@@ -30,8 +30,8 @@ from tests.audit.conftest import make_predictions
 GROUPS = ["ethnicity", "sex", "age_band", "disability", "deprivation_quintile"]
 
 
-def naive(frame: pd.DataFrame, reps: int, seed: int) -> float:
-    rng = np.random.default_rng(seed)
+def naive(frame: pd.DataFrame, reps: int, random_state: int) -> float:
+    rng = np.random.default_rng(random_state)
     ids = frame["referral_id"].unique()
     rows_of = frame.groupby("referral_id").indices
     start = time.perf_counter()
@@ -48,7 +48,7 @@ def naive(frame: pd.DataFrame, reps: int, seed: int) -> float:
     return (time.perf_counter() - start) / reps
 
 
-def vectorised(frame: pd.DataFrame, reps: int, seed: int) -> float:
+def vectorised(frame: pd.DataFrame, reps: int, random_state: int) -> float:
     prep = prepare_frame(
         frame, y_true="y_true", groups=GROUPS, flag="flag", referral_col="referral_id"
     )
@@ -60,7 +60,7 @@ def vectorised(frame: pd.DataFrame, reps: int, seed: int) -> float:
             GroupPlan(codes, len(names), prep.clusters, prep.n_clusters, prep.y_true, prep.y_pred)
         )
     start = time.perf_counter()
-    for weights in cluster_weight_chunks(prep.n_clusters, reps, seed):
+    for weights in cluster_weight_chunks(prep.n_clusters, reps, random_state):
         for plan in plans:
             plan.rates(weights)
     return (time.perf_counter() - start) / reps

@@ -55,14 +55,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=1_000_000)
     parser.add_argument("--years", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=20221201)
+    parser.add_argument("--random-state", "--seed", dest="random_state", type=int, default=20221201)
     parser.add_argument("--no-write", action="store_true", help="Skip writing the DuckDB store.")
     args = parser.parse_args()
 
     import store
     from synthetic import SimulationConfig, simulate
 
-    config = SimulationConfig(n_children=args.children, years=args.years, random_state=args.seed)
+    config = SimulationConfig(
+        n_children=args.children, years=args.years, random_state=args.random_state
+    )
     with PeakMemory() as memory:
         began = time.perf_counter()
         world = simulate(config)

@@ -35,17 +35,19 @@ sys.path.insert(0, str(ROOT))
 BUDGET_SECONDS = 300.0
 
 
-def _make_store(path: Path, n_children: int, years: int, seed: int) -> None:
+def _make_store(path: Path, n_children: int, years: int, random_state: int) -> None:
     from store import connect, set_meta, write_tables
     from synthetic import SimulationConfig, simulate
 
     t = time.perf_counter()
-    world = simulate(SimulationConfig(n_children=n_children, years=years, random_state=seed))
+    world = simulate(
+        SimulationConfig(n_children=n_children, years=years, random_state=random_state)
+    )
     tmp = path.with_suffix(".tmp.duckdb")
     tmp.unlink(missing_ok=True)
     con = connect(tmp)
     write_tables(con, world.tables, truth=world.truth, replace=True)
-    set_meta(con, "bench_train", f"{n_children}:{years}:{seed}")
+    set_meta(con, "bench_train", f"{n_children}:{years}:{random_state}")
     con.close()
     os.replace(tmp, path)
     print(
@@ -57,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-children", type=int, default=330_000)
     parser.add_argument("--years", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=20221201)
+    parser.add_argument("--random-state", "--seed", dest="random_state", type=int, default=20221201)
     parser.add_argument("--store", type=Path, default=ROOT / "mast-data" / "bench-train.duckdb")
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--config", type=Path, default=None)
@@ -65,7 +67,7 @@ def main() -> None:
 
     from store import connect, get_meta
 
-    key = f"{args.n_children}:{args.years}:{args.seed}"
+    key = f"{args.n_children}:{args.years}:{args.random_state}"
     if args.store.exists():
         con = connect(args.store, read_only=True)
         have = get_meta(con, "bench_train")
@@ -74,7 +76,7 @@ def main() -> None:
             args.store.unlink()
     if not args.store.exists():
         args.store.parent.mkdir(parents=True, exist_ok=True)
-        _make_store(args.store, args.n_children, args.years, args.seed)
+        _make_store(args.store, args.n_children, args.years, args.random_state)
 
     from training import TrainConfig, train
 
