@@ -155,7 +155,7 @@ def three_child_referrals(db: Path, n: int, random_state: int) -> list[dict]:
     as_of = pd.Timestamp(end) - pd.Timedelta(days=180)
     homes = con.execute(
         """
-        SELECT m.household_id, list(m.person_id ORDER BY m.person_id) AS kids
+        SELECT m.household_id, list(m.person_id ORDER BY m.person_id) AS child_ids
         FROM household_members m JOIN people p USING (person_id)
         WHERE m.role = 'child' AND m.recorded_at < $as_of AND m.start_date <= $as_of
           AND (m.end_date IS NULL OR m.end_date > $as_of + INTERVAL 180 DAY)
@@ -172,7 +172,7 @@ def three_child_referrals(db: Path, n: int, random_state: int) -> list[dict]:
     picks = rng.choice(len(homes), size=n, replace=len(homes) < n)
     bodies = []
     for i, h in enumerate(picks):
-        kids = list(homes[h][1])[:3]
+        child_ids = list(homes[h][1])[:3]
         received = as_of + pd.Timedelta(seconds=int(rng.integers(0, 180 * 86400)))
         concerns = [c for c in v.CONCERNS if rng.random() < 0.2] or ["neglect"]
         bodies.append(
@@ -182,7 +182,7 @@ def three_child_referrals(db: Path, n: int, random_state: int) -> list[dict]:
                 "source": str(rng.choice(v.REFERRAL_SOURCES)),
                 "referrer_relationship": str(rng.choice(v.REFERRER_RELATIONSHIPS)),
                 "concerns": concerns,
-                "children": kids,
+                "children": child_ids,
             }
         )
     return bodies

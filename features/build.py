@@ -297,7 +297,7 @@ def _arrow(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict[str, list]:
+def _narrowed_tables(con, refs: pd.DataFrame, referral_children: pd.DataFrame) -> dict[str, list]:
     """The store's rows about the people the new referrals concern, and nothing else.
 
     Every member of every household a target child has ever belonged to is
@@ -312,14 +312,16 @@ def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict[str, l
         r[0]
         for r in con.execute(
             "SELECT DISTINCT household_id FROM household_members "
-            f"WHERE person_id IN ({_quoted(sorted(set(kids['person_id'])))})"
+            f"WHERE person_id IN ({_quoted(sorted(set(referral_children['person_id'])))})"
         ).fetchall()
     )
     mem = con.execute(
         f"SELECT {cols['household_members']} FROM household_members "
         f"WHERE household_id IN ({_quoted(homes)})"
     ).fetch_arrow_table()
-    people_ids = sorted(set(kids["person_id"]) | set(mem.column("person_id").to_pylist()))
+    people_ids = sorted(
+        set(referral_children["person_id"]) | set(mem.column("person_id").to_pylist())
+    )
     plist = _quoted(people_ids)
     # One equality filter per person lets the zone maps of the person-sorted
     # agency_events skip all but a few row groups (an IN list would not).
@@ -339,7 +341,7 @@ def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict[str, l
     # new referrals sees its own earlier members, exactly as the store would.
     known = target_ids & set(stored.column("referral_id").to_pylist())
     new_refs = refs[~refs["referral_id"].isin(known)]
-    new_kids = kids[~kids["referral_id"].isin(known)]
+    new_children = referral_children[~referral_children["referral_id"].isin(known)]
     return {
         "people": [
             con.execute(
@@ -353,7 +355,7 @@ def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict[str, l
         ],
         "household_members": [mem],
         "referrals": [stored, _arrow(new_refs[list(SCHEMAS["referrals"].columns)])],
-        "referral_children": [rc, _arrow(new_kids)],
+        "referral_children": [rc, _arrow(new_children)],
         "screening_decisions": [
             con.execute(
                 f"SELECT {cols['screening_decisions']} FROM screening_decisions WHERE referral_id IN ({ids})"
@@ -361,7 +363,7 @@ def _narrowed_tables(con, refs: pd.DataFrame, kids: pd.DataFrame) -> dict[str, l
         ],
         "agency_events": [con.execute(ev_sql).fetch_arrow_table()],
         "target_referrals": [_arrow(refs)],
-        "target_children": [_arrow(kids)],
+        "target_children": [_arrow(referral_children)],
     }
 
 
@@ -413,12 +415,12 @@ def build_features(
     if snapshot is not None:
         raw = ondemand.evaluate(snapshot, *check_referrals(referrals, referral_children))
         return _split(raw, lazy=True)
-    refs, kids = _check_frames(referrals, referral_children)
+    refs, children = _check_frames(referrals, referral_children)
     if con is None:
         raise ValueError("Pass a store connection `con` or a `snapshot`.")
-    if kids.empty:
+    if children.empty:
         return _split(_empty_raw(con, STORE_RELATIONS))
-    tables = _narrowed_tables(con, refs, kids)
+    tables = _narrowed_tables(con, refs, children)
     if progress:
         progress("features", 0, 1)
     raw = _on_demand().run(tables)

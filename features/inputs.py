@@ -84,26 +84,26 @@ def check_referrals(referrals: Rows, referral_children: Rows) -> tuple[list[dict
             )
         refs.append(out)
     ids = {r["referral_id"] for r in refs}
-    kids = []
+    children = []
     for i, row in enumerate(
         _records(referral_children, "referral_children", ("referral_id", "person_id"))
     ):
-        kid = {"referral_id": str(row["referral_id"]), "person_id": str(row["person_id"])}
-        if kid["referral_id"] not in ids:
+        record = {"referral_id": str(row["referral_id"]), "person_id": str(row["person_id"])}
+        if record["referral_id"] not in ids:
             raise ValueError(
-                f"referral_children row {i + 1}: referral_id {kid['referral_id']!r} "
+                f"referral_children row {i + 1}: referral_id {record['referral_id']!r} "
                 "is not in the referrals frame"
             )
-        kids.append(kid)
-    return refs, kids
+        children.append(record)
+    return refs, children
 
 
-def as_frames(refs: list[dict], kids: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def as_frames(refs: list[dict], referral_children: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Checked records as the contract-typed frames the SQL path registers."""
     frame = pd.DataFrame(refs, columns=list(REFERRAL_COLUMNS))
     frame["referral_id"] = frame["referral_id"].astype(str)
     frame["received_at"] = pd.to_datetime(frame["received_at"]).astype("datetime64[us]")
     for col in v.CONCERN_COLUMNS:
         frame[col] = frame[col].astype(bool)
-    children = pd.DataFrame(kids, columns=["referral_id", "person_id"]).astype(str)
+    children = pd.DataFrame(referral_children, columns=["referral_id", "person_id"]).astype(str)
     return frame, children

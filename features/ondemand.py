@@ -178,7 +178,7 @@ class Extras:
     referrals sees its own earlier members; so does this.
     """
 
-    def __init__(self, s: StoreSnapshot, refs: list[dict], kids: list[dict]):
+    def __init__(self, s: StoreSnapshot, refs: list[dict], referral_children: list[dict]):
         self.rows: dict[int, list[tuple]] = {}
         latest = max((r["received_at"] for r in refs), default=None)
         # A referral received at or after every target's as_of is no one's history
@@ -190,9 +190,9 @@ class Extras:
         }
         if not by_id:
             return
-        for kid in kids:
-            r = by_id.get(kid["referral_id"])
-            p = s.person.get(kid["person_id"], -1)
+        for row in referral_children:
+            r = by_id.get(row["referral_id"])
+            p = s.person.get(row["person_id"], -1)
             if r is None or p < 0:
                 continue
             received = _us(r["received_at"])
@@ -295,23 +295,23 @@ def person_counters(s: StoreSnapshot, p: int, as_of: int, h: History) -> np.ndar
 
 
 # -- the feature row -----------------------------------------------------------
-def targets(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> list[Target]:
+def targets(s: StoreSnapshot, refs: list[dict], referral_children: list[dict]) -> list[Target]:
     """The (referral, child) rows in the query's order: referral id, then person id."""
     by_id = {r["referral_id"]: r for r in refs}
     n_children: dict[str, int] = {}
-    for kid in kids:
-        n_children[kid["referral_id"]] = n_children.get(kid["referral_id"], 0) + 1
+    for row in referral_children:
+        n_children[row["referral_id"]] = n_children.get(row["referral_id"], 0) + 1
     rows = [
         Target(
-            referral_id=kid["referral_id"],
-            person_id=kid["person_id"],
-            child=s.person.get(kid["person_id"], -1),
-            as_of=_us(by_id[kid["referral_id"]]["received_at"]),
-            referral=by_id[kid["referral_id"]],
-            n_children=n_children[kid["referral_id"]],
+            referral_id=row["referral_id"],
+            person_id=row["person_id"],
+            child=s.person.get(row["person_id"], -1),
+            as_of=_us(by_id[row["referral_id"]]["received_at"]),
+            referral=by_id[row["referral_id"]],
+            n_children=n_children[row["referral_id"]],
         )
-        for kid in kids
-        if kid["referral_id"] in by_id
+        for row in referral_children
+        if row["referral_id"] in by_id
     ]
     return sorted(rows, key=lambda t: (t.referral_id, t.person_id))
 
@@ -361,7 +361,9 @@ _NULLABLE_AT = _at(
 TEXT_COLUMNS = ("referral_id", "person_id", "sex", "ethnicity", "disability")
 
 
-def evaluate(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> dict[str, np.ndarray]:
+def evaluate(
+    s: StoreSnapshot, refs: list[dict], referral_children: list[dict]
+) -> dict[str, np.ndarray]:
     """The feature query's columns for checked records (:func:`features.inputs.check_referrals`).
 
     Returns
@@ -371,7 +373,7 @@ def evaluate(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> dict[str, 
         the query, and ``"X"``: the features as one float matrix in
         ``FEATURE_NAMES`` order.
     """
-    extras = Extras(s, refs, kids)
+    extras = Extras(s, refs, referral_children)
     # Siblings on one referral share their adults and each other: each person's
     # history and counters are worked out once per as_of.
     histories: dict[tuple[int, int], History] = {}
@@ -387,7 +389,7 @@ def evaluate(s: StoreSnapshot, refs: list[dict], kids: list[dict]) -> dict[str, 
             cache[(p, as_of)] = person_counters(s, p, as_of, hist(p, as_of))
         return cache[(p, as_of)]
 
-    rows = targets(s, refs, kids)
+    rows = targets(s, refs, referral_children)
     X = np.zeros((len(rows), len(d.FEATURE_NAMES)))
     X[:, _NULLABLE_AT] = np.nan
     cols: dict[str, list] = {

@@ -97,8 +97,10 @@ def _referral_records(referral: ReferralIn) -> tuple[list[dict], list[dict]]:
         "referrer_relationship": str(referral.referrer_relationship),
         **{f"concern_{c}": c in concerns for c in v.CONCERNS},
     }
-    kids = [{"referral_id": referral.referral_id, "person_id": p} for p in referral.children]
-    return [row], kids
+    referral_children = [
+        {"referral_id": referral.referral_id, "person_id": p} for p in referral.children
+    ]
+    return [row], referral_children
 
 
 class ScoringEngine:
@@ -234,8 +236,8 @@ class ScoringEngine:
         (``tests/serving`` checks this); ``referral`` and ``children`` are
         frames or records of one referral.
         """
-        refs, kids = check_referrals(referral, children)
-        found = ondemand_evidence(self.snapshot, refs, kids, wanted)
+        refs, referral_children = check_referrals(referral, children)
+        found = ondemand_evidence(self.snapshot, refs, referral_children, wanted)
         return {key: [_record(r) for r in rows] for key, rows in found.items()}
 
     def score(
@@ -248,9 +250,9 @@ class ScoringEngine:
         from the snapshot); for bulk re-scoring.
         """
         self.check_children(referral, now=now)
-        referrals, kids = _referral_records(referral)
+        referrals, referral_children = _referral_records(referral)
         table = self._features.build_features(
-            None, referrals=referrals, referral_children=kids, snapshot=self.snapshot
+            None, referrals=referrals, referral_children=referral_children, snapshot=self.snapshot
         )
         keys, X = self.model_inputs(table)
         scorer = self.model.scorer
@@ -277,7 +279,11 @@ class ScoringEngine:
                 for f in backing.values()
                 if f and not (f in self.zero_means_no_records and features_row[f] == 0)
             ]
-        records = ondemand_evidence(self.snapshot, referrals, kids, wanted) if with_records else {}
+        records = (
+            ondemand_evidence(self.snapshot, referrals, referral_children, wanted)
+            if with_records
+            else {}
+        )
         probability, score, flag = (predicted[k] for k in ("probability", "score", "flag"))
         by_child = {}
         for pid, (i, row_c, values, raising, lowering, backing) in ranked.items():

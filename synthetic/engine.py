@@ -436,8 +436,8 @@ def _step(w: World_, d0: int, d1: int) -> None:
     new = ~in_harm & ~in_care & w.bern(hazard)
     ni = np.flatnonzero(new)
     if ni.size:
-        kids = c[ni]
-        w.flush_harm(kids)
+        child_ids = c[ni]
+        w.flush_harm(child_ids)
         start = w.days_in(d0, d1, ni.size, floor=dob[ni])
         months = rng.geometric(p.HARM_MONTHLY_END, ni.size)
         dur = (months * 30.44 - rng.random(ni.size) * 30).astype(np.int64) + 7
@@ -455,8 +455,8 @@ def _step(w: World_, d0: int, d1: int) -> None:
         sev = _categorical(rng, np.tile(np.array(p.HARM_SEVERITY_P), (ni.size, 1))) + 1
         bump = (htype == PHYSICAL) & (a < 1) & (rng.random(ni.size) < 0.35)
         sev = np.minimum(sev + bump, 3)
-        w.h_start[kids], w.h_end[kids] = start, start + dur
-        w.h_type[kids], w.h_sev[kids] = htype, sev
+        w.h_start[child_ids], w.h_end[child_ids] = start, start + dur
+        w.h_type[child_ids], w.h_sev[child_ids] = htype, sev
         in_harm[ni] = True
     ht = np.where(in_harm, w.h_type[c], -1)
     hsev = np.where(in_harm, w.h_sev[c], 0)
@@ -827,7 +827,7 @@ def _screen(
     fam, day, src, rel, conc, sepf = (a[kept] for a in (fam, day, src, rel, conc, sepf))
     row_ref = new_id[row_ref]
     n_r = kept.size
-    kid = c[row_off]
+    row_child = c[row_off]
     # Referrers also name the parental difficulties they know of, some of the time.
     for flag, concern in (
         ("da", "domestic_abuse"),
@@ -843,9 +843,9 @@ def _screen(
     sev = np.zeros(n_r, np.int8)
     np.maximum.at(sev, row_ref, hsev[row_off])
     prior = np.zeros(n_r, np.int32)
-    np.maximum.at(prior, row_ref, w.n_ref[kid])
+    np.maximum.at(prior, row_ref, w.n_ref[row_child])
     had_plan = np.zeros(n_r, bool)
-    np.logical_or.at(had_plan, row_ref, w.cp_start[kid] > -(2**39))
+    np.logical_or.at(had_plan, row_ref, w.cp_start[row_child] > -(2**39))
     detect = np.array([p.DETECT[s] for s in v.REFERRAL_SOURCES])[src]
     seen = harm_any & (rng.random(n_r) < detect)
     n_conc = np.unpackbits(conc[:, None], axis=1).sum(axis=1)
@@ -891,9 +891,9 @@ def _screen(
         decided=decided,
         closure=closure,
     )
-    w.ref_rows.add(ref=row_ref + base, child=kid)
+    w.ref_rows.add(ref=row_ref + base, child=row_child)
     w.n_refs += n_r
-    w.n_ref[kid] += 1
+    w.n_ref[row_child] += 1
     w.fam_last_ref[fam] = day
     w.fam_last_src[fam] = src
     w.fam_last_rel[fam] = rel
@@ -903,33 +903,38 @@ def _screen(
     log = w.child_log
     rd = decision[row_ref]
     rdec = decided[row_ref]
-    m = kid.size
+    m = row_child.size
     ksev = hsev[row_off]
     kh = in_harm[row_off]
     # Early help, or the family declines it.
     e = np.flatnonzero(rd == EARLY_HELP)
     dec_e = declined[row_ref[e]]
     log.add(
-        kid[e[~dec_e]],
+        row_child[e[~dec_e]],
         code(CSC, "early_help_start"),
         rdec[e[~dec_e]] + rng.integers(7, 30, (~dec_e).sum()),
         ROLE["subject"],
     )
     log.add(
-        kid[e[dec_e]],
+        row_child[e[dec_e]],
         code(CSC, "service_declined"),
         rdec[e[dec_e]] + rng.integers(3, 20, dec_e.sum()),
         ROLE["subject"],
     )
     # Assessment; some become section 47 enquiries.  Strategy discussions mostly do.
     a = np.flatnonzero(rd == ASSESSMENT)
-    log.add(kid[a], code(CSC, "assessment"), rdec[a] + rng.integers(1, 10, a.size), ROLE["subject"])
+    log.add(
+        row_child[a],
+        code(CSC, "assessment"),
+        rdec[a] + rng.integers(1, 10, a.size),
+        ROLE["subject"],
+    )
     p47 = np.zeros(m)
     p47[a] = 0.12 + np.where(ksev[a] >= 2, 0.45, np.where(ksev[a] == 1, 0.30, 0.0))
     s = rd == STRATEGY
     p47[s] = 0.92
     d47 = np.where(s, rdec + rng.integers(0, 5, m), rdec + rng.integers(5, 40, m))
-    busy = (w.cp_end[kid] > rdec) | (w.la_end[kid] > rdec)
+    busy = (w.cp_end[row_child] > rdec) | (w.la_end[row_child] > rdec)
     # Accommodation straight from an assessment: adolescents at risk outside the
     # family, and the most severe harm.
     kage = age[row_off]
@@ -939,12 +944,12 @@ def _screen(
         0.0,
     )
     acc = np.flatnonzero(a_mask & (rng.random(m) < p_acc))
-    w.start_care(kid[acc], rdec[acc] + rng.integers(3, 30, acc.size))
-    busy = (w.cp_end[kid] > rdec) | (w.la_end[kid] > rdec)
+    w.start_care(row_child[acc], rdec[acc] + rng.integers(3, 30, acc.size))
+    busy = (w.cp_end[row_child] > rdec) | (w.la_end[row_child] > rdec)
     go = np.flatnonzero((rng.random(m) < p47) & ~busy)
     if go.size == 0:
         return
-    k, d = kid[go], d47[go]
+    k, d = row_child[go], d47[go]
     log.add(k, code(CSC, "section47_enquiry"), d, ROLE["subject"])
     gs, gh = ksev[go], kh[go]
     prior_plan = w.cp_start[k] > -(2**39)
@@ -983,6 +988,6 @@ def _plans_to_care(w: World_, c, in_harm, d0, d1) -> None:
     )
     go = np.flatnonzero(on_plan & in_harm & (w.rng.random(c.size) < 0.08))
     if go.size:
-        kids = c[go]
-        day = np.maximum(w.days_in(d0, d1, go.size), w.cp_start[kids] + 1)
-        w.start_care(kids, day)
+        child_ids = c[go]
+        day = np.maximum(w.days_in(d0, d1, go.size), w.cp_start[child_ids] + 1)
+        w.start_care(child_ids, day)

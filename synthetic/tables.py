@@ -191,10 +191,10 @@ def _members(pop: Population, out: Outcome, rng, pid, hid) -> pd.DataFrame:
 
     # Children: from birth to 18, minus time looked after.
     la_c, la_s, la_e = out.la_child, out.la_start, out.la_end
-    kids = np.arange(pop.n_children)
-    seg_child = np.concatenate([kids, la_c])
+    child_ids = np.arange(pop.n_children)
+    seg_child = np.concatenate([child_ids, la_c])
     seg_start = np.concatenate([pop.child_dob.astype(np.int64), la_e])
-    end_child = np.concatenate([la_c, kids])
+    end_child = np.concatenate([la_c, child_ids])
     end_day = np.concatenate([la_s, pop.child_dob18.astype(np.int64)])
     o1 = np.lexsort((seg_start, seg_child))
     o2 = np.lexsort((end_day, end_child))
