@@ -35,8 +35,10 @@ def world():
 
 def _one(tables, referral_id):
     refs = tables["referrals"][tables["referrals"]["referral_id"] == referral_id]
-    kids = tables["referral_children"][tables["referral_children"]["referral_id"] == referral_id]
-    return refs, kids
+    referral_children = tables["referral_children"][
+        tables["referral_children"]["referral_id"] == referral_id
+    ]
+    return refs, referral_children
 
 
 @pytest.mark.parametrize("seed", [0, 5])
@@ -60,8 +62,10 @@ def test_serving_one_referral_equals_its_training_rows(world):
 def test_serving_new_referral_not_in_store(world):
     """A referral the store has never seen: same as if it had been stored first."""
     tables, con, _ = world
-    kids = tables["referral_children"].groupby("referral_id").filter(lambda g: len(g) > 1)
-    child_ids = list(kids["person_id"].iloc[:2])
+    referral_children = (
+        tables["referral_children"].groupby("referral_id").filter(lambda g: len(g) > 1)
+    )
+    child_ids = list(referral_children["person_id"].iloc[:2])
     new_ref = (
         tables["referrals"]
         .iloc[[0]]
@@ -69,12 +73,12 @@ def test_serving_new_referral_not_in_store(world):
             referral_id="R-NEW", received_at=pd.Timestamp("2023-11-30 09:15:00"), source="family"
         )
     )
-    new_kids = pd.DataFrame({"referral_id": "R-NEW", "person_id": child_ids})
-    served = build_features(con, new_ref, new_kids).to_frame()
+    new_children = pd.DataFrame({"referral_id": "R-NEW", "person_id": child_ids})
+    served = build_features(con, new_ref, new_children).to_frame()
     grown = {k: t.copy() for k, t in tables.items()}
     grown["referrals"] = pd.concat([grown["referrals"], new_ref], ignore_index=True)
     grown["referral_children"] = pd.concat(
-        [grown["referral_children"], new_kids], ignore_index=True
+        [grown["referral_children"], new_children], ignore_index=True
     )
     stored = build_features(store_of(grown)).to_frame()
     want = stored[stored["referral_id"] == "R-NEW"].reset_index(drop=True)
@@ -92,10 +96,10 @@ def test_serving_and_training_agree_on_the_simulated_world():
     assert len(trained) == len(world.tables["referral_children"])
     ids = trained["referral_id"].drop_duplicates().sample(15, random_state=0)
     refs = world.tables["referrals"][world.tables["referrals"]["referral_id"].isin(ids)]
-    kids = world.tables["referral_children"][
+    referral_children = world.tables["referral_children"][
         world.tables["referral_children"]["referral_id"].isin(ids)
     ]
-    served = build_features(con, refs, kids).to_frame()
+    served = build_features(con, refs, referral_children).to_frame()
     want = trained[trained["referral_id"].isin(ids)].reset_index(drop=True)
     pd.testing.assert_frame_equal(served, want)
     # The simulated world has histories: the features are not all zero.
@@ -258,39 +262,48 @@ def test_evidence_for_a_referral_not_in_the_store(world):
 
 def test_bad_input_names_the_problem(world):
     tables, con, _ = world
-    refs, kids = _one(tables, tables["referrals"]["referral_id"].iloc[0])
+    refs, referral_children = _one(tables, tables["referrals"]["referral_id"].iloc[0])
     with pytest.raises(ValueError, match="both"):
         build_features(con, refs)
     with pytest.raises(ValueError, match="source"):
-        build_features(con, refs.assign(source="carrier_pigeon"), kids)
+        build_features(con, refs.assign(source="carrier_pigeon"), referral_children)
     with pytest.raises(ValueError, match="missing column"):
-        build_features(con, refs.drop(columns=["received_at"]), kids)
+        build_features(con, refs.drop(columns=["received_at"]), referral_children)
     with pytest.raises(ValueError, match="not in the referrals frame"):
-        build_features(con, refs, kids.assign(referral_id="R-OTHER"))
+        build_features(con, refs, referral_children.assign(referral_id="R-OTHER"))
     with pytest.raises(ValueError, match="Unknown feature"):
-        evidence(con, refs["referral_id"].iloc[0], kids["person_id"].iloc[0], "shoe_size")
-    empty = build_features(con, refs.iloc[:0], kids.iloc[:0])
+        evidence(
+            con, refs["referral_id"].iloc[0], referral_children["person_id"].iloc[0], "shoe_size"
+        )
+    empty = build_features(con, refs.iloc[:0], referral_children.iloc[:0])
     assert len(empty) == 0 and list(empty.X.columns) == FEATURE_NAMES
 
 
 def test_a_referral_without_any_concern_is_refused_on_both_paths(world):
     """The data contract needs at least one concern category; new referrals are held to it."""
     tables, con, _ = world
-    refs, kids = _one(tables, tables["referrals"]["referral_id"].iloc[0])
+    refs, referral_children = _one(tables, tables["referrals"]["referral_id"].iloc[0])
     none = refs.assign(**dict.fromkeys(v.CONCERN_COLUMNS, False))
     message = r"referrals row 1, concern columns \[.*\]: no concern category is True"
     with pytest.raises(ValueError, match=message):
-        build_features(con, none, kids)
+        build_features(con, none, referral_children)
     snapshot = features.StoreSnapshot.load(con)
     with pytest.raises(ValueError, match=message):
-        build_features(None, none.to_dict("records"), kids.to_dict("records"), snapshot=snapshot)
+        build_features(
+            None, none.to_dict("records"), referral_children.to_dict("records"), snapshot=snapshot
+        )
     # the second row is named when it is the one without a concern
     two = pd.concat([refs, none.assign(referral_id="R-EMPTY")], ignore_index=True)
     with pytest.raises(ValueError, match="referrals row 2, concern columns"):
-        build_features(con, two, kids)
+        build_features(con, two, referral_children)
     # one concern is enough
     one = none.assign(**{v.CONCERN_COLUMNS[0]: True})
-    assert build_features(con, one, kids).X[f"referral_{v.CONCERN_COLUMNS[0]}"].eq(1).all()
+    assert (
+        build_features(con, one, referral_children)
+        .X[f"referral_{v.CONCERN_COLUMNS[0]}"]
+        .eq(1)
+        .all()
+    )
 
 
 def test_chunked_training_build_equals_one_query():

@@ -33,16 +33,18 @@ def test_every_feature_lists_the_same_records_as_the_sql(seed):
     checked = 0
     for rid in tables["referrals"]["referral_id"][:3]:
         refs = tables["referrals"][tables["referrals"]["referral_id"] == rid]
-        kids = tables["referral_children"][tables["referral_children"]["referral_id"] == rid]
-        records = check_referrals(refs, kids)
-        pids = list(kids["person_id"])
+        referral_children = tables["referral_children"][
+            tables["referral_children"]["referral_id"] == rid
+        ]
+        records = check_referrals(refs, referral_children)
+        pids = list(referral_children["person_id"])
         got = ondemand_evidence(snapshot, *records, {p: FEATURE_NAMES for p in pids})
         # Which features to check is decided by the SQL's values, not by the code
         # under test: every count the SQL finds non-zero must have records behind
         # it (a feature that wrongly lists none is caught), and a sample of the
         # zeros must list exactly what evidence() lists (evidence() costs a query
         # each: all 153 for every child is minutes).
-        values = build_features(con, refs, kids).to_frame().set_index("person_id")
+        values = build_features(con, refs, referral_children).to_frame().set_index("person_id")
         for pid in pids:
             counted = [
                 n
@@ -72,11 +74,13 @@ def test_unknown_child_or_feature_is_refused():
     con = store_of(tables)
     snapshot = StoreSnapshot.load(con)
     refs = tables["referrals"].iloc[[0]]
-    kids = tables["referral_children"][
+    referral_children = tables["referral_children"][
         tables["referral_children"]["referral_id"] == refs["referral_id"].iloc[0]
     ]
-    records = check_referrals(refs, kids)
+    records = check_referrals(refs, referral_children)
     with pytest.raises(ValueError, match="not a child on this referral"):
         ondemand_evidence(snapshot, *records, {"P-NOBODY": ["child_injuries_ever"]})
     with pytest.raises(ValueError, match="Unknown feature 'shoe_size'"):
-        ondemand_evidence(snapshot, *records, {kids["person_id"].iloc[0]: ["shoe_size"]})
+        ondemand_evidence(
+            snapshot, *records, {referral_children["person_id"].iloc[0]: ["shoe_size"]}
+        )

@@ -17,9 +17,9 @@ from features.sql import event_classes, referral_classes
 from tests.features.world import random_world, store_of
 
 
-def _both(con, snapshot, refs, kids):
-    sql = build_features(con, refs, kids).to_frame()
-    memory = build_features(None, refs, kids, snapshot=snapshot).to_frame()
+def _both(con, snapshot, refs, referral_children):
+    sql = build_features(con, refs, referral_children).to_frame()
+    memory = build_features(None, refs, referral_children, snapshot=snapshot).to_frame()
     return sql, memory
 
 
@@ -33,8 +33,10 @@ def test_every_column_equals_the_sql_on_random_timelines(seed):
     # and one referral at a time, as the service asks
     for rid in tables["referrals"]["referral_id"][:5]:
         refs = tables["referrals"][tables["referrals"]["referral_id"] == rid]
-        kids = tables["referral_children"][tables["referral_children"]["referral_id"] == rid]
-        one_sql, one_memory = _both(con, snapshot, refs, kids)
+        referral_children = tables["referral_children"][
+            tables["referral_children"]["referral_id"] == rid
+        ]
+        one_sql, one_memory = _both(con, snapshot, refs, referral_children)
         pd.testing.assert_frame_equal(one_memory, one_sql)
 
 
@@ -43,8 +45,8 @@ def test_a_batch_of_new_referrals_sees_its_own_earlier_members():
     tables = random_world(5)
     con = store_of(tables)
     snapshot = StoreSnapshot.load(con)
-    kids = tables["referral_children"]
-    child = kids["person_id"].value_counts().index[0]
+    referral_children = tables["referral_children"]
+    child = referral_children["person_id"].value_counts().index[0]
     template = tables["referrals"].iloc[[0]]
     refs = pd.concat(
         [
@@ -57,8 +59,8 @@ def test_a_batch_of_new_referrals_sees_its_own_earlier_members():
         ],
         ignore_index=True,
     )
-    new_kids = pd.DataFrame({"referral_id": refs["referral_id"], "person_id": child})
-    sql, memory = _both(con, snapshot, refs, new_kids)
+    new_children = pd.DataFrame({"referral_id": refs["referral_id"], "person_id": child})
+    sql, memory = _both(con, snapshot, refs, new_children)
     pd.testing.assert_frame_equal(memory, sql)
     # The batch really did see itself: the last referral counts the three before it.
     assert memory["child_prior_referrals_3m"].iloc[-1] >= 2
@@ -69,14 +71,14 @@ def test_unknown_child_and_records_input_agree_with_the_sql():
     con = store_of(tables)
     snapshot = StoreSnapshot.load(con)
     refs = tables["referrals"].iloc[[2]]
-    kids = pd.DataFrame(
+    referral_children = pd.DataFrame(
         {"referral_id": refs["referral_id"].iloc[0], "person_id": ["P9999", "P0001"]}
     )
-    sql, memory = _both(con, snapshot, refs, kids)
+    sql, memory = _both(con, snapshot, refs, referral_children)
     pd.testing.assert_frame_equal(memory, sql)
     assert np.isnan(memory.loc[memory["person_id"] == "P9999", "child_age_months"]).all()
     records = build_features(
-        None, refs.to_dict("records"), kids.to_dict("records"), snapshot=snapshot
+        None, refs.to_dict("records"), referral_children.to_dict("records"), snapshot=snapshot
     ).to_frame()
     pd.testing.assert_frame_equal(records, memory)
 
@@ -111,16 +113,20 @@ def test_bad_records_name_the_row_and_column():
     con = store_of(tables)
     snapshot = StoreSnapshot.load(con)
     refs = tables["referrals"].iloc[[0]].to_dict("records")
-    kids = [{"referral_id": refs[0]["referral_id"], "person_id": "P0001"}]
+    referral_children = [{"referral_id": refs[0]["referral_id"], "person_id": "P0001"}]
     with pytest.raises(ValueError, match=r"referrals row 1, column 'source'"):
-        build_features(None, [{**refs[0], "source": "carrier_pigeon"}], kids, snapshot=snapshot)
+        build_features(
+            None, [{**refs[0], "source": "carrier_pigeon"}], referral_children, snapshot=snapshot
+        )
     with pytest.raises(
         ValueError, match=r"referrals row 1 is missing column\(s\) \['received_at'\]"
     ):
         row = {k: x for k, x in refs[0].items() if k != "received_at"}
-        build_features(None, [row], kids, snapshot=snapshot)
+        build_features(None, [row], referral_children, snapshot=snapshot)
     with pytest.raises(ValueError, match="received_at is not a timestamp"):
-        build_features(None, [{**refs[0], "received_at": "soon"}], kids, snapshot=snapshot)
+        build_features(
+            None, [{**refs[0], "received_at": "soon"}], referral_children, snapshot=snapshot
+        )
     with pytest.raises(ValueError, match="training path"):
         build_features(con, snapshot=snapshot)
 
@@ -132,7 +138,7 @@ def test_adults_own_childhood_referrals_agree_with_the_sql():
     adults = members[members["role"].isin(["parent", "partner"])]["person_id"].unique()[:4]
     people = tables["people"].set_index("person_id")
     template = tables["referrals"].iloc[[0]]
-    rows, kids = [], []
+    rows, referral_children = [], []
     for i, pid in enumerate(adults):
         born = pd.Timestamp(people.loc[pid, "date_of_birth"])
         # one referral at 10, one a second before the 18th birthday, one after it
@@ -145,10 +151,10 @@ def test_adults_own_childhood_referrals_agree_with_the_sql():
         ):
             rid = f"R-CH{i}{j}"
             rows.append(template.assign(referral_id=rid, received_at=when))
-            kids.append({"referral_id": rid, "person_id": pid})
+            referral_children.append({"referral_id": rid, "person_id": pid})
     tables["referrals"] = pd.concat([tables["referrals"], *rows], ignore_index=True)
     tables["referral_children"] = pd.concat(
-        [tables["referral_children"], pd.DataFrame(kids)], ignore_index=True
+        [tables["referral_children"], pd.DataFrame(referral_children)], ignore_index=True
     )
     con = store_of(tables)
     snapshot = StoreSnapshot.load(con)

@@ -39,10 +39,10 @@ def _world(seed: int):
 
 def _people_near(tables, referral_id):
     """The referral's children and everyone who ever shared a household with them."""
-    kids = set(tables["referral_children"].query("referral_id == @referral_id")["person_id"])
+    child_ids = set(tables["referral_children"].query("referral_id == @referral_id")["person_id"])
     mem = tables["household_members"]
-    homes = set(mem[mem["person_id"].isin(kids)]["household_id"])
-    return sorted(kids | set(mem[mem["household_id"].isin(homes)]["person_id"]))
+    homes = set(mem[mem["person_id"].isin(child_ids)]["household_id"])
+    return sorted(child_ids | set(mem[mem["household_id"].isin(homes)]["person_id"]))
 
 
 @st.composite
@@ -53,8 +53,8 @@ def appended_record(draw):
     as_of = ref["received_at"]
     people = _people_near(tables, ref["referral_id"])
     rc = tables["referral_children"]
-    kids = sorted(rc[rc["referral_id"] == ref["referral_id"]]["person_id"])
-    person = draw(st.sampled_from(kids) | st.sampled_from(people))
+    child_ids = sorted(rc[rc["referral_id"] == ref["referral_id"]]["person_id"])
+    person = draw(st.sampled_from(child_ids) | st.sampled_from(people))
     # At or after as_of, and most often exactly at it, where an off-by-one would bite.
     after = pd.Timedelta(
         microseconds=draw(st.sampled_from([0, 0, 0, 1, 1_000_000, 86_400_000_000 * 400]))
@@ -106,7 +106,7 @@ def appended_record(draw):
         mem.loc[i, "end_recorded_at"] = recorded
         new["household_members"] = mem
     elif kind == "referral":
-        kids = draw(st.lists(st.sampled_from(people), min_size=1, max_size=3, unique=True))
+        child_ids = draw(st.lists(st.sampled_from(people), min_size=1, max_size=3, unique=True))
         row = {
             "referral_id": "RNEW",
             "received_at": recorded,
@@ -116,7 +116,10 @@ def appended_record(draw):
         }
         new["referrals"] = pd.concat([new["referrals"], pd.DataFrame([row])])
         new["referral_children"] = pd.concat(
-            [new["referral_children"], pd.DataFrame({"referral_id": "RNEW", "person_id": kids})]
+            [
+                new["referral_children"],
+                pd.DataFrame({"referral_id": "RNEW", "person_id": child_ids}),
+            ]
         )
         new["screening_decisions"] = pd.concat(
             [
@@ -141,7 +144,7 @@ def appended_record(draw):
         # Prefer the child's own earlier, still undecided referrals: a decision on
         # one of those recorded at as_of is exactly what must not leak.
         mine = sorted(
-            set(rc[rc["person_id"].isin(kids)]["referral_id"])
+            set(rc[rc["person_id"].isin(child_ids)]["referral_id"])
             & set(tables["referrals"].query("received_at < @as_of")["referral_id"])
             & set(undecided)
         )
@@ -171,12 +174,12 @@ def test_records_recorded_at_or_after_as_of_never_change_features(case):
     # Rebuild just this referral from the grown store, by the SQL on demand and
     # by the in-memory engine from a snapshot of the grown store.
     refs = new_tables["referrals"].query("referral_id == @referral_id")
-    kids = new_tables["referral_children"].query("referral_id == @referral_id")
+    referral_children = new_tables["referral_children"].query("referral_id == @referral_id")
     con = store_of(new_tables)
     want = before[before["referral_id"] == referral_id].reset_index(drop=True)
     assert len(want) > 0
-    got = build_features(con, refs, kids).to_frame()
+    got = build_features(con, refs, referral_children).to_frame()
     pd.testing.assert_frame_equal(got, want, obj=f"SQL: {kind} appended to {referral_id}")
     snapshot = StoreSnapshot.load(con)
-    memory = build_features(None, refs, kids, snapshot=snapshot).to_frame()
+    memory = build_features(None, refs, referral_children, snapshot=snapshot).to_frame()
     pd.testing.assert_frame_equal(memory, want, obj=f"in memory: {kind} appended to {referral_id}")

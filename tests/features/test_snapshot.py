@@ -120,9 +120,11 @@ def test_events_and_members_equal_a_pandas_reference(tables):
     np.testing.assert_array_equal(snap.person_ids[snap.m_person], members["person_id"])
     np.testing.assert_array_equal(snap.household_ids[snap.m_household], members["household_id"])
     np.testing.assert_array_equal(snap.m_start, _us(members["start_date"]))
-    kids = tables["referral_children"].sort_values(["person_id", "referral_id"])
-    np.testing.assert_array_equal(snap.referral_ids[snap.rc_referral], kids["referral_id"])
-    counts = kids["person_id"].value_counts().reindex(people, fill_value=0)
+    referral_children = tables["referral_children"].sort_values(["person_id", "referral_id"])
+    np.testing.assert_array_equal(
+        snap.referral_ids[snap.rc_referral], referral_children["referral_id"]
+    )
+    counts = referral_children["person_id"].value_counts().reindex(people, fill_value=0)
     np.testing.assert_array_equal(np.diff(snap.rc_offsets), counts.to_numpy())
 
 

@@ -107,9 +107,9 @@ def random_world(
                 "local_authority": "E06000001",
             }
         )
-        kids = [person("child") for _ in range(int(rng.integers(1, 4)))]
-        children_by_hh[hh] = kids
-        for k in kids:
+        child_ids = [person("child") for _ in range(int(rng.integers(1, 4)))]
+        children_by_hh[hh] = child_ids
+        for k in child_ids:
             membership(k, hh, "child", T0 - pd.Timedelta(days=400))
         for role in ["parent"] * int(rng.integers(1, 3)):
             membership(
@@ -136,8 +136,10 @@ def random_world(
     hh_ids = list(children_by_hh)
     for r in range(n_referrals):
         hh = hh_ids[int(rng.integers(0, len(hh_ids)))]
-        kids = children_by_hh[hh]
-        chosen = list(rng.choice(kids, size=int(rng.integers(1, len(kids) + 1)), replace=False))
+        child_ids = children_by_hh[hh]
+        chosen = list(
+            rng.choice(child_ids, size=int(rng.integers(1, len(child_ids) + 1)), replace=False)
+        )
         received = _ts(rng)
         if r < N_MIDNIGHT:  # the boundary scenarios need referrals received at midnight
             received = received.normalize()
@@ -284,9 +286,9 @@ def _boundaries(
     per world.
     """
     dob = {p["person_id"]: pd.Timestamp(p["date_of_birth"]) for p in people}
-    kids_of: dict[str, list[str]] = {}
+    child_ids_of: dict[str, list[str]] = {}
     for rc in ref_children:
-        kids_of.setdefault(rc["referral_id"], []).append(rc["person_id"])
+        child_ids_of.setdefault(rc["referral_id"], []).append(rc["person_id"])
     homes: dict[str, set[str]] = {}
     for m in members:
         homes.setdefault(m["person_id"], set()).add(m["household_id"])
@@ -306,7 +308,7 @@ def _boundaries(
         """The referral's child, and someone who lives with them (as of the referral if
         anyone does): an adult if adults' features show ``counter``, else a sibling if
         siblings' do, else anyone."""
-        child, t = pick(kids_of[r["referral_id"]]), r["received_at"]
+        child, t = pick(child_ids_of[r["referral_id"]]), r["received_at"]
         here = {m["household_id"] for m in members if m["person_id"] == child and active(m, t)}
         now = {m["person_id"] for m in members if m["household_id"] in here and active(m, t)}
         others = sorted(now - {child}) or lives_with.get(child, [])
@@ -335,7 +337,7 @@ def _boundaries(
     midnight = [r for r in original if r["received_at"] == r["received_at"].normalize()]
     households = sorted({m["household_id"] for m in members})
     for k, r in enumerate(midnight):
-        day, child = r["received_at"], pick(kids_of[r["referral_id"]])
+        day, child = r["received_at"], pick(child_ids_of[r["referral_id"]])
         home = pick(sorted(homes[child]))
         scenario = k % 5
         if scenario == 0:
@@ -367,7 +369,7 @@ def _boundaries(
     # Memberships whose start or end is recorded exactly as a referral arrives: a
     # second home of the child, an adult joining the child's home, an adult leaving it.
     for r in rng.choice(original, size=min(2, n_ref), replace=False):
-        t, child = r["received_at"], pick(kids_of[r["referral_id"]])
+        t, child = r["received_at"], pick(child_ids_of[r["referral_id"]])
         home = pick(sorted(homes[child]))
         membership(
             child,
@@ -385,7 +387,7 @@ def _boundaries(
         members[-1]["end_recorded_at"] = t
     # A child's home whose end is recorded exactly as a referral arrives.
     for r in rng.choice(original, size=min(2, n_ref), replace=False):
-        child = pick(kids_of[r["referral_id"]])
+        child = pick(child_ids_of[r["referral_id"]])
         for m in members:
             if (
                 m["person_id"] == child
@@ -432,7 +434,7 @@ def _boundaries(
             for etype in (st.start, st.end):
                 event(p, st.agency, etype, when, when + pd.Timedelta(days=1))
 
-    def referral(received, kids, source=None):
+    def referral(received, child_ids, source=None):
         rid = f"R{len(referrals):04d}"
         concerns = rng.random(len(v.CONCERNS)) < 0.4
         concerns[int(rng.integers(0, len(v.CONCERNS)))] = True
@@ -445,7 +447,7 @@ def _boundaries(
                 **{c: bool(x) for c, x in zip(v.CONCERN_COLUMNS, concerns, strict=True)},
             }
         )
-        ref_children.extend({"referral_id": rid, "person_id": k} for k in kids)
+        ref_children.extend({"referral_id": rid, "person_id": k} for k in child_ids)
         if rng.random() < 0.7:
             decision = rng.choice(v.DECISIONS)
             decisions.append(
@@ -465,11 +467,13 @@ def _boundaries(
     windows = sorted({d.WINDOWS[c.window] for c in d.REFERRAL_COUNTERS} - {None})
     counted = sorted({s for c in d.REFERRAL_COUNTERS for s in c.sources or ()})
     first, second = rng.choice(original, size=2, replace=n_ref < 2)
-    child = pick(kids_of[first["referral_id"]])
+    child = pick(child_ids_of[first["referral_id"]])
     for days in windows:
         for source in counted:
             referral(first["received_at"] - pd.Timedelta(days=days), [child], source)
-        referral(second["received_at"] - pd.Timedelta(days=days), kids_of[second["referral_id"]])
+        referral(
+            second["received_at"] - pd.Timedelta(days=days), child_ids_of[second["referral_id"]]
+        )
     # Referrals about adults of today received at 10 and exactly at their 18th birthday.
     dob = {p["person_id"]: pd.Timestamp(p["date_of_birth"]) for p in people}
     adults = sorted({m["person_id"] for m in members if m["role"] in v.ADULT_ROLES})

@@ -31,7 +31,7 @@ def training_referrals(n: int, random_state: int) -> tuple[pd.DataFrame, pd.Data
     rng = np.random.default_rng(random_state)
     start = pd.Timestamp("2019-01-01").value
     end = pd.Timestamp("2026-10-01").value
-    rows, kids = [], []
+    rows, referral_children = [], []
     for i in range(n):
         rid = f"T{i:04d}"
         received = pd.Timestamp(int(rng.integers(start, end)))
@@ -51,8 +51,8 @@ def training_referrals(n: int, random_state: int) -> tuple[pd.DataFrame, pd.Data
         for pid in CHILDREN[: 1 + int(rng.integers(2))]:
             if pid == "NB" and received < pd.Timestamp("2026-06-02"):
                 continue
-            kids.append({"referral_id": rid, "person_id": pid})
-    return pd.DataFrame(rows), pd.DataFrame(kids)
+            referral_children.append({"referral_id": rid, "person_id": pid})
+    return pd.DataFrame(rows), pd.DataFrame(referral_children)
 
 
 def train_champion(store_path, tracking_uri: str, random_state: int = 7) -> str:
@@ -65,8 +65,8 @@ def train_champion(store_path, tracking_uri: str, random_state: int = 7) -> str:
     from models import FlagPolicy, LightGBMScorer, log_scorer, resolve_policy, to_score
 
     con = duckdb.connect(str(store_path), read_only=True)
-    refs, kids = training_referrals(400, random_state)
-    table = features.build_features(con, referrals=refs, referral_children=kids)
+    refs, referral_children = training_referrals(400, random_state)
+    table = features.build_features(con, referrals=refs, referral_children=referral_children)
     con.close()
     X = table.X
     rng = np.random.default_rng(random_state)

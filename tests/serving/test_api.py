@@ -141,10 +141,10 @@ def test_evidence_names_the_adult_behind_a_household_feature(engine):
     ]
     assert records[0]["occurred_at"].isoformat() == "2024-04-04T00:00:00"
     # Before A2's move-in was recorded, he is not in the household: nothing to list.
-    early, early_kids = _referral_frames(
+    early, early_children = _referral_frames(
         ReferralIn(**body(referral_id="N4", received_at="2026-09-03T10:00:00"))
     )
-    assert engine.evidence(early, early_kids, "C1", "adults_da_perpetrator_ever_max") == []
+    assert engine.evidence(early, early_children, "C1", "adults_da_perpetrator_ever_max") == []
 
 
 # -- refusals -----------------------------------------------------------------
@@ -309,13 +309,13 @@ def test_a_zero_count_really_has_no_records(engine, when):
 
     referral = ReferralIn(**body(referral_id="Z1", received_at=when, children=["C1", "C2"]))
     keys, X = engine.model_inputs(engine.features_for(referral))
-    frame, kids = _referral_frames(referral)
+    frame, referral_children = _referral_frames(referral)
     assert len(engine.zero_means_no_records) > 40
     checked = 0
     for i, pid in enumerate(keys["person_id"]):
         for feature in sorted(engine.zero_means_no_records):
             records = features.evidence(
-                engine.cursor(), frame, pid, feature, referral_children=kids
+                engine.cursor(), frame, pid, feature, referral_children=referral_children
             )
             if X.loc[i, feature] == 0:
                 assert records.empty, (pid, feature)

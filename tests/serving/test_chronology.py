@@ -171,8 +171,10 @@ def test_household_is_the_features_household_on_the_day_a_membership_ends(tmp_pa
                 **{col: [col == "concern_neglect"] for col in v.CONCERN_COLUMNS},
             }
         )
-        kids = pd.DataFrame({"referral_id": ["Q"], "person_id": ["C1"]})
-        n_adults = features.build_features(c, refs, kids).X["household_n_adults"].iloc[0]
+        referral_children = pd.DataFrame({"referral_id": ["Q"], "person_id": ["C1"]})
+        n_adults = (
+            features.build_features(c, refs, referral_children).X["household_n_adults"].iloc[0]
+        )
         people = chronology(c, "C1", as_of)["people"]
         adults = [p["person_id"] for p in people if p["relationship"] in v.ADULT_ROLES]
         assert len(adults) == n_adults, as_of

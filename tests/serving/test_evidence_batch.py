@@ -40,15 +40,17 @@ def test_batch_equals_one_query_per_feature(engine, when):
     from serving.engine import _referral_frames
 
     referral = ReferralIn(**{**REFERRAL, "received_at": when})
-    frame, kids = _referral_frames(referral)
+    frame, referral_children = _referral_frames(referral)
     names = list(d.FEATURE_NAMES)
     wanted = {pid: names for pid in referral.children}
-    batch = engine.evidence_batch(frame, kids, wanted)
+    batch = engine.evidence_batch(frame, referral_children, wanted)
     assert set(batch) == {(pid, f) for pid in referral.children for f in names}
     nonempty = 0
     for pid in referral.children:
         for feature in names:
-            ref = features.evidence(engine.cursor(), frame, pid, feature, referral_children=kids)
+            ref = features.evidence(
+                engine.cursor(), frame, pid, feature, referral_children=referral_children
+            )
             expected = [_record(r) for r in ref.to_dict("records")]
             got = batch[(pid, feature)]
             # Same records (ties in the sort key may come in either order) ...
@@ -65,7 +67,7 @@ def test_score_lists_the_batched_records(engine):
 
     referral = ReferralIn(**REFERRAL)
     out = engine.score(referral)
-    frame, kids = _referral_frames(referral)
+    frame, referral_children = _referral_frames(referral)
     listed = 0
     for child in out["children"]:
         for reason in child["reasons_for"] + child["reasons_against"]:
@@ -77,7 +79,11 @@ def test_score_lists_the_batched_records(engine):
                 assert reason["records_total"] == 0 and reason["records"] == []
                 continue
             ref = features.evidence(
-                engine.cursor(), frame, child["person_id"], feature, referral_children=kids
+                engine.cursor(),
+                frame,
+                child["person_id"],
+                feature,
+                referral_children=referral_children,
             )
             assert reason["records_total"] == len(ref), reason["feature"]
             expected = [_record(r) for r in ref.to_dict("records")][: engine.config.max_records]

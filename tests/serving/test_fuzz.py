@@ -65,16 +65,16 @@ def test_known_children_at_any_moment_never_5xx(client):
     concerns = st.lists(st.sampled_from(v.CONCERNS), min_size=1, max_size=3, unique=True)
     statuses = []
 
-    @given(moment=moments, tz=offsets, kids=children, cs=concerns)
+    @given(moment=moments, tz=offsets, child_ids=children, cs=concerns)
     @settings(max_examples=60, deadline=None, derandomize=True, database=None)
-    def run(moment, tz, kids, cs):
+    def run(moment, tz, child_ids, cs):
         body = {
             "referral_id": "FUZZ1",
             "received_at": moment.replace(tzinfo=tz).isoformat(),
             "source": "school",
             "referrer_relationship": "teacher",
             "concerns": cs,
-            "children": kids,
+            "children": child_ids,
         }
         r = client.post("/v1/referrals/score", json=body)
         statuses.append(r.status_code)

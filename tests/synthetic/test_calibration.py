@@ -43,8 +43,8 @@ def _reference_rates(world, config) -> dict[str, float]:
     """Referral rate, re-referral share and s47 rate, the slow obvious way."""
     t = world.tables
     ws, we = pd.Timestamp(config.window_start), pd.Timestamp(config.window_end)
-    kids = t["household_members"].query("role == 'child'")["person_id"].unique()
-    people = t["people"].set_index("person_id").loc[kids]
+    child_ids = t["household_members"].query("role == 'child'")["person_id"].unique()
+    people = t["people"].set_index("person_id").loc[child_ids]
     years = 0.0
     for dob in people["date_of_birth"]:
         lo, hi = max(dob, ws), min(dob + pd.DateOffset(years=18), we)
@@ -57,7 +57,7 @@ def _reference_rates(world, config) -> dict[str, float]:
         inside["prev"] >= inside["received_at"] - pd.Timedelta(days=365)
     )
     e = t["agency_events"]
-    s47 = e[(e["event_type"] == "section47_enquiry") & e["person_id"].isin(kids)]
+    s47 = e[(e["event_type"] == "section47_enquiry") & e["person_id"].isin(child_ids)]
     s47 = s47[(s47["occurred_at"] >= ws) & (s47["occurred_at"] < we)]
     return {
         "referrals per 100 child-years": 100 * len(inside) / years,

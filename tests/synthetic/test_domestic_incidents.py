@@ -76,9 +76,9 @@ def test_parties_are_16_or_over_and_witnesses_are_children_at_home(da, pairs, sm
     assert ((age >= 0) & (age < 18 * 365.25)).all()
     # Each witness lived, as a child, in the victim's or the perpetrator's household.
     m = small.tables["household_members"]
-    kids = m[m["role"] == "child"][["person_id", "household_id", "start_date", "end_date"]]
+    children = m[m["role"] == "child"][["person_id", "household_id", "start_date", "end_date"]]
     home = m[m["role"] != "child"].groupby("person_id")["household_id"].agg(set)
-    x = w.merge(pairs, on=["occurred_at", "recorded_at"]).merge(kids, on="person_id")
+    x = w.merge(pairs, on=["occurred_at", "recorded_at"]).merge(children, on="person_id")
     end = x["end_date"].fillna(pd.Timestamp.max)
     x = x[(x["start_date"] <= x["occurred_at"]) & (x["occurred_at"] < end)]
     assert x["event_id"].nunique() == len(w) == len(x)

@@ -15,14 +15,14 @@ def t(small):
 
 
 def _children(t) -> pd.DataFrame:
-    kids = t["household_members"].query("role == 'child'")[["person_id", "household_id"]]
-    kids = kids.drop_duplicates("person_id")
-    return kids.merge(t["people"], on="person_id")
+    children = t["household_members"].query("role == 'child'")[["person_id", "household_id"]]
+    children = children.drop_duplicates("person_id")
+    return children.merge(t["people"], on="person_id")
 
 
 def test_population_holds_steady_and_ages_span_0_to_17(t, small_config):
-    kids = _children(t)
-    dob = kids["date_of_birth"]
+    children = _children(t)
+    dob = children["date_of_birth"]
     n = small_config.n_children
     start = pd.Timestamp(small_config.window_start)
     for months in (0, 12, 24, 35):
@@ -34,9 +34,9 @@ def test_population_holds_steady_and_ages_span_0_to_17(t, small_config):
 
 
 def test_births_enter_and_eighteen_year_olds_leave(t, small_config):
-    kids = _children(t)
+    children = _children(t)
     ws, we = pd.Timestamp(small_config.window_start), pd.Timestamp(small_config.window_end)
-    born = kids[(kids["date_of_birth"] >= ws) & (kids["date_of_birth"] < we)]
+    born = children[(children["date_of_birth"] >= ws) & (children["date_of_birth"] < we)]
     assert len(born) > 0.04 * small_config.n_children
     births = t["agency_events"].query("event_type == 'birth'")
     assert born["person_id"].isin(births["person_id"]).mean() > 0.95
@@ -166,8 +166,8 @@ def test_statutory_chain_against_a_reference(t):
         ("cp_plan_start", "cp_plan_end"),
         ("looked_after_start", "looked_after_end"),
     ):
-        kids = set(_children(t)["person_id"])
-        x = e[e["event_type"].isin([start, end]) & e["person_id"].isin(kids)]
+        child_ids = set(_children(t)["person_id"])
+        x = e[e["event_type"].isin([start, end]) & e["person_id"].isin(child_ids)]
         x = x.sort_values(["person_id", "occurred_at", "event_type"])
         step = np.where(x["event_type"] == start, 1, -1)
         open_ = pd.Series(step, index=x.index).groupby(x["person_id"].to_numpy()).cumsum()
@@ -217,8 +217,8 @@ def test_exposure_bias_default_on_and_zero_switches_it_off(small_config):
         )
         w = simulate(cfg)
         t = w.tables
-        kids = _children(t).merge(t["households"], on="household_id")
-        kids = kids[~kids["person_id"].isin(w.truth["person_id"])]
+        children = _children(t).merge(t["households"], on="household_id")
+        children = children[~children["person_id"].isin(w.truth["person_id"])]
         e = t["agency_events"]
         child_signals = e[
             e["event_type"].isin(
@@ -226,7 +226,7 @@ def test_exposure_bias_default_on_and_zero_switches_it_off(small_config):
             )
         ]
         counts = child_signals.groupby("person_id").size()
-        kids["n"] = kids["person_id"].map(counts).fillna(0)
+        children["n"] = children["person_id"].map(counts).fillna(0)
 
         def ratio(a: pd.DataFrame, b: pd.DataFrame) -> float:
             # Like with like on age: rates per child within birth-year strata.
@@ -235,9 +235,11 @@ def test_exposure_bias_default_on_and_zero_switches_it_off(small_config):
             weights = b.groupby(b["date_of_birth"].dt.year).size().reindex(both.index)
             return float((both["a"] * weights).sum() / (both["b"] * weights).sum())
 
-        deprived = ratio(kids[kids["imd_decile"] <= 2], kids[kids["imd_decile"] >= 9])
-        minority = kids["ethnicity"].isin(["Black", "Mixed"])
-        ethnic = ratio(kids[minority], kids[kids["ethnicity"] == "White"])
+        deprived = ratio(
+            children[children["imd_decile"] <= 2], children[children["imd_decile"] >= 9]
+        )
+        minority = children["ethnicity"].isin(["Black", "Mixed"])
+        ethnic = ratio(children[minority], children[children["ethnicity"] == "White"])
         return deprived, ethnic
 
     deprived, ethnic = ratios(0.0)
