@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from mast.progress import console, progress_bar
@@ -135,6 +136,8 @@ def print_result(result) -> None:
     for stage, secs in result.timings.items():
         timing.add_row(stage, f"{secs:.1f}")
     console.print(timing)
+    if result.tuning_summary:
+        console.print(f"LightGBM tuning: {escape(result.tuning_summary)}")
     verdict = result.gate_verdict
     colour = "green" if verdict == "pass" else "red"
     console.print(

@@ -35,6 +35,8 @@ def test_mast_train_on_a_simulated_store(tmp_path, scale, monkeypatch):
     assert out.exit_code == 0, out.output
     for text in ("LightGBM", "L1 logistic", "Rule 12m", "Screeners", "harm", "candidate"):
         assert text in out.output
+    # The search that chose the model is shown, not only logged as a tag.
+    assert "LightGBM tuning: 2 of 2 candidates: complete search" in out.output
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version_by_alias(MODEL_NAME, "candidate")
     # The audit really ran: a verdict of its own ("not run" means it crashed or was
