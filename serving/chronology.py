@@ -88,7 +88,7 @@ def chronology(
     try:
         entries = con.execute(
             f"""
-            SELECT e.occurred_at, e.recorded_at, e.agency, e.event_type AS event,
+            SELECT e.occurred_at, e.recorded_at, e.agency, e.event_type,
                    concat_ws(', ',
                        CASE WHEN e.role IS NOT NULL THEN 'as ' || e.role END,
                        CASE WHEN e.severity IS NOT NULL THEN 'severity ' || e.severity END

@@ -142,7 +142,7 @@ class ChronologyEntry(_Strict):
     occurred_at: datetime
     recorded_at: datetime
     agency: str
-    event: str
+    event_type: str = Field(..., description="The agency event's type, as in a reason's records.")
     detail: str | None
     person_id: str
     relationship: str = Field(..., description="Who it concerns, relative to the child.")

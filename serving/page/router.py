@@ -108,9 +108,9 @@ def _words(event: Any) -> str:
     return str(event).replace("_", " ").strip().lower()
 
 
-def _anchor(child: str, person_id: Any, agency: Any, event: Any, occurred_at: Any) -> str:
+def _anchor(child: str, person_id: Any, agency: Any, event_type: Any, occurred_at: Any) -> str:
     """The id of a row of ``child``'s chronology, so a reason's record can link to it."""
-    key = f"{person_id}|{agency}|{_words(event)}|{_minute(occurred_at)}"
+    key = f"{person_id}|{agency}|{_words(event_type)}|{_minute(occurred_at)}"
     return f"ev-{child}-" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
@@ -125,7 +125,7 @@ def _row_index(chronologies: list[dict]) -> dict[tuple, list[tuple[str, str]]]:
                 str(e["agency"]),
                 _minute(e["occurred_at"]),
             )
-            index.setdefault(key, []).append((_words(e["event"]), e["anchor"]))
+            index.setdefault(key, []).append((_words(e["event_type"]), e["anchor"]))
     return index
 
 
@@ -228,7 +228,9 @@ def _chronologies(request: Request, user: records.Principal, referral: ReferralI
             detail={"entries": len(chron["entries"]), "via": "page"},
         )
         for e in chron["entries"]:
-            e["anchor"] = _anchor(pid, e["person_id"], e["agency"], e["event"], e["occurred_at"])
+            e["anchor"] = _anchor(
+                pid, e["person_id"], e["agency"], e["event_type"], e["occurred_at"]
+            )
         out.append(chron)
     return out
 

@@ -141,7 +141,7 @@ class FakeEngine:
                     "occurred_at": pd.Timestamp(e["occurred_at"]),
                     "recorded_at": pd.Timestamp(e["recorded_at"]),
                     "agency": e["agency"],
-                    "event": e["event_type"],
+                    "event_type": e["event_type"],
                     "detail": None,
                     "person_id": e["person_id"],
                     "relationship": e["relationship"],

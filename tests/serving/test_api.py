@@ -55,6 +55,20 @@ def test_every_response_says_it_is_advisory(scored, client):
     assert "advisory" in client.get("/v1/model").json()["advisory_notice"].lower()
 
 
+def test_chronology_names_the_event_type_as_reason_records_do(scored, client):
+    """One name for one thing: a chronology entry and a reason's record both say ``event_type``."""
+    entries = client.get("/v1/children/C1/chronology").json()["entries"]
+    assert entries, "C1 has a history in the test store"
+    assert all("event_type" in e and "event" not in e for e in entries)
+    records = [rec for c in scored["children"] for r in c["reasons_for"] for rec in r["records"]]
+    assert records and all("event_type" in rec for rec in records)
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    entry = schemas["ChronologyEntry"]
+    assert "event_type" in entry["properties"] and "event" not in entry["properties"]
+    assert "event_type" in entry["required"]
+    assert "event_type" in schemas["EvidenceRecord"]["properties"]
+
+
 def test_request_ids_are_unique(client):
     ids = {client.post("/v1/referrals/score", json=REFERRAL).json()["request_id"] for _ in range(3)}
     assert len(ids) == 3

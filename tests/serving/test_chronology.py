@@ -88,7 +88,13 @@ def test_chronology_matches_reference(con, person_id, as_of):
     assert got["household_ids"] == homes
     assert {p["person_id"]: p["relationship"] for p in got["people"]} == who
     rows = sorted(
-        (pd.Timestamp(e["occurred_at"]), e["person_id"], e["event"], e["relationship"], e["late"])
+        (
+            pd.Timestamp(e["occurred_at"]),
+            e["person_id"],
+            e["event_type"],
+            e["relationship"],
+            e["late"],
+        )
         for e in got["entries"]
     )
     assert rows == expected
@@ -103,7 +109,7 @@ def test_entries_are_ordered_by_date(con):
 
 def test_late_is_strictly_more_than_threshold(con):
     entries = {
-        e["event"] + e["person_id"]: e
+        e["event_type"] + e["person_id"]: e
         for e in chronology(con, "C1", datetime(2026, 11, 1))["entries"]
     }
     assert entries["domestic_incidentA1"]["late"] is True
@@ -113,7 +119,7 @@ def test_late_is_strictly_more_than_threshold(con):
     assert entries["mh_contactA1"]["late"] is False
     # A tighter threshold marks it late.
     tight = {
-        e["event"] + e["person_id"]: e
+        e["event_type"] + e["person_id"]: e
         for e in chronology(con, "C1", datetime(2026, 11, 1), late_after_days=29)["entries"]
     }
     assert tight["mh_contactA1"]["late"] is True
@@ -127,7 +133,7 @@ def test_new_partner_appears_only_once_recorded(con):
         p["person_id"]: p["relationship"] for p in after["people"]
     }.items()
     assert any(
-        e["person_id"] == "A2" and e["event"] == "domestic_incident" for e in after["entries"]
+        e["person_id"] == "A2" and e["event_type"] == "domestic_incident" for e in after["entries"]
     )
 
 
@@ -137,12 +143,12 @@ def test_other_households_and_former_adults_are_left_out(con):
     assert "X" not in ids and "A3" not in ids
     # In 2019 the former partner still lived there, and his arrest shows.
     old = chronology(con, "C1", datetime(2019, 6, 1))
-    assert any(e["person_id"] == "A3" and e["event"] == "arrest" for e in old["entries"])
+    assert any(e["person_id"] == "A3" and e["event_type"] == "arrest" for e in old["entries"])
 
 
 def test_detail_is_text_or_none(con):
     entries = chronology(con, "C1", datetime(2026, 11, 1))["entries"]
-    details = {e["event"] + e["person_id"]: e["detail"] for e in entries}
+    details = {e["event_type"] + e["person_id"]: e["detail"] for e in entries}
     assert details["ed_attendanceC1"] is None
     assert details["violent_offenceA2"] == "as perpetrator, severity 2"
 
@@ -227,7 +233,7 @@ def test_late_counts_whole_days_as_documented(tmp_path):
         ],
     )
     entries = {
-        e["event"]: e
+        e["event_type"]: e
         for e in chronology(c, "C1", datetime(2026, 11, 1))["entries"]
         if e["occurred_at"] == datetime(2026, 2, 1, 9)
     }
