@@ -825,12 +825,13 @@ def _other_specs() -> list[FeatureSpec]:
     s.append(
         FeatureSpec(
             "household_n_adults",
-            "Adults living in the child's household as of the referral",
+            "Adults recorded as living in the child's household as of the referral"
+            " (a household not yet recorded, as for some newborns, counts 0)",
             "housing, children_social_care",
             "as of referral",
             "household_adults",
             "household",
-            "adults in the household",
+            "adults recorded in the child's household",
             "value",
             _member_record("household_adults"),
         )
@@ -880,12 +881,12 @@ def _other_specs() -> list[FeatureSpec]:
     s.append(
         FeatureSpec(
             "household_n_siblings",
-            "Other children living in the household as of the referral",
+            "Other children recorded as living in the child's household as of the referral",
             "children_social_care",
             "as of referral",
             "siblings",
             "siblings",
-            "other children in the household",
+            "other children recorded in the child's household",
             "value",
             _member_record("siblings"),
         )
