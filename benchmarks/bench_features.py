@@ -543,7 +543,7 @@ def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -
     refs_all = con.execute(
         "SELECT * FROM referrals WHERE referral_id IN (SELECT unnest(?))", [list(ids)]
     ).df()
-    kids_all = con.execute(
+    children_all = con.execute(
         "SELECT * FROM referral_children WHERE referral_id IN (SELECT unnest(?))", [list(ids)]
     ).df()
 
@@ -551,14 +551,14 @@ def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -
         times = []
         for rid in ids:
             r = refs_all[refs_all.referral_id == rid]
-            k = kids_all[kids_all.referral_id == rid]
+            k = children_all[children_all.referral_id == rid]
             t0 = time.perf_counter()
             build_features(con if "snapshot" not in kw else None, r, k, **kw)
             times.append((time.perf_counter() - t0) * 1000)
         return times
 
     first = refs_all.referral_id[0]
-    build_features(con, refs_all.iloc[:1], kids_all[kids_all.referral_id == first])
+    build_features(con, refs_all.iloc[:1], children_all[children_all.referral_id == first])
     sql_times = timed()
     rss0 = _peak_rss_gb()
     t0 = time.perf_counter()
@@ -572,7 +572,7 @@ def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -
     # The two engines agree on every sampled referral (the tests check this exhaustively).
     for rid in ids[:20]:
         r = refs_all[refs_all.referral_id == rid]
-        k = kids_all[kids_all.referral_id == rid]
+        k = children_all[children_all.referral_id == rid]
         pd.testing.assert_frame_equal(
             build_features(None, r, k, snapshot=snapshot).to_frame(),
             build_features(con, r, k).to_frame(),
