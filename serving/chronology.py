@@ -22,8 +22,8 @@ from store import vocabulary as v
 
 LATE_AFTER_DAYS = 30
 SUBJECT = "child"  # how the child appears in "who it concerns"
-REFERRAL_EVENT = "referral"
-DECISION_EVENT = "screening_decision"
+REFERRAL_EVENT = v.CHRONOLOGY_REFERRAL
+DECISION_EVENT = v.CHRONOLOGY_DECISION
 SOCIAL_CARE = "children_social_care"
 assert SOCIAL_CARE in v.AGENCIES and SUBJECT in v.HOUSEHOLD_ROLES
 

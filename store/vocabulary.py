@@ -127,6 +127,12 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
 }
 ALL_EVENT_TYPES = tuple(sorted({t for types in EVENT_TYPES.values() for t in types}))
 
+# What a child's chronology lists beside agency events: the referrals about the
+# child and the screening decisions on them (their `event_type` there).
+CHRONOLOGY_REFERRAL = "referral"
+CHRONOLOGY_DECISION = "screening_decision"
+assert not {CHRONOLOGY_REFERRAL, CHRONOLOGY_DECISION} & set(ALL_EVENT_TYPES)
+
 # The part a person played in an event, where that applies (police incidents).
 EVENT_ROLES = ("victim", "perpetrator", "witness", "subject")
 
