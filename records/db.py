@@ -125,14 +125,11 @@ event.listen(
     ).execute_if(dialect="postgresql"),
 )
 # TRUNCATE fires no row trigger: without this it would empty the trail silently.
-event.listen(
-    audit_log,
-    "after_create",
-    DDL(
-        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
-        "FOR EACH STATEMENT EXECUTE FUNCTION mast_audit_log_append_only()"
-    ).execute_if(dialect="postgresql"),
+_NO_TRUNCATE = (
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION mast_audit_log_append_only()"
 )
+event.listen(audit_log, "after_create", DDL(_NO_TRUNCATE).execute_if(dialect="postgresql"))
 
 _IMMEDIATE = "mast_immediate"
 # pg_advisory_xact_lock key held while creating the schema ("MASTREC" in hex).
@@ -191,6 +188,24 @@ def _create_schema(engine: Engine) -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             metadata.create_all(conn)
+            if engine.dialect.name == "postgresql":
+                _guard_truncate(conn)
+
+
+def _guard_truncate(conn) -> None:
+    """Add the TRUNCATE guard to a PostgreSQL trail created before it existed.
+
+    ``create_all`` adds triggers only with a new table, so a trail made by an
+    earlier MAST would otherwise stay open to ``TRUNCATE audit_log`` for good.
+    """
+    present = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal "
+            "AND tgrelid = 'audit_log'::regclass AND tgname = 'audit_log_no_truncate'"
+        )
+    ).scalar_one()
+    if not present:
+        conn.execute(text(_NO_TRUNCATE))
 
 
 def _configure_sqlite(engine: Engine) -> None:

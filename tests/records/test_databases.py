@@ -174,3 +174,20 @@ def test_the_server_is_postgresql(postgres_cluster, postgres_url):
         f"\nPostgreSQL {int(version) // 10000} from {postgres_cluster.bin_dir}: "
         f"started in {postgres_cluster.startup_seconds:.2f} s"
     )
+
+
+def test_a_trail_made_before_the_truncate_guard_gets_it(postgres_url):
+    """A PostgreSQL trail from before the guard existed is guarded on the next start."""
+    first = records.RecordsStore(postgres_url)
+    try:
+        with first.db.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER audit_log_no_truncate ON audit_log"))
+    finally:
+        first.close()
+    again = records.RecordsStore(postgres_url)
+    try:
+        with pytest.raises(Exception, match="append-only"):
+            with again.db.engine.begin() as conn:
+                conn.execute(text("TRUNCATE audit_log"))
+    finally:
+        again.close()
