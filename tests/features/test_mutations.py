@@ -8,7 +8,8 @@ An off-by-one in any of them leaks a record or loses one only when a
 timestamp falls exactly on the boundary, which ordinary data rarely does.
 
 Here each comparison is found in the SQL text (so a comparison added later
-is covered without editing this file), flipped to its off-by-one twin
+is covered without editing this file; the helpers, shared with
+``test_evidence_mutations.py``, are in ``mutants.py``), flipped to its off-by-one twin
 (``<`` <-> ``<=``, ``>`` <-> ``>=``) one at a time, and the mutated query
 must disagree with the brute-force reference (``reference.py``, which
 computes every column) on at least one of the random worlds of
@@ -18,89 +19,17 @@ survives means the tests could not tell the bug from the code.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from functools import cache
-
 import numpy as np
 
 import features.build as build
 from features import build_features
 from features.sql import feature_query
-from tests.features.reference import reference_features
-from tests.features.world import random_world, store_of
-
-SEEDS = range(8)
-FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
-# A comparison operator that is not part of "<>" (not equal) or "->" / "=>".
-_OPERATOR = re.compile(r"(?<![<>=!\-])(<=|>=|<|>)(?![<>=])")
-_OPERAND = r"(?:[\w.]+(?:\([^()]*\))?|\([^()]*\))"
+from tests.features.mutants import comparisons, worlds
 
 # Comparisons whose off-by-one twin cannot change any result, each with why,
 # keyed by ``Mutation.name`` ("<comparison> (CTE ..., column ...)").  None today:
 # every one of them is caught.
 EQUIVALENT: dict[str, str] = {}
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """One comparison of the feature SQL flipped to its off-by-one twin."""
-
-    position: int
-    old: str
-    new: str
-    text: str  # the comparison as written, e.g. "ec.recorded_at < pt.as_of"
-    where: str  # the CTE it is in and the output column it feeds
-
-    def apply(self, sql: str) -> str:
-        return sql[: self.position] + self.new + sql[self.position + len(self.old) :]
-
-    @property
-    def name(self) -> str:
-        return f"{self.text} ({self.where})"
-
-    def __str__(self) -> str:
-        return f"`{self.text}` -> `{self.new}` ({self.where})"
-
-
-def _where(sql: str, pos: int) -> str:
-    """The CTE holding ``pos`` and the nearest column alias after it on its line."""
-    ctes = [
-        m for m in re.finditer(r"^(\w+) AS(?: MATERIALIZED)? \($", sql, re.M) if m.start() < pos
-    ]
-    cte = ctes[-1].group(1) if ctes else "final SELECT"
-    final = sql.find("\nSELECT t.referral_id")
-    if 0 <= final < pos:
-        cte = "final SELECT"
-    line_end = sql.find("\n", pos)
-    alias = re.search(
-        r"\bAS (?!BIGINT\b|DOUBLE\b|TIMESTAMP\b)(\w+)",
-        sql[pos : line_end if line_end >= 0 else None],
-    )
-    return f"CTE {cte}" + (f", column {alias.group(1)}" if alias else "")
-
-
-def comparisons(sql: str) -> list[Mutation]:
-    """Every ordering comparison in ``sql``, as the mutation that flips it."""
-    out = []
-    for m in _OPERATOR.finditer(sql):
-        left = re.search(rf"({_OPERAND})\s*$", sql[: m.start()])
-        right = re.match(rf"\s*({_OPERAND})", sql[m.end() :])
-        text = " ".join(
-            x for x in (left and left.group(1), m.group(1), right and right.group(1)) if x
-        )
-        op = m.group(1)
-        out.append(Mutation(m.start(), op, FLIP[op], text, _where(sql, m.start())))
-    return out
-
-
-@cache
-def _worlds():
-    worlds = []
-    for seed in SEEDS:
-        tables = random_world(seed)
-        worlds.append((seed, store_of(tables), reference_features(tables)))
-    return worlds
 
 
 def _first_difference(table, expected) -> str | None:
@@ -124,10 +53,10 @@ def _detects(monkeypatch, sql: str) -> tuple[int, str] | None:
     """(seed, column) of the first world where ``sql`` disagrees with the reference."""
     monkeypatch.setattr(build, "feature_query", lambda *args, **kwargs: sql)
     try:
-        for seed, con, expected in _worlds():
-            column = _first_difference(build_features(con).to_frame(), expected)
+        for w in worlds():
+            column = _first_difference(build_features(w.con).to_frame(), w.expected)
             if column is not None:
-                return seed, column
+                return w.seed, column
         return None
     finally:
         monkeypatch.undo()
@@ -164,8 +93,8 @@ def test_the_sql_has_the_comparisons_the_rules_need():
 def test_every_point_in_time_comparison_is_pinned_by_the_reference(monkeypatch):
     """About 15 s: each mutated query is planned afresh and runs until a world tells it apart."""
     base = feature_query()
-    for seed, con, expected in _worlds():
-        assert _first_difference(build_features(con).to_frame(), expected) is None, seed
+    for w in worlds():
+        assert _first_difference(build_features(w.con).to_frame(), w.expected) is None, w.seed
     mutations = comparisons(base)
     assert len(mutations) > 50
     survivors, killed = [], 0
