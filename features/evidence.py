@@ -17,6 +17,7 @@ from features.build import _check_frames
 from features.sql import (
     DUCKDB,
     STORE_RELATIONS,
+    active_membership,
     event_predicate,
     household_ctes,
     referral_predicate,
@@ -103,6 +104,14 @@ def _referral_evidence(spec: d.FeatureSpec) -> str:
 
 
 def _member_evidence(spec: d.FeatureSpec) -> str:
+    """The membership that makes each subject a member of the child's household as of ``as_of``.
+
+    ``members_asof`` keeps a member's latest start; the membership listed
+    must also be one known and not known to have ended by ``as_of``: someone
+    who joined two of the child's homes the same day, the second recorded
+    only after the referral, is listed once, not with a record from the
+    future (``test_evidence_lists_no_membership_unknown_as_of_the_referral``).
+    """
     within = spec.record.get("joined_within_days")
     pred = f"s.start_date >= {DUCKDB.minus_days('t.as_of', within)}" if within else "TRUE"
     return f"""SELECT 'household_member' AS record, NULL AS agency, 'joined household' AS event_type,
@@ -110,6 +119,7 @@ def _member_evidence(spec: d.FeatureSpec) -> str:
         m.recorded_at, 'household ' || m.household_id AS detail
     FROM targets t CROSS JOIN subject s
     JOIN {{members}} m ON m.person_id = s.person_id AND m.start_date = s.start_date
+      AND {active_membership("m", "t.as_of")}
     JOIN child_homes ch ON ch.household_id = m.household_id
     WHERE {pred}"""
 
@@ -130,6 +140,23 @@ def evidence_body(spec: d.FeatureSpec) -> str:
     return f"""SELECT 'referral' AS record, '{_CSC}' AS agency, 'this referral' AS event_type,
             t.person_id, 'child' AS relationship, t.as_of AS occurred_at, t.as_of AS recorded_at,
             'referral ' || t.referral_id AS detail FROM targets t"""
+
+
+def evidence_sql(spec: d.FeatureSpec) -> str:
+    """The whole look-up for ``spec``: one target (``?`` referral_id, ``?`` person_id), its household.
+
+    The input relations are ``{placeholders}`` (:data:`features.sql.STORE_RELATIONS`).
+    Kept apart from :func:`evidence` so the mutation test
+    (``tests/features/test_evidence_mutations.py``) can flip each comparison
+    of exactly the text :func:`evidence` runs.
+    """
+    body = evidence_body(spec)
+    subject = spec.record.get("subject", "child")
+    if subject == "referral":
+        subject = "child"
+    filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"
+    ctes = household_ctes(DUCKDB, chunk_filter=filt) + [("subject", _subject_sql(subject))]
+    return with_ctes(ctes, f"SELECT * FROM ({body}) ORDER BY occurred_at, recorded_at, person_id")
 
 
 def evidence(
@@ -171,16 +198,13 @@ def evidence(
     relations = dict(STORE_RELATIONS)
     registered = []
     if isinstance(referral, pd.DataFrame):
-        kids = (
-            referral_children
-            if referral_children is not None
-            else pd.DataFrame(
+        if referral_children is None:
+            referral_children = pd.DataFrame(
                 {"referral_id": referral["referral_id"].astype(str), "person_id": person_id}
             )
-        )
-        refs, kids = _check_frames(referral, kids)
+        refs, referral_children = _check_frames(referral, referral_children)
         con.register("_mast_ev_tref", refs)
-        con.register("_mast_ev_tkid", kids)
+        con.register("_mast_ev_tkid", referral_children)
         registered = ["_mast_ev_tref", "_mast_ev_tkid"]
         relations |= {"target_referrals": "_mast_ev_tref", "target_children": "_mast_ev_tkid"}
         referral_id = str(refs["referral_id"].iloc[0])
@@ -192,13 +216,7 @@ def evidence(
         ).fetchone()[0]
         if not found:
             raise ValueError(f"No child {person_id!r} on referral {referral_id!r} in the store")
-    body = evidence_body(spec)
-    subject = spec.record.get("subject", "child")
-    if subject == "referral":
-        subject = "child"
-    filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"
-    ctes = household_ctes(DUCKDB, chunk_filter=filt) + [("subject", _subject_sql(subject))]
-    sql = with_ctes(ctes, f"SELECT * FROM ({body}) ORDER BY occurred_at, recorded_at, person_id")
+    sql = evidence_sql(spec)
     try:
         out = con.execute(sql.format(**relations), [referral_id, person_id]).df()
     finally:

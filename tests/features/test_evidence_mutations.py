@@ -1,0 +1,608 @@
+"""Mutation test: every comparison in the evidence SQL is pinned by a check.
+
+:func:`features.evidence` lists the records behind a feature value, and a
+screener reads them as the reason's evidence.  Its SQL
+(:func:`features.evidence.evidence_sql`) repeats the point-in-time rules of
+the feature SQL: "recorded strictly before ``as_of``", the household as of
+``as_of`` (:func:`features.sql.household_ctes`), "at or after the start of
+the window", "before the 18th birthday", "joined in the last 12 months".
+An off-by-one there lists a record that arrived with the referral, or hides
+one that was counted, only when a timestamp falls exactly on the boundary.
+
+As in ``test_mutations.py`` (the helpers are in ``mutants.py``), each
+comparison is found in the generated text of every feature's look-up
+(:func:`features.evidence.evidence_sql`) and flipped to its off-by-one twin,
+one mutant at a time.  A comparison of the household
+(:func:`features.sql.household_ctes`) is one mutant, flipped in every
+look-up at once, as a slip there would be.  A comparison ``evidence.py``
+writes is one mutant per branch of ``evidence_body`` and subject
+(``e.recorded_at < t.as_of (CTE final SELECT) in [agency_events,
+siblings]``), flipped in every feature that branch writes for that subject:
+the siblings' "recorded before ``as_of``" is pinned apart from the
+child's.  (Features of the referral itself, and ages, select no records:
+their look-ups never read the household CTEs.)
+
+The mutant is caught when, for some (referral, child) of the edge-case
+worlds of ``world.py`` (and one more, :func:`_edge_world`, for the
+boundaries those never reach) and some feature, the records listed
+
+- differ from a plain-Python reference (:class:`Reference`, written from the
+  rules, not from the SQL: the subject's events recorded before ``as_of``
+  the counter counts, the prior referrals with the decisions known by then,
+  the memberships of the household as of ``as_of``), or
+- do not give back the feature's value (the brute-force
+  ``reference_features``, which the feature SQL is held equal to): a counter
+  equals the number of its records (per person, then summed or the
+  maximum), a state is set when its latest start is after its latest end,
+  ``household_n_adults`` is the number of adults listed, and so on.
+
+Where a mutant is caught, the unmutated look-up must pass the same check,
+so a mutant is never "caught" by a check the real code fails too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections import Counter
+from functools import cache
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from features import definitions as d
+from features.sql import household_ctes
+from store import validate_tables
+from store import vocabulary as v
+from tests.features.mutants import SEEDS, Mutation, World, apply_all, comparisons, world
+from tests.features.reference import _active, _event_counts, _referral_counts, reference_features
+from tests.features.world import _counted_event, random_world, store_of
+
+# ``features.evidence`` is the function (re-exported by ``features``); this is its module.
+EV = importlib.import_module("features.evidence")
+
+# Features whose look-up selects records from the store (the others describe
+# the referral or the child, and have no comparison in their own SELECT).
+RECORD_TABLES = ("agency_events", "referrals", "household_members")
+RECORD_SPECS = [s for s in d.FEATURE_SPECS if s.record.get("table") in RECORD_TABLES]
+DAY = pd.Timedelta(days=1)
+_CSC = d.cat("children_social_care", v.AGENCIES)
+
+# Comparisons whose off-by-one twin cannot change any listed record, each with
+# why, keyed by ``Mutation.name``.  None today: every one of them is caught.
+EQUIVALENT: dict[str, str] = {}
+# The key of :func:`_edge_world` (world 0 of ``world.py`` and the boundaries
+# only the evidence meets), searched before the worlds of ``world.py``.
+EDGE_WORLD = 1000
+
+
+def _whole_days(start, end) -> int:
+    return math.floor((pd.Timestamp(end) - pd.Timestamp(start)) / DAY)
+
+
+def _cell(x) -> str:
+    """A value of an evidence row as comparable text (NULL and NaN alike)."""
+    if x is None or (not isinstance(x, str) and pd.isna(x)):
+        return ""
+    if isinstance(x, pd.Timestamp):
+        return x.isoformat()
+    return str(x)
+
+
+def _detail(*parts) -> str:
+    """``concat_ws(', ', ...)``: the parts that are not NULL."""
+    return ", ".join(p for p in parts if p is not None)
+
+
+class Reference:
+    """The records behind every feature for one world, by brute force over its tables."""
+
+    def __init__(self, w: World):
+        t = w.tables
+        self.people = {r["person_id"]: r for r in t["people"].to_dict("records")}
+        self.members = t["household_members"].to_dict("records")
+        self.referrals = {r["referral_id"]: r for r in t["referrals"].to_dict("records")}
+        self.decisions = {r["referral_id"]: r for r in t["screening_decisions"].to_dict("records")}
+        self.referrals_of: dict[str, list[str]] = {}
+        for rc in t["referral_children"].to_dict("records"):
+            self.referrals_of.setdefault(rc["person_id"], []).append(rc["referral_id"])
+        self.events_of: dict[str, list[dict]] = {}
+        for e in t["agency_events"].to_dict("records"):
+            e = {k: (None if not isinstance(x, str) and pd.isna(x) else x) for k, x in e.items()}
+            self.events_of.setdefault(e["person_id"], []).append(e)
+        self.values = w.expected.set_index(["referral_id", "person_id"])
+
+    @cache  # noqa: B019 - one Reference per world, kept for the session
+    def household(self, child: str, as_of: pd.Timestamp) -> tuple[frozenset, dict]:
+        """The child's homes as of ``as_of``, and each other member's (role, latest start)."""
+        homes = frozenset(
+            m["household_id"] for m in self.members if m["person_id"] == child and _active(m, as_of)
+        )
+        found: dict[str, tuple[list, list]] = {}
+        for m in self.members:
+            if m["household_id"] in homes and m["person_id"] != child and _active(m, as_of):
+                roles, starts = found.setdefault(m["person_id"], ([], []))
+                roles.append(m["role"])
+                starts.append(pd.Timestamp(m["start_date"]))
+        return homes, {p: (min(roles), max(starts)) for p, (roles, starts) in found.items()}
+
+    def subjects(self, subject: str, child: str, as_of) -> list[tuple[str, str, pd.Timestamp]]:
+        """(person, relationship, latest start) the feature's subject covers."""
+        if subject in ("child", "referral"):
+            return [(child, "child", None)]
+        _, others = self.household(child, as_of)
+        out = []
+        for p, (role, start) in sorted(others.items()):
+            if subject == "household_adults" and role in v.ADULT_ROLES:
+                out.append((p, role, start))
+            elif subject == "new_household_adults" and role in v.ADULT_ROLES:
+                if start >= as_of - d.WINDOWS["12m"] * DAY:
+                    out.append((p, role, start))
+            elif subject == "household_parents" and role == "parent":
+                out.append((p, role, start))
+            elif subject == "siblings" and role == "child":
+                out.append((p, "sibling", start))
+        return out
+
+    def prior(self, person: str, as_of) -> list[tuple[dict, dict | None]]:
+        """The person's referrals received before ``as_of``, with the decision made by then."""
+        out = []
+        for rid in self.referrals_of.get(person, []):
+            r = self.referrals[rid]
+            if r["received_at"] < as_of:
+                dec = self.decisions.get(rid)
+                out.append((r, dec if dec is not None and dec["decided_at"] < as_of else None))
+        return out
+
+    def records(self, spec: d.FeatureSpec, referral_id: str, child: str) -> list[tuple]:
+        """The evidence rows ``spec`` should list for the child on the referral."""
+        rec, this = spec.record, self.referrals[referral_id]
+        as_of = this["received_at"]
+        people = self.subjects(rec["subject"], child, as_of)
+        rows = []
+        if rec["table"] == "agency_events":
+            counter = d.COUNTERS[rec["counter"]]
+            for p, rel, _ in people:
+                dob = self.people[p]["date_of_birth"]
+                for e in self.events_of.get(p, []):
+                    if not e["recorded_at"] < as_of:
+                        continue
+                    if isinstance(counter, d.EventState):
+                        counts = e["agency"] == counter.agency and e["event_type"] in (
+                            counter.start,
+                            counter.end,
+                        )
+                    else:
+                        counts = _event_counts(counter, e, dob, as_of)
+                    if counts:
+                        sev = None if e["severity"] is None else f"severity {int(e['severity'])}"
+                        role = None if e["role"] is None else f"role: {e['role']}"
+                        rows.append(
+                            ("agency_event", e["agency"], e["event_type"], p, rel)
+                            + (e["occurred_at"], e["recorded_at"], _detail(role, sev))
+                        )
+        elif rec["table"] == "referrals":
+            for p, rel, _ in people:
+                dob = self.people[p]["date_of_birth"]
+                for r, dec in self.prior(p, as_of):
+                    if rec.get("same_concern"):
+                        days = rec["window_days"]
+                        counts = any(r[c] and this[c] for c in v.CONCERN_COLUMNS) and (
+                            days is None or r["received_at"] >= as_of - days * DAY
+                        )
+                    else:
+                        counts = _referral_counts(d.COUNTERS[rec["counter"]], r, dec, dob, as_of)
+                    if counts:
+                        decided = None if dec is None else f"decision: {dec['decision']}"
+                        reason = None if dec is None else dec["closure_reason"]
+                        closed = (
+                            None if reason is None or pd.isna(reason) else f"closed as {reason}"
+                        )
+                        rows.append(
+                            ("referral", _CSC, f"referral from {r['source']}", p, rel)
+                            + (r["received_at"], r["received_at"])
+                            + (_detail(f"referral {r['referral_id']}", decided, closed),)
+                        )
+        else:  # household_members: the membership that makes them a member as of as_of
+            homes, _ = self.household(child, as_of)
+            within = rec.get("joined_within_days")
+            for p, rel, start in people:
+                if within and not start >= as_of - within * DAY:
+                    continue
+                for m in self.members:
+                    if (
+                        m["person_id"] == p
+                        and m["household_id"] in homes
+                        and pd.Timestamp(m["start_date"]) == start
+                        and _active(m, as_of)
+                    ):
+                        rows.append(
+                            ("household_member", None, "joined household", p, rel, start)
+                            + (m["recorded_at"], f"household {m['household_id']}")
+                        )
+        return rows
+
+    def implied(self, spec: d.FeatureSpec, rows: pd.DataFrame, child: str, as_of) -> float:
+        """The feature's value as the listed records give it."""
+        rec = spec.record
+        if spec.name == "child_days_since_last_referral":
+            return _whole_days(rows["occurred_at"].max(), as_of) if len(rows) else math.nan
+        if rec["table"] == "household_members":
+            starts = [pd.Timestamp(x) for x in rows["occurred_at"]]
+            if spec.name.startswith("household_new_adult_"):
+                return float(len(rows) > 0)
+            if spec.name == "household_days_since_adult_joined":
+                return min((_whole_days(s, as_of) for s in starts), default=math.nan)
+            if spec.name.startswith("parent_age_at_birth_"):
+                born = self.people[child]["date_of_birth"]
+                ages = [
+                    math.floor(_whole_days(self.people[p]["date_of_birth"], born) / d.DAYS_PER_YEAR)
+                    for p in rows["person_id"]
+                ]
+                pick = min if spec.name.endswith("_min") else max
+                return pick(ages) if ages else math.nan
+            return float(len(rows))  # household_n_adults, household_n_siblings
+        counter = d.COUNTERS.get(rec["counter"])
+        per_person = []
+        for _, mine in rows.groupby("person_id"):
+            if isinstance(counter, d.EventState):
+                starts = mine.loc[mine["event_type"] == counter.start, "occurred_at"]
+                ends = mine.loc[mine["event_type"] == counter.end, "occurred_at"]
+                current = len(starts) > 0 and (len(ends) == 0 or starts.max() > ends.max())
+                per_person.append(int(current))
+            else:
+                per_person.append(len(mine))
+        if spec.aggregate in ("max", "flag"):
+            return float(max(per_person, default=0))
+        return float(sum(per_person))
+
+    def problem(self, con, spec: d.FeatureSpec, referral_id: str, child: str) -> str | None:
+        """What is wrong with ``features.evidence`` for the child on the referral, or None."""
+        got = EV.evidence(con, referral_id, child, spec.name)
+        want = self.records(spec, referral_id, child)
+        have = Counter(tuple(_cell(x) for x in row) for row in got.itertuples(index=False))
+        if have != Counter(tuple(_cell(x) for x in row) for row in want):
+            return f"lists {len(got)} records, the reference {len(want)}"
+        as_of = self.referrals[referral_id]["received_at"]
+        implied = self.implied(spec, got, child, as_of)
+        value = float(self.values.at[(referral_id, child), spec.name])
+        if not (implied == value or (math.isnan(implied) and math.isnan(value))):
+            return f"records imply {implied}, the feature is {value}"
+        return None
+
+
+class Edge(NamedTuple):
+    """The edge world, and the referral, child and home its boundaries are around."""
+
+    world: World
+    referral_id: str
+    child: str
+    home: str
+
+
+@cache
+def _edge_world(seed: int = 0) -> Edge:
+    """World ``seed`` of ``world.py`` plus every boundary of one referral's look-ups.
+
+    The random worlds put records on every boundary the feature SQL draws,
+    but spread over many referrals, and never on two the look-up draws on
+    its own: the membership listed for a household member, and the adults'
+    referrals in their own childhood.  Here all of them surround one
+    referral, received at midnight, and one of its children:
+
+    - homes of the child (each with a parent in it) known exactly at
+      ``as_of`` (not a home), moved into or out of exactly at ``as_of``
+      (homes), and moved out of before, recorded exactly at ``as_of`` (a home);
+    - the child's records of every event counter recorded exactly at
+      ``as_of`` (not counted), and on the edge of every window (counted);
+    - for a parent and for a sibling: one who joins the child's home exactly
+      at ``as_of`` (a new member, with records of every counter of their
+      kind recorded exactly at ``as_of``); one who leaves it exactly at
+      ``as_of``; one whose leaving, a month before, is recorded exactly at
+      ``as_of``; one who joined both the child's homes the same day, the
+      second recorded exactly at ``as_of`` (listed once, by the first); and
+      one whose joining is recorded exactly at ``as_of`` (not a member),
+      with a record of every counter of their kind;
+    - a 17-year-old relative in the child's home, on the same referral,
+      referred 100 days before with the decision made exactly at ``as_of``.
+    """
+    tables = {name: t.copy() for name, t in random_world(seed).items()}
+    members = tables["household_members"].to_dict("records")
+    referrals = tables["referrals"].sort_values("referral_id").to_dict("records")
+    on = tables["referral_children"].to_dict("records")
+    ref, child, home = next(
+        (r, rc["person_id"], m["household_id"])
+        for r in referrals
+        if r["received_at"] == r["received_at"].normalize()
+        for rc in on
+        if rc["referral_id"] == r["referral_id"]
+        for m in members
+        if m["person_id"] == rc["person_id"] and _active(m, r["received_at"])
+    )
+    as_of = ref["received_at"]
+    second = next(h for h in tables["households"]["household_id"] if h != home)
+    people, rows, events, households = [], [], [], []
+    rng = np.random.default_rng(seed)
+
+    def person(pid: str, years: int) -> str:
+        dob = (as_of - pd.DateOffset(years=years)).normalize()
+        people.append({**tables["people"].iloc[0].to_dict(), "person_id": pid})
+        people[-1]["date_of_birth"] = dob
+        return pid
+
+    def member(pid, hh, role, start, recorded, end=pd.NaT, end_recorded=pd.NaT):
+        row = {"person_id": pid, "household_id": hh, "role": d.cat(role, v.HOUSEHOLD_ROLES)}
+        row |= {"start_date": start, "end_date": end, "recorded_at": recorded}
+        rows.append({**row, "end_recorded_at": end_recorded})
+
+    def counted(pid: str, names: list[str], occurred, recorded) -> None:
+        """An event for ``pid`` each event counter of ``names`` counts."""
+        for c in (d.COUNTERS[n] for n in names):
+            if isinstance(c, d.EventCounter):
+                agency, etype, role, severity = _counted_event(c, rng)
+                events.append({"event_id": f"E-EDGE-{len(events)}", "person_id": pid})
+                events[-1] |= {"agency": agency, "event_type": etype, "role": role}
+                events[-1] |= {"occurred_at": occurred, "recorded_at": recorded}
+                events[-1]["severity"] = severity
+
+    long_ago = as_of - 500 * DAY
+    member(child, second, "child", as_of - 800 * DAY, as_of - 799 * DAY)  # a second home
+    # Homes of the child on each boundary, each with a parent in it: known exactly
+    # at as_of (not a home); moved into exactly at as_of, moved out of exactly at
+    # as_of (homes); moved out of before, recorded exactly at as_of (a home).
+    for tag, start, recorded, end, end_recorded in [
+        ("KNOWN-LATE", long_ago, as_of, pd.NaT, pd.NaT),
+        ("MOVED-IN", as_of, as_of - 2 * DAY, pd.NaT, pd.NaT),
+        ("MOVING-OUT", long_ago, long_ago, as_of, as_of - DAY),
+        ("MOVED-OUT", long_ago, long_ago, as_of - 30 * DAY, as_of),
+    ]:
+        hh = f"H-EDGE-{tag}"
+        households.append({**tables["households"].iloc[0].to_dict(), "household_id": hh})
+        member(child, hh, "child", start, recorded, end, end_recorded)
+        member(person(f"P-IN-{tag}", 40), hh, "parent", long_ago, long_ago)
+    # The child's own records exactly at as_of (not counted) and on every window's edge.
+    counted(child, d.CHILD_COUNTERS, as_of - 10 * DAY, as_of)
+    for window in sorted({c.window for c in d.EVENT_COUNTERS} - {"ever"}):
+        counted(child, d.CHILD_COUNTERS, as_of - d.WINDOWS[window] * DAY, as_of - 9 * DAY)
+    # Members on each boundary of their own membership, a parent and a sibling each.
+    for role, years in (("parent", 35), ("child", 8)):
+        tag = role.upper()
+        kind = d.ADULT_COUNTERS if role == "parent" else d.SIBLING_COUNTERS
+        joins = person(f"P-{tag}-JOINS", years)
+        member(joins, home, role, as_of, as_of - 3 * DAY)
+        # (a new member, with records recorded exactly at as_of: not counted)
+        counted(joins, kind, as_of - 10 * DAY, as_of)
+        member(person(f"P-{tag}-LEAVES", years), home, role, long_ago, long_ago, as_of, as_of - DAY)
+        member(person(f"P-{tag}-LEFT", years), home, role, long_ago, long_ago, as_of - 30 * DAY)
+        rows[-1]["end_recorded_at"] = as_of
+        twice = person(f"P-{tag}-TWICE", years)
+        member(twice, home, role, as_of - 300 * DAY, as_of - 299 * DAY)
+        member(twice, second, role, as_of - 300 * DAY, as_of)
+        # Joined long ago, recorded exactly at as_of (not a member), with a record
+        # every counter of their kind counts: only the counters would list them.
+        late = person(f"P-{tag}-LATE", years)
+        member(late, home, role, long_ago, as_of)
+        counted(late, kind, as_of - 10 * DAY, as_of - 9 * DAY)
+    minor = person("P-MINOR", d.ADULT_YEARS - 1)
+    member(minor, home, "relative", as_of - 400 * DAY, as_of - 399 * DAY)
+    earlier = {**ref, "referral_id": "R-MINOR", "received_at": as_of - 100 * DAY}
+    decision = {"referral_id": "R-MINOR", "decided_at": as_of, "closure_reason": None}
+    decision["decision"] = d.cat("early_help", v.DECISIONS)
+    add = {
+        "people": people,
+        "households": households,
+        "household_members": rows,
+        "referrals": [earlier],
+        "referral_children": [
+            {"referral_id": ref["referral_id"], "person_id": minor},
+            {"referral_id": "R-MINOR", "person_id": minor},
+        ],
+        "screening_decisions": [decision],
+        "agency_events": events,
+    }
+    for name, new in add.items():
+        tables[name] = pd.concat([tables[name], pd.DataFrame(new)], ignore_index=True)
+    tables = validate_tables(tables)
+    w = World(EDGE_WORLD + seed, tables, store_of(tables), reference_features(tables))
+    return Edge(w, ref["referral_id"], child, home)
+
+
+@cache
+def _checked(key: int) -> tuple[World, Reference, tuple[tuple[str, str], ...]]:
+    """A world with its reference and its (referral, child) targets, built when first needed."""
+    w = _edge_world().world if key == EDGE_WORLD else world(key)
+    targets = w.tables["referral_children"][["referral_id", "person_id"]]
+    return w, Reference(w), tuple(targets.itertuples(index=False, name=None))
+
+
+def _checks(specs: list[d.FeatureSpec]):
+    """(world, reference, feature, referral, child) to try, the likeliest to fail first.
+
+    First every feature for the children of the edge world's referral, whose
+    boundaries are laid out for the look-up; then each feature over every
+    (referral, child) of the edge world and of the worlds of ``world.py``.
+    """
+    edge = _edge_world()
+    w, ref, targets = _checked(EDGE_WORLD)
+    around = [t for t in targets if t[0] == edge.referral_id]
+    for spec in specs:
+        for rid, pid in around:
+            yield w, ref, spec, rid, pid
+    for spec in specs:
+        for key in (EDGE_WORLD, *SEEDS):
+            w, ref, targets = _checked(key)
+            for rid, pid in targets:
+                yield w, ref, spec, rid, pid
+
+
+def _lookup(spec: d.FeatureSpec) -> str:
+    """The branch of ``evidence.py`` that writes the feature's SELECT, and its subject."""
+    rec = spec.record
+    kind = rec["table"]
+    if rec.get("same_concern"):
+        kind += ", same concern"
+    if isinstance(d.COUNTERS.get(rec.get("counter")), d.EventState):
+        kind += ", state"
+    return f"{kind}, {rec['subject']}"
+
+
+def sites() -> dict[str, dict[str, list[Mutation]]]:
+    """Every comparison of the evidence SQL: mutant name -> {feature: its occurrences}.
+
+    A comparison of the household (:func:`features.sql.household_ctes`) is one
+    mutant, flipped in every look-up.  A comparison ``evidence.py`` writes is
+    one mutant per branch and subject (:func:`_lookup`): "recorded before
+    ``as_of``" for the siblings' events is pinned apart from the child's.
+    """
+    out: dict[str, dict[str, list[Mutation]]] = {}
+    for spec in RECORD_SPECS:
+        for m in comparisons(EV.evidence_sql(spec)):
+            shared = m.where.startswith(("CTE child_homes", "CTE members_asof"))
+            name = m.name if shared else f"{m.name} in [{_lookup(spec)}]"
+            out.setdefault(name, {}).setdefault(spec.name, []).append(m)
+    return out
+
+
+def _search_order(features: list[str]) -> list[d.FeatureSpec]:
+    """Record features using a comparison, the most revealing first.
+
+    Only the order of the search: every one of ``features`` is tried before
+    a mutant is declared a survivor.  Membership lists show every household
+    boundary directly (a household member's counter shows it only if that
+    member has a counted record); among counters, the one with the fewest
+    conditions (no source, decision, role, severity, age or window) lists a
+    record on a boundary whatever else the record is, and the child's own
+    records are listed for every referral.
+    """
+
+    def rank(spec: d.FeatureSpec) -> tuple:
+        rec = spec.record
+        conditions = sum(
+            bool(rec.get(k))
+            for k in ("sources", "decision", "closure_reason", "roles", "exclude_roles")
+            + ("min_severity", "age_limit", "window_days", "same_concern", "joined_within_days")
+        )
+        return (rec["table"] != "household_members", conditions, rec["subject"] != "child")
+
+    return sorted((s for s in RECORD_SPECS if s.name in features), key=rank)
+
+
+_BASELINE: dict[tuple, str | None] = {}
+
+
+def _baseline(w: World, ref: Reference, spec: d.FeatureSpec, rid: str, pid: str) -> str | None:
+    key = (w.seed, spec.name, rid, pid)
+    if key not in _BASELINE:
+        _BASELINE[key] = ref.problem(w.con, spec, rid, pid)
+    return _BASELINE[key]
+
+
+def _detects(monkeypatch, site: dict[str, list[Mutation]]) -> str | None:
+    """Where the evidence SQL with ``site`` flipped fails a check (the real SQL passing it)."""
+    real_sql = EV.evidence_sql
+    mutated = {name: apply_all(real_sql(d.SPECS_BY_NAME[name]), ms) for name, ms in site.items()}
+    monkeypatch.setattr(
+        EV,
+        "evidence_sql",
+        lambda spec: mutated[spec.name] if spec.name in mutated else real_sql(spec),
+    )
+    found = None
+    try:
+        for w, ref, spec, rid, pid in _checks(_search_order(list(site))):
+            problem = ref.problem(w.con, spec, rid, pid)
+            if problem is not None:
+                found = (w, ref, spec, rid, pid, problem)
+                break
+    finally:
+        monkeypatch.undo()
+    if found is None:
+        return None
+    w, ref, spec, rid, pid, problem = found
+    real = _baseline(w, ref, spec, rid, pid)
+    assert real is None, f"unmutated evidence fails too: {spec.name} on {rid}/{pid}: {real}"
+    return f"world {w.seed}, {rid}/{pid}, {spec.name}: {problem}"
+
+
+def test_the_evidence_sql_has_the_comparisons_the_rules_need():
+    """The finder sees the evidence's point-in-time comparisons (a broken regex would pass)."""
+    names = {n.split(" in [")[0] for n in sites()}
+    for expected in [
+        "m.recorded_at < ct.as_of (CTE child_homes)",
+        "m.start_date <= ct.as_of (CTE child_homes)",
+        "o.end_recorded_at < ch.as_of (CTE members_asof)",
+        "e.recorded_at < t.as_of (CTE final SELECT)",
+        "r.received_at < t.as_of (CTE final SELECT)",
+        "dd.decided_at < t.as_of (CTE final SELECT)",
+        "e.occurred_at >= (t.as_of - INTERVAL '365' DAY) (CTE final SELECT)",
+        "r.received_at >= (t.as_of - INTERVAL '91' DAY) (CTE final SELECT)",
+        "e.occurred_at < (p.date_of_birth + INTERVAL '18' YEAR) (CTE final SELECT)",
+        "start_date >= (as_of - INTERVAL '365' DAY) (CTE subject)",
+        "s.start_date >= (t.as_of - INTERVAL '91' DAY) (CTE final SELECT)",
+    ]:
+        assert expected in names, expected
+    # Every comparison of the household the feature SQL uses is in the look-up too.
+    shared = {m.text for name, body in household_ctes() for m in comparisons(body)}
+    assert shared <= {n.split(" (")[0] for n in names}
+
+
+def test_the_checks_pass_on_the_real_lookup():
+    """The checks hold for the real look-up (else a mutant failing one would mean nothing).
+
+    Every record feature, for the children of the edge world's referral,
+    where every boundary is laid out (the mutation test checks the real
+    look-up again wherever else it catches a mutant).
+    """
+    edge = _edge_world()
+    w, ref, targets = _checked(EDGE_WORLD)
+    listed = 0
+    for rid, pid in (t for t in targets if t[0] == edge.referral_id):
+        for spec in RECORD_SPECS:
+            assert _baseline(w, ref, spec, rid, pid) is None, (spec.name, rid, pid)
+            listed += len(ref.records(spec, rid, pid))
+    assert listed > 200
+
+
+def test_evidence_lists_no_membership_unknown_as_of_the_referral():
+    """Someone in two of the child's homes from the same day is listed once, as known then.
+
+    The bug: the membership listed was found by person and start date among
+    the child's homes, whether or not it was known as of ``as_of``, so a
+    parent who joined both homes the same day, the second joining recorded
+    only as the referral arrived, was listed twice, once with a record from
+    the future, and the adults listed outnumbered ``household_n_adults``.
+    """
+    w, rid, child, home = _edge_world()
+    as_of = w.tables["referrals"].set_index("referral_id").at[rid, "received_at"]
+    value = w.expected.set_index(["referral_id", "person_id"]).loc[(rid, child)]
+    for name, twice in [
+        ("household_n_adults", "P-PARENT-TWICE"),
+        ("parent_age_at_birth_min", "P-PARENT-TWICE"),
+        ("household_n_siblings", "P-CHILD-TWICE"),
+    ]:
+        listed = EV.evidence(w.con, rid, child, name)
+        assert (listed["recorded_at"] < as_of).all(), name
+        assert listed.loc[listed["person_id"] == twice, "detail"].tolist() == [f"household {home}"]
+    for name in ("household_n_adults", "household_n_siblings"):
+        assert len(EV.evidence(w.con, rid, child, name)) == value[name] > 0, name
+
+
+def test_every_comparison_of_the_evidence_sql_is_pinned(monkeypatch):
+    """Each comparison flipped alone makes some world's evidence wrong (about 11 s)."""
+    all_sites = sites()
+    assert len(all_sites) > 30
+    survivors, caught = [], {}
+    for name, site in all_sites.items():
+        if name in EQUIVALENT:
+            continue
+        where = _detects(monkeypatch, site)
+        if where is None:
+            survivors.append(name)
+        else:
+            caught[name] = where
+    assert not survivors, (
+        f"{len(survivors)} of {len(all_sites)} off-by-one mutations of the evidence SQL "
+        f"survive (no world of world.py tells them from the reference):\n  "
+        + "\n  ".join(survivors)
+    )
+    assert len(caught) == len(all_sites) - len(EQUIVALENT)
