@@ -153,7 +153,10 @@ def _member_rows(
     for p, relationship, start in people:
         if start is None or (within and start < t.as_of - within * US_PER_DAY):
             continue
-        for i in range(s.m_offsets[p], s.m_offsets[p + 1]):
+        rows = np.arange(s.m_offsets[p], s.m_offsets[p + 1])
+        # Only a membership current as of the referral: one of the same start
+        # in another of the child's homes, recorded later, is not listed.
+        for i in rows[od.active_membership(s, rows, t.as_of)]:
             if s.m_start[i] != start or int(s.m_household[i]) not in homes:
                 continue
             out.append(

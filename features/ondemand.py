@@ -111,7 +111,8 @@ class Household:
     starts: np.ndarray  # MAX(start_date) per member, microseconds
 
 
-def _active(s: StoreSnapshot, rows: np.ndarray, as_of: int) -> np.ndarray:
+def active_membership(s: StoreSnapshot, rows: np.ndarray, as_of: int) -> np.ndarray:
+    """Which membership ``rows`` are current as of ``as_of`` (:func:`features.sql.active_membership`)."""
     ended = (s.m_end[rows] < as_of) & (s.m_end_recorded[rows] < as_of)
     return (s.m_recorded[rows] < as_of) & (s.m_start[rows] <= as_of) & ~ended
 
@@ -122,11 +123,11 @@ def household(s: StoreSnapshot, child: int, as_of: int) -> Household:
         empty = np.empty(0, dtype=np.int64)
         return Household(empty, empty, empty, empty)
     own = np.arange(s.m_offsets[child], s.m_offsets[child + 1])
-    homes = np.unique(s.m_household[own[_active(s, own, as_of)]])
+    homes = np.unique(s.m_household[own[active_membership(s, own, as_of)]])
     rows = np.concatenate(
         [s.h_rows[s.h_offsets[h] : s.h_offsets[h + 1]] for h in homes] or [np.empty(0, np.int64)]
     ).astype(np.int64)
-    rows = rows[(s.m_person[rows] != child) & _active(s, rows, as_of)]
+    rows = rows[(s.m_person[rows] != child) & active_membership(s, rows, as_of)]
     people = s.m_person[rows]
     members = np.unique(people)
     roles = np.full(len(members), len(MEMBER_ROLES), dtype=np.int64)

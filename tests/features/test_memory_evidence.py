@@ -84,3 +84,33 @@ def test_unknown_child_or_feature_is_refused():
         ondemand_evidence(
             snapshot, *records, {referral_children["person_id"].iloc[0]: ["shoe_size"]}
         )
+
+
+def test_the_edge_world_lists_the_same_records_as_the_sql():
+    """Every feature of the child the edge world surrounds, in memory and by SQL.
+
+    Among its boundaries: a parent and a sibling who joined two of the child's
+    homes the same day, the second joining recorded only at the referral.
+    Memory once listed both memberships (one recorded after the referral).
+    """
+    from tests.features.test_evidence_mutations import _edge_world
+
+    edge = _edge_world()
+    tables, con = edge.world.tables, edge.world.con
+    refs = tables["referrals"][tables["referrals"]["referral_id"] == edge.referral_id]
+    referral_children = tables["referral_children"][
+        (tables["referral_children"]["referral_id"] == edge.referral_id)
+        & (tables["referral_children"]["person_id"] == edge.child)
+    ]
+    got = ondemand_evidence(
+        StoreSnapshot.load(con),
+        *check_referrals(refs, referral_children),
+        {edge.child: FEATURE_NAMES},
+    )
+    as_of = refs["received_at"].iloc[0]
+    for name in FEATURE_NAMES:
+        want = evidence(con, edge.referral_id, edge.child, name)
+        mine = evidence_frame(got[(edge.child, name)])
+        history = mine[mine["event_type"] != "this referral"]
+        assert (pd.to_datetime(history["recorded_at"]) < as_of).all(), name
+        pd.testing.assert_frame_equal(_canonical(mine), _canonical(want), obj=name)
