@@ -13,7 +13,10 @@ to this module:
   milliseconds on a request whenever two server processes wrote at once;
   a blocked ``flock`` wakes the moment the lock is free.
 * PostgreSQL: ``LOCK TABLE audit_log IN EXCLUSIVE MODE`` inside the write
-  transaction does the same job (readers are not blocked), and read
+  transaction does the same job (readers are not blocked); each write
+  transaction raises ``synchronous_commit`` to ``on`` if the server has it
+  ``off`` (a commit then waits for its WAL flush, as SQLite's
+  ``synchronous=FULL`` does for its fsync), and read
   transactions are ``REPEATABLE READ``, so that, as on SQLite, every
   statement of one read sees the same snapshot (PostgreSQL's default,
   ``READ COMMITTED``, gives each statement its own).
@@ -132,6 +135,16 @@ _NO_TRUNCATE = (
 event.listen(audit_log, "after_create", DDL(_NO_TRUNCATE).execute_if(dialect="postgresql"))
 
 _IMMEDIATE = "mast_immediate"
+# A write is acknowledged once its commit returns, so the commit must wait for
+# the WAL flush whatever the server, database or role sets: with
+# synchronous_commit=off, PostgreSQL answers COMMIT before the WAL is written,
+# and a server crash takes back commits MAST has already acknowledged.  Only
+# "off" skips the local flush; every other level ("local", "remote_write",
+# "on", "remote_apply") is kept as the site chose.
+_DURABLE_COMMIT = text(
+    "SELECT set_config('synchronous_commit', 'on', true) "
+    "WHERE current_setting('synchronous_commit') = 'off'"
+)
 # pg_advisory_xact_lock key held while creating the schema ("MASTREC" in hex).
 _SCHEMA_LOCK = 0x4D415354524543
 
@@ -290,6 +303,7 @@ class Database:
             conn = conn.execution_options(**{_IMMEDIATE: True})
             with conn.begin():
                 if self.dialect == "postgresql":
+                    conn.execute(_DURABLE_COMMIT)
                     conn.execute(text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
                 yield conn
 

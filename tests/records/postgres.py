@@ -11,7 +11,10 @@ fresh schema per test (:meth:`Cluster.fresh_url`, about 2 ms).
 ``initdb`` refuses to run as root, and CI runs as root: the server then
 runs as the ``postgres`` user (or ``nobody``), with the folder handed to
 it.  Durability is switched off (``fsync=off``): these tests check
-behaviour, not crash safety of the server.
+behaviour, not crash safety of the server's disk; a server process crash
+(:meth:`Cluster.crash`) is still a fair test, since the operating system
+keeps what the server wrote.  ``synchronous_commit=off`` is the setting
+a busy site might choose: MAST must not depend on the server's choice.
 """
 
 from __future__ import annotations
@@ -104,29 +107,7 @@ class Cluster:
                 "--no-sync",
                 "--no-instructions",
             )
-            options = " ".join(
-                [
-                    "-c listen_addresses=''",
-                    f"-c unix_socket_directories='{root}'",
-                    f"-c port={_PORT}",
-                    "-c fsync=off",
-                    "-c synchronous_commit=off",
-                    "-c full_page_writes=off",
-                    "-c shared_buffers=16MB",
-                    "-c max_connections=200",
-                ]
-            )
-            cluster._run(
-                "pg_ctl",
-                "start",
-                "--wait",
-                "--pgdata",
-                str(root / "data"),
-                "--log",
-                str(root / "log"),
-                "-o",
-                options,
-            )
+            cluster._pg_start()
             cluster._run(
                 "createdb", "--host", str(root), "--port", str(_PORT), "-U", _SUPERUSER, _DATABASE
             )
@@ -135,6 +116,45 @@ class Cluster:
             raise
         cluster.startup_seconds = time.perf_counter() - started
         return cluster
+
+    def _pg_start(self) -> None:
+        options = " ".join(
+            [
+                "-c listen_addresses=''",
+                f"-c unix_socket_directories='{self.root}'",
+                f"-c port={_PORT}",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c shared_buffers=16MB",
+                "-c max_connections=200",
+            ]
+        )
+        self._run(
+            "pg_ctl",
+            "start",
+            "--wait",
+            "--pgdata",
+            str(self.root / "data"),
+            "--log",
+            str(self.root / "log"),
+            "-o",
+            options,
+        )
+
+    def crash(self) -> None:
+        """Stop the server as a crash does: ``-m immediate`` (SIGQUIT), nothing flushed.
+
+        Every server process exits at once; what was only in shared memory
+        (WAL not yet written) is gone, and the next start replays the WAL.
+        ``fsync=off`` does not weaken this: the operating system survives,
+        so what the server wrote to it does too.
+        """
+        self._run("pg_ctl", "stop", "--pgdata", str(self.root / "data"), "-m", "immediate")
+
+    def restart(self) -> None:
+        """Start the server again after :meth:`crash` (crash recovery runs first)."""
+        self._pg_start()
 
     def _run(self, program: str, *args: str) -> None:
         kwargs = {}
