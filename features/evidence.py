@@ -106,22 +106,30 @@ def _referral_evidence(spec: d.FeatureSpec) -> str:
 def _member_evidence(spec: d.FeatureSpec) -> str:
     """The membership that makes each subject a member of the child's household as of ``as_of``.
 
-    ``members_asof`` keeps a member's latest start; the membership listed
-    must also be one known and not known to have ended by ``as_of``: someone
-    who joined two of the child's homes the same day, the second recorded
-    only after the referral, is listed once, not with a record from the
-    future (``test_evidence_lists_no_membership_unknown_as_of_the_referral``).
+    One row per member, as the counts count members: of the member's
+    memberships current as of ``as_of`` in the child's homes, the one with
+    the latest start (``members_asof``'s), first recorded, then by household.
+    Someone who joined two of the child's homes the same day is listed once,
+    and never by a membership recorded after the referral
+    (``test_evidence_lists_no_membership_unknown_as_of_the_referral``,
+    ``test_a_member_of_two_homes_is_listed_once``).
     """
     within = spec.record.get("joined_within_days")
     pred = f"s.start_date >= {DUCKDB.minus_days('t.as_of', within)}" if within else "TRUE"
-    return f"""SELECT 'household_member' AS record, NULL AS agency, 'joined household' AS event_type,
+    return f"""SELECT record, agency, event_type, person_id, relationship, occurred_at,
+        recorded_at, detail
+    FROM (
+      SELECT 'household_member' AS record, NULL AS agency, 'joined household' AS event_type,
         s.person_id, s.relationship, CAST(s.start_date AS TIMESTAMP) AS occurred_at,
-        m.recorded_at, 'household ' || m.household_id AS detail
-    FROM targets t CROSS JOIN subject s
-    JOIN {{members}} m ON m.person_id = s.person_id AND m.start_date = s.start_date
-      AND {active_membership("m", "t.as_of")}
-    JOIN child_homes ch ON ch.household_id = m.household_id
-    WHERE {pred}"""
+        m.recorded_at, 'household ' || m.household_id AS detail,
+        row_number() OVER (PARTITION BY s.person_id ORDER BY m.recorded_at, m.household_id) AS pick
+      FROM targets t CROSS JOIN subject s
+      JOIN {{members}} m ON m.person_id = s.person_id AND m.start_date = s.start_date
+        AND {active_membership("m", "t.as_of")}
+      JOIN child_homes ch ON ch.household_id = m.household_id
+      WHERE {pred}
+    ) listed
+    WHERE pick = 1"""
 
 
 def evidence_body(spec: d.FeatureSpec) -> str:

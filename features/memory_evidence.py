@@ -154,24 +154,27 @@ def _member_rows(
         if start is None or (within and start < t.as_of - within * US_PER_DAY):
             continue
         rows = np.arange(s.m_offsets[p], s.m_offsets[p + 1])
-        # Only a membership current as of the referral: one of the same start
-        # in another of the child's homes, recorded later, is not listed.
-        for i in rows[od.active_membership(s, rows, t.as_of)]:
-            if s.m_start[i] != start or int(s.m_household[i]) not in homes:
-                continue
-            out.append(
-                _row(
-                    "household_member",
-                    None,
-                    "joined household",
-                    s,
-                    p,
-                    relationship,
-                    start,
-                    s.m_recorded[i],
-                    f"household {s.household_ids[s.m_household[i]]}",
-                )
+        # One membership per member, as features.evidence lists it: current as
+        # of the referral, in one of the child's homes, with the member's
+        # latest start; the first recorded, then by household.
+        rows = rows[od.active_membership(s, rows, t.as_of)]
+        rows = [i for i in rows if s.m_start[i] == start and int(s.m_household[i]) in homes]
+        if not rows:
+            continue
+        i = min(rows, key=lambda i: (s.m_recorded[i], s.household_ids[s.m_household[i]]))
+        out.append(
+            _row(
+                "household_member",
+                None,
+                "joined household",
+                s,
+                p,
+                relationship,
+                start,
+                s.m_recorded[i],
+                f"household {s.household_ids[s.m_household[i]]}",
             )
+        )
     return out
 
 

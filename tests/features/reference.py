@@ -30,11 +30,11 @@ def _nat(x) -> bool:
     return x is None or x is pd.NaT or (isinstance(x, float) and math.isnan(x)) or pd.isna(x)
 
 
-def _whole_days(start, end) -> int:
+def whole_days(start, end) -> int:
     return math.floor((pd.Timestamp(end) - pd.Timestamp(start)) / DAY)
 
 
-def _active(m: dict, as_of) -> bool:
+def active(m: dict, as_of) -> bool:
     if not m["recorded_at"] < as_of:
         return False
     if not pd.Timestamp(m["start_date"]) <= as_of:
@@ -52,7 +52,7 @@ def _adult_at(dob) -> pd.Timestamp:
     return pd.Timestamp(dob) + pd.DateOffset(years=d.ADULT_YEARS)
 
 
-def _event_counts(c: d.EventCounter, e: dict, dob, as_of) -> bool:
+def event_counts(c: d.EventCounter, e: dict, dob, as_of) -> bool:
     """Does event ``e`` (already known to be recorded before ``as_of``) count for ``c``?"""
     f = c.filter
     if e["event_type"] not in f.event_types:
@@ -76,7 +76,7 @@ def _event_counts(c: d.EventCounter, e: dict, dob, as_of) -> bool:
     return days is None or e["occurred_at"] >= as_of - pd.Timedelta(days=days)
 
 
-def _referral_counts(c: d.ReferralCounter, r: dict, dec: dict | None, dob, as_of) -> bool:
+def referral_counts(c: d.ReferralCounter, r: dict, dec: dict | None, dob, as_of) -> bool:
     """Does prior referral ``r`` (with its decision if made before ``as_of``) count for ``c``?"""
     if c.sources and r["source"] not in c.sources:
         return False
@@ -149,12 +149,10 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return int(not ends or max(starts) > max(ends))
 
     def household(child, as_of):
-        homes = {
-            m["household_id"] for m in members if m["person_id"] == child and _active(m, as_of)
-        }
+        homes = {m["household_id"] for m in members if m["person_id"] == child and active(m, as_of)}
         found: dict[str, dict] = {}
         for m in members:
-            if m["household_id"] in homes and m["person_id"] != child and _active(m, as_of):
+            if m["household_id"] in homes and m["person_id"] != child and active(m, as_of):
                 p = found.setdefault(m["person_id"], {"roles": [], "starts": []})
                 p["roles"].append(m["role"])
                 p["starts"].append(pd.Timestamp(m["start_date"]))
@@ -168,9 +166,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             return cache[(person, as_of)]
         dob = people[person]["date_of_birth"]
         known = known_events(person, as_of)
-        out = {
-            c.name: sum(_event_counts(c, e, dob, as_of) for e in known) for c in d.EVENT_COUNTERS
-        }
+        out = {c.name: sum(event_counts(c, e, dob, as_of) for e in known) for c in d.EVENT_COUNTERS}
         for s in d.EVENT_STATES:
             mine = [e for e in known if e["agency"] == s.agency]
             starts = [e["occurred_at"] for e in mine if e["event_type"] == s.start]
@@ -178,7 +174,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             out[s.name] = int(bool(starts) and (not ends or max(starts) > max(ends)))
         prior = prior_referrals(person, as_of)
         for c in d.REFERRAL_COUNTERS:
-            out[c.name] = sum(_referral_counts(c, r, dec, dob, as_of) for r, dec in prior)
+            out[c.name] = sum(referral_counts(c, r, dec, dob, as_of) for r, dec in prior)
         cache[(person, as_of)] = out
         return out
 
@@ -193,7 +189,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         as_of = ref["received_at"]
         dob = pd.Timestamp(people[child]["date_of_birth"])
         row = {"referral_id": rc["referral_id"], "person_id": child}
-        row["child_age_months"] = math.floor(_whole_days(dob, as_of) / 30.4375)
+        row["child_age_months"] = math.floor(whole_days(dob, as_of) / 30.4375)
         prior = prior_referrals(child, as_of)
         for name, days in (("3m", 91), ("12m", 365), ("ever", None)):
             row[f"child_prior_referrals_{name}"] = sum(
@@ -210,7 +206,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             1 for r, _ in prior if r["source"] == "police"
         )
         row["child_days_since_last_referral"] = (
-            _whole_days(max(r["received_at"] for r, _ in prior), as_of) if prior else math.nan
+            whole_days(max(r["received_at"] for r, _ in prior), as_of) if prior else math.nan
         )
         row["child_prior_nfa_ever"] = sum(
             1 for _, dec in prior if dec is not None and dec["decision"] == "no_further_action"
@@ -271,7 +267,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             if r["received_at"] < pd.Timestamp(people[p]["date_of_birth"]) + pd.DateOffset(years=18)
         )
         parent_ages = [
-            math.floor(_whole_days(people[p]["date_of_birth"], dob) / 365.25)
+            math.floor(whole_days(people[p]["date_of_birth"], dob) / 365.25)
             for p, (role, _) in adults.items()
             if role == "parent"
         ]
@@ -289,7 +285,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         ]
         row["imd_decile"] = min(deciles) if deciles else math.nan
         row["deprivation_quintile"] = v.deprivation_quintile(min(deciles) if deciles else None)
-        row["age_band"] = v.age_band(_whole_days(dob, as_of) / 365.25)
+        row["age_band"] = v.age_band(whole_days(dob, as_of) / 365.25)
         for key, value in _generic(ref, child, as_of, counters, adults, sibs, people).items():
             if key in row:
                 same = (_nat(row[key]) and _nat(value)) or row[key] == value
@@ -322,11 +318,11 @@ def _generic(ref, child, as_of, counters, adults, sibs, people) -> dict:
         since = as_of - pd.Timedelta(days=d.WINDOWS[w])
         out[f"household_new_adult_{w}"] = int(any(st >= since for _, st in adults.values()))
     out["household_days_since_adult_joined"] = min(
-        (_whole_days(st, as_of) for _, st in adults.values()), default=math.nan
+        (whole_days(st, as_of) for _, st in adults.values()), default=math.nan
     )
     dob = pd.Timestamp(people[child]["date_of_birth"])
     parent_ages = [
-        math.floor(_whole_days(people[p]["date_of_birth"], dob) / d.DAYS_PER_YEAR)
+        math.floor(whole_days(people[p]["date_of_birth"], dob) / d.DAYS_PER_YEAR)
         for p, (role, _) in adults.items()
         if role == "parent"
     ]

@@ -23,7 +23,7 @@ child's.  (Features of the referral itself, and ages, select no records:
 their look-ups never read the household CTEs.)
 
 The mutant is caught when, for some (referral, child) of the edge-case
-worlds of ``world.py`` (and one more, :func:`_edge_world`, for the
+worlds of ``world.py`` (and one more, :func:`tests.features.edge_world.edge_world`, for the
 boundaries those never reach) and some feature, the records listed
 
 - differ from a plain-Python reference (:class:`Reference`, written from the
@@ -46,39 +46,40 @@ import importlib
 import math
 from collections import Counter
 from functools import cache
-from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 
+from features import StoreSnapshot
 from features import definitions as d
+from features.inputs import check_referrals
+from features.memory_evidence import evidence_frame, ondemand_evidence
 from features.sql import household_ctes
-from store import validate_tables
 from store import vocabulary as v
+from tests.features.edge_world import EDGE_WORLD, RECORD_TABLES, edge_world
 from tests.features.mutants import SEEDS, Mutation, World, apply_all, comparisons, world
-from tests.features.reference import _active, _event_counts, _referral_counts, reference_features
-from tests.features.world import _counted_event, random_world, store_of
+from tests.features.reference import DAY, active, event_counts, referral_counts, whole_days
 
 # ``features.evidence`` is the function (re-exported by ``features``); this is its module.
 EV = importlib.import_module("features.evidence")
 
 # Features whose look-up selects records from the store (the others describe
 # the referral or the child, and have no comparison in their own SELECT).
-RECORD_TABLES = ("agency_events", "referrals", "household_members")
 RECORD_SPECS = [s for s in d.FEATURE_SPECS if s.record.get("table") in RECORD_TABLES]
-DAY = pd.Timedelta(days=1)
 _CSC = d.cat("children_social_care", v.AGENCIES)
 
 # Comparisons whose off-by-one twin cannot change any listed record, each with
-# why, keyed by ``Mutation.name``.  None today: every one of them is caught.
-EQUIVALENT: dict[str, str] = {}
-# The key of :func:`_edge_world` (world 0 of ``world.py`` and the boundaries
-# only the evidence meets), searched before the worlds of ``world.py``.
-EDGE_WORLD = 1000
-
-
-def _whole_days(start, end) -> int:
-    return math.floor((pd.Timestamp(end) - pd.Timestamp(start)) / DAY)
+# why, keyed by ``Mutation.name``.
+_FIRST_RECORDED = (
+    "a member's listed membership is the first recorded of those current as of as_of "
+    "with the member's latest start; members_asof only holds that start when one of them "
+    "was recorded before as_of, so one recorded exactly at as_of is never the first"
+)
+EQUIVALENT: dict[str, str] = {
+    f"m.recorded_at < t.as_of (CTE final SELECT) in [household_members, {subject}]": (
+        _FIRST_RECORDED
+    )
+    for subject in ("household_adults", "household_parents", "siblings")
+}
 
 
 def _cell(x) -> str:
@@ -117,11 +118,11 @@ class Reference:
     def household(self, child: str, as_of: pd.Timestamp) -> tuple[frozenset, dict]:
         """The child's homes as of ``as_of``, and each other member's (role, latest start)."""
         homes = frozenset(
-            m["household_id"] for m in self.members if m["person_id"] == child and _active(m, as_of)
+            m["household_id"] for m in self.members if m["person_id"] == child and active(m, as_of)
         )
         found: dict[str, tuple[list, list]] = {}
         for m in self.members:
-            if m["household_id"] in homes and m["person_id"] != child and _active(m, as_of):
+            if m["household_id"] in homes and m["person_id"] != child and active(m, as_of):
                 roles, starts = found.setdefault(m["person_id"], ([], []))
                 roles.append(m["role"])
                 starts.append(pd.Timestamp(m["start_date"]))
@@ -174,7 +175,7 @@ class Reference:
                             counter.end,
                         )
                     else:
-                        counts = _event_counts(counter, e, dob, as_of)
+                        counts = event_counts(counter, e, dob, as_of)
                     if counts:
                         sev = None if e["severity"] is None else f"severity {int(e['severity'])}"
                         role = None if e["role"] is None else f"role: {e['role']}"
@@ -192,7 +193,7 @@ class Reference:
                             days is None or r["received_at"] >= as_of - days * DAY
                         )
                     else:
-                        counts = _referral_counts(d.COUNTERS[rec["counter"]], r, dec, dob, as_of)
+                        counts = referral_counts(d.COUNTERS[rec["counter"]], r, dec, dob, as_of)
                     if counts:
                         decided = None if dec is None else f"decision: {dec['decision']}"
                         reason = None if dec is None else dec["closure_reason"]
@@ -210,34 +211,37 @@ class Reference:
             for p, rel, start in people:
                 if within and not start >= as_of - within * DAY:
                     continue
-                for m in self.members:
-                    if (
-                        m["person_id"] == p
-                        and m["household_id"] in homes
-                        and pd.Timestamp(m["start_date"]) == start
-                        and _active(m, as_of)
-                    ):
-                        rows.append(
-                            ("household_member", None, "joined household", p, rel, start)
-                            + (m["recorded_at"], f"household {m['household_id']}")
-                        )
+                current = [
+                    m
+                    for m in self.members
+                    if m["person_id"] == p
+                    and m["household_id"] in homes
+                    and pd.Timestamp(m["start_date"]) == start
+                    and active(m, as_of)
+                ]
+                # One row per member (the counts count members): the first recorded.
+                for m in sorted(current, key=lambda m: (m["recorded_at"], m["household_id"]))[:1]:
+                    rows.append(
+                        ("household_member", None, "joined household", p, rel, start)
+                        + (m["recorded_at"], f"household {m['household_id']}")
+                    )
         return rows
 
     def implied(self, spec: d.FeatureSpec, rows: pd.DataFrame, child: str, as_of) -> float:
         """The feature's value as the listed records give it."""
         rec = spec.record
         if spec.name == "child_days_since_last_referral":
-            return _whole_days(rows["occurred_at"].max(), as_of) if len(rows) else math.nan
+            return whole_days(rows["occurred_at"].max(), as_of) if len(rows) else math.nan
         if rec["table"] == "household_members":
             starts = [pd.Timestamp(x) for x in rows["occurred_at"]]
             if spec.name.startswith("household_new_adult_"):
                 return float(len(rows) > 0)
             if spec.name == "household_days_since_adult_joined":
-                return min((_whole_days(s, as_of) for s in starts), default=math.nan)
+                return min((whole_days(s, as_of) for s in starts), default=math.nan)
             if spec.name.startswith("parent_age_at_birth_"):
                 born = self.people[child]["date_of_birth"]
                 ages = [
-                    math.floor(_whole_days(self.people[p]["date_of_birth"], born) / d.DAYS_PER_YEAR)
+                    math.floor(whole_days(self.people[p]["date_of_birth"], born) / d.DAYS_PER_YEAR)
                     for p in rows["person_id"]
                 ]
                 pick = min if spec.name.endswith("_min") else max
@@ -272,146 +276,10 @@ class Reference:
         return None
 
 
-class Edge(NamedTuple):
-    """The edge world, and the referral, child and home its boundaries are around."""
-
-    world: World
-    referral_id: str
-    child: str
-    home: str
-
-
-@cache
-def _edge_world(seed: int = 0) -> Edge:
-    """World ``seed`` of ``world.py`` plus every boundary of one referral's look-ups.
-
-    The random worlds put records on every boundary the feature SQL draws,
-    but spread over many referrals, and never on two the look-up draws on
-    its own: the membership listed for a household member, and the adults'
-    referrals in their own childhood.  Here all of them surround one
-    referral, received at midnight, and one of its children:
-
-    - homes of the child (each with a parent in it) known exactly at
-      ``as_of`` (not a home), moved into or out of exactly at ``as_of``
-      (homes), and moved out of before, recorded exactly at ``as_of`` (a home);
-    - the child's records of every event counter recorded exactly at
-      ``as_of`` (not counted), and on the edge of every window (counted);
-    - for a parent and for a sibling: one who joins the child's home exactly
-      at ``as_of`` (a new member, with records of every counter of their
-      kind recorded exactly at ``as_of``); one who leaves it exactly at
-      ``as_of``; one whose leaving, a month before, is recorded exactly at
-      ``as_of``; one who joined both the child's homes the same day, the
-      second recorded exactly at ``as_of`` (listed once, by the first); and
-      one whose joining is recorded exactly at ``as_of`` (not a member),
-      with a record of every counter of their kind;
-    - a 17-year-old relative in the child's home, on the same referral,
-      referred 100 days before with the decision made exactly at ``as_of``.
-    """
-    tables = {name: t.copy() for name, t in random_world(seed).items()}
-    members = tables["household_members"].to_dict("records")
-    referrals = tables["referrals"].sort_values("referral_id").to_dict("records")
-    on = tables["referral_children"].to_dict("records")
-    ref, child, home = next(
-        (r, rc["person_id"], m["household_id"])
-        for r in referrals
-        if r["received_at"] == r["received_at"].normalize()
-        for rc in on
-        if rc["referral_id"] == r["referral_id"]
-        for m in members
-        if m["person_id"] == rc["person_id"] and _active(m, r["received_at"])
-    )
-    as_of = ref["received_at"]
-    second = next(h for h in tables["households"]["household_id"] if h != home)
-    people, rows, events, households = [], [], [], []
-    rng = np.random.default_rng(seed)
-
-    def person(pid: str, years: int) -> str:
-        dob = (as_of - pd.DateOffset(years=years)).normalize()
-        people.append({**tables["people"].iloc[0].to_dict(), "person_id": pid})
-        people[-1]["date_of_birth"] = dob
-        return pid
-
-    def member(pid, hh, role, start, recorded, end=pd.NaT, end_recorded=pd.NaT):
-        row = {"person_id": pid, "household_id": hh, "role": d.cat(role, v.HOUSEHOLD_ROLES)}
-        row |= {"start_date": start, "end_date": end, "recorded_at": recorded}
-        rows.append({**row, "end_recorded_at": end_recorded})
-
-    def counted(pid: str, names: list[str], occurred, recorded) -> None:
-        """An event for ``pid`` each event counter of ``names`` counts."""
-        for c in (d.COUNTERS[n] for n in names):
-            if isinstance(c, d.EventCounter):
-                agency, etype, role, severity = _counted_event(c, rng)
-                events.append({"event_id": f"E-EDGE-{len(events)}", "person_id": pid})
-                events[-1] |= {"agency": agency, "event_type": etype, "role": role}
-                events[-1] |= {"occurred_at": occurred, "recorded_at": recorded}
-                events[-1]["severity"] = severity
-
-    long_ago = as_of - 500 * DAY
-    member(child, second, "child", as_of - 800 * DAY, as_of - 799 * DAY)  # a second home
-    # Homes of the child on each boundary, each with a parent in it: known exactly
-    # at as_of (not a home); moved into exactly at as_of, moved out of exactly at
-    # as_of (homes); moved out of before, recorded exactly at as_of (a home).
-    for tag, start, recorded, end, end_recorded in [
-        ("KNOWN-LATE", long_ago, as_of, pd.NaT, pd.NaT),
-        ("MOVED-IN", as_of, as_of - 2 * DAY, pd.NaT, pd.NaT),
-        ("MOVING-OUT", long_ago, long_ago, as_of, as_of - DAY),
-        ("MOVED-OUT", long_ago, long_ago, as_of - 30 * DAY, as_of),
-    ]:
-        hh = f"H-EDGE-{tag}"
-        households.append({**tables["households"].iloc[0].to_dict(), "household_id": hh})
-        member(child, hh, "child", start, recorded, end, end_recorded)
-        member(person(f"P-IN-{tag}", 40), hh, "parent", long_ago, long_ago)
-    # The child's own records exactly at as_of (not counted) and on every window's edge.
-    counted(child, d.CHILD_COUNTERS, as_of - 10 * DAY, as_of)
-    for window in sorted({c.window for c in d.EVENT_COUNTERS} - {"ever"}):
-        counted(child, d.CHILD_COUNTERS, as_of - d.WINDOWS[window] * DAY, as_of - 9 * DAY)
-    # Members on each boundary of their own membership, a parent and a sibling each.
-    for role, years in (("parent", 35), ("child", 8)):
-        tag = role.upper()
-        kind = d.ADULT_COUNTERS if role == "parent" else d.SIBLING_COUNTERS
-        joins = person(f"P-{tag}-JOINS", years)
-        member(joins, home, role, as_of, as_of - 3 * DAY)
-        # (a new member, with records recorded exactly at as_of: not counted)
-        counted(joins, kind, as_of - 10 * DAY, as_of)
-        member(person(f"P-{tag}-LEAVES", years), home, role, long_ago, long_ago, as_of, as_of - DAY)
-        member(person(f"P-{tag}-LEFT", years), home, role, long_ago, long_ago, as_of - 30 * DAY)
-        rows[-1]["end_recorded_at"] = as_of
-        twice = person(f"P-{tag}-TWICE", years)
-        member(twice, home, role, as_of - 300 * DAY, as_of - 299 * DAY)
-        member(twice, second, role, as_of - 300 * DAY, as_of)
-        # Joined long ago, recorded exactly at as_of (not a member), with a record
-        # every counter of their kind counts: only the counters would list them.
-        late = person(f"P-{tag}-LATE", years)
-        member(late, home, role, long_ago, as_of)
-        counted(late, kind, as_of - 10 * DAY, as_of - 9 * DAY)
-    minor = person("P-MINOR", d.ADULT_YEARS - 1)
-    member(minor, home, "relative", as_of - 400 * DAY, as_of - 399 * DAY)
-    earlier = {**ref, "referral_id": "R-MINOR", "received_at": as_of - 100 * DAY}
-    decision = {"referral_id": "R-MINOR", "decided_at": as_of, "closure_reason": None}
-    decision["decision"] = d.cat("early_help", v.DECISIONS)
-    add = {
-        "people": people,
-        "households": households,
-        "household_members": rows,
-        "referrals": [earlier],
-        "referral_children": [
-            {"referral_id": ref["referral_id"], "person_id": minor},
-            {"referral_id": "R-MINOR", "person_id": minor},
-        ],
-        "screening_decisions": [decision],
-        "agency_events": events,
-    }
-    for name, new in add.items():
-        tables[name] = pd.concat([tables[name], pd.DataFrame(new)], ignore_index=True)
-    tables = validate_tables(tables)
-    w = World(EDGE_WORLD + seed, tables, store_of(tables), reference_features(tables))
-    return Edge(w, ref["referral_id"], child, home)
-
-
 @cache
 def _checked(key: int) -> tuple[World, Reference, tuple[tuple[str, str], ...]]:
     """A world with its reference and its (referral, child) targets, built when first needed."""
-    w = _edge_world().world if key == EDGE_WORLD else world(key)
+    w = edge_world().world if key == EDGE_WORLD else world(key)
     targets = w.tables["referral_children"][["referral_id", "person_id"]]
     return w, Reference(w), tuple(targets.itertuples(index=False, name=None))
 
@@ -423,7 +291,7 @@ def _checks(specs: list[d.FeatureSpec]):
     boundaries are laid out for the look-up; then each feature over every
     (referral, child) of the edge world and of the worlds of ``world.py``.
     """
-    edge = _edge_world()
+    edge = edge_world()
     w, ref, targets = _checked(EDGE_WORLD)
     around = [t for t in targets if t[0] == edge.referral_id]
     for spec in specs:
@@ -553,7 +421,7 @@ def test_the_checks_pass_on_the_real_lookup():
     where every boundary is laid out (the mutation test checks the real
     look-up again wherever else it catches a mutant).
     """
-    edge = _edge_world()
+    edge = edge_world()
     w, ref, targets = _checked(EDGE_WORLD)
     listed = 0
     for rid, pid in (t for t in targets if t[0] == edge.referral_id):
@@ -572,7 +440,7 @@ def test_evidence_lists_no_membership_unknown_as_of_the_referral():
     only as the referral arrived, was listed twice, once with a record from
     the future, and the adults listed outnumbered ``household_n_adults``.
     """
-    w, rid, child, home = _edge_world()
+    w, rid, child, home = edge_world()
     as_of = w.tables["referrals"].set_index("referral_id").at[rid, "received_at"]
     value = w.expected.set_index(["referral_id", "person_id"]).loc[(rid, child)]
     for name, twice in [
@@ -585,6 +453,39 @@ def test_evidence_lists_no_membership_unknown_as_of_the_referral():
         assert listed.loc[listed["person_id"] == twice, "detail"].tolist() == [f"household {home}"]
     for name in ("household_n_adults", "household_n_siblings"):
         assert len(EV.evidence(w.con, rid, child, name)) == value[name] > 0, name
+
+
+def test_a_member_of_two_homes_is_listed_once():
+    """One row per member, as ``household_n_adults`` counts members, on both paths.
+
+    The bug: a parent (or sibling) who joined two of the child's homes on
+    the same day, both known before the referral, was listed once per home,
+    so the records outnumbered the count the screener read.
+    """
+    w, rid, child, _ = edge_world()
+    members = w.tables["household_members"]
+    joinings = members[members["person_id"] == "P-PARENT-BOTH"].sort_values("recorded_at")
+    assert len(joinings) == 2
+    first = f"household {joinings['household_id'].iloc[0]}"
+    refs = w.tables["referrals"][w.tables["referrals"]["referral_id"] == rid]
+    on = w.tables["referral_children"]
+    on = on[(on["referral_id"] == rid) & (on["person_id"] == child)]
+    wanted = ["household_n_adults", "household_n_siblings"]
+    memory = ondemand_evidence(
+        StoreSnapshot.load(w.con), *check_referrals(refs, on), {child: wanted}
+    )
+    value = w.expected.set_index(["referral_id", "person_id"]).loc[(rid, child)]
+    for name, both in (
+        ("household_n_adults", "P-PARENT-BOTH"),
+        ("household_n_siblings", "P-CHILD-BOTH"),
+    ):
+        listed = EV.evidence(w.con, rid, child, name)
+        in_memory = evidence_frame(memory[(child, name)])
+        for rows in (listed, in_memory):
+            assert rows["person_id"].tolist().count(both) == 1, name
+            assert len(rows) == rows["person_id"].nunique() == value[name], name
+        if name == "household_n_adults":
+            assert listed.loc[listed["person_id"] == both, "detail"].tolist() == [first]
 
 
 def test_every_comparison_of_the_evidence_sql_is_pinned(monkeypatch):

@@ -10,11 +10,8 @@ from features import FEATURE_NAMES, StoreSnapshot, build_features, evidence
 from features.definitions import SPECS_BY_NAME
 from features.inputs import check_referrals
 from features.memory_evidence import evidence_frame, ondemand_evidence
+from tests.features.edge_world import RECORD_TABLES, edge_world
 from tests.features.world import random_world, store_of
-
-# Features counted from these tables have records behind a non-zero value; the
-# referral's own features and ages always list the one referral.
-RECORD_TABLES = ("agency_events", "referrals", "household_members")
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
@@ -93,9 +90,7 @@ def test_the_edge_world_lists_the_same_records_as_the_sql():
     homes the same day, the second joining recorded only at the referral.
     Memory once listed both memberships (one recorded after the referral).
     """
-    from tests.features.test_evidence_mutations import _edge_world
-
-    edge = _edge_world()
+    edge = edge_world()
     tables, con = edge.world.tables, edge.world.con
     refs = tables["referrals"][tables["referrals"]["referral_id"] == edge.referral_id]
     referral_children = tables["referral_children"][

@@ -262,7 +262,7 @@ def random_world(
     return validate_tables(tables)
 
 
-def _counted_event(c: d.EventCounter, rng) -> tuple[str, str, str | None, int | None]:
+def counted_event(c: d.EventCounter, rng) -> tuple[str, str, str | None, int | None]:
     """(agency, event type, role, severity) of an event counter ``c`` counts."""
     f = c.filter
     etype = f.event_types[int(rng.integers(0, len(f.event_types)))]
@@ -364,7 +364,7 @@ def _boundaries(
             membership(adult, home, "partner", joined)
             members[-1]["recorded_at"] = joined + pd.Timedelta(hours=2)
             for name in d.NEW_ADULT_COUNTERS:
-                agency, etype, role, sev = _counted_event(d.COUNTERS[name], rng)
+                agency, etype, role, sev = counted_event(d.COUNTERS[name], rng)
                 event(adult, agency, etype, joined - pd.Timedelta(days=100), joined, role, sev)
     # Memberships whose start or end is recorded exactly as a referral arrives: a
     # second home of the child, an adult joining the child's home, an adult leaving it.
@@ -405,7 +405,7 @@ def _boundaries(
         # Recorded exactly as a referral arrives (invisible to it), having happened within any window.
         r = pick(original)
         for p in concerned(r, c.name):
-            agency, etype, role, sev = _counted_event(c, rng)
+            agency, etype, role, sev = counted_event(c, rng)
             t = r["received_at"]
             event(p, agency, etype, t - pd.Timedelta(days=int(rng.integers(0, 60))), t, role, sev)
         # Happened exactly at the start of the counter's window (inside it), recorded before.
@@ -413,7 +413,7 @@ def _boundaries(
         if days is not None:
             r = pick(original)
             for p in concerned(r, c.name):
-                agency, etype, role, sev = _counted_event(c, rng)
+                agency, etype, role, sev = counted_event(c, rng)
                 when = r["received_at"] - pd.Timedelta(days=days)
                 event(p, agency, etype, when, when + pd.Timedelta(hours=1), role, sev)
         # Happened exactly at the person's age bound (outside "before it").
@@ -424,7 +424,7 @@ def _boundaries(
                     if c.filter.age_limit == "adult"
                     else dob[p] + pd.Timedelta(days=d.NON_MOBILE_DAYS)
                 )
-                agency, etype, role, sev = _counted_event(c, rng)
+                agency, etype, role, sev = counted_event(c, rng)
                 event(p, agency, etype, bound, bound + pd.Timedelta(days=1), role, sev)
     for st in d.EVENT_STATES:
         # A start and an end at the same instant: the state is not current.
