@@ -49,7 +49,9 @@ class FeatureTable:
     ``keys``, ``X`` and ``protected`` share one index and row order (sorted by
     ``referral_id`` then ``person_id``).  ``X`` holds model inputs only, all
     float64; protected characteristics are never in it, so a model cannot use
-    them unless someone deliberately joins them in.
+    them unless someone deliberately joins them in.  From the SQL, ``X`` is
+    stored feature-major (each column contiguous, pandas' own layout), so
+    ``X.to_numpy()`` is Fortran-ordered.
 
     ``protected`` may be given as a function that builds it: the scoring
     service never reads it, and building a DataFrame costs more than a
@@ -120,7 +122,9 @@ _X_COLUMNS = pd.Index(d.FEATURE_NAMES)
 
 def _text(values) -> pd.api.extensions.ExtensionArray:
     # Straight from the fetched Python strings: a detour through numpy's
-    # fixed-width unicode took 12 ms per column of 50,000 rows.
+    # fixed-width unicode took 12 ms per column of 50,000 rows.  A None would
+    # become <NA> here (it became the text "None" before); none reaches it:
+    # ids are checked strings and _protected fills the missing first.
     values = np.asarray(values)
     return pd.array(values if values.dtype == object else values.astype(str), dtype="str")
 

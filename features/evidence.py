@@ -212,9 +212,9 @@ def evidence(
             )
         refs, referral_children = _check_frames(referral, referral_children)
         con.register("_mast_ev_tref", refs)
-        con.register("_mast_ev_tkid", referral_children)
-        registered = ["_mast_ev_tref", "_mast_ev_tkid"]
-        relations |= {"target_referrals": "_mast_ev_tref", "target_children": "_mast_ev_tkid"}
+        con.register("_mast_ev_tchild", referral_children)
+        registered = ["_mast_ev_tref", "_mast_ev_tchild"]
+        relations |= {"target_referrals": "_mast_ev_tref", "target_children": "_mast_ev_tchild"}
         referral_id = str(refs["referral_id"].iloc[0])
     else:
         referral_id = str(referral)

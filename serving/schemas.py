@@ -142,7 +142,11 @@ class ChronologyEntry(_Strict):
     occurred_at: datetime
     recorded_at: datetime
     agency: str
-    event_type: str = Field(..., description="The agency event's type, as in a reason's records.")
+    event_type: str = Field(
+        ...,
+        description="What happened: the agency event's type, or 'referral' / 'screening_decision' "
+        "for the child's own referrals and the decisions on them.",
+    )
     detail: str | None
     person_id: str
     relationship: str = Field(..., description="Who it concerns, relative to the child.")
