@@ -34,6 +34,7 @@ create them.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -58,12 +59,14 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 try:  # POSIX; elsewhere SQLite's own busy handler alone serialises processes
     import fcntl
 except ImportError:  # pragma: no cover - not on Linux
     fcntl = None
 
+_log = logging.getLogger(__name__)
 metadata = MetaData()
 
 audit_log = Table(
@@ -160,7 +163,9 @@ def make_engine(url: str, must_exist: bool = False) -> Engine:
         the trail must outlive the process and be shared by its threads.
     must_exist
         Refuse to create a missing SQLite file (for read-only commands such as
-        ``verify``, where a typo must not silently check an empty new trail).
+        ``verify``, where a typo must not silently check an empty new trail),
+        and leave an existing trail's schema as it is (no upgrade; see
+        :func:`_guard_truncate`).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -182,11 +187,11 @@ def make_engine(url: str, must_exist: bool = False) -> Engine:
         _configure_sqlite(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    _create_schema(engine)
+    _create_schema(engine, upgrade=not must_exist)
     return engine
 
 
-def _create_schema(engine: Engine) -> None:
+def _create_schema(engine: Engine, upgrade: bool = True) -> None:
     """Create the missing tables (and triggers) in one serialised write transaction.
 
     ``create_all`` checks, then creates: two processes starting together on a
@@ -201,8 +206,11 @@ def _create_schema(engine: Engine) -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             metadata.create_all(conn)
-            if engine.dialect.name == "postgresql":
+            if engine.dialect.name == "postgresql" and upgrade:
                 _guard_truncate(conn)
+
+
+_INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE
 
 
 def _guard_truncate(conn) -> None:
@@ -210,6 +218,9 @@ def _guard_truncate(conn) -> None:
 
     ``create_all`` adds triggers only with a new table, so a trail made by an
     earlier MAST would otherwise stay open to ``TRUNCATE audit_log`` for good.
+    A role that does not own the table (a least-privilege set-up) may not add
+    it: MAST then starts as before and logs what the owner must run, rather
+    than refusing to start on a trail that worked yesterday.
     """
     present = conn.execute(
         text(
@@ -217,8 +228,20 @@ def _guard_truncate(conn) -> None:
             "AND tgrelid = 'audit_log'::regclass AND tgname = 'audit_log_no_truncate'"
         )
     ).scalar_one()
-    if not present:
-        conn.execute(text(_NO_TRUNCATE))
+    if present:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(text(_NO_TRUNCATE))
+    except DBAPIError as err:
+        if getattr(err.orig, "sqlstate", None) != _INSUFFICIENT_PRIVILEGE:
+            raise
+        _log.warning(
+            "audit_log has no TRUNCATE guard and this role may not add it (%s); "
+            "the table's owner should run: %s",
+            str(err.orig).strip(),
+            _NO_TRUNCATE,
+        )
 
 
 def _configure_sqlite(engine: Engine) -> None:

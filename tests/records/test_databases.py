@@ -21,7 +21,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 import records
 from records import kinds
@@ -176,18 +177,84 @@ def test_the_server_is_postgresql(postgres_cluster, postgres_url):
     )
 
 
+def _triggers(store) -> list[str]:
+    with store.db.engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                    "AND tgrelid = 'audit_log'::regclass ORDER BY tgname"
+                )
+            ).scalars()
+        )
+
+
+def _old_trail(url: str) -> int:
+    """A trail with entries, as an earlier MAST left it: no TRUNCATE guard."""
+    old = records.RecordsStore(url)
+    try:
+        for i in range(3):
+            old.log_view(SCREENER, kinds.SCORE_VIEW, referral_id=f"R-OLD-{i}")
+        with old.db.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER audit_log_no_truncate ON audit_log"))
+        assert _triggers(old) == ["audit_log_append_only"]
+        return old.verify().entries
+    finally:
+        old.close()
+
+
 def test_a_trail_made_before_the_truncate_guard_gets_it(postgres_url):
     """A PostgreSQL trail from before the guard existed is guarded on the next start."""
-    first = records.RecordsStore(postgres_url)
-    try:
-        with first.db.engine.begin() as conn:
-            conn.execute(text("DROP TRIGGER audit_log_no_truncate ON audit_log"))
-    finally:
-        first.close()
+    entries = _old_trail(postgres_url)
     again = records.RecordsStore(postgres_url)
     try:
-        with pytest.raises(Exception, match="append-only"):
+        with pytest.raises(DBAPIError, match="append-only"):
             with again.db.engine.begin() as conn:
                 conn.execute(text("TRUNCATE audit_log"))
+        report = again.verify()
+        assert report.ok and report.entries == entries
     finally:
         again.close()
+    third = records.RecordsStore(postgres_url)  # a second upgrade adds nothing
+    try:
+        assert _triggers(third) == ["audit_log_append_only", "audit_log_no_truncate"]
+    finally:
+        third.close()
+
+
+def test_a_role_that_may_not_add_the_guard_still_starts(postgres_url, caplog):
+    """Least privilege: a role that does not own audit_log starts, and says what is missing."""
+    entries = _old_trail(postgres_url)
+    schema = postgres_url.rsplit("search_path%3D", 1)[1]
+    role = f"app_{schema}"
+    owner = create_engine(postgres_url)  # not a RecordsStore: opening one would upgrade
+    try:
+        with owner.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+            conn.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
+            # UPDATE for the writers' LOCK TABLE ... IN EXCLUSIVE MODE; the append-only
+            # trigger still refuses every UPDATE.
+            conn.execute(
+                text(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {role}")
+            )
+            conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"))
+    finally:
+        owner.dispose()
+    as_role = postgres_url.replace("://mast@", f"://{role}@", 1)
+    assert as_role != postgres_url
+    with caplog.at_level("WARNING", logger="records.db"):
+        app = records.RecordsStore(as_role)
+    try:
+        assert _triggers(app) == ["audit_log_append_only"], _triggers(app)
+        assert "no TRUNCATE guard" in caplog.text and "CREATE TRIGGER" in caplog.text
+        app.log_view(SCREENER, kinds.SCORE_VIEW, referral_id="R-NEW")
+        assert app.verify().entries == entries + 1
+        assert _triggers(app) == ["audit_log_append_only"]
+    finally:
+        app.close()
+    # A read-only open (mast audit-log verify) leaves the schema alone, even as the owner.
+    read_only = records.RecordsStore(postgres_url, must_exist=True)
+    try:
+        assert _triggers(read_only) == ["audit_log_append_only"]
+    finally:
+        read_only.close()
