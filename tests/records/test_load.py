@@ -116,6 +116,17 @@ def _body(client: int, i: int) -> tuple[str, dict]:
     }
 
 
+def _post_decision(url: str, token: str, client: int, i: int) -> httpx.Response:
+    """Post client ``client``'s ``i``-th decision (:func:`_body`) with ``token``."""
+    referral, body = _body(client, i)
+    return httpx.post(
+        f"{url}/v1/referrals/{referral}/decisions",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
 def _stored(store) -> list:
     """Every decision entry of the trail, in chain order."""
     entries, offset = [], 0
@@ -320,26 +331,14 @@ def test_sigkill_loses_no_acknowledged_decision(setup, scale):
         unanswered = sorted(set(sent) - set(acked))
         for decision_id in unanswered:
             _, client, i = decision_id.split("-")
-            referral, body = _body(int(client), int(i))
-            again = httpx.post(
-                f"{server.url}/v1/referrals/{referral}/decisions",
-                json=body,
-                headers={"Authorization": f"Bearer {tokens[sent[decision_id]]}"},
-                timeout=10,
-            )
+            again = _post_decision(server.url, tokens[sent[decision_id]], int(client), int(i))
             if decision_id in in_flight:
                 assert again.status_code == 409, again.text
                 assert again.json()["detail"]["rule"] == "replay", again.text
             else:
                 assert again.status_code == 201, again.text
-        referral, body = _body(0, 99_999)  # and a new decision is written as ever
-        sent[body["decision_id"]] = 0
-        new = httpx.post(
-            f"{server.url}/v1/referrals/{referral}/decisions",
-            json=body,
-            headers={"Authorization": f"Bearer {tokens[0]}"},
-            timeout=10,
-        )
+        sent[_body(0, 99_999)[1]["decision_id"]] = 0  # and a new decision is written as ever
+        new = _post_decision(server.url, tokens[0], 0, 99_999)
         assert new.status_code == 201, new.text
     finally:
         server.stop()
@@ -390,13 +389,7 @@ def test_database_crash_loses_no_acknowledged_decision(setup, scale, postgres_cl
         report = store.verify()
         assert report.ok and report.entries == len(stored) + CLIENTS, report
         # The server that lived through the crash writes again.
-        referral, body = _body(0, 99_999)
-        again = httpx.post(
-            f"{server.url}/v1/referrals/{referral}/decisions",
-            json=body,
-            headers={"Authorization": f"Bearer {tokens[0]}"},
-            timeout=10,
-        )
+        again = _post_decision(server.url, tokens[0], 0, 99_999)
         assert again.status_code == 201, again.text
     finally:
         server.stop()
