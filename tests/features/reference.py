@@ -90,6 +90,33 @@ def referral_counts(c: d.ReferralCounter, r: dict, dec: dict | None, dob, as_of)
     return not (c.age_limit == "adult" and not r["received_at"] < _adult_at(dob))
 
 
+def household_as_of(members: list[dict], child: str, as_of) -> tuple[frozenset, dict]:
+    """The child's homes as of ``as_of``, and each other member's (lowest role, latest start)."""
+    homes = frozenset(
+        m["household_id"] for m in members if m["person_id"] == child and active(m, as_of)
+    )
+    found: dict[str, tuple[list, list]] = {}
+    for m in members:
+        if m["household_id"] in homes and m["person_id"] != child and active(m, as_of):
+            roles, starts = found.setdefault(m["person_id"], ([], []))
+            roles.append(m["role"])
+            starts.append(pd.Timestamp(m["start_date"]))
+    return homes, {p: (min(roles), max(starts)) for p, (roles, starts) in found.items()}
+
+
+def prior_of(
+    referral_ids, referrals: dict, decisions: dict, as_of
+) -> list[tuple[dict, dict | None]]:
+    """The referrals of ``referral_ids`` received before ``as_of``, each with its decision if made by then."""
+    out = []
+    for rid in referral_ids:
+        r = referrals[rid]
+        if r["received_at"] < as_of:
+            dec = decisions.get(rid)
+            out.append((r, dec if dec is not None and dec["decided_at"] < as_of else None))
+    return out
+
+
 def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Every feature and protected column, one row per (referral, child), sorted like the SQL."""
     people = {r["person_id"]: r for r in tables["people"].to_dict("records")}
@@ -101,17 +128,8 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     events = tables["agency_events"].to_dict("records")
 
     def prior_referrals(person, as_of):
-        out = []
-        for rc in ref_children:
-            if rc["person_id"] != person:
-                continue
-            r = referrals[rc["referral_id"]]
-            if r["received_at"] < as_of:
-                dec = decisions.get(r["referral_id"])
-                if dec is not None and not dec["decided_at"] < as_of:
-                    dec = None
-                out.append((r, dec))
-        return out
+        rids = [rc["referral_id"] for rc in ref_children if rc["person_id"] == person]
+        return prior_of(rids, referrals, decisions, as_of)
 
     def known_events(person, as_of):
         return [e for e in events if e["person_id"] == person and e["recorded_at"] < as_of]
@@ -149,14 +167,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return int(not ends or max(starts) > max(ends))
 
     def household(child, as_of):
-        homes = {m["household_id"] for m in members if m["person_id"] == child and active(m, as_of)}
-        found: dict[str, dict] = {}
-        for m in members:
-            if m["household_id"] in homes and m["person_id"] != child and active(m, as_of):
-                p = found.setdefault(m["person_id"], {"roles": [], "starts": []})
-                p["roles"].append(m["role"])
-                p["starts"].append(pd.Timestamp(m["start_date"]))
-        return homes, {p: (min(x["roles"]), max(x["starts"])) for p, x in found.items()}
+        return household_as_of(members, child, as_of)
 
     cache: dict = {}
 

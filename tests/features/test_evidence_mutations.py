@@ -57,7 +57,15 @@ from features.sql import household_ctes
 from store import vocabulary as v
 from tests.features.edge_world import EDGE_WORLD, RECORD_TABLES, edge_world
 from tests.features.mutants import SEEDS, Mutation, World, apply_all, comparisons, world
-from tests.features.reference import DAY, active, event_counts, referral_counts, whole_days
+from tests.features.reference import (
+    DAY,
+    active,
+    event_counts,
+    household_as_of,
+    prior_of,
+    referral_counts,
+    whole_days,
+)
 
 # ``features.evidence`` is the function (re-exported by ``features``); this is its module.
 EV = importlib.import_module("features.evidence")
@@ -117,16 +125,7 @@ class Reference:
     @cache  # noqa: B019 - one Reference per world, kept for the session
     def household(self, child: str, as_of: pd.Timestamp) -> tuple[frozenset, dict]:
         """The child's homes as of ``as_of``, and each other member's (role, latest start)."""
-        homes = frozenset(
-            m["household_id"] for m in self.members if m["person_id"] == child and active(m, as_of)
-        )
-        found: dict[str, tuple[list, list]] = {}
-        for m in self.members:
-            if m["household_id"] in homes and m["person_id"] != child and active(m, as_of):
-                roles, starts = found.setdefault(m["person_id"], ([], []))
-                roles.append(m["role"])
-                starts.append(pd.Timestamp(m["start_date"]))
-        return homes, {p: (min(roles), max(starts)) for p, (roles, starts) in found.items()}
+        return household_as_of(self.members, child, as_of)
 
     def subjects(self, subject: str, child: str, as_of) -> list[tuple[str, str, pd.Timestamp]]:
         """(person, relationship, latest start) the feature's subject covers."""
@@ -148,13 +147,7 @@ class Reference:
 
     def prior(self, person: str, as_of) -> list[tuple[dict, dict | None]]:
         """The person's referrals received before ``as_of``, with the decision made by then."""
-        out = []
-        for rid in self.referrals_of.get(person, []):
-            r = self.referrals[rid]
-            if r["received_at"] < as_of:
-                dec = self.decisions.get(rid)
-                out.append((r, dec if dec is not None and dec["decided_at"] < as_of else None))
-        return out
+        return prior_of(self.referrals_of.get(person, []), self.referrals, self.decisions, as_of)
 
     def records(self, spec: d.FeatureSpec, referral_id: str, child: str) -> list[tuple]:
         """The evidence rows ``spec`` should list for the child on the referral."""
