@@ -42,6 +42,22 @@ T1 = pd.Timestamp("2024-01-01")
 N_MIDNIGHT = 6
 
 
+def _maybe_decide(rng, decisions: list, rid: str, received, p: float, max_days: int) -> None:
+    """With probability ``p``, a screening decision on ``rid`` within ``max_days`` of receipt."""
+    if rng.random() < p:
+        decision = rng.choice(v.DECISIONS)
+        decisions.append(
+            {
+                "referral_id": rid,
+                "decided_at": received + pd.Timedelta(hours=int(rng.integers(1, 24 * max_days))),
+                "decision": decision,
+                "closure_reason": rng.choice(v.CLOSURE_REASONS)
+                if decision == "no_further_action"
+                else None,
+            }
+        )
+
+
 def _ts(rng, lo=T0, hi=T1) -> pd.Timestamp:
     seconds = int(rng.integers(0, int((hi - lo).total_seconds())))
     # Half the time land exactly on midnight, so date/timestamp boundaries are exercised.
@@ -157,18 +173,7 @@ def random_world(
             }
         )
         ref_children += [{"referral_id": rid, "person_id": k} for k in chosen]
-        if rng.random() < 0.85:
-            decision = rng.choice(v.DECISIONS)
-            decisions.append(
-                {
-                    "referral_id": rid,
-                    "decided_at": received + pd.Timedelta(hours=int(rng.integers(1, 24 * 60))),
-                    "decision": decision,
-                    "closure_reason": rng.choice(v.CLOSURE_REASONS)
-                    if decision == "no_further_action"
-                    else None,
-                }
-            )
+        _maybe_decide(rng, decisions, rid, received, 0.85, max_days=60)
 
     # Events, aimed at the people referrals concern, with nasty timestamps.
     times = [r["received_at"] for r in referrals]
@@ -448,18 +453,7 @@ def _boundaries(
             }
         )
         ref_children.extend({"referral_id": rid, "person_id": k} for k in child_ids)
-        if rng.random() < 0.7:
-            decision = rng.choice(v.DECISIONS)
-            decisions.append(
-                {
-                    "referral_id": rid,
-                    "decided_at": received + pd.Timedelta(hours=int(rng.integers(1, 24 * 30))),
-                    "decision": decision,
-                    "closure_reason": rng.choice(v.CLOSURE_REASONS)
-                    if decision == "no_further_action"
-                    else None,
-                }
-            )
+        _maybe_decide(rng, decisions, rid, received, 0.7, max_days=30)
 
     # Prior referrals received exactly on the edge of every referral window (inside
     # it), from every source a counter looks at, about one child; and on the edges
