@@ -33,7 +33,7 @@ Endpoints mounted by :func:`install` (see ``records.roles.RECORDS_ENDPOINTS``):
 ``GET /v1/config``, ``PUT /v1/config/blind-first``, ``GET /v1/audit``.
 """
 
-from records import kinds, roles
+from records import kinds, roles, statutory
 from records.api import ADVISORY, ReferralLookup, install, make_router
 from records.auth import COOKIE_NAME, get_store, require, route_actions
 from records.chain import ChainReport, verify_rows
@@ -41,7 +41,7 @@ from records.kinds import DECISION_LABELS
 from records.models import BlindFirstIn, DecisionIn, InitialViewIn, OverrideIn
 from records.rates import RATE_COLUMNS, decision_rates, final_decisions
 from records.roles import ENDPOINTS, PUBLIC_ACTIONS, ROLE_MATRIX, ROLES, allowed
-from records.rules import ReferralStatus, RuleViolation, check_decision
+from records.rules import ReferralStatus, RuleViolation, check_decision, check_statutory
 from records.store import RecordsStore, default_url
 from records.tokens import Principal
 from records.trail import Entry
@@ -68,6 +68,7 @@ __all__ = [
     "RuleViolation",
     "allowed",
     "check_decision",
+    "check_statutory",
     "decision_rates",
     "default_url",
     "final_decisions",
@@ -78,5 +79,6 @@ __all__ = [
     "require",
     "roles",
     "route_actions",
+    "statutory",
     "verify_rows",
 ]

@@ -27,7 +27,9 @@ KINDS = (
 # Kinds of override a manager records.
 FLAG_OVERRIDE = "flag"
 MALICIOUS_AGREEMENT = "malicious_closure"
-OVERRIDE_KINDS = (FLAG_OVERRIDE, MALICIOUS_AGREEMENT)
+# A manager allows a referral that meets a statutory trigger to be closed.
+STATUTORY_OVERRIDE = "statutory"
+OVERRIDE_KINDS = (FLAG_OVERRIDE, MALICIOUS_AGREEMENT, STATUTORY_OVERRIDE)
 
 # How a strategy discussion is shown to people.
 DECISION_LABELS = {

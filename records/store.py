@@ -239,6 +239,11 @@ class RecordsStore:
                 if initial is None
                 else {"seq": initial.seq, "at": initial.at, **initial.payload},
                 "override_seqs": [o.seq for o in overrides],
+                # None: not evaluated (a lookup that does not know the facts), never "none apply".
+                "statutory_rules": None
+                if status.statutory is None
+                else [t.rule_id for t in status.statutory],
+                "statutory_rules_version": status.statutory_rules,
             }
             return _append_as(
                 conn,

@@ -26,6 +26,7 @@ ADVISORY_NOTICE = (
 Source = StrEnum("Source", {s: s for s in v.REFERRAL_SOURCES})
 ReferrerRelationship = StrEnum("ReferrerRelationship", {r: r for r in v.REFERRER_RELATIONSHIPS})
 Concern = StrEnum("Concern", {c: c for c in v.CONCERNS})
+ImageHolder = StrEnum("ImageHolder", {h: h for h in v.IMAGE_HOLDERS})
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -49,6 +50,18 @@ class ReferralIn(_Strict):
         min_length=1,
         max_length=20,
         description="The person_id of each child the referral is about.",
+    )
+    # Statutory-trigger facts (records/statutory.py): optional; null means "not said", never "no".
+    injury_alleged: bool | None = Field(
+        None, description="An allegation or sign of physical injury (bruising included)."
+    )
+    images_held_by: ImageHolder | None = Field(
+        None, description="Who holds photographs or other images of the injury, if anyone."
+    )
+    non_mobile_child: bool | None = Field(
+        None,
+        description="A child on the referral is not independently mobile "
+        "(a child under 6 months is taken to be so from the date of birth).",
     )
 
     @field_validator("children")
