@@ -127,6 +127,45 @@ def rates(db: str = typer.Option(None, "--db", help=_DB_HELP)) -> None:
     console.print(table)
 
 
+@audit_app.command("practice")
+def practice(
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+    out: Path = typer.Option(
+        None, "--out", help="Also write the figures to this CSV file (one row per month and team)."
+    ),
+) -> None:
+    """Practice figures for governance, by month and team: statutory rules triggered and overridden,
+    closures as malicious or after the family declined support, re-referrals after a closure."""
+    from records.practice import MEASURES, NOT_RECORDED_YET, month_label, practice_report
+
+    store = _store(db)
+    try:
+        frame = practice_report(store)
+    finally:
+        store.close()
+    if frame.empty:
+        console.print("No decisions recorded yet: there are no practice figures to report.")
+    for (month, team), row in frame.iterrows():
+        table = Table("figure", "referrals", title=f"{month_label(month)}, {team}")
+        for name, label in MEASURES.items():
+            table.add_row(label, f"{int(row[name]):,}")
+        for label in NOT_RECORDED_YET.values():
+            table.add_row(label, "not recorded yet")
+        console.print(table)
+    typer.echo(
+        "Not recorded yet means the trail cannot hold it until the strategy-discussion, referrer-told "
+        "and escalation records exist; it is not a zero. Months are UK local time. A referral counts "
+        "once, by its latest decision."
+    )
+    if out is not None:
+        if not out.parent.exists():
+            console.print(f"[red]Refused:[/red] --out {out}: folder {out.parent} does not exist")
+            raise typer.Exit(code=2)
+        table = frame.reset_index().assign(**dict.fromkeys(NOT_RECORDED_YET, "not recorded yet"))
+        table.rename(columns={**MEASURES, **NOT_RECORDED_YET}).to_csv(out, index=False)
+        console.print(f"Wrote {len(frame):,} rows to {out}")
+
+
 @audit_app.command("blind-first")
 def blind_first(
     state: str = typer.Argument(..., help="on, off or status."),
