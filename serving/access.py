@@ -14,6 +14,7 @@ from typing import Any
 
 import records
 from records import kinds, roles
+from serving import statutory
 
 # The action each of the service's own endpoints performs, from the role matrix.
 ACTIONS = {
@@ -98,6 +99,7 @@ class Guard:
             flagged=bool(last.get("review_recommended")),
             score=last.get("highest_score"),
             model_version=last.get("model_version"),
+            **statutory.status_fields(last),
         )
 
     def install(self, app) -> None:

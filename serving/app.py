@@ -30,6 +30,8 @@ from serving.schemas import (
     ReferralIn,
     ScoreOut,
 )
+from serving.statutory import detail as statutory_detail
+from serving.statutory import triggers as statutory_triggers
 
 PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -237,11 +239,12 @@ def create_app(
                 "before the score is shown.",
             )
         result = engine.score(referral) if records else engine.score(referral, with_records=False)
+        result = {**result, **statutory_triggers(engine.cursor(), referral)}
         # Checked against the contract *before* it is logged as shown, and
         # serialised here, once, in this worker thread (FastAPI would
         # validate the dict again on another thread hop).
         body = ScoreOut.model_validate(result).model_dump_json()
-        guard.record_score(user, referral, result)
+        guard.record_score(user, referral, result, **statutory_detail(result))
         return Response(body, media_type="application/json")
 
     @app.get(

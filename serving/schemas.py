@@ -137,10 +137,28 @@ class ChildScore(_Strict):
     raw_margin: float
 
 
+class StatutoryTrigger(_Strict):
+    """A statutory or local-procedure rule the referral meets: the law, not a prediction."""
+
+    rule_id: str
+    title: str
+    text: str = Field(..., description="What the rule asks for, in plain English.")
+    requires: list[str]
+    requirements: list[str] = Field(..., description="Each required step in words.")
+    children: list[str] = Field(..., description="The children it concerns, where it names them.")
+
+
 class ScoreOut(_Strict):
     request_id: str
     referral_id: str
     advisory_notice: str = ADVISORY_NOTICE
+    # Before the model's flag: the triggers do not depend on the score.
+    statutory_triggers: list[StatutoryTrigger] = Field(
+        default_factory=list,
+        description="Statutory triggers met whatever the score (records/statutory_rules.toml).",
+    )
+    statutory_rules_version: str | None = None
+    statutory_rules_sha256: str | None = None
     highest_score: int
     multi_agency_review_recommended: bool
     recommendation: str = Field(..., description="The recommendation in words.")
