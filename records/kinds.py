@@ -11,6 +11,7 @@ AUDIT_QUERY = "audit_query"
 CONFIG_CHANGE = "config_change"
 TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
+REVIEW = "strategy_discussion_review"
 
 KINDS = (
     DECISION,
@@ -22,6 +23,7 @@ KINDS = (
     CONFIG_CHANGE,
     TOKEN_CREATED,
     TOKEN_REVOKED,
+    REVIEW,
 )
 
 # Kinds of override a manager records.
