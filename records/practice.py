@@ -6,10 +6,11 @@ be closed; referrals closed as malicious or after the family declined
 support; children referred again within 12 months of a no-further-action
 closure.  Each figure is counted by month (UK local time) and by team.
 
-Figures the trail cannot hold yet (strategy discussions held in time and
-with the three required agencies, referrers told, partner escalations) are
-reported as *not recorded yet*, never as zero: an absence of records is not
-reassurance.
+Strategy discussions held in time and with the three required agencies
+come from the strategy-discussion records; until the trail holds any, they
+are reported as *not recorded yet*, as are the figures the trail cannot hold
+at all yet (referrers told, partner escalations): never as zero, since an
+absence of records is not reassurance.
 
 Choices, where the issue is silent:
 
@@ -60,10 +61,15 @@ MEASURES = {
     "closed_declined": "closed after the family declined support",
     "re_referrals": "re-referred within 12 months of a no-further-action closure",
 }
-# Figures the trail cannot hold until the review record exists: shown as such, never as 0.
-NOT_RECORDED_YET = {
+# From strategy-discussion records (records/review.py), by the month they were held.  Until
+# the trail holds any, these are "not recorded yet" rather than zero.
+REVIEW_MEASURES = {
+    "strategy_recorded": "strategy discussions recorded",
     "strategy_in_time": "strategy discussions held within the local timescale",
     "strategy_three_agencies": "strategy discussions with police, health and children's social care",
+}
+# Figures the trail cannot hold yet: shown as such, never as 0.
+NOT_RECORDED_YET = {
     "referrer_told": "referrers told the outcome",
     "escalations_raised": "partner escalations raised",
     "escalations_answered": "partner escalations answered",
@@ -80,8 +86,8 @@ def _local(at: str) -> datetime:
 
 
 def trail_entries(store: RecordsStore, page: int = 10_000) -> Iterator[Entry]:
-    """Decisions, overrides and score views, in chain order, a page at a time."""
-    for kind in (kinds.DECISION, kinds.OVERRIDE, kinds.SCORE_VIEW):
+    """Decisions, overrides, score views and reviews, a page at a time."""
+    for kind in (kinds.DECISION, kinds.OVERRIDE, kinds.SCORE_VIEW, kinds.REVIEW):
         offset = 0
         while True:
             entries, total = store.query(kind=kind, limit=page, offset=offset)
@@ -91,11 +97,20 @@ def trail_entries(store: RecordsStore, page: int = 10_000) -> Iterator[Entry]:
                 break
 
 
-def _latest_decisions(entries: list[Entry]) -> dict[str, Entry]:
+def _latest(entries: list[Entry], kind: str) -> dict[str, Entry]:
+    """The latest entry of ``kind`` per referral."""
     latest: dict[str, Entry] = {}
-    for e in sorted((e for e in entries if e.kind == kinds.DECISION), key=lambda e: e.seq):
+    for e in sorted((e for e in entries if e.kind == kind), key=lambda e: e.seq):
         latest[e.referral_id] = e
     return latest
+
+
+def _month_of_local(text: str) -> str:
+    """The month of a time written without an offset (England local) or with one."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(LOCAL)
+    return f"{moment.year:04d}-{moment.month:02d}"
 
 
 def _with_reason(decision: Entry, overrides: dict[int, Entry]) -> bool:
@@ -152,11 +167,12 @@ def practice_figures(entries: Iterable[Entry]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by ``month`` (``YYYY-MM``, UK local time) and ``team``, with
-        one column per key of :data:`MEASURES` (counts) and of
-        :data:`NOT_RECORDED_YET` (all missing: not recorded yet).
+        one column per key of :data:`MEASURES` (counts), of
+        :data:`REVIEW_MEASURES` (counts; missing while the trail holds no
+        review at all) and of :data:`NOT_RECORDED_YET` (all missing).
     """
     entries = list(entries)
-    latest = _latest_decisions(entries)
+    latest = _latest(entries, kinds.DECISION)
     overrides = {e.seq: e for e in entries if e.kind == kinds.OVERRIDE}
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
     for d in latest.values():
@@ -175,10 +191,20 @@ def practice_figures(entries: Iterable[Entry]) -> pd.DataFrame:
         row["closed_declined"] += decision == NO_FURTHER_ACTION and reason == DECLINED
     for key in _re_referrals(entries, latest):
         counts[key]["re_referrals"] += 1
+    reviews = _latest(entries, kinds.REVIEW)
+    for r in reviews.values():
+        row = counts[(_month_of_local(r.payload["held_at"]), r.payload.get("team") or NO_TEAM)]
+        row["strategy_recorded"] = row.get("strategy_recorded", 0) + 1
+        row["strategy_in_time"] = row.get("strategy_in_time", 0) + (not r.payload["held_late"])
+        row["strategy_three_agencies"] = row.get("strategy_three_agencies", 0) + (
+            not r.payload["missing_agencies"]
+        )
     frame = pd.DataFrame(
         [{"month": m, "team": t, **values} for (m, t), values in counts.items()],
-        columns=["month", "team", *MEASURES],
+        columns=["month", "team", *MEASURES, *REVIEW_MEASURES],
     )
+    # No review in the whole trail: not recorded yet, not zero.
+    frame[list(REVIEW_MEASURES)] = frame[list(REVIEW_MEASURES)].fillna(0) if reviews else pd.NA
     for name in NOT_RECORDED_YET:
         frame[name] = pd.NA
     return frame.sort_values(["month", "team"]).set_index(["month", "team"])

@@ -136,8 +136,17 @@ def practice(
 ) -> None:
     """Practice figures for governance, by month and team: statutory rules triggered and overridden,
     closures as malicious or after the family declined support, re-referrals after a closure."""
-    from records.practice import MEASURES, NOT_RECORDED_YET, month_label, practice_report
+    import pandas as pd
 
+    from records.practice import (
+        MEASURES,
+        NOT_RECORDED_YET,
+        REVIEW_MEASURES,
+        month_label,
+        practice_report,
+    )
+
+    labels = {**MEASURES, **REVIEW_MEASURES, **NOT_RECORDED_YET}
     store = _store(db)
     try:
         frame = practice_report(store)
@@ -147,22 +156,22 @@ def practice(
         console.print("No decisions recorded yet: there are no practice figures to report.")
     for (month, team), row in frame.iterrows():
         table = Table("figure", "referrals", title=f"{month_label(month)}, {team}")
-        for name, label in MEASURES.items():
-            table.add_row(label, f"{int(row[name]):,}")
-        for label in NOT_RECORDED_YET.values():
-            table.add_row(label, "not recorded yet")
+        for name, label in labels.items():
+            table.add_row(
+                label, "not recorded yet" if pd.isna(row[name]) else f"{int(row[name]):,}"
+            )
         console.print(table)
     typer.echo(
-        "Not recorded yet means the trail cannot hold it until the strategy-discussion, referrer-told "
-        "and escalation records exist; it is not a zero. Months are UK local time. A referral counts "
-        "once, by its latest decision."
+        "Not recorded yet means the trail holds no such record yet (no strategy-discussion record at "
+        "all, and no referrer-told or escalation records); it is not a zero. Months are UK local time. "
+        "A referral counts once, by its latest decision; a strategy discussion in the month it was held."
     )
     if out is not None:
         if not out.parent.exists():
             console.print(f"[red]Refused:[/red] --out {out}: folder {out.parent} does not exist")
             raise typer.Exit(code=2)
-        table = frame.reset_index().assign(**dict.fromkeys(NOT_RECORDED_YET, "not recorded yet"))
-        table.rename(columns={**MEASURES, **NOT_RECORDED_YET}).to_csv(out, index=False)
+        table = frame.reset_index().astype(object).fillna("not recorded yet")
+        table.rename(columns=labels).to_csv(out, index=False)
         console.print(f"Wrote {len(frame):,} rows to {out}")
 
 

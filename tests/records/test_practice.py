@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import records
 from mast.cli import app as cli
 from records import kinds
-from records.practice import MEASURES, NO_TEAM, NOT_RECORDED_YET, practice_figures
+from records.practice import MEASURES, NO_TEAM, NOT_RECORDED_YET, REVIEW_MEASURES, practice_figures
 from records.trail import Entry, format_time
 from store.vocabulary import CLOSURE_REASONS, DECISIONS
 from tests.records.conftest import new_id
@@ -142,7 +142,7 @@ def test_figures_match_the_pandas_reference(entries):
         got[list(MEASURES)],
         expected,
     )
-    assert got[list(NOT_RECORDED_YET)].isna().all().all()
+    assert got[[*NOT_RECORDED_YET, *REVIEW_MEASURES]].isna().all().all()
 
 
 def test_months_are_uk_local_time():
@@ -233,7 +233,7 @@ def test_mast_audit_log_practice_prints_plain_english(filled, tmp_path):
     month = datetime.now(UTC).strftime("%B %Y")
     assert month in text and "team not recorded" in text
     assert "closed as malicious" in text and "referrers told the outcome" in text
-    assert text.count("not recorded yet") >= len(NOT_RECORDED_YET)
+    assert text.count("not recorded yet") >= len(NOT_RECORDED_YET) + len(REVIEW_MEASURES)
     assert "_" not in result.output.replace(str(out), "")
     csv = pd.read_csv(out)
     assert csv.loc[0, "closed as malicious"] == 1
@@ -243,3 +243,16 @@ def test_mast_audit_log_practice_prints_plain_english(filled, tmp_path):
 def test_mast_audit_log_practice_on_an_empty_trail(store):
     result = CliRunner().invoke(cli, ["audit-log", "practice", "--db", store.url])
     assert result.exit_code == 0 and "No decisions recorded yet" in result.output
+
+
+def test_reviews_count_once_the_trail_holds_them(filled):
+    from tests.records.test_review import MANAGER, body
+
+    filled.record_review(
+        MANAGER, "R-4", body(("police", "health"), missing_agencies_reason="no social worker free")
+    )
+    frame = records.practice.practice_report(filled)
+    (row,) = [r for _, r in frame.iterrows()]
+    assert row["strategy_recorded"] == 1 and row["strategy_in_time"] == 1
+    assert row["strategy_three_agencies"] == 0  # a real zero now: the review lacked one
+    assert frame[list(NOT_RECORDED_YET)].isna().all().all()
