@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 import records
 from records import roles
+from serving import statutory
 from serving.engine import ServingError
 from serving.page.forms import (
     FormError,
@@ -313,7 +314,10 @@ def make_page_router() -> APIRouter:
             )
         try:
             scored = engine.score(referral)
-            guard.record_score(user, referral, scored, via="page")
+            # The triggers are recorded with the view so a decision from the page is checked
+            # against them too (showing them on the page comes with the referral register).
+            scored = {**scored, **statutory.triggers(engine.cursor(), referral)}
+            guard.record_score(user, referral, scored, via="page", **statutory.detail(scored))
             chronologies = _chronologies(request, user, referral)
         except ServingError as err:
             return _index(request, user, err.status, [err.detail], params)
