@@ -84,8 +84,11 @@ def check_champion(settings: ServingSettings) -> str:
 def app_from_env() -> FastAPI:
     """The app for a uvicorn worker, configured from ``MAST_*`` variables."""
     from serving.launch import DEFAULT_THREADS
+    from serving.lifecycle import watch_master
 
     threads = int(os.environ.get("MAST_SERVE_THREADS", DEFAULT_THREADS))
+    watch_master()  # this worker stops when `mast serve` is gone
+    limits.log_to_stderr()
     return create_app(ServingSettings.from_mast(), threads=threads)
 
 

@@ -211,6 +211,16 @@ class AccessLog:
         )
 
 
+def log_to_stderr() -> None:
+    """Send the access log to stderr, one line per request (``mast serve``'s workers call this)."""
+    if not _log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        _log.addHandler(handler)
+        _log.setLevel(logging.INFO)
+        _log.propagate = False
+
+
 def max_body_bytes() -> int:
     """``MAST_MAX_BODY_BYTES``, else 256 KB."""
     return int(os.environ.get(ENV_MAX_BODY) or DEFAULT_MAX_BODY)
