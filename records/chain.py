@@ -127,14 +127,14 @@ def verify_rows(
         seen = seen or prev == expect_hash
         expected_seq += 1
     if newest > n:
-        gone = "every entry" if n == 0 else f"entries {n + 1}..{newest} at least"
+        gone = "every entry was" if n == 0 else f"entries {n + 1}..{newest} at least were"
         return ChainReport(
             False,
             n,
             prev,
             None,
             f"the trail has {n:,} entries but a signed anchor vouches for entry {newest}: "
-            f"{gone} were removed (or this is another trail)",
+            f"{gone} removed (or this is another trail)",
         )
     if not seen:
         return ChainReport(
