@@ -26,6 +26,7 @@ import uuid
 from collections import deque
 
 import anyio.to_thread
+from starlette.exceptions import HTTPException
 
 _log = logging.getLogger("mast.access")
 ENV_MAX_BODY = "MAST_MAX_BODY_BYTES"
@@ -34,8 +35,20 @@ REFUSALS_TO_RECORD = 5  # refusals from one client within the window before the 
 REFUSAL_WINDOW_S = 60.0
 
 
-class BodyTooLarge(Exception):
-    """Raised into the app from ``receive`` when the body passes the limit."""
+class BodyTooLarge(HTTPException):
+    """Raised into the app from ``receive`` when the body passes the limit.
+
+    An ``HTTPException``, because FastAPI turns any other error met while
+    reading a body into "400 There was an error parsing the body".
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            413,
+            f"the request body is larger than this service accepts ({max_bytes:,} bytes); "
+            "nothing was read or recorded",
+            headers={"Connection": "close"},
+        )
 
 
 def _json_response(status: int, detail: str, extra: list | None = None):
@@ -64,10 +77,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     def _message(self) -> str:
-        return (
-            f"the request body is larger than this service accepts ({self.max_bytes:,} bytes); "
-            "nothing was read or recorded"
-        )
+        return BodyTooLarge(self.max_bytes).detail
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -92,7 +102,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracked_send(message):

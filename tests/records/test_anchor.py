@@ -94,7 +94,9 @@ def test_a_rewritten_and_rechained_trail_is_detected(every5, store):
     """Rewrite entry 2 and recompute every hash after it: the chain checks out, the anchor does not."""
     _fill(store, 6)
     with store.db.read() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM audit_log ORDER BY seq"))]
+        rows = [
+            dict(r._mapping) for r in conn.execute(text("SELECT * FROM audit_log ORDER BY seq"))
+        ]
     rows[1]["actor"] = "Someone Else"
     prev = rows[0]["hash"]
     statements = ["DELETE FROM audit_log WHERE seq >= 2"]

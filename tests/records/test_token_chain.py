@@ -36,7 +36,9 @@ def test_a_role_raised_with_sql_is_not_honoured(store, client, tokens):
     _sql(store, "UPDATE api_tokens SET role = 'governance' WHERE token_id = :t", t=_token_id(token))
     assert client.get(AUDIT, headers=auth(token)).status_code == 403
     assert store.verify_token(token).role == "screener"
-    assert any("the table says governance, the trail screener" in d for d in store.tokens.disagreements())
+    assert any(
+        "the table says governance, the trail screener" in d for d in store.tokens.disagreements()
+    )
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
