@@ -10,11 +10,10 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from serving.launch import free_port, wait_healthy
+from serving.launch import free_port, serve_command, wait_healthy
 
 
 def _children(pid: int) -> list[int]:
@@ -38,56 +37,22 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _serve(store_path, tracking_uri, port: int, tmp_path, **popen):
-    cmd = [
-        sys.executable,
-        "-m",
-        "mast.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--db",
-        str(store_path),
-        "--tracking-uri",
-        tracking_uri,
-        "--workers",
-        "2",
-    ]
+def _serve(store_path, tracking_uri, port: int, tmp_path, **popen) -> subprocess.Popen:
     env = {
         **os.environ,
         "OMP_NUM_THREADS": "1",
         "MAST_RECORDS_DB": f"sqlite:///{tmp_path / 'records.sqlite'}",
     }
-    return subprocess.Popen(cmd, env=env, text=True, **popen)
-
-
-def test_workers_die_with_a_killed_master_and_the_port_is_free_again(
-    store_path, tracking_uri, tmp_path
-):
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    master = _serve(
-        store_path,
-        tracking_uri,
-        port,
-        tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    return subprocess.Popen(
+        serve_command(store_path, tracking_uri, port), env=env, text=True, **popen
     )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", 120, master, tmp_path / "serve.log")
-        workers = [p for p in _children(master.pid) if _alive(p)]
-        assert workers, "mast serve started no worker processes"
-        master.send_signal(signal.SIGKILL)
-        master.wait()
-        deadline = time.monotonic() + 20
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not any(_alive(w) for w in workers), "workers outlived the master"
-        again = _serve(
+
+
+def _started(store_path, tracking_uri, port: int, tmp_path) -> subprocess.Popen:
+    """``mast serve`` in its own session, healthy; its output in ``tmp_path/serve.log``."""
+    log_path = tmp_path / "serve.log"
+    with log_path.open("a") as log:
+        proc = _serve(
             store_path,
             tracking_uri,
             port,
@@ -96,17 +61,35 @@ def test_workers_die_with_a_killed_master_and_the_port_is_free_again(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        try:
-            wait_healthy(f"http://127.0.0.1:{port}", 120, again, tmp_path / "serve.log")
-        finally:
-            os.killpg(again.pid, signal.SIGTERM)
-            again.wait(timeout=30)
+    wait_healthy(f"http://127.0.0.1:{port}", 120, proc, log_path)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def test_workers_die_with_a_killed_master_and_the_port_is_free_again(
+    store_path, tracking_uri, tmp_path
+):
+    port = free_port()
+    master = _started(store_path, tracking_uri, port, tmp_path)
+    try:
+        workers = [p for p in _children(master.pid) if _alive(p)]
+        assert workers, "mast serve started no worker processes"
+        master.send_signal(signal.SIGKILL)
+        master.wait()
+        deadline = time.monotonic() + 20
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), "workers outlived the master"
+        _stop(_started(store_path, tracking_uri, port, tmp_path))  # the port serves again
     finally:
-        try:
-            os.killpg(master.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        log.close()
+        _stop(master)
 
 
 def test_a_held_port_is_refused_naming_its_pid(store_path, tracking_uri, tmp_path):
