@@ -52,7 +52,9 @@ def messages_of(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors():
         where = ".".join(str(p) for p in e["loc"]) or "form"
-        out.append(f"{where}: {e['msg']}")
+        # pydantic prefixes a validator's own sentence with "Value error, ".
+        message = str(e["msg"]).removeprefix("Value error, ")
+        out.append(f"{where.replace('_', ' ')}: {message}")
     return out
 
 
