@@ -7,6 +7,7 @@ and FastAPI runs ``def`` endpoints in its thread pool.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -31,6 +32,7 @@ from records.rules import ReferralStatus, RuleViolation
 from records.tokens import Principal
 from records.trail import MAX_QUERY_LIMIT, MAX_QUERY_OFFSET, Entry
 
+_log = logging.getLogger(__name__)
 ReferralLookup = Callable[[str], ReferralStatus | None]
 ReferralId = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="The referral's id.")
@@ -304,5 +306,9 @@ def install(app, store, lookup: ReferralLookup) -> None:
     as the app's handler of request validation errors.
     """
     app.state.records = store
+    for difference in store.tokens.disagreements():  # the trail decides; say where they differ
+        _log.warning(
+            "api_tokens disagrees with the audit trail (the trail is honoured): %s", difference
+        )
     app.include_router(make_router(lookup))
     app.add_exception_handler(RequestValidationError, validation_errors)

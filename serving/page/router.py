@@ -268,6 +268,7 @@ def make_page_router() -> APIRouter:
             records.COOKIE_NAME,
             session,
             httponly=True,
+            max_age=int(records.tokens.session_lifetime().total_seconds()),
             samesite="strict",
             path=PAGE_PREFIX,
             secure=request.url.scheme == "https",

@@ -144,3 +144,18 @@ def test_revocation_from_another_process_applies_to_the_next_request(store, clie
     other.revoke_token(_token_id(token))
     other.close()
     assert client.get(AUDIT, headers=auth(token)).status_code == 401
+
+
+def test_start_up_names_table_rows_that_disagree_with_the_trail(store, tokens, caplog):
+    from tests.records.app import build_app
+
+    _sql(
+        store,
+        "UPDATE api_tokens SET role = 'manager' WHERE token_id = :t",
+        t=_token_id(tokens["screener"]),
+    )
+    with caplog.at_level("WARNING", logger="records.api"):
+        build_app(store)
+    assert any(
+        "the table says manager, the trail screener" in r.getMessage() for r in caplog.records
+    )
