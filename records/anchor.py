@@ -175,14 +175,28 @@ class Anchor:
             if seq > self.seen_seq:
                 self.seen_seq, self._seen_hash = seq, head_hash
         if seq // self.every > before_seq // self.every:
-            self.write(seq, head_hash)
+            self._try_write(seq, head_hash)
 
     def flush(self) -> None:
         """Anchor the newest head this process appended, if not yet anchored (at shutdown)."""
         with self._lock:
             seq, head_hash = self.seen_seq, self._seen_hash
         if seq > self.anchored_seq:
+            self._try_write(seq, head_hash)
+
+    def _try_write(self, seq: int, head_hash: str) -> None:
+        """Write a head, logging (not raising) a failure.
+
+        Called after the entries' commit: raising here would report as
+        failed a write that is already stored.  A missing anchor is what
+        ``verify`` then shows (fewer heads, or none).
+        """
+        try:
             self.write(seq, head_hash)
+        except (OSError, AnchorError) as err:
+            _log.error(
+                "could not anchor the trail's head at entry %s in %s: %s", seq, self.path, err
+            )
 
     def write(self, seq: int, head_hash: str) -> None:
         """Append one signed head: one line, written whole and fsynced."""

@@ -151,3 +151,10 @@ def test_cli_verify_fails_on_truncation_and_says_what_it_can_detect(every5, stor
     _sql(store, "DELETE FROM audit_log")
     empty = _verify_cli(store.url)
     assert empty.exit_code == 1 and "every entry was removed" in empty.output
+
+
+def test_an_anchor_that_cannot_be_written_never_fails_a_stored_write(every5, store, caplog):
+    store.anchor.path.mkdir()  # a folder where the file should be: opening it fails, even as root
+    entries = _fill(store, 6)
+    assert [e.seq for e in entries] == list(range(1, 7)) and store.verify(anchors=False).ok
+    assert "could not anchor the trail's head at entry 5" in caplog.text
