@@ -11,6 +11,9 @@ AUDIT_QUERY = "audit_query"
 CONFIG_CHANGE = "config_change"
 TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
+# One version of a referral's content, as MAST first received it or as amended
+# (records/register.py): the referral register lives in the trail.
+REFERRAL = "referral"
 
 KINDS = (
     DECISION,
@@ -22,6 +25,7 @@ KINDS = (
     CONFIG_CHANGE,
     TOKEN_CREATED,
     TOKEN_REVOKED,
+    REFERRAL,
 )
 
 # Kinds of override a manager records.

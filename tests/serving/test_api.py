@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -21,8 +22,17 @@ REFERRAL = {
 }
 
 
+_ids = itertools.count()
+
+
 def body(**changes):
-    return {**REFERRAL, **changes}
+    """The referral with ``changes``: under a fresh id when the content changes.
+
+    A referral's content is fixed the first time MAST receives its id
+    (records/register.py), so a variant is a new referral.
+    """
+    fresh = {"referral_id": f"N1-{next(_ids)}"} if changes else {}
+    return {**REFERRAL, **fresh, **changes}
 
 
 @pytest.fixture(scope="module")

@@ -64,12 +64,13 @@ def test_known_children_at_any_moment_never_5xx(client):
     )
     concerns = st.lists(st.sampled_from(v.CONCERNS), min_size=1, max_size=3, unique=True)
     statuses = []
+    ids = iter(range(10**6))
 
     @given(moment=moments, tz=offsets, child_ids=children, cs=concerns)
     @settings(max_examples=60, deadline=None, derandomize=True, database=None)
     def run(moment, tz, child_ids, cs):
         body = {
-            "referral_id": "FUZZ1",
+            "referral_id": f"FUZZ{next(ids)}",
             "received_at": moment.replace(tzinfo=tz).isoformat(),
             "source": "school",
             "referrer_relationship": "teacher",
