@@ -69,14 +69,19 @@ class FakeEngine:
             f"INSERT INTO referrals VALUES ('S1', TIMESTAMP '2026-10-02 09:30', 'police', 'police_officer', {', '.join(map(str, flags))})"
         )
         self._con.execute("INSERT INTO referral_children VALUES ('S1', 'C1')")
+        # The store's referrals by id, as the real engine's snapshot indexes them.
+        self.snapshot = SimpleNamespace(referral={"S1": 0})
 
     def cursor(self):
         return self._con.cursor()
 
-    def score(self, referral) -> dict:
+    def check_children(self, referral) -> None:
         for pid in referral.children:
             if pid not in KNOWN_CHILDREN:
                 raise ServingError(404, f"Unknown child: no person_id {pid!r} in the store.")
+
+    def score(self, referral, with_records: bool = True, with_features: bool = False) -> dict:
+        self.check_children(referral)
         flagged = "domestic_abuse" in {str(c) for c in referral.concerns}
         score = 17 if flagged else 6
         children = []
@@ -130,7 +135,7 @@ class FakeEngine:
             "scored_at": datetime.now(UTC),
         }
 
-    def chronology(self, person_id: str, as_of=None) -> dict:
+    def chronology(self, person_id: str, as_of=None, *, referral=None) -> dict:
         if person_id not in KNOWN_CHILDREN:
             raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
         rows = []
@@ -151,11 +156,22 @@ class FakeEngine:
             )
         return {
             "person_id": person_id,
-            "as_of": datetime.now(UTC),
+            "referral_id": referral.referral_id if referral is not None else None,
+            "as_of": datetime(2026, 10, 1, 10, 0),
             "late_after_days": 30,
             "household_ids": ["H1"],
-            "people": [{"person_id": "A2", "role": "partner"}],
+            "people": [
+                {"person_id": person_id, "relationship": "child", "joined": None, "left": None},
+                {
+                    "person_id": "A2",
+                    "relationship": "partner",
+                    "joined": datetime(2026, 9, 1),
+                    "left": None,
+                    "lives_with_child": True,
+                },
+            ],
             "entries": rows,
+            "recorded_since": [],
         }
 
     def close(self) -> None:

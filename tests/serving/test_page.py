@@ -122,9 +122,15 @@ def test_flagged_referral_page(app, tokens, store):
     assert links and links <= rows
     assert len(links) == 4  # 2 children x (1 raising + 1 lowering record)
     assert "late (78 days)" in html  # the school record was entered late
-    # Who saw what is in the trail: one score view, one chronology view per child.
+    # Who saw what is in the trail: one score view, one chronology view per child,
+    # and the referral's content as MAST first received it (version 1).
     entries, _ = store.query(referral_id="PF1")
-    assert sorted(e.kind for e in entries) == ["chronology_view", "chronology_view", "score_view"]
+    assert sorted(e.kind for e in entries) == [
+        "chronology_view",
+        "chronology_view",
+        "referral",
+        "score_view",
+    ]
     assert {e.actor for e in entries} == {"Page screener"}
 
 

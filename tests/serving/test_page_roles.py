@@ -79,7 +79,26 @@ def _request(client, tokens, action: str, path: str) -> tuple[str, dict | None, 
     if action == roles.SCORE_REFERRAL:
         return path, _referral(flagged=False), None
     if action == roles.VIEW_CHRONOLOGY:
-        return path.replace("{person_id}", "C1"), None, {"referral_id": f"MXC{n}"}
+        # A chronology is opened for a child named on a referral on record.
+        referral = _referral(flagged=False)
+        scored = client.post(
+            "/v1/referrals/score",
+            json=referral,
+            headers={"Authorization": f"Bearer {tokens['screener']}"},
+        )
+        assert scored.status_code == 200, scored.text
+        return path.replace("{person_id}", "C1"), None, {"referral_id": referral["referral_id"]}
+    if action == roles.AMEND_REFERRAL:
+        referral = _referral(flagged=False)
+        scored = client.post(
+            "/v1/referrals/score",
+            json=referral,
+            headers={"Authorization": f"Bearer {tokens['screener']}"},
+        )
+        assert scored.status_code == 200, scored.text
+        body = {k: val for k, val in referral.items() if k != "referral_id"}
+        body.update(concerns=["neglect", "other"], amendment_id=f"mx-amd-{n:06d}", reason="matrix")
+        return path.replace("{referral_id}", referral["referral_id"]), body, None
     if action == roles.SET_CONFIG:
         return path, {"enabled": False, "reason": "matrix"}, None
     return path, None, None
