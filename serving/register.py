@@ -174,9 +174,12 @@ class ReferralRegister:
         self.engine.check_children(referral)
         content = content_of(referral)
         stored = self.stored(referral.referral_id)
-        self.store.check_referral(referral.referral_id, content, stored)
+        known = self.store.check_referral(referral.referral_id, content, stored)
         result = self.engine.score(referral, with_records=with_records, with_features=with_features)
-        version = self.store.register_referral(
+        # A referral seen before needs no write (its content was just checked
+        # equal); a new one is registered in one write that checks again, so
+        # two first posts of one id with different content cannot both pass.
+        version = known or self.store.register_referral(
             principal,
             referral.referral_id,
             content,

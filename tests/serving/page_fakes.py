@@ -20,6 +20,17 @@ from serving import ADVISORY_NOTICE, ServingError
 from store import vocabulary as v
 
 KNOWN_CHILDREN = ("C1", "C2")
+# Recorded after the store's referral S1 was received: hindsight, kept apart.
+LATER_EVENT = {
+    "record": "agency_event",
+    "detail": None,
+    "agency": "children_social_care",
+    "event_type": "section47_enquiry",
+    "person_id": "C1",
+    "relationship": "child",
+    "occurred_at": datetime(2026, 10, 9, 11, 0),
+    "recorded_at": datetime(2026, 10, 9, 16, 0),
+}
 POLICE_EVENT = {
     "record": "agency_event",
     "detail": "as perpetrator",
@@ -138,8 +149,13 @@ class FakeEngine:
     def chronology(self, person_id: str, as_of=None, *, referral=None) -> dict:
         if person_id not in KNOWN_CHILDREN:
             raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
+        cut = (
+            referral.received_at.replace(tzinfo=None)
+            if referral is not None
+            else datetime(2026, 11, 1)
+        )
         rows = []
-        for e in (SCHOOL_EVENT, POLICE_EVENT):
+        for e in (SCHOOL_EVENT, POLICE_EVENT, LATER_EVENT):
             late = (e["recorded_at"] - e["occurred_at"]).days
             rows.append(
                 {
@@ -170,8 +186,8 @@ class FakeEngine:
                     "lives_with_child": True,
                 },
             ],
-            "entries": rows,
-            "recorded_since": [],
+            "entries": [r for r in rows if r["recorded_at"] < cut],
+            "recorded_since": [r for r in rows if r["recorded_at"] >= cut],
         }
 
     def close(self) -> None:

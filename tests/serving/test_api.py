@@ -360,8 +360,13 @@ def test_a_zero_count_really_has_no_records(engine, when):
 
 
 def test_blind_first_mode_hides_the_score_until_an_initial_view(client, records_store, tokens):
+    from datetime import datetime
+
     governance = records_store.verify_token(tokens["governance"])
-    referral = body(referral_id="BLIND-1")
+    # Received a minute ago: the scores of C1 and C2 this screener saw in other
+    # tests came before it, so they are history, not a peek (blind-first by child).
+    received = datetime.now(ZoneInfo("Europe/London")).replace(tzinfo=None) - timedelta(minutes=1)
+    referral = body(referral_id="BLIND-1", received_at=received.isoformat(timespec="seconds"))
     records_store.set_blind_first(True, governance, "test: blind-first on the API")
     try:
         refused = client.post("/v1/referrals/score", json=referral)

@@ -58,6 +58,13 @@ def flagged_and_mild(engine):
     return found[True], found[False]
 
 
+def _uk_now():
+    """Now on the store's clock (naive local time in England)."""
+    from serving.engine import store_now
+
+    return store_now()
+
+
 def _new_id(prefix: str = "REG") -> str:
     return f"{prefix}{next(_ids)}"
 
@@ -235,7 +242,11 @@ def _initial_view(client, rid: str):
 
 
 def test_blind_first_alias_is_refused(app, tokens, records_store, blind_first, flagged_and_mild):
-    flagged, _ = flagged_and_mild
+    from datetime import timedelta
+
+    # Received a minute ago, so the only score of C1 shown since is the alias's.
+    received = _uk_now() - timedelta(minutes=1)
+    flagged = {**flagged_and_mild[0], "received_at": received.isoformat(timespec="seconds")}
     screener, manager = _as(app, tokens["screener"]), _as(app, tokens["manager"])
     alias, real = _new_id("ALIAS"), _new_id("REAL")
     assert _initial_view(screener, alias).status_code == 201
@@ -254,7 +265,7 @@ def test_blind_first_alias_is_refused(app, tokens, records_store, blind_first, f
 
 def test_blind_first_earlier_history_is_not_a_peek(app, tokens, blind_first, flagged_and_mild):
     """A score of an earlier referral, seen before this one arrived, does not block it."""
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     _, mild = flagged_and_mild
     screener = _as(app, tokens["screener"])
@@ -262,7 +273,7 @@ def test_blind_first_earlier_history_is_not_a_peek(app, tokens, blind_first, fla
     assert _initial_view(screener, earlier).status_code == 201
     assert _post(screener, earlier, mild).status_code == 200
     later = _new_id("LATER")
-    received = (datetime.now() + timedelta(minutes=2)).replace(microsecond=0)
+    received = (_uk_now() + timedelta(minutes=2)).replace(microsecond=0)
     assert _initial_view(screener, later).status_code == 201
     content = {**mild, "received_at": received.isoformat()}
     assert _post(screener, later, content).status_code == 200
