@@ -360,14 +360,15 @@ def test_a_zero_count_really_has_no_records(engine, when):
 
 
 def test_blind_first_mode_hides_the_score_until_an_initial_view(client, records_store, tokens):
-    from datetime import datetime
+    from fastapi.testclient import TestClient
 
     governance = records_store.verify_token(tokens["governance"])
-    # Received a minute ago: the scores of C1 and C2 this screener saw in other
-    # tests came before it, so they are history, not a peek (blind-first by child).
-    received = datetime.now(ZoneInfo("Europe/London")).replace(tzinfo=None) - timedelta(minutes=1)
-    referral = body(referral_id="BLIND-1", received_at=received.isoformat(timespec="seconds"))
+    referral = body(referral_id="BLIND-1")
     records_store.set_blind_first(True, governance, "test: blind-first on the API")
+    # A screener who has seen no score of C1 or C2 (blind-first holds by child:
+    # the session's screener has seen many since 2026-10-01).
+    token, _ = records_store.create_token("blind screener", "screener")
+    client = TestClient(client.app, headers={"Authorization": f"Bearer {token}"})
     try:
         refused = client.post("/v1/referrals/score", json=referral)
         assert refused.status_code == 409 and "initial view" in refused.json()["detail"]
