@@ -22,19 +22,20 @@ def con(tmp_path_factory):
     c.close()
 
 
-def reference(person_id: str, as_of: datetime, late_days: int = LATE_AFTER_DAYS):
-    """Row by row: who lived with the child in the 24 months before as_of, as known then, and their records."""
-    t = tables()
+def lived_with(m: pd.DataFrame, person_id: str, as_of: datetime) -> tuple[set, dict]:
+    """Row by row: the child's households and who lived with the child in the 24 months before as_of, as known then."""
     ts = pd.Timestamp
-    m = t["household_members"]
     since = ts(as_of) - pd.DateOffset(months=24)
+
+    def missing(x):
+        return x is None or pd.isna(x)
 
     def known(r):
         return ts(r.recorded_at) < as_of and ts(r.start_date) <= as_of
 
     def end(r):
-        recorded = r.end_recorded_at is not None and ts(r.end_recorded_at) < as_of
-        return ts(r.end_date) if r.end_date is not None and recorded else ts(as_of)
+        recorded = not missing(r.end_recorded_at) and ts(r.end_recorded_at) < as_of
+        return ts(r.end_date) if not missing(r.end_date) and recorded else ts(as_of)
 
     stays = [r for r in m.itertuples() if r.person_id == person_id and known(r)]
     homes = {r.household_id for r in stays if max(ts(r.start_date), since) <= end(r)}
@@ -46,6 +47,14 @@ def reference(person_id: str, as_of: datetime, late_days: int = LATE_AFTER_DAYS)
             start = max(ts(r.start_date), ts(c.start_date), since)
             if c.household_id == r.household_id and start <= min(end(r), end(c)):
                 who[r.person_id] = min(who.get(r.person_id, r.role), r.role)
+    return homes, who
+
+
+def reference(person_id: str, as_of: datetime, late_days: int = LATE_AFTER_DAYS):
+    """Row by row: who lived with the child in the 24 months before as_of, as known then, and their records."""
+    t = tables()
+    ts = pd.Timestamp
+    homes, who = lived_with(t["household_members"], person_id, as_of)
     out = []
     for e in t["agency_events"].itertuples():
         if e.person_id in who and ts(e.recorded_at) < as_of:
@@ -287,3 +296,49 @@ def test_the_child_is_not_listed_among_the_adults(con):
     adults = [p["person_id"] for p in got["people"] if p["relationship"] in v.ADULT_ROLES]
     assert "C1" not in adults and adults
     assert [p["person_id"] for p in got["people"] if p["relationship"] == "child"] == ["C1"]
+
+
+def test_simulated_referrals_show_everyone_who_lived_with_the_child_before(tmp_path):
+    """On a simulated world: each referral's chronology holds every adult of the 24 months before it.
+
+    The demo's case is among them: parents who lived with the child until
+    after the referral are shown, and nothing recorded after received_at is
+    among the entries.
+    """
+    import synthetic
+    from store import connect, write_tables
+
+    world = synthetic.small_world(random_state=5, n_children=1_200, years=3)
+    t = world.tables
+    path = tmp_path / "world.duckdb"
+    con = connect(path)
+    write_tables(con, t)
+    con.close()
+    con = duckdb.connect(str(path), read_only=True)
+    m = t["household_members"]
+    rc = t["referral_children"].merge(t["referrals"][["referral_id", "received_at"]])
+    # Children whose adults moved out within a month after the referral (the demo's case) first.
+    leaving = m[m["role"].isin(v.ADULT_ROLES) & m["end_date"].notna()]
+    pairs = []
+    for r in rc.itertuples():
+        homes = set(m.loc[m["person_id"] == r.person_id, "household_id"])
+        after = leaving[
+            leaving["household_id"].isin(homes)
+            & (leaving["end_date"] > r.received_at)
+            & (leaving["end_date"] <= r.received_at + pd.Timedelta(days=31))
+        ]
+        if len(after):
+            pairs.append(r)
+        if len(pairs) == 15:
+            break
+    pairs += list(rc.sample(15, random_state=1).itertuples())
+    assert len(pairs) > 15, "the world has referrals whose adults left just after them"
+    until = max(t["agency_events"]["recorded_at"]) + pd.Timedelta(days=1)
+    for r in pairs:
+        cut = pd.Timestamp(r.received_at).to_pydatetime()
+        got = chronology(con, r.person_id, cut, until=until.to_pydatetime())
+        _, who = lived_with(m, r.person_id, cut)
+        assert {p["person_id"]: p["relationship"] for p in got["people"]} == who, r
+        assert all(e["recorded_at"] < cut for e in got["entries"])
+        assert all(e["recorded_at"] >= cut for e in got["recorded_since"])
+    con.close()
