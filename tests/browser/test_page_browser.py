@@ -90,22 +90,25 @@ def driver():
     d.quit()
 
 
+def _open_s1(driver, base: str, token: str) -> None:
+    """Sign in with a token and open the flagged referral S1, already in the store."""
+    from selenium.webdriver.common.by import By
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.get(f"{base}/page/")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "sign-in").click()
+    assert driver.find_element(By.ID, "who").text == "Sam Screener"
+    driver.find_element(By.ID, "open-referral-id").send_keys("S1")
+    driver.find_element(By.ID, "open").click()
+
+
 def test_screener_walks_a_flagged_referral(served, driver):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     base, store, token = served
-    ARTIFACTS.mkdir(exist_ok=True)
-
-    # Sign in with a token.
-    driver.get(f"{base}/page/")
-    driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.ID, "sign-in").click()
-    assert driver.find_element(By.ID, "who").text == "Sam Screener"
-
-    # Open a flagged referral already in the store.
-    driver.find_element(By.ID, "open-referral-id").send_keys("S1")
-    driver.find_element(By.ID, "open").click()
+    _open_s1(driver, base, token)
     flag = driver.find_element(By.ID, "flag").text
     assert "mandatory multi-agency review recommended" in flag
     assert "advisory" in driver.find_element(By.ID, "advisory").text.lower()
@@ -158,12 +161,7 @@ def test_amended_referral_and_the_chronology_as_of_it(served, driver):
     from selenium.webdriver.support.ui import Select
 
     base, store, token = served
-    ARTIFACTS.mkdir(exist_ok=True)
-    driver.get(f"{base}/page/")
-    driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.ID, "sign-in").click()
-    driver.find_element(By.ID, "open-referral-id").send_keys("S1")
-    driver.find_element(By.ID, "open").click()
+    _open_s1(driver, base, token)
 
     # The chronology as of the referral, with what came after in its own section.
     since = driver.find_element(By.ID, "since-C1")

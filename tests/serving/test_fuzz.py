@@ -25,6 +25,8 @@ CASES = [
     ("/v1/referrals/score", "POST", NEGATIVE),
     ("/v1/children/{person_id}/chronology", "GET", POSITIVE),
     ("/v1/children/{person_id}/chronology", "GET", NEGATIVE),
+    ("/v1/referrals/{referral_id}/amendments", "POST", POSITIVE),
+    ("/v1/referrals/{referral_id}/amendments", "POST", NEGATIVE),
 ]
 MAX_EXAMPLES = 40
 
