@@ -342,13 +342,17 @@ class RecordsStore:
         *,
         flagged: bool,
         stored: dict[str, Any] | None = None,
+        view: dict[str, Any] | None = None,
     ) -> int:
         """Fix a referral's content the first time MAST receives it; returns its version.
 
         ``content`` comes from :func:`records.register.referral_content`;
         ``stored`` is the referral's content in the local authority's store,
         if it is there (version 1, not written to the trail again).  A
-        referral already known with the same content writes nothing.
+        referral already known with the same content writes no version.
+        ``view`` (``{"payload": ..., "person_id": ...}``) is the score view
+        shown for it, appended in the same transaction: a new referral costs
+        one durable commit, not two.
 
         Raises
         ------
@@ -357,16 +361,31 @@ class RecordsStore:
         """
         with self.db.write() as conn:
             version = _matching_version(conn, referral_id, content, stored)
-            if version is not None:
-                return version
-            _append_as(
-                conn,
-                principal,
-                kinds.REFERRAL,
-                {"version": 1, **content, "flagged": bool(flagged), "reason": None},
-                referral_id=referral_id,
-            )
-            return 1
+            rows = []
+            if version is None:
+                payload = {"version": 1, **content, "flagged": bool(flagged), "reason": None}
+                rows.append(
+                    trail.new_row(
+                        kind=kinds.REFERRAL,
+                        actor=principal.name,
+                        role=principal.role,
+                        payload=payload,
+                        referral_id=referral_id,
+                    )
+                )
+            if view is not None:
+                rows.append(
+                    trail.new_row(
+                        kind=kinds.SCORE_VIEW,
+                        actor=principal.name,
+                        role=principal.role,
+                        payload=view["payload"],
+                        referral_id=referral_id,
+                        person_id=view.get("person_id"),
+                    )
+                )
+            trail.append_rows(conn, rows)
+            return 1 if version is None else version
 
     def amend_referral(
         self,

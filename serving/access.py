@@ -69,22 +69,33 @@ class Guard:
         """Log that ``principal`` was shown ``result`` for ``referral`` (API or page).
 
         The decision rules later read the flag from this entry, so every place
-        that shows a score must log it the same way.
+        that shows a score must log it the same way (:meth:`score_view`).
         """
-        self.record(
-            "score",
+        view = self.score_view(referral, result, **extra)
+        self.store.log_view(
             principal,
+            kinds.SCORE_VIEW,
             referral_id=referral.referral_id,
-            person_ids=list(referral.children),
-            detail={
+            person_id=view["person_id"],
+            detail=view["payload"],
+        )
+
+    @staticmethod
+    def score_view(referral, result: dict, **extra) -> dict[str, Any]:
+        """The score view entry's ``person_id`` and ``payload`` for ``result``."""
+        person_ids = list(referral.children)
+        return {
+            "person_id": person_ids[0] if len(person_ids) == 1 else None,
+            "payload": {
                 "request_id": result["request_id"],
                 "model_version": result["model_version"],
                 "highest_score": result["highest_score"],
                 "review_recommended": result["multi_agency_review_recommended"],
                 **{k: result[k] for k in ("referral_version",) if k in result},
                 **extra,
+                "person_ids": person_ids,
             },
-        )
+        }
 
     def lookup(self, referral_id: str) -> records.ReferralStatus | None:
         """The referral's flag, from the trail: flagged if any score shown of it was.

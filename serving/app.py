@@ -246,15 +246,17 @@ def create_app(
         refusal = register.blind_first_refusal(user, referral)
         if refusal:
             raise ServingError(409, refusal)
-        result = register.score(user, referral, with_records=records, with_features=features)
-        return _shown(user, referral, result)
+        result, pending = register.score(
+            user, referral, with_records=records, with_features=features
+        )
+        return _shown(user, referral, result, pending)
 
-    def _shown(user, referral, result: dict) -> Response:
+    def _shown(user, referral, result: dict, pending: dict | None = None) -> Response:
         # Checked against the contract *before* it is logged as shown, and
         # serialised here, once, in this worker thread (FastAPI would
         # validate the dict again on another thread hop).
         body = ScoreOut.model_validate(result).model_dump_json()
-        guard.record_score(user, referral, result)
+        register.shown(user, referral, result, pending)
         return Response(body, media_type="application/json")
 
     @app.post(

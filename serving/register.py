@@ -155,17 +155,19 @@ class ReferralRegister:
         *,
         with_records: bool = True,
         with_features: bool = False,
-    ) -> dict:
-        """Score ``referral`` under the register's rules and register it.
+    ) -> tuple[dict, dict | None]:
+        """Score ``referral`` under the register's rules.
 
-        The caller checks the result against the response contract and then
-        logs it as shown (:meth:`serving.access.Guard.record_score`).
+        Returns the result and, for a referral MAST has not received before,
+        what :meth:`shown` must register with it (``None`` otherwise).  The
+        caller checks the result against the response contract, then calls
+        :meth:`shown`: the registration and the score view are one durable
+        write, and nothing is logged as shown before it is.
 
         Raises
         ------
         records.RuleViolation
-            409 naming the fields, if the referral is known with other content
-            (checked before scoring, and again in the write that registers it).
+            409 naming the fields, if the referral is known with other content.
         ServingError
             What :meth:`ScoringEngine.score` refuses.
         """
@@ -176,17 +178,35 @@ class ReferralRegister:
         stored = self.stored(referral.referral_id)
         known = self.store.check_referral(referral.referral_id, content, stored)
         result = self.engine.score(referral, with_records=with_records, with_features=with_features)
-        # A referral seen before needs no write (its content was just checked
-        # equal); a new one is registered in one write that checks again, so
-        # two first posts of one id with different content cannot both pass.
-        version = known or self.store.register_referral(
+        pending = None if known else {"content": content, "stored": stored}
+        return self._sticky(referral, result, known or 1), pending
+
+    def shown(
+        self,
+        principal: records.Principal,
+        referral: ReferralIn,
+        result: dict,
+        pending: dict | None,
+        **extra,
+    ) -> None:
+        """Log that ``principal`` was shown ``result``, registering a new referral with it.
+
+        A new referral's registration checks the register again in the same
+        write, so two first posts of one id with different content cannot
+        both pass: the second raises :class:`records.RuleViolation` (409) and
+        nothing of it is written.
+        """
+        if pending is None:
+            self.guard.record_score(principal, referral, result, **extra)
+            return
+        self.store.register_referral(
             principal,
             referral.referral_id,
-            content,
+            pending["content"],
             flagged=result["multi_agency_review_recommended"],
-            stored=stored,
+            stored=pending["stored"],
+            view=self.guard.score_view(referral, result, **extra),
         )
-        return self._sticky(referral, result, version)
 
     def amend(
         self,

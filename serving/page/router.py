@@ -282,11 +282,7 @@ def make_page_router() -> APIRouter:
         if isinstance(user, Response):
             return user
         params = parse_qs(request.url.query, keep_blank_values=True)
-        store, engine, guard = (
-            records.get_store(request),
-            request.app.state.engine,
-            request.app.state.guard,
-        )
+        store, engine = records.get_store(request), request.app.state.engine
         rid = first(params, "referral_id")
         only_id = rid and not any(
             first(params, k) for k in ("received_at", "source", "referrer_relationship", "children")
@@ -316,8 +312,8 @@ def make_page_router() -> APIRouter:
             refusal = register.blind_first_refusal(user, referral)
             if refusal:
                 raise ServingError(409, refusal)
-            scored = register.score(user, referral)
-            guard.record_score(user, referral, scored, via="page")
+            scored, pending = register.score(user, referral)
+            register.shown(user, referral, scored, pending, via="page")
             chronologies = _chronologies(request, user, referral)
         except ServingError as err:
             return _index(request, user, err.status, [err.detail], params)
