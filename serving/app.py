@@ -246,9 +246,7 @@ def create_app(
         refusal = register.blind_first_refusal(user, referral)
         if refusal:
             raise ServingError(409, refusal)
-        result, pending = register.score(
-            user, referral, with_records=records, with_features=features
-        )
+        result, pending = register.score(referral, with_records=records, with_features=features)
         return _shown(user, referral, result, pending)
 
     def _shown(user, referral, result: dict, pending: dict | None = None) -> Response:

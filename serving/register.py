@@ -150,7 +150,6 @@ class ReferralRegister:
 
     def score(
         self,
-        principal: records.Principal,
         referral: ReferralIn,
         *,
         with_records: bool = True,

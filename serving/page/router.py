@@ -312,7 +312,7 @@ def make_page_router() -> APIRouter:
             refusal = register.blind_first_refusal(user, referral)
             if refusal:
                 raise ServingError(409, refusal)
-            scored, pending = register.score(user, referral)
+            scored, pending = register.score(referral)
             register.shown(user, referral, scored, pending, via="page")
             chronologies = _chronologies(request, user, referral)
         except ServingError as err:
