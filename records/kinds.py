@@ -14,6 +14,9 @@ TOKEN_REVOKED = "token_revoked"
 TOKEN_ROLE_CHANGED = "token_role_changed"
 ACCESS_REFUSED = "access_refused"
 REVIEW = "strategy_discussion_review"
+# One version of a referral's content, as MAST first received it or as amended
+# (records/register.py): the referral register lives in the trail.
+REFERRAL = "referral"
 
 KINDS = (
     DECISION,
@@ -28,6 +31,7 @@ KINDS = (
     TOKEN_ROLE_CHANGED,
     ACCESS_REFUSED,
     REVIEW,
+    REFERRAL,
 )
 # The token events the service derives every token's role, expiry and revocation from.
 TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)
