@@ -31,6 +31,7 @@ COMMANDS = [
     "models",
     "audit",
     "serve",
+    "monitor",
     "audit_log",
     "tokens",
     "demo",

@@ -93,7 +93,40 @@ def test_model_card_says_what_it_was_trained_on(trained):
     assert result.data_hash in card["description"]
     assert f"{p.train_start.date()} to {p.train_end.date()}" in card["description"]
     model_type = json.loads(local.read_text())["model_details"]["type"]
-    assert "random search: 2 of 2 candidates: complete search" in model_type
+    run = client.get_run(result.run_id)
+    if run.data.tags["deployed_model"] == "lightgbm":
+        assert "random search: 2 of 2 candidates: complete search" in model_type
+    else:
+        assert model_type.startswith("L1 logistic regression")
+
+
+def test_the_registered_model_is_the_chosen_one_refitted_with_its_backtest(trained):
+    """Chosen on the calibration period, refitted on the latest closed data, with evidence."""
+    result, uri = trained
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mv = client.get_model_version(MODEL_NAME, result.model_version)
+    chosen = mv.tags["deployed_model"]
+    assert chosen in ("lightgbm", "l1_logistic")
+    assert "calibration period" in mv.tags["selection_reason"]
+    assert result.scorer.kind == chosen
+    lgb, l1 = (float(mv.tags[f"selection_auc_{k}"]) for k in ("lightgbm", "l1_logistic"))
+    assert (chosen == "lightgbm") == (lgb - l1 >= TrainConfig().deploy.min_auc_gain)
+    params = client.get_run(result.run_id).data.params
+    p = result.periods
+    # Refitted on everything closed: its calibration window ends where the test period ends.
+    assert params["deploy.calibration"].endswith(str(p.test_end.date()))
+    assert params["deploy.train"].startswith(str(p.train_start.date()))
+    local = Path(client.download_artifacts(result.run_id, "evaluation"))
+    bt = pd.read_csv(local / "backtest.csv")
+    assert bt["fold"].nunique() >= 1
+    assert set(bt["model"]) == {"lightgbm", "l1_logistic"}
+    assert bt["test_end"].max() == str(p.test_end.date())
+    assert "AUC" in mv.tags["backtest"]
+    assert (local / "backtest.png").exists()
+    ref = json.loads(
+        Path(client.download_artifacts(result.run_id, "monitoring/reference.json")).read_text()
+    )
+    assert set(ref["features"]) == set(result.scorer.feature_names)
 
 
 def test_registered_candidate_scores_like_memory(trained, fake_store):
@@ -272,3 +305,64 @@ def test_only_truth_module_reads_ground_truth():
                 assert "latent_harm" in text
                 continue
             assert "latent_harm" not in text and "TRUTH_SCHEMA" not in text, f
+
+
+def test_mast_monitor_reads_the_champions_scores_from_the_trail(trained, fake_store, tmp_path):
+    """From outside: scores logged as the service logs them, then `mast monitor` on the CLI."""
+    import records
+    from mast.cli import app
+    from serving.access import Guard
+
+    result, uri = trained
+    path, _, _, ft = fake_store
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.set_model_version_tag(MODEL_NAME, result.model_version, "gate_verdict", "pass")
+    promote(result.model_version, uri)
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    store = records.RecordsStore(url)
+    _, screener = store.create_token("A Screener", "screener")
+    # The 120 most recent referrals, scored by the champion and logged as the service does.
+    keys = ft.keys.reset_index(drop=True)
+    recent = keys.sort_values("received_at")["referral_id"].drop_duplicates().tail(120)
+    rows = keys["referral_id"].isin(recent).to_numpy()
+    out = result.scorer.predict_referrals(
+        ft.X[rows].reset_index(drop=True), keys.loc[rows, "referral_id"].to_numpy()
+    )
+    out["referral_id"] = keys.loc[rows, "referral_id"].to_numpy()
+    guard = Guard(store)
+    for rid, g in out.groupby("referral_id"):
+        referral = type("R", (), {"referral_id": rid, "children": ["x"]})()
+        guard.record_score(
+            screener,
+            referral,
+            {
+                "request_id": rid,
+                "model_version": result.model_version,
+                "highest_score": int(g["referral_score"].iloc[0]),
+                "multi_agency_review_recommended": bool(g["referral_flag"].iloc[0]),
+            },
+        )
+    store.close()
+    res = CliRunner().invoke(
+        app,
+        [
+            "monitor",
+            "--db",
+            str(path),
+            "--records-db",
+            url,
+            "--tracking-uri",
+            uri,
+            "--out",
+            str(tmp_path),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert res.exit_code == 0, res.output
+    assert "120 referrals scored" in res.output
+    assert "scores PSI" in res.output and "against a planned 10%" in res.output
+    assert "differ" not in res.output  # rescored exactly as the trail says they were shown
+    reports = list(tmp_path.glob("monitoring-*.html"))
+    assert len(reports) == 1 and "Flag rate each month" in reports[0].read_text()
+    logged = client.list_artifacts(result.run_id, "monitoring")
+    assert any(a.is_dir for a in logged)
