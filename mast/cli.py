@@ -38,7 +38,6 @@ COMMANDS = [
 ]
 
 
-
 @app.callback()
 def _options(
     verbose: bool = typer.Option(

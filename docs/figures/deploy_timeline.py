@@ -13,12 +13,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from training.deploy import deployment_window, rolling_origins  # noqa: E402
-from training.splits import plan_periods  # noqa: E402
+from training.deploy import deployment_window, rolling_origins
+from training.splits import plan_periods
 
 COLOURS = {"train": "#4c72b0", "calibration": "#dd8452", "test": "#55a868", "scores": "#c44e52"}
 
