@@ -165,7 +165,11 @@ def model_card_markdown(card: Mapping[str, Any]) -> str:
                 if isinstance(est, dict):
                     lines.append(f"| {m} | {_fmt(est)} |")
             if body.get("backtest_by_year"):
-                lines += ["", "**Rolling-origin backtest of the deployed recipe, by test year**", ""]
+                lines += [
+                    "",
+                    "**Rolling-origin backtest of the deployed recipe, by test year**",
+                    "",
+                ]
                 lines += [f"- {line}" for line in body["backtest_by_year"]]
             for attr, groups in body["by_group"].items():
                 lines += [
