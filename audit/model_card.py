@@ -221,13 +221,12 @@ def write_model_card(
             dict(r) for r in getattr(performance, "to_dict", lambda _: performance)("records")
         ]
     card = model_card(audit_result, gate, context, performance)
-    paths = []
-    for name, text in (
-        ("model_card.json", json.dumps(card, indent=2, ensure_ascii=False, default=str)),
-        ("model_card.md", model_card_markdown(card)),
-    ):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
-        paths.append(out / name)
-    return paths
+    from audit.outputs import write_texts
+
+    return write_texts(
+        out,
+        {
+            "model_card.json": json.dumps(card, indent=2, ensure_ascii=False, default=str),
+            "model_card.md": model_card_markdown(card),
+        },
+    )

@@ -96,8 +96,14 @@ def chance_words(ratio: Mapping[str, Any] | None) -> str:
     return "the difference is very unlikely to be chance"
 
 
-def gap_sentence(lens, attr: str, group: str, ref: str, metric: str = "fpr") -> str | None:
-    """ "For children in A, the tool wrongly flags X in 100 ...; where it wrongly flags Y in 100 in B; ..."."""
+def gap_sentence(
+    lens, attr: str, group: str, ref: str, metric: str = "fpr", ratio=None
+) -> str | None:
+    """ "For children in A, the tool wrongly flags X in every 100 ..., where it ... Y for B; ..."
+
+    ``ratio`` is the interval of the ratio between the two groups; by default
+    ``group``'s against the reference ``ref``.
+    """
     groups = lens.groups.get(attr, {})
     if group not in groups or ref not in groups:
         return None
@@ -105,13 +111,9 @@ def gap_sentence(lens, attr: str, group: str, ref: str, metric: str = "fpr") -> 
     if a.get("value") is None or b.get("value") is None:
         return None
     verb, whom = METRIC_WORDS.get(metric, ("flags", "children"))
-    ratio = (
-        lens.disparities.get(attr, {})
-        .get("by_group", {})
-        .get(group, {})
-        .get(metric, {})
-        .get("ratio")
-    )
+    if ratio is None:
+        by_group = lens.disparities.get(attr, {}).get("by_group", {})
+        ratio = by_group.get(group, {}).get(metric, {}).get("ratio")
     return (
         f"For {children_phrase(attr, group)}, the tool {verb} {in_100(a['value'])} in every 100 "
         f"{whom}, where it {verb} {in_100(b['value'])} for {children_phrase(attr, ref)}; "
@@ -134,23 +136,7 @@ def largest_gap_sentence(lens, attr: str, metric: str = "fpr") -> str | None:
     gap = lens.disparities.get(attr, {}).get("largest_gap", {}).get(metric)
     if not gap:
         return None
-    low, high = gap["lowest"], gap["highest"]
-    groups = lens.groups.get(attr, {})
-    if low not in groups or high not in groups:
-        return None
-    a, b = groups[low].get(metric, {}), groups[high].get(metric, {})
-    if a.get("value") is None or b.get("value") is None:
-        return None
-    verb, whom = METRIC_WORDS.get(metric, ("flags", "children"))
-    return (
-        f"For {children_phrase(attr, low)}, the tool {verb} {in_100(a['value'])} in every 100 "
-        f"{whom}, where it {verb} {in_100(b['value'])} for {children_phrase(attr, high)}; "
-        f"{chance_words(_ratio_interval(gap))}."
-    )
-
-
-def _ratio_interval(gap: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    return gap.get("ratio")
+    return gap_sentence(lens, attr, gap["lowest"], gap["highest"], metric, gap.get("ratio"))
 
 
 _REASON = re.compile(r"^(?P<attr>[^=:]+?) = (?P<group>[^:]+): (?P<rest>.*)$")

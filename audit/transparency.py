@@ -210,15 +210,14 @@ def write_transparency_record(
     """Write ``transparency_record.json`` and ``.html`` beside each other, atomically."""
     card = json.loads(Path(card_path).read_text(encoding="utf-8"))
     record = transparency_record(card, monitoring_policy)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in (
-        ("transparency_record.json", json.dumps(record, indent=2, ensure_ascii=False, default=str)),
-        ("transparency_record.html", transparency_html(record)),
-    ):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
-        paths.append(out / name)
-    return paths
+    from audit.outputs import write_texts
+
+    return write_texts(
+        out_dir,
+        {
+            "transparency_record.json": json.dumps(
+                record, indent=2, ensure_ascii=False, default=str
+            ),
+            "transparency_record.html": transparency_html(record),
+        },
+    )
