@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,14 @@ import numpy as np
 from monitoring.compute import PeriodResult
 from monitoring.drift import psi_reading
 from monitoring.policy import MonitoringPolicy
+
+
+def month_name(period: str) -> str:
+    """``2026-01`` -> "January 2026" (anything else is shown as it is)."""
+    try:
+        return datetime.strptime(period, "%Y-%m").strftime("%B %Y")
+    except ValueError:
+        return period
 
 
 def _png(fig) -> str:
@@ -29,7 +38,7 @@ def _plots(results: list[PeriodResult], labels: dict, policy: MonitoringPolicy) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    periods = [r.period for r in results]
+    periods = [month_name(r.period)[:3] + month_name(r.period)[-5:] for r in results]
     x = np.arange(len(periods))
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     rate = np.array([r.flag_rate for r in results])
@@ -73,7 +82,9 @@ def _plots(results: list[PeriodResult], labels: dict, policy: MonitoringPolicy) 
     ax.axvline(policy.psi_moderate, color="#e6a700", lw=1, ls="--")
     ax.axvline(policy.psi_breach, color="#c0392b", lw=1, ls="--")
     ax.set_xlabel("population stability index (0 = unchanged; dashed lines: moderate, large)")
-    ax.set_title(f"The 10 inputs that changed most, {last.period}, against the training data")
+    ax.set_title(
+        f"The inputs that changed most, {month_name(last.period)}, against the training data"
+    )
     drift_png = _png(fig)
     return {"flag_rate": flag_png, "drift": drift_png}
 
@@ -82,22 +93,23 @@ def summary_lines(results: list[PeriodResult], policy: MonitoringPolicy) -> list
     """One flag-rate line and one drift line per period, as the CLI and the demo print them."""
     lines = []
     for r in results:
+        month = month_name(r.period)
         judged = "" if r.judged else f" (fewer than {policy.min_referrals} referrals: not judged)"
         lines.append(
-            f"{r.period}: {r.n_referrals} referrals scored, {r.n_flagged} flagged = "
+            f"{month}: {r.n_referrals} referrals scored, {r.n_flagged} flagged = "
             f"{r.flag_rate:.0%} (95% interval {r.flag_rate_ci[0]:.0%} to {r.flag_rate_ci[1]:.0%}) "
             f"against a planned {r.expected_flag_rate:.0%}{judged}"
         )
         top = r.top_drift(1)
         worst = f"; most changed input PSI {top[0][1]:.2f}" if top else ""
         lines.append(
-            f"{r.period}: scores PSI {r.score_psi:.2f} "
+            f"{month}: scores PSI {r.score_psi:.2f} "
             f"({psi_reading(r.score_psi, policy.psi_moderate, policy.psi_breach)}){worst}; "
             f"{sum(v >= policy.psi_breach for v in r.feature_psi.values())} inputs past the "
             f"{policy.psi_breach:g} line"
         )
         for b in r.breaches:
-            lines.append(f"{r.period}: BREACH: {b}")
+            lines.append(f"{month}: BREACH: {b}")
     return lines
 
 
@@ -129,7 +141,7 @@ def write_report(
             + "".join(
                 f"<td>{e(str(c))}</td>"
                 for c in (
-                    r.period,
+                    month_name(r.period),
                     r.n_referrals,
                     f"{r.flag_rate:.1%} ({r.flag_rate_ci[0]:.0%} to {r.flag_rate_ci[1]:.0%})",
                     f"{r.expected_flag_rate:.0%}",
@@ -143,7 +155,9 @@ def write_report(
             )
             + "</tr>"
         )
-    breaches = [f"<li><b>{e(r.period)}</b>: {e(b)}</li>" for r in results for b in r.breaches]
+    breaches = [
+        f"<li><b>{e(month_name(r.period))}</b>: {e(b)}</li>" for r in results for b in r.breaches
+    ]
     last = results[-1]
     drift_rows = "".join(
         f"<tr><td>{e(labels.get(n, n))}</td><td>{v:.2f}</td>"
@@ -186,7 +200,7 @@ known, which takes {e(str(facts.get("Outcome known after", "two years")))}).</p>
 <img alt="Flag rate each month against the planned rate" src="data:image/png;base64,{
         plots["flag_rate"]
     }">
-<h2>2. What has changed in the inputs ({e(last.period)})</h2>
+<h2>2. What has changed in the inputs ({e(month_name(last.period))})</h2>
 <p>The population stability index (PSI) compares how the referrals of a month spread across
 each input with how the training data spread. Below {policy.psi_moderate:g}: no meaningful change.
 {policy.psi_moderate:g} to {policy.psi_breach:g}: a moderate change, worth a look. Above
