@@ -88,6 +88,8 @@ class TrainResult:
     tuning_summary: str = ""
     scorer: LightGBMScorer | None = None
     predictions: pd.DataFrame | None = field(default=None, repr=False)
+    selection: Selection | None = None
+    backtest_lines: list[str] = field(default_factory=list)
 
 
 class _Stages:
@@ -587,6 +589,8 @@ def train(
             tuning_summary=tuned.summary,
             scorer=lgb_scorer,
             predictions=predictions,
+            selection=selection,
+            backtest_lines=backtest_lines(backtest, chosen) if len(backtest) else [],
         )
     finally:
         if own_con:

@@ -37,6 +37,8 @@ def test_mast_train_on_a_simulated_store(tmp_path, scale, monkeypatch):
         assert text in out.output
     # The search that chose the model is shown, not only logged as a tag.
     assert "LightGBM tuning: 2 of 2 candidates: complete search" in out.output
+    assert "Model choice: On the calibration period" in out.output
+    assert out.output.count("Referrals received") == 3  # the backtest, one line a year
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version_by_alias(MODEL_NAME, "candidate")
     # The audit really ran: a verdict of its own ("not run" means it crashed or was
