@@ -96,3 +96,24 @@ def test_the_demo_seeds_training(monkeypatch, tmp_path):
     monkeypatch.setattr(demo, "_download_reports", lambda result, out: [])
     demo._train(tmp_path / "mast.duckdb", "sqlite:///x.db", 4321)
     assert seen["random_state"] == 4321 != training.TrainConfig.from_toml().random_state
+
+
+def test_the_demo_says_clearly_when_it_cannot_make_the_pdf(monkeypatch, tmp_path, capsys):
+    """Without Chromium the demo still writes the transparency record and says why no PDF."""
+    import json
+
+    from mast.commands import demo
+    from mast.progress import console
+    from tests.audit.test_transparency import CARD
+
+    monkeypatch.setenv("MAST_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    report = tmp_path / "report.html"
+    report.write_text("<html><body>report</body></html>")
+    card = tmp_path / "model_card.json"
+    card.write_text(json.dumps(CARD))
+    with console.capture() as captured:
+        made = demo._governance_files([report, card])
+    assert "No PDF of the board's report" in captured.get()
+    assert "chromium" in captured.get().lower()
+    assert {p.name for p in made} == {"transparency_record.json", "transparency_record.html"}
+    assert not (tmp_path / "report.pdf").exists()
