@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 
 # Loggers whose INFO/WARNING lines are for library developers.
@@ -41,3 +42,21 @@ def quiet_libraries(verbose: bool = False) -> None:
     for pattern in QUIET_MESSAGES:
         warnings.filterwarnings("ignore", message=pattern)
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?$")
+    # Some MLflow functions reset the filters for their own call
+    # (``warnings.catch_warnings(); simplefilter("once")``), so the display is
+    # filtered too: a warning raised from inside MLflow is not shown.
+    if not getattr(warnings.showwarning, "_mast_quiet", False):
+        warnings.showwarning = _quiet_showwarning(warnings.showwarning)
+
+
+_MLFLOW_FILE = re.compile(r"[\\/]site-packages[\\/]mlflow[\\/]")
+
+
+def _quiet_showwarning(show):
+    def quiet(message, category, filename, lineno, file=None, line=None):
+        if _MLFLOW_FILE.search(str(filename)):
+            return
+        show(message, category, filename, lineno, file, line)
+
+    quiet._mast_quiet = True
+    return quiet

@@ -140,7 +140,7 @@ def _governance_files(files: list[Path]) -> list[Path]:
     from monitoring import load_monitoring_policy
 
     made = []
-    report = next((p for p in files if p.name == "report.html"), None)
+    report = next((p for p in files if p.name in ("governance_report.html", "report.html")), None)
     if report is not None and not report.with_suffix(".pdf").exists():
         try:
             made.append(html_to_pdf(report, report.with_suffix(".pdf")))
