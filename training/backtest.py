@@ -48,8 +48,10 @@ def rolling_backtest(con, cfg, policy, tuned, label_def, Xn, y, keys, names, per
     """Per test year and model: the recipe's figures with bootstrap intervals.
 
     Returns a long frame: ``fold, test_start, test_end, model, label, metric,
-    value, ci_low, ci_high, n_referrals``.  Empty when the store is too short
-    for even one fold.
+    value, ci_low, ci_high, n_referrals`` (empty when the store is too short
+    for even one fold), and each model's predictions for the latest test
+    year (``{model: frame}``, rows in ``keys`` order), on which the fairness
+    audit of the deployed recipe is run.
     """
     from training.truth import harm_labels
 
@@ -59,6 +61,7 @@ def rolling_backtest(con, cfg, policy, tuned, label_def, Xn, y, keys, names, per
     received = keys["received_at"].to_numpy()
     refs = keys["referral_id"].to_numpy()
     rows = []
+    latest: dict[str, pd.DataFrame] = {}
     for w in folds:
         m = w.masks(received)
         if not all(m[p].any() and 0 < y[m[p]].sum() < m[p].sum() for p in m):
@@ -85,6 +88,8 @@ def rolling_backtest(con, cfg, policy, tuned, label_def, Xn, y, keys, names, per
                 tuned,
             )
             out = scorer.predict_referrals(Xn[m["test"]], ref_te)
+            if w is folds[0]:
+                latest[kind] = out.reset_index(drop=True)
             prob, flag = out["probability"].to_numpy(), out["referral_flag"].to_numpy()
             for label, yy in labels.items():
                 res = evaluate_predictions(
@@ -111,7 +116,7 @@ def rolling_backtest(con, cfg, policy, tuned, label_def, Xn, y, keys, names, per
                                 "n_referrals": int(pd.unique(ref_te).size),
                             }
                         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), latest
 
 
 def backtest_metrics(backtest: pd.DataFrame) -> dict[str, float]:

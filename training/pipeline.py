@@ -359,9 +359,19 @@ def train(
                 axis=1,
             )
         with st.stage("rolling-origin backtest"):
-            backtest = rolling_backtest(
+            backtest, latest = rolling_backtest(
                 con, cfg, policy, tuned, label_def, Xn, y, keys, names, periods
             )
+            if chosen in latest and len(latest[chosen]) == len(predictions):
+                # The audit and the gate judge the recipe that is deployed: its
+                # model for the latest backtest year scores exactly the strict
+                # test period's children (calibrated on the months just before
+                # the gap, as the deployed model is).
+                out = latest[chosen]
+                predictions["y_prob"] = out["probability"].to_numpy()
+                predictions["score"] = out["score"].to_numpy()
+                predictions["referral_score"] = out["referral_score"].to_numpy()
+                predictions["flag"] = out["referral_flag"].to_numpy()
         with st.stage("refit for deployment"):
             window = deployment_window(periods, cfg.split.calibration_months)
             m = window.masks(keys["received_at"].to_numpy())

@@ -127,6 +127,8 @@ def test_the_registered_model_is_the_chosen_one_refitted_with_its_backtest(train
         Path(client.download_artifacts(result.run_id, "monitoring/reference.json")).read_text()
     )
     assert set(ref["features"]) == set(result.scorer.feature_names)
+    # The audit judged the deployed recipe's flags for the test period: it flags someone.
+    assert 0 < result.predictions["flag"].mean() < 0.5
 
 
 def test_registered_candidate_scores_like_memory(trained, fake_store):
