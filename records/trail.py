@@ -22,7 +22,7 @@ from records.chain import (
     entry_hash,
     verify_rows,
 )
-from records.db import Database, audit_log
+from records.db import NEW_HEAD, Database, audit_log
 
 # What is exported is what is hashed plus the two hashes, so a CSV can be re-verified.
 EXPORT_COLUMNS = (*CONTENT_FIELDS, "prev_hash", "hash")
@@ -157,6 +157,9 @@ def append_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, 
         stored.append(row)
     if stored:
         conn.execute(_INSERT, stored)
+        # Read by Database.write after the commit, to anchor the new head.
+        first = conn.info.get(NEW_HEAD, (stored[0]["seq"] - 1,))[0]
+        conn.info[NEW_HEAD] = (first, seq, prev)
     return stored
 
 
@@ -200,6 +203,35 @@ def entries_for(
         conditions.append(audit_log.c.actor == actor)
     rows = conn.execute(select(audit_log).where(and_(*conditions)).order_by(audit_log.c.seq))
     return [Entry.from_row(r) for r in rows]
+
+
+def entries_by(
+    conn: Connection, actor: str, kind: str, *, since_at: str | None, before_seq: int
+) -> list[Entry]:
+    """One person's entries of one kind, at or after ``since_at`` and before ``before_seq``."""
+    conditions = [
+        audit_log.c.actor == actor,
+        audit_log.c.kind == kind,
+        audit_log.c.seq < before_seq,
+    ]
+    if since_at is not None:
+        conditions.append(audit_log.c.at >= since_at)
+    rows = conn.execute(select(audit_log).where(and_(*conditions)).order_by(audit_log.c.seq))
+    return [Entry.from_row(r) for r in rows]
+
+
+def entries_since(
+    conn: Connection, seq: int, kinds: tuple[str, ...], limit: int | None = None
+) -> list[Entry]:
+    """Entries of ``kinds`` after ``seq``, in chain order (for readers that follow the trail)."""
+    statement = (
+        select(audit_log)
+        .where(and_(audit_log.c.seq > seq, audit_log.c.kind.in_(list(kinds))))
+        .order_by(audit_log.c.seq)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [Entry.from_row(r) for r in conn.execute(statement)]
 
 
 def _bound(value: datetime | date | None, end: bool) -> str | None:
@@ -276,9 +308,9 @@ def iter_rows(db: Database, batch: int = 5000) -> Iterator[dict[str, Any]]:
         last = rows[-1].seq
 
 
-def verify(db: Database, expect_hash: str | None = None) -> ChainReport:
-    """Verify the whole chain; see :func:`records.chain.verify_rows`."""
-    return verify_rows(iter_rows(db), expect_hash)
+def verify(db: Database, expect_hash: str | None = None, anchors=()) -> ChainReport:
+    """Verify the whole chain against signed heads; see :func:`records.chain.verify_rows`."""
+    return verify_rows(iter_rows(db), expect_hash, anchors)
 
 
 def export_csv(db: Database, out: Path | str) -> int:

@@ -8,11 +8,11 @@ data contract's words and nothing else.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from store import vocabulary as v
 
@@ -20,6 +20,35 @@ ADVISORY_NOTICE = (
     "Advisory only: this score is decision support for the MASH screener. It does not "
     "replace professional judgement, and a person always makes and records the decision."
 )
+
+# Every moment the service reads must lie in this range: outside it, converting
+# to store time (or any offset arithmetic) overflows Python's datetime, and no
+# referral, chronology or decision of children's social care is dated there.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def in_sane_range(moment: datetime) -> datetime:
+    """``moment`` if it lies between 1900 and 2100 (naive moments read as UTC), else an error.
+
+    Compared as UTC without converting, so even ``0001-01-01T00:00+01:00``
+    (an instant before year 1 in UTC) is refused rather than overflowing.
+    """
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    offset = aware.utcoffset()
+    # Shift the bounds, not the moment: the moment may not survive the shift.
+    naive = aware.replace(tzinfo=None)
+    lo = EARLIEST.replace(tzinfo=None) + offset
+    hi = LATEST.replace(tzinfo=None) + offset
+    if not lo <= naive <= hi:
+        raise ValueError(
+            f"{moment.isoformat()[:40]} is outside the dates this service accepts "
+            "(1 January 1900 to 31 December 2100)"
+        )
+    return moment
+
+
+SaneDatetime = Annotated[datetime, AfterValidator(in_sane_range)]
 
 # Enums built from the vocabulary: the OpenAPI schema then lists the allowed
 # values, and the fuzzer and clients see exactly the contract's categories.
@@ -34,12 +63,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ReferralIn(_Strict):
-    """A referral as the MASH receives it; household and history come from the store."""
+class _ReferralContent(_Strict):
+    """What a referral says: fixed the first time MAST receives its id (records/register.py)."""
 
-    referral_id: str = Field(..., pattern=_ID_PATTERN, description="The referral's id.")
-    received_at: datetime = Field(
-        ..., description="When the MASH received the referral; features are computed as of it."
+    received_at: SaneDatetime = Field(
+        ...,
+        description="When the MASH received the referral (1900-2100); features are computed as of it.",
     )
     source: Source
     referrer_relationship: ReferrerRelationship
@@ -69,6 +98,17 @@ class ReferralIn(_Strict):
         if len(set(concerns)) != len(concerns):
             raise ValueError("a concern is listed more than once")
         return concerns
+
+
+class ReferralIn(_ReferralContent):
+    """A referral as the MASH receives it; household and history come from the store.
+
+    The first time MAST receives a ``referral_id`` its content is fixed:
+    the same content again is scored the same; other content is refused
+    (409) unless recorded as an amendment.
+    """
+
+    referral_id: str = Field(..., pattern=_ID_PATTERN, description="The referral's id.")
 
 
 class EvidenceRecord(_Strict):
@@ -122,6 +162,11 @@ class ChildScore(_Strict):
     )
     base_value: float = Field(..., description="The model's raw margin before any feature.")
     raw_margin: float
+    features: dict[str, float | None] | None = Field(
+        None,
+        description="With ?features=true: each feature's value as the model saw it "
+        "(name -> value; null where the model took it as missing), as in the feature catalogue.",
+    )
 
 
 class ScoreOut(_Strict):
@@ -136,6 +181,34 @@ class ScoreOut(_Strict):
     model_version: str
     policy_version: str
     scored_at: datetime
+    referral_version: int = Field(
+        1, description="Which version of the referral this is (an amendment makes a new one)."
+    )
+    referral_flagged: bool | None = Field(
+        None,
+        description="The referral's flag: the highest of every version's and every score "
+        "shown. Once flagged, it stays flagged until a manager records an override.",
+    )
+
+
+class AmendmentIn(_ReferralContent):
+    """A corrected version of a referral's content: a separate, audited action.
+
+    Every earlier version is kept.  A screener must say why; a manager
+    should.  ``amendment_id`` is chosen by the client, so that a retried
+    request is never recorded twice.
+    """
+
+    amendment_id: str = Field(
+        ..., pattern=r"^[A-Za-z0-9._:-]{8,128}$", description="Client-chosen id; a replay gets 409."
+    )
+    reason: str | None = Field(None, max_length=20_000, description="Why the content is corrected.")
+
+    def referral(self, referral_id: str) -> ReferralIn:
+        """The amended content as the referral it scores as."""
+        return ReferralIn(
+            referral_id=referral_id, **self.model_dump(exclude={"amendment_id", "reason"})
+        )
 
 
 class ChronologyEntry(_Strict):
@@ -154,13 +227,47 @@ class ChronologyEntry(_Strict):
     days_to_record: int
 
 
+class ChronologyPerson(_Strict):
+    """Someone whose records are in the chronology, and how they relate to the child."""
+
+    person_id: str
+    relationship: str = Field(
+        ..., description="'child' (the subject), an adult's household role, or 'sibling'."
+    )
+    joined: datetime | None = Field(
+        None, description="When the adult joined the child's household."
+    )
+    left: datetime | None = Field(
+        None, description="When the adult left, as known then (null: still living with the child)."
+    )
+    lives_with_child: bool = Field(
+        True, description="Whether, as known at the cut-off, they lived with the child."
+    )
+
+
 class ChronologyOut(_Strict):
     person_id: str
-    as_of: datetime
+    referral_id: str | None = Field(
+        None, description="The referral the chronology was opened for (its purpose)."
+    )
+    as_of: datetime = Field(
+        ..., description="The cut-off: what was recorded before it is in entries."
+    )
     late_after_days: int
     household_ids: list[str]
-    people: list[dict[str, str]]
-    entries: list[ChronologyEntry]
+    people: list[ChronologyPerson] = Field(
+        ...,
+        description="The child, every adult who lived with the child at any time in the 24 "
+        "months before the cut-off, and the siblings named on the referral.",
+    )
+    entries: list[ChronologyEntry] = Field(
+        ..., description="What was on record before the cut-off."
+    )
+    recorded_since: list[ChronologyEntry] = Field(
+        [],
+        description="Recorded since this referral: the same people's records entered after the "
+        "cut-off (hindsight, kept apart).",
+    )
     advisory_notice: str = ADVISORY_NOTICE
 
 

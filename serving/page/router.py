@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 
 import records
 from records import roles
-from serving.engine import ServingError
+from serving.engine import STORE_TIMEZONE, ServingError
 from serving.page.forms import (
     FormError,
     first,
@@ -32,7 +33,7 @@ from serving.page.forms import (
     referral_from_query,
     referral_query,
 )
-from serving.schemas import ADVISORY_NOTICE, ReferralIn
+from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
 from store import vocabulary as v
 
 PAGE_PREFIX = "/page"
@@ -52,6 +53,22 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def uk_time(moment: Any) -> str:
+    """A time as a screener reads it: UK local time, day month year hour:minute.
+
+    Trail times are UTC text ending in ``Z``; store times are naive UK time already.
+    """
+    if moment is None:
+        return ""
+    when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    if when.tzinfo is not None:
+        when = when.astimezone(STORE_TIMEZONE)
+    return when.strftime("%d %b %Y %H:%M")
+
+
+_templates.filters["uk_time"] = uk_time
 ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
@@ -67,7 +84,9 @@ def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 def _signed_in(request: Request) -> records.Principal | None:
     token = request.cookies.get(records.COOKIE_NAME)
-    return records.get_store(request).verify_token(token) if token else None
+    principal = records.get_store(request).verify_token(token) if token else None
+    request.state.principal = principal  # for the access log
+    return principal
 
 
 def _user(request: Request) -> records.Principal | Response:
@@ -167,34 +186,6 @@ def _linked(child: dict, index: dict[tuple, list[tuple[str, str]]]) -> dict:
     }
 
 
-def _stored_referral(engine, referral_id: str) -> ReferralIn | None:
-    """A referral already in the store, to reopen it by id."""
-    cur = engine.cursor()
-    columns = ", ".join(v.CONCERN_COLUMNS)
-    row = cur.execute(
-        f"SELECT referral_id, received_at, source, referrer_relationship, {columns} FROM referrals WHERE referral_id = ?",
-        [referral_id],
-    ).fetchone()
-    if row is None:
-        return None
-    children = [
-        r[0]
-        for r in cur.execute(
-            "SELECT person_id FROM referral_children WHERE referral_id = ? ORDER BY person_id",
-            [referral_id],
-        ).fetchall()
-    ]
-    concerns = [c for c, flag in zip(v.CONCERNS, row[4:], strict=True) if flag]
-    return ReferralIn(
-        referral_id=row[0],
-        received_at=row[1],
-        source=row[2],
-        referrer_relationship=row[3],
-        concerns=concerns,
-        children=children,
-    )
-
-
 def _index(
     request: Request,
     user: records.Principal,
@@ -216,23 +207,35 @@ def _index(
 
 
 def _chronologies(request: Request, user: records.Principal, referral: ReferralIn) -> list[dict]:
+    """Each child's chronology as of the referral, with what was recorded since kept apart."""
     engine, guard = request.app.state.engine, request.app.state.guard
     out = []
     for pid in referral.children:
-        chron = engine.chronology(pid)
+        chron = engine.chronology(pid, referral=referral)
         guard.record(
             "chronology_view",
             user,
             referral_id=referral.referral_id,
             person_ids=[pid],
-            detail={"entries": len(chron["entries"]), "via": "page"},
+            detail={
+                "entries": len(chron["entries"]),
+                "recorded_since": len(chron["recorded_since"]),
+                "as_of": chron["as_of"].isoformat(),
+                "via": "page",
+            },
         )
-        for e in chron["entries"]:
+        for e in chron["entries"] + chron["recorded_since"]:
             e["anchor"] = _anchor(
                 pid, e["person_id"], e["agency"], e["event_type"], e["occurred_at"]
             )
         out.append(chron)
     return out
+
+
+def _refused(status: int, messages: list[str], **context: Any) -> HTMLResponse:
+    return _render(
+        "result.html.j2", status, ok=False, title="Not recorded", messages=messages, **context
+    )
 
 
 def make_page_router() -> APIRouter:
@@ -258,11 +261,15 @@ def make_page_router() -> APIRouter:
                 user=None,
                 error="That token is not valid (unknown, mistyped or revoked).",
             )
+        # The cookie holds a session token of its own (MAST_SESSION_HOURS), so
+        # signing out can revoke it without revoking the token signed in with.
+        session = records.get_store(request).create_session(user)
         response = RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
         response.set_cookie(
             records.COOKIE_NAME,
-            token,
+            session,
             httponly=True,
+            max_age=int(records.tokens.session_lifetime().total_seconds()),
             samesite="strict",
             path=PAGE_PREFIX,
             secure=request.url.scheme == "https",
@@ -271,6 +278,10 @@ def make_page_router() -> APIRouter:
 
     @router.post("/sign-out")
     def sign_out(request: Request, form: dict = Depends(_form)) -> Response:
+        """Revoke the session's token (not just the cookie) and clear the cookie."""
+        user = _signed_in(request)
+        if user is not None:
+            records.get_store(request).revoke_token(user.token_id, user.name, user.role)
         response = RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
         response.delete_cookie(records.COOKIE_NAME, path=PAGE_PREFIX)
         return response
@@ -281,17 +292,14 @@ def make_page_router() -> APIRouter:
         if isinstance(user, Response):
             return user
         params = parse_qs(request.url.query, keep_blank_values=True)
-        store, engine, guard = (
-            records.get_store(request),
-            request.app.state.engine,
-            request.app.state.guard,
-        )
+        store, engine = records.get_store(request), request.app.state.engine
         rid = first(params, "referral_id")
         only_id = rid and not any(
             first(params, k) for k in ("received_at", "source", "referrer_relationship", "children")
         )
+        register = request.app.state.register
         try:
-            referral = _stored_referral(engine, rid) if only_id else referral_from_query(params)
+            referral = register.current(rid) if only_id else referral_from_query(params)
         except FormError as err:
             return _index(request, user, 422, err.messages, params)
         if referral is None:
@@ -299,24 +307,30 @@ def make_page_router() -> APIRouter:
                 request,
                 user,
                 404,
-                [f"No referral {rid!r} in the store: enter it as a new referral below."],
+                [f"No referral {rid!r} is on record: enter it as a new referral below."],
                 params,
             )
-        query = referral_query(referral)
         if store.blind_first() and not store.has_initial_view(referral.referral_id, user):
             return _render(
                 "initial_view.html.j2",
                 user=user,
                 referral=referral,
-                query=query,
+                query=referral_query(referral),
                 view_id=uuid.uuid4().hex,
             )
         try:
-            scored = engine.score(referral)
-            guard.record_score(user, referral, scored, via="page")
+            refusal = register.blind_first_refusal(user, referral)
+            if refusal:
+                raise ServingError(409, refusal)
+            scored, pending = register.score(referral)
+            register.shown(user, referral, scored, pending, via="page")
             chronologies = _chronologies(request, user, referral)
         except ServingError as err:
             return _index(request, user, err.status, [err.detail], params)
+        except records.RuleViolation as err:
+            return _index(request, user, err.status, [err.message], params)
+        # From here on the referral is on record: reopen it by id (its current version).
+        query = urlencode({"referral_id": referral.referral_id})
         index = _row_index(chronologies)
         children = [_linked(child, index) for child in scored["children"]]
         policy = engine.model.policy
@@ -334,6 +348,11 @@ def make_page_router() -> APIRouter:
             closure_reasons=v.CLOSURE_REASONS,
             decision_id=uuid.uuid4().hex,
             override_id=uuid.uuid4().hex,
+            amendment_id=uuid.uuid4().hex,
+            versions=register.versions(referral.referral_id),
+            sources=v.REFERRAL_SOURCES,
+            relationships=v.REFERRER_RELATIONSHIPS,
+            concerns=v.CONCERNS,
             blind_first=store.blind_first(),
         )
 
@@ -416,6 +435,41 @@ def make_page_router() -> APIRouter:
             messages=[f"Audit entry {entry.seq} at {entry.at}, by {entry.actor}."],
             **context,
         )
+
+    @router.post("/referral/{referral_id}/amend", response_class=HTMLResponse)
+    def post_amendment(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
+        """Correct the referral's content: a new version, kept beside the earlier ones."""
+        user = _user(request)
+        if isinstance(user, Response):
+            return user
+        context = {
+            "user": user,
+            "back": urlencode({"referral_id": referral_id}),
+            "referral_id": referral_id,
+        }
+        register = request.app.state.register
+        try:
+            referral = referral_from_query({**form, "referral_id": [referral_id]})
+            body = AmendmentIn(
+                amendment_id=first(form, "amendment_id") or "",
+                reason=first(form, "reason"),
+                **referral.model_dump(exclude={"referral_id"}),
+            )
+            refusal = register.blind_first_refusal(user, referral)
+            if refusal:
+                raise ServingError(409, refusal)
+            register.amend(user, referral, reason=body.reason, amendment_id=body.amendment_id)
+        except FormError as err:
+            return _refused(422, err.messages, **context)
+        except ValidationError as err:
+            return _refused(422, messages_of(err), **context)
+        except ServingError as err:
+            return _refused(err.status, [err.detail], **context)
+        except records.RuleViolation as err:
+            return _refused(err.status, [err.message], **context)
+        return RedirectResponse(f"{PAGE_PREFIX}/referral?{context['back']}", status_code=303)
 
     @router.post("/referral/{referral_id}/decision", response_class=HTMLResponse)
     def post_decision(
