@@ -59,6 +59,15 @@ class PolicySection:
     file: str = "models/flag_policy.toml"
 
 
+@dataclass(frozen=True)
+class DeploySection:
+    # How much higher LightGBM's calibration-period AUC must be for it to be
+    # deployed instead of the L1 logistic regression.
+    min_auc_gain: float = 0.01
+    # Test years in the rolling-origin backtest of the deployment recipe.
+    backtest_folds: int = 3
+
+
 _SECTIONS = {
     "label": LabelSection,
     "split": SplitSection,
@@ -67,6 +76,7 @@ _SECTIONS = {
     "baselines": BaselinesSection,
     "evaluation": EvaluationSection,
     "policy": PolicySection,
+    "deploy": DeploySection,
 }
 
 
@@ -83,6 +93,7 @@ class TrainConfig:
     baselines: BaselinesSection = field(default_factory=BaselinesSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
     policy: PolicySection = field(default_factory=PolicySection)
+    deploy: DeploySection = field(default_factory=DeploySection)
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> TrainConfig:
@@ -135,6 +146,10 @@ class TrainConfig:
             raise ValueError("evaluation.n_bootstrap must be at least 10")
         if self.num_threads < 1:
             raise ValueError("num_threads must be at least 1")
+        if self.deploy.min_auc_gain < 0:
+            raise ValueError("deploy.min_auc_gain must be >= 0")
+        if self.deploy.backtest_folds < 1:
+            raise ValueError("deploy.backtest_folds must be at least 1")
 
     def policy_path(self) -> Path:
         p = Path(self.policy.file)

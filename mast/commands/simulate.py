@@ -30,7 +30,10 @@ def simulate(
         20_000, "--children", help="Children aged 0-17 living in the local authority at any time."
     ),
     years: int = typer.Option(
-        5, "--years", help="Years in the observed window (the training pipeline needs about 10)."
+        10,
+        "--years",
+        help="Years in the observed window: `mast train` needs about 9.7 with its default "
+        "periods (three 25-month label gaps), so the default is 10.",
     ),
     random_state: int = typer.Option(
         None,

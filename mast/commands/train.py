@@ -138,6 +138,14 @@ def print_result(result) -> None:
     console.print(timing)
     if result.tuning_summary:
         console.print(f"LightGBM tuning: {escape(result.tuning_summary)}")
+    selection = getattr(result, "selection", None)
+    if selection is not None:
+        console.print(f"Model choice: {escape(selection.reason)}", soft_wrap=True)
+    lines = getattr(result, "backtest_lines", [])
+    if lines:
+        console.print("Rolling-origin backtest of the deployed recipe, by test year:")
+        for line in lines:
+            console.print(f"  {escape(line)}", soft_wrap=True)
     verdict = result.gate_verdict
     colour = "green" if verdict == "pass" else "red"
     console.print(

@@ -93,7 +93,42 @@ def test_model_card_says_what_it_was_trained_on(trained):
     assert result.data_hash in card["description"]
     assert f"{p.train_start.date()} to {p.train_end.date()}" in card["description"]
     model_type = json.loads(local.read_text())["model_details"]["type"]
-    assert "random search: 2 of 2 candidates: complete search" in model_type
+    run = client.get_run(result.run_id)
+    if run.data.tags["deployed_model"] == "lightgbm":
+        assert "random search: 2 of 2 candidates: complete search" in model_type
+    else:
+        assert model_type.startswith("L1 logistic regression")
+
+
+def test_the_registered_model_is_the_chosen_one_refitted_with_its_backtest(trained):
+    """Chosen on the calibration period, refitted on the latest closed data, with evidence."""
+    result, uri = trained
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mv = client.get_model_version(MODEL_NAME, result.model_version)
+    chosen = mv.tags["deployed_model"]
+    assert chosen in ("lightgbm", "l1_logistic")
+    assert "calibration period" in mv.tags["selection_reason"]
+    assert result.scorer.kind == chosen
+    lgb, l1 = (float(mv.tags[f"selection_auc_{k}"]) for k in ("lightgbm", "l1_logistic"))
+    assert (chosen == "lightgbm") == (lgb - l1 >= TrainConfig().deploy.min_auc_gain)
+    params = client.get_run(result.run_id).data.params
+    p = result.periods
+    # Refitted on everything closed: its calibration window ends where the test period ends.
+    assert params["deploy.calibration"].endswith(str(p.test_end.date()))
+    assert params["deploy.train"].startswith(str(p.train_start.date()))
+    local = Path(client.download_artifacts(result.run_id, "evaluation"))
+    bt = pd.read_csv(local / "backtest.csv")
+    assert bt["fold"].nunique() >= 1
+    assert set(bt["model"]) == {"lightgbm", "l1_logistic"}
+    assert bt["test_end"].max() == str(p.test_end.date())
+    assert "AUC" in mv.tags["backtest"]
+    assert (local / "backtest.png").exists()
+    ref = json.loads(
+        Path(client.download_artifacts(result.run_id, "monitoring/reference.json")).read_text()
+    )
+    assert set(ref["features"]) == set(result.scorer.feature_names)
+    # The audit judged the deployed recipe's flags for the test period: it flags someone.
+    assert 0 < result.predictions["flag"].mean() < 0.5
 
 
 def test_registered_candidate_scores_like_memory(trained, fake_store):
@@ -237,9 +272,19 @@ def test_the_same_seed_gives_the_same_model_on_a_loaded_machine(fake_store, tmp_
     assert {k: params[f"lightgbm.{k}"] for k in first} != first
     assert quiet.tuning_summary == loaded.tuning_summary == "4 of 4 candidates: complete search"
     pq, pl = quiet.predictions, loaded.predictions
-    for col in ("y_prob", "score", "flag", "l1_logistic_probability", "rule_score"):
+    for col in (
+        "y_prob",
+        "score",
+        "flag",
+        "lightgbm_probability",
+        "lightgbm_score",
+        "l1_logistic_probability",
+        "rule_score",
+    ):
         np.testing.assert_array_equal(pq[col], pl[col], err_msg=col)
-    assert quiet.scorer.booster.model_to_string() == loaded.scorer.booster.model_to_string()
+    assert quiet.scorer.kind == loaded.scorer.kind
+    if quiet.scorer.kind == "lightgbm":
+        assert quiet.scorer.booster.model_to_string() == loaded.scorer.booster.model_to_string()
     assert (
         mlflow.MlflowClient(f"sqlite:///{tmp_path}/l.db")
         .get_run(loaded.run_id)
@@ -260,7 +305,7 @@ def test_the_same_seed_gives_the_same_model_on_a_loaded_machine(fake_store, tmp_
         Path(client.download_artifacts(cut.run_id, "evaluation/evaluation_report.json")).read_text()
     )
     assert report["tuning"]["stopped_by_budget"] is True
-    assert not np.array_equal(cut.predictions["y_prob"], pq["y_prob"])
+    assert not np.array_equal(cut.predictions["lightgbm_probability"], pq["lightgbm_probability"])
 
 
 def test_only_truth_module_reads_ground_truth():
