@@ -55,6 +55,15 @@ class EvaluationSection:
 
 
 @dataclass(frozen=True)
+class InputsSection:
+    # True (the default): the referral's source and referrer are not inputs,
+    # and counts of earlier referrals and closures may only raise risk
+    # (features.model_inputs, features.monotone_signs).  False trains the
+    # unconstrained model, so the difference can be shown, not hidden.
+    constrained: bool = True
+
+
+@dataclass(frozen=True)
 class PolicySection:
     file: str = "models/flag_policy.toml"
 
@@ -67,6 +76,7 @@ _SECTIONS = {
     "baselines": BaselinesSection,
     "evaluation": EvaluationSection,
     "policy": PolicySection,
+    "inputs": InputsSection,
 }
 
 
@@ -83,6 +93,7 @@ class TrainConfig:
     baselines: BaselinesSection = field(default_factory=BaselinesSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
     policy: PolicySection = field(default_factory=PolicySection)
+    inputs: InputsSection = field(default_factory=InputsSection)
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> TrainConfig:
@@ -156,6 +167,10 @@ def _coerce(value, type_name, where: str):
     # An optional value is simply left out of the TOML; a value given has the type.
     type_name = type_name.removesuffix(" | None")
     try:
+        if type_name == "bool":
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
         if type_name == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise TypeError

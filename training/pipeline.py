@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit.added import CLOSED, what_the_tool_adds
+from audit.added import metrics as added_metrics
+from features import model_inputs, monotone_signs
 from models import (
     MODEL_NAME,
     LightGBMScorer,
@@ -39,6 +42,7 @@ from training.evaluate import (
     comparison_frame,
     evaluate_predictions,
 )
+from training.front_door import front_door_columns
 from training.labels import compute_labels, get_label
 from training.splits import Periods, assign_periods, data_range, plan_periods
 from training.tuning import tune_lightgbm
@@ -79,6 +83,8 @@ class TrainResult:
     tuning_summary: str = ""
     scorer: LightGBMScorer | None = None
     predictions: pd.DataFrame | None = field(default=None, repr=False)
+    # audit.added.what_the_tool_adds on the test period: incremental and union catch.
+    added: dict | None = None
 
 
 class _Stages:
@@ -116,20 +122,39 @@ def _human_flags(con, referral_ids: np.ndarray) -> np.ndarray:
     return pd.Series(referral_ids).map(mapping).to_numpy(dtype=float)
 
 
-def _logistic(X: np.ndarray, y: np.ndarray, C: float, random_state: int):
+def _logistic(
+    X: np.ndarray, y: np.ndarray, C: float, random_state: int, signs: list[int] | None = None
+):
+    """The AFST-style L1 logistic baseline, with a sign constraint by exclusion.
+
+    A feature that may only raise risk (``signs`` +1) and gets a negative
+    coefficient is left out and the model refitted, until none does:
+    liblinear has no bound constraints, and leaving the column out is what
+    the issue allows ("a sign constraint or exclusion").  The first step of
+    the pipeline keeps the remaining columns, so it still takes every input.
+    """
+    from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(
-            l1_ratio=1.0, C=C, solver="liblinear", random_state=random_state, max_iter=500
-        ),
-    )
-    return pipe.fit(X, y)
+    signs = list(signs) if signs is not None else [0] * X.shape[1]
+    keep = list(range(X.shape[1]))
+    while True:
+        pipe = make_pipeline(
+            ColumnTransformer([("inputs", "passthrough", keep)], remainder="drop"),
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(
+                l1_ratio=1.0, C=C, solver="liblinear", random_state=random_state, max_iter=500
+            ),
+        ).fit(X, y)
+        coef = pipe[-1].coef_[0][: len(keep)]
+        wrong = [j for j, c in zip(keep, coef, strict=True) if signs[j] > 0 and c < 0]
+        if not wrong:
+            return pipe
+        keep = [j for j in keep if j not in wrong]
 
 
 def train(
@@ -201,7 +226,11 @@ def train(
             keys = feature_table.keys.reset_index(drop=True)
             X = feature_table.X.reset_index(drop=True).astype(float)
             protected = feature_table.protected.reset_index(drop=True)
-            names = list(X.columns)
+            # Decision echoes: by default who referred is not an input and
+            # earlier referrals and closures may only raise risk ([inputs]).
+            names = model_inputs(list(X.columns), cfg.inputs.constrained)
+            signs = monotone_signs(names, cfg.inputs.constrained)
+            X = X[names]
             feature_rows = len(X)
         with st.stage("labels and split"):
             period = assign_periods(keys, periods)
@@ -251,6 +280,7 @@ def train(
                 random_state=seed,
                 num_threads=cfg.num_threads,
                 progress=progress,
+                monotone_constraints=signs,
             )
             if tuned.stopped_by_budget:
                 logger.warning(
@@ -261,16 +291,21 @@ def train(
         with st.stage("calibrate and score"):
             scorers = {
                 "lightgbm": LightGBMScorer(tuned.booster, names),
-                "l1_logistic": LogisticScorer(_logistic(Xtr, ytr, cfg.baselines.l1_C, seed), names),
+                "l1_logistic": LogisticScorer(
+                    _logistic(Xtr, ytr, cfg.baselines.l1_C, seed, signs), names
+                ),
                 "rule": RuleScorer(cfg.baselines.rule_feature, names),
             }
             ca_pos = referral_max(ref_ca, yca).to_numpy()
             first_ca = ~pd.Series(ref_ca).duplicated().to_numpy()
+            ca_closed = front_door_columns(con, ref_ca)["screener_decision"].isin(CLOSED).to_numpy()
             for s in scorers.values():
                 s.fit_calibration(Xca, yca, cfg.calibration.method)
                 s.fit_scores(Xtr)
                 ref_score = referral_max(ref_ca, s.score(Xca)).to_numpy()
-                s.policy = resolve_policy(policy, ref_score[first_ca], ca_pos[first_ca])
+                s.policy = resolve_policy(
+                    policy, ref_score[first_ca], ca_pos[first_ca], ca_closed[first_ca]
+                )
         with st.stage("evaluate"):
             y_harm = harm_labels(
                 con,
@@ -336,9 +371,12 @@ def train(
                         }
                     ),
                     protected.loc[masks["test"]].reset_index(drop=True),
+                    front_door_columns(con, ref_te),
                 ],
                 axis=1,
             )
+            # What the flag adds to the screeners' own decisions (issue #14).
+            added = what_the_tool_adds(predictions, confidence=cfg.evaluation.confidence)
         with st.stage("explain (SHAP)"):
             lgb_scorer = scorers["lightgbm"]
             rng = np.random.default_rng(seed)
@@ -405,6 +443,7 @@ def train(
                 for p, c in counts.items():
                     for k, val in c.items():
                         metrics[f"data.{p}.{k}"] = val
+                metrics.update(added_metrics(added))
                 metrics["shap.additivity_max_abs_err"] = additivity
                 metrics["tuning.seconds"] = tuned.seconds
                 metrics["tuning.trials"] = len(tuned.trials)
@@ -425,6 +464,7 @@ def train(
                         predictions=predictions,
                         tuned=tuned,
                         data_hash=data_hash,
+                        added=added,
                     )
                     _write_artifacts(tmp, cfg, outputs_)
                     mlflow.log_artifacts(str(tmp / "evaluation"), artifact_path="evaluation")
@@ -515,6 +555,7 @@ def train(
             tuning_summary=tuned.summary,
             scorer=lgb_scorer,
             predictions=predictions,
+            added=added,
         )
     finally:
         if own_con:
@@ -604,6 +645,7 @@ class RunOutputs:
     predictions: pd.DataFrame
     tuned: Any
     data_hash: str
+    added: dict | None = None
 
 
 def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
@@ -642,6 +684,7 @@ def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
             "best_params": out.tuned.params,
         },
         "results": out.comparison.to_dict(orient="records"),
+        "what_the_tool_adds": out.added,
     }
     (ev / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=str))
     (ev / "evaluation_report.md").write_text(_markdown_report(report, out.comparison))
@@ -718,4 +761,9 @@ def _markdown_report(report: dict, comparison: pd.DataFrame) -> str:
             f"| {MODEL_LABELS.get(r.model, r.model)} | {r.label} | {r.metric} | {r.value:.3f} | "
             f"{r.ci_low:.3f}–{r.ci_high:.3f} |"
         )
+    if report.get("what_the_tool_adds"):
+        from audit.added import sentences
+
+        lines += ["", "## What the tool adds to the screeners", ""]
+        lines += [f"- {line}" for line in sentences(report["what_the_tool_adds"])]
     return "\n".join(lines) + "\n"

@@ -72,6 +72,43 @@ def comparison_table(comparison, title: str = "Test period: four models side by 
     return table
 
 
+def added_table(added: dict, title: str = "What the flag adds to the screeners") -> Table:
+    """Incremental and union catch per label, and the extra reviews they cost."""
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        title=title,
+        caption=(
+            "incremental: of referrals with the outcome the screeners closed (no further\n"
+            "action, malicious, early help), the share the flag sends to review\n"
+            "union: of referrals with the outcome, caught by the screeners or the flag\n"
+            f"extra reviews: {added.get('extra_reviews_per_1000') or 0:.0f} per 1,000 referrals "
+            "(flagged, not already sent to a strategy discussion)"
+        ),
+    )
+    for col in ("vs", "with outcome", "screeners", "flag", "incremental", "union"):
+        table.add_column(col, justify="left" if col == "vs" else "right", no_wrap=True)
+
+    def cell(est: dict) -> str:
+        if est["value"] is None:
+            return "–"
+        return f"{est['value']:.3f}\n{est['ci_low']:.2f}–{est['ci_high']:.2f}"
+
+    for label, e in added.get("labels", {}).items():
+        inc = e["incremental_catch"]
+        table.add_row(
+            label,
+            f"{e['n_with_outcome']:,}",
+            cell(e["screeners_catch"]),
+            cell(e["tool_catch"]),
+            cell(inc) + f"\nof {inc['n']:,}",
+            cell(e["union_catch"]),
+        )
+    return table
+
+
 def train(
     db: Path = typer.Option(None, "--db", help="The DuckDB store to train from."),
     config: Path = typer.Option(
@@ -132,6 +169,8 @@ def print_result(result) -> None:
         )
     console.print(periods)
     console.print(comparison_table(result.comparison))
+    if result.added:
+        console.print(added_table(result.added))
     timing = Table("stage", "seconds", title="Time per stage")
     for stage, secs in result.timings.items():
         timing.add_row(stage, f"{secs:.1f}")

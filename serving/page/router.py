@@ -32,6 +32,7 @@ from serving.page.forms import (
     referral_from_query,
     referral_query,
 )
+from serving.reasons import plain
 from serving.schemas import ADVISORY_NOTICE, ReferralIn
 from store import vocabulary as v
 
@@ -52,6 +53,8 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Store codes in words wherever the page shows them (serving.reasons.plain).
+_templates.filters["plain"] = plain
 ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
@@ -164,6 +167,7 @@ def _linked(child: dict, index: dict[tuple, list[tuple[str, str]]]) -> dict:
         **child,
         "reasons_for": reasons(child["reasons_for"]),
         "reasons_against": reasons(child["reasons_against"]),
+        "not_found": child.get("not_found", []),
     }
 
 
