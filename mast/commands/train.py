@@ -30,6 +30,18 @@ def _fmt(row) -> str:
     return f"{row['value']:.3f}"
 
 
+def _compact_table(title: str, caption: str) -> Table:
+    """A narrow table for a terminal: the four models and what the flag adds."""
+    return Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        title=title,
+        caption=caption,
+    )
+
+
 def comparison_table(comparison, title: str = "Test period: four models side by side") -> Table:
     """The four models against the proxy label and ground-truth harm, with 95% intervals."""
     metrics = ("auc", "average_precision", "brier", "flag_rate", "precision", "recall")
@@ -41,17 +53,11 @@ def comparison_table(comparison, title: str = "Test period: four models side by 
         "precision": "prec.",
         "recall": "recall",
     }
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,
-        title=title,
-        caption=(
-            "proxy: CP plan / looked after label · harm: simulated ground truth\n"
-            "per child: AUC, AP, Brier · per referral: flag rate, precision, recall\n"
-            "[95% interval, bootstrap resampled by referral]"
-        ),
+    table = _compact_table(
+        title,
+        "proxy: CP plan / looked after label · harm: simulated ground truth\n"
+        "per child: AUC, AP, Brier · per referral: flag rate, precision, recall\n"
+        "[95% interval, bootstrap resampled by referral]",
     )
     table.add_column("model", no_wrap=True)
     table.add_column("vs", no_wrap=True)
@@ -74,19 +80,13 @@ def comparison_table(comparison, title: str = "Test period: four models side by 
 
 def added_table(added: dict, title: str = "What the flag adds to the screeners") -> Table:
     """Incremental and union catch per label, and the extra reviews they cost."""
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,
-        title=title,
-        caption=(
-            "incremental: of referrals with the outcome the screeners closed (no further\n"
-            "action, malicious, early help), the share the flag sends to review\n"
-            "union: of referrals with the outcome, caught by the screeners or the flag\n"
-            f"extra reviews: {added.get('extra_reviews_per_1000') or 0:.0f} per 1,000 referrals "
-            "(flagged, not already sent to a strategy discussion)"
-        ),
+    table = _compact_table(
+        title,
+        "incremental: of referrals with the outcome the screeners closed (no further\n"
+        "action, malicious, early help), the share the flag sends to review\n"
+        "union: of referrals with the outcome, caught by the screeners or the flag\n"
+        f"extra reviews: {added.get('extra_reviews_per_1000') or 0:.0f} per 1,000 referrals "
+        "(flagged, not already sent to a strategy discussion)",
     )
     for col in ("vs", "with outcome", "screeners", "flag", "incremental", "union"):
         table.add_column(col, justify="left" if col == "vs" else "right", no_wrap=True)

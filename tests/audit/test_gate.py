@@ -159,7 +159,7 @@ def who_referred(miss_family: float, n: int = 1500) -> pd.DataFrame:
     return df
 
 
-def run_who(df):
+def run_who(df, groups=("grp", "family_or_community", "source_group"), y_harm="y_harm"):
     result = audit_predictions(
         df,
         y_true="y_true",
@@ -167,9 +167,9 @@ def run_who(df):
         score=None,
         y_prob=None,
         band=None,
-        groups=["grp", "family_or_community", "source_group"],
+        groups=list(groups),
         referral_col="rid",
-        y_harm="y_harm",
+        y_harm=y_harm,
         human_flag=None,
         n_boot=200,
         random_state=0,
@@ -192,21 +192,6 @@ def test_the_gate_judges_missed_family_referrals_against_ground_truth():
 
 def test_without_ground_truth_the_who_referred_rule_is_noted_not_passed_silently():
     df = who_referred(0.95).drop(columns="y_harm")
-    result = audit_predictions(
-        df,
-        y_true="y_true",
-        flag="flag",
-        score=None,
-        y_prob=None,
-        band=None,
-        groups=["grp", "family_or_community"],
-        referral_col="rid",
-        y_harm=None,
-        human_flag=None,
-        n_boot=50,
-        random_state=0,
-        mitigation=False,
-    )
-    verdict = evaluate_gate(result)
+    _, verdict = run_who(df, groups=("grp", "family_or_community"), y_harm=None)
     assert any("not in this audit, so not judged" in n and "fnr" not in n for n in verdict.notes)
     assert any("family_or_community" in n for n in verdict.notes)
