@@ -83,6 +83,8 @@ def main(argv=None) -> None:
         "FROM referrals r LEFT JOIN screening_decisions s USING (referral_id)"
     ).df()
     con.close()
+    # Newer predictions carry some of these columns already: the store's are used.
+    pred = pred.drop(columns=[c for c in refs.columns if c != "referral_id" and c in pred])
     pred = pred.merge(refs, on="referral_id", how="left")
     pred.to_parquet(work / "test_predictions_with_decisions.parquet", index=False)
 
