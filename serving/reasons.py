@@ -271,7 +271,7 @@ AGENCY_WORDS = {
     "housing": "housing",
     "children_social_care": "children's social care",
     "probation": "probation",
-    "mental_health": "mental-health",
+    "adult_mental_health": "adult mental-health",
     "substance_misuse": "substance-misuse",
 }
 
@@ -322,18 +322,26 @@ def _agencies(spec: Any) -> list[str]:
     return list(record.get("agencies") or [])
 
 
-def not_found_text(spec: Any, values: Mapping[str, Any], held_to: Mapping[str, Any]) -> str:
-    """One absence, worded as unknown, e.g. "No police domestic-abuse incidents ... found ..."."""
-    from features.definitions import COUNTERS, WINDOW_WORDS
+def _absence(spec: Any, values: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(what, whom, window) of a record count, e.g. ("referrals", "for the child", "ever")."""
+    from features.definitions import COUNTERS
 
     record = getattr(spec, "record", {}) or {}
     counter = COUNTERS.get(record.get("counter", ""))
-    what = getattr(counter, "what", None) or spec.definition
-    window = WINDOW_WORDS.get(getattr(counter, "window", ""), "")
+    if counter is None:  # e.g. earlier referrals about the same kind of concern
+        return spec.unit, _whom(spec, values), ""
     if getattr(counter, "kind", "") == "state":
-        text = f"No record found that anyone is currently {what} {_whom(spec, values)}"
-    else:
-        text = f"No {what} found {_whom(spec, values)}" + (f" {window}" if window else "")
+        return f"record that anyone is currently {counter.what}", _whom(spec, values), ""
+    return counter.what, _whom(spec, values), counter.window
+
+
+def not_found_text(spec: Any, values: Mapping[str, Any], held_to: Mapping[str, Any]) -> str:
+    """One absence, worded as unknown, e.g. "No police domestic-abuse incidents ... found ..."."""
+    from features.definitions import WINDOW_WORDS
+
+    what, whom, window = _absence(spec, values)
+    when = WINDOW_WORDS.get(window, "")
+    text = f"No {what} ever found {whom}" if window == "ever" else f"No {what} {when} found {whom}"
     held = [
         f"{AGENCY_WORDS.get(a, a.replace('_', ' '))} records to {_uk_date(held_to[a])}"
         for a in _agencies(spec)
@@ -341,6 +349,9 @@ def not_found_text(spec: Any, values: Mapping[str, Any], held_to: Mapping[str, A
     ]
     tail = f"; MAST holds {', '.join(held)}" if held else ""
     return f"{' '.join(text.split())}{tail}. Not known: this is not evidence of safety."
+
+
+_WIDTH = {"3m": 1, "6m": 2, "12m": 3, "24m": 4, "ever": 5}
 
 
 def not_found(
@@ -355,22 +366,33 @@ def not_found(
 
     The record counts that are zero and that the model read as lowering the
     score (the silences it would otherwise have offered as reasons), the
-    strongest first.
+    strongest first.  One line per thing looked for: "none ever" stands for
+    "none in the last 3 months" too, and an adults' count "most for any one"
+    reads as "all together".  Never about who referred.
     """
     c = np.asarray(contributions, dtype=float)
     d = space.describers
-    out = []
+    chosen: dict[tuple[str, str], tuple[str, Any]] = {}
     for j in np.argsort(c, kind="stable"):
         name = space.names[j]
-        if c[j] >= -min_contribution or len(out) >= top:
+        if c[j] >= -min_contribution:
             break
         spec = d.get(name)
         if isinstance(spec, FieldReason) or not _is_record_count(spec):
             continue
-        if not is_silent(values[name]):
+        if getattr(spec, "about_referrer", False) or not is_silent(values[name]):
             continue
-        out.append({"feature": name, "text": not_found_text(spec, values, held_to)})
-    return out
+        what, whom, window = _absence(spec, values)
+        key = (what, whom)
+        if key not in chosen or _WIDTH.get(window, 0) > _WIDTH.get(
+            _absence(chosen[key][1], values)[2], 0
+        ):
+            chosen[key] = (name, spec)
+    out = [
+        {"feature": name, "text": not_found_text(spec, values, held_to)}
+        for name, spec in chosen.values()
+    ]
+    return out[:top]
 
 
 # The store's codes as a person reads them (reasons' records, the page).
