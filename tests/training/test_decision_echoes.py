@@ -180,10 +180,8 @@ def test_an_earlier_referral_or_closure_never_lowers_the_score(trained):
     scorer = trained["constrained"].scorer
     pred = trained["constrained"].predictions
     sample = pred.drop_duplicates("person_id").head(40)
-    ref_rows = con.execute(
-        "SELECT * FROM referrals WHERE referral_id IN (SELECT unnest(?))",
-        [sample["referral_id"].tolist()],
-    ).df()
+    ref_rows = con.execute("SELECT * FROM referrals").df()
+    ref_rows = ref_rows[ref_rows["referral_id"].isin(sample["referral_id"])]
 
     @settings(
         max_examples=12,
@@ -197,12 +195,13 @@ def test_an_earlier_referral_or_closure_never_lowers_the_score(trained):
         refs = ref_rows[ref_rows["referral_id"] == row["referral_id"]]
         kids = pd.DataFrame({"referral_id": [row["referral_id"]], "person_id": [row["person_id"]]})
         before = build_features(con, referrals=refs, referral_children=kids).X
-        con.execute("BEGIN TRANSACTION")
+        rid = f"R-EARLIER-{row['person_id']}"
         try:
             _earlier_referral(con, row["person_id"], pd.Timestamp(row["received_at"]), draw)
             after = build_features(con, referrals=refs, referral_children=kids).X
         finally:
-            con.execute("ROLLBACK")
+            for table in ("screening_decisions", "referral_children", "referrals"):
+                con.execute(f"DELETE FROM {table} WHERE referral_id = ?", [rid])
         changed = [
             n
             for n in after.columns
