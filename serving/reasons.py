@@ -328,7 +328,10 @@ def _absence(spec: Any, values: Mapping[str, Any]) -> tuple[str, str, str]:
 
     record = getattr(spec, "record", {}) or {}
     counter = COUNTERS.get(record.get("counter", ""))
-    if counter is None:  # e.g. earlier referrals about the same kind of concern
+    if counter is None and record.get("same_concern"):
+        what = "earlier referrals about the same kind of concern"
+        return what, _whom(spec, values), str(getattr(spec, "window", ""))
+    if counter is None:
         return spec.unit, _whom(spec, values), ""
     if getattr(counter, "kind", "") == "state":
         return f"record that anyone is currently {counter.what}", _whom(spec, values), ""
