@@ -258,9 +258,22 @@ def choose_reasons(
         contributions, len(space.names), min_contribution, names=space.names, order=space.order
     )
     d = space.describers
-    raising = [r for r in raising if not is_silent(values[r])][:top]
-    lowering = [r for r in lowering if not is_silent(values[r]) and may_lower(d.get(r))][:top]
-    return raising, lowering
+    raising = [r for r in raising if not is_silent(values[r])]
+    lowering = [r for r in lowering if not is_silent(values[r]) and may_lower(d.get(r))]
+    return _distinct(raising, d, values)[:top], _distinct(lowering, d, values)[:top]
+
+
+def _distinct(reasons: list[str], describers, values) -> list[str]:
+    """The reasons whose words differ (the youngest and oldest parent can read the same)."""
+    seen: set[str] = set()
+    out = []
+    for r in reasons:
+        spec = describers.get(r)
+        text = spec.describe(values[r]) if spec is not None else r
+        if text not in seen:
+            seen.add(text)
+            out.append(r)
+    return out
 
 
 # Records each table's absence stands for, in the agencies' own words.
@@ -454,6 +467,8 @@ def plain(code: Any) -> str:
     if code is None:
         return ""
     text = str(code)
+    if text.startswith("referral from "):  # an earlier referral, as evidence names it
+        return "referral from " + plain(text.removeprefix("referral from "))
     if text in CODE_WORDS:
         return CODE_WORDS[text]
     if text in SOURCE_LABELS:

@@ -82,11 +82,11 @@ def added_table(added: dict, title: str = "What the flag adds to the screeners")
     """Incremental and union catch per label, and the extra reviews they cost."""
     table = _compact_table(
         title,
-        "incremental: of referrals with the outcome the screeners closed (no further\n"
-        "action, malicious, early help), the share the flag sends to review\n"
-        "union: of referrals with the outcome, caught by the screeners or the flag\n"
-        f"extra reviews: {added.get('extra_reviews_per_1000') or 0:.0f} per 1,000 referrals "
-        "(flagged, not already sent to a strategy discussion)",
+        "incremental: of referrals with the outcome that\n"
+        "the screeners closed (no further action, malicious,\n"
+        "early help), the share the flag sends to review\n"
+        "union: the share the screeners or the flag reach\n"
+        f"cost: {added.get('extra_reviews_per_1000') or 0:.0f} extra reviews per 1,000 referrals",
     )
     for col in ("vs", "with outcome", "screeners", "flag", "incremental", "union"):
         table.add_column(col, justify="left" if col == "vs" else "right", no_wrap=True)

@@ -168,3 +168,10 @@ def test_codes_read_in_words():
     assert plain("family") == "a family member"
     assert plain("grandparent") == "the child's grandparent"
     assert plain("children_social_care") == "children's social care"
+
+
+def test_an_earlier_referral_reads_with_its_source_in_words():
+    from serving.reasons import plain
+
+    assert plain("referral from la_service") == "referral from a local authority service"
+    assert plain("referral from family") == "referral from a family member"
