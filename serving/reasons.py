@@ -413,7 +413,11 @@ def not_found(
 
 # The store's codes as a person reads them (reasons' records, the page).
 CODE_WORDS = {
-    # agencies
+    # agencies (some are also referral sources: who_referred words those)
+    "police": "police",
+    "health": "health",
+    "housing": "housing",
+    "probation": "probation",
     "children_social_care": "children's social care",
     "adult_mental_health": "adult mental health",
     "substance_misuse": "substance-misuse service",
@@ -468,7 +472,7 @@ def plain(code: Any) -> str:
         return ""
     text = str(code)
     if text.startswith("referral from "):  # an earlier referral, as evidence names it
-        return "referral from " + plain(text.removeprefix("referral from "))
+        return "referral from " + who_referred(text.removeprefix("referral from "))
     if text in CODE_WORDS:
         return CODE_WORDS[text]
     if text in SOURCE_LABELS:
@@ -476,3 +480,11 @@ def plain(code: Any) -> str:
     if text in REFERRER_LABELS and text != "unknown":
         return REFERRER_LABELS[text]
     return text.replace("_", " ")
+
+
+def who_referred(code: Any) -> str:
+    """A referral's source or referrer as the catalogue says it ("the police", "a family member")."""
+    from features.definitions import REFERRER_LABELS, SOURCE_LABELS
+
+    text = "" if code is None else str(code)
+    return SOURCE_LABELS.get(text) or REFERRER_LABELS.get(text) or plain(text)

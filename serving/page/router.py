@@ -32,7 +32,7 @@ from serving.page.forms import (
     referral_from_query,
     referral_query,
 )
-from serving.reasons import plain
+from serving.reasons import plain, who_referred
 from serving.schemas import ADVISORY_NOTICE, ReferralIn
 from store import vocabulary as v
 
@@ -55,6 +55,7 @@ _templates = Environment(
 )
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
+_templates.filters["who_referred"] = who_referred
 ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 

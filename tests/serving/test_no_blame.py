@@ -21,7 +21,9 @@ FAMILY = {
     "concerns": ["neglect"],
     "children": ["C1", "C2"],
 }
-RAW = re.compile(r"\b(" + "|".join(CODE_WORDS) + r")\b|\bmonths old\b|\b\d{3,} days\b")
+# The codes a person must never read (those that are already words, like "police", are fine).
+RAW_CODES = [code for code, words in CODE_WORDS.items() if code != words]
+RAW = re.compile(r"\b(" + "|".join(RAW_CODES) + r")\b|\bmonths old\b|\b\d{3,} days\b")
 
 
 @pytest.fixture(scope="module", params=["family", "anonymous", "police"])

@@ -160,13 +160,14 @@ def test_raising_reasons_never_cite_a_concern_the_referral_does_not_raise(space)
 
 
 def test_codes_read_in_words():
-    from serving.reasons import plain
+    from serving.reasons import plain, who_referred
 
     assert plain("ed_attendance") == "emergency-department attendance"
     assert plain("section47_enquiry") == "child protection enquiry (section 47)"
     assert plain("strategy_discussion") == "strategy discussion (multi-agency review)"
-    assert plain("family") == "a family member"
-    assert plain("grandparent") == "the child's grandparent"
+    assert who_referred("family") == "a family member" and who_referred("police") == "the police"
+    assert plain("health") == "health" and plain("police") == "police"
+    assert who_referred("grandparent") == "the child's grandparent"
     assert plain("children_social_care") == "children's social care"
 
 
