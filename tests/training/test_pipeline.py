@@ -234,7 +234,7 @@ def test_ground_truth_never_changes_the_features_or_the_model(fake_store, tmp_pa
     Both runs build their features from their own store (no prebuilt
     feature table), so a feature that read the truth schema would differ.
     """
-    from features import build_features
+    from features import build_features, model_inputs
     from store import connect
 
     path, _, _, _ = fake_store
@@ -269,7 +269,8 @@ def test_ground_truth_never_changes_the_features_or_the_model(fake_store, tmp_pa
     }
     a, b = runs["original"], runs["scrambled"]
     assert a.feature_rows == len(a_ft.X)  # the features really were built from the store
-    assert list(a.scorer.feature_names) == list(a_ft.X.columns)
+    # The model's inputs: the features less who referred (issue #14, [inputs] constrained).
+    assert list(a.scorer.feature_names) == model_inputs(list(a_ft.X.columns))
     pa, pb = a.predictions, b.predictions
     np.testing.assert_array_equal(pa["y_prob"], pb["y_prob"])
     np.testing.assert_array_equal(pa["score"], pb["score"])
