@@ -17,18 +17,43 @@ from training.evaluate import ReferralBootstrap, evaluate_predictions
 BACKTEST_METRICS = ("auc", "average_precision", "brier", "flag_rate", "precision", "recall")
 
 
-def calibrate(scorer, X_train, X_cal, y_cal, ref_cal, cfg, policy) -> None:
-    """Calibrator on the calibration window, score cut points on training, policy on calibration."""
+def closed_by_screeners(con, ref_cal) -> np.ndarray:
+    """Per row, whether the screeners closed the referral (the closures policy needs it)."""
+    from audit.added import CLOSED
+    from training.front_door import front_door_columns
+
+    return front_door_columns(con, ref_cal)["screener_decision"].isin(CLOSED).to_numpy()
+
+
+def calibrate(scorer, X_train, X_cal, y_cal, ref_cal, cfg, policy, closed=None) -> None:
+    """Calibrator on the calibration window, score cut points on training, policy on calibration.
+
+    ``closed`` (one bool per calibration row, :func:`closed_by_screeners`) is
+    needed only by a policy that targets the screeners' closures.
+    """
     scorer.fit_calibration(X_cal, y_cal, cfg.calibration.method)
     scorer.fit_scores(X_train)
     positives = referral_max(ref_cal, y_cal).to_numpy()
     first = ~pd.Series(ref_cal).duplicated().to_numpy()
     ref_score = referral_max(ref_cal, scorer.score(X_cal)).to_numpy()
-    scorer.policy = resolve_policy(policy, ref_score[first], positives[first])
+    scorer.policy = resolve_policy(
+        policy,
+        ref_score[first],
+        positives[first],
+        None if closed is None else np.asarray(closed)[first],
+    )
 
 
-def fit_recipe(kind, X_train, y_train, X_cal, y_cal, ref_cal, names, cfg, policy, tuned):
-    """The chosen model refitted on a window with the strict evaluation's hyper-parameters."""
+def fit_recipe(
+    kind, X_train, y_train, X_cal, y_cal, ref_cal, names, cfg, policy, tuned, closed=None
+):
+    """The chosen model refitted on a window with the strict evaluation's hyper-parameters.
+
+    The tuned LightGBM parameters carry the monotone constraints; the
+    logistic model gets the same signs (issue #14), so a refit never learns
+    that an earlier referral or closure makes a child safer.
+    """
+    from features import monotone_signs
     from training.pipeline import _logistic
 
     if kind == "lightgbm":
@@ -36,11 +61,18 @@ def fit_recipe(kind, X_train, y_train, X_cal, y_cal, ref_cal, names, cfg, policy
         scorer = LightGBMScorer(booster, names)
     elif kind == "l1_logistic":
         scorer = LogisticScorer(
-            _logistic(X_train, y_train, cfg.baselines.l1_C, cfg.random_state), names
+            _logistic(
+                X_train,
+                y_train,
+                cfg.baselines.l1_C,
+                cfg.random_state,
+                monotone_signs(names, cfg.inputs.constrained),
+            ),
+            names,
         )
     else:
         raise ValueError(f"model kind must be one of {CHOICES}, got {kind!r}")
-    calibrate(scorer, X_train, X_cal, y_cal, ref_cal, cfg, policy)
+    calibrate(scorer, X_train, X_cal, y_cal, ref_cal, cfg, policy, closed)
     return scorer
 
 
@@ -74,6 +106,9 @@ def rolling_backtest(con, cfg, policy, tuned, label_def, Xn, y, keys, names, per
         if harm is not None:
             labels["harm"] = harm
         boot = ReferralBootstrap(ref_te)
+        closed = (
+            closed_by_screeners(con, refs[m["calibration"]]) if policy.mode == "closures" else None
+        )
         for kind in CHOICES:
             scorer = fit_recipe(
                 kind,
@@ -86,6 +121,7 @@ def rolling_backtest(con, cfg, policy, tuned, label_def, Xn, y, keys, names, per
                 cfg,
                 policy,
                 tuned,
+                closed,
             )
             out = scorer.predict_referrals(Xn[m["test"]], ref_te)
             if w is folds[0]:

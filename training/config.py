@@ -55,6 +55,15 @@ class EvaluationSection:
 
 
 @dataclass(frozen=True)
+class InputsSection:
+    # True (the default): the referral's source and referrer are not inputs,
+    # and counts of earlier referrals and closures may only raise risk
+    # (features.model_inputs, features.monotone_signs).  False trains the
+    # unconstrained model, so the difference can be shown, not hidden.
+    constrained: bool = True
+
+
+@dataclass(frozen=True)
 class PolicySection:
     file: str = "models/flag_policy.toml"
 
@@ -77,6 +86,7 @@ _SECTIONS = {
     "evaluation": EvaluationSection,
     "policy": PolicySection,
     "deploy": DeploySection,
+    "inputs": InputsSection,
 }
 
 
@@ -94,6 +104,7 @@ class TrainConfig:
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
     policy: PolicySection = field(default_factory=PolicySection)
     deploy: DeploySection = field(default_factory=DeploySection)
+    inputs: InputsSection = field(default_factory=InputsSection)
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> TrainConfig:
@@ -171,6 +182,10 @@ def _coerce(value, type_name, where: str):
     # An optional value is simply left out of the TOML; a value given has the type.
     type_name = type_name.removesuffix(" | None")
     try:
+        if type_name == "bool":
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
         if type_name == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise TypeError

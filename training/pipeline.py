@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit.added import metrics as added_metrics
+from audit.added import what_the_tool_adds
+from features import model_inputs, monotone_signs
 from models import (
     MODEL_NAME,
     LightGBMScorer,
@@ -37,6 +40,7 @@ from training.backtest import (
     backtest_metrics,
     backtest_summary,
     calibrate,
+    closed_by_screeners,
     fit_recipe,
     rolling_backtest,
 )
@@ -48,6 +52,7 @@ from training.evaluate import (
     comparison_frame,
     evaluate_predictions,
 )
+from training.front_door import front_door_columns
 from training.labels import compute_labels, get_label
 from training.splits import Periods, assign_periods, data_range, plan_periods
 from training.tuning import tune_lightgbm
@@ -90,6 +95,8 @@ class TrainResult:
     predictions: pd.DataFrame | None = field(default=None, repr=False)
     selection: Selection | None = None
     backtest_lines: list[str] = field(default_factory=list)
+    # audit.added.what_the_tool_adds on the test period: incremental and union catch.
+    added: dict | None = None
 
 
 class _Stages:
@@ -127,20 +134,39 @@ def _human_flags(con, referral_ids: np.ndarray) -> np.ndarray:
     return pd.Series(referral_ids).map(mapping).to_numpy(dtype=float)
 
 
-def _logistic(X: np.ndarray, y: np.ndarray, C: float, random_state: int):
+def _logistic(
+    X: np.ndarray, y: np.ndarray, C: float, random_state: int, signs: list[int] | None = None
+):
+    """The AFST-style L1 logistic baseline, with a sign constraint by exclusion.
+
+    A feature that may only raise risk (``signs`` +1) and gets a negative
+    coefficient is left out and the model refitted, until none does:
+    liblinear has no bound constraints, and leaving the column out is what
+    the issue allows ("a sign constraint or exclusion").  The first step of
+    the pipeline keeps the remaining columns, so it still takes every input.
+    """
+    from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(
-            l1_ratio=1.0, C=C, solver="liblinear", random_state=random_state, max_iter=500
-        ),
-    )
-    return pipe.fit(X, y)
+    signs = list(signs) if signs is not None else [0] * X.shape[1]
+    keep = list(range(X.shape[1]))
+    while True:
+        pipe = make_pipeline(
+            ColumnTransformer([("inputs", "passthrough", keep)], remainder="drop"),
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(
+                l1_ratio=1.0, C=C, solver="liblinear", random_state=random_state, max_iter=500
+            ),
+        ).fit(X, y)
+        coef = pipe[-1].coef_[0][: len(keep)]
+        wrong = [j for j, c in zip(keep, coef, strict=True) if signs[j] > 0 and c < 0]
+        if not wrong:
+            return pipe
+        keep = [j for j in keep if j not in wrong]
 
 
 def train(
@@ -212,7 +238,11 @@ def train(
             keys = feature_table.keys.reset_index(drop=True)
             X = feature_table.X.reset_index(drop=True).astype(float)
             protected = feature_table.protected.reset_index(drop=True)
-            names = list(X.columns)
+            # Decision echoes: by default who referred is not an input and
+            # earlier referrals and closures may only raise risk ([inputs]).
+            names = model_inputs(list(X.columns), cfg.inputs.constrained)
+            signs = monotone_signs(names, cfg.inputs.constrained)
+            X = X[names]
             feature_rows = len(X)
         with st.stage("labels and split"):
             period = assign_periods(keys, periods)
@@ -266,6 +296,7 @@ def train(
                 random_state=seed,
                 num_threads=cfg.num_threads,
                 progress=progress,
+                monotone_constraints=signs,
             )
             if tuned.stopped_by_budget:
                 logger.warning(
@@ -276,11 +307,16 @@ def train(
         with st.stage("calibrate and score"):
             scorers = {
                 "lightgbm": LightGBMScorer(tuned.booster, names),
-                "l1_logistic": LogisticScorer(_logistic(Xtr, ytr, cfg.baselines.l1_C, seed), names),
+                "l1_logistic": LogisticScorer(
+                    _logistic(Xtr, ytr, cfg.baselines.l1_C, seed, signs), names
+                ),
                 "rule": RuleScorer(cfg.baselines.rule_feature, names),
             }
+            ca_closed = (
+                closed_by_screeners(con, ref_ca) if policy.mode == "closures" else None
+            )
             for s in scorers.values():
-                calibrate(s, Xtr, Xca, yca, ref_ca, cfg, policy)
+                calibrate(s, Xtr, Xca, yca, ref_ca, cfg, policy, ca_closed)
         with st.stage("choose model"):
             from sklearn.metrics import roc_auc_score
 
@@ -355,6 +391,7 @@ def train(
                         }
                     ),
                     protected.loc[masks["test"]].reset_index(drop=True),
+                    front_door_columns(con, ref_te),
                 ],
                 axis=1,
             )
@@ -372,6 +409,10 @@ def train(
                 predictions["score"] = out["score"].to_numpy()
                 predictions["referral_score"] = out["referral_score"].to_numpy()
                 predictions["flag"] = out["referral_flag"].to_numpy()
+        with st.stage("what the tool adds"):
+            # What the flag adds to the screeners' own decisions (issue #14), for
+            # the recipe that is deployed (the predictions the audit judges).
+            added = what_the_tool_adds(predictions, confidence=cfg.evaluation.confidence)
         with st.stage("refit for deployment"):
             window = deployment_window(periods, cfg.split.calibration_months)
             m = window.masks(keys["received_at"].to_numpy())
@@ -386,6 +427,9 @@ def train(
                 cfg,
                 policy,
                 tuned,
+                closed_by_screeners(con, keys.loc[m["calibration"], "referral_id"].to_numpy())
+                if policy.mode == "closures"
+                else None,
             )
             deploy_counts = {
                 p: {
@@ -479,6 +523,7 @@ def train(
                     for k, val in c.items():
                         metrics[f"data.{p}.{k}"] = val
                 metrics.update(backtest_metrics(backtest))
+                metrics.update(added_metrics(added))
                 metrics["shap.additivity_max_abs_err"] = additivity
                 metrics["tuning.seconds"] = tuned.seconds
                 metrics["tuning.trials"] = len(tuned.trials)
@@ -502,6 +547,7 @@ def train(
                         backtest=backtest,
                         selection=selection,
                         reference=reference,
+                        added=added,
                     )
                     _write_artifacts(tmp, cfg, outputs_)
                     mlflow.log_artifacts(str(tmp / "monitoring"), artifact_path="monitoring")
@@ -601,6 +647,7 @@ def train(
             predictions=predictions,
             selection=selection,
             backtest_lines=backtest_lines(backtest, chosen) if len(backtest) else [],
+            added=added,
         )
     finally:
         if own_con:
@@ -709,6 +756,7 @@ class RunOutputs:
     backtest: pd.DataFrame | None = None
     selection: Selection | None = None
     reference: dict | None = None
+    added: dict | None = None
 
 
 def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
@@ -756,6 +804,7 @@ def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
             "best_params": out.tuned.params,
         },
         "results": out.comparison.to_dict(orient="records"),
+        "what_the_tool_adds": out.added,
     }
     (ev / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=str))
     (ev / "evaluation_report.md").write_text(_markdown_report(report, out.comparison))
@@ -832,4 +881,9 @@ def _markdown_report(report: dict, comparison: pd.DataFrame) -> str:
             f"| {MODEL_LABELS.get(r.model, r.model)} | {r.label} | {r.metric} | {r.value:.3f} | "
             f"{r.ci_low:.3f}–{r.ci_high:.3f} |"
         )
+    if report.get("what_the_tool_adds"):
+        from audit.added import sentences
+
+        lines += ["", "## What the tool adds to the screeners", ""]
+        lines += [f"- {line}" for line in sentences(report["what_the_tool_adds"])]
     return "\n".join(lines) + "\n"

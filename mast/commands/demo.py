@@ -83,6 +83,7 @@ def demo(
         db=db,
         report=True,
         exposure_bias=0.8,
+        source_lean=1.0,
         si_multiplier=1.0,
         burn_in_years=3,
         start="2015-04-01",

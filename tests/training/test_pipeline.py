@@ -82,6 +82,74 @@ def test_predictions_artifact_and_run_contents(trained):
         assert name in {Path(a.path).name for a in client.list_artifacts(result.run_id, folder)}
 
 
+def _reference_added(preds: pd.DataFrame, label: str) -> dict:
+    """Issue #14's figures, plainly, from the predictions file alone."""
+    ref = preds.groupby("referral_id").agg(
+        flag=("flag", "max"),
+        y=(label, "max"),
+        decision=("screener_decision", "first"),
+    )
+    pos = ref[ref["y"] == 1]
+    closed = pos[pos["decision"].isin(["no_further_action", "early_help"])]
+    review = ref["decision"] == "strategy_discussion"
+    return {
+        "incremental_catch": closed["flag"].mean(),
+        "incremental_n": len(closed),
+        "union_catch": ((pos["flag"] == 1) | (pos["decision"] == "strategy_discussion")).mean(),
+        "extra_reviews_per_1000": 1000 * ((ref["flag"] == 1) & ~review).sum() / len(ref),
+    }
+
+
+def test_what_the_tool_adds_equals_a_plain_pandas_computation(trained):
+    """Incremental and union catch, in the run's metrics and evaluation report, recomputed
+    with plain pandas from the predictions file the run logged."""
+    result, uri = trained
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    local = Path(client.download_artifacts(result.run_id, "evaluation"))
+    preds = pd.read_parquet(local / "test_predictions.parquet")
+    assert {"referral_source", "source_group", "screener_decision", "closure_reason"} <= set(
+        preds.columns
+    )
+    report = json.loads((local / "evaluation_report.json").read_text())["what_the_tool_adds"]
+    metrics = client.get_run(result.run_id).data.metrics
+    for label, column in (("harm", "y_harm"), ("proxy", "y_true")):
+        want = _reference_added(preds, column)
+        got = report["labels"][label]
+        assert want["incremental_n"] > 0
+        assert got["incremental_catch"]["n"] == want["incremental_n"]
+        assert got["incremental_catch"]["value"] == pytest.approx(want["incremental_catch"])
+        assert got["union_catch"]["value"] == pytest.approx(want["union_catch"])
+        assert metrics[f"added.{label}.incremental_catch"] == pytest.approx(
+            want["incremental_catch"]
+        )
+        assert metrics[f"added.{label}.union_catch"] == pytest.approx(want["union_catch"])
+    assert report["extra_reviews_per_1000"] == pytest.approx(want["extra_reviews_per_1000"])
+    assert result.added["labels"]["harm"]["incremental_catch"]["value"] == pytest.approx(
+        _reference_added(preds, "y_harm")["incremental_catch"]
+    )
+
+
+def test_the_audit_looks_by_who_referred_and_the_board_reads_what_the_tool_adds(trained):
+    result, uri = trained
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    audit = json.loads(
+        Path(client.download_artifacts(result.run_id, "audit/audit_metrics.json")).read_text()
+    )
+    for lens in ("tool_vs_proxy", "tool_vs_harm", "human_vs_proxy"):
+        groups = audit["lenses"][lens]["groups"]
+        assert {"family_or_community", "source_group", "referrer_relationship"} <= set(groups)
+    verdict = json.loads(
+        Path(client.download_artifacts(result.run_id, "audit/gate_verdict.json")).read_text()
+    )
+    judged = " ".join(verdict["reasons"] + verdict["notes"])
+    assert "family_or_community" not in judged or "not in this audit" not in judged
+    html = Path(
+        client.download_artifacts(result.run_id, "audit/governance_report.html")
+    ).read_text()
+    assert "What the tool adds to the screeners" in html
+    assert "would have sent" in html and "extra multi-agency reviews per 1,000" in html
+
+
 def test_model_card_says_what_it_was_trained_on(trained):
     """The board reads which store, which snapshot and which period, not "not stated"."""
     result, uri = trained
@@ -201,7 +269,7 @@ def test_ground_truth_never_changes_the_features_or_the_model(fake_store, tmp_pa
     Both runs build their features from their own store (no prebuilt
     feature table), so a feature that read the truth schema would differ.
     """
-    from features import build_features
+    from features import build_features, model_inputs
     from store import connect
 
     path, _, _, _ = fake_store
@@ -236,7 +304,8 @@ def test_ground_truth_never_changes_the_features_or_the_model(fake_store, tmp_pa
     }
     a, b = runs["original"], runs["scrambled"]
     assert a.feature_rows == len(a_ft.X)  # the features really were built from the store
-    assert list(a.scorer.feature_names) == list(a_ft.X.columns)
+    # The model's inputs: the features less who referred (issue #14, [inputs] constrained).
+    assert list(a.scorer.feature_names) == model_inputs(list(a_ft.X.columns))
     pa, pb = a.predictions, b.predictions
     np.testing.assert_array_equal(pa["y_prob"], pb["y_prob"])
     np.testing.assert_array_equal(pa["score"], pb["score"])
