@@ -234,6 +234,42 @@ class LogisticScorer(Scorer):
     def n_nonzero(self) -> int:
         return int(np.count_nonzero(self.pipeline[-1].coef_))
 
+    def warm(self) -> None:
+        """Nothing to build (a linear model explains itself); one prediction as a check."""
+        X = np.zeros((1, len(self.feature_names)))
+        self.contributions(X)
+
+    def contributions(self, X) -> tuple[pd.DataFrame, float]:
+        """Exact per-feature contributions to the margin, and the base value (the intercept).
+
+        The same face as :meth:`LightGBMScorer.contributions`, so the service
+        explains a deployed logistic model the same way.
+        """
+        values, base = self.contribution_matrix(X)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(values, columns=self.feature_names, index=index), base
+
+    def contribution_matrix(self, X) -> tuple[np.ndarray, float]:
+        """Coefficient times standardised value, per input, in ``feature_names`` order.
+
+        For a linear model on standardised inputs this is exactly SHAP's
+        linear explanation with the training mean as background (the
+        standardised mean is 0): the contributions plus the intercept add up
+        to the margin.  A missing-value indicator's term is added to the
+        feature it indicates, so each feature has one contribution.
+        """
+        imputer, scaler, logit = self.pipeline[0], self.pipeline[1], self.pipeline[-1]
+        M = self.matrix(X)
+        Z = scaler.transform(imputer.transform(M))
+        terms = Z * logit.coef_[0]
+        p = len(self.feature_names)
+        values = terms[:, :p].copy()
+        indicator = getattr(imputer, "indicator_", None)
+        if indicator is not None:
+            for k, j in enumerate(indicator.features_):
+                values[:, j] += terms[:, p + k]
+        return values, float(logit.intercept_[0])
+
 
 class RuleScorer(Scorer):
     """The one-line rule: the number of referrals for the child in the last 12 months."""

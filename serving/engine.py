@@ -29,7 +29,7 @@ from features.inputs import as_frames, check_referrals
 from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving.model import LoadedModel
-from serving.reasons import ReasonSpace, build_reasons, rank_reasons
+from serving.reasons import ReasonSpace, build_reasons, choose_reasons, not_found, records_held_to
 from serving.schemas import ReferralIn
 from store import connect
 from store import vocabulary as v
@@ -132,6 +132,8 @@ class ScoringEngine:
         # a fresh connection for the few queries left (the chronology) lets it go.
         self._con.close()
         self._con = connect(self.db, read_only=True)
+        # Up to when MAST holds each agency's records: an absence is only one up to then.
+        self.records_held_to = records_held_to(self._con)
         entries = features.catalogue()
         if isinstance(entries, dict):
             entries = entries.values()
@@ -272,11 +274,10 @@ class ScoringEngine:
         ranked = {}
         wanted: dict[str, list[str]] = {}
         for i, pid in enumerate(keys["person_id"].tolist()):
-            raising, lowering = rank_reasons(
-                R[i], self.config.top_reasons, names=space.names, order=space.order
-            )
             features_row = dict(zip(names, M[i], strict=True))
             values = space.values(features_row)
+            # Never the referrer, never silence as safety (serving.reasons.choose_reasons).
+            raising, lowering = choose_reasons(space, R[i], values, self.config.top_reasons)
             row_c = dict(zip(space.names, R[i], strict=True))
             backing = {r: space.evidence_feature(r, values) for r in raising + lowering}
             ranked[pid] = (i, row_c, values, raising, lowering, backing)
@@ -311,6 +312,9 @@ class ScoringEngine:
                 ),
                 "reasons_against": build_reasons(
                     lowering, row_c, values, space.describers, records_for, self.config.max_records
+                ),
+                "not_found": not_found(
+                    space, R[i], values, self.records_held_to, self.config.top_reasons
                 ),
                 "base_value": float(base_value),
                 "raw_margin": float(base_value + C[i].sum()),

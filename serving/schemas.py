@@ -164,6 +164,16 @@ class Reason(_Strict):
     )
 
 
+class NotFound(_Strict):
+    """Something the records MAST holds do not show: unknown, never reassurance."""
+
+    feature: str = Field(..., description="The feature (see the catalogue) that found no record.")
+    text: str = Field(
+        ...,
+        description="In plain language, with the date MAST holds that agency's records to.",
+    )
+
+
 class ChildScore(_Strict):
     person_id: str
     probability: float = Field(..., description="Calibrated probability.")
@@ -171,7 +181,14 @@ class ChildScore(_Strict):
     flag: bool = Field(..., description="Whether this child's score meets the review threshold.")
     reasons_for: list[Reason] = Field(..., description="The strongest reasons raising the score.")
     reasons_against: list[Reason] = Field(
-        ..., description="The strongest reasons lowering the score."
+        ...,
+        description="The strongest reasons lowering the score: never who referred, an "
+        "earlier decision, or a count of zero.",
+    )
+    not_found: list[NotFound] = Field(
+        default_factory=list,
+        description="Not found in the records MAST holds: unknowns the model would "
+        "otherwise have read as lowering the score.",
     )
     base_value: float = Field(..., description="The model's raw margin before any feature.")
     raw_margin: float

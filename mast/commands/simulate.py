@@ -21,6 +21,7 @@ _OPTION = {
     "serious_incident_multiplier": "--si-multiplier",
     "burn_in_years": "--burn-in-years",
     "history_weight": "--history-weight",
+    "source_lean": "--source-lean",
     "start": "--start",
 }
 
@@ -30,7 +31,10 @@ def simulate(
         20_000, "--children", help="Children aged 0-17 living in the local authority at any time."
     ),
     years: int = typer.Option(
-        5, "--years", help="Years in the observed window (the training pipeline needs about 10)."
+        10,
+        "--years",
+        help="Years in the observed window: `mast train` needs about 9.7 with its default "
+        "periods (three 25-month label gaps), so the default is 10.",
     ),
     random_state: int = typer.Option(
         None,
@@ -49,6 +53,12 @@ def simulate(
         "--exposure-bias",
         help="How much more visible deprived and Black/Mixed families are to agencies at equal "
         "latent risk (0 switches the bias off; see docs/synthetic-world.md).",
+    ),
+    source_lean: float = typer.Option(
+        1.0,
+        "--source-lean",
+        help="Strength of the screeners' lean against family, community and anonymous "
+        "referrals (1 as calibrated, 0 switches it off).",
     ),
     si_multiplier: float = typer.Option(
         1.0,
@@ -89,6 +99,7 @@ def simulate(
             years=years,
             random_state=settings.random_state if random_state is None else random_state,
             exposure_bias=exposure_bias,
+            source_lean=source_lean,
             serious_incident_multiplier=si_multiplier,
             burn_in_years=burn_in_years,
             start=start,

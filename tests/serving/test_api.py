@@ -11,6 +11,7 @@ import pytest
 
 import features
 from serving import ADVISORY_NOTICE
+from serving.reasons import is_silent
 
 REFERRAL = {
     "referral_id": "N1",
@@ -127,7 +128,13 @@ def test_reasons_match_a_direct_shap_call(scored, engine):
     for i, pid in enumerate(keys["person_id"]):
         child = next(c for c in scored["children"] if c["person_id"] == pid)
         row = contrib.iloc[i]
-        expected_up = [f for f, c in row.sort_values(ascending=False).items() if c > 1e-3][:5]
+        # A value that records nothing (0, false, not raised) is never a reason (issue #14).
+        values = engine.reasons.values(X.iloc[i].to_dict())
+        expected_up = [
+            f
+            for f, c in row.sort_values(ascending=False).items()
+            if c > 1e-3 and not is_silent(values[f])
+        ][:5]
         assert [r["feature"] for r in child["reasons_for"]] == expected_up
         for r in child["reasons_for"]:
             assert math.isclose(r["contribution"], row[r["feature"]], rel_tol=1e-9)
