@@ -1,0 +1,1 @@
+"""Who is this adult? Linking people across agencies without a shared identifier."""
