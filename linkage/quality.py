@@ -130,7 +130,8 @@ def pairwise_quality(
         if groups is None:
             break
         values = groups[grouping].to_numpy()
-        for value in sorted(pd.unique(values)):
+        order = [b[2] for b in AGE_BANDS] if grouping == "age_band" else sorted(pd.unique(values))
+        for value in [v for v in order if v in set(values)]:
             selections.append((grouping, value, values == value))
     rows = []
     for grouping, value, mask in selections:

@@ -106,7 +106,7 @@ IDENTITY_DDL = {
     # linked person; it is stable only within one linkage run (``run_id``).
     "person_links": """
         agency VARCHAR NOT NULL, agency_record_id VARCHAR NOT NULL, person_key VARCHAR NOT NULL,
-        match_probability DOUBLE NOT NULL, rule_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+        match_probability DOUBLE, rule_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
         linked_at TIMESTAMP NOT NULL, PRIMARY KEY (agency, agency_record_id)""",
     "possible_matches": """
         agency_l VARCHAR NOT NULL, agency_record_id_l VARCHAR NOT NULL,
