@@ -40,6 +40,10 @@ class LinkageRules:
         possible matches for a screener or manager to confirm or reject.
     random_state
         Seed of the random pair sample that estimates u.
+    u_pairs, em_pairs
+        At most this many random pairs estimate u (fewer for a small extract:
+        50 per record, at least 500,000), and at most this many blocked pairs
+        each expectation-maximisation session.
     """
 
     threshold: float = 0.9
@@ -209,6 +213,20 @@ def rule_version(rules: LinkageRules) -> str:
     return f"{RULES_VERSION}+{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
 
 
+def default_db_api(memory_limit: str = "6GB", threads: int | None = None) -> DuckDBAPI:
+    """Splink's DuckDB backend in memory, capped so a 200,000-child extract fits in 8 GB.
+
+    DuckDB spills to a temporary directory beyond ``memory_limit`` instead
+    of failing.
+    """
+    import duckdb
+
+    config = {"memory_limit": memory_limit}
+    if threads is not None:
+        config["threads"] = threads
+    return DuckDBAPI(duckdb.connect(":memory:", config=config))
+
+
 def train_linker(records: pd.DataFrame, rules: LinkageRules, db_api=None) -> Linker:
     """Build the linker and estimate its parameters from unlabelled records.
 
@@ -220,16 +238,16 @@ def train_linker(records: pd.DataFrame, rules: LinkageRules, db_api=None) -> Lin
         A Splink database API (``DuckDBAPI()`` by default; ``SparkAPI`` for a
         national extract, see docs/linkage.md).
     """
-    db_api = db_api or DuckDBAPI()
+    db_api = db_api or default_db_api()
     table = db_api.register(records, table_name="agency_records_prepared")
     linker = Linker(table, splink_settings(rules), log_level=logging.ERROR)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("nhs_number"), block_on("given_name", "family_name", "date_of_birth")],
         recall=0.8,
     )
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=rules.u_pairs, seed=rules.random_state
-    )
+    # A small extract needs fewer random pairs than a national one.
+    u_pairs = min(rules.u_pairs, max(5e5, 50.0 * len(records)))
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=rules.random_state)
     # m for every field but the NHS number, from pairs sharing an NHS number
     # (nearly all one person, so relatives sharing a name and an address do
     # not teach the model that a different date of birth is a small matter);
