@@ -107,15 +107,18 @@ def _dob_comparison():
                 "month(date_of_birth_l) = day(date_of_birth_r) AND "
                 "year(date_of_birth_l) = year(date_of_birth_r)",
                 label_for_charts="day and month transposed",
+                base_dialect_str="duckdb",
             ),
             cll.DamerauLevenshteinLevel("dob_text", 1),
             cll.CustomLevel(
                 "abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 366",
                 label_for_charts="within a year",
+                base_dialect_str="duckdb",
             ),
             cll.CustomLevel(
                 "abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 3653",
                 label_for_charts="within ten years",
+                base_dialect_str="duckdb",
             ).configure(m_probability=RARE),
             # A generation apart: a father and the son named after him.
             cll.ElseLevel().configure(m_probability=RARE),
