@@ -48,7 +48,9 @@ def test_a_store_without_agency_records_is_explained(tmp_path, world):
 
 def test_link_writes_every_record_once_and_prints_figures_by_group(store, tmp_path, monkeypatch):
     monkeypatch.setenv("MAST_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow/mlflow.db")
-    monkeypatch.setenv("COLUMNS", "200")
+    from mast.progress import console
+
+    monkeypatch.setattr(console, "width", 200)  # one table row per line, whatever ran before
     result = runner.invoke(app, ["link", "--db", str(store), "--seed", "7"], terminal_width=200)
     assert result.exit_code == 0, result.output
     for words in (
