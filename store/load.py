@@ -8,6 +8,7 @@ import pandas as pd
 
 from store.contract import REFERENCES, SCHEMAS, ContractError, Problem, validate_tables
 from store.database import connect, write_tables
+from store.identities import IDENTITY_SCHEMAS, prepare_identity_load
 
 
 def read_extracts(directory: str | Path) -> dict[str, pd.DataFrame]:
@@ -25,7 +26,7 @@ def read_extracts(directory: str | Path) -> dict[str, pd.DataFrame]:
         if path.suffix not in (".csv", ".parquet"):
             continue
         table = path.stem
-        if table not in SCHEMAS:
+        if table not in SCHEMAS and table not in IDENTITY_SCHEMAS:
             problems.append(Problem(table, None, None, f"unknown table (file {path.name})"))
             continue
         if table in tables:
@@ -58,6 +59,7 @@ def load_extracts(db_path: str | Path, directory: str | Path) -> dict[str, int]:
         Naming each table, row, column and problem; the store is untouched.
     """
     tables = read_extracts(directory)
+    identities = {t: tables.pop(t) for t in list(tables) if t in IDENTITY_SCHEMAS}  # contract 1.1
     con = connect(db_path)
     try:
         existing = {
@@ -69,10 +71,11 @@ def load_extracts(db_path: str | Path, directory: str | Path) -> dict[str, int]:
         }
         clean = validate_tables(tables, existing_keys=existing)
         _check_keys_are_new(con, clean)
-        write_tables(con, clean)
+        also = prepare_identity_load(con, identities, clean.get("agency_events"))
+        write_tables(con, clean, also=also)
     finally:
         con.close()
-    return {t: len(f) for t, f in clean.items()}
+    return {t: len(f) for t, f in clean.items()} | {t: len(f) for t, f in identities.items()}
 
 
 _KEYS = {

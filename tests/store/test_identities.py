@@ -109,3 +109,61 @@ def test_identities_are_written_with_the_world_or_not_at_all(tmp_path):
     write_tables(con, {}, also=lambda c: write_identity_tables(c, records))
     assert con.execute("SELECT count(*) FROM agency_records").fetchone()[0] == 2
     con.close()
+
+
+def _identity_csvs(directory, events=True, records=True):
+    if records:
+        _records().to_csv(directory / "agency_records.csv", index=False)
+    if events:
+        pd.DataFrame(
+            {
+                "event_id": ["E1", "E2"],
+                "agency": ["police", "health"],
+                "agency_record_id": ["PN1", "GP1"],
+            }
+        ).to_csv(directory / "agency_event_records.csv", index=False)
+
+
+def test_mast_load_reads_identity_extracts_with_the_rest(tmp_path):
+    from store import load_extracts
+    from tests.store.conftest import valid_extract, write_csvs
+
+    extract = tmp_path / "x"
+    extract.mkdir()
+    write_csvs(valid_extract(), extract)
+    _identity_csvs(extract)
+    counts = load_extracts(tmp_path / "s.duckdb", extract)
+    assert counts["agency_records"] == 2 and counts["agency_event_records"] == 2
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM agency_event_records").fetchone()[0] == 2
+
+
+def test_identity_extracts_can_refer_to_the_store_and_never_overwrite_it(tmp_path):
+    from store import load_extracts
+    from tests.store.conftest import valid_extract, write_csvs
+
+    first, second, third = (tmp_path / n for n in ("a", "b", "c"))
+    for d in (first, second, third):
+        d.mkdir()
+    write_csvs(valid_extract(), first)
+    _identity_csvs(first, events=False)
+    load_extracts(tmp_path / "s.duckdb", first)
+    _identity_csvs(second, records=False)  # events of records already in the store
+    assert load_extracts(tmp_path / "s.duckdb", second)["agency_event_records"] == 2
+    _identity_csvs(third, events=False)  # the same records again
+    with pytest.raises(ContractError, match="already in the store|duplicate"):
+        load_extracts(tmp_path / "s.duckdb", third)
+
+
+def test_a_bad_identity_extract_rejects_the_whole_load(tmp_path):
+    from store import load_extracts, table_counts
+    from tests.store.conftest import valid_extract, write_csvs
+
+    extract = tmp_path / "x"
+    extract.mkdir()
+    write_csvs(valid_extract(), extract)
+    _records(nhs_number=(0, "12345")).to_csv(extract / "agency_records.csv", index=False)
+    with pytest.raises(ContractError, match=r"agency_records, row 1, column 'nhs_number'"):
+        load_extracts(tmp_path / "s.duckdb", extract)
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
+        assert sum(table_counts(con).values()) == 0
