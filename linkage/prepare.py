@@ -12,31 +12,31 @@ import unicodedata
 import duckdb
 import pandas as pd
 
-# The columns Splink reads, in order.  ``unique_id`` is ``agency:agency_record_id``.
+from store.identities import IDENTIFYING_FIELDS
+
+# The columns Splink reads.  ``unique_id`` is ``agency:agency_record_id``;
+# ``full_name`` and ``dob_text`` are derived for the name and date comparisons.
 LINKAGE_COLUMNS = (
     "unique_id",
     "agency",
     "agency_record_id",
-    "given_name",
-    "family_name",
+    *IDENTIFYING_FIELDS,
     "full_name",
-    "date_of_birth",
     "dob_text",
-    "sex",
-    "postcode",
-    "address",
-    "nhs_number",
-    "upn",
-    "pnc_id",
 )
+
+
+def fold_accents(text: str) -> str:
+    """ASCII-fold a name as a system that cannot store accents does (``Łukasz`` -> ``Lukasz``)."""
+    text = text.replace("ł", "l").replace("Ł", "L").replace("ı", "i").replace("İ", "I")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def fold_name(text: str | None) -> str | None:
     """Lower case, accents folded to ASCII, letters, hyphens and spaces only."""
     if text is None or (isinstance(text, float) and pd.isna(text)):
         return None
-    text = text.replace("ł", "l").replace("Ł", "L").replace("ı", "i").replace("İ", "I")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = fold_accents(text)
     text = "".join(c if c.isalpha() or c in " -" else "" for c in text.lower())
     text = " ".join(text.replace("-", " ").split())
     return text or None

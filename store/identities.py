@@ -297,22 +297,22 @@ def write_identity_tables(
         con.unregister("_incoming_identities")
 
 
-def prepare_identity_load(
+IDENTITY_KEYS = {
+    "agency_records": ["agency", "agency_record_id"],
+    "agency_event_records": ["event_id"],
+}
+
+
+def validate_identity_load(
     con: duckdb.DuckDBPyConnection,
     tables: dict[str, pd.DataFrame],
     new_events: pd.DataFrame | None = None,
-):
-    """Check identity extracts against themselves and the store; return their writer.
+) -> dict[str, pd.DataFrame]:
+    """Check identity extracts against themselves and the store's events and records.
 
     An extract may hold only new ``agency_event_records`` for records and
-    events already in the store, so references are resolved against both,
-    and keys already in the store are refused (nothing is overwritten).
-
-    Returns
-    -------
-    callable or None
-        ``also(con)`` for :func:`store.write_tables`, so that the identities
-        and the contract tables commit together; ``None`` when there are none.
+    events already in the store, so references resolve against both.  (Keys
+    already in the store are refused by ``store.load``, with the other tables.)
 
     Raises
     ------
@@ -320,34 +320,15 @@ def prepare_identity_load(
         Naming each table, row, column and problem; nothing is written.
     """
     if not tables:
-        return None
+        return {}
     create_identity_schema(con)
     events = con.execute("SELECT event_id, agency FROM agency_events").df()
     if new_events is not None:
         events = pd.concat([events, new_events[["event_id", "agency"]]], ignore_index=True)
-    stored = con.execute("SELECT * FROM agency_records").df()
     with_stored = dict(tables)
     if "agency_event_records" in tables:
+        stored = con.execute("SELECT * FROM agency_records").df()
         incoming = tables.get("agency_records", stored.iloc[:0])
         with_stored["agency_records"] = pd.concat([incoming, stored], ignore_index=True)
     clean = validate_identity_tables(with_stored, events)
-    clean = {t: clean[t].iloc[: len(tables[t])] for t in tables}
-    problems = []
-    for table, keys in (
-        ("agency_records", ["agency", "agency_record_id"]),
-        ("agency_event_records", ["event_id"]),
-    ):
-        if table not in clean:
-            continue
-        con.register("_incoming_keys", clean[table][keys].reset_index())
-        clash = con.execute(
-            f"SELECT i.index FROM _incoming_keys i JOIN {table} t USING ({', '.join(keys)}) ORDER BY 1"
-        ).fetchall()
-        con.unregister("_incoming_keys")
-        problems += [
-            Problem(table, int(i) + 1, ", ".join(keys), "duplicate key: already in the store")
-            for (i,) in clash
-        ]
-    if problems:
-        raise ContractError(problems)
-    return lambda c: write_identity_tables(c, clean)
+    return {t: clean[t].iloc[: len(tables[t])] for t in tables}

@@ -8,7 +8,12 @@ import pandas as pd
 
 from store.contract import REFERENCES, SCHEMAS, ContractError, Problem, validate_tables
 from store.database import connect, write_tables
-from store.identities import IDENTITY_SCHEMAS, prepare_identity_load
+from store.identities import (
+    IDENTITY_KEYS,
+    IDENTITY_SCHEMAS,
+    validate_identity_load,
+    write_identity_tables,
+)
 
 
 def read_extracts(directory: str | Path) -> dict[str, pd.DataFrame]:
@@ -70,8 +75,9 @@ def load_extracts(db_path: str | Path, directory: str | Path) -> dict[str, int]:
             if parent not in tables
         }
         clean = validate_tables(tables, existing_keys=existing)
-        _check_keys_are_new(con, clean)
-        also = prepare_identity_load(con, identities, clean.get("agency_events"))
+        identities = validate_identity_load(con, identities, clean.get("agency_events"))
+        _check_keys_are_new(con, clean | identities)
+        also = (lambda c: write_identity_tables(c, identities)) if identities else None
         write_tables(con, clean, also=also)
     finally:
         con.close()
@@ -86,6 +92,7 @@ _KEYS = {
     "agency_events": ["event_id"],
     "referral_children": ["referral_id", "person_id"],
     "household_members": ["person_id", "household_id", "start_date"],
+    **IDENTITY_KEYS,
 }
 
 

@@ -31,13 +31,14 @@ differs by community and that is a fairness question.
 
 from __future__ import annotations
 
-import unicodedata
+import io
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from faker import Faker
 
+from linkage.prepare import fold_accents
 from store.identities import IDENTITY_SCHEMAS
 
 # Faker locales by the person's ethnic group, with their shares.  The
@@ -136,167 +137,23 @@ NICKNAMES = {
     "Aleksander": ("Olek",),
 }
 
-# Per agency: (nickname, name typo, name swap, accents dropped, missing name,
-# DOB transposed, DOB day typo, DOB year off by one, DOB missing, sex missing,
-# old surname used, old address used, postcode missing, postcode typo,
-# duplicate record).  Police and housing record people in the street, often
-# from what they say; health and schools copy from documents.
-_COLS = (
-    "nickname",
-    "typo",
-    "swap",
-    "accents",
-    "no_name",
-    "dob_swap",
-    "dob_day",
-    "dob_year",
-    "no_dob",
-    "no_sex",
-    "old_surname",
-    "old_address",
-    "no_postcode",
-    "postcode_typo",
-    "duplicate",
-)
-_RATES = {
-    "police": (
-        0.10,
-        0.03,
-        0.03,
-        0.6,
-        0.002,
-        0.02,
-        0.010,
-        0.006,
-        0.02,
-        0.02,
-        0.4,
-        0.3,
-        0.05,
-        0.02,
-        0.03,
-    ),
-    "health": (
-        0.02,
-        0.015,
-        0.015,
-        0.3,
-        0.0,
-        0.01,
-        0.004,
-        0.002,
-        0.0,
-        0.005,
-        0.3,
-        0.25,
-        0.02,
-        0.01,
-        0.01,
-    ),
-    "education": (
-        0.04,
-        0.015,
-        0.01,
-        0.3,
-        0.0,
-        0.01,
-        0.004,
-        0.002,
-        0.0,
-        0.0,
-        0.3,
-        0.2,
-        0.01,
-        0.01,
-        0.005,
-    ),
-    "housing": (
-        0.08,
-        0.03,
-        0.03,
-        0.6,
-        0.0,
-        0.02,
-        0.010,
-        0.006,
-        0.02,
-        0.05,
-        0.4,
-        0.35,
-        0.0,
-        0.02,
-        0.02,
-    ),
-    "probation": (
-        0.06,
-        0.02,
-        0.02,
-        0.5,
-        0.0,
-        0.01,
-        0.006,
-        0.004,
-        0.0,
-        0.0,
-        0.4,
-        0.3,
-        0.05,
-        0.01,
-        0.01,
-    ),
-    "adult_mental_health": (
-        0.05,
-        0.02,
-        0.02,
-        0.4,
-        0.0,
-        0.015,
-        0.006,
-        0.004,
-        0.005,
-        0.01,
-        0.35,
-        0.3,
-        0.03,
-        0.01,
-        0.01,
-    ),
-    "substance_misuse": (
-        0.08,
-        0.03,
-        0.02,
-        0.5,
-        0.0,
-        0.02,
-        0.008,
-        0.005,
-        0.01,
-        0.02,
-        0.4,
-        0.35,
-        0.05,
-        0.02,
-        0.01,
-    ),
-    "children_social_care": (
-        0.04,
-        0.02,
-        0.02,
-        0.4,
-        0.0,
-        0.015,
-        0.006,
-        0.004,
-        0.005,
-        0.01,
-        0.35,
-        0.3,
-        0.02,
-        0.01,
-        0.02,
-    ),
-}
-ERROR_RATES = pd.DataFrame(_RATES, index=_COLS).T
+# Chance of each error in one agency record.  Police and housing record
+# people in the street, often from what they say; health and schools copy
+# from documents.  no_name: forename missing; dob_swap: day and month
+# transposed; old_surname / old_address: the earlier one, where there is one;
+# duplicate: the agency holds the person a second time.
+_RATES = """
+agency                nickname typo  swap  accents no_name dob_swap dob_day dob_year no_dob no_sex old_surname old_address no_postcode postcode_typo duplicate
+police                0.10     0.03  0.03  0.6     0.002   0.02     0.010   0.006    0.02   0.02   0.4         0.3         0.05        0.02          0.03
+health                0.02     0.015 0.015 0.3     0.0     0.01     0.004   0.002    0.0    0.005  0.3         0.25        0.02        0.01          0.01
+education             0.04     0.015 0.01  0.3     0.0     0.01     0.004   0.002    0.0    0.0    0.3         0.2         0.01        0.01          0.005
+housing               0.08     0.03  0.03  0.6     0.0     0.02     0.010   0.006    0.02   0.05   0.4         0.35        0.0         0.02          0.02
+probation             0.06     0.02  0.02  0.5     0.0     0.01     0.006   0.004    0.0    0.0    0.4         0.3         0.05        0.01          0.01
+adult_mental_health   0.05     0.02  0.02  0.4     0.0     0.015    0.006   0.004    0.005  0.01   0.35        0.3         0.03        0.01          0.01
+substance_misuse      0.08     0.03  0.02  0.5     0.0     0.02     0.008   0.005    0.01   0.02   0.4         0.35        0.05        0.02          0.01
+children_social_care  0.04     0.02  0.02  0.4     0.0     0.015    0.006   0.004    0.005  0.01   0.35        0.3         0.02        0.01          0.02
+"""
+ERROR_RATES = pd.read_csv(io.StringIO(_RATES), sep=r"\s+", index_col="agency")
 
 # Share of records holding an NHS number, by agency, for (children, adults).
 NHS_NUMBER_HELD = {
@@ -589,12 +446,6 @@ def _apply_typos(values: np.ndarray, mask: np.ndarray, rng) -> None:
     letters = rng.choice(list("abcdefghijklmnopqrstuvwxyz"), size=idx.size)
     for j, k in enumerate(idx):
         values[k] = _typo(values[k], r[j], pos[j], letters[j])
-
-
-def fold_accents(text: str) -> str:
-    """ASCII-fold a name as a system that cannot store accents does (``Łukasz`` -> ``Lukasz``)."""
-    text = text.replace("ł", "l").replace("Ł", "L").replace("ı", "i").replace("İ", "I")
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def _nickname(name: str, r: float) -> str:
