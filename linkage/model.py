@@ -220,11 +220,12 @@ def default_db_api(memory_limit: str = "6GB", threads: int | None = None) -> Duc
     """Splink's DuckDB backend in memory, capped so a 200,000-child extract fits in 8 GB.
 
     DuckDB spills to a temporary directory beyond ``memory_limit`` instead
-    of failing.
+    of failing.  Extensions are never downloaded: linkage makes no network
+    call (``tests/linkage`` checks this).
     """
     import duckdb
 
-    config = {"memory_limit": memory_limit}
+    config = {"memory_limit": memory_limit, "autoinstall_known_extensions": False}
     if threads is not None:
         config["threads"] = threads
     return DuckDBAPI(duckdb.connect(":memory:", config=config))

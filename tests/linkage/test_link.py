@@ -75,3 +75,21 @@ def test_linkage_code_never_reads_the_truth():
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
         ]
         assert not [s for s in strings if "truth" in s or "agency_record_people" in s], path
+
+
+def test_linkage_makes_no_network_call(records, monkeypatch):
+    """Splink, DuckDB and MLflow-free linkage stay on this machine."""
+    import socket
+
+    calls = []
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        calls.append(address)
+        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1", "localhost"):
+            raise AssertionError(f"linkage tried to reach {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    link_records(records.head(3_000), FAST)
+    assert not [a for a in calls if isinstance(a, tuple)]
