@@ -39,7 +39,7 @@ def link(
         True, "--mlflow/--no-mlflow", help="Log the linkage figures to MLflow."
     ),
 ) -> None:
-    """Link the agency records in the store into persons and write ``person_links``.
+    """Link every agency's records of people in the store into persons, without a shared identifier.
 
     Records are scored by a Splink model whose parameters are estimated from
     the records themselves (no labels).  Pairs at or above the threshold are
