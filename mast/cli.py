@@ -25,6 +25,7 @@ app = typer.Typer(
 COMMANDS = [
     "load",
     "simulate",
+    "link",
     "features",
     "train",
     "promote",

@@ -258,16 +258,26 @@ class LogisticScorer(Scorer):
         to the margin.  A missing-value indicator's term is added to the
         feature it indicates, so each feature has one contribution.
         """
-        imputer, scaler, logit = self.pipeline[0], self.pipeline[1], self.pipeline[-1]
+        from sklearn.compose import ColumnTransformer
+
+        steps = list(self.pipeline)
         M = self.matrix(X)
+        p = len(self.feature_names)
+        keep = np.arange(p)
+        if isinstance(steps[0], ColumnTransformer):
+            # The sign constraint by exclusion (training.pipeline._logistic)
+            # keeps a subset of the inputs; the rest contribute nothing.
+            keep = np.asarray(steps[0].transformers_[0][2], dtype=int)
+            M = steps.pop(0).transform(M)
+        imputer, scaler, logit = steps[0], steps[1], steps[-1]
         Z = scaler.transform(imputer.transform(M))
         terms = Z * logit.coef_[0]
-        p = len(self.feature_names)
-        values = terms[:, :p].copy()
+        values = np.zeros((len(Z), p))
+        values[:, keep] = terms[:, : len(keep)]
         indicator = getattr(imputer, "indicator_", None)
         if indicator is not None:
             for k, j in enumerate(indicator.features_):
-                values[:, j] += terms[:, p + k]
+                values[:, keep[j]] += terms[:, len(keep) + k]
         return values, float(logit.intercept_[0])
 
 

@@ -73,6 +73,13 @@ def simulate(
     start: str = typer.Option(
         "2015-04-01", "--start", help="First day of the observed window (YYYY-MM-DD)."
     ),
+    agency_identities: bool = typer.Option(
+        False,
+        "--agency-identities",
+        help="Also write each agency's own records of each person, with realistic errors "
+        "(contract 1.1, for `mast link`); which person is behind each record goes to the "
+        "truth schema only.",
+    ),
     validate: bool = typer.Option(
         True,
         "--validate/--no-validate",
@@ -88,6 +95,7 @@ def simulate(
     from pydantic import ValidationError
 
     from store import ContractError, connect, set_meta, validate_tables, write_tables
+    from store.identities import validate_identity_tables, write_identity_tables
     from synthetic import SimulationConfig, calibration_report
     from synthetic import simulate as run_simulation
 
@@ -116,10 +124,19 @@ def simulate(
 
     with progress_bar() as progress:
         world = run_simulation(config, progress=progress)
+        identities = None
+        if agency_identities:
+            from synthetic.identities import simulate_agency_identities
+
+            progress("writing agency identities", 0, 1)
+            identities = simulate_agency_identities(world.tables, config.random_state)
+            progress("writing agency identities", 1, 1)
         if validate:
             progress("checking the data contract", 0, 1)
             try:
                 validate_tables(world.tables)
+                if identities is not None:
+                    validate_identity_tables(identities.tables, world.tables["agency_events"])
             except ContractError as err:  # a simulator bug, never a user error
                 console.print(f"[red]The simulated tables break the contract:[/red] {err}")
                 raise typer.Exit(code=1) from err
@@ -127,13 +144,23 @@ def simulate(
         progress("writing the store", 0, 1)
         con = connect(db)
         try:
-            write_tables(con, world.tables, truth=world.truth, replace=True)
+            also = None
+            if identities is not None:
+
+                def also(c):
+                    write_identity_tables(c, identities.tables, identities.truth, replace=True)
+
+            write_tables(con, world.tables, truth=world.truth, replace=True, also=also)
             set_meta(con, "synthetic_config", config.model_dump_json())
             progress("writing the store", 1, 1)
             summary = Table("table", "rows", title=f"Simulated into {db}")
             for name, frame in world.tables.items():
                 summary.add_row(name, f"{len(frame):,}")
             summary.add_row("truth.latent_harm", f"{len(world.truth):,}")
+            if identities is not None:
+                for name, frame in identities.tables.items():
+                    summary.add_row(name, f"{len(frame):,}")
+                summary.add_row("truth.agency_record_people", f"{len(identities.truth):,}")
         finally:
             con.close()
     console.print(summary)
