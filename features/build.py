@@ -26,7 +26,7 @@ from features import ondemand
 from features.inputs import REFERRAL_COLUMNS, Rows, as_frames, check_referrals
 from features.snapshot import StoreSnapshot
 from features.sql import DUCKDB, STORE_RELATIONS, feature_query
-from store import SCHEMAS, create_schema
+from store import OPTIONAL_COLUMNS, SCHEMAS, create_schema
 from store import vocabulary as v
 
 KEY_COLUMNS = ("referral_id", "person_id", "received_at")
@@ -312,6 +312,22 @@ def _on_demand() -> _OnDemand:
     return engine
 
 
+_NULLABLE = {"boolean": "boolean", "Int64": "Int64"}
+
+
+def _with_optional(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``frame`` in the contract's column order, optional columns it lacks as typed nulls."""
+    schema = SCHEMAS[table]
+    missing = {
+        c: pd.Series(
+            pd.NA, index=frame.index, dtype=_NULLABLE.get(str(schema.columns[c].dtype), "string")
+        )
+        for c in OPTIONAL_COLUMNS.get(table, ())
+        if c not in frame.columns
+    }
+    return frame.assign(**missing)[list(schema.columns)]
+
+
 def _arrow(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 
@@ -373,7 +389,7 @@ def _narrowed_tables(con, refs: pd.DataFrame, referral_children: pd.DataFrame) -
             ).fetch_arrow_table()
         ],
         "household_members": [mem],
-        "referrals": [stored, _arrow(new_refs[list(SCHEMAS["referrals"].columns)])],
+        "referrals": [stored, _arrow(_with_optional(new_refs, "referrals"))],
         "referral_children": [rc, _arrow(new_children)],
         "screening_decisions": [
             con.execute(

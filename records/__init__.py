@@ -33,7 +33,7 @@ Endpoints mounted by :func:`install` (see ``records.roles.RECORDS_ENDPOINTS``):
 ``GET /v1/config``, ``PUT /v1/config/blind-first``, ``GET /v1/audit``.
 """
 
-from records import anchor, kinds, register, roles, tokens
+from records import anchor, kinds, register, roles, statutory, tokens
 from records.anchor import AnchorError
 from records.api import ADVISORY, ReferralLookup, install, make_router
 from records.auth import COOKIE_NAME, get_store, require, route_actions
@@ -47,7 +47,7 @@ from records.rates import (
     final_decisions,
 )
 from records.roles import ENDPOINTS, PUBLIC_ACTIONS, ROLE_MATRIX, ROLES, allowed
-from records.rules import ReferralStatus, RuleViolation, check_decision
+from records.rules import ReferralStatus, RuleViolation, check_decision, check_statutory
 from records.store import RecordsStore, default_url
 from records.tokens import Principal
 from records.trail import Entry
@@ -76,6 +76,7 @@ __all__ = [
     "allowed",
     "anchor",
     "check_decision",
+    "check_statutory",
     "decision_rates",
     "default_url",
     "ever_flagged_referrals",
@@ -89,5 +90,6 @@ __all__ = [
     "roles",
     "tokens",
     "route_actions",
+    "statutory",
     "verify_rows",
 ]

@@ -13,6 +13,7 @@ TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
 TOKEN_ROLE_CHANGED = "token_role_changed"
 ACCESS_REFUSED = "access_refused"
+REVIEW = "strategy_discussion_review"
 # One version of a referral's content, as MAST first received it or as amended
 # (records/register.py): the referral register lives in the trail.
 REFERRAL = "referral"
@@ -29,6 +30,7 @@ KINDS = (
     TOKEN_REVOKED,
     TOKEN_ROLE_CHANGED,
     ACCESS_REFUSED,
+    REVIEW,
     REFERRAL,
 )
 # The token events the service derives every token's role, expiry and revocation from.
@@ -37,7 +39,9 @@ TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)
 # Kinds of override a manager records.
 FLAG_OVERRIDE = "flag"
 MALICIOUS_AGREEMENT = "malicious_closure"
-OVERRIDE_KINDS = (FLAG_OVERRIDE, MALICIOUS_AGREEMENT)
+# A manager allows a referral that meets a statutory trigger to be closed.
+STATUTORY_OVERRIDE = "statutory"
+OVERRIDE_KINDS = (FLAG_OVERRIDE, MALICIOUS_AGREEMENT, STATUTORY_OVERRIDE)
 
 # How a strategy discussion is shown to people.
 DECISION_LABELS = {

@@ -13,10 +13,12 @@ from pydantic import (
     model_validator,
 )
 
-from records.kinds import FLAG_OVERRIDE, MALICIOUS_AGREEMENT
+from records.kinds import FLAG_OVERRIDE, MALICIOUS_AGREEMENT, STATUTORY_OVERRIDE
 from store.vocabulary import CLOSURE_REASONS, DECISIONS
 
-NO_FURTHER_ACTION, _, _, STRATEGY_DISCUSSION = DECISIONS
+NO_FURTHER_ACTION, EARLY_HELP, _, STRATEGY_DISCUSSION = DECISIONS
+# Decisions that close the referral at the front door.
+CLOSING_DECISIONS = (NO_FURTHER_ACTION, EARLY_HELP)
 MALICIOUS = CLOSURE_REASONS[1]
 assert MALICIOUS == "malicious" and STRATEGY_DISCUSSION == "strategy_discussion"
 
@@ -87,10 +89,13 @@ class OverrideIn(_Strict):
     ``decision`` rather than a strategy discussion.
     ``kind='malicious_closure'``: the manager agrees the referral may be
     closed as malicious.
+    ``kind='statutory'``: the manager allows a referral that meets a
+    statutory trigger to be closed with ``decision`` (no further action or
+    early help), giving the reason.
     """
 
     override_id: RecordId
-    kind: Literal[FLAG_OVERRIDE, MALICIOUS_AGREEMENT]
+    kind: Literal[FLAG_OVERRIDE, MALICIOUS_AGREEMENT, STATUTORY_OVERRIDE]
     decision: Decision | None = Field(
         None, description="For kind 'flag': the decision allowed instead of a strategy discussion."
     )
@@ -104,6 +109,11 @@ class OverrideIn(_Strict):
             )
         if self.kind == MALICIOUS_AGREEMENT and self.decision not in (None, NO_FURTHER_ACTION):
             raise ValueError(f"decision: a malicious closure is a {NO_FURTHER_ACTION!r} decision")
+        if self.kind == STATUTORY_OVERRIDE and self.decision not in CLOSING_DECISIONS:
+            raise ValueError(
+                "decision: a statutory-rule override names the closing decision it allows "
+                f"({' or '.join(map(repr, CLOSING_DECISIONS))})"
+            )
         return self
 
 

@@ -11,8 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from records.kinds import DECISION_LABELS, FLAG_OVERRIDE, MALICIOUS_AGREEMENT
-from records.models import MALICIOUS, STRATEGY_DISCUSSION, DecisionIn
+from records.kinds import (
+    DECISION_LABELS,
+    FLAG_OVERRIDE,
+    MALICIOUS_AGREEMENT,
+    STATUTORY_OVERRIDE,
+)
+from records.models import CLOSING_DECISIONS, MALICIOUS, STRATEGY_DISCUSSION, DecisionIn
+from records.statutory import Triggered
 from records.trail import Entry
 
 
@@ -28,6 +34,11 @@ class ReferralStatus:
         The referral's highest 1-20 score, if known (stored with the decision).
     model_version
         The model that produced the flag, if known (stored with the decision).
+    statutory
+        The statutory triggers the referral meets (:func:`records.statutory.evaluate`),
+        or ``None`` if they were not evaluated (never read as "none apply").
+    statutory_rules
+        The version and SHA-256 of the rules file they were evaluated under.
     children
         The children the referral names (for blind-first by child).
     received_at
@@ -39,6 +50,13 @@ class ReferralStatus:
     model_version: str | None = None
     children: tuple[str, ...] = ()
     received_at: str | None = None
+    statutory: tuple[Triggered, ...] | None = None
+    statutory_rules: dict[str, str] | None = None
+
+    @property
+    def closure_rules(self) -> tuple[Triggered, ...]:
+        """The triggered rules that make closing the referral need a manager's reason."""
+        return tuple(t for t in self.statutory or () if t.closure_needs_manager)
 
 
 class RuleViolation(Exception):
@@ -115,6 +133,7 @@ def check_decision(
                 f"allowing {DECISION_LABELS[body.decision]!r}",
                 field="decision",
             )
+    check_statutory(body, status, overrides)
     if body.closure_reason == MALICIOUS and not any(
         o.payload["kind"] == MALICIOUS_AGREEMENT for o in overrides
     ):
@@ -125,12 +144,43 @@ def check_decision(
         )
 
 
+def check_statutory(body: DecisionIn, status: ReferralStatus, overrides: Sequence[Entry]) -> None:
+    """Closing a referral that meets a statutory trigger needs a manager's recorded reason.
+
+    The triggers are the law and local procedure, not a prediction: a low
+    score does not lift them.  Closing (no further action, malicious
+    included, or early help) is allowed only once a manager has recorded a
+    ``statutory`` override allowing that decision, with a reason, exactly
+    as a flag override does.
+    """
+    rules = status.closure_rules
+    if body.decision not in CLOSING_DECISIONS or not rules:
+        return
+    allowed = {o.payload["decision"] for o in overrides if o.payload["kind"] == STATUTORY_OVERRIDE}
+    if body.decision in allowed:
+        return
+    titles = "; ".join(t.title for t in rules)
+    raise RuleViolation(
+        "statutory_rule_requires_manager",
+        f"this referral meets statutory or local-procedure rules ({titles}): it cannot be closed "
+        f"as {DECISION_LABELS[body.decision]!r} unless a manager records a reason allowing it "
+        f"(POST .../overrides, kind 'statutory', decision {body.decision!r})",
+        field="decision",
+    )
+
+
 def check_override(kind: str, status: ReferralStatus) -> None:
-    """A flag override only makes sense on a flagged referral."""
+    """A flag override only makes sense on a flagged referral, a statutory one on a triggered referral."""
     if kind == FLAG_OVERRIDE and not status.flagged:
         raise RuleViolation(
             "not_flagged",
             "this referral is not flagged: there is no flag to override",
+            field="kind",
+        )
+    if kind == STATUTORY_OVERRIDE and not status.closure_rules:
+        raise RuleViolation(
+            "no_statutory_rule",
+            "this referral meets no statutory rule that needs a manager before closure: there is nothing to override",
             field="kind",
         )
 

@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from records import kinds, register, rules, tokens, trail
+from records import kinds, register, review, rules, tokens, trail
 from records.anchor import Anchor
 from records.chain import ChainReport
 from records.db import Database, audit_log
 from records.group import GroupCommit
-from records.models import DecisionIn, InitialViewIn, OverrideIn
+from records.models import STRATEGY_DISCUSSION, DecisionIn, InitialViewIn, OverrideIn
+from records.review import StrategyDiscussionIn
 from records.rules import ReferralStatus, RuleViolation
 from records.tokens import Principal
 from records.trail import Entry
@@ -242,6 +243,54 @@ class RecordsStore:
                 status=409,
             )
 
+    def record_review(
+        self,
+        principal: Principal,
+        referral_id: str,
+        body: StrategyDiscussionIn,
+        working_days: int = review.DEFAULT_WORKING_DAYS,
+    ) -> Entry:
+        """Store a strategy discussion on a referral whose latest decision opened one.
+
+        The entry records when the review was due (``working_days`` working
+        days after the decision, England local time) and whether it was held late.
+
+        Raises
+        ------
+        RuleViolation
+            On a replayed id (409), no strategy-discussion decision to review
+            (409), or the three required agencies missing without a manager's
+            reason (422/403).  Nothing is written.
+        """
+        with self.db.write() as conn:
+            self._replay(conn, body.review_id)
+            decisions = trail.entries_for(conn, referral_id, kinds.DECISION)
+            if not decisions or decisions[-1].payload["decision"] != STRATEGY_DISCUSSION:
+                raise RuleViolation(
+                    "no_review_open",
+                    "this referral has no strategy discussion / multi-agency review decision to record a review against",
+                    status=409,
+                )
+            review.check_review(body, principal.role)
+            opened = review.local_time(decisions[-1].at)
+            due = review.review_due(opened, working_days)
+            payload = {
+                **body.model_dump(mode="json", exclude={"review_id"}),
+                "decision_seq": decisions[-1].seq,
+                "missing_agencies": list(body.missing_agencies()),
+                "due": due.isoformat(),
+                "working_days": working_days,
+                "held_late": review.local_time(body.held_at) > due,
+            }
+            return _append_as(
+                conn,
+                principal,
+                kinds.REVIEW,
+                payload,
+                referral_id=referral_id,
+                record_id=body.review_id,
+            )
+
     def record_initial_view(
         self, principal: Principal, referral_id: str, body: InitialViewIn
     ) -> Entry:
@@ -333,6 +382,11 @@ class RecordsStore:
                 if initial is None
                 else {"seq": initial.seq, "at": initial.at, **initial.payload},
                 "override_seqs": [o.seq for o in overrides],
+                # None: not evaluated (a lookup that does not know the facts), never "none apply".
+                "statutory_rules": None
+                if status.statutory is None
+                else [t.rule_id for t in status.statutory],
+                "statutory_rules_version": status.statutory_rules,
             }
             return _append_as(
                 conn,

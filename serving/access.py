@@ -14,6 +14,7 @@ from typing import Any
 
 import records
 from records import kinds, roles
+from serving import statutory
 
 # The action each of the service's own endpoints performs, from the role matrix.
 ACTIONS = {
@@ -116,6 +117,7 @@ class Guard:
             flagged=any(bool(e.payload.get("review_recommended")) for e in entries),
             score=last.get("highest_score"),
             model_version=last.get("model_version"),
+            **statutory.status_fields(last),
         )
         return status if self.register is None else self.register.status(referral_id, status)
 

@@ -10,12 +10,14 @@ can show a score the other would refuse.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 import records
 from records import register as reg
 from records.trail import format_time
+from serving import statutory
 from serving.engine import STORE_TIMEZONE, to_store_time
 from serving.schemas import ReferralIn
 from store import vocabulary as v
@@ -195,6 +197,8 @@ class ReferralRegister:
         both pass: the second raises :class:`records.RuleViolation` (409) and
         nothing of it is written.
         """
+        # The triggers go into the view, so a decision is checked against them.
+        extra = {**statutory.detail(result), **extra} if "statutory_triggers" in result else extra
         if pending is None:
             self.guard.record_score(principal, referral, result, **extra)
             return
@@ -234,7 +238,8 @@ class ReferralRegister:
         return self._sticky(referral, result, entry.payload["version"])
 
     def _sticky(self, referral: ReferralIn, result: dict, version: int) -> dict:
-        """``result`` with the version scored and the referral's sticky flag."""
+        """``result`` with the version scored, the referral's sticky flag and its statutory triggers."""
+        result.update(statutory.triggers(self.engine.cursor(), referral))
         result["referral_version"] = version
         result["referral_flagged"] = bool(
             result["multi_agency_review_recommended"]
@@ -247,10 +252,8 @@ class ReferralRegister:
         current = self.current(referral_id)
         if current is None:
             return status
-        return records.ReferralStatus(
-            flagged=status.flagged,
-            score=status.score,
-            model_version=status.model_version,
+        return dataclasses.replace(
+            status,
             children=tuple(current.children),
             received_at=trail_time(current.received_at),
         )

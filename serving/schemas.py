@@ -55,6 +55,7 @@ SaneDatetime = Annotated[datetime, AfterValidator(in_sane_range)]
 Source = StrEnum("Source", {s: s for s in v.REFERRAL_SOURCES})
 ReferrerRelationship = StrEnum("ReferrerRelationship", {r: r for r in v.REFERRER_RELATIONSHIPS})
 Concern = StrEnum("Concern", {c: c for c in v.CONCERNS})
+ImageHolder = StrEnum("ImageHolder", {h: h for h in v.IMAGE_HOLDERS})
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -78,6 +79,18 @@ class _ReferralContent(_Strict):
         min_length=1,
         max_length=20,
         description="The person_id of each child the referral is about.",
+    )
+    # Statutory-trigger facts (records/statutory.py): optional; null means "not said", never "no".
+    injury_alleged: bool | None = Field(
+        None, description="An allegation or sign of physical injury (bruising included)."
+    )
+    images_held_by: ImageHolder | None = Field(
+        None, description="Who holds photographs or other images of the injury, if anyone."
+    )
+    non_mobile_child: bool | None = Field(
+        None,
+        description="A child on the referral is not independently mobile "
+        "(a child under 6 months is taken to be so from the date of birth).",
     )
 
     @field_validator("children")
@@ -186,10 +199,28 @@ class ChildScore(_Strict):
     )
 
 
+class StatutoryTrigger(_Strict):
+    """A statutory or local-procedure rule the referral meets: the law, not a prediction."""
+
+    rule_id: str
+    title: str
+    text: str = Field(..., description="What the rule asks for, in plain English.")
+    requires: list[str]
+    requirements: list[str] = Field(..., description="Each required step in words.")
+    children: list[str] = Field(..., description="The children it concerns, where it names them.")
+
+
 class ScoreOut(_Strict):
     request_id: str
     referral_id: str
     advisory_notice: str = ADVISORY_NOTICE
+    # Before the model's flag: the triggers do not depend on the score.
+    statutory_triggers: list[StatutoryTrigger] = Field(
+        default_factory=list,
+        description="Statutory triggers met whatever the score (records/statutory_rules.toml).",
+    )
+    statutory_rules_version: str | None = None
+    statutory_rules_sha256: str | None = None
     highest_score: int
     multi_agency_review_recommended: bool
     recommendation: str = Field(..., description="The recommendation in words.")

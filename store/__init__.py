@@ -1,7 +1,15 @@
 """The multi-agency store: the data contract, its vocabulary, and DuckDB I/O."""
 
 from store import vocabulary
-from store.contract import SCHEMAS, TABLES, ContractError, Problem, validate_tables
+from store.contract import (
+    OPTIONAL_COLUMNS,
+    SCHEMAS,
+    STATUTORY_REFERRAL_COLUMNS,
+    TABLES,
+    ContractError,
+    Problem,
+    validate_tables,
+)
 from store.database import (
     TRUTH_SCHEMA,
     connect,
@@ -16,7 +24,9 @@ from store.database import (
 from store.load import load_extracts, read_extracts
 
 __all__ = [
+    "OPTIONAL_COLUMNS",
     "SCHEMAS",
+    "STATUTORY_REFERRAL_COLUMNS",
     "TABLES",
     "TRUTH_SCHEMA",
     "ContractError",

@@ -27,6 +27,33 @@ def _timestamp(nullable: bool = False) -> pa.Column:
     return pa.Column("datetime64[us]", nullable=nullable, coerce=True)
 
 
+# --- Statutory-trigger facts on a referral (optional; see records/statutory.py) ---
+# What the statutory triggers read that the concern categories do not say.  All
+# optional and nullable: an extract without them still loads, and a missing
+# value means "not said", never "no".
+STATUTORY_REFERRAL_COLUMNS: dict[str, pa.Column] = {
+    # An allegation or sign of physical injury (bruising, marks, fractures).
+    "injury_alleged": pa.Column("boolean", nullable=True, coerce=True),
+    # Who holds photographs or other images of the injury, if anyone is known to.
+    "images_held_by": _category(v.IMAGE_HOLDERS, nullable=True),
+    # A child on the referral is not independently mobile (besides any under 6 months).
+    "non_mobile_child": pa.Column("boolean", nullable=True, coerce=True),
+}
+_YES_NO = {"true": True, "t": True, "yes": True, "y": True, "1": True, "false": False}
+_YES_NO |= {"f": False, "no": False, "n": False, "0": False}
+
+
+def _read_statutory_booleans(frame: pd.DataFrame) -> None:
+    """Read the statutory yes/no columns' usual spellings in place; pandera names anything else."""
+    for col, spec in STATUTORY_REFERRAL_COLUMNS.items():
+        if str(spec.dtype) == "boolean" and not pd.api.types.is_bool_dtype(frame[col]):
+            frame[col] = frame[col].map(
+                lambda x: x if not isinstance(x, str) else _YES_NO.get(x.strip().casefold(), x)
+            )
+
+
+# --- end of statutory-trigger facts ---
+
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "people": pa.DataFrameSchema(
         {
@@ -72,6 +99,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "source": _category(v.REFERRAL_SOURCES),
             "referrer_relationship": _category(v.REFERRER_RELATIONSHIPS),
             **{c: pa.Column(bool, coerce=True) for c in v.CONCERN_COLUMNS},
+            **STATUTORY_REFERRAL_COLUMNS,
         },
         name="referrals",
         strict="filter",
@@ -115,6 +143,7 @@ TABLES: tuple[str, ...] = tuple(SCHEMAS)
 # Columns that may be absent from an extract (they are filled with nulls).
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "household_members": ("end_date", "end_recorded_at"),
+    "referrals": tuple(STATUTORY_REFERRAL_COLUMNS),
     "screening_decisions": ("closure_reason",),
     "agency_events": ("role", "severity"),
 }
@@ -186,6 +215,8 @@ def _schema_problems(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame | No
         if col not in frame.columns:
             frame[col] = None
     problems += _parse_timestamps(table, frame)
+    if table == "referrals":
+        _read_statutory_booleans(frame)
     try:
         validated = schema.validate(frame, lazy=True)
         return (None if problems else validated), problems

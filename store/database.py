@@ -13,10 +13,19 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from store.contract import SCHEMAS
+from store.contract import OPTIONAL_COLUMNS, SCHEMAS
 from store.vocabulary import COMPATIBLE_CONTRACT_VERSIONS, CONCERN_COLUMNS, CONTRACT_VERSION
 
 TRUTH_SCHEMA = "truth"
+
+# Optional statutory-trigger facts on a referral (store.contract.STATUTORY_REFERRAL_COLUMNS):
+# nullable, and added to a store written before they existed when it is next opened for writing.
+_STATUTORY_DDL = {
+    "injury_alleged": "BOOLEAN",
+    "images_held_by": "VARCHAR",
+    "non_mobile_child": "BOOLEAN",
+}
+assert tuple(_STATUTORY_DDL) == OPTIONAL_COLUMNS["referrals"]
 
 _DDL = {
     "people": """
@@ -31,7 +40,9 @@ _DDL = {
     "referrals": """
         referral_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
         referrer_relationship VARCHAR NOT NULL, """
-    + ", ".join(f"{c} BOOLEAN NOT NULL" for c in CONCERN_COLUMNS),
+    + ", ".join(f"{c} BOOLEAN NOT NULL" for c in CONCERN_COLUMNS)
+    + ", "
+    + ", ".join(f"{c} {t}" for c, t in _STATUTORY_DDL.items()),
     "referral_children": "referral_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL",
     "screening_decisions": """
         referral_id VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL, decision VARCHAR NOT NULL,
@@ -116,6 +127,8 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the contract tables and the metadata table if they are missing."""
     for table, columns in _DDL.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    for column, sql_type in _STATUTORY_DDL.items():
+        con.execute(f"ALTER TABLE referrals ADD COLUMN IF NOT EXISTS {column} {sql_type}")
     con.execute("CREATE TABLE IF NOT EXISTS mast_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute(
         "INSERT INTO mast_meta VALUES ('contract_version', ?) ON CONFLICT (key) DO NOTHING",
@@ -173,6 +186,9 @@ def write_tables(
             if replace:
                 con.execute(f"DELETE FROM {table}")
             columns = list(SCHEMAS[table].columns)
+            # An optional column the frame lacks is stored as null (a simulator or an old extract).
+            missing = [c for c in OPTIONAL_COLUMNS.get(table, ()) if c not in frame.columns]
+            frame = frame.assign(**dict.fromkeys(missing)) if missing else frame
             con.register("_incoming", frame[columns])
             order = ", ".join(f"{c} NULLS LAST" for c in SORT_ORDER[table])
             con.execute(

@@ -91,6 +91,10 @@ AGENCIES = (
     "children_social_care",
 )
 
+# Who may hold images of an injury (the referral's optional ``images_held_by``):
+# an agency, the referrer, a family member, or someone else.
+IMAGE_HOLDERS = (*AGENCIES, "referrer", "family_member", "other")
+
 # Event types each agency may record.  The statutory steps are events of
 # children's social care, so the chronology holds them beside everything else.
 EVENT_TYPES: dict[str, tuple[str, ...]] = {

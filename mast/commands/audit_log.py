@@ -162,6 +162,54 @@ def rates(db: str = typer.Option(None, "--db", help=_DB_HELP)) -> None:
     console.print(table)
 
 
+@audit_app.command("practice")
+def practice(
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+    out: Path = typer.Option(
+        None, "--out", help="Also write the figures to this CSV file (one row per month and team)."
+    ),
+) -> None:
+    """Practice figures for governance, by month and team: statutory rules triggered and overridden,
+    closures as malicious or after the family declined support, re-referrals after a closure."""
+    import pandas as pd
+
+    from records.practice import (
+        MEASURES,
+        NOT_RECORDED_YET,
+        REVIEW_MEASURES,
+        month_label,
+        practice_report,
+    )
+
+    labels = {**MEASURES, **REVIEW_MEASURES, **NOT_RECORDED_YET}
+    store = _store(db)
+    try:
+        frame = practice_report(store)
+    finally:
+        store.close()
+    if frame.empty:
+        console.print("No decisions recorded yet: there are no practice figures to report.")
+    for (month, team), row in frame.iterrows():
+        table = Table("figure", "referrals", title=f"{month_label(month)}, {team}")
+        for name, label in labels.items():
+            table.add_row(
+                label, "not recorded yet" if pd.isna(row[name]) else f"{int(row[name]):,}"
+            )
+        console.print(table)
+    typer.echo(
+        "Not recorded yet means the trail holds no such record yet (no strategy-discussion record at "
+        "all, and no referrer-told or escalation records); it is not a zero. Months are UK local time. "
+        "A referral counts once, by its latest decision; a strategy discussion in the month it was held."
+    )
+    if out is not None:
+        if not out.parent.exists():
+            console.print(f"[red]Refused:[/red] --out {out}: folder {out.parent} does not exist")
+            raise typer.Exit(code=2)
+        table = frame.reset_index().astype(object).fillna("not recorded yet")
+        table.rename(columns=labels).to_csv(out, index=False)
+        console.print(f"Wrote {len(frame):,} rows to {out}")
+
+
 @audit_app.command("blind-first")
 def blind_first(
     state: str = typer.Argument(..., help="on, off or status."),

@@ -80,6 +80,14 @@ class FakeEngine:
             f"INSERT INTO referrals VALUES ('S1', TIMESTAMP '2026-10-02 09:30', 'police', 'police_officer', {', '.join(map(str, flags))})"
         )
         self._con.execute("INSERT INTO referral_children VALUES ('S1', 'C1')")
+        # What the statutory triggers read (serving/statutory.py): dates of birth and decisions.
+        self._con.execute("CREATE TABLE people (person_id VARCHAR, date_of_birth DATE)")
+        self._con.execute(
+            "INSERT INTO people VALUES ('C1', DATE '2015-03-01'), ('C2', DATE '2018-07-10')"
+        )
+        self._con.execute(
+            "CREATE TABLE screening_decisions (referral_id VARCHAR, decided_at TIMESTAMP, decision VARCHAR)"
+        )
         # The store's referrals by id, as the real engine's snapshot indexes them.
         self.snapshot = SimpleNamespace(referral={"S1": 0})
 
