@@ -168,7 +168,9 @@ def test_amended_referral_and_the_chronology_as_of_it(served, driver):
     assert since.text == "Recorded since this referral"
     chronology = driver.find_element(By.ID, "chronology-C1").text
     main, later = chronology.split("Recorded since this referral", 1)
-    assert "section47 enquiry" not in main and "section47 enquiry" in later
+    # The section 47 enquiry recorded after the referral, in words (never the raw code).
+    enquiry = "child protection enquiry (section 47)"
+    assert enquiry not in main and enquiry in later and "section47" not in chronology
     assert "A2 (partner, joined 01 Sep 2026" in main
     driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "chronology"))
     driver.save_screenshot(str(ARTIFACTS / "page_chronology_as_of.png"))
