@@ -11,6 +11,8 @@ AUDIT_QUERY = "audit_query"
 CONFIG_CHANGE = "config_change"
 TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
+# A referral MAST received (written when first received and on every amendment).
+REFERRAL = "referral"
 
 KINDS = (
     DECISION,
@@ -22,6 +24,7 @@ KINDS = (
     CONFIG_CHANGE,
     TOKEN_CREATED,
     TOKEN_REVOKED,
+    REFERRAL,
 )
 
 # Kinds of override a manager records.

@@ -262,6 +262,54 @@ class RecordsStore:
         with self.db.read() as conn:
             return bool(trail.entries_for(conn, referral_id, kinds.INITIAL_VIEW, principal.name))
 
+    # referrals received
+    def record_referral(
+        self, principal: Principal, referral_id: str, content: dict[str, Any]
+    ) -> Entry:
+        """Store the referral MAST received, once per content (idempotent).
+
+        ``content`` holds ``received_at`` (naive England-local ISO text),
+        ``source``, ``referrer_relationship``, ``concerns``, ``children``,
+        ``flagged`` and ``reason``.  The same content again writes nothing;
+        different content is a new version.  The entry is what makes the
+        referral part of the next referral's history on every worker
+        (:mod:`serving.live`).
+        """
+        fields = ("received_at", "source", "referrer_relationship", "concerns", "children")
+
+        def latest() -> Entry | None:
+            with self.db.read() as conn:
+                found = trail.entries_for(conn, referral_id, kinds.REFERRAL)
+            return found[-1] if found else None
+
+        last = latest()
+        if last is not None and all(last.payload.get(f) == content.get(f) for f in fields):
+            return last
+        with self.db.write() as conn:
+            found = trail.entries_for(conn, referral_id, kinds.REFERRAL)
+            last = found[-1] if found else None
+            if last is not None and all(last.payload.get(f) == content.get(f) for f in fields):
+                return last
+            version = 1 + (int(last.payload.get("version", 0)) if last else 0)
+            return _append_as(
+                conn,
+                principal,
+                kinds.REFERRAL,
+                {"version": version, **content},
+                referral_id=referral_id,
+            )
+
+    def entries_since(self, seq: int, kinds_: tuple[str, ...] | list[str]) -> list[Entry]:
+        """Entries of the given kinds after ``seq``, ordered by seq."""
+        with self.db.read() as conn:
+            return trail.entries_since(conn, seq, kinds_)
+
+    def latest_seq(self, kinds_: tuple[str, ...] | list[str]) -> int | None:
+        """The highest seq of an entry of the given kinds (one indexed read per call)."""
+        listed = ", ".join(f"'{k}'" for k in kinds_ if k in kinds.KINDS)
+        row = self.db.read_one(f"SELECT max(seq) FROM audit_log WHERE kind IN ({listed})")
+        return None if row is None or row[0] is None else int(row[0])
+
     # the trail
     def query(
         self,

@@ -202,6 +202,16 @@ def entries_for(
     return [Entry.from_row(r) for r in rows]
 
 
+def entries_since(conn: Connection, seq: int, kinds: tuple[str, ...] | list[str]) -> list[Entry]:
+    """Entries of ``kinds`` after ``seq``, in seq order (what a follower has not yet seen)."""
+    rows = conn.execute(
+        select(audit_log)
+        .where(and_(audit_log.c.seq > seq, audit_log.c.kind.in_(list(kinds))))
+        .order_by(audit_log.c.seq)
+    )
+    return [Entry.from_row(r) for r in rows]
+
+
 def _bound(value: datetime | date | None, end: bool) -> str | None:
     if value is None:
         return None

@@ -65,8 +65,15 @@ class Guard:
         """Log that ``principal`` was shown ``result`` for ``referral`` (API or page).
 
         The decision rules later read the flag from this entry, so every place
-        that shows a score must log it the same way.
+        that shows a score must log it the same way.  The referral itself is
+        recorded first (once per content): from then on it is part of the
+        history of the next referral, on every worker (:mod:`serving.live`).
         """
+        from serving.live import referral_content
+
+        self.store.record_referral(
+            principal, referral.referral_id, referral_content(referral, result)
+        )
         self.record(
             "score",
             principal,

@@ -13,7 +13,6 @@ The chronology still reads the store, through a cursor per thread.
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,10 +27,10 @@ import pandas as pd
 from features.inputs import as_frames, check_referrals
 from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
+from serving import live
 from serving.model import LoadedModel
 from serving.reasons import ReasonSpace, build_reasons, rank_reasons
 from serving.schemas import ReferralIn
-from store import connect
 from store import vocabulary as v
 
 # A referral time a little ahead of the server clock is clock skew, not a
@@ -116,22 +115,23 @@ class ScoringEngine:
         Reason and chronology tunables.
     """
 
-    def __init__(self, db: str | Path, model: LoadedModel, config: EngineConfig | None = None):
+    def __init__(
+        self,
+        db: str | Path,
+        model: LoadedModel,
+        config: EngineConfig | None = None,
+        snapshot=None,
+    ):
         import features
 
         self.db = Path(db)
         self.model = model
         self.config = config or EngineConfig()
-        self._con = connect(self.db, read_only=True)
-        self._local = threading.local()
         self._features = features
-        # The whole store in memory, indexed by person: loaded once, read by every request.
-        self.snapshot = features.StoreSnapshot.load(self._con)
-        # Reading it filled DuckDB's buffer cache with tables only the snapshot
-        # needed (0.23 of 0.85 GB per worker on the benchmark's 2.3 M events);
-        # a fresh connection for the few queries left (the chronology) lets it go.
-        self._con.close()
-        self._con = connect(self.db, read_only=True)
+        # The whole store in memory, indexed by person: read by every request.
+        # The DuckDB file is open only while it loads (serving/live.py says why).
+        self._base = snapshot if snapshot is not None else live.load_snapshot(self.db)
+        self.live: live.LiveHistory | None = None
         entries = features.catalogue()
         if isinstance(entries, dict):
             entries = entries.values()
@@ -143,20 +143,48 @@ class ScoringEngine:
         self.reasons = ReasonSpace(self.feature_names, self.catalogue)
         self.zero_means_no_records = counting_features(self.catalogue.values())
 
+    @property
+    def snapshot(self):
+        """The store in memory, with what MAST received and decided since merged in."""
+        return self.live.snapshot if self.live is not None else self._base
+
+    def follow(self, records_store, start: bool = True) -> live.LiveHistory:
+        """Make referrals and decisions in ``records_store`` live history, and follow the store.
+
+        Idempotent for the same records store; a worker calls it once, at start-up.
+        """
+        follower = self.live
+        if follower is None or follower.records is not records_store:
+            if follower is not None:
+                follower.stop()
+            base = self._base if follower is None else follower.base
+            follower = self.live = live.LiveHistory(self.db, records_store, base)
+        if start:
+            follower.start()
+        return follower
+
+    def catch_up(self) -> None:
+        """See every referral and decision acknowledged before now (any worker's)."""
+        if self.live is not None:
+            self.live.catch_up()
+
     # -- connections ---------------------------------------------------------
     def cursor(self):
-        """This thread's cursor on the store (created on first use)."""
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self._con.cursor()
-            self._local.cursor = cur
-        return cur
+        """A read-only connection to the store, closed when the caller drops it.
+
+        The service never keeps the store open between requests, so that
+        ``mast load --append`` can write it while the service runs.
+        """
+        return live.open_store(self.db)
 
     def close(self) -> None:
-        self._con.close()
+        if self.live is not None:
+            self.live.stop()
 
     # -- checks --------------------------------------------------------------
-    def check_children(self, referral: ReferralIn, now: datetime | None = None) -> None:
+    def check_children(
+        self, referral: ReferralIn, now: datetime | None = None, snapshot=None
+    ) -> None:
         """Refuse what cannot be scored: unknown children, impossible dates.
 
         Raises
@@ -173,7 +201,7 @@ class ScoringEngine:
                 f"received_at {referral.received_at.isoformat()} is in the future; "
                 "a referral can only be scored once it has been received.",
             )
-        snap = self.snapshot
+        snap = snapshot if snapshot is not None else self.snapshot
         for pid in referral.children:
             if pid not in snap.person:
                 raise ServingError(404, f"Unknown child: no person_id {pid!r} in the store.")
@@ -197,6 +225,7 @@ class ScoringEngine:
     # -- features and scores -------------------------------------------------
     def features_for(self, referral: ReferralIn):
         """The feature table for the referral: ``build_features`` on the snapshot."""
+        self.catch_up()
         referrals, children = _referral_records(referral)
         return self._features.build_features(
             None, referrals=referrals, referral_children=children, snapshot=self.snapshot
@@ -249,10 +278,12 @@ class ScoringEngine:
         listing the records behind each reason (about 1 ms of a request,
         from the snapshot); for bulk re-scoring.
         """
-        self.check_children(referral, now=now)
+        self.catch_up()
+        snapshot = self.snapshot  # one consistent snapshot for the whole request
+        self.check_children(referral, now=now, snapshot=snapshot)
         referrals, referral_children = _referral_records(referral)
         table = self._features.build_features(
-            None, referrals=referrals, referral_children=referral_children, snapshot=self.snapshot
+            None, referrals=referrals, referral_children=referral_children, snapshot=snapshot
         )
         keys, X = self.model_inputs(table)
         scorer = self.model.scorer
@@ -280,7 +311,7 @@ class ScoringEngine:
                 if f and not (f in self.zero_means_no_records and features_row[f] == 0)
             ]
         records = (
-            ondemand_evidence(self.snapshot, referrals, referral_children, wanted)
+            ondemand_evidence(snapshot, referrals, referral_children, wanted)
             if with_records
             else {}
         )
@@ -332,11 +363,16 @@ class ScoringEngine:
         as_of = to_store_time(as_of) if as_of is not None else now
         if as_of > now + CLOCK_SKEW:
             raise ServingError(422, f"as_of {as_of.isoformat()} is in the future.")
-        cur = self.cursor()
-        known = cur.execute("SELECT 1 FROM people WHERE person_id = ?", [person_id]).fetchone()
-        if known is None:
-            raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
-        built = chron.chronology(cur, person_id, as_of, self.config.late_after_days)
+        self.catch_up()
+        with live.reading(self.db) as cur:
+            known = cur.execute("SELECT 1 FROM people WHERE person_id = ?", [person_id]).fetchone()
+            if known is None:
+                raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
+            built = chron.chronology(cur, person_id, as_of, self.config.late_after_days)
+        if self.live is not None:
+            built["entries"] = live_entries(
+                built["entries"], self.live.chronology_entries(person_id, as_of)
+            )
         return {
             "person_id": person_id,
             "as_of": as_of,
@@ -355,17 +391,14 @@ class ScoringEngine:
         X = pd.DataFrame([[0.0] * len(self.feature_names)], columns=self.feature_names)
         self.model.scorer.predict_frame(X)
         self.model.scorer.contributions(X)
-        sample = (
-            self.cursor()
-            .execute(
+        with live.reading(self.db) as con:
+            sample = con.execute(
                 "SELECT r.referral_id, r.received_at, r.source, r.referrer_relationship, "
                 + ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
                 + ", list(rc.person_id ORDER BY rc.person_id) AS children "
                 "FROM referrals r JOIN referral_children rc USING (referral_id) "
                 "GROUP BY ALL ORDER BY r.received_at DESC LIMIT 1"
-            )
-            .fetchone()
-        )
+            ).fetchone()
         if sample is not None:
             concerns = [c for c, flag in zip(v.CONCERNS, sample[4:-1], strict=True) if flag]
             referral = ReferralIn(
@@ -377,6 +410,15 @@ class ScoringEngine:
                 children=sample[-1],
             )
             self.model_inputs(self.features_for(referral))
+
+
+def live_entries(entries: list[dict], extra: list[dict]) -> list[dict]:
+    """The store's chronology entries with the live ones, in the chronology's order."""
+    if not extra:
+        return entries
+    return sorted(
+        entries + extra, key=lambda e: (e["occurred_at"], e["recorded_at"], e["person_id"])
+    )
 
 
 # A count's name ends in its window ("_12m", "_ever"), then "_max"/"_sum" over people.

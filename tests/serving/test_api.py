@@ -281,7 +281,8 @@ def test_scores_and_chronology_views_are_logged(client, records_store):
     entries, _ = records_store.query(referral_id="AUD1", limit=100)
     new = entries[len(before) :]
     kinds = sorted(e.kind for e in new)
-    assert kinds == ["chronology_view", "score_view"]
+    # The referral itself is recorded too: it is history from now on (serving/live.py).
+    assert kinds == ["chronology_view", "referral", "score_view"]
     score = next(e for e in new if e.kind == "score_view")
     assert score.actor == "test screener" and score.role == "screener"
     assert score.payload["person_ids"] == ["C1", "C2"]

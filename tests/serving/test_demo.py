@@ -93,4 +93,4 @@ def test_mast_serve_subprocess_scores_with_a_token(store_path, tracking_uri, tmp
         assert r.status_code == 200, r.text
         assert r.json()["referral_id"] == body["referral_id"]
     entries, _ = records.RecordsStore(url).query(referral_id=body["referral_id"])
-    assert [e.kind for e in entries] == ["score_view"]
+    assert [e.kind for e in entries] == ["referral", "score_view"]

@@ -124,7 +124,12 @@ def test_flagged_referral_page(app, tokens, store):
     assert "late (78 days)" in html  # the school record was entered late
     # Who saw what is in the trail: one score view, one chronology view per child.
     entries, _ = store.query(referral_id="PF1")
-    assert sorted(e.kind for e in entries) == ["chronology_view", "chronology_view", "score_view"]
+    assert sorted(e.kind for e in entries) == [
+        "chronology_view",
+        "chronology_view",
+        "referral",
+        "score_view",
+    ]
     assert {e.actor for e in entries} == {"Page screener"}
 
 
