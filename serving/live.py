@@ -37,6 +37,7 @@ snapshot they started with.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -486,7 +487,8 @@ class LiveHistory:
                     last_check = time.monotonic()
                     if self.refresh():
                         print(
-                            f"MAST worker: store refreshed in {self.last_refresh_seconds:.1f} s",
+                            f"MAST worker {os.getpid()}: store refreshed in "
+                            f"{self.last_refresh_seconds:.1f} s",
                             file=sys.stderr,
                             flush=True,
                         )
