@@ -69,6 +69,10 @@ REFERRAL_KIND = "referral"
 DECISION_KIND = "decision"
 LIVE_KINDS = (REFERRAL_KIND, DECISION_KIND)
 _LONDON = ZoneInfo("Europe/London")
+# Up to this many people gain rows in a merge, their offsets are shifted a
+# slice at a time (the usual case: one referral about a few children);
+# beyond, in one pass over every person.
+SLICE_ADD_MAX = 4
 
 
 # -- the store file ------------------------------------------------------------
@@ -352,7 +356,15 @@ def merge(base: StoreSnapshot, overlay: Overlay) -> Merged:
     new_ref = np.array([ref for _, ref in new], dtype=np.int64)
     new_mask = np.array([mask(ref, p) for p, ref in new], dtype=np.int64)
     at = s.rc_offsets[new_p + 1]
-    grow = np.bincount(new_p, minlength=len(s.person_ids))
+    # Each person's rows start later by the rows added to the people before them.
+    rc_offsets = s.rc_offsets.copy()
+    people, added_rows = np.unique(new_p, return_counts=True)
+    if len(people) <= SLICE_ADD_MAX:
+        for p, c in zip(people, added_rows, strict=True):
+            rc_offsets[p + 1 :] += c
+    else:
+        grow = np.bincount(new_p, minlength=len(s.person_ids))
+        rc_offsets[1:] += np.cumsum(grow)
     snapshot = replace(
         s,
         referral=ChainMap({r.referral_id: position[r.referral_id] for r in added}, s.referral)
@@ -367,7 +379,7 @@ def merge(base: StoreSnapshot, overlay: Overlay) -> Merged:
         r_decided=r_decided,
         r_decision=r_decision,
         r_closure=r_closure,
-        rc_offsets=s.rc_offsets + np.concatenate([[0], np.cumsum(grow)]),
+        rc_offsets=rc_offsets,
         rc_referral=np.insert(s.rc_referral, at, new_ref),
         rc_mask=np.insert(rc_mask, at, new_mask),
     )

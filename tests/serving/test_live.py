@@ -345,9 +345,15 @@ def test_the_extracts_copy_of_a_referral_is_not_counted_twice(store_path, model,
         service.close()
 
 
-def test_merge_equals_a_snapshot_of_the_rebuilt_store(store_path, tmp_path):
+@pytest.mark.parametrize("slice_add_max", [0, 4])
+def test_merge_equals_a_snapshot_of_the_rebuilt_store(
+    store_path, tmp_path, monkeypatch, slice_add_max
+):
     """The overlay's arrays equal a snapshot loaded from a store holding the same rows."""
     import records as rec
+    import serving.live
+
+    monkeypatch.setattr(serving.live, "SLICE_ADD_MAX", slice_add_max)
     from serving.live import LiveHistory, load_snapshot
 
     store = rec.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
@@ -384,6 +390,7 @@ def test_merge_equals_a_snapshot_of_the_rebuilt_store(store_path, tmp_path):
             )
         )
         assert ours == theirs
+    assert np.array_equal(merged.rc_offsets, rebuilt.rc_offsets)
     for rid in bodies:
         i, j = merged.referral[rid], rebuilt.referral[rid]
         assert merged.r_received[i] == rebuilt.r_received[j]
