@@ -345,6 +345,16 @@ def test_the_extracts_copy_of_a_referral_is_not_counted_twice(store_path, model,
         service.close()
 
 
+def referral_rows(s, person_id: str) -> list[tuple[str, int]]:
+    """A person's ``referral_children`` rows in a snapshot: (referral_id, predicate bits)."""
+    p = s.person[person_id]
+    rows = slice(s.rc_offsets[p], s.rc_offsets[p + 1])
+    return sorted(
+        (s.referral_ids[r], int(m))
+        for r, m in zip(s.rc_referral[rows], s.rc_mask[rows], strict=True)
+    )
+
+
 @pytest.mark.parametrize("slice_add_max", [0, 4])
 def test_merge_equals_a_snapshot_of_the_rebuilt_store(
     store_path, tmp_path, monkeypatch, slice_add_max
@@ -372,24 +382,7 @@ def test_merge_equals_a_snapshot_of_the_rebuilt_store(
     rebuilt = load_snapshot(rebuild(store_path, tmp_path / "rebuilt.duckdb", bodies, {}))
     merged = follower.snapshot
     for p in ("C1", "C2", "NB"):
-        a, b = merged.person[p], rebuilt.person[p]
-        ours = sorted(
-            (merged.referral_ids[r], int(m))
-            for r, m in zip(
-                merged.rc_referral[merged.rc_offsets[a] : merged.rc_offsets[a + 1]],
-                merged.rc_mask[merged.rc_offsets[a] : merged.rc_offsets[a + 1]],
-                strict=True,
-            )
-        )
-        theirs = sorted(
-            (rebuilt.referral_ids[r], int(m))
-            for r, m in zip(
-                rebuilt.rc_referral[rebuilt.rc_offsets[b] : rebuilt.rc_offsets[b + 1]],
-                rebuilt.rc_mask[rebuilt.rc_offsets[b] : rebuilt.rc_offsets[b + 1]],
-                strict=True,
-            )
-        )
-        assert ours == theirs
+        assert referral_rows(merged, p) == referral_rows(rebuilt, p)
     assert np.array_equal(merged.rc_offsets, rebuilt.rc_offsets)
     for rid in bodies:
         i, j = merged.referral[rid], rebuilt.referral[rid]
