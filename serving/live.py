@@ -113,10 +113,23 @@ def open_store(db: str | Path, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDB
             delay = min(delay * 2, 0.5)
 
 
-def load_snapshot(db: str | Path, wait: float = LOCK_WAIT_SECONDS) -> StoreSnapshot:
-    """A fresh :class:`StoreSnapshot` of the store; the file is closed again afterwards."""
+def load_snapshot(
+    db: str | Path, wait: float = LOCK_WAIT_SECONDS, threads: int | None = None
+) -> StoreSnapshot:
+    """A fresh :class:`StoreSnapshot` of the store; the file is closed again afterwards.
+
+    ``threads`` caps DuckDB's threads: a refresh in the background runs on
+    one, leaving the other core to the requests being served meanwhile.
+    """
     with reading(db, wait) as con:
+        if threads is not None:
+            con.execute(f"SET threads = {int(threads)}")
         return StoreSnapshot.load(con)
+
+
+def background_load(db: str | Path) -> StoreSnapshot:
+    """How a worker reloads the store while serving: on one DuckDB thread."""
+    return load_snapshot(db, threads=1)
 
 
 def store_marker(db: str | Path) -> tuple:
@@ -399,7 +412,7 @@ class LiveHistory:
     base
         The snapshot already loaded from ``db`` (the engine's).
     load
-        Loads a fresh snapshot of ``db`` (default :func:`load_snapshot`).
+        Loads a fresh snapshot of ``db`` (default :func:`background_load`).
     """
 
     def __init__(
@@ -408,7 +421,7 @@ class LiveHistory:
         records_store,
         base: StoreSnapshot,
         *,
-        load: Callable[[Path], StoreSnapshot] = load_snapshot,
+        load: Callable[[Path], StoreSnapshot] = background_load,
         poll_seconds: float = POLL_SECONDS,
         store_check_seconds: float = STORE_CHECK_SECONDS,
     ):
