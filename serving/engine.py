@@ -163,10 +163,13 @@ class ScoringEngine:
             follower.start()
         return follower
 
-    def catch_up(self) -> None:
-        """See every referral and decision acknowledged before now (any worker's)."""
+    def catch_up(self, people=None) -> None:
+        """See every referral and decision acknowledged before now (any worker's).
+
+        ``people``: only what could touch these children's history is needed now.
+        """
         if self.live is not None:
-            self.live.catch_up()
+            self.live.catch_up(people)
 
     # -- connections ---------------------------------------------------------
     def cursor(self):
@@ -225,7 +228,7 @@ class ScoringEngine:
     # -- features and scores -------------------------------------------------
     def features_for(self, referral: ReferralIn):
         """The feature table for the referral: ``build_features`` on the snapshot."""
-        self.catch_up()
+        self.catch_up(referral.children)
         referrals, children = _referral_records(referral)
         return self._features.build_features(
             None, referrals=referrals, referral_children=children, snapshot=self.snapshot
@@ -278,7 +281,7 @@ class ScoringEngine:
         listing the records behind each reason (about 1 ms of a request,
         from the snapshot); for bulk re-scoring.
         """
-        self.catch_up()
+        self.catch_up(referral.children)
         snapshot = self.snapshot  # one consistent snapshot for the whole request
         self.check_children(referral, now=now, snapshot=snapshot)
         referrals, referral_children = _referral_records(referral)
@@ -363,7 +366,7 @@ class ScoringEngine:
         as_of = to_store_time(as_of) if as_of is not None else now
         if as_of > now + CLOCK_SKEW:
             raise ServingError(422, f"as_of {as_of.isoformat()} is in the future.")
-        self.catch_up()
+        self.catch_up([person_id])
         with live.reading(self.db) as cur:
             known = cur.execute("SELECT 1 FROM people WHERE person_id = ?", [person_id]).fetchone()
             if known is None:

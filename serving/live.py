@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from collections import ChainMap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -454,10 +454,19 @@ class LiveHistory:
         return self.merged.snapshot
 
     # -- the trail ------------------------------------------------------------
-    def catch_up(self) -> None:
-        """Take in every referral and decision committed to the trail before this call."""
+    def catch_up(self, people: Iterable[str] | None = None) -> None:
+        """Take in every referral and decision committed to the trail before this call.
+
+        With ``people`` (a request's children), new entries that cannot touch
+        their features or chronology are left to the background thread: a
+        referral or decision counts for a child only if it is about someone
+        who has shared a household with the child (:meth:`reach`).  Under
+        load every request would otherwise merge the others' new referrals.
+        """
         latest = self.records.latest_seq(LIVE_KINDS)
         if latest is None or latest <= self._applied:
+            return
+        if people is not None and not self._touches(people):
             return
         with self._lock:
             if latest <= self._applied:  # another thread took it in meanwhile
@@ -467,6 +476,56 @@ class LiveHistory:
                 self.merged = merge(self._base, self._overlay)
             # Only now: a thread that finds nothing new must find it merged.
             self._applied = self._overlay.seq
+
+    def reach(self, people: Iterable[str]) -> set[str]:
+        """``people`` and everyone who has shared a household with one of them.
+
+        A superset of whose referrals any feature of theirs counts (their
+        own, and their household's adults' and children's at any ``as_of``);
+        memberships come from the store alone.
+        """
+        s = self._base
+        out = set(people)
+        for pid in list(out):
+            p = s.person.get(pid)
+            if p is None:
+                continue
+            for h in np.unique(s.m_household[s.m_offsets[p] : s.m_offsets[p + 1]]):
+                rows = s.h_rows[s.h_offsets[h] : s.h_offsets[h + 1]]
+                out.update(s.person_ids[s.m_person[rows]])
+        return out
+
+    def _touches(self, people: Iterable[str]) -> bool:
+        """Whether a trail entry not yet merged is about someone in :meth:`reach` of ``people``."""
+        pending = self.records.entries_since(self._applied, LIVE_KINDS)
+        reach = self.reach(people)
+        received = {
+            e.referral_id: e.payload.get("children") or []
+            for e in pending
+            if e.kind == REFERRAL_KIND
+        }
+        for e in pending:
+            if e.kind == REFERRAL_KIND:
+                about = received[e.referral_id]
+            else:
+                about = self._children_of(e.referral_id, received)
+                if about is None:  # unknown: take it in to be safe
+                    return True
+            if reach.intersection(about):
+                return True
+        return False
+
+    def _children_of(self, referral_id: str | None, received: dict) -> list[str] | None:
+        if referral_id in received:
+            return received[referral_id]
+        if referral_id in self._overlay.referrals:
+            return list(self._overlay.referrals[referral_id].children)
+        s = self._base
+        i = s.referral.get(referral_id) if referral_id else None
+        if i is None:
+            return None
+        rows = np.flatnonzero(s.rc_referral == i)
+        return list(s.person_ids[np.searchsorted(s.rc_offsets, rows, side="right") - 1])
 
     # -- the store --------------------------------------------------------------
     def refresh(self, force: bool = False) -> bool:

@@ -390,3 +390,43 @@ def test_merge_equals_a_snapshot_of_the_rebuilt_store(
         assert merged.r_source[i] == rebuilt.r_source[j]
         assert np.array_equal(merged.r_concerns[i], rebuilt.r_concerns[j])
     store.close()
+
+
+def test_a_request_merges_only_what_can_touch_its_children(store_path, tmp_path):
+    """New entries about another household wait for the background thread; the child's do not."""
+    import records as rec
+    from serving import ReferralIn
+    from serving.live import LiveHistory, load_snapshot, referral_content
+
+    store = rec.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
+    who = store.create_token("t", "screener")[1]
+    follower = LiveHistory(store_path, store, load_snapshot(store_path))
+    at = store_now().replace(microsecond=0) - timedelta(days=1)
+    b = referral_body("REL1", at, ["NB"], "health", "midwife", ["neglect"])
+    store.record_referral(who, "REL1", referral_content(ReferralIn(**b)))
+    # X lives in another household: the referral about NB cannot change X's history.
+    assert follower.reach(["X"]) == {"X"}
+    assert follower.reach(["C1"]) >= {"C1", "C2", "NB", "A1", "A2", "A3"}
+    follower.catch_up(["X"])
+    assert not follower.merged.referrals
+    # C1 lives with NB: it must be merged before C1's request goes on.
+    follower.catch_up(["C1"])
+    assert [r.referral_id for r in follower.merged.referrals] == ["REL1"]
+    # A decision on it, then a request about C2 (same household): merged too.
+    store.db.dispose()
+    with store.db.write() as conn:
+        from records import trail
+
+        trail.append(
+            conn,
+            kind="decision",
+            actor="t",
+            role="screener",
+            payload={"decision": "assessment", "closure_reason": None},
+            referral_id="REL1",
+        )
+    follower.catch_up(["X"])
+    assert not follower.merged.decisions
+    follower.catch_up(["C2"])
+    assert [d.decision for d in follower.merged.decisions] == ["assessment"]
+    store.close()
