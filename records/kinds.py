@@ -13,7 +13,8 @@ TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
 TOKEN_ROLE_CHANGED = "token_role_changed"
 ACCESS_REFUSED = "access_refused"
-# A referral MAST received (written when first received and on every amendment).
+# One version of a referral's content, as MAST first received it or as amended
+# (records/register.py): the referral register lives in the trail.
 REFERRAL = "referral"
 
 KINDS = (

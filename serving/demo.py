@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
+from serving.reasons import plain
 from store import vocabulary as v
 
 
@@ -87,11 +88,13 @@ def format_score(result: dict) -> str:
                 for rec in r["records"][:3]:
                     when = str(rec["occurred_at"])[:10]
                     lines.append(
-                        f"        {when} {rec['agency'] or 'household'} {rec['event_type']} "
-                        f"({rec['relationship']} {rec['person_id']})"
+                        f"        {when} {plain(rec['agency']) or 'household'}: "
+                        f"{plain(rec['event_type'])} ({rec['relationship']} {rec['person_id']})"
                     )
                 if r["records_total"] > 3:
                     lines.append(f"        ... and {r['records_total'] - 3} more record(s)")
+        for item in child.get("not_found", []):
+            lines.append(f"    - not found in the records MAST holds: {item['text']}")
     lines.append(
         f"Model {result['model_name']} v{result['model_version']}, policy "
         f"{result['policy_version']}, request {result['request_id']}"
@@ -129,9 +132,15 @@ def _when(text: str) -> str:
     return datetime.fromisoformat(str(text)).strftime("%d %B %Y at %H:%M")
 
 
-def _referrals_on_record(client: httpx.Client, person_id: str, as_of: str) -> list[dict]:
-    """The referrals in the child's chronology recorded before ``as_of``."""
-    r = client.get(f"/v1/children/{person_id}/chronology", params={"as_of": as_of})
+def _referrals_on_record(
+    client: httpx.Client, person_id: str, referral_id: str, as_of: str | None = None
+) -> list[dict]:
+    """The referrals in the child's chronology, opened for ``referral_id``, recorded before ``as_of``.
+
+    ``as_of`` defaults to when ``referral_id`` was received (the service's default).
+    """
+    params = {"referral_id": referral_id, **({"as_of": as_of} if as_of else {})}
+    r = client.get(f"/v1/children/{person_id}/chronology", params=params)
     if r.status_code != 200:
         raise RuntimeError(f"chronology of {person_id} failed: {r.status_code} {r.text}")
     return [e for e in r.json()["entries"] if e["event_type"] == v.CHRONOLOGY_REFERRAL]
@@ -169,9 +178,11 @@ def demo_repeat_referral(base_url: str, headers: dict, body: dict) -> str:
         "referrer_relationship": "health_visitor",
     }
     with httpx.Client(base_url=base_url, headers=headers, timeout=30.0) as client:
-        before = _referrals_on_record(client, child, second["received_at"])
+        # Opened for the referral already scored (a chronology needs one naming the child).
+        before = _referrals_on_record(client, child, body["referral_id"], second["received_at"])
         scored = score_over_http(base_url, [first, second], headers)
-        after = _referrals_on_record(client, child, second["received_at"])
+        # The second's own chronology, as of when it was received.
+        after = _referrals_on_record(client, child, second["referral_id"])
     new = [e for e in after if e["occurred_at"][:19] == first["received_at"][:19]]
     lines = [
         f"A repeat referral about child {child}:",

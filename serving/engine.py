@@ -1,13 +1,15 @@
 """The scoring engine: one referral in, advisory scores with reasons out.
 
-The engine owns the read-only store connection, the store held in memory
-(:class:`features.StoreSnapshot`), the champion model and the feature
-catalogue, all loaded once.  A referral's features come from
+The engine holds the store in memory (:class:`features.StoreSnapshot`,
+reloaded when the file changes, with what MAST received and decided since
+overlaid by :mod:`serving.live`), the champion model and the feature
+catalogue, loaded once.  A referral's features come from
 :func:`features.build_features` on the snapshot: the same definitions as
 training, evaluated in memory (the tests hold them equal to the training
 SQL, column for column), and its reasons' records from
 :func:`features.ondemand_evidence`, equal to :func:`features.evidence`.
-The chronology still reads the store, through a cursor per thread.
+The chronology still reads the store, on a read-only connection opened
+for the request and closed after it (the service never keeps the file open).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving import live
 from serving.model import LoadedModel
-from serving.reasons import ReasonSpace, build_reasons, rank_reasons
+from serving.reasons import ReasonSpace, build_reasons, choose_reasons, not_found, records_held_to
 from serving.schemas import ReferralIn
 from store import vocabulary as v
 
@@ -132,6 +134,8 @@ class ScoringEngine:
         # The DuckDB file is open only while it loads (serving/live.py says why).
         self._base = snapshot if snapshot is not None else live.load_snapshot(self.db)
         self.live: live.LiveHistory | None = None
+        # Up to when MAST holds each agency's records, for the base it was read with.
+        self._held: tuple[Any, dict[str, Any]] | None = None
         entries = features.catalogue()
         if isinstance(entries, dict):
             entries = entries.values()
@@ -142,6 +146,20 @@ class ScoringEngine:
         # A reason is one feature, or one categorical field of the referral (its source...).
         self.reasons = ReasonSpace(self.feature_names, self.catalogue)
         self.zero_means_no_records = counting_features(self.catalogue.values())
+
+    @property
+    def records_held_to(self) -> dict[str, Any]:
+        """Up to when MAST holds each agency's records: an absence is only one up to then.
+
+        Read from the store once per snapshot loaded (the store refreshes
+        under a running service), on a connection closed straight after.
+        """
+        base = self._base if self.live is None else self.live.base
+        held = self._held
+        if held is None or held[0] is not base:
+            with live.reading(self.db) as con:
+                held = self._held = (base, records_held_to(con))
+        return held[1]
 
     @property
     def snapshot(self):
@@ -273,13 +291,20 @@ class ScoringEngine:
         return {key: [_record(r) for r in rows] for key, rows in found.items()}
 
     def score(
-        self, referral: ReferralIn, now: datetime | None = None, with_records: bool = True
+        self,
+        referral: ReferralIn,
+        now: datetime | None = None,
+        with_records: bool = True,
+        with_features: bool = False,
     ) -> dict:
         """Score every child on the referral; see :class:`serving.schemas.ScoreOut`.
 
         ``with_records=False`` gives the same scores and reasons without
         listing the records behind each reason (about 1 ms of a request,
-        from the snapshot); for bulk re-scoring.
+        from the snapshot); for bulk re-scoring.  ``with_features=True`` adds
+        each child's feature values as the model saw them (``None`` for a
+        value the model took as missing), so a score can be checked against
+        the catalogue.
         """
         self.catch_up(referral.children)
         snapshot = self.snapshot  # one consistent snapshot for the whole request
@@ -299,11 +324,10 @@ class ScoringEngine:
         ranked = {}
         wanted: dict[str, list[str]] = {}
         for i, pid in enumerate(keys["person_id"].tolist()):
-            raising, lowering = rank_reasons(
-                R[i], self.config.top_reasons, names=space.names, order=space.order
-            )
             features_row = dict(zip(names, M[i], strict=True))
             values = space.values(features_row)
+            # Never the referrer, never silence as safety (serving.reasons.choose_reasons).
+            raising, lowering = choose_reasons(space, R[i], values, self.config.top_reasons)
             row_c = dict(zip(space.names, R[i], strict=True))
             backing = {r: space.evidence_feature(r, values) for r in raising + lowering}
             ranked[pid] = (i, row_c, values, raising, lowering, backing)
@@ -339,9 +363,17 @@ class ScoringEngine:
                 "reasons_against": build_reasons(
                     lowering, row_c, values, space.describers, records_for, self.config.max_records
                 ),
+                "not_found": not_found(
+                    space, R[i], values, self.records_held_to, self.config.top_reasons
+                ),
                 "base_value": float(base_value),
                 "raw_margin": float(base_value + C[i].sum()),
             }
+            if with_features:
+                by_child[pid]["features"] = {
+                    name: None if np.isnan(x) else float(x)
+                    for name, x in zip(names, M[i], strict=True)
+                }
         children = [by_child[pid] for pid in referral.children if pid in by_child]
         highest = max(c["score"] for c in children)
         review = any(c["flag"] for c in children)
@@ -360,24 +392,57 @@ class ScoringEngine:
             "scored_at": datetime.now(UTC),
         }
 
-    def chronology(self, person_id: str, as_of: datetime | None = None) -> dict:
-        """The child's multi-agency chronology as known at ``as_of`` (default: now)."""
+    def chronology(
+        self,
+        person_id: str,
+        as_of: datetime | None = None,
+        *,
+        referral: ReferralIn | None = None,
+    ) -> dict:
+        """The child's multi-agency chronology as known at ``as_of``.
+
+        With ``referral`` the cut-off defaults to its ``received_at``, its
+        other children are shown as siblings, and what was recorded since,
+        up to now, comes apart in ``recorded_since``.  Without either, it is
+        the chronology as of now.
+        """
         now = store_now()
-        as_of = to_store_time(as_of) if as_of is not None else now
+        if as_of is not None:
+            as_of = to_store_time(as_of)
+        elif referral is not None:
+            as_of = to_store_time(referral.received_at)
+        else:
+            as_of = now
         if as_of > now + CLOCK_SKEW:
             raise ServingError(422, f"as_of {as_of.isoformat()} is in the future.")
         self.catch_up([person_id])
+        upto = now if referral is not None else None
         with live.reading(self.db) as cur:
             known = cur.execute("SELECT 1 FROM people WHERE person_id = ?", [person_id]).fetchone()
             if known is None:
                 raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
-            built = chron.chronology(cur, person_id, as_of, self.config.late_after_days)
+            built = chron.chronology(
+                cur,
+                person_id,
+                as_of,
+                self.config.late_after_days,
+                siblings=tuple(referral.children) if referral is not None else (),
+                until=upto,
+            )
         if self.live is not None:
+            # What MAST received and decided since the store was loaded: before
+            # the cut-off among the entries, from then up to now in recorded_since.
+            cut = as_of if upto is None or upto < as_of else upto
+            extra = self.live.chronology_entries(person_id, cut)
             built["entries"] = live_entries(
-                built["entries"], self.live.chronology_entries(person_id, as_of)
+                built["entries"], [e for e in extra if e["recorded_at"] < as_of]
+            )
+            built["recorded_since"] = live_entries(
+                built["recorded_since"], [e for e in extra if e["recorded_at"] >= as_of]
             )
         return {
             "person_id": person_id,
+            "referral_id": referral.referral_id if referral is not None else None,
             "as_of": as_of,
             "late_after_days": self.config.late_after_days,
             **built,

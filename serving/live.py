@@ -149,28 +149,6 @@ def store_marker(db: str | Path) -> tuple:
     return tuple(out)
 
 
-def referral_content(referral, result: dict | None = None) -> dict:
-    """The ``referral`` trail entry's payload for a referral MAST received.
-
-    ``received_at`` in the store's convention (naive England-local ISO
-    text), concerns and children sorted, so the same referral posted again
-    has the same content.
-    """
-    from serving.engine import to_store_time
-
-    return {
-        "received_at": to_store_time(referral.received_at).isoformat(),
-        "source": str(referral.source),
-        "referrer_relationship": None
-        if referral.referrer_relationship is None
-        else str(referral.referrer_relationship),
-        "concerns": sorted(str(c) for c in referral.concerns),
-        "children": sorted(referral.children),
-        "flagged": bool(result and result.get("multi_agency_review_recommended")),
-        "reason": None,
-    }
-
-
 # -- trail entries as store rows ------------------------------------------------
 def store_time(at: str) -> datetime:
     """A trail time (UTC ISO 8601 text) in the store's convention: naive local time in England."""

@@ -7,13 +7,14 @@ feature or model reads (``tests/features`` checks this).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from store.contract import SCHEMAS
-from store.vocabulary import CONCERN_COLUMNS, CONTRACT_VERSION
+from store.vocabulary import COMPATIBLE_CONTRACT_VERSIONS, CONCERN_COLUMNS, CONTRACT_VERSION
 
 TRUTH_SCHEMA = "truth"
 
@@ -121,7 +122,9 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         [CONTRACT_VERSION],
     )
     stored = contract_version(con)
-    if stored != CONTRACT_VERSION:
+    if stored in COMPATIBLE_CONTRACT_VERSIONS:  # additive change: the store is already valid
+        set_meta(con, "contract_version", CONTRACT_VERSION)
+    elif stored != CONTRACT_VERSION:
         raise RuntimeError(
             f"The store was written under data contract {stored}; this MAST speaks {CONTRACT_VERSION}."
         )
@@ -148,8 +151,12 @@ def write_tables(
     tables: dict[str, pd.DataFrame],
     truth: pd.DataFrame | None = None,
     replace: bool = False,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> None:
     """Append (or replace) contract tables in one transaction.
+
+    ``also(con)``, when given, writes more (the version 1.1 identity tables)
+    inside the same transaction.
 
     Either every table is written or none is: a failure part-way rolls the
     whole write back, so the store never holds half an extract.  Each
@@ -184,6 +191,8 @@ def write_tables(
                 "SELECT person_id, start_date, end_date, harm_type, severity FROM _incoming"
             )
             con.unregister("_incoming")
+        if also is not None:
+            also(con)
         create_lookup_indexes(con)
         con.execute("COMMIT")
     except Exception:

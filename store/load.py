@@ -8,6 +8,12 @@ import pandas as pd
 
 from store.contract import REFERENCES, SCHEMAS, ContractError, Problem, validate_tables
 from store.database import connect, write_tables
+from store.identities import (
+    IDENTITY_KEYS,
+    IDENTITY_SCHEMAS,
+    validate_identity_load,
+    write_identity_tables,
+)
 
 
 def read_extracts(directory: str | Path) -> dict[str, pd.DataFrame]:
@@ -25,7 +31,7 @@ def read_extracts(directory: str | Path) -> dict[str, pd.DataFrame]:
         if path.suffix not in (".csv", ".parquet"):
             continue
         table = path.stem
-        if table not in SCHEMAS:
+        if table not in SCHEMAS and table not in IDENTITY_SCHEMAS:
             problems.append(Problem(table, None, None, f"unknown table (file {path.name})"))
             continue
         if table in tables:
@@ -58,6 +64,7 @@ def load_extracts(db_path: str | Path, directory: str | Path) -> dict[str, int]:
         Naming each table, row, column and problem; the store is untouched.
     """
     tables = read_extracts(directory)
+    identities = {t: tables.pop(t) for t in list(tables) if t in IDENTITY_SCHEMAS}  # contract 1.1
     con = connect(db_path)
     try:
         existing = {
@@ -68,11 +75,13 @@ def load_extracts(db_path: str | Path, directory: str | Path) -> dict[str, int]:
             if parent not in tables
         }
         clean = validate_tables(tables, existing_keys=existing)
-        _check_keys_are_new(con, clean)
-        write_tables(con, clean)
+        identities = validate_identity_load(con, identities, clean.get("agency_events"))
+        _check_keys_are_new(con, clean | identities)
+        also = (lambda c: write_identity_tables(c, identities)) if identities else None
+        write_tables(con, clean, also=also)
     finally:
         con.close()
-    return {t: len(f) for t, f in clean.items()}
+    return {t: len(f) for t, f in clean.items()} | {t: len(f) for t, f in identities.items()}
 
 
 _KEYS = {
@@ -83,6 +92,7 @@ _KEYS = {
     "agency_events": ["event_id"],
     "referral_children": ["referral_id", "person_id"],
     "household_members": ["person_id", "household_id", "start_date"],
+    **IDENTITY_KEYS,
 }
 
 

@@ -8,7 +8,9 @@ speak the same language.  Adding a value here is a contract change: bump
 
 from __future__ import annotations
 
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "1.1.0"
+# Earlier versions whose stores open unchanged: 1.1 only added tables (store/identities.py).
+COMPATIBLE_CONTRACT_VERSIONS = ("1.0.0",)
 
 NOT_RECORDED = "Not recorded"
 

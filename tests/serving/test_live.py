@@ -305,11 +305,36 @@ def test_repeat_referral_one_minute_later_sees_the_first_and_its_decision(
         # The decision on the first is among the second's prior decisions.
         assert after["child_prior_early_help_ever"] == before["child_prior_early_help_ever"] + 1
         assert after["child_days_since_last_referral"] == 0
-        # And the chronology shows both, at once.
-        chron = service.client.get("/v1/children/C1/chronology").json()
+        # And the second's chronology (as of when it was received) shows both, at
+        # once: the first among what was known, its decision on whichever side
+        # of the second's receipt it was recorded.
+        r = service.client.get("/v1/children/C1/chronology", params={"referral_id": "REP2"})
+        assert r.status_code == 200, r.text
+        chron = r.json()
+        as_of = chron["as_of"][:19]
         kinds = [(e["event_type"], e["detail"]) for e in chron["entries"]]
         assert (v.CHRONOLOGY_REFERRAL, "from school (teacher)") in kinds
-        assert (v.CHRONOLOGY_DECISION, "early_help") in kinds
+        decided = [
+            (side, e["recorded_at"][:19])
+            for side in ("entries", "recorded_since")
+            for e in chron[side]
+            if (e["event_type"], e["detail"]) == (v.CHRONOLOGY_DECISION, "early_help")
+        ]
+        assert len(decided) == 1, decided
+        side, at = decided[0]
+        assert side == ("entries" if at < as_of else "recorded_since"), (decided, as_of)
+        # The first's own chronology, as of its receipt: it and its decision
+        # were recorded from then on, so both are apart in recorded_since.
+        r = service.client.get("/v1/children/C1/chronology", params={"referral_id": "REP1"})
+        assert r.status_code == 200, r.text
+        chron = r.json()
+        first_seen = (v.CHRONOLOGY_REFERRAL, first_at.isoformat())
+        since = [(e["event_type"], e["occurred_at"][:19]) for e in chron["recorded_since"]]
+        known = [(e["event_type"], e["occurred_at"][:19]) for e in chron["entries"]]
+        assert first_seen in since and first_seen not in known
+        decision = [e for e in chron["recorded_since"] if e["event_type"] == v.CHRONOLOGY_DECISION]
+        assert [e["detail"] for e in decision] == ["early_help"]
+        assert not any(e["recorded_at"][:19] >= as_of for e in chron["entries"])
     finally:
         service.close()
 
@@ -374,10 +399,10 @@ def test_merge_equals_a_snapshot_of_the_rebuilt_store(
         "M2": referral_body("M2", at + timedelta(hours=2), ["NB"], "self", "parent", ["neglect"]),
     }
     from serving import ReferralIn
-    from serving.live import referral_content
+    from serving.register import content_of
 
     for b in bodies.values():
-        store.record_referral(who, b["referral_id"], referral_content(ReferralIn(**b)))
+        store.register_referral(who, b["referral_id"], content_of(ReferralIn(**b)), flagged=False)
     follower = LiveHistory(store_path, store, load_snapshot(store_path))
     rebuilt = load_snapshot(rebuild(store_path, tmp_path / "rebuilt.duckdb", bodies, {}))
     merged = follower.snapshot
@@ -396,14 +421,15 @@ def test_a_request_merges_only_what_can_touch_its_children(store_path, tmp_path)
     """New entries about another household wait for the background thread; the child's do not."""
     import records as rec
     from serving import ReferralIn
-    from serving.live import LiveHistory, load_snapshot, referral_content
+    from serving.live import LiveHistory, load_snapshot
+    from serving.register import content_of
 
     store = rec.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
     who = store.create_token("t", "screener")[1]
     follower = LiveHistory(store_path, store, load_snapshot(store_path))
     at = store_now().replace(microsecond=0) - timedelta(days=1)
     b = referral_body("REL1", at, ["NB"], "health", "midwife", ["neglect"])
-    store.record_referral(who, "REL1", referral_content(ReferralIn(**b)))
+    store.register_referral(who, "REL1", content_of(ReferralIn(**b)), flagged=False)
     # X lives in another household: the referral about NB cannot change X's history.
     assert follower.reach(["X"]) == {"X"}
     assert follower.reach(["C1"]) >= {"C1", "C2", "NB", "A1", "A2", "A3"}

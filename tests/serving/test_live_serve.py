@@ -63,7 +63,12 @@ def test_a_referral_scored_on_one_worker_is_history_on_every_worker_within_a_sec
     # A new connection each time: the kernel hands each to either worker.
     seen = []
     for _ in range(12):
-        chron = httpx.get(f"{base}/v1/children/C1/chronology", headers=auth, timeout=60).json()
+        chron = httpx.get(
+            f"{base}/v1/children/C1/chronology",
+            params={"referral_id": "TWO1", "as_of": store_now().isoformat()},
+            headers=auth,
+            timeout=60,
+        ).json()
         seen.append(
             any(
                 e["event_type"] == v.CHRONOLOGY_REFERRAL and e["detail"] == "from health (gp)"
@@ -150,7 +155,7 @@ def test_store_append_while_serving_no_request_fails_and_the_next_score_sees_it(
                 )
                 if r.status_code != 200:
                     errors.append(f"score {r.status_code} {r.text[:200]}")
-                c = client.get("/v1/children/C1/chronology")
+                c = client.get("/v1/children/C1/chronology", params={"referral_id": f"LOAD{k}"})
                 if c.status_code != 200:
                     errors.append(f"chronology {c.status_code} {c.text[:200]}")
                 done[0] += 1
