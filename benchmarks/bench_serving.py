@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -282,6 +283,115 @@ def drive(
     return out
 
 
+def append_delta(db: Path, k: int) -> float:
+    """Append a small day's delta (one referral about a stored child) as one transaction.
+
+    What ``mast load --append`` does to the file: the workers hold it only
+    while they load a snapshot, so the writer retries while one does.
+    Returns when it committed (``time.perf_counter()``).
+    """
+    from store import vocabulary as v
+
+    while True:
+        try:
+            con = duckdb.connect(str(db))
+            break
+        except duckdb.IOException:
+            time.sleep(0.05)
+    try:
+        child, at = con.execute(
+            "SELECT person_id, max(received_at) FROM referral_children JOIN referrals "
+            "USING (referral_id) GROUP BY person_id ORDER BY person_id LIMIT 1"
+        ).fetchone()
+        rid = f"DELTA-{k}"
+        cols = ", ".join(v.CONCERN_COLUMNS)
+        flags = ", ".join("TRUE" if c == "concern_neglect" else "FALSE" for c in v.CONCERN_COLUMNS)
+        con.execute("BEGIN")
+        con.execute(
+            f"INSERT INTO referrals (referral_id, received_at, source, referrer_relationship, "
+            f"{cols}) VALUES (?, ?, 'school', 'teacher', {flags})",
+            [rid, at + pd.Timedelta(hours=1)],
+        )
+        con.execute("INSERT INTO referral_children VALUES (?, ?)", [rid, child])
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return time.perf_counter()
+
+
+def refresh_under_load(
+    base_url: str,
+    token: str,
+    db: Path,
+    bodies: list[dict],
+    concurrency: int,
+    log_path: Path,
+    workers: int,
+    steady_seconds: float,
+) -> tuple[dict, dict, float]:
+    """Steady state, then a store append and every worker's refresh, under one continuous load.
+
+    ``concurrency`` clients post referrals without pause; the requests
+    started in the ``steady_seconds`` before the append are the steady
+    state, those started between the append and the last worker's "store
+    refreshed" line in the server log are "during refresh".
+    """
+    import threading
+
+    marker = "store refreshed in"
+    done_before = log_path.read_text().count(marker)
+    samples: list[tuple[float, float, bool]] = []
+    errors: list[str] = []
+    stop = threading.Event()
+    counter = iter(range(10**9))
+    lock = threading.Lock()
+
+    def client_loop() -> None:
+        with httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0
+        ) as client:
+            while not stop.is_set():
+                with lock:
+                    k = next(counter)
+                body = {**bodies[k % len(bodies)], "referral_id": f"REFRESH-{k:07d}"}
+                t = time.perf_counter()
+                r = client.post("/v1/referrals/score", json=body)
+                ms = (time.perf_counter() - t) * 1000
+                ok = r.status_code == 200
+                if not ok:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+                samples.append((t, ms, ok))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(2.0)  # settle
+        steady_from = time.perf_counter()
+        time.sleep(steady_seconds)
+        appended = append_delta(db, 0)
+        while log_path.read_text().count(marker) < done_before + workers:
+            if time.perf_counter() - appended > 600:
+                raise RuntimeError("the workers did not refresh within 10 minutes")
+            time.sleep(0.1)
+        refreshed = time.perf_counter()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} request(s) failed, e.g. {errors[0]}")
+
+    def window(a: float, b: float) -> dict:
+        ms = [m for t, m, _ in samples if a <= t < b]
+        out = percentiles(ms)
+        out["throughput"] = len(ms) / (b - a)
+        out["requests"] = len(ms)
+        return out
+
+    return window(steady_from, appended), window(appended, refreshed), refreshed - appended
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -306,6 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     ap.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     ap.add_argument("--random-state", type=int, default=20221201)
+    ap.add_argument(
+        "--steady-seconds",
+        type=float,
+        default=20.0,
+        help="Steady-state window of the refresh phase, before the store is appended to.",
+    )
     args = ap.parse_args(argv)
 
     from records import RecordsStore
@@ -335,9 +451,18 @@ def main(argv: list[str] | None = None) -> int:
         records_url = f"sqlite:///{Path(tmp) / 'records.sqlite'}"
         token = RecordsStore(records_url).create_token("bench", "screener")[0]
         env = {"MAST_RECORDS_DB": records_url}
+        # The service runs on a copy: the refresh phase appends to it.
+        served = Path(tmp) / "store.duckdb"
+        shutil.copy(db, served)
+        log_path = Path(tmp) / "serve.log"
         log(f"service: mast serve --workers {args.workers} --threads {args.threads}")
         with serve_subprocess(
-            db, tracking_uri, workers=args.workers, threads=args.threads, env=env
+            served,
+            tracking_uri,
+            workers=args.workers,
+            threads=args.threads,
+            env=env,
+            log_path=log_path,
         ) as url:
             # Warm every worker and thread.
             drive(url, token, bodies[-50:], max(4, args.concurrency), records=True)
@@ -347,6 +472,20 @@ def main(argv: list[str] | None = None) -> int:
             par = drive(url, token, bodies[n : 2 * n], args.concurrency, records=True)
             log(f"service, without records: {args.plain_requests} requests, one at a time")
             plain = drive(url, token, bodies[2 * n : 2 * n + args.plain_requests], 1, records=False)
+            log(
+                f"service, store refresh: {args.concurrency} clients, {args.steady_seconds:g} s "
+                "steady, then an append and every worker's refresh"
+            )
+            steady, during, refresh_s = refresh_under_load(
+                url,
+                token,
+                served,
+                bodies,
+                args.concurrency,
+                log_path,
+                args.workers,
+                args.steady_seconds,
+            )
 
     print()
     print(
@@ -411,6 +550,26 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"HTTP p50 / floor p50 = {ratio:.2f} (target <= {TARGETS['http_over_floor']:g}) "
         f"{'ok' if ratio <= TARGETS['http_over_floor'] else 'MISS'}"
+    )
+    c = args.concurrency
+    print()
+    print(
+        f"Store refresh under load ({c} clients, new referrals, default response): the append "
+        f"committed, then both workers reloaded the store and swapped it in; {refresh_s:.1f} s "
+        "from the append to the last worker's swap"
+    )
+    print(f"{'measure':<32}{'steady':>10}{'refresh':>10}{'ratio':>8}{'target':>9}")
+    for name, key, target in (
+        ("p50 (ms)", "p50_ms", None),
+        ("p99 (ms)", "p99_ms", 2.0),
+        ("throughput (ref/s)", "throughput", None),
+    ):
+        ratio = during[key] / steady[key]
+        verdict = (f"<={target:g}x " + ("ok" if ratio <= target else "MISS")) if target else "-"
+        print(f"{name:<32}{steady[key]:>10.2f}{during[key]:>10.2f}{ratio:>8.2f}{verdict:>12}")
+    print(
+        f"requests: {steady['requests']} steady, {during['requests']} during the refresh; "
+        "errors: 0 (any error fails the run)"
     )
     print(
         "HTTP = the default POST /v1/referrals/score (scores, reasons and the records behind "

@@ -20,8 +20,9 @@ date arithmetic.  :mod:`features.ondemand` then only applies what depends on
 ``as_of`` or on the person: "recorded before", the windows, the age limits
 and household membership, all plain comparisons of microsecond timestamps.
 
-The snapshot is the store as it was when loaded.  The service opens the
-store read-only, so nothing can change under it; reload to see new data.
+The snapshot is the store as it was when loaded; nothing changes under it.
+The service loads a fresh one when the store changes, and merges in what
+MAST received and decided since (:mod:`serving.live`).
 Loading reads the big tables a range of people at a time into arrays of
 their final size, so it needs little more memory than the snapshot; it
 refuses a store whose rows point at a missing person, household or referral.

@@ -582,6 +582,12 @@ class RecordsStore:
         with self.db.read() as conn:
             return bool(trail.entries_for(conn, referral_id, kinds.INITIAL_VIEW, principal.name))
 
+    def latest_seq(self, kinds_: tuple[str, ...] | list[str]) -> int | None:
+        """The highest seq of an entry of the given kinds (one indexed read per call)."""
+        listed = ", ".join(f"'{k}'" for k in kinds_ if k in kinds.KINDS)
+        row = self.db.read_one(f"SELECT max(seq) FROM audit_log WHERE kind IN ({listed})")
+        return None if row is None or row[0] is None else int(row[0])
+
     # the trail
     def query(
         self,

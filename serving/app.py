@@ -183,6 +183,10 @@ def create_app(
         ),
     )
     app.state.engine = engine
+    # Referrals and decisions in the records store are history at once
+    # (serving/live.py); a test's stand-in engine may not follow anything.
+    if hasattr(engine, "follow"):
+        engine.follow(records_store)
     guard = access.Guard(records_store)
     app.state.guard = guard
     guard.install(app)

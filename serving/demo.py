@@ -30,6 +30,7 @@ class DemoResult:
     featured: dict | None = None
     text: str = ""
     curl: str = ""
+    repeat: str = ""
 
 
 def held_out_referrals(db: str | Path, n: int = 5, max_children: int = 3) -> list[dict]:
@@ -126,6 +127,82 @@ def score_over_http(base_url: str, bodies: list[dict], headers: dict | None = No
     return out
 
 
+def _when(text: str) -> str:
+    """A store time (England local) as a screener reads it."""
+    return datetime.fromisoformat(str(text)).strftime("%d %B %Y at %H:%M")
+
+
+def _referrals_on_record(
+    client: httpx.Client, person_id: str, referral_id: str, as_of: str | None = None
+) -> list[dict]:
+    """The referrals in the child's chronology, opened for ``referral_id``, recorded before ``as_of``.
+
+    ``as_of`` defaults to when ``referral_id`` was received (the service's default).
+    """
+    params = {"referral_id": referral_id, **({"as_of": as_of} if as_of else {})}
+    r = client.get(f"/v1/children/{person_id}/chronology", params=params)
+    if r.status_code != 200:
+        raise RuntimeError(f"chronology of {person_id} failed: {r.status_code} {r.text}")
+    return [e for e in r.json()["entries"] if e["event_type"] == v.CHRONOLOGY_REFERRAL]
+
+
+def demo_repeat_referral(base_url: str, headers: dict, body: dict) -> str:
+    """Score a new referral about a child, then a second a minute later: history at once.
+
+    The first referral is new to the store (it exists only because MAST
+    received it); the second's history, read back from the running
+    service, includes it, without a reload or a restart.
+    """
+    from datetime import timedelta
+
+    from serving.engine import store_now
+
+    child = body["children"][0]
+    latest = store_now() - timedelta(hours=1)
+    first_at = min(datetime.fromisoformat(body["received_at"]) + timedelta(days=1), latest)
+    first_at = first_at.replace(microsecond=0)
+    second_at = first_at + timedelta(minutes=1)
+    first = {
+        "referral_id": f"{body['referral_id']}-REPEAT-1",
+        "received_at": first_at.isoformat(),
+        "source": "school",
+        "referrer_relationship": "teacher",
+        "concerns": ["neglect"],
+        "children": [child],
+    }
+    second = {
+        **first,
+        "referral_id": f"{body['referral_id']}-REPEAT-2",
+        "received_at": second_at.isoformat(),
+        "source": "health",
+        "referrer_relationship": "health_visitor",
+    }
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30.0) as client:
+        # Opened for the referral already scored (a chronology needs one naming the child).
+        before = _referrals_on_record(client, child, body["referral_id"], second["received_at"])
+        scored = score_over_http(base_url, [first, second], headers)
+        # The second's own chronology, as of when it was received.
+        after = _referrals_on_record(client, child, second["referral_id"])
+    new = [e for e in after if e["occurred_at"][:19] == first["received_at"][:19]]
+    lines = [
+        f"A repeat referral about child {child}:",
+        f"  1. Referral {first['referral_id']}, received {_when(first['received_at'])} from a "
+        f"school: scored {scored[0]['highest_score']} of 20.",
+        f"  2. Referral {second['referral_id']}, about the same child one minute later, from a "
+        f"health visitor: scored {scored[1]['highest_score']} of 20.",
+        f"  Referrals on record for {child} before the second was received: {len(before)} "
+        f"before MAST received the first, {len(after)} now.",
+    ]
+    if new:
+        lines.append(
+            f"  The second's history now includes the first ({_when(new[0]['occurred_at'])}, "
+            "received through MAST a minute earlier): no reload or restart was needed."
+        )
+    else:
+        lines.append("  The second's history does NOT include the first: live history is broken.")
+    return "\n".join(lines)
+
+
 def demo_scoring(
     db: str | Path,
     tracking_uri: str,
@@ -180,8 +257,9 @@ def demo_scoring(
         ctx = serve_in_thread(create_app(settings), port=port)
     with ctx as base_url:
         results = score_over_http(base_url, bodies, headers)
-    featured = next((r for r in results if r["multi_agency_review_recommended"]), results[0])
-    body = next(b for b in bodies if b["referral_id"] == featured["referral_id"])
+        featured = next((r for r in results if r["multi_agency_review_recommended"]), results[0])
+        body = next(b for b in bodies if b["referral_id"] == featured["referral_id"])
+        repeat = demo_repeat_referral(base_url, headers, body)
     return DemoResult(
         base_url=base_url,
         summary=[
@@ -195,4 +273,5 @@ def demo_scoring(
         featured=featured,
         text=format_score(featured),
         curl=curl_example("http://127.0.0.1:8000", body),
+        repeat=repeat,
     )

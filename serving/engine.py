@@ -1,19 +1,20 @@
 """The scoring engine: one referral in, advisory scores with reasons out.
 
-The engine owns the read-only store connection, the store held in memory
-(:class:`features.StoreSnapshot`), the champion model and the feature
-catalogue, all loaded once.  A referral's features come from
+The engine holds the store in memory (:class:`features.StoreSnapshot`,
+reloaded when the file changes, with what MAST received and decided since
+overlaid by :mod:`serving.live`), the champion model and the feature
+catalogue, loaded once.  A referral's features come from
 :func:`features.build_features` on the snapshot: the same definitions as
 training, evaluated in memory (the tests hold them equal to the training
 SQL, column for column), and its reasons' records from
 :func:`features.ondemand_evidence`, equal to :func:`features.evidence`.
-The chronology still reads the store, through a cursor per thread.
+The chronology still reads the store, on a read-only connection opened
+for the request and closed after it (the service never keeps the file open).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,10 +29,10 @@ import pandas as pd
 from features.inputs import as_frames, check_referrals
 from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
+from serving import live
 from serving.model import LoadedModel
 from serving.reasons import ReasonSpace, build_reasons, choose_reasons, not_found, records_held_to
 from serving.schemas import ReferralIn
-from store import connect
 from store import vocabulary as v
 
 # A referral time a little ahead of the server clock is clock skew, not a
@@ -116,24 +117,25 @@ class ScoringEngine:
         Reason and chronology tunables.
     """
 
-    def __init__(self, db: str | Path, model: LoadedModel, config: EngineConfig | None = None):
+    def __init__(
+        self,
+        db: str | Path,
+        model: LoadedModel,
+        config: EngineConfig | None = None,
+        snapshot=None,
+    ):
         import features
 
         self.db = Path(db)
         self.model = model
         self.config = config or EngineConfig()
-        self._con = connect(self.db, read_only=True)
-        self._local = threading.local()
         self._features = features
-        # The whole store in memory, indexed by person: loaded once, read by every request.
-        self.snapshot = features.StoreSnapshot.load(self._con)
-        # Reading it filled DuckDB's buffer cache with tables only the snapshot
-        # needed (0.23 of 0.85 GB per worker on the benchmark's 2.3 M events);
-        # a fresh connection for the few queries left (the chronology) lets it go.
-        self._con.close()
-        self._con = connect(self.db, read_only=True)
-        # Up to when MAST holds each agency's records: an absence is only one up to then.
-        self.records_held_to = records_held_to(self._con)
+        # The whole store in memory, indexed by person: read by every request.
+        # The DuckDB file is open only while it loads (serving/live.py says why).
+        self._base = snapshot if snapshot is not None else live.load_snapshot(self.db)
+        self.live: live.LiveHistory | None = None
+        # Up to when MAST holds each agency's records, for the base it was read with.
+        self._held: tuple[Any, dict[str, Any]] | None = None
         entries = features.catalogue()
         if isinstance(entries, dict):
             entries = entries.values()
@@ -145,20 +147,65 @@ class ScoringEngine:
         self.reasons = ReasonSpace(self.feature_names, self.catalogue)
         self.zero_means_no_records = counting_features(self.catalogue.values())
 
+    @property
+    def records_held_to(self) -> dict[str, Any]:
+        """Up to when MAST holds each agency's records: an absence is only one up to then.
+
+        Read from the store once per snapshot loaded (the store refreshes
+        under a running service), on a connection closed straight after.
+        """
+        base = self._base if self.live is None else self.live.base
+        held = self._held
+        if held is None or held[0] is not base:
+            with live.reading(self.db) as con:
+                held = self._held = (base, records_held_to(con))
+        return held[1]
+
+    @property
+    def snapshot(self):
+        """The store in memory, with what MAST received and decided since merged in."""
+        return self.live.snapshot if self.live is not None else self._base
+
+    def follow(self, records_store, start: bool = True) -> live.LiveHistory:
+        """Make referrals and decisions in ``records_store`` live history, and follow the store.
+
+        Idempotent for the same records store; a worker calls it once, at start-up.
+        """
+        follower = self.live
+        if follower is None or follower.records is not records_store:
+            if follower is not None:
+                follower.stop()
+            base = self._base if follower is None else follower.base
+            follower = self.live = live.LiveHistory(self.db, records_store, base)
+        if start:
+            follower.start()
+        return follower
+
+    def catch_up(self, people=None) -> None:
+        """See every referral and decision acknowledged before now (any worker's).
+
+        ``people``: only what could touch these children's history is needed now.
+        """
+        if self.live is not None:
+            self.live.catch_up(people)
+
     # -- connections ---------------------------------------------------------
     def cursor(self):
-        """This thread's cursor on the store (created on first use)."""
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self._con.cursor()
-            self._local.cursor = cur
-        return cur
+        """A read-only connection to the store, closed when the caller drops it.
+
+        The service never keeps the store open between requests, so that
+        ``mast load --append`` can write it while the service runs.
+        """
+        return live.open_store(self.db)
 
     def close(self) -> None:
-        self._con.close()
+        if self.live is not None:
+            self.live.stop()
 
     # -- checks --------------------------------------------------------------
-    def check_children(self, referral: ReferralIn, now: datetime | None = None) -> None:
+    def check_children(
+        self, referral: ReferralIn, now: datetime | None = None, snapshot=None
+    ) -> None:
         """Refuse what cannot be scored: unknown children, impossible dates.
 
         Raises
@@ -175,7 +222,7 @@ class ScoringEngine:
                 f"received_at {referral.received_at.isoformat()} is in the future; "
                 "a referral can only be scored once it has been received.",
             )
-        snap = self.snapshot
+        snap = snapshot if snapshot is not None else self.snapshot
         for pid in referral.children:
             if pid not in snap.person:
                 raise ServingError(404, f"Unknown child: no person_id {pid!r} in the store.")
@@ -199,6 +246,7 @@ class ScoringEngine:
     # -- features and scores -------------------------------------------------
     def features_for(self, referral: ReferralIn):
         """The feature table for the referral: ``build_features`` on the snapshot."""
+        self.catch_up(referral.children)
         referrals, children = _referral_records(referral)
         return self._features.build_features(
             None, referrals=referrals, referral_children=children, snapshot=self.snapshot
@@ -258,10 +306,12 @@ class ScoringEngine:
         value the model took as missing), so a score can be checked against
         the catalogue.
         """
-        self.check_children(referral, now=now)
+        self.catch_up(referral.children)
+        snapshot = self.snapshot  # one consistent snapshot for the whole request
+        self.check_children(referral, now=now, snapshot=snapshot)
         referrals, referral_children = _referral_records(referral)
         table = self._features.build_features(
-            None, referrals=referrals, referral_children=referral_children, snapshot=self.snapshot
+            None, referrals=referrals, referral_children=referral_children, snapshot=snapshot
         )
         keys, X = self.model_inputs(table)
         scorer = self.model.scorer
@@ -288,7 +338,7 @@ class ScoringEngine:
                 if f and not (f in self.zero_means_no_records and features_row[f] == 0)
             ]
         records = (
-            ondemand_evidence(self.snapshot, referrals, referral_children, wanted)
+            ondemand_evidence(snapshot, referrals, referral_children, wanted)
             if with_records
             else {}
         )
@@ -365,18 +415,31 @@ class ScoringEngine:
             as_of = now
         if as_of > now + CLOCK_SKEW:
             raise ServingError(422, f"as_of {as_of.isoformat()} is in the future.")
-        cur = self.cursor()
-        known = cur.execute("SELECT 1 FROM people WHERE person_id = ?", [person_id]).fetchone()
-        if known is None:
-            raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
-        built = chron.chronology(
-            cur,
-            person_id,
-            as_of,
-            self.config.late_after_days,
-            siblings=tuple(referral.children) if referral is not None else (),
-            until=now if referral is not None else None,
-        )
+        self.catch_up([person_id])
+        upto = now if referral is not None else None
+        with live.reading(self.db) as cur:
+            known = cur.execute("SELECT 1 FROM people WHERE person_id = ?", [person_id]).fetchone()
+            if known is None:
+                raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
+            built = chron.chronology(
+                cur,
+                person_id,
+                as_of,
+                self.config.late_after_days,
+                siblings=tuple(referral.children) if referral is not None else (),
+                until=upto,
+            )
+        if self.live is not None:
+            # What MAST received and decided since the store was loaded: before
+            # the cut-off among the entries, from then up to now in recorded_since.
+            cut = as_of if upto is None or upto < as_of else upto
+            extra = self.live.chronology_entries(person_id, cut)
+            built["entries"] = live_entries(
+                built["entries"], [e for e in extra if e["recorded_at"] < as_of]
+            )
+            built["recorded_since"] = live_entries(
+                built["recorded_since"], [e for e in extra if e["recorded_at"] >= as_of]
+            )
         return {
             "person_id": person_id,
             "referral_id": referral.referral_id if referral is not None else None,
@@ -396,17 +459,14 @@ class ScoringEngine:
         X = pd.DataFrame([[0.0] * len(self.feature_names)], columns=self.feature_names)
         self.model.scorer.predict_frame(X)
         self.model.scorer.contributions(X)
-        sample = (
-            self.cursor()
-            .execute(
+        with live.reading(self.db) as con:
+            sample = con.execute(
                 "SELECT r.referral_id, r.received_at, r.source, r.referrer_relationship, "
                 + ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
                 + ", list(rc.person_id ORDER BY rc.person_id) AS children "
                 "FROM referrals r JOIN referral_children rc USING (referral_id) "
                 "GROUP BY ALL ORDER BY r.received_at DESC LIMIT 1"
-            )
-            .fetchone()
-        )
+            ).fetchone()
         if sample is not None:
             concerns = [c for c, flag in zip(v.CONCERNS, sample[4:-1], strict=True) if flag]
             referral = ReferralIn(
@@ -418,6 +478,15 @@ class ScoringEngine:
                 children=sample[-1],
             )
             self.model_inputs(self.features_for(referral))
+
+
+def live_entries(entries: list[dict], extra: list[dict]) -> list[dict]:
+    """The store's chronology entries with the live ones, in the chronology's order."""
+    if not extra:
+        return entries
+    return sorted(
+        entries + extra, key=lambda e: (e["occurred_at"], e["recorded_at"], e["person_id"])
+    )
 
 
 # A count's name ends in its window ("_12m", "_ever"), then "_max"/"_sum" over people.

@@ -9,6 +9,7 @@ that raise it, so the screener sees both sides and not a one-sided case.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -480,6 +481,20 @@ def plain(code: Any) -> str:
     if text in REFERRER_LABELS and text != "unknown":
         return REFERRER_LABELS[text]
     return text.replace("_", " ")
+
+
+_CODE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def plain_text(text: Any) -> str:
+    """Free text with every store code in it in words (an evidence record's detail).
+
+    ``"referral R0, decision: no_further_action"`` -> ``"referral R0,
+    decision: no further action"``: each ``snake_case`` code through :func:`plain`.
+    """
+    if text is None:
+        return ""
+    return _CODE.sub(lambda m: plain(m.group(0)), str(text))
 
 
 def who_referred(code: Any) -> str:

@@ -56,22 +56,25 @@ def stored_referral(engine, referral_id: str) -> ReferralIn | None:
     """A referral as the local authority's store holds it, or ``None`` if it is not there."""
     if referral_id not in engine.snapshot.referral:
         return None
-    cur = engine.cursor()
+    from contextlib import closing
+
     columns = ", ".join(v.CONCERN_COLUMNS)
-    row = cur.execute(
-        f"SELECT referral_id, received_at, source, referrer_relationship, {columns} "
-        "FROM referrals WHERE referral_id = ?",
-        [referral_id],
-    ).fetchone()
-    if row is None:  # a referral held in memory only (received through MAST)
-        return None
-    children = [
-        r[0]
-        for r in cur.execute(
-            "SELECT person_id FROM referral_children WHERE referral_id = ? ORDER BY person_id",
+    # A connection for these two reads only: the service never keeps the store open.
+    with closing(engine.cursor()) as cur:
+        row = cur.execute(
+            f"SELECT referral_id, received_at, source, referrer_relationship, {columns} "
+            "FROM referrals WHERE referral_id = ?",
             [referral_id],
-        ).fetchall()
-    ]
+        ).fetchone()
+        if row is None:  # a referral held in memory only (received through MAST)
+            return None
+        children = [
+            r[0]
+            for r in cur.execute(
+                "SELECT person_id FROM referral_children WHERE referral_id = ? ORDER BY person_id",
+                [referral_id],
+            ).fetchall()
+        ]
     concerns = [c for c, flag in zip(v.CONCERNS, row[4:], strict=True) if flag]
     return ReferralIn(
         referral_id=row[0],

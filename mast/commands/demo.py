@@ -219,6 +219,8 @@ def _score(db: Path, tracking_uri: str):
     console.print(shown.text, soft_wrap=True, markup=False, highlight=False)
     console.print("\nThe same call by hand (with a screener's token in MAST_TOKEN):")
     console.print(shown.curl, soft_wrap=True, markup=False, highlight=False)
+    console.print()
+    console.print(shown.repeat, soft_wrap=True, markup=False, highlight=False)
     return shown
 
 

@@ -33,7 +33,7 @@ from serving.page.forms import (
     referral_from_query,
     referral_query,
 )
-from serving.reasons import plain, who_referred
+from serving.reasons import plain, plain_text, who_referred
 from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
 from store import vocabulary as v
 
@@ -72,6 +72,7 @@ def uk_time(moment: Any) -> str:
 _templates.filters["uk_time"] = uk_time
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
+_templates.filters["plain_text"] = plain_text
 _templates.filters["who_referred"] = who_referred
 ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -73,6 +74,12 @@ def test_demo_scores_through_the_running_service(store_path, tracking_uri, tmp_p
     )
     body = json.loads(result.curl.split("-d '", 1)[1].rstrip("'"))
     assert body["referral_id"] == result.featured["referral_id"]
+    # A repeat referral: the second's history holds the first, at once.
+    assert "The second's history now includes the first" in result.repeat, result.repeat
+    before, now = re.search(
+        r"(\d+) before MAST received the first, (\d+) now", result.repeat
+    ).groups()
+    assert int(now) == int(before) + 1
 
 
 def test_mast_serve_subprocess_scores_with_a_token(store_path, tracking_uri, tmp_path):
@@ -93,4 +100,5 @@ def test_mast_serve_subprocess_scores_with_a_token(store_path, tracking_uri, tmp
         assert r.status_code == 200, r.text
         assert r.json()["referral_id"] == body["referral_id"]
     entries, _ = records.RecordsStore(url).query(referral_id=body["referral_id"])
+    # A referral the store already holds is its own version 1: no register entry.
     assert [e.kind for e in entries] == ["score_view"]

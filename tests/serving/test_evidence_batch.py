@@ -24,6 +24,21 @@ REFERRAL = {
 }
 
 
+@pytest.fixture(scope="module")
+def engine(engine):
+    """The session's engine without live history: the reference SQL reads the store alone.
+
+    The session's engine follows the records trail once the app is built, so
+    referrals other tests scored are history in its snapshot but not in the
+    DuckDB file ``features.evidence`` reads (``tests/serving/test_live.py``
+    checks the overlay against a rebuilt store instead).
+    """
+    from serving import ScoringEngine
+
+    base = engine.live.base if engine.live is not None else engine.snapshot
+    return ScoringEngine(engine.db, engine.model, engine.config, snapshot=base)
+
+
 def _key(r: dict) -> tuple:
     return tuple("" if r[c] is None else str(r[c]) for c in features.EVIDENCE_COLUMNS)
 

@@ -176,3 +176,16 @@ def test_an_earlier_referral_reads_with_its_source_in_words():
 
     assert plain("referral from la_service") == "referral from a local authority service"
     assert plain("referral from family") == "referral from a family member"
+
+
+def test_plain_text_puts_every_code_in_a_detail_into_words():
+    """An evidence record's detail (a prior referral's decision) reads without store codes."""
+    from serving.reasons import plain_text
+
+    detail = "referral R0, decision: no_further_action, closed as no_concerns_substantiated"
+    assert plain_text(detail) == (
+        "referral R0, decision: no further action, closed as no concerns substantiated"
+    )
+    # Text without codes, ids and numbers are left as they are.
+    assert plain_text("as perpetrator, severity 3") == "as perpetrator, severity 3"
+    assert plain_text(None) == ""
