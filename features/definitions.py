@@ -36,7 +36,6 @@ WINDOW_WORDS = {
 # injury to them is a distinct, serious signal (NSPCC "non-mobile infant").
 NON_MOBILE_DAYS = 182
 ADULT_YEARS = 18
-DAYS_PER_MONTH = 30.4375
 DAYS_PER_YEAR = 365.25
 
 SUBJECTS = ("child", "household_adults", "siblings", "referral")
