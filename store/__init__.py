@@ -1,9 +1,10 @@
 """The multi-agency store: the data contract, its vocabulary, and DuckDB I/O."""
 
-from store import vocabulary
-from store.contract import SCHEMAS, TABLES, ContractError, Problem, validate_tables
+from store import codes, vocabulary
+from store.contract import SCHEMAS, TABLES, ContractError, Problem, summarise, validate_tables
 from store.database import (
     TRUTH_SCHEMA,
+    StoreBusyError,
     connect,
     content_hash,
     contract_version,
@@ -13,9 +14,23 @@ from store.database import (
     table_counts,
     write_tables,
 )
-from store.load import load_extracts, read_extracts
+from store.load import (
+    Extract,
+    LoadReport,
+    load_extracts,
+    load_tables,
+    read_directory,
+    read_extracts,
+)
 
 __all__ = [
+    "Extract",
+    "LoadReport",
+    "StoreBusyError",
+    "codes",
+    "load_tables",
+    "read_directory",
+    "summarise",
     "SCHEMAS",
     "TABLES",
     "TRUTH_SCHEMA",

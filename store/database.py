@@ -7,12 +7,13 @@ feature or model reads (``tests/features`` checks this).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from store.contract import SCHEMAS
+from store.contract import OPTIONAL_COLUMNS, SCHEMAS
 from store.vocabulary import CONCERN_COLUMNS, CONTRACT_VERSION
 
 TRUTH_SCHEMA = "truth"
@@ -20,7 +21,8 @@ TRUTH_SCHEMA = "truth"
 _DDL = {
     "people": """
         person_id VARCHAR NOT NULL, date_of_birth DATE NOT NULL, sex VARCHAR NOT NULL,
-        ethnicity VARCHAR NOT NULL, disability VARCHAR NOT NULL""",
+        ethnicity VARCHAR NOT NULL, disability VARCHAR NOT NULL, sex_detail VARCHAR,
+        ethnicity_detail VARCHAR, disability_detail VARCHAR""",
     "households": """
         household_id VARCHAR NOT NULL, imd_decile INTEGER, local_authority VARCHAR NOT NULL""",
     "household_members": """
@@ -96,30 +98,95 @@ TRUTH_DDL = """
     harm_type VARCHAR NOT NULL, severity INTEGER NOT NULL"""
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (or create) a store and make sure the contract tables exist."""
+class StoreBusyError(RuntimeError):
+    """Another process held the store for longer than we were willing to wait."""
+
+
+def _is_lock_conflict(err: Exception) -> bool:
+    return isinstance(err, duckdb.IOException) and "lock" in str(err).lower()
+
+
+def connect(
+    path: str | Path, read_only: bool = False, wait_seconds: float = 0.0
+) -> duckdb.DuckDBPyConnection:
+    """Open (or create) a store and make sure the contract tables exist.
+
+    DuckDB lets one process write a file, and not while another has it open
+    (even read-only: a serving worker refreshing its snapshot).  Those
+    readers hold the file briefly, so a writer retries for up to
+    ``wait_seconds`` and then raises :class:`StoreBusyError` saying so.
+    """
+    import time
+
     path = Path(path)
-    if read_only:
-        if not path.exists():
-            raise FileNotFoundError(
-                f"No MAST store at {path}: run `mast simulate` or `mast load` first."
-            )
-        return duckdb.connect(str(path), read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
-    create_schema(con)
+    if read_only and not path.exists():
+        raise FileNotFoundError(
+            f"No MAST store at {path}: run `mast simulate` or `mast load` first."
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + max(wait_seconds, 0.0)
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as err:
+            if not _is_lock_conflict(err):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"The store {path} is in use by another process (for example `mast serve` "
+                    f"refreshing, or another load); waited {wait_seconds:g} s. Try again, "
+                    "or give a longer --wait."
+                ) from err
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    if not read_only:
+        create_schema(con)
     return con
 
 
+# One row per ``mast load``, written in the load's own transaction, so a reader
+# (a serving worker refreshing its snapshot) can tell the store changed and how.
+STORE_LOADS_DDL = """
+    load_id VARCHAR NOT NULL PRIMARY KEY, loaded_at TIMESTAMP NOT NULL, mode VARCHAR NOT NULL,
+    source VARCHAR, row_counts VARCHAR NOT NULL"""
+
+# Additive contract changes, applied in place to a store written under an
+# earlier version: (from version, to version, statements).
+_MIGRATIONS = (
+    (
+        "1.0.0",
+        "1.1.0",
+        (
+            "ALTER TABLE people ADD COLUMN IF NOT EXISTS sex_detail VARCHAR",
+            "ALTER TABLE people ADD COLUMN IF NOT EXISTS ethnicity_detail VARCHAR",
+            "ALTER TABLE people ADD COLUMN IF NOT EXISTS disability_detail VARCHAR",
+        ),
+    ),
+)
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the contract tables and the metadata table if they are missing."""
+    """Create the contract tables and the metadata table if they are missing.
+
+    A store written under an earlier contract version whose later versions
+    only add columns is brought up to date in place (``_MIGRATIONS``).
+    """
     for table, columns in _DDL.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
     con.execute("CREATE TABLE IF NOT EXISTS mast_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS store_loads ({STORE_LOADS_DDL})")
     con.execute(
         "INSERT INTO mast_meta VALUES ('contract_version', ?) ON CONFLICT (key) DO NOTHING",
         [CONTRACT_VERSION],
     )
+    for old, new, statements in _MIGRATIONS:
+        if contract_version(con) == old:
+            for sql in statements:
+                con.execute(sql)
+            set_meta(con, "contract_version", new)
     stored = contract_version(con)
     if stored != CONTRACT_VERSION:
         raise RuntimeError(
@@ -148,6 +215,9 @@ def write_tables(
     tables: dict[str, pd.DataFrame],
     truth: pd.DataFrame | None = None,
     replace: bool = False,
+    delete: dict[str, pd.DataFrame] | None = None,
+    load_record: dict | None = None,
+    progress=None,
 ) -> None:
     """Append (or replace) contract tables in one transaction.
 
@@ -156,16 +226,34 @@ def write_tables(
     table's rows are written in :data:`SORT_ORDER`, so per-person and
     per-referral lookups read a row group or two rather than the whole table
     (an append is sorted within itself).
+
+    ``delete`` gives, per table, the key columns of stored rows to remove
+    first (an update is a delete and an insert in the same transaction);
+    ``load_record`` is written to ``store_loads`` in the same transaction.
+    ``progress(step, completed, total)`` is told of each table written.
     """
     unknown = set(tables) - set(_DDL)
     if unknown:
         raise ValueError(f"Unknown table(s) for the MAST store: {sorted(unknown)}")
     con.execute("BEGIN TRANSACTION")
     try:
-        for table, frame in tables.items():
+        for table, keys in (delete or {}).items():
+            cols = list(keys.columns)
+            con.register("_delete", keys)
+            con.execute(
+                f"DELETE FROM {table} WHERE ({', '.join(cols)}) IN "
+                f"(SELECT ({', '.join(cols)}) FROM _delete)"
+            )
+            con.unregister("_delete")
+        for i, (table, frame) in enumerate(tables.items()):
+            if progress:
+                progress("Writing the store", i, len(tables))
             if replace:
                 con.execute(f"DELETE FROM {table}")
             columns = list(SCHEMAS[table].columns)
+            missing = [c for c in OPTIONAL_COLUMNS.get(table, ()) if c not in frame.columns]
+            if missing:
+                frame = frame.assign(**{c: None for c in missing})
             con.register("_incoming", frame[columns])
             order = ", ".join(f"{c} NULLS LAST" for c in SORT_ORDER[table])
             con.execute(
@@ -184,8 +272,22 @@ def write_tables(
                 "SELECT person_id, start_date, end_date, harm_type, severity FROM _incoming"
             )
             con.unregister("_incoming")
+        if load_record is not None:
+            con.execute(
+                "INSERT INTO store_loads (load_id, loaded_at, mode, source, row_counts) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    load_record["load_id"],
+                    datetime.now(UTC).replace(tzinfo=None),
+                    load_record["mode"],
+                    load_record.get("source"),
+                    load_record["row_counts"],
+                ],
+            )
         create_lookup_indexes(con)
         con.execute("COMMIT")
+        if progress:
+            progress("Writing the store", len(tables), len(tables))
     except Exception:
         con.execute("ROLLBACK")
         raise

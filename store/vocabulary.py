@@ -8,7 +8,7 @@ speak the same language.  Adding a value here is a contract change: bump
 
 from __future__ import annotations
 
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "1.1.0"
 
 NOT_RECORDED = "Not recorded"
 
