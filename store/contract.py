@@ -386,13 +386,11 @@ def _parse_timestamps(table: str, frame: pd.DataFrame, date_format: str = "iso")
             continue
         raw = frame[col]
         parsed = parse_datetimes(raw, date_format)
-        if raw.dtype == object:
-            raw = raw.where(raw.isna(), raw.astype(str).str.strip())
         bad = raw.notna() & parsed.isna()
         frame[col] = parsed
         if not bad.any():
             continue
-        failed = raw[bad].astype(str)
+        failed = raw[bad].astype(str).str.strip()
         slashed = failed.str.match(_SLASHED)
         if date_format == "iso" and slashed.mean() >= 0.5:
             problems.append(
