@@ -204,9 +204,6 @@ def disability_group(value) -> str | None:
 GROUPERS = {"sex": sex_group, "ethnicity": ethnicity_group, "disability": disability_group}
 HINTS = {
     "sex": "DfE codes 1/2/0/9, M/F/U, or Female/Male/Not recorded",
-    "ethnicity": (
-        "a DfE census code (WBRI, MWBC, ... REFU, NOBT), an ONS 2021 category "
-        "('White: Irish', 'Mixed - White and Black Caribbean'), or an ONS high-level group"
-    ),
-    "disability": "DfE codes (NONE, MOB, LD, ...; several allowed) or Yes/No/Not recorded",
+    "ethnicity": "DfE codes such as WBRI or REFU, ONS 2021 categories, or ONS groups",
+    "disability": "DfE codes such as NONE or LD, or Yes/No/Not recorded",
 }

@@ -179,7 +179,7 @@ def summarise(problems: list[Problem]) -> list[str]:
     for (table, column, kind), found in groups.items():
         rows = [p.row for p in found if p.row is not None]
         where = table + (f", column {column!r}" if column is not None else "")
-        text = f"{where}: {kind} — {len(found):,} time(s)"
+        text = f"{where}: {kind}" + (f" — {len(found):,} time(s)" if rows else "")
         if rows:
             first = ", ".join(str(r) for r in rows[:5])
             text += f"; first row(s) {first}{', ...' if len(rows) > 5 else ''}"
@@ -332,7 +332,7 @@ def _map_codes(frame: pd.DataFrame) -> list[Problem]:
                     "people",
                     _row(idx),
                     col,
-                    f"unknown category {raw[idx]!r}: expected {codes.HINTS[col]}",
+                    f"unknown category {raw[idx]!r} (accepted: {codes.HINTS[col]})",
                 )
             )
         frame[col] = grouped

@@ -144,5 +144,5 @@ def test_problems_are_summarised_per_table_and_column_before_the_list(tmp_path):
     summary, listed = text.split("First problems:")
     assert "people, column 'ethnicity': unknown category" in summary
     assert "200 time(s); first row(s) 1, 2, 3, 4, 5, ...; e.g. 'Martian'" in summary
-    assert "DfE census code" in summary  # says that a mapping exists
+    assert "DfE codes such as WBRI" in summary  # says that a mapping exists
     assert listed.count("\n  - ") == 50 and "and 150 more" in listed
