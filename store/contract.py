@@ -418,6 +418,7 @@ def validate_tables(
     tables: dict[str, pd.DataFrame],
     existing_keys: dict[tuple[str, str], set] | None = None,
     date_format: str = "iso",
+    progress=None,
 ) -> dict[str, pd.DataFrame]:
     """Validate extracts against the contract and return them coerced.
 
@@ -431,6 +432,8 @@ def validate_tables(
         extract of new referrals can refer to people loaded earlier.
     date_format
         ``"iso"`` (ISO 8601 only) or ``"dayfirst"`` (also UK ``dd/mm/yyyy``).
+    progress
+        Optional ``progress(step, completed, total)``, told of each table checked.
 
     Raises
     ------
@@ -440,13 +443,17 @@ def validate_tables(
     unknown = sorted(set(tables) - set(SCHEMAS))
     problems = [Problem(t, None, None, "unknown table") for t in unknown]
     clean: dict[str, pd.DataFrame] = {}
-    for table, frame in tables.items():
+    for i, (table, frame) in enumerate(tables.items()):
+        if progress:
+            progress("Checking the contract", i, len(tables) + 1)
         if table in SCHEMAS:
             validated, found = _schema_problems(table, frame.reset_index(drop=True), date_format)
             problems += found
             if validated is not None:
                 clean[table] = validated[list(SCHEMAS[table].columns)]
     problems += _cross_table_problems(clean, set(tables), existing_keys or {})
+    if progress:
+        progress("Checking the contract", len(tables) + 1, len(tables) + 1)
     if problems:
         # pandera can report one bad cell under two checks (dtype and coercion).
         raise ContractError(list(dict.fromkeys(problems)))

@@ -240,14 +240,21 @@ def load_tables(
 ) -> LoadReport:
     """Validate and write an :class:`Extract` already in memory (see :func:`load_extracts`)."""
     tables = extract.tables
-    if progress:
-        progress("Checking the contract", 0, 1)
+    # The store is held only to read its keys and then to write: DuckDB admits
+    # no reader (a serving worker refreshing) while a writer has the file open,
+    # so the long part, validation, runs with the file closed.
+    existing: dict[tuple[str, str], set] = {}
+    if Path(db_path).exists():
+        con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
+        try:
+            existing = _existing_keys(con, tables)
+        finally:
+            con.close()
+    clean = validate_tables(
+        tables, existing_keys=existing, date_format=date_format, progress=progress
+    )
     con = connect(db_path, wait_seconds=wait_seconds)
     try:
-        existing = _existing_keys(con, tables)
-        clean = validate_tables(tables, existing_keys=existing, date_format=date_format)
-        if progress:
-            progress("Checking the contract", 1, 1)
         if mode == "load":
             _check_keys_are_new(con, clean)
             inserts, deletes, updated, unchanged = clean, {}, {}, {}
