@@ -222,7 +222,8 @@ def read_ssd(
         events = pd.concat([agency, events], ignore_index=True)
     tables["agency_events"] = events
     if reader.problems:
-        raise ContractError(reader.problems)
+        # A date read for two purposes (a decision and an event) is named once.
+        raise ContractError(list(dict.fromkeys(reader.problems)))
     dropped = [
         (name, "(whole object: see docs/data-contract.md)")
         for name in ("ssd_assessment_factors", "ssd_contacts")
@@ -467,23 +468,18 @@ def _resolve_identifiers(agency: pd.DataFrame, ssd, people: pd.DataFrame, reader
     links = links.dropna(subset=["link_identifier_value", "link_person_id"])
     value = links["link_identifier_value"].astype(str).str.strip()
     owners = links.groupby(value)["link_person_id"].agg(lambda s: sorted(set(s)))
-    known = set(people["person_id"])
-    out = agency.copy()
-    for idx, pid in agency["person_id"].items():
-        if pid in known or pid is None or pid != pid:
-            continue
-        found = owners.get(str(pid).strip())
-        if found is None:
-            continue  # left as is: the contract names the dangling reference
-        if len(found) > 1:
-            reader.problems.append(
-                Problem(
-                    "agency_events",
-                    int(idx) + 1,
-                    "person_id",
-                    f"identifier {pid!r} is linked to more than one person: {found}",
-                )
+    pid = agency["person_id"]
+    lookup = pid.where(~pid.isin(set(people["person_id"])) & pid.notna()).astype(object)
+    found = lookup.map(lambda x: owners.get(str(x).strip()) if isinstance(x, str) else None)
+    for idx in found.index[found.map(lambda f: f is not None and len(f) > 1)]:
+        reader.problems.append(
+            Problem(
+                "agency_events",
+                int(idx) + 1,
+                "person_id",
+                f"identifier {pid[idx]!r} is linked to more than one person: {found[idx]}",
             )
-            continue
-        out.at[idx, "person_id"] = found[0]
-    return out
+        )
+    single = found.map(lambda f: f[0] if f is not None and len(f) == 1 else None)
+    # An id found nowhere is left as it is: the contract names the dangling reference.
+    return agency.assign(person_id=single.fillna(pid))

@@ -81,3 +81,22 @@ def test_shipped_sample_is_what_the_generator_writes(tmp_path):
     fresh = ssd_sample.write(tmp_path / "fresh")
     for path in sorted(fresh.iterdir()):
         assert (shipped / path.name).read_text() == path.read_text(), path.name
+
+
+def test_a_second_ssd_extract_appends_only_what_changed(tmp_path, sample):
+    db = tmp_path / "db.duckdb"
+    load_tables(db, read_ssd(sample))
+    with open(sample / "ssd_cp_plans.csv", "a") as fh:
+        fh.write("CP9,SSD-R1,,C1,2024-05-01,,Neglect\n")
+    report = load_tables(db, read_ssd(sample), mode="append")
+    assert report.inserted["agency_events"] == 1 and not report.updated
+    assert report.unchanged["referrals"] == len(read_ssd(sample).tables["referrals"])
+
+
+def test_cli_refuses_a_bad_ssd_extract_with_exit_code_2(tmp_path, sample):
+    text = (sample / "ssd_person.csv").read_text().replace(",MWBC,", ",Martian,", 1)
+    (sample / "ssd_person.csv").write_text(text)
+    db = tmp_path / "db.duckdb"
+    result = CliRunner().invoke(app, ["load", "--format", "ssd", "--db", str(db), str(sample)])
+    assert result.exit_code == 2 and "Martian" in result.output
+    assert not db.exists()
