@@ -404,6 +404,9 @@ def _parse_timestamps(table: str, frame: pd.DataFrame, date_format: str = "iso")
                 )
             )
             failed = failed[~slashed]
+            # The extract is refused already; a placeholder keeps pandera from
+            # collecting a "missing value" for each of a million unread cells.
+            frame[col] = parsed.fillna(pd.Timestamp(0))
         expected = "an ISO 8601 date/time" + (
             " or a dd/mm/yyyy date" if date_format == "dayfirst" else ""
         )
@@ -494,18 +497,19 @@ def _cross_table_problems(
                     "recorded_at is earlier than occurred_at",
                 )
             )
-        allowed = {(a, t) for a, types in v.EVENT_TYPES.items() for t in types}
-        pairs = list(zip(events["agency"], events["event_type"], strict=True))
-        for idx, pair in zip(events.index, pairs, strict=True):
-            if pair not in allowed:
-                problems.append(
-                    Problem(
-                        "agency_events",
-                        _row(idx),
-                        "event_type",
-                        f"{pair[1]!r} is not an event type of agency {pair[0]!r}",
-                    )
+        # Vectorised: a 50 MB events file has half a million rows.
+        allowed = [f"{a}\x1f{t}" for a, types in v.EVENT_TYPES.items() for t in types]
+        pairs = events["agency"].astype(str) + "\x1f" + events["event_type"].astype(str)
+        for idx in events.index[~pairs.isin(allowed)]:
+            agency, event_type = events.at[idx, "agency"], events.at[idx, "event_type"]
+            problems.append(
+                Problem(
+                    "agency_events",
+                    _row(idx),
+                    "event_type",
+                    f"{event_type!r} is not an event type of agency {agency!r}",
                 )
+            )
     members = clean.get("household_members")
     if members is not None:
         bad = members["end_date"].notna() & (members["end_date"] < members["start_date"])
