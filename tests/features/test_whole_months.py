@@ -56,5 +56,8 @@ def test_engines_agree_with_the_reference_on_random_dates():
     assert _sql(b, a) == expected
     assert _memory(b, a) == expected
     # The old days / 30.4375 rule differs on a few percent of these: the test can fail.
-    old = [int(np.floor((pd.Timestamp(y) - pd.Timestamp(x)).days / 30.4375)) for x, y in zip(b, a)]
+    old = [
+        int(np.floor((pd.Timestamp(y) - pd.Timestamp(x)).days / 30.4375))
+        for x, y in zip(b, a, strict=True)
+    ]
     assert old != expected
