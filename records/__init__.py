@@ -33,7 +33,8 @@ Endpoints mounted by :func:`install` (see ``records.roles.RECORDS_ENDPOINTS``):
 ``GET /v1/config``, ``PUT /v1/config/blind-first``, ``GET /v1/audit``.
 """
 
-from records import kinds, roles
+from records import anchor, kinds, roles, tokens
+from records.anchor import AnchorError
 from records.api import ADVISORY, ReferralLookup, install, make_router
 from records.auth import COOKIE_NAME, get_store, require, route_actions
 from records.chain import ChainReport, verify_rows
@@ -48,6 +49,7 @@ from records.trail import Entry
 
 __all__ = [
     "ADVISORY",
+    "AnchorError",
     "COOKIE_NAME",
     "DECISION_LABELS",
     "ENDPOINTS",
@@ -67,6 +69,7 @@ __all__ = [
     "ReferralStatus",
     "RuleViolation",
     "allowed",
+    "anchor",
     "check_decision",
     "decision_rates",
     "default_url",
@@ -77,6 +80,7 @@ __all__ = [
     "make_router",
     "require",
     "roles",
+    "tokens",
     "route_actions",
     "verify_rows",
 ]

@@ -7,6 +7,7 @@ and FastAPI runs ``def`` endpoints in its thread pool.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -31,6 +32,7 @@ from records.rules import ReferralStatus, RuleViolation
 from records.tokens import Principal
 from records.trail import MAX_QUERY_LIMIT, MAX_QUERY_OFFSET, Entry
 
+_log = logging.getLogger(__name__)
 ReferralLookup = Callable[[str], ReferralStatus | None]
 ReferralId = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="The referral's id.")
@@ -245,15 +247,54 @@ def make_router(lookup: ReferralLookup) -> APIRouter:
     return router
 
 
-async def validation_errors(request: Request, exc: RequestValidationError) -> Response:
-    """FastAPI's 422 body, encoded so that it can never fail.
+EXCERPT_CHARS = 60
 
-    The default handler echoes the offending input; an input holding a lone
-    surrogate (valid in a JSON escape, invalid as UTF-8) then makes the
-    *error response itself* fail, and the client gets a 500.  Escaping
-    non-ASCII characters keeps the answer a 422 naming the field.
+
+def excerpt(value: Any) -> Any:
+    """A short stand-in for the input that failed: never more than ~60 characters of it.
+
+    Echoing the whole input made one 50 MB body a 300 MB reply; a client
+    needs the field's name and a hint of what was wrong with it, not its
+    own data back.
     """
-    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return f"(an object with {len(value):,} fields)"
+    if isinstance(value, list | tuple):
+        return f"(a list of {len(value):,} items)"
+    text = str(value)
+    return (
+        text
+        if len(text) <= EXCERPT_CHARS
+        else text[:EXCERPT_CHARS] + f"... ({len(text):,} characters)"
+    )
+
+
+async def validation_errors(request: Request, exc: RequestValidationError) -> Response:
+    """A 422 naming each field at fault, with at most a short excerpt of what was sent.
+
+    Pydantic's own error list echoes the whole input; here only the field's
+    location, the message, the error type and :func:`excerpt` of the input
+    go back.  Non-ASCII characters are escaped, so an input holding a lone
+    surrogate (valid in a JSON escape, invalid as UTF-8) cannot make the
+    error response itself fail.  At most 20 errors are listed.
+    """
+    errors = exc.errors()
+    detail = [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", ""))[:300],
+            "type": e.get("type"),
+            "input": excerpt(e.get("input")),
+        }
+        for e in errors[:20]
+    ]
+    if len(errors) > 20:
+        detail.append(
+            {"loc": [], "msg": f"... and {len(errors) - 20:,} more errors", "type": "more"}
+        )
+    body = json.dumps({"detail": jsonable_encoder(detail)}, ensure_ascii=True)
     return Response(body, status_code=422, media_type="application/json")
 
 
@@ -265,5 +306,9 @@ def install(app, store, lookup: ReferralLookup) -> None:
     as the app's handler of request validation errors.
     """
     app.state.records = store
+    for difference in store.tokens.disagreements():  # the trail decides; say where they differ
+        _log.warning(
+            "api_tokens disagrees with the audit trail (the trail is honoured): %s", difference
+        )
     app.include_router(make_router(lookup))
     app.add_exception_handler(RequestValidationError, validation_errors)

@@ -87,9 +87,9 @@ def require(action: str, *, cookie: bool = False) -> Callable[..., Principal]:
                 "this token is not valid (unknown, malformed or revoked)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        request.state.principal = principal  # also for the access log of a refusal
         if not allowed(principal.role, action):
             raise HTTPException(403, f"role {principal.role!r} may not {action.replace('_', ' ')}")
-        request.state.principal = principal
         return principal
 
     dependency.mast_action = action  # read by route_actions()

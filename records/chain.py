@@ -6,15 +6,15 @@ stored field, deleting an entry (a gap in ``seq``) or reordering entries
 breaks the chain at that entry, and :func:`verify_rows` names it.
 
 What a chain cannot show on its own is truncation of the newest entries:
-keep the head hash printed by ``mast audit-log verify`` somewhere else (a
-governance minute, a ticket) and pass it back with ``--expect-head``.
+the signed heads of :mod:`records.anchor` (checked here when given) and a
+head hash kept elsewhere (``--expect-head``) do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 GENESIS = "0" * 64
@@ -67,15 +67,25 @@ class ChainReport:
     head_hash: str
     broken_seq: int | None = None
     reason: str | None = None
+    anchors: int = 0
+    anchored_seq: int = 0
 
 
-def verify_rows(rows: Iterable[Mapping], expect_hash: str | None = None) -> ChainReport:
+def verify_rows(
+    rows: Iterable[Mapping], expect_hash: str | None = None, anchors: Sequence = ()
+) -> ChainReport:
     """Check rows ordered by ``seq`` and stop at the first broken entry.
 
     ``expect_hash``, a head hash recorded earlier, must be the hash of some
     entry: if it is not, entries were removed from the end (or this is
-    another trail).
+    another trail).  ``anchors`` (signed heads, :class:`records.anchor.Head`)
+    must each be the hash of the entry with their ``seq``: a missing entry
+    means the trail was truncated, a different hash that it was rewritten.
     """
+    anchored: dict[int, list] = {}
+    for a in anchors:
+        anchored.setdefault(a.seq, []).append(a)
+    newest = max((a.seq for a in anchors), default=0)
     seen = expect_hash is None
     prev = GENESIS
     expected_seq = 1
@@ -104,8 +114,28 @@ def verify_rows(rows: Iterable[Mapping], expect_hash: str | None = None) -> Chai
                 f"entry {seq}: its content does not match its hash (altered after it was written)",
             )
         prev = row["hash"]
+        for a in anchored.get(seq, ()):
+            if a.hash != prev:
+                return ChainReport(
+                    False,
+                    n,
+                    prev,
+                    seq,
+                    f"entry {seq} is not the entry whose hash was signed in the anchor at {a.at} "
+                    f"(line {a.line}): the trail was rewritten from entry {seq} or earlier",
+                )
         seen = seen or prev == expect_hash
         expected_seq += 1
+    if newest > n:
+        gone = "every entry was" if n == 0 else f"entries {n + 1}..{newest} at least were"
+        return ChainReport(
+            False,
+            n,
+            prev,
+            None,
+            f"the trail has {n:,} entries but a signed anchor vouches for entry {newest}: "
+            f"{gone} removed (or this is another trail)",
+        )
     if not seen:
         return ChainReport(
             False,
@@ -114,4 +144,4 @@ def verify_rows(rows: Iterable[Mapping], expect_hash: str | None = None) -> Chai
             None,
             f"no entry has the expected hash {expect_hash}: entries were removed from the end, or this is another trail",
         )
-    return ChainReport(True, n, prev)
+    return ChainReport(True, n, prev, anchors=len(anchors), anchored_seq=newest)

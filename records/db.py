@@ -138,6 +138,8 @@ _NO_TRUNCATE = (
 event.listen(audit_log, "after_create", DDL(_NO_TRUNCATE).execute_if(dialect="postgresql"))
 
 _IMMEDIATE = "mast_immediate"
+# conn.info key: (seq before, seq after, head hash) of the entries a write transaction appended.
+NEW_HEAD = "mast_new_head"
 # A write is acknowledged once its commit returns, so the commit must wait for
 # the WAL flush whatever the server, database or role sets: with
 # synchronous_commit=off, PostgreSQL answers COMMIT before the WAL is written,
@@ -178,6 +180,7 @@ def make_engine(url: str, must_exist: bool = False) -> Engine:
         if must_exist and not path.exists():
             raise ValueError(f"records database {path} does not exist")
         path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path, create=not must_exist)
         engine = create_engine(
             url,
             connect_args={"timeout": 60, "check_same_thread": False},
@@ -189,6 +192,28 @@ def make_engine(url: str, must_exist: bool = False) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     _create_schema(engine, upgrade=not must_exist)
     return engine
+
+
+def _private(path: Path, create: bool) -> None:
+    """Make the SQLite file (and any journal beside it) readable by its owner only.
+
+    The file is created empty with mode 0600 before SQLite opens it; SQLite
+    gives the ``-wal`` and ``-shm`` files it creates later the database
+    file's own mode.  An older trail made with the umask's 0644 is narrowed
+    to 0600 when its owner opens it.
+    """
+    if create and not path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:  # another worker made it first
+            pass
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        try:
+            st = file.stat()
+            if st.st_mode & 0o077 and st.st_uid == os.getuid():
+                os.chmod(file, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _create_schema(engine: Engine, upgrade: bool = True) -> None:
@@ -291,13 +316,16 @@ class Database:
         # Weak: a reader closes when its thread ends (anyio retires idle workers).
         self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
+        # Called as after_append(before_seq, seq, head_hash) once a write that
+        # appended to the trail has committed (the store anchors heads with it).
+        self.after_append = None
 
     def _file_lock_fd(self) -> int | None:
         """This process's descriptor of the writer lock file (reopened after a fork)."""
         if self._lock_path is None:
             return None
         if self._lock_pid != os.getpid():
-            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             self._lock_pid = os.getpid()
         return self._lock_fd
 
@@ -325,10 +353,14 @@ class Database:
         with nullcontext() if locked else self.write_lock(), self.engine.connect() as conn:
             conn = conn.execution_options(**{_IMMEDIATE: True})
             with conn.begin():
+                conn.info.pop(NEW_HEAD, None)
                 if self.dialect == "postgresql":
                     conn.execute(_DURABLE_COMMIT)
                     conn.execute(text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
                 yield conn
+            appended = conn.info.pop(NEW_HEAD, None)
+            if appended is not None and self.after_append is not None:
+                self.after_append(*appended)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -362,6 +394,14 @@ class Database:
                 row = conn.execute(text(sql), params).first()
             return tuple(row) if row is not None else None
         return self._reader().execute(sql, params).fetchone()
+
+    def read_all(self, sql: str, params: dict | None = None) -> list[tuple]:
+        """Every row of one read-only statement, as of the latest commit (see :meth:`read_one`)."""
+        params = params or {}
+        if self._sqlite_path is None:
+            with self.engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(text(sql), params)]
+        return self._reader().execute(sql, params).fetchall()
 
     def _reader(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)

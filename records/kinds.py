@@ -11,6 +11,8 @@ AUDIT_QUERY = "audit_query"
 CONFIG_CHANGE = "config_change"
 TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
+TOKEN_ROLE_CHANGED = "token_role_changed"
+ACCESS_REFUSED = "access_refused"
 
 KINDS = (
     DECISION,
@@ -22,7 +24,11 @@ KINDS = (
     CONFIG_CHANGE,
     TOKEN_CREATED,
     TOKEN_REVOKED,
+    TOKEN_ROLE_CHANGED,
+    ACCESS_REFUSED,
 )
+# The token events the service derives every token's role, expiry and revocation from.
+TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)
 
 # Kinds of override a manager records.
 FLAG_OVERRIDE = "flag"

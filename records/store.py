@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from records import kinds, rules, tokens, trail
+from records.anchor import Anchor
 from records.chain import ChainReport
 from records.db import Database, audit_log
 from records.group import GroupCommit
@@ -76,26 +77,61 @@ class RecordsStore:
     def __init__(self, url: str | None = None, must_exist: bool = False) -> None:
         self.db = Database(url or default_url(), must_exist)
         self.views = GroupCommit(self.db)
+        self.anchor = Anchor.for_url(self.db.url, writing=not must_exist)
+        self.db.after_append = self.anchor.noted
+        self.tokens = tokens.TokenBook(self.db, self.anchor.key)
 
     @property
     def url(self) -> str:
         return self.db.url
 
     def close(self) -> None:
-        self.db.dispose()
+        """Anchor the newest head this process wrote, then close the database."""
+        try:
+            self.anchor.flush()
+        finally:
+            self.db.dispose()
+
+    def head(self) -> tuple[int, str]:
+        """The trail's newest entry's ``seq`` and hash (0 and the genesis hash when empty)."""
+        with self.db.read() as conn:
+            return trail.head(conn)
 
     # tokens
-    def create_token(self, name: str, role: str, created_by: str = "cli") -> tuple[str, Principal]:
-        return tokens.create_token(self.db, name, role, created_by)
+    def create_token(
+        self, name: str, role: str, created_by: str = "cli", *, days: float | None = None
+    ) -> tuple[str, Principal]:
+        """Mint a token valid for ``days`` (default ``MAST_TOKEN_DAYS``)."""
+        lifetime = None if days is None else timedelta(days=days)
+        return tokens.create_token(
+            self.db, name, role, created_by, key=self.anchor.key, lifetime=lifetime
+        )
+
+    def create_session(self, principal: Principal) -> str:
+        """A page sign-in: a token of its own, valid ``MAST_SESSION_HOURS``, tied to ``principal``'s."""
+        token, _ = tokens.create_token(
+            self.db,
+            principal.name,
+            principal.role,
+            principal.name,
+            key=self.anchor.key,
+            lifetime=tokens.session_lifetime(),
+            parent=principal.token_id,
+            created_role=principal.role,
+        )
+        return token
 
     def verify_token(self, token: str) -> Principal | None:
-        return tokens.verify_token(self.db, token)
+        return self.tokens.principal(token)
 
-    def revoke_token(self, token_id: str, revoked_by: str = "cli") -> None:
-        tokens.revoke_token(self.db, token_id, revoked_by)
+    def revoke_token(self, token_id: str, revoked_by: str = "cli", by_role: str = "cli") -> None:
+        tokens.revoke_token(self.db, self.tokens, token_id, revoked_by, by_role)
+
+    def change_role(self, token_id: str, role: str, changed_by: str = "cli") -> None:
+        tokens.change_role(self.db, self.tokens, token_id, role, changed_by)
 
     def list_tokens(self) -> list[dict]:
-        return tokens.list_tokens(self.db)
+        return tokens.list_tokens(self.tokens)
 
     # configuration
     def blind_first(self) -> bool:
@@ -285,8 +321,14 @@ class RecordsStore:
             offset=offset,
         )
 
-    def verify(self, expect_hash: str | None = None) -> ChainReport:
-        return trail.verify(self.db, expect_hash)
+    def verify(self, expect_hash: str | None = None, anchors: bool = True) -> ChainReport:
+        """Verify the chain, and by default that every signed head in the anchor file is in it.
+
+        Raises :class:`records.anchor.AnchorError` when the anchor file has
+        a line that is not signed with the key, or cannot be checked.
+        """
+        heads = self.anchor.heads() if anchors else ()
+        return trail.verify(self.db, expect_hash, heads)
 
     def export_csv(self, out: Path | str) -> int:
         return trail.export_csv(self.db, out)

@@ -22,7 +22,7 @@ from records.chain import (
     entry_hash,
     verify_rows,
 )
-from records.db import Database, audit_log
+from records.db import NEW_HEAD, Database, audit_log
 
 # What is exported is what is hashed plus the two hashes, so a CSV can be re-verified.
 EXPORT_COLUMNS = (*CONTENT_FIELDS, "prev_hash", "hash")
@@ -157,6 +157,9 @@ def append_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, 
         stored.append(row)
     if stored:
         conn.execute(_INSERT, stored)
+        # Read by Database.write after the commit, to anchor the new head.
+        first = conn.info.get(NEW_HEAD, (stored[0]["seq"] - 1,))[0]
+        conn.info[NEW_HEAD] = (first, seq, prev)
     return stored
 
 
@@ -276,9 +279,9 @@ def iter_rows(db: Database, batch: int = 5000) -> Iterator[dict[str, Any]]:
         last = rows[-1].seq
 
 
-def verify(db: Database, expect_hash: str | None = None) -> ChainReport:
-    """Verify the whole chain; see :func:`records.chain.verify_rows`."""
-    return verify_rows(iter_rows(db), expect_hash)
+def verify(db: Database, expect_hash: str | None = None, anchors=()) -> ChainReport:
+    """Verify the whole chain against signed heads; see :func:`records.chain.verify_rows`."""
+    return verify_rows(iter_rows(db), expect_hash, anchors)
 
 
 def export_csv(db: Database, out: Path | str) -> int:

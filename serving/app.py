@@ -12,14 +12,13 @@ import os
 import sys
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving import access
+from serving import access, limits
 from serving.engine import EngineConfig, ScoringEngine, ServingError
 from serving.model import NoChampionError, load_champion
 from serving.schemas import (
@@ -28,6 +27,7 @@ from serving.schemas import (
     ModelOut,
     Problem,
     ReferralIn,
+    SaneDatetime,
     ScoreOut,
 )
 
@@ -84,8 +84,11 @@ def check_champion(settings: ServingSettings) -> str:
 def app_from_env() -> FastAPI:
     """The app for a uvicorn worker, configured from ``MAST_*`` variables."""
     from serving.launch import DEFAULT_THREADS
+    from serving.lifecycle import watch_master
 
     threads = int(os.environ.get("MAST_SERVE_THREADS", DEFAULT_THREADS))
+    watch_master()  # this worker stops when `mast serve` is gone
+    limits.log_to_stderr()
     return create_app(ServingSettings.from_mast(), threads=threads)
 
 
@@ -160,6 +163,7 @@ def create_app(
 
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
+        records_store.anchor.flush()  # sign the head this worker wrote, at shutdown
 
     # No anonymous schema or interactive docs: anonymous callers get only
     # /v1/health.  The schema is served below to any signed-in role.
@@ -180,6 +184,7 @@ def create_app(
     app.state.guard = guard
     guard.install(app)
     _mount_page(app)
+    limits.install(app, records_store)  # body limit, access log, no-store, refusals
 
     @app.exception_handler(ServingError)
     def _refused(request: Request, err: ServingError) -> JSONResponse:
@@ -252,8 +257,9 @@ def create_app(
     )
     def child_chronology(
         person_id: str = _person_id_path(),
-        as_of: datetime | None = Query(
-            None, description="Show what was recorded before this moment (default: now)."
+        as_of: SaneDatetime | None = Query(
+            None,
+            description="Show what was recorded before this moment (1900-2100; default: now).",
         ),
         referral_id: str | None = Query(
             None,

@@ -72,6 +72,34 @@ def wait_healthy(
     raise TimeoutError(f"the service at {base_url} did not become healthy in {timeout:.0f} s")
 
 
+def serve_command(
+    db: str | Path,
+    tracking_uri: str,
+    port: int,
+    workers: int = DEFAULT_WORKERS,
+    threads: int = DEFAULT_THREADS,
+) -> list[str]:
+    """The ``mast serve`` command line on loopback, as the benchmarks and tests run it."""
+    return [
+        sys.executable,
+        "-m",
+        "mast.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--tracking-uri",
+        tracking_uri,
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
+
+
 @contextmanager
 def serve_subprocess(
     db: str | Path,
@@ -90,24 +118,7 @@ def serve_subprocess(
     never to a pipe nobody reads, which would stall the server once full.
     """
     port = port or free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mast.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--db",
-        str(db),
-        "--tracking-uri",
-        tracking_uri,
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-    ]
+    cmd = serve_command(db, tracking_uri, port, workers, threads)
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     if log_path is None:
         fd, name = tempfile.mkstemp(prefix="mast-serve-", suffix=".log")

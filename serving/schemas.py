@@ -8,11 +8,11 @@ data contract's words and nothing else.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from store import vocabulary as v
 
@@ -20,6 +20,35 @@ ADVISORY_NOTICE = (
     "Advisory only: this score is decision support for the MASH screener. It does not "
     "replace professional judgement, and a person always makes and records the decision."
 )
+
+# Every moment the service reads must lie in this range: outside it, converting
+# to store time (or any offset arithmetic) overflows Python's datetime, and no
+# referral, chronology or decision of children's social care is dated there.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def in_sane_range(moment: datetime) -> datetime:
+    """``moment`` if it lies between 1900 and 2100 (naive moments read as UTC), else an error.
+
+    Compared as UTC without converting, so even ``0001-01-01T00:00+01:00``
+    (an instant before year 1 in UTC) is refused rather than overflowing.
+    """
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    offset = aware.utcoffset()
+    # Shift the bounds, not the moment: the moment may not survive the shift.
+    naive = aware.replace(tzinfo=None)
+    lo = EARLIEST.replace(tzinfo=None) + offset
+    hi = LATEST.replace(tzinfo=None) + offset
+    if not lo <= naive <= hi:
+        raise ValueError(
+            f"{moment.isoformat()[:40]} is outside the dates this service accepts "
+            "(1 January 1900 to 31 December 2100)"
+        )
+    return moment
+
+
+SaneDatetime = Annotated[datetime, AfterValidator(in_sane_range)]
 
 # Enums built from the vocabulary: the OpenAPI schema then lists the allowed
 # values, and the fuzzer and clients see exactly the contract's categories.
@@ -38,8 +67,9 @@ class ReferralIn(_Strict):
     """A referral as the MASH receives it; household and history come from the store."""
 
     referral_id: str = Field(..., pattern=_ID_PATTERN, description="The referral's id.")
-    received_at: datetime = Field(
-        ..., description="When the MASH received the referral; features are computed as of it."
+    received_at: SaneDatetime = Field(
+        ...,
+        description="When the MASH received the referral (1900-2100); features are computed as of it.",
     )
     source: Source
     referrer_relationship: ReferrerRelationship

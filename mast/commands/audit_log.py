@@ -42,17 +42,40 @@ def _refusing(db: str | None, call, must_exist: bool = True):
         store.close()
 
 
+WHAT_VERIFY_DETECTS = (
+    "What this check can detect: an entry changed, removed or reordered anywhere in the trail; "
+    "entries removed from the end, or the whole trail emptied, up to the newest signed anchor; "
+    "an anchored entry rewritten. "
+    "What it cannot detect: entries removed or forged after the newest anchor (anchors are "
+    "written at least every MAST_ANCHOR_EVERY entries and when the service stops); anything "
+    "done by someone who also holds the anchor key and can rewrite the anchor file; anything "
+    "that was never written to the trail."
+)
+
+
 @audit_app.command("verify")
 def verify(
     db: str = typer.Option(None, "--db", help=_DB_HELP),
     expect_head: str = typer.Option(
         None, "--expect-head", help="A head hash recorded earlier: also detects truncation."
     ),
+    no_anchors: bool = typer.Option(
+        False,
+        "--no-anchors",
+        help="Check the chain alone, not against the signed anchors (MAST_ANCHOR_FILE).",
+    ),
 ) -> None:
-    """Recompute the hash chain; exit 1 and name the first broken entry if it was tampered with."""
+    """Recompute the hash chain and check it against the signed anchors; exit 1 if tampered with."""
+    from records.anchor import AnchorError
+
     store = _store(db)
     try:
-        report = store.verify(expect_head)
+        report = store.verify(expect_head, anchors=not no_anchors)
+        anchor_path = store.anchor.path
+    except AnchorError as err:
+        console.print("[red]BROKEN[/red]: the anchor cannot be trusted:", highlight=False)
+        typer.echo(str(err))
+        raise typer.Exit(code=1) from err
     finally:
         store.close()
     if not report.ok:
@@ -65,7 +88,19 @@ def verify(
             )
         raise typer.Exit(code=1)
     console.print(f"[green]OK[/green]: {report.entries:,} entries verify.")
+    if no_anchors:
+        typer.echo("Not checked against the anchors (--no-anchors).")
+    elif report.anchors:
+        typer.echo(
+            f"All {report.anchors:,} signed heads in {anchor_path} are in the chain "
+            f"(the newest vouches for entry {report.anchored_seq:,})."
+        )
+    else:
+        typer.echo(
+            f"No signed heads in {anchor_path}: removal of the newest entries cannot be detected."
+        )
     typer.echo(f"Head hash {report.head_hash} (keep it: --expect-head detects truncation later)")
+    typer.echo(WHAT_VERIFY_DETECTS)
 
 
 @audit_app.command("export")

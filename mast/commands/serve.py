@@ -51,6 +51,21 @@ def serve(
     except NoChampionError as err:
         console.print(f"[red]Not starting:[/red] {err}")
         raise typer.Exit(code=2) from err
+    from serving.lifecycle import ENV_MASTER, port_holder, port_in_use
+
+    if port_in_use(host, port):
+        holder = port_holder(port)
+        who = f"process {holder[0]} ({holder[1][:120]})" if holder else "another process"
+        console.print(
+            f"[red]Not starting:[/red] port {port} on {host} is already held by {who}. "
+            + (
+                f"If it is a MAST worker left over from an earlier run, stop it: kill {holder[0]}"
+                if holder
+                else ""
+            )
+        )
+        raise typer.Exit(code=2)
+    os.environ[ENV_MASTER] = str(os.getpid())  # workers stop when this process is gone
     # Workers read their settings from the environment (uvicorn imports the
     # factory afresh in each one).
     os.environ["MAST_DB"] = str(settings.db)

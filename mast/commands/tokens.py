@@ -21,10 +21,15 @@ def create(
     name: str = typer.Option(
         ..., "--name", help="The person's name, as it will appear in the audit trail."
     ),
+    days: float = typer.Option(
+        None, "--days", help="Days until it expires (default: MAST_TOKEN_DAYS, else 90)."
+    ),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Mint a token and print it once: only its hash is stored."""
-    token, principal = _refusing(db, lambda store: store.create_token(name, role), must_exist=False)
+    token, principal = _refusing(
+        db, lambda store: store.create_token(name, role, days=days), must_exist=False
+    )
     console.print(
         f"Token for {principal.name} ({principal.role}), id {principal.token_id}. Shown once; keep it safe:",
         highlight=False,
@@ -40,9 +45,17 @@ def list_(db: str = typer.Option(None, "--db", help=_DB_HELP)) -> None:
         rows = store.list_tokens()
     finally:
         store.close()
-    table = Table("token id", "name", "role", "created", "revoked")
+    table = Table("token id", "name", "role", "created", "expires", "revoked", "page session of")
     for r in rows:
-        table.add_row(r["token_id"], r["name"], r["role"], r["created_at"], r["revoked_at"] or "")
+        table.add_row(
+            r["token_id"],
+            r["name"],
+            r["role"],
+            r["created_at"],
+            r["expires_at"],
+            r["revoked_at"] or "",
+            r["session_of"] or "",
+        )
     console.print(table)
 
 
@@ -54,6 +67,19 @@ def revoke(
     """Revoke a token at once."""
     _refusing(db, lambda store: store.revoke_token(token_id))
     console.print(f"Revoked {token_id}.")
+
+
+@tokens_app.command("set-role")
+def set_role(
+    token_id: str = typer.Argument(..., help="The token id shown by create/list."),
+    role: str = typer.Option(
+        ..., "--role", help="screener, manager, data_scientist or governance."
+    ),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Change a token's role; the change is signed and written to the trail."""
+    _refusing(db, lambda store: store.change_role(token_id, role))
+    console.print(f"Token {token_id} now has the role {role}.")
 
 
 def register(app: typer.Typer) -> None:

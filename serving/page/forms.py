@@ -25,10 +25,18 @@ class FormError(ValueError):
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:
-    """The url-encoded body as ``{field: [values]}`` (bounded in size)."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormError([f"the form is larger than {MAX_FORM_BYTES:,} bytes"])
+    """The url-encoded body as ``{field: [values]}``; reading stops at the cap.
+
+    The body is read chunk by chunk and refused the moment it passes
+    ``MAX_FORM_BYTES``, so an oversized post is never held whole.
+    """
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise FormError([f"the form is larger than {MAX_FORM_BYTES:,} bytes"])
+        chunks.append(chunk)
+    body = b"".join(chunks)
     return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
 
 
@@ -44,7 +52,9 @@ def messages_of(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors():
         where = ".".join(str(p) for p in e["loc"]) or "form"
-        out.append(f"{where}: {e['msg']}")
+        # pydantic prefixes a validator's own sentence with "Value error, ".
+        message = str(e["msg"]).removeprefix("Value error, ")
+        out.append(f"{where.replace('_', ' ')}: {message}")
     return out
 
 

@@ -67,7 +67,9 @@ def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 def _signed_in(request: Request) -> records.Principal | None:
     token = request.cookies.get(records.COOKIE_NAME)
-    return records.get_store(request).verify_token(token) if token else None
+    principal = records.get_store(request).verify_token(token) if token else None
+    request.state.principal = principal  # for the access log
+    return principal
 
 
 def _user(request: Request) -> records.Principal | Response:
@@ -258,11 +260,15 @@ def make_page_router() -> APIRouter:
                 user=None,
                 error="That token is not valid (unknown, mistyped or revoked).",
             )
+        # The cookie holds a session token of its own (MAST_SESSION_HOURS), so
+        # signing out can revoke it without revoking the token signed in with.
+        session = records.get_store(request).create_session(user)
         response = RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
         response.set_cookie(
             records.COOKIE_NAME,
-            token,
+            session,
             httponly=True,
+            max_age=int(records.tokens.session_lifetime().total_seconds()),
             samesite="strict",
             path=PAGE_PREFIX,
             secure=request.url.scheme == "https",
@@ -271,6 +277,10 @@ def make_page_router() -> APIRouter:
 
     @router.post("/sign-out")
     def sign_out(request: Request, form: dict = Depends(_form)) -> Response:
+        """Revoke the session's token (not just the cookie) and clear the cookie."""
+        user = _signed_in(request)
+        if user is not None:
+            records.get_store(request).revoke_token(user.token_id, user.name, user.role)
         response = RedirectResponse(f"{PAGE_PREFIX}/", status_code=303)
         response.delete_cookie(records.COOKIE_NAME, path=PAGE_PREFIX)
         return response

@@ -39,6 +39,17 @@ def _unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def _anchors_in_tmp(tmp_path, monkeypatch):
+    """Each test's anchor files (and keys) under its own folder, never in the clone.
+
+    SQLite trails keep theirs beside the database already; a PostgreSQL
+    trail's default place is under ``MAST_HOME``, and a fresh database of a
+    later run can have an earlier one's name.
+    """
+    monkeypatch.setenv("MAST_HOME", str(tmp_path / "mast-home"))
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster():
     """A PostgreSQL server for this session (or xdist worker), removed at the end."""
