@@ -38,6 +38,9 @@ from store import vocabulary as vocab
 
 OVERALL = "__overall__"
 DEFAULT_GROUPS = ("ethnicity", "sex", "age_band", "disability", "deprivation_quintile")
+# Who referred (training/front_door.py): audited beside the protected
+# characteristics when the predictions carry them.  Not model inputs.
+REFERRAL_GROUPS = ("family_or_community", "source_group", "referrer_relationship")
 DISPARITY_METRICS = ("selection_rate", "tpr", "fnr", "fpr", "precision", "calibration_gap")
 COMPARISON_METRICS = ("selection_rate", "fpr", "fnr")
 LENS_TITLES = {
@@ -596,7 +599,7 @@ def audit_predictions(
     threshold: float | None = None,
     y_prob: str | None = "y_prob",
     band: str | None = "score",
-    groups: Sequence[str] = DEFAULT_GROUPS,
+    groups: Sequence[str] | None = None,
     intersections: Sequence[tuple[str, str]] | None = None,
     referral_col: str | None = "referral_id",
     y_harm: str | None = "y_harm",
@@ -625,7 +628,8 @@ def audit_predictions(
         ``flag`` column is the ``y_pred``).  See :func:`audit.frame.prepare_frame`.
     groups
         Protected characteristics to audit by; missing values become
-        "Not recorded".
+        "Not recorded".  Default: :data:`DEFAULT_GROUPS`, plus who referred
+        (:data:`REFERRAL_GROUPS`) when the table has those columns.
     intersections
         Pairs audited jointly; default from the policy (ethnicity ×
         deprivation quintile).
@@ -650,6 +654,8 @@ def audit_predictions(
     """
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
+    if groups is None:
+        groups = [*DEFAULT_GROUPS, *(g for g in REFERRAL_GROUPS if g in frame.columns)]
     if intersections is None:
         intersections = [p for p in policy.intersections if all(c in groups for c in p)]
     cols = set(frame.columns)

@@ -113,7 +113,9 @@ def calibration_figure(lens: LensResult, attribute: str) -> str | None:
     ax.plot([0, top], [0, top], color="black", lw=0.8, ls=":", label="perfect")
     ax.set_xlabel("Predicted rate (mean probability in the score band)")
     ax.set_ylabel("Observed rate")
-    ax.set_title(f"Calibration by {attribute}", fontsize=10)
+    from audit.plain import attribute_label
+
+    ax.set_title(f"Calibration by {attribute_label(attribute)}", fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(alpha=0.3)
     return _png(fig)
@@ -146,7 +148,9 @@ def lenses_figure(lenses: dict[str, LensResult], metric: str = "fpr") -> str | N
                 capsize=2,
             )
     ax.set_yticks([i + 0.4 - width / 2 for i in range(len(attrs))])
-    ax.set_yticklabels(attrs, fontsize=8)
+    from audit.plain import attribute_label
+
+    ax.set_yticklabels([attribute_label(a).capitalize() for a in attrs], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"Largest gap between groups in {PLAIN.get(metric, metric).lower()}")
     ax.legend(fontsize=8)
@@ -154,14 +158,21 @@ def lenses_figure(lenses: dict[str, LensResult], metric: str = "fpr") -> str | N
     return _png(fig)
 
 
+def _wrap(text: str, width: int = 48) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
 def shap_figure(rows: list[dict[str, Any]], top: int = 15) -> str | None:
     """Horizontal bars of mean |SHAP value| for the most influential features."""
     if not rows:
         return None
     rows = sorted(rows, key=lambda r: -float(r["importance"]))[:top]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) + 1))
-    ax.barh([r["feature"] for r in rows], [float(r["importance"]) for r in rows], color="#1f5a96")
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1))
+    names = [_wrap(r.get("label", r["feature"])) for r in rows]
+    ax.barh(names, [float(r["importance"]) for r in rows], color="#1f5a96")
     ax.invert_yaxis()
-    ax.set_xlabel("Mean |SHAP value| (average influence on the score)")
+    ax.set_xlabel("Average influence on the score (mean |SHAP value|)")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)

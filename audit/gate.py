@@ -116,8 +116,21 @@ def evaluate_gate(audit_result: AuditResult, policy: Policy | str | None = None)
                 + ", ".join(f"{g} (n={lens.groups[attr][g]['n']})" for g in small)
             )
     for rule in policy.rules:
+        rule_lens, rule_attributes = lens, attributes
+        if rule.lens or rule.attributes:
+            rule_lens = audit_result.lenses.get(rule.lens or policy.gate_lens)
+            rule_attributes = tuple(
+                a for a in (rule.attributes or attributes) if rule_lens and a in rule_lens.groups
+            )
+            if rule_lens is None or not rule_attributes:
+                notes.append(
+                    f"{_PLAIN.get(rule.metric, rule.metric)} by "
+                    f"{', '.join(rule.attributes) or 'the gate attributes'} in the lens "
+                    f"{rule.lens or policy.gate_lens!r}: not in this audit, so not judged"
+                )
+                continue
         if rule.kind == "overall_min":
-            est = lens.overall.get(rule.metric)
+            est = rule_lens.overall.get(rule.metric)
             if est is None or est["value"] is None:
                 notes.append(f"{_PLAIN.get(rule.metric, rule.metric)}: not available, not judged")
                 continue
@@ -128,11 +141,13 @@ def evaluate_gate(audit_result: AuditResult, policy: Policy | str | None = None)
                     f"the minimum {rule.limit:g} (judged on the {rule.judged_on})"
                 )
             continue
-        for attr in attributes:
-            if attr not in lens.groups:
+        for attr in rule_attributes:
+            if attr not in rule_lens.groups:
                 continue
-            checks_here, failed = _check_attribute(rule, attr, lens, policy, notes)
+            checks_here, failed = _check_attribute(rule, attr, rule_lens, policy, notes)
             checks += checks_here
+            if rule_lens is not lens:
+                failed = [f"{f} [{rule_lens.title}]" for f in failed]
             reasons.extend(failed)
     if checks == 0:
         reasons.append(

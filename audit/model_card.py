@@ -73,6 +73,7 @@ def model_card(
             "date": get("date"),
             "licence": md.get("licence", "MIT"),
             "contact": get("contact"),
+            "why_this_model": get("model_choice"),
         },
         "intended_use": {
             "primary_uses": md.get("purpose", PURPOSE),
@@ -108,12 +109,17 @@ def model_card(
             "n_referrals": lens.n_referrals,
             "label": get("label_definition"),
         },
-        "training_data": {"description": get("trained_on"), "period": get("training_period")},
+        "training_data": {
+            "description": get("trained_on"),
+            "period": get("training_period"),
+            "deployed_model": get("deployed_training"),
+        },
         "quantitative_analyses": {
             "overall": lens.overall,
             "by_group": per_group,
             "largest_gaps": {a: d.get("largest_gap", {}) for a, d in lens.disparities.items()},
             "lenses": {k: v.overall for k, v in audit_result.lenses.items()},
+            "backtest_by_year": list(md.get("backtest", [])),
             "human_comparison": audit_result.comparisons,
             "performance_table": performance if isinstance(performance, list) else None,
             "gate": verdict.to_dict(),
@@ -158,6 +164,13 @@ def model_card_markdown(card: Mapping[str, Any]) -> str:
             for m, est in body["overall"].items():
                 if isinstance(est, dict):
                     lines.append(f"| {m} | {_fmt(est)} |")
+            if body.get("backtest_by_year"):
+                lines += [
+                    "",
+                    "**Rolling-origin backtest of the deployed recipe, by test year**",
+                    "",
+                ]
+                lines += [f"- {line}" for line in body["backtest_by_year"]]
             for attr, groups in body["by_group"].items():
                 lines += [
                     "",
@@ -208,13 +221,12 @@ def write_model_card(
             dict(r) for r in getattr(performance, "to_dict", lambda _: performance)("records")
         ]
     card = model_card(audit_result, gate, context, performance)
-    paths = []
-    for name, text in (
-        ("model_card.json", json.dumps(card, indent=2, ensure_ascii=False, default=str)),
-        ("model_card.md", model_card_markdown(card)),
-    ):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
-        paths.append(out / name)
-    return paths
+    from audit.outputs import write_texts
+
+    return write_texts(
+        out,
+        {
+            "model_card.json": json.dumps(card, indent=2, ensure_ascii=False, default=str),
+            "model_card.md": model_card_markdown(card),
+        },
+    )

@@ -38,6 +38,19 @@ def metrics_document(audit_result: AuditResult, verdict: GateVerdict | None = No
     return _clean(doc)  # to_dict is already clean; the verdict is cleaned here too
 
 
+def write_texts(out_dir: str | os.PathLike, texts: dict[str, str]) -> list[Path]:
+    """Write each ``{name: text}`` into ``out_dir`` atomically (temp file, then rename)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in texts.items():
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out / name)
+        paths.append(out / name)
+    return paths
+
+
 def write_metrics_json(
     path: str | os.PathLike, audit_result: AuditResult, verdict: GateVerdict | None = None
 ) -> Path:

@@ -42,6 +42,10 @@ class Rule:
     limit: float
     judged_on: str = "interval"
     why: str = ""
+    # A rule may judge its own lens and attributes (e.g. the false-negative
+    # rate against ground truth, by who referred); "" / () use the gate's.
+    lens: str = ""
+    attributes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
             raise PolicyError(f"policy field {where}.judged_on must be one of {JUDGED_ON}")
         if not isinstance(raw["limit"], int | float):
             raise PolicyError(f"policy field {where}.limit must be a number")
+        rule_attrs = raw.get("attributes", [])
+        if not isinstance(rule_attrs, list) or not all(isinstance(a, str) for a in rule_attrs):
+            raise PolicyError(f"policy field {where}.attributes must be a list of column names")
+        if not isinstance(raw.get("lens", ""), str):
+            raise PolicyError(f"policy field {where}.lens must be a lens name")
         rules.append(
             Rule(
                 metric=str(raw["metric"]),
@@ -109,6 +118,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
                 limit=float(raw["limit"]),
                 judged_on=judged,
                 why=str(raw.get("why", "")),
+                lens=str(raw.get("lens", "")),
+                attributes=tuple(rule_attrs),
             )
         )
     confidence = float(_get(audit, "confidence", int | float, 0.95, "audit"))

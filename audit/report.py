@@ -59,8 +59,80 @@ LIMITATIONS = (
     "tool-only policy, not how screeners would act with the tool.",
     "Protected characteristics are recorded by agencies with gaps; 'Not recorded' is its own "
     "group, and its make-up may differ between agencies and over time.",
-    "Group-specific thresholds (section 6) are shown for information. Using a protected "
+    "Group-specific thresholds (the section after the three lenses) are shown for information. Using a protected "
     "characteristic to set a child's threshold is a legal and policy decision for the board.",
+)
+# The report's sections in order; a section with nothing to show is left out
+# and the rest are numbered without a gap.
+SECTIONS = (
+    "summary",
+    "performance",
+    "groups",
+    "calibration",
+    "lenses",
+    "mitigation",
+    "shap",
+    "gate",
+    "limitations",
+    "glossary",
+    "signoff",
+)
+GLOSSARY = (
+    (
+        "Flag",
+        "The tool's recommendation that a referral gets a multi-agency review. A person decides.",
+    ),
+    (
+        "Proxy label (the outcome)",
+        "What the tool is trained to predict: a child protection plan or becoming looked after "
+        "within two years. It records what services did, not everything that happened.",
+    ),
+    (
+        "True harm (simulation only)",
+        "In the simulated authority the harm each child suffered is known; in a real one it is not.",
+    ),
+    ("Flag rate", "Out of every 100 children, how many the tool flags."),
+    (
+        "True-positive rate (recall)",
+        "Of the children who went on to the outcome, how many in 100 the tool flagged.",
+    ),
+    (
+        "False-positive rate (FPR)",
+        "Of the children who did not go on to the outcome, how many in 100 the tool flagged "
+        "anyway: it 'wrongly flags' them.",
+    ),
+    (
+        "False-negative rate (FNR)",
+        "Of the children who went on to the outcome, how many in 100 the tool did not flag.",
+    ),
+    ("Precision", "Of the children the tool flagged, how many in 100 went on to the outcome."),
+    (
+        "AUC",
+        "How well the score puts children who went on to the outcome above those who did not: "
+        "0.5 is a coin toss, 1 is perfect.",
+    ),
+    (
+        "Calibration, ECE",
+        "Whether a probability of 20% means 20 in 100 went on to the outcome; the expected "
+        "calibration error (ECE) is the average distance from that.",
+    ),
+    (
+        "95% interval",
+        "The range the figure could plausibly take given chance in who was referred; when the "
+        "interval of a ratio between two groups includes 1, the gap could be chance.",
+    ),
+    (
+        "Too small to conclude",
+        "A group with too few children for any figure about it to mean much; listed, never hidden.",
+    ),
+    (
+        "SHAP",
+        "A way of measuring how much each piece of information moved a score up or down.",
+    ),
+    (
+        "Backtest",
+        "Testing the way the model is built on past years, as if it had been used then.",
+    ),
 )
 _METRIC_PLAIN = {
     "selection_rate": "flag rate",
@@ -69,6 +141,16 @@ _METRIC_PLAIN = {
     "tpr": "true-positive rate",
     "precision": "precision",
 }
+
+
+def _feature_labels() -> dict[str, str]:
+    """Plain-English names of the model's inputs, from the feature catalogue."""
+    try:
+        from features import catalogue
+
+        return {s.name: s.definition for s in catalogue()}
+    except Exception:  # a report on another model's inputs keeps their names
+        return {}
 
 
 class ReportError(RuntimeError):
@@ -135,91 +217,108 @@ def _mitigation_view(analysis: Mapping[str, Any], description: str) -> dict[str,
     }
 
 
-def _summary(result: AuditResult, verdict: GateVerdict, metadata: Mapping[str, Any]) -> dict:
+def _outcome_words(metadata: Mapping[str, Any]) -> str:
+    return metadata.get(
+        "outcome_words",
+        "a child protection plan or becoming looked after within two years",
+    )
+
+
+def _summary(
+    result: AuditResult, verdict: GateVerdict, metadata: Mapping[str, Any], num: Mapping[str, int]
+) -> dict:
+    """Page one: what the tool is, how well it works and how fairly, the verdict, the decision."""
+    from audit import plain
+
     lens = result.primary
     o = lens.overall
-    perf = (
-        f"On the test period ({lens.n:,} children in {lens.n_referrals:,} referrals) the tool "
-        f"flagged {_pct(o['selection_rate']['value'])} of children. Of the children who went on "
-        f"to have the outcome, it flagged {_pct(o['tpr']['value'])} (interval "
-        f"{_pct(o['tpr']['ci_low'])} to {_pct(o['tpr']['ci_high'])}); of those it flagged, "
-        f"{_pct(o['precision']['value'])} had the outcome."
-    )
-    if "auc" in o and o["auc"]["value"] is not None:
-        perf += (
-            f" Its ranking quality (AUC) is {_num(o['auc']['value'], 2)}, where 0.5 is chance "
-            "and 1 is perfect."
+    outcome = _outcome_words(metadata)
+
+    def est(key: str) -> dict:
+        return o.get(key) or {}
+
+    how = [
+        f"It was tested on {lens.n_referrals:,} referrals ({lens.n:,} children) received after "
+        f"everything it learned from. It flagged {plain.in_100(est('selection_rate').get('value'))} "
+        "in every 100 children for a multi-agency review.",
+        f"Of every 100 children who went on to {outcome}, it flagged "
+        f"{plain.in_100(est('tpr').get('value'))} (allowing for chance, between "
+        f"{plain.in_100(est('tpr').get('ci_low'))} and {plain.in_100(est('tpr').get('ci_high'))}); "
+        f"of every 100 children it flagged, {plain.in_100(est('precision').get('value'))} went on "
+        "to it.",
+    ]
+    human = result.lenses.get("human_vs_proxy")
+    if human is not None and (human.overall.get("tpr") or {}).get("value") is not None:
+        how.append(
+            "On the same referrals, the screeners' own first decisions sent "
+            f"{plain.in_100(human.overall['tpr']['value'])} in every 100 of the children who went "
+            f"on to {outcome} to a strategy discussion (and "
+            f"{plain.in_100((human.overall.get('selection_rate') or {}).get('value'))} in every 100 "
+            "of all children)."
+        )
+    if (est("auc") or {}).get("value") is not None:
+        how.append(
+            f"Its ranking quality (AUC, see the glossary) is {_num(est('auc')['value'], 2)}, where "
+            "0.5 is no better than chance and 1 is perfect."
+        )
+    if metadata.get("backtest"):
+        how.append(
+            f"It was also tested year by year on {len(metadata['backtest'])} successive years "
+            f"(section {num['performance']}), to show whether its figures hold over time."
         )
     fairness = []
-    # Every single attribute (intersections are in the tables), widest gap first.
-    found = []
-    for attr, disp in lens.disparities.items():
-        gap = disp.get("largest_gap", {}).get("fpr")
-        if " × " in attr or not gap or gap["ratio"]["value"] is None:
-            continue
-        found.append((gap["ratio"]["value"], attr, gap))
-    for ratio, attr, gap in sorted(found, key=lambda t: -t[0]):
-        fairness.append(
-            f"By {attr}: children in the group '{gap['highest']}' without the outcome were "
-            f"flagged {_num(ratio, 1)} times as often as those in '{gap['lowest']}' "
-            f"(false-positive rate {_pct(lens.groups[attr][gap['highest']]['fpr']['value'])} "
-            f"against {_pct(lens.groups[attr][gap['lowest']]['fpr']['value'])})."
-        )
-    harm = result.lenses.get("tool_vs_harm")
-    if harm is not None:
-        for attr in list(lens.disparities)[:1] + ["ethnicity"]:
-            g1 = lens.disparities.get(attr, {}).get("largest_gap", {}).get("fpr")
-            g2 = harm.disparities.get(attr, {}).get("largest_gap", {}).get("fpr")
-            if (
-                g1
-                and g2
-                and g1["difference"]["value"] is not None
-                and g2["difference"]["value"] is not None
-            ):
-                fairness.append(
-                    f"Measured against true harm (simulation) rather than the proxy label, the "
-                    f"largest false-positive-rate gap by {attr} is "
-                    f"{_pct(g2['difference']['value'])} instead of {_pct(g1['difference']['value'])}: "
-                    "the difference is the part of the apparent disparity that comes from the label."
-                )
-                break
-    widen = [c for c in result.comparisons if c["verdict"] == "widens"]
-    narrow = [c for c in result.comparisons if c["verdict"] == "narrows"]
-    if result.comparisons:
-        fairness.append(
-            f"Against the screeners' own decisions, a tool-only policy would widen the gap in "
-            f"{len(widen)} and narrow it in {len(narrow)} of {len(result.comparisons)} "
-            "comparisons (section 5)."
-        )
-    small = sum(e["too_small"] for groups in lens.groups.values() for e in groups.values())
-    if small:
-        fairness.append(
-            f"{small} groups have fewer than {result.meta['min_group_size']} children and are "
-            "reported but too small to conclude from."
-        )
+    order = ["deprivation_quintile", "ethnicity", "sex", "age_band", "disability"]
+    attrs = [a for a in order if a in lens.groups] + [
+        a for a in lens.groups if a not in order and "×" not in a
+    ]
+    for attr in attrs:
+        sentence = plain.largest_gap_sentence(lens, attr, "fpr")
+        if sentence:
+            fairness.append(sentence)
+    why, more = plain.reason_sentences(lens, verdict.reasons)
     if verdict.passed:
         gate = (
-            f"The model PASSED the governance gate (policy {verdict.policy_version}, "
-            f"{verdict.checks} checks). Passing the gate does not make the model fair; it means "
-            "no limit the board set was clearly breached."
+            f"The tool PASSED the fairness gate (fairness policy {verdict.policy_version}): none of "
+            f"the {verdict.checks} limits the board set was clearly breached. Passing does not make "
+            "the tool fair; the gaps above remain and are monitored."
+        )
+        decide = (
+            f"Whether version {metadata.get('model_version', '')} of the tool may be used at the "
+            "front door: approve, approve with conditions, or do not approve "
+            f"(sign-off, section {num['signoff']})."
         )
     else:
         gate = (
-            f"The model FAILED the governance gate (policy {verdict.policy_version}) on "
-            f"{len(verdict.reasons)} of {verdict.checks} checks. It cannot be promoted for use "
-            "unless the board records an override with a name and a reason."
+            f"The tool DID NOT PASS the fairness gate (fairness policy {verdict.policy_version}): "
+            f"{len(verdict.reasons)} of the {verdict.checks} limits the board set were breached. "
+            "The main reasons, in words:"
         )
-    trained_on = metadata.get(
-        "trained_on",
-        "Not stated by the caller. (Training supplies the data snapshot, its periods and the label.)",
-    )
+        decide = (
+            f"Whether version {metadata.get('model_version', '')} of the tool may be used at the "
+            "front door even though it did not pass the fairness gate. Approving it is a governance "
+            "override: the board must record who decided and why; otherwise it is not used "
+            f"(sign-off, section {num['signoff']})."
+        )
     return {
+        "decide": decide,
         "purpose": metadata.get("purpose", PURPOSE),
         "not_for": metadata.get("not_for", NOT_FOR),
-        "trained_on": trained_on,
-        "performance": perf,
-        "fairness": fairness or ["No disparity could be computed (too few groups)."],
+        # SLOT (issue #19 / i14): "What the tool adds to the screeners" (incremental and union
+        # catch) arrives as metadata["adds_to_screeners"]; shown on page one when present.
+        "adds": metadata.get("adds_to_screeners"),
+        "choice": metadata.get("model_choice"),
+        "trained_on": plain.short_hashes(
+            metadata.get(
+                "trained_on",
+                "The data it was trained on was not given to this report; see the model card.",
+            )
+        ),
+        "how": how,
+        "fairness": fairness or ["No gap between groups could be measured (too few children)."],
         "gate": gate,
+        "gate_why": why,
+        "gate_more": more,
+        "passed": verdict.passed,
     }
 
 
@@ -233,6 +332,8 @@ def render_report(
     policy: Policy | None = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_governance_report`)."""
+    from audit import plain
+
     metadata = dict(metadata or {})
     policy = policy or load_policy()
     lens = audit_result.primary
@@ -264,9 +365,12 @@ def render_report(
         attributes.append(
             {
                 "name": attr,
+                "label": plain.attribute_label(attr).capitalize(),
                 "reference": disp.get("reference", ""),
                 "figure": figures.group_rates_figure(lens, attr),
-                "rows": rows,
+                "rows": [r for r in rows if not r["too_small"]],
+                "small": ", ".join(f"{r['name']} ({r['n']})" for r in rows if r["too_small"]),
+                "n_small": sum(r["too_small"] for r in rows),
             }
         )
         if has_prob:
@@ -348,11 +452,24 @@ def render_report(
         if not {"feature", "importance"} <= set(frame.columns):
             raise ReportError("shap_importance needs the columns 'feature' and 'importance'")
         shap_rows = frame[["feature", "importance"]].to_dict("records")
+        labels = _feature_labels()
+        for r in shap_rows:
+            r["label"] = labels.get(r["feature"], r["feature"])
 
+    present = {
+        "calibration": bool(calibration),
+        "mitigation": bool(mitigation),
+        "shap": bool(shap_rows),
+    }
+    num = {}
+    for key in SECTIONS:
+        if present.get(key, True):
+            num[key] = len(num) + 1
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("audit", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
     )
+    env.filters["attr_label"] = lambda a: plain.attribute_label(str(a)).capitalize()
     title = metadata.get("title", "MAST fairness and governance report")
     model = metadata.get("model_name", "")
     version = metadata.get("model_version")
@@ -370,7 +487,9 @@ def render_report(
         subtitle=subtitle or "Advisory decision support for the children's social care front door",
         generated=metadata.get("generated", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
         verdict=verdict,
-        summary=_summary(audit_result, verdict, metadata),
+        num=num,
+        summary=_summary(audit_result, verdict, metadata, num),
+        glossary=GLOSSARY,
         performance=_table(performance),
         lens_rows=lens_rows,
         attributes=attributes,

@@ -161,8 +161,14 @@ class StubEngine:
             loaded_at=datetime(2026, 11, 1, tzinfo=UTC),
         )
         self._result = stub_result()
+        self.snapshot = SimpleNamespace(referral={})  # no store referrals: all are new
 
-    def score(self, referral, now=None, with_records: bool = True) -> dict:
+    def check_children(self, referral, now=None) -> None:
+        return None
+
+    def score(
+        self, referral, now=None, with_records: bool = True, with_features: bool = False
+    ) -> dict:
         if self.cpu_ms:  # stand in for the engine's own work: Python holding the GIL
             end = time.thread_time() + self.cpu_ms / 1000
             while time.thread_time() < end:
@@ -174,7 +180,7 @@ class StubEngine:
             "scored_at": datetime.now(UTC),
         }
 
-    def chronology(self, person_id: str, as_of=None) -> dict:  # not benchmarked
+    def chronology(self, person_id: str, as_of=None, *, referral=None) -> dict:  # not benchmarked
         raise NotImplementedError
 
 

@@ -9,7 +9,14 @@ behind a value.
 """
 
 from features.build import KEY_COLUMNS, PROTECTED_COLUMNS, FeatureTable, build_features
-from features.catalogue import catalogue, catalogue_json, catalogue_markdown, write_catalogue
+from features.catalogue import (
+    catalogue,
+    catalogue_json,
+    catalogue_markdown,
+    model_inputs,
+    monotone_signs,
+    write_catalogue,
+)
 from features.definitions import FEATURE_NAMES, FeatureSpec
 from features.evidence import EVIDENCE_COLUMNS, evidence
 from features.memory_evidence import ondemand_evidence
@@ -27,6 +34,8 @@ __all__ = [
     "catalogue",
     "catalogue_json",
     "catalogue_markdown",
+    "model_inputs",
+    "monotone_signs",
     "evidence",
     "ondemand_evidence",
     "write_catalogue",

@@ -12,12 +12,40 @@ import os
 import tempfile
 from pathlib import Path
 
-from features.definitions import FEATURE_SPECS, FeatureSpec
+from features.definitions import FEATURE_SPECS, SPECS_BY_NAME, FeatureSpec
 
 
 def catalogue() -> list[FeatureSpec]:
     """Every feature in ``X`` column order, with its definition and ``describe``."""
     return list(FEATURE_SPECS)
+
+
+def model_inputs(names, constrained: bool = True) -> list[str]:
+    """The features a model is trained on, in ``names`` order.
+
+    Constrained (the default): without the features the catalogue marks
+    ``excluded_why`` (who referred; the gap of "days since the previous
+    referral").  Unconstrained: every feature, so the difference can be shown.
+    A name the catalogue does not know is kept (tests, older tables).
+    """
+    if not constrained:
+        return list(names)
+    return [n for n in names if not (n in SPECS_BY_NAME and SPECS_BY_NAME[n].excluded_why)]
+
+
+def monotone_signs(names, constrained: bool = True) -> list[int]:
+    """LightGBM ``monotone_constraints`` for ``names``: +1 where risk may only rise."""
+    if not constrained:
+        return [0] * len(names)
+    return [SPECS_BY_NAME[n].monotone if n in SPECS_BY_NAME else 0 for n in names]
+
+
+def _constraint_words(spec: FeatureSpec) -> str:
+    if spec.excluded_why:
+        return f"not a model input by default ({spec.excluded_why})"
+    if spec.monotone > 0:
+        return "may only raise risk"
+    return ""
 
 
 def catalogue_markdown() -> str:
@@ -28,12 +56,22 @@ def catalogue_markdown() -> str:
         "Every feature is computed as of the referral's `received_at` from records "
         "*recorded* strictly before it.",
         "",
-        "| feature | definition | source agency | window | subject | family |",
-        "|---|---|---|---|---|---|",
+        "",
+        "*Records* says whether a value records **what happened** to the child and "
+        "household, or **what was decided** (by whoever referred, by the front door or "
+        "by children's social care). A decision is not proof of what happened: the training label "
+        "follows them, so a model can learn to repeat them. By default the referral's "
+        "source and referrer are not model inputs, and counts of earlier referrals and "
+        "closures may only raise risk (`constraint`); `[inputs] constrained = false` in "
+        "the training configuration trains without these rules, to show the difference.",
+        "",
+        "| feature | definition | records | constraint | source agency | window | subject | family |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in FEATURE_SPECS:
         lines.append(
-            f"| `{s.name}` | {s.definition} | {s.agency} | {s.window} | {s.subject} | {s.family} |"
+            f"| `{s.name}` | {s.definition} | {s.nature} | {_constraint_words(s)} | {s.agency} "
+            f"| {s.window} | {s.subject} | {s.family} |"
         )
     return "\n".join(lines) + "\n"
 

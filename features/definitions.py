@@ -37,8 +37,27 @@ WINDOW_WORDS = {
 NON_MOBILE_DAYS = 182
 ADULT_YEARS = 18
 DAYS_PER_YEAR = 365.25
+# Only to word a span of days ("2 months ago", ``ago_words``); ages are whole
+# calendar months (``child_age_months``).
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 SUBJECTS = ("child", "household_adults", "siblings", "referral")
+
+# What a feature's value records.  The proxy label (a plan or care) follows
+# the front door's own decisions, so a model fed those decisions can learn to
+# repeat them: e.g. that a family referral, or an earlier closure, makes a
+# child safer.  Every feature says which it is, in the catalogue.
+HAPPENED = "what happened"
+DECIDED = "what was decided"
+NATURES = (HAPPENED, DECIDED)
+_WHO_REFERRED_WHY = (
+    "who referred: the screeners' lean against some referrers is in the label, "
+    "so the model would learn it"
+)
+_GAP_WHY = (
+    "missing when there is no earlier referral, so an earlier referral could lower "
+    "the score through it; recency is in the 3-, 6- and 12-month counts"
+)
 
 
 def cat(value: str, allowed) -> str:
@@ -429,11 +448,27 @@ class FeatureSpec:
     # A flag's words when it is not set.  "not " + unit reads wrongly more
     # often than not ("not an adult joined ..."), and screeners read these.
     absent: str = ""
+    # Whether the value records what happened to the child and household, or
+    # what a front door or social care *decided* (a referral's source, a
+    # closure, a plan).  A decision is not proof of what happened: see NATURES.
+    nature: str = HAPPENED
+    # True when the feature says who referred (this referral or earlier ones).
+    about_referrer: bool = False
+    # +1: the model may only ever raise risk as this value grows (LightGBM
+    # monotone constraint; a non-negative L1-logistic coefficient).
+    monotone: int = 0
+    # Why the constrained model (the default) leaves this feature out; "" if it is an input.
+    excluded_why: str = ""
+    # How a number reads to a person: "" (a count), "age" (months as
+    # "14 years 8 months") or "ago" (days as "15 years ago").
+    reads_as: str = ""
 
     def describe(self, value) -> str:
         """The value in plain language, e.g. "3 referrals in the last 12 months from family members"."""
         if value is None or value != value:
             return f"{self.definition}: none on record"
+        if self.reads_as:
+            return _READERS[self.reads_as](self, float(value))
         return _DESCRIBERS.get(self.aggregate, _describe_count)(self, value)
 
     def as_dict(self) -> dict:
@@ -447,6 +482,10 @@ class FeatureSpec:
             "aggregate": self.aggregate,
             "record": self.record,
             "absent": self.absent,
+            "nature": self.nature,
+            "about_referrer": self.about_referrer,
+            "monotone": self.monotone,
+            "excluded_why": self.excluded_why,
         }
 
 
@@ -503,6 +542,44 @@ def _describe_flag(spec: FeatureSpec, value) -> str:
 
 
 _DESCRIBERS = {"flag": _describe_flag}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def age_words(months: float) -> str:
+    """An age in whole months as a person says it: "14 years 8 months", "5 months"."""
+    m = max(int(months), 0)
+    years, rest = divmod(m, 12)
+    if years == 0:
+        return _plural(rest, "month")
+    return _plural(years, "year") + (f" {_plural(rest, 'month')}" if rest else "")
+
+
+def ago_words(days: float) -> str:
+    """A span of days as a person says it: "3 days ago", "2 months ago", "15 years ago".
+
+    Years and months under two years ("1 year 3 months ago"); whole years beyond.
+    """
+    d = max(int(days), 0)
+    if d == 0:
+        return "today"
+    if d < 31:
+        return _plural(d, "day") + " ago"
+    months = int(d // DAYS_PER_MONTH)
+    if months < 12:
+        return _plural(max(months, 1), "month") + " ago"
+    if months < 24:
+        rest = months - 12
+        return "1 year" + (f" {_plural(rest, 'month')}" if rest else "") + " ago"
+    return _plural(int(d // DAYS_PER_YEAR), "year") + " ago"
+
+
+_READERS = {
+    "age": lambda spec, v: f"{spec.unit} {age_words(v)}",
+    "ago": lambda spec, v: f"{spec.unit} {ago_words(v)}",
+}
 
 
 def _agency_of(counter) -> str:
@@ -563,6 +640,26 @@ def _counter_phrase(counter) -> str:
     return f"{counter.what} {WINDOW_WORDS[counter.window]}"
 
 
+def _classify(counter) -> dict:
+    """A counter's nature, whether it is about who referred, and its monotone sign.
+
+    Earlier referrals and their closures are counts that may only raise risk:
+    three referrals closed as malicious must never make a fourth look safer.
+    Children's social care records (enquiries, conferences, plans, care) are
+    decisions too, though not the front door's, and are labelled so.
+    """
+    if isinstance(counter, ReferralCounter):
+        decided = bool(counter.decision or counter.closure_reason or counter.sources)
+        return {
+            "nature": DECIDED if decided else HAPPENED,
+            "about_referrer": bool(counter.sources),
+            "monotone": 1,
+            "excluded_why": _WHO_REFERRED_WHY if counter.sources else "",
+        }
+    csc = _agency_of(counter) == _CSC
+    return {"nature": DECIDED if csc else HAPPENED, "about_referrer": False, "monotone": 0}
+
+
 def _counter_specs() -> list[FeatureSpec]:
     specs = []
     for name in CHILD_COUNTERS:
@@ -580,6 +677,7 @@ def _counter_specs() -> list[FeatureSpec]:
                 aggregate="flag" if c.kind == "state" else "value",
                 record={**_record(c), "subject": "child"},
                 absent=f"not {phrase}" if c.kind == "state" else "",
+                **_classify(c),
             )
         )
     for name in ADULT_COUNTERS:
@@ -606,6 +704,7 @@ def _counter_specs() -> list[FeatureSpec]:
                     aggregate="flag" if (c.kind == "state" and agg == "max") else agg,
                     record={**_record(c), "subject": "household_adults"},
                     absent=f"no adult in the household is {phrase}" if c.kind == "state" else "",
+                    **_classify(c),
                 )
             )
     for name in NEW_ADULT_COUNTERS:
@@ -622,6 +721,7 @@ def _counter_specs() -> list[FeatureSpec]:
                 unit=f"{phrase} (an adult who joined the household in the last 12 months)",
                 aggregate="max",
                 record={**_record(c), "subject": "new_household_adults", "joined_within_days": 365},
+                **_classify(c),
             )
         )
     for name in SIBLING_COUNTERS:
@@ -639,6 +739,7 @@ def _counter_specs() -> list[FeatureSpec]:
                 unit=unit,
                 aggregate="sum",
                 record={**_record(c), "subject": "siblings"},
+                **_classify(c),
             )
         )
     return specs
@@ -702,9 +803,10 @@ def _other_specs() -> list[FeatureSpec]:
             "at referral",
             "child",
             "child",
-            "months old",
+            "the child is aged",
             "value",
             people,
+            reads_as="age",
         )
     )
     last = {
@@ -722,9 +824,11 @@ def _other_specs() -> list[FeatureSpec]:
             "ever",
             "child",
             "referral history",
-            "days since the previous referral",
+            "the child's previous referral was",
             "value",
             last,
+            excluded_why=_GAP_WHY,
+            reads_as="ago",
         )
     )
     for w in ("12m", "ever"):
@@ -746,6 +850,7 @@ def _other_specs() -> list[FeatureSpec]:
                     "same_concern": True,
                     "sources": [],
                 },
+                monotone=1,
             )
         )
     ref = {"table": "referral", "subject": "referral"}
@@ -762,6 +867,9 @@ def _other_specs() -> list[FeatureSpec]:
                 "flag",
                 {**ref, "column": "source", "value": src},
                 absent=f"not referred by {SOURCE_LABELS[src]}",
+                nature=DECIDED,
+                about_referrer=True,
+                excluded_why=_WHO_REFERRED_WHY,
             )
         )
     for rel in v.REFERRER_RELATIONSHIPS:
@@ -777,6 +885,9 @@ def _other_specs() -> list[FeatureSpec]:
                 "flag",
                 {**ref, "column": "referrer_relationship", "value": rel},
                 absent=_referrer_words(rel, False),
+                nature=DECIDED,
+                about_referrer=True,
+                excluded_why=_WHO_REFERRED_WHY,
             )
         )
     for con in v.CONCERNS:
@@ -858,9 +969,10 @@ def _other_specs() -> list[FeatureSpec]:
             "as of referral",
             "household_adults",
             "household",
-            "days since the newest adult joined the household",
+            "the newest adult joined the household",
             "value",
             _member_record("household_adults"),
+            reads_as="ago",
         )
     )
     for agg in ("min", "max"):

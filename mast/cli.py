@@ -25,16 +25,34 @@ app = typer.Typer(
 COMMANDS = [
     "load",
     "simulate",
+    "link",
     "features",
     "train",
     "promote",
     "models",
     "audit",
     "serve",
+    "monitor",
     "audit_log",
     "tokens",
     "demo",
 ]
+
+
+@app.callback()
+def _options(
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Show the libraries' own warnings and notices (MLflow's), for debugging.",
+    ),
+) -> None:
+    """MAST: advisory decision support; MAST never decides, a person does."""
+    from mast.quiet import quiet_libraries
+
+    quiet_libraries(verbose)
+
 
 for _name in COMMANDS:
     importlib.import_module(f"mast.commands.{_name}").register(app)

@@ -1,7 +1,10 @@
 """Settings shared by every ``mast`` command.
 
 Each value can be set by an environment variable ``MAST_<NAME>`` and most by
-a command-line option; the option wins.  Paths are relative to the working
+a command-line option; the option wins.  The MLflow tracking URI is taken,
+first found wins, from ``--tracking-uri``, ``MAST_TRACKING_URI``,
+``MLFLOW_TRACKING_URI`` (MLflow's own variable, so a user who sets it trains,
+promotes and serves against one store) and the local default.  Paths are relative to the working
 directory, which for the README's commands is the root of the clone.
 """
 
@@ -36,17 +39,21 @@ class Settings(BaseModel):
         return self
 
 
-# Environment variables read under an older name as well.
-_LEGACY_ENV = {"random_state": "MAST_SEED"}
+# Environment variables read under another name when MAST_<NAME> is unset
+# (an older MAST name, or the library's own variable).
+_FALLBACK_ENV = {"random_state": "MAST_SEED", "tracking_uri": "MLFLOW_TRACKING_URI"}
 
 
 def get_settings() -> Settings:
-    """Read settings from ``MAST_*`` environment variables over the defaults."""
+    """Read settings from ``MAST_*`` environment variables over the defaults.
+
+    ``MLFLOW_TRACKING_URI`` is honoured when ``MAST_TRACKING_URI`` is unset.
+    """
     values = {}
     for name in Settings.model_fields:
         env = os.environ.get(f"MAST_{name.upper()}")
-        if env is None and name in _LEGACY_ENV:
-            env = os.environ.get(_LEGACY_ENV[name])
+        if env is None and name in _FALLBACK_ENV:
+            env = os.environ.get(_FALLBACK_ENV[name])
         if env is not None:
             values[name] = env
     return Settings(**values)

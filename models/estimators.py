@@ -234,6 +234,52 @@ class LogisticScorer(Scorer):
     def n_nonzero(self) -> int:
         return int(np.count_nonzero(self.pipeline[-1].coef_))
 
+    def warm(self) -> None:
+        """Nothing to build (a linear model explains itself); one prediction as a check."""
+        X = np.zeros((1, len(self.feature_names)))
+        self.contributions(X)
+
+    def contributions(self, X) -> tuple[pd.DataFrame, float]:
+        """Exact per-feature contributions to the margin, and the base value (the intercept).
+
+        The same face as :meth:`LightGBMScorer.contributions`, so the service
+        explains a deployed logistic model the same way.
+        """
+        values, base = self.contribution_matrix(X)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(values, columns=self.feature_names, index=index), base
+
+    def contribution_matrix(self, X) -> tuple[np.ndarray, float]:
+        """Coefficient times standardised value, per input, in ``feature_names`` order.
+
+        For a linear model on standardised inputs this is exactly SHAP's
+        linear explanation with the training mean as background (the
+        standardised mean is 0): the contributions plus the intercept add up
+        to the margin.  A missing-value indicator's term is added to the
+        feature it indicates, so each feature has one contribution.
+        """
+        from sklearn.compose import ColumnTransformer
+
+        steps = list(self.pipeline)
+        M = self.matrix(X)
+        p = len(self.feature_names)
+        keep = np.arange(p)
+        if isinstance(steps[0], ColumnTransformer):
+            # The sign constraint by exclusion (training.pipeline._logistic)
+            # keeps a subset of the inputs; the rest contribute nothing.
+            keep = np.asarray(steps[0].transformers_[0][2], dtype=int)
+            M = steps.pop(0).transform(M)
+        imputer, scaler, logit = steps[0], steps[1], steps[-1]
+        Z = scaler.transform(imputer.transform(M))
+        terms = Z * logit.coef_[0]
+        values = np.zeros((len(Z), p))
+        values[:, keep] = terms[:, : len(keep)]
+        indicator = getattr(imputer, "indicator_", None)
+        if indicator is not None:
+            for k, j in enumerate(indicator.features_):
+                values[:, keep[j]] += terms[:, len(keep) + k]
+        return values, float(logit.intercept_[0])
+
 
 class RuleScorer(Scorer):
     """The one-line rule: the number of referrals for the child in the last 12 months."""

@@ -21,7 +21,7 @@ import numpy as np
 from models.scoring import N_SCORES
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("flag_policy.toml")
-MODES = ("capacity", "sensitivity")
+MODES = ("capacity", "sensitivity", "closures")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class FlagPolicy:
     mode: str = "capacity"
     capacity: float = 0.10
     sensitivity: float = 0.80
+    # "closures": flag from the score at which at least this share of the
+    # referrals the screeners closed (no further action, early help) with a
+    # score that high were later followed by the outcome (a plan or care).
+    closure_yield: float = 0.20
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -41,12 +45,20 @@ class FlagPolicy:
             raise ValueError(f"flag policy: capacity must be in (0, 1], got {self.capacity}")
         if not 0 < self.sensitivity <= 1:
             raise ValueError(f"flag policy: sensitivity must be in (0, 1], got {self.sensitivity}")
+        if not 0 < self.closure_yield <= 1:
+            raise ValueError(
+                f"flag policy: closure_yield must be in (0, 1], got {self.closure_yield}"
+            )
         if not str(self.version).strip():
             raise ValueError("flag policy: version must not be empty")
 
     @property
     def target(self) -> float:
-        return self.capacity if self.mode == "capacity" else self.sensitivity
+        return {
+            "capacity": self.capacity,
+            "sensitivity": self.sensitivity,
+            "closures": self.closure_yield,
+        }[self.mode]
 
 
 @dataclass(frozen=True)
@@ -93,13 +105,17 @@ def resolve_policy(
     policy: FlagPolicy,
     referral_scores: np.ndarray,
     y_true: np.ndarray | None = None,
+    closed: np.ndarray | None = None,
 ) -> ResolvedPolicy:
     """Turn a policy into a score threshold on one referral per entry.
 
     Capacity: the lowest threshold whose flag rate does not exceed the
     capacity (scores are integers, so the rate is at most the capacity, never
     above it).  Sensitivity: the highest threshold whose share of positive
-    referrals flagged still reaches the target.
+    referrals flagged still reaches the target.  Closures: the lowest
+    threshold at which, of the referrals the screeners closed with a score
+    that high, at least ``closure_yield`` had the outcome; the flag then
+    targets the closures most likely to have been wrong.
 
     Parameters
     ----------
@@ -107,7 +123,10 @@ def resolve_policy(
         One 1–20 score per referral (integers).
     y_true
         One 0/1 outcome per referral (1 when any of its children is
-        positive); needed for ``mode = "sensitivity"``.
+        positive); needed for ``mode = "sensitivity"`` and ``"closures"``.
+    closed
+        One bool per referral: the screeners closed it (no further action,
+        early help); needed for ``mode = "closures"``.
 
     Raises
     ------
@@ -149,6 +168,8 @@ def resolve_policy(
             sens = np.array([(scores[labels] >= t).mean() for t in thresholds])
     if policy.mode == "capacity":
         idx = int(np.flatnonzero(rates <= policy.capacity)[0])
+    elif policy.mode == "closures":
+        idx = _closures_index(policy, scores, y_true, closed, thresholds)
     else:
         if sens is None:
             raise ValueError(
@@ -171,3 +192,21 @@ def resolve_policy(
         achieved_flag_rate=float(rates[idx]),
         achieved_sensitivity=None if sens is None else float(sens[idx]),
     )
+
+
+def _closures_index(policy: FlagPolicy, scores, y_true, closed, thresholds) -> int:
+    """Index of the lowest threshold whose closures reach ``closure_yield`` (none: nothing flagged)."""
+    if y_true is None or closed is None:
+        raise ValueError("flag policy mode 'closures' needs y_true and closed per referral")
+    closed = np.asarray(closed, dtype=bool)
+    if closed.shape != scores.shape:
+        raise ValueError(
+            f"closed: must have one entry per referral score ({scores.size}), got shape "
+            f"{closed.shape}"
+        )
+    y = np.asarray(y_true, dtype=float) == 1
+    for i, t in enumerate(thresholds[:-1]):
+        above = closed & (scores >= t)
+        if above.any() and y[above].mean() >= policy.closure_yield:
+            return i
+    return len(thresholds) - 1

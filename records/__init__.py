@@ -33,14 +33,19 @@ Endpoints mounted by :func:`install` (see ``records.roles.RECORDS_ENDPOINTS``):
 ``GET /v1/config``, ``PUT /v1/config/blind-first``, ``GET /v1/audit``.
 """
 
-from records import anchor, kinds, roles, tokens
+from records import anchor, kinds, register, roles, tokens
 from records.anchor import AnchorError
 from records.api import ADVISORY, ReferralLookup, install, make_router
 from records.auth import COOKIE_NAME, get_store, require, route_actions
 from records.chain import ChainReport, verify_rows
 from records.kinds import DECISION_LABELS
 from records.models import BlindFirstIn, DecisionIn, InitialViewIn, OverrideIn
-from records.rates import RATE_COLUMNS, decision_rates, final_decisions
+from records.rates import (
+    RATE_COLUMNS,
+    decision_rates,
+    ever_flagged_referrals,
+    final_decisions,
+)
 from records.roles import ENDPOINTS, PUBLIC_ACTIONS, ROLE_MATRIX, ROLES, allowed
 from records.rules import ReferralStatus, RuleViolation, check_decision
 from records.store import RecordsStore, default_url
@@ -73,11 +78,13 @@ __all__ = [
     "check_decision",
     "decision_rates",
     "default_url",
+    "ever_flagged_referrals",
     "final_decisions",
     "get_store",
     "install",
     "kinds",
     "make_router",
+    "register",
     "require",
     "roles",
     "tokens",

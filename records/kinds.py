@@ -13,6 +13,9 @@ TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
 TOKEN_ROLE_CHANGED = "token_role_changed"
 ACCESS_REFUSED = "access_refused"
+# One version of a referral's content, as MAST first received it or as amended
+# (records/register.py): the referral register lives in the trail.
+REFERRAL = "referral"
 
 KINDS = (
     DECISION,
@@ -26,6 +29,7 @@ KINDS = (
     TOKEN_REVOKED,
     TOKEN_ROLE_CHANGED,
     ACCESS_REFUSED,
+    REFERRAL,
 )
 # The token events the service derives every token's role, expiry and revocation from.
 TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)

@@ -29,33 +29,51 @@ RATE_COLUMNS = (
 )
 
 
+def _all(store: RecordsStore, kind: str):
+    """Every entry of ``kind``, page by page."""
+    offset, page = 0, 10_000
+    while True:
+        entries, total = store.query(kind=kind, limit=page, offset=offset)
+        yield from entries
+        offset += page
+        if offset >= total:
+            return
+
+
+def ever_flagged_referrals(store: RecordsStore) -> set[str]:
+    """Referrals any version or any shown score of which was flagged (sticky flags)."""
+    flagged = {e.referral_id for e in _all(store, kinds.REFERRAL) if e.payload.get("flagged")}
+    return flagged | {
+        e.referral_id for e in _all(store, kinds.SCORE_VIEW) if e.payload.get("review_recommended")
+    }
+
+
 def final_decisions(store: RecordsStore) -> pd.DataFrame:
     """One row per decided referral: its latest decision, who made it and when, the flag and the initial view.
 
     This is the live counterpart of the store's ``screening_decisions`` for
-    the audit's human-vs-tool lens: join on ``referral_id``.
+    the audit's human-vs-tool lens: join on ``referral_id``.  ``flagged`` is
+    the referral's sticky flag: true if any version of the referral, or any
+    score shown of it, was flagged, whatever the decision entry says (a trail
+    written before flags were sticky may hold ``flagged: false`` on a
+    referral re-scored with milder content).
     """
     rows = []
-    offset, page = 0, 10_000
-    while True:
-        entries, total = store.query(kind=kinds.DECISION, limit=page, offset=offset)
-        for e in entries:
-            initial = e.payload.get("initial_view")
-            rows.append(
-                {
-                    "seq": e.seq,
-                    "at": e.at,
-                    "referral_id": e.referral_id,
-                    "actor": e.actor,
-                    "role": e.role,
-                    "decision": e.payload["decision"],
-                    "flagged": bool(e.payload["flagged"]),
-                    "initial_decision": initial["decision"] if initial else None,
-                }
-            )
-        offset += page
-        if offset >= total:
-            break
+    sticky = ever_flagged_referrals(store)
+    for e in _all(store, kinds.DECISION):
+        initial = e.payload.get("initial_view")
+        rows.append(
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "referral_id": e.referral_id,
+                "actor": e.actor,
+                "role": e.role,
+                "decision": e.payload["decision"],
+                "flagged": bool(e.payload["flagged"]) or e.referral_id in sticky,
+                "initial_decision": initial["decision"] if initial else None,
+            }
+        )
     frame = pd.DataFrame(
         rows,
         columns=[

@@ -22,6 +22,7 @@ VIEW_CONFIG = "view_config"
 RECORD_INITIAL_VIEW = "record_initial_view"
 RECORD_DECISION = "record_decision"
 RECORD_OVERRIDE = "record_override"
+AMEND_REFERRAL = "amend_referral"
 READ_AUDIT = "read_audit"
 SET_CONFIG = "set_config"
 USE_PAGE = "use_page"
@@ -44,6 +45,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     # Overriding a flag, or agreeing to close a referral as malicious, is a
     # manager's call and is recorded under the manager's name.
     RECORD_OVERRIDE: frozenset({MANAGER}),
+    # Correcting a referral's content: a manager, or a screener with a reason
+    # (the reason is enforced by RecordsStore.amend_referral).
+    AMEND_REFERRAL: frozenset({SCREENER, MANAGER}),
     READ_AUDIT: frozenset({GOVERNANCE}),
     SET_CONFIG: frozenset({GOVERNANCE}),
 }
@@ -60,6 +64,7 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/referrals/{referral_id}/initial-views", RECORD_INITIAL_VIEW),
     ("POST", "/v1/referrals/{referral_id}/decisions", RECORD_DECISION),
     ("POST", "/v1/referrals/{referral_id}/overrides", RECORD_OVERRIDE),
+    ("POST", "/v1/referrals/{referral_id}/amendments", AMEND_REFERRAL),
     ("GET", "/v1/audit", READ_AUDIT),
 )
 

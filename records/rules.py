@@ -28,11 +28,17 @@ class ReferralStatus:
         The referral's highest 1-20 score, if known (stored with the decision).
     model_version
         The model that produced the flag, if known (stored with the decision).
+    children
+        The children the referral names (for blind-first by child).
+    received_at
+        When the referral was received, as trail time text (UTC), if known.
     """
 
     flagged: bool
     score: int | None = None
     model_version: str | None = None
+    children: tuple[str, ...] = ()
+    received_at: str | None = None
 
 
 class RuleViolation(Exception):
@@ -127,3 +133,25 @@ def check_override(kind: str, status: ReferralStatus) -> None:
             "this referral is not flagged: there is no flag to override",
             field="kind",
         )
+
+
+def check_blind_order(referral_id: str, initial_view: Entry, seen_first: Sequence[Entry]) -> None:
+    """Blind-first by child: the initial view must come before any score about the same children.
+
+    ``seen_first`` are the score views shown to the deciding person, after
+    the referral was received and before their initial view of it, of other
+    referrals naming any of its children (see
+    :meth:`records.RecordsStore.record_decision`).  One is enough to refuse:
+    an "initial view" recorded after seeing the score of an alias is not blind.
+    """
+    if not seen_first:
+        return
+    first = seen_first[0]
+    raise RuleViolation(
+        "initial_view_after_score",
+        f"blind-first mode: you were shown the score of referral {first.referral_id}, about the same "
+        f"child, at {first.at}, before you recorded your initial view of referral {referral_id}. "
+        "That view is not blind: a colleague who has not seen the score should record the initial "
+        "view and the decision.",
+        status=409,
+    )

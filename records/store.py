@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import date, datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from records import kinds, rules, tokens, trail
+from records import kinds, register, rules, tokens, trail
 from records.anchor import Anchor
 from records.chain import ChainReport
 from records.db import Database, audit_log
@@ -50,6 +51,42 @@ _LATEST_CONFIG_SQL = (
 )
 
 
+def _sticky(conn, referral_id: str, status: ReferralStatus) -> ReferralStatus:
+    """``status`` with the referral's sticky flag: flagged if any version or score ever was.
+
+    Read inside the write transaction from the trail itself, so a caller's
+    stale or milder view of the referral cannot unflag it.
+    """
+    if status.flagged:
+        return status
+    versions = trail.entries_for(conn, referral_id, kinds.REFERRAL)
+    scores = trail.entries_for(conn, referral_id, kinds.SCORE_VIEW)
+    if register.ever_flagged(versions, scores):
+        return dataclasses.replace(status, flagged=True)
+    return status
+
+
+def _seen_first(
+    conn, actor: str, referral_id: str, status: ReferralStatus, before_seq: int
+) -> list[Entry]:
+    """Scores of other referrals about the same children shown to ``actor`` before ``before_seq``.
+
+    Only those shown at or after the referral was received: a score of an
+    earlier referral about the child, seen before this one arrived, is
+    history, not a peek at this referral's score.
+    """
+    children = set(status.children)
+    if not children:
+        return []
+    return [
+        e
+        for e in trail.entries_by(
+            conn, actor, kinds.SCORE_VIEW, since_at=status.received_at, before_seq=before_seq
+        )
+        if e.referral_id != referral_id and children & set(e.payload.get("person_ids") or [])
+    ]
+
+
 def _blind_first(conn) -> bool:
     row = conn.execute(_LATEST_CONFIG).first()
     return _blind_first_of(row)
@@ -57,6 +94,19 @@ def _blind_first(conn) -> bool:
 
 def _blind_first_of(row) -> bool:
     return bool(json.loads(row[0])["blind_first"]) if row else False
+
+
+def _matching_version(
+    conn, referral_id: str, content: dict[str, Any], stored: dict[str, Any] | None
+) -> int | None:
+    """The current version if its content equals ``content``; ``None`` if the referral is new."""
+    current = register.latest(trail.entries_for(conn, referral_id, kinds.REFERRAL), stored)
+    if current is None:
+        return None
+    number, known = current
+    if register.differing_fields(known, content):
+        raise register.content_conflict(referral_id, number, known, content)
+    return number
 
 
 class RecordsStore:
@@ -228,6 +278,7 @@ class RecordsStore:
             raise RuleViolation("manager_only", "only a manager can record an override", status=403)
         with self.db.write() as conn:
             self._replay(conn, body.override_id)
+            status = _sticky(conn, referral_id, status)
             rules.check_override(body.kind, status)
             payload = {**body.model_dump(exclude={"override_id"}), "flagged": status.flagged}
             return _append_as(
@@ -253,10 +304,17 @@ class RecordsStore:
         with self.db.write() as conn:
             self._replay(conn, body.decision_id)
             blind_first = _blind_first(conn)
+            status = _sticky(conn, referral_id, status)
             decisions = trail.entries_for(conn, referral_id, kinds.DECISION)
             overrides = trail.entries_for(conn, referral_id, kinds.OVERRIDE)
             views = trail.entries_for(conn, referral_id, kinds.INITIAL_VIEW, principal.name)
             initial = views[-1] if views else None
+            if blind_first and initial is not None:
+                rules.check_blind_order(
+                    referral_id,
+                    initial,
+                    _seen_first(conn, principal.name, referral_id, status, initial.seq),
+                )
             rules.check_decision(
                 body,
                 status,
@@ -285,6 +343,158 @@ class RecordsStore:
                 record_id=body.decision_id,
             )
 
+    # the referral register (records/register.py)
+    def referral_versions(self, referral_id: str) -> list[Entry]:
+        """Every version of the referral MAST has recorded, oldest first (empty if none)."""
+        with self.db.read() as conn:
+            return trail.entries_for(conn, referral_id, kinds.REFERRAL)
+
+    def referral_flagged(self, referral_id: str) -> bool:
+        """The sticky flag: whether any version of the referral, or any score shown of it, was flagged."""
+        with self.db.read() as conn:
+            return register.ever_flagged(
+                trail.entries_for(conn, referral_id, kinds.REFERRAL),
+                trail.entries_for(conn, referral_id, kinds.SCORE_VIEW),
+            )
+
+    def check_referral(
+        self, referral_id: str, content: dict[str, Any], stored: dict[str, Any] | None = None
+    ) -> int | None:
+        """The version ``content`` matches (``None`` if the referral is new); writes nothing.
+
+        Raises
+        ------
+        RuleViolation
+            409 naming the fields, if the referral is known with other content.
+        """
+        with self.db.read() as conn:
+            return _matching_version(conn, referral_id, content, stored)
+
+    def register_referral(
+        self,
+        principal: Principal,
+        referral_id: str,
+        content: dict[str, Any],
+        *,
+        flagged: bool,
+        stored: dict[str, Any] | None = None,
+        view: dict[str, Any] | None = None,
+    ) -> int:
+        """Fix a referral's content the first time MAST receives it; returns its version.
+
+        ``content`` comes from :func:`records.register.referral_content`;
+        ``stored`` is the referral's content in the local authority's store,
+        if it is there (version 1, not written to the trail again).  A
+        referral already known with the same content writes no version.
+        ``view`` (``{"payload": ..., "person_id": ...}``) is the score view
+        shown for it, appended in the same transaction: a new referral costs
+        one durable commit, not two.
+
+        Raises
+        ------
+        RuleViolation
+            409 naming the fields, if the referral is known with other content.
+        """
+        with self.db.write() as conn:
+            version = _matching_version(conn, referral_id, content, stored)
+            rows = []
+            if version is None:
+                payload = {"version": 1, **content, "flagged": bool(flagged), "reason": None}
+                rows.append(
+                    trail.new_row(
+                        kind=kinds.REFERRAL,
+                        actor=principal.name,
+                        role=principal.role,
+                        payload=payload,
+                        referral_id=referral_id,
+                    )
+                )
+            if view is not None:
+                rows.append(
+                    trail.new_row(
+                        kind=kinds.SCORE_VIEW,
+                        actor=principal.name,
+                        role=principal.role,
+                        payload=view["payload"],
+                        referral_id=referral_id,
+                        person_id=view.get("person_id"),
+                    )
+                )
+            trail.append_rows(conn, rows)
+            return 1 if version is None else version
+
+    def amend_referral(
+        self,
+        principal: Principal,
+        referral_id: str,
+        content: dict[str, Any],
+        *,
+        flagged: bool,
+        reason: str | None,
+        amendment_id: str,
+        stored: dict[str, Any] | None = None,
+    ) -> Entry:
+        """Record a corrected version of a referral's content, keeping every earlier one.
+
+        A manager may amend; a screener may, with a reason.  The new
+        version's ``flagged`` is its own score's flag: the referral's flag
+        stays the highest of every version's (:meth:`referral_flagged`).
+
+        Raises
+        ------
+        RuleViolation
+            403 for another role; 422 for a screener without a reason;
+            404 for a referral MAST does not know; 409 for a replayed
+            ``amendment_id`` or content equal to the current version's.
+        """
+        reason = reason.strip() if reason else None
+        if principal.role not in ("manager", "screener"):
+            raise RuleViolation(
+                "amend_role", "only a screener or a manager can amend a referral", status=403
+            )
+        if principal.role == "screener" and not reason:
+            raise RuleViolation(
+                "amendment_reason_required",
+                "say why the referral is being amended: a screener's amendment needs a reason",
+                field="reason",
+            )
+        with self.db.write() as conn:
+            self._replay(conn, amendment_id)
+            versions = trail.entries_for(conn, referral_id, kinds.REFERRAL)
+            current = register.latest(versions, stored)
+            if current is None:
+                raise RuleViolation(
+                    "unknown_referral",
+                    f"referral {referral_id} has not been received by MAST: score it first",
+                    status=404,
+                )
+            number, known = current
+            if not register.differing_fields(known, content):
+                raise RuleViolation(
+                    "nothing_to_amend",
+                    f"the content sent is the same as version {number} of referral {referral_id}: nothing was written",
+                    status=409,
+                )
+            return _append_as(
+                conn,
+                principal,
+                kinds.REFERRAL,
+                {"version": number + 1, **content, "flagged": bool(flagged), "reason": reason},
+                referral_id=referral_id,
+                record_id=amendment_id,
+            )
+
+    def entries_since(
+        self, seq: int, kinds: tuple[str, ...], limit: int | None = None
+    ) -> list[Entry]:
+        """Entries of ``kinds`` appended after ``seq``, in chain order.
+
+        For a reader that follows the trail (live history polls referrals
+        and decisions): remember the last ``seq`` seen and ask again.
+        """
+        with self.db.read() as conn:
+            return trail.entries_since(conn, seq, tuple(kinds), limit)
+
     def decisions_for(self, referral_id: str) -> list[Entry]:
         """The referral's decisions and overrides, oldest first (for the page)."""
         with self.db.read() as conn:
@@ -292,6 +502,26 @@ class RecordsStore:
                 conn, referral_id, kinds.OVERRIDE
             )
         return sorted(found, key=lambda e: e.seq)
+
+    def scores_seen_first(
+        self,
+        principal: Principal,
+        referral_id: str,
+        children: list[str] | tuple[str, ...],
+        received_at: str | None,
+    ) -> list[Entry]:
+        """Scores of other referrals naming any of ``children`` that ``principal`` was shown
+        after ``received_at`` (trail time) and before their initial view of ``referral_id``.
+
+        Empty when there is no initial view yet (blind-first by child; see
+        :func:`records.rules.check_blind_order`).
+        """
+        with self.db.read() as conn:
+            views = trail.entries_for(conn, referral_id, kinds.INITIAL_VIEW, principal.name)
+            if not views:
+                return []
+            status = ReferralStatus(False, children=tuple(children), received_at=received_at)
+            return _seen_first(conn, principal.name, referral_id, status, views[-1].seq)
 
     def has_initial_view(self, referral_id: str, principal: Principal) -> bool:
         """Whether ``principal`` has recorded an initial view (blind-first gate for the score)."""

@@ -205,6 +205,35 @@ def entries_for(
     return [Entry.from_row(r) for r in rows]
 
 
+def entries_by(
+    conn: Connection, actor: str, kind: str, *, since_at: str | None, before_seq: int
+) -> list[Entry]:
+    """One person's entries of one kind, at or after ``since_at`` and before ``before_seq``."""
+    conditions = [
+        audit_log.c.actor == actor,
+        audit_log.c.kind == kind,
+        audit_log.c.seq < before_seq,
+    ]
+    if since_at is not None:
+        conditions.append(audit_log.c.at >= since_at)
+    rows = conn.execute(select(audit_log).where(and_(*conditions)).order_by(audit_log.c.seq))
+    return [Entry.from_row(r) for r in rows]
+
+
+def entries_since(
+    conn: Connection, seq: int, kinds: tuple[str, ...], limit: int | None = None
+) -> list[Entry]:
+    """Entries of ``kinds`` after ``seq``, in chain order (for readers that follow the trail)."""
+    statement = (
+        select(audit_log)
+        .where(and_(audit_log.c.seq > seq, audit_log.c.kind.in_(list(kinds))))
+        .order_by(audit_log.c.seq)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [Entry.from_row(r) for r in conn.execute(statement)]
+
+
 def _bound(value: datetime | date | None, end: bool) -> str | None:
     if value is None:
         return None

@@ -20,6 +20,7 @@ ACTIONS = {
     "model": roles.VIEW_MODEL,
     "score": roles.SCORE_REFERRAL,
     "chronology": roles.VIEW_CHRONOLOGY,
+    "amend": roles.AMEND_REFERRAL,
 }
 _KINDS = {"score": kinds.SCORE_VIEW, "chronology_view": kinds.CHRONOLOGY_VIEW}
 
@@ -35,6 +36,9 @@ class Guard:
 
     def __init__(self, store: records.RecordsStore):
         self.store = store
+        # Set by create_app (serving.register.ReferralRegister): the referral's
+        # children and received time, for blind-first by child.
+        self.register = None
         self._dependencies = {name: records.require(action) for name, action in ACTIONS.items()}
 
     def dependency(self, name: str):
@@ -65,27 +69,40 @@ class Guard:
         """Log that ``principal`` was shown ``result`` for ``referral`` (API or page).
 
         The decision rules later read the flag from this entry, so every place
-        that shows a score must log it the same way.
+        that shows a score must log it the same way (:meth:`score_view`).
         """
-        self.record(
-            "score",
+        view = self.score_view(referral, result, **extra)
+        self.store.log_view(
             principal,
+            kinds.SCORE_VIEW,
             referral_id=referral.referral_id,
-            person_ids=list(referral.children),
-            detail={
+            person_id=view["person_id"],
+            detail=view["payload"],
+        )
+
+    @staticmethod
+    def score_view(referral, result: dict, **extra) -> dict[str, Any]:
+        """The score view entry's ``person_id`` and ``payload`` for ``result``."""
+        person_ids = list(referral.children)
+        return {
+            "person_id": person_ids[0] if len(person_ids) == 1 else None,
+            "payload": {
                 "request_id": result["request_id"],
                 "model_version": result["model_version"],
                 "highest_score": result["highest_score"],
                 "review_recommended": result["multi_agency_review_recommended"],
+                **{k: result[k] for k in ("referral_version",) if k in result},
                 **extra,
+                "person_ids": person_ids,
             },
-        )
+        }
 
     def lookup(self, referral_id: str) -> records.ReferralStatus | None:
-        """The flag the screener was last shown for ``referral_id``, from the trail.
+        """The referral's flag, from the trail: flagged if any score shown of it was.
 
         A decision is checked against what the tool said when the referral
         was scored; a referral this service never scored is unknown (404).
+        The score and model are the latest shown.
         """
         from records import trail
 
@@ -94,11 +111,13 @@ class Guard:
         if not entries:
             return None
         last = max(entries, key=lambda e: e.seq).payload
-        return records.ReferralStatus(
-            flagged=bool(last.get("review_recommended")),
+        status = records.ReferralStatus(
+            # Sticky: flagged if any score shown of it was (records re-checks in its write).
+            flagged=any(bool(e.payload.get("review_recommended")) for e in entries),
             score=last.get("highest_score"),
             model_version=last.get("model_version"),
         )
+        return status if self.register is None else self.register.status(referral_id, status)
 
     def install(self, app) -> None:
         """Mount records' own endpoints (decisions, overrides, audit) on ``app``."""

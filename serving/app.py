@@ -18,10 +18,13 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from records.rules import RuleViolation
 from serving import access, limits
 from serving.engine import EngineConfig, ScoringEngine, ServingError
 from serving.model import NoChampionError, load_champion
+from serving.register import ReferralRegister
 from serving.schemas import (
+    AmendmentIn,
     ChronologyOut,
     HealthOut,
     ModelOut,
@@ -183,12 +186,19 @@ def create_app(
     guard = access.Guard(records_store)
     app.state.guard = guard
     guard.install(app)
+    register = ReferralRegister(guard, engine)
+    guard.register = app.state.register = register
     _mount_page(app)
     limits.install(app, records_store)  # body limit, access log, no-store, refusals
 
     @app.exception_handler(ServingError)
     def _refused(request: Request, err: ServingError) -> JSONResponse:
         return JSONResponse(status_code=err.status, content={"detail": err.detail})
+
+    @app.exception_handler(RuleViolation)
+    def _broken_rule(request: Request, err: RuleViolation) -> JSONResponse:
+        # The register's refusals (409 naming the fields that differ): nothing was written.
+        return JSONResponse(status_code=err.status, content={"detail": err.as_detail()})
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_schema(user=Depends(guard.dependency("model"))) -> dict:
@@ -222,32 +232,61 @@ def create_app(
             True,
             description="List the records behind each reason (false: reasons only, faster).",
         ),
+        features: bool = Query(
+            False,
+            description="Add each child's feature values (name -> value), as the model saw them.",
+        ),
         user=Depends(guard.dependency("score")),
     ) -> Response:
         """Score each child on a referral, with reasons for and against.
 
         Advisory only: the response says so in words, and the screener decides.
-        In blind-first mode a screener must record an initial view first, so
-        the API cannot be used to see the score before forming one.
+        The first time MAST receives a ``referral_id`` its content is fixed:
+        the same content again is scored the same; other content is refused
+        with 409 naming the fields (correct it with an amendment).
+        In blind-first mode a screener must record an initial view of this
+        referral first, before seeing the score of any referral about the same
+        children, so the API cannot be used to see the score before forming one.
         """
-        if (
-            user.role == "screener"
-            and guard.store.blind_first()
-            and not guard.store.has_initial_view(referral.referral_id, user)
-        ):
-            raise ServingError(
-                409,
-                f"Blind-first mode is on: record your initial view of referral "
-                f"{referral.referral_id} (POST /v1/referrals/{referral.referral_id}/initial-views) "
-                "before the score is shown.",
-            )
-        result = engine.score(referral) if records else engine.score(referral, with_records=False)
+        refusal = register.blind_first_refusal(user, referral)
+        if refusal:
+            raise ServingError(409, refusal)
+        result, pending = register.score(referral, with_records=records, with_features=features)
+        return _shown(user, referral, result, pending)
+
+    def _shown(user, referral, result: dict, pending: dict | None = None) -> Response:
         # Checked against the contract *before* it is logged as shown, and
         # serialised here, once, in this worker thread (FastAPI would
         # validate the dict again on another thread hop).
         body = ScoreOut.model_validate(result).model_dump_json()
-        guard.record_score(user, referral, result)
+        register.shown(user, referral, result, pending)
         return Response(body, media_type="application/json")
+
+    @app.post(
+        "/v1/referrals/{referral_id}/amendments",
+        status_code=201,
+        response_model=ScoreOut,
+        responses={**_ERRORS, 409: {"model": Problem, "description": "Replay, or no change."}},
+        tags=["scoring"],
+    )
+    def amend_referral(
+        body: AmendmentIn,
+        referral_id: str = _referral_id_path(),
+        user=Depends(guard.dependency("amend")),
+    ) -> Response:
+        """Correct a referral's content: a new version, audited, re-scored; every version is kept.
+
+        A manager may amend; a screener must give a reason.  The referral's
+        flag stays the highest of every version's until a manager overrides it.
+        """
+        referral = body.referral(referral_id)
+        refusal = register.blind_first_refusal(user, referral)
+        if refusal:
+            raise ServingError(409, refusal)
+        result = register.amend(user, referral, reason=body.reason, amendment_id=body.amendment_id)
+        response = _shown(user, referral, result)
+        response.status_code = 201
+        return response
 
     @app.get(
         "/v1/children/{person_id}/chronology",
@@ -257,29 +296,70 @@ def create_app(
     )
     def child_chronology(
         person_id: str = _person_id_path(),
-        as_of: SaneDatetime | None = Query(
-            None,
-            description="Show what was recorded before this moment (1900-2100; default: now).",
-        ),
         referral_id: str | None = Query(
             None,
             pattern=PERSON_ID_PATTERN,
-            description="The referral the chronology is viewed for (recorded in the audit trail).",
+            description="Required: the referral naming this child that the chronology is opened "
+            "for. It is recorded with the view in the audit trail.",
+        ),
+        as_of: SaneDatetime | None = Query(
+            None,
+            description="The cut-off (1900-2100; default: when the referral was received). Pass "
+            "the current time to see the chronology as of now.",
         ),
         user=Depends(guard.dependency("chronology")),
     ) -> dict:
-        """The merged multi-agency chronology of the child and their household's adults."""
-        result = engine.chronology(person_id, as_of)
+        """The merged multi-agency chronology of a child named on a referral, as of that referral.
+
+        What was on record before the referral was received: the child,
+        every adult who lived with the child at any time in the 24 months
+        before, and the siblings named on it.  What has been recorded since
+        is kept apart in ``recorded_since``.  An adult's chronology is not
+        served on its own: adults' records appear in the chronology of the
+        child they lived with.
+        """
+        referral = _purpose(register, person_id, referral_id)
+        result = engine.chronology(person_id, as_of, referral=referral)
         guard.record(
             "chronology_view",
             user,
             referral_id=referral_id,
             person_ids=[person_id],
-            detail={"entries": len(result["entries"])},
+            detail={
+                "entries": len(result["entries"]),
+                "recorded_since": len(result["recorded_since"]),
+                "as_of": result["as_of"].isoformat(),
+            },
         )
         return result
 
     return app
+
+
+def _purpose(register: ReferralRegister, person_id: str, referral_id: str | None):
+    """The referral a chronology is opened for; refuses, in plain words, any other use.
+
+    A chronology lists the police, health and probation records of the
+    adults around a child: it is opened only for a child named on a
+    referral on record, never for an adult on their own.
+    """
+    if referral_id is None:
+        raise ServingError(
+            422,
+            "referral_id is required: a chronology is opened for a child named on a referral. "
+            "Pass the id of the referral you are screening.",
+        )
+    referral = register.current(referral_id)
+    if referral is None:
+        raise ServingError(404, f"No referral {referral_id!r} is on record: score it first.")
+    if person_id not in referral.children:
+        raise ServingError(
+            403,
+            f"{person_id!r} is not a child named on referral {referral_id}. A chronology is "
+            "opened only for a child named on the referral being screened; the records of "
+            "adults appear in the chronology of the child they lived with.",
+        )
+    return referral
 
 
 def _mount_page(app: FastAPI) -> None:
@@ -291,6 +371,12 @@ def _mount_page(app: FastAPI) -> None:
     from serving.page import make_page_router
 
     app.include_router(make_page_router())
+
+
+def _referral_id_path():
+    from fastapi import Path as PathParam
+
+    return PathParam(..., pattern=PERSON_ID_PATTERN, description="The referral's id.")
 
 
 def _person_id_path():

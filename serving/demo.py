@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
+from serving.reasons import plain
 from store import vocabulary as v
 
 
@@ -86,11 +87,13 @@ def format_score(result: dict) -> str:
                 for rec in r["records"][:3]:
                     when = str(rec["occurred_at"])[:10]
                     lines.append(
-                        f"        {when} {rec['agency'] or 'household'} {rec['event_type']} "
-                        f"({rec['relationship']} {rec['person_id']})"
+                        f"        {when} {plain(rec['agency']) or 'household'}: "
+                        f"{plain(rec['event_type'])} ({rec['relationship']} {rec['person_id']})"
                     )
                 if r["records_total"] > 3:
                     lines.append(f"        ... and {r['records_total'] - 3} more record(s)")
+        for item in child.get("not_found", []):
+            lines.append(f"    - not found in the records MAST holds: {item['text']}")
     lines.append(
         f"Model {result['model_name']} v{result['model_version']}, policy "
         f"{result['policy_version']}, request {result['request_id']}"

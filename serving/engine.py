@@ -29,7 +29,7 @@ from features.inputs import as_frames, check_referrals
 from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving.model import LoadedModel
-from serving.reasons import ReasonSpace, build_reasons, rank_reasons
+from serving.reasons import ReasonSpace, build_reasons, choose_reasons, not_found, records_held_to
 from serving.schemas import ReferralIn
 from store import connect
 from store import vocabulary as v
@@ -132,6 +132,8 @@ class ScoringEngine:
         # a fresh connection for the few queries left (the chronology) lets it go.
         self._con.close()
         self._con = connect(self.db, read_only=True)
+        # Up to when MAST holds each agency's records: an absence is only one up to then.
+        self.records_held_to = records_held_to(self._con)
         entries = features.catalogue()
         if isinstance(entries, dict):
             entries = entries.values()
@@ -241,13 +243,20 @@ class ScoringEngine:
         return {key: [_record(r) for r in rows] for key, rows in found.items()}
 
     def score(
-        self, referral: ReferralIn, now: datetime | None = None, with_records: bool = True
+        self,
+        referral: ReferralIn,
+        now: datetime | None = None,
+        with_records: bool = True,
+        with_features: bool = False,
     ) -> dict:
         """Score every child on the referral; see :class:`serving.schemas.ScoreOut`.
 
         ``with_records=False`` gives the same scores and reasons without
         listing the records behind each reason (about 1 ms of a request,
-        from the snapshot); for bulk re-scoring.
+        from the snapshot); for bulk re-scoring.  ``with_features=True`` adds
+        each child's feature values as the model saw them (``None`` for a
+        value the model took as missing), so a score can be checked against
+        the catalogue.
         """
         self.check_children(referral, now=now)
         referrals, referral_children = _referral_records(referral)
@@ -265,11 +274,10 @@ class ScoringEngine:
         ranked = {}
         wanted: dict[str, list[str]] = {}
         for i, pid in enumerate(keys["person_id"].tolist()):
-            raising, lowering = rank_reasons(
-                R[i], self.config.top_reasons, names=space.names, order=space.order
-            )
             features_row = dict(zip(names, M[i], strict=True))
             values = space.values(features_row)
+            # Never the referrer, never silence as safety (serving.reasons.choose_reasons).
+            raising, lowering = choose_reasons(space, R[i], values, self.config.top_reasons)
             row_c = dict(zip(space.names, R[i], strict=True))
             backing = {r: space.evidence_feature(r, values) for r in raising + lowering}
             ranked[pid] = (i, row_c, values, raising, lowering, backing)
@@ -305,9 +313,17 @@ class ScoringEngine:
                 "reasons_against": build_reasons(
                     lowering, row_c, values, space.describers, records_for, self.config.max_records
                 ),
+                "not_found": not_found(
+                    space, R[i], values, self.records_held_to, self.config.top_reasons
+                ),
                 "base_value": float(base_value),
                 "raw_margin": float(base_value + C[i].sum()),
             }
+            if with_features:
+                by_child[pid]["features"] = {
+                    name: None if np.isnan(x) else float(x)
+                    for name, x in zip(names, M[i], strict=True)
+                }
         children = [by_child[pid] for pid in referral.children if pid in by_child]
         highest = max(c["score"] for c in children)
         review = any(c["flag"] for c in children)
@@ -326,19 +342,44 @@ class ScoringEngine:
             "scored_at": datetime.now(UTC),
         }
 
-    def chronology(self, person_id: str, as_of: datetime | None = None) -> dict:
-        """The child's multi-agency chronology as known at ``as_of`` (default: now)."""
+    def chronology(
+        self,
+        person_id: str,
+        as_of: datetime | None = None,
+        *,
+        referral: ReferralIn | None = None,
+    ) -> dict:
+        """The child's multi-agency chronology as known at ``as_of``.
+
+        With ``referral`` the cut-off defaults to its ``received_at``, its
+        other children are shown as siblings, and what was recorded since,
+        up to now, comes apart in ``recorded_since``.  Without either, it is
+        the chronology as of now.
+        """
         now = store_now()
-        as_of = to_store_time(as_of) if as_of is not None else now
+        if as_of is not None:
+            as_of = to_store_time(as_of)
+        elif referral is not None:
+            as_of = to_store_time(referral.received_at)
+        else:
+            as_of = now
         if as_of > now + CLOCK_SKEW:
             raise ServingError(422, f"as_of {as_of.isoformat()} is in the future.")
         cur = self.cursor()
         known = cur.execute("SELECT 1 FROM people WHERE person_id = ?", [person_id]).fetchone()
         if known is None:
             raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
-        built = chron.chronology(cur, person_id, as_of, self.config.late_after_days)
+        built = chron.chronology(
+            cur,
+            person_id,
+            as_of,
+            self.config.late_after_days,
+            siblings=tuple(referral.children) if referral is not None else (),
+            until=now if referral is not None else None,
+        )
         return {
             "person_id": person_id,
+            "referral_id": referral.referral_id if referral is not None else None,
             "as_of": as_of,
             "late_after_days": self.config.late_after_days,
             **built,

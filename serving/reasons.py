@@ -200,3 +200,291 @@ def build_reasons(
             }
         )
     return reasons
+
+
+# ---------------------------------------------------------------------------
+# Which reasons a person sees (issue #14): never blame the referrer, never read
+# silence as safety.
+# ---------------------------------------------------------------------------
+def is_silent(value: Any) -> bool:
+    """A value that records nothing: missing, zero, false, or a field not recorded."""
+    if value is None or isinstance(value, str):
+        return value is None
+    v = float(value)
+    return v != v or v == 0
+
+
+def _is_record_count(spec: Any) -> bool:
+    """A count of records (events, referrals): a low value is an absence of records."""
+    record = getattr(spec, "record", {}) or {}
+    return (
+        getattr(spec, "aggregate", None) in ("value", "max", "sum")
+        and not getattr(spec, "reads_as", "")
+        and record.get("table") in ("agency_events", "referrals")
+    )
+
+
+def may_lower(spec: Any) -> bool:
+    """Whether a reason about ``spec`` may be shown as *lowering* the score.
+
+    Never who referred (this referral's source or referrer, earlier
+    referrals by source), never what a front door or social care decided
+    (an earlier closure is not evidence of safety), and never a count of
+    records: a low count is the absence of records, which goes in the
+    "not found" list instead.
+    """
+    if isinstance(spec, FieldReason):
+        return not any(getattr(s, "about_referrer", False) for s in spec.specs)
+    if spec is None or getattr(spec, "about_referrer", False):
+        return False
+    if getattr(spec, "nature", "what happened") != "what happened":
+        return False
+    return not _is_record_count(spec)
+
+
+def choose_reasons(
+    space: ReasonSpace,
+    contributions,
+    values: Mapping[str, Any],
+    top: int,
+    min_contribution: float = MIN_CONTRIBUTION,
+) -> tuple[list[str], list[str]]:
+    """:func:`rank_reasons`, keeping only reasons a person may be shown.
+
+    A reason's value must record something (never 0, false or "not
+    raised"), and a lowering reason must pass :func:`may_lower`.
+    """
+    raising, lowering = rank_reasons(
+        contributions, len(space.names), min_contribution, names=space.names, order=space.order
+    )
+    d = space.describers
+    raising = [r for r in raising if not is_silent(values[r])]
+    lowering = [r for r in lowering if not is_silent(values[r]) and may_lower(d.get(r))]
+    return _distinct(raising, d, values)[:top], _distinct(lowering, d, values)[:top]
+
+
+def _distinct(reasons: list[str], describers, values) -> list[str]:
+    """The reasons whose words differ (the youngest and oldest parent can read the same)."""
+    seen: set[str] = set()
+    out = []
+    for r in reasons:
+        spec = describers.get(r)
+        text = spec.describe(values[r]) if spec is not None else r
+        if text not in seen:
+            seen.add(text)
+            out.append(r)
+    return out
+
+
+# Records each table's absence stands for, in the agencies' own words.
+AGENCY_WORDS = {
+    "police": "police",
+    "health": "health",
+    "education": "school",
+    "housing": "housing",
+    "children_social_care": "children's social care",
+    "probation": "probation",
+    "adult_mental_health": "adult mental-health",
+    "substance_misuse": "substance-misuse",
+}
+
+
+def records_held_to(con) -> dict[str, Any]:
+    """The last date MAST holds records for, per agency (and referrals, for social care).
+
+    Read once when the service starts: an absence is only an absence up to here.
+    """
+    rows = con.execute(
+        "SELECT agency, max(recorded_at) FROM agency_events GROUP BY agency"
+    ).fetchall()
+    out = {str(a): t for a, t in rows if t is not None}
+    last_ref = con.execute("SELECT max(received_at) FROM referrals").fetchone()[0]
+    if last_ref is not None:
+        csc = out.get("children_social_care")
+        out["children_social_care"] = last_ref if csc is None else max(csc, last_ref)
+    return out
+
+
+def _uk_date(value: Any) -> str:
+    import pandas as pd
+
+    t = pd.Timestamp(value)
+    return f"{t.day} {t.strftime('%B %Y')}"
+
+
+def _whom(spec: Any, values: Mapping[str, Any]) -> str:
+    subject = (getattr(spec, "record", {}) or {}).get("subject", "")
+    if subject == "new_household_adults":
+        ago = values.get("household_days_since_adult_joined")
+        if ago is not None and not (isinstance(ago, float) and ago != ago):
+            from features.definitions import ago_words
+
+            return f"for the adult who joined the household {ago_words(float(ago))}"
+        return "for any adult who joined the household in the last 12 months"
+    return {
+        "child": "for the child",
+        "household_adults": "for any adult in the household",
+        "siblings": "for the child's siblings",
+    }.get(subject, "")
+
+
+def _agencies(spec: Any) -> list[str]:
+    record = getattr(spec, "record", {}) or {}
+    if record.get("table") == "referrals":
+        return ["children_social_care"]
+    return list(record.get("agencies") or [])
+
+
+def _absence(spec: Any, values: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(what, whom, window) of a record count, e.g. ("referrals", "for the child", "ever")."""
+    from features.definitions import COUNTERS
+
+    record = getattr(spec, "record", {}) or {}
+    counter = COUNTERS.get(record.get("counter", ""))
+    if counter is None and record.get("same_concern"):
+        what = "earlier referrals about the same kind of concern"
+        return what, _whom(spec, values), str(getattr(spec, "window", ""))
+    if counter is None:
+        return spec.unit, _whom(spec, values), ""
+    if getattr(counter, "kind", "") == "state":
+        return f"record that anyone is currently {counter.what}", _whom(spec, values), ""
+    return counter.what, _whom(spec, values), counter.window
+
+
+def not_found_text(spec: Any, values: Mapping[str, Any], held_to: Mapping[str, Any]) -> str:
+    """One absence, worded as unknown, e.g. "No police domestic-abuse incidents ... found ..."."""
+    from features.definitions import WINDOW_WORDS
+
+    what, whom, window = _absence(spec, values)
+    when = WINDOW_WORDS.get(window, "")
+    text = f"No {what} ever found {whom}" if window == "ever" else f"No {what} {when} found {whom}"
+    held = [
+        f"{AGENCY_WORDS.get(a, a.replace('_', ' '))} records to {_uk_date(held_to[a])}"
+        for a in _agencies(spec)
+        if a in held_to
+    ]
+    tail = f"; MAST holds {', '.join(held)}" if held else ""
+    return f"{' '.join(text.split())}{tail}. Not known: this is not evidence of safety."
+
+
+_WIDTH = {"3m": 1, "6m": 2, "12m": 3, "24m": 4, "ever": 5}
+
+
+def not_found(
+    space: ReasonSpace,
+    contributions,
+    values: Mapping[str, Any],
+    held_to: Mapping[str, Any],
+    top: int,
+    min_contribution: float = MIN_CONTRIBUTION,
+) -> list[dict]:
+    """What the records MAST holds do not show, as unknowns, never as reassurance.
+
+    The record counts that are zero and that the model read as lowering the
+    score (the silences it would otherwise have offered as reasons), the
+    strongest first.  One line per thing looked for: "none ever" stands for
+    "none in the last 3 months" too, and an adults' count "most for any one"
+    reads as "all together".  Never about who referred.
+    """
+    c = np.asarray(contributions, dtype=float)
+    d = space.describers
+    chosen: dict[tuple[str, str], tuple[str, Any]] = {}
+    for j in np.argsort(c, kind="stable"):
+        name = space.names[j]
+        if c[j] >= -min_contribution:
+            break
+        spec = d.get(name)
+        if isinstance(spec, FieldReason) or not _is_record_count(spec):
+            continue
+        if getattr(spec, "about_referrer", False) or not is_silent(values[name]):
+            continue
+        what, whom, window = _absence(spec, values)
+        key = (what, whom)
+        if key not in chosen or _WIDTH.get(window, 0) > _WIDTH.get(
+            _absence(chosen[key][1], values)[2], 0
+        ):
+            chosen[key] = (name, spec)
+    out = [
+        {"feature": name, "text": not_found_text(spec, values, held_to)}
+        for name, spec in chosen.values()
+    ]
+    return out[:top]
+
+
+# The store's codes as a person reads them (reasons' records, the page).
+CODE_WORDS = {
+    # agencies (some are also referral sources: who_referred words those)
+    "police": "police",
+    "health": "health",
+    "housing": "housing",
+    "probation": "probation",
+    "children_social_care": "children's social care",
+    "adult_mental_health": "adult mental health",
+    "substance_misuse": "substance-misuse service",
+    "education": "school",
+    # events
+    "domestic_incident": "domestic-abuse incident",
+    "violent_offence": "violent offence",
+    "other_offence": "other offence",
+    "restraining_order": "restraining order",
+    "missing_episode": "missing-person episode",
+    "ed_attendance": "emergency-department attendance",
+    "missed_appointment": "missed health appointment",
+    "service_declined": "service declined",
+    "school_absence": "school absence",
+    "address_move": "change of address",
+    "homelessness_application": "homelessness application",
+    "supervision_start": "probation supervision started",
+    "supervision_end": "probation supervision ended",
+    "mh_contact": "mental-health contact",
+    "mh_crisis": "mental-health crisis",
+    "treatment_start": "substance-misuse treatment started",
+    "treatment_end": "substance-misuse treatment ended",
+    "early_help_start": "early help started",
+    "section47_enquiry": "child protection enquiry (section 47)",
+    "initial_child_protection_conference": "initial child protection conference",
+    "cp_plan_start": "child protection plan started",
+    "cp_plan_end": "child protection plan ended",
+    "looked_after_start": "started being looked after",
+    "looked_after_end": "stopped being looked after",
+    "serious_incident": "serious incident",
+    # decisions and closure reasons
+    "no_further_action": "no further action",
+    "early_help": "early help",
+    "strategy_discussion": "strategy discussion (multi-agency review)",
+    "no_concerns_substantiated": "no concerns substantiated",
+    "family_declined_support": "the family declined support",
+    # sources and referrers not in features.definitions' labels
+    "friend_or_neighbour": "a friend or neighbour",
+    "la_service": "a local authority service",
+}
+
+
+def plain(code: Any) -> str:
+    """A store code in words: ``ed_attendance`` -> "emergency-department attendance".
+
+    Who referred reads as in the catalogue ("a family member", "the child's
+    grandparent"); anything else unknown loses its underscores.
+    """
+    from features.definitions import REFERRER_LABELS, SOURCE_LABELS
+
+    if code is None:
+        return ""
+    text = str(code)
+    if text.startswith("referral from "):  # an earlier referral, as evidence names it
+        return "referral from " + who_referred(text.removeprefix("referral from "))
+    if text in CODE_WORDS:
+        return CODE_WORDS[text]
+    if text in SOURCE_LABELS:
+        return SOURCE_LABELS[text]
+    if text in REFERRER_LABELS and text != "unknown":
+        return REFERRER_LABELS[text]
+    return text.replace("_", " ")
+
+
+def who_referred(code: Any) -> str:
+    """A referral's source or referrer as the catalogue says it ("the police", "a family member")."""
+    from features.definitions import REFERRER_LABELS, SOURCE_LABELS
+
+    text = "" if code is None else str(code)
+    return SOURCE_LABELS.get(text) or REFERRER_LABELS.get(text) or plain(text)

@@ -63,10 +63,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ReferralIn(_Strict):
-    """A referral as the MASH receives it; household and history come from the store."""
+class _ReferralContent(_Strict):
+    """What a referral says: fixed the first time MAST receives its id (records/register.py)."""
 
-    referral_id: str = Field(..., pattern=_ID_PATTERN, description="The referral's id.")
     received_at: SaneDatetime = Field(
         ...,
         description="When the MASH received the referral (1900-2100); features are computed as of it.",
@@ -99,6 +98,17 @@ class ReferralIn(_Strict):
         if len(set(concerns)) != len(concerns):
             raise ValueError("a concern is listed more than once")
         return concerns
+
+
+class ReferralIn(_ReferralContent):
+    """A referral as the MASH receives it; household and history come from the store.
+
+    The first time MAST receives a ``referral_id`` its content is fixed:
+    the same content again is scored the same; other content is refused
+    (409) unless recorded as an amendment.
+    """
+
+    referral_id: str = Field(..., pattern=_ID_PATTERN, description="The referral's id.")
 
 
 class EvidenceRecord(_Strict):
@@ -141,6 +151,16 @@ class Reason(_Strict):
     )
 
 
+class NotFound(_Strict):
+    """Something the records MAST holds do not show: unknown, never reassurance."""
+
+    feature: str = Field(..., description="The feature (see the catalogue) that found no record.")
+    text: str = Field(
+        ...,
+        description="In plain language, with the date MAST holds that agency's records to.",
+    )
+
+
 class ChildScore(_Strict):
     person_id: str
     probability: float = Field(..., description="Calibrated probability.")
@@ -148,10 +168,22 @@ class ChildScore(_Strict):
     flag: bool = Field(..., description="Whether this child's score meets the review threshold.")
     reasons_for: list[Reason] = Field(..., description="The strongest reasons raising the score.")
     reasons_against: list[Reason] = Field(
-        ..., description="The strongest reasons lowering the score."
+        ...,
+        description="The strongest reasons lowering the score: never who referred, an "
+        "earlier decision, or a count of zero.",
+    )
+    not_found: list[NotFound] = Field(
+        default_factory=list,
+        description="Not found in the records MAST holds: unknowns the model would "
+        "otherwise have read as lowering the score.",
     )
     base_value: float = Field(..., description="The model's raw margin before any feature.")
     raw_margin: float
+    features: dict[str, float | None] | None = Field(
+        None,
+        description="With ?features=true: each feature's value as the model saw it "
+        "(name -> value; null where the model took it as missing), as in the feature catalogue.",
+    )
 
 
 class ScoreOut(_Strict):
@@ -166,6 +198,34 @@ class ScoreOut(_Strict):
     model_version: str
     policy_version: str
     scored_at: datetime
+    referral_version: int = Field(
+        1, description="Which version of the referral this is (an amendment makes a new one)."
+    )
+    referral_flagged: bool | None = Field(
+        None,
+        description="The referral's flag: the highest of every version's and every score "
+        "shown. Once flagged, it stays flagged until a manager records an override.",
+    )
+
+
+class AmendmentIn(_ReferralContent):
+    """A corrected version of a referral's content: a separate, audited action.
+
+    Every earlier version is kept.  A screener must say why; a manager
+    should.  ``amendment_id`` is chosen by the client, so that a retried
+    request is never recorded twice.
+    """
+
+    amendment_id: str = Field(
+        ..., pattern=r"^[A-Za-z0-9._:-]{8,128}$", description="Client-chosen id; a replay gets 409."
+    )
+    reason: str | None = Field(None, max_length=20_000, description="Why the content is corrected.")
+
+    def referral(self, referral_id: str) -> ReferralIn:
+        """The amended content as the referral it scores as."""
+        return ReferralIn(
+            referral_id=referral_id, **self.model_dump(exclude={"amendment_id", "reason"})
+        )
 
 
 class ChronologyEntry(_Strict):
@@ -184,13 +244,47 @@ class ChronologyEntry(_Strict):
     days_to_record: int
 
 
+class ChronologyPerson(_Strict):
+    """Someone whose records are in the chronology, and how they relate to the child."""
+
+    person_id: str
+    relationship: str = Field(
+        ..., description="'child' (the subject), an adult's household role, or 'sibling'."
+    )
+    joined: datetime | None = Field(
+        None, description="When the adult joined the child's household."
+    )
+    left: datetime | None = Field(
+        None, description="When the adult left, as known then (null: still living with the child)."
+    )
+    lives_with_child: bool = Field(
+        True, description="Whether, as known at the cut-off, they lived with the child."
+    )
+
+
 class ChronologyOut(_Strict):
     person_id: str
-    as_of: datetime
+    referral_id: str | None = Field(
+        None, description="The referral the chronology was opened for (its purpose)."
+    )
+    as_of: datetime = Field(
+        ..., description="The cut-off: what was recorded before it is in entries."
+    )
     late_after_days: int
     household_ids: list[str]
-    people: list[dict[str, str]]
-    entries: list[ChronologyEntry]
+    people: list[ChronologyPerson] = Field(
+        ...,
+        description="The child, every adult who lived with the child at any time in the 24 "
+        "months before the cut-off, and the siblings named on the referral.",
+    )
+    entries: list[ChronologyEntry] = Field(
+        ..., description="What was on record before the cut-off."
+    )
+    recorded_since: list[ChronologyEntry] = Field(
+        [],
+        description="Recorded since this referral: the same people's records entered after the "
+        "cut-off (hindsight, kept apart).",
+    )
     advisory_notice: str = ADVISORY_NOTICE
 
 

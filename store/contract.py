@@ -535,6 +535,7 @@ def _cross_table_problems(
                     "referrals", _row(idx), None, "a referral needs at least one concern category"
                 )
             )
+    problems += adult_referral_children(clean)
     return problems
 
 
@@ -559,4 +560,39 @@ def _childless_referrals(
             f"referral {referrals.at[idx, 'referral_id']!r} names no child in referral_children",
         )
         for idx in referrals.index[lonely]
+    ]
+
+
+ADULT_AGE_YEARS = 18
+
+
+def adult_referral_children(clean: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Rows of ``referral_children`` naming someone aged 18 or over when the referral was received.
+
+    MAST screens referrals about children: a referral "child" who was an
+    adult on ``received_at`` is refused, naming the row, so the store never
+    holds a referral the service would refuse to score.  "18 or over" is
+    the features' own rule: on or after the 18th birthday (date of birth
+    plus 18 years, 29 February giving 28 February).  Checked where the
+    extract carries ``people``, ``referrals`` and ``referral_children``
+    together.
+    """
+    links, people, referrals = (clean.get(t) for t in ("referral_children", "people", "referrals"))
+    if links is None or people is None or referrals is None:
+        return []
+    born = people.drop_duplicates("person_id").set_index("person_id")["date_of_birth"]
+    received = referrals.drop_duplicates("referral_id").set_index("referral_id")["received_at"]
+    adult_at = links["person_id"].map(born) + pd.DateOffset(years=ADULT_AGE_YEARS)
+    on = links["referral_id"].map(received)
+    adult = adult_at.notna() & on.notna() & (adult_at <= on)
+    return [
+        Problem(
+            "referral_children",
+            _row(idx),
+            "person_id",
+            f"{links.at[idx, 'person_id']!r} was {ADULT_AGE_YEARS} or over when referral "
+            f"{links.at[idx, 'referral_id']!r} was received ({on[idx].date().isoformat()}): "
+            "MAST screens referrals about children",
+        )
+        for idx in links.index[adult]
     ]

@@ -7,6 +7,7 @@ feature or model reads (``tests/features`` checks this).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from store.contract import OPTIONAL_COLUMNS, SCHEMAS
-from store.vocabulary import CONCERN_COLUMNS, CONTRACT_VERSION
+from store.vocabulary import COMPATIBLE_CONTRACT_VERSIONS, CONCERN_COLUMNS, CONTRACT_VERSION
 
 TRUTH_SCHEMA = "truth"
 
@@ -153,12 +154,15 @@ STORE_LOADS_DDL = """
     load_id VARCHAR NOT NULL PRIMARY KEY, loaded_at TIMESTAMP NOT NULL, mode VARCHAR NOT NULL,
     source VARCHAR, row_counts VARCHAR NOT NULL"""
 
-# Additive contract changes, applied in place to a store written under an
-# earlier version: (from version, to version, statements).
+# Additive contract changes, applied in place and in order to a store written
+# under an earlier version: (from version, to version, statements).  1.1.0 only
+# added the agency identity tables, which ``store.identities`` creates when
+# identities are first written, so a 1.0.0 store needs no statement for it.
 _MIGRATIONS = (
+    ("1.0.0", "1.1.0", ()),
     (
-        "1.0.0",
         "1.1.0",
+        "1.2.0",
         (
             "ALTER TABLE people ADD COLUMN IF NOT EXISTS sex_detail VARCHAR",
             "ALTER TABLE people ADD COLUMN IF NOT EXISTS ethnicity_detail VARCHAR",
@@ -166,6 +170,8 @@ _MIGRATIONS = (
         ),
     ),
 )
+assert tuple(old for old, _, _ in _MIGRATIONS) == COMPATIBLE_CONTRACT_VERSIONS
+assert _MIGRATIONS[-1][1] == CONTRACT_VERSION, "the last migration reaches this version"
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -218,8 +224,12 @@ def write_tables(
     delete: dict[str, pd.DataFrame] | None = None,
     load_record: dict | None = None,
     progress=None,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> None:
     """Append (or replace) contract tables in one transaction.
+
+    ``also(con)``, when given, writes more (the version 1.1 identity tables)
+    inside the same transaction.
 
     Either every table is written or none is: a failure part-way rolls the
     whole write back, so the store never holds half an extract.  Each
@@ -272,6 +282,8 @@ def write_tables(
                 "SELECT person_id, start_date, end_date, harm_type, severity FROM _incoming"
             )
             con.unregister("_incoming")
+        if also is not None:
+            also(con)
         if load_record is not None:
             con.execute(
                 "INSERT INTO store_loads (load_id, loaded_at, mode, source, row_counts) "

@@ -11,6 +11,11 @@ Two modes share every contract check:
   are built from, so a changed one is refused, naming its key, unless the
   delta marks the row as a correction (a ``correction`` column that is true).
 
+Contract 1.1's agency identity tables (``agency_records``,
+``agency_event_records``, see ``store.identities``) go the same way: read
+from the folder, checked against themselves and the store, keyed by
+:data:`KEYS` for a load or a delta, and written in the same transaction.
+
 Either way the whole extract is validated first, then written in one DuckDB
 transaction together with a ``store_loads`` row (load id, time, mode, row
 counts), so readers see all of it or none of it and can tell the store changed.
@@ -35,6 +40,12 @@ from store.contract import (
     validate_tables,
 )
 from store.database import connect, write_tables
+from store.identities import (
+    IDENTITY_KEYS,
+    IDENTITY_SCHEMAS,
+    validate_identity_load,
+    write_identity_tables,
+)
 
 Progress = Callable[[str, float, float], None]
 
@@ -46,6 +57,7 @@ KEYS = {
     "agency_events": ["event_id"],
     "referral_children": ["referral_id", "person_id"],
     "household_members": ["person_id", "household_id", "start_date"],
+    **IDENTITY_KEYS,
 }
 # Tables whose stored rows a delta may only change as a marked correction.
 HISTORY_TABLES = ("referrals", "screening_decisions", "agency_events")
@@ -123,7 +135,7 @@ def read_directory(
         if progress:
             progress("Reading extracts", i, len(paths))
         table = path.stem
-        if table not in SCHEMAS:
+        if table not in SCHEMAS and table not in IDENTITY_SCHEMAS:
             problems.append(Problem(table, None, None, f"unknown table (file {path.name})"))
             continue
         if table in tables:
@@ -156,7 +168,7 @@ def read_directory(
             extract.corrections[table] = marks.fillna(False).astype(bool).reset_index(drop=True)
             frame = tables[table] = frame.drop(columns=[CORRECTION])
         for col in frame.columns:
-            if col not in SCHEMAS[table].columns:
+            if col not in _columns(table):
                 extract.dropped_columns.append((table, col))
     if strict:
         problems += [
@@ -168,6 +180,12 @@ def read_directory(
     if problems:
         raise ContractError(problems)
     return extract
+
+
+def _columns(table: str) -> list[str]:
+    """The columns of a contract table, 1.0 or identity (1.1)."""
+    schema = SCHEMAS[table] if table in SCHEMAS else IDENTITY_SCHEMAS[table]
+    return list(schema.columns)
 
 
 def read_extracts(directory: str | Path) -> dict[str, pd.DataFrame]:
@@ -239,7 +257,8 @@ def load_tables(
     source: str | None = None,
 ) -> LoadReport:
     """Validate and write an :class:`Extract` already in memory (see :func:`load_extracts`)."""
-    tables = extract.tables
+    tables = dict(extract.tables)
+    identities = {t: tables.pop(t) for t in list(tables) if t in IDENTITY_SCHEMAS}
     # The store is held only to read its keys and then to write: DuckDB admits
     # no reader (a serving worker refreshing) while a writer has the file open,
     # so the long part, validation, runs with the file closed.
@@ -255,6 +274,9 @@ def load_tables(
     )
     con = connect(db_path, wait_seconds=wait_seconds)
     try:
+        # Identity extracts are small beside the events they name; they are
+        # checked here, against the store's events and records (contract 1.1).
+        clean |= validate_identity_load(con, identities, clean.get("agency_events"))
         if mode == "load":
             _check_keys_are_new(con, clean)
             inserts, deletes, updated, unchanged = clean, {}, {}, {}
@@ -277,7 +299,15 @@ def load_tables(
                 sort_keys=True,
             ),
         }
-        write_tables(con, inserts, delete=deletes, load_record=record, progress=progress)
+        ids = {t: inserts.pop(t) for t in list(inserts) if t in IDENTITY_SCHEMAS}
+        write_tables(
+            con,
+            inserts,
+            delete=deletes,
+            load_record=record,
+            progress=progress,
+            also=(lambda c: write_identity_tables(c, ids)) if ids else None,
+        )
     finally:
         con.close()
     return report
@@ -302,7 +332,7 @@ def _check_keys_are_new(con, clean: dict[str, pd.DataFrame]) -> None:
 def _stored_rows(con, table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """The stored row for each incoming row whose key is already stored, indexed like ``frame``."""
     keys = KEYS[table]
-    columns = list(SCHEMAS[table].columns)
+    columns = _columns(table)
     con.register("_incoming_keys", frame[keys].reset_index(names="_row"))
     stored = con.execute(
         f"SELECT i._row, {', '.join(f't.{c}' for c in columns)} "
@@ -333,7 +363,7 @@ def _plan_delta(con, clean: dict[str, pd.DataFrame], corrections: dict[str, pd.S
     updated: dict[str, int] = {}
     unchanged: dict[str, int] = {}
     for table, frame in clean.items():
-        columns = list(SCHEMAS[table].columns)
+        columns = _columns(table)
         stored = _stored_rows(con, table, frame)
         here = frame.loc[stored.index]
         same = _same(here, stored, columns)

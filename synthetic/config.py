@@ -52,6 +52,12 @@ class SimulationConfig(BaseModel):
         a mid-sized run needs many more of them.  Serious incidents do not
         feed back into the rest of the world, so the other tables are
         identical whatever this is.
+    source_lean
+        Multiplies the screeners' prior lean by referral source
+        (``params.SOURCE_LEAN``: against family, friend or neighbour and
+        anonymous referrals, as the national review describes).  0 switches
+        the lean off, so the screeners judge a referral by what they see
+        whoever sent it; the detection rates by source are unchanged.
     history_weight
         "Start again syndrome": how much the simulated screeners weigh the
         case's earlier referrals and plans (0 = each referral judged as if
@@ -76,6 +82,9 @@ class SimulationConfig(BaseModel):
         1.0, gt=0.0, le=10_000.0, description="Multiplier on the serious-incident hazard."
     )
     history_weight: float = Field(0.25, ge=0.0, le=1.0, description="Screeners' use of history.")
+    source_lean: float = Field(
+        1.0, ge=0.0, le=3.0, description="Screeners' lean by referral source (0: none)."
+    )
     harm_rate_multiplier: float = Field(1.0, gt=0.0, le=10.0, description="Latent-harm multiplier.")
     local_authority: str = Field("Synthetic Borough", min_length=1)
 

@@ -849,7 +849,7 @@ def _screen(
     detect = np.array([p.DETECT[s] for s in v.REFERRAL_SOURCES])[src]
     seen = harm_any & (rng.random(n_r) < detect)
     n_conc = np.unpackbits(conc[:, None], axis=1).sum(axis=1)
-    lean = np.array([p.SOURCE_LEAN[s] for s in v.REFERRAL_SOURCES])[src]
+    lean = cfg.source_lean * np.array([p.SOURCE_LEAN[s] for s in v.REFERRAL_SOURCES])[src]
     score = (
         lean
         + 1.4 * seen * (0.5 + 0.35 * sev)

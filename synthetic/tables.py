@@ -121,6 +121,13 @@ def build_tables(
     # Referrals, numbered in the order they arrived.
     r = out.referrals
     n_r = r.day.size
+    # MAST screens referrals about children: the month's referral step can
+    # pick a child who turns 18 before the referral's day; such a "child" is
+    # not named on it, and a referral left naming nobody is not written
+    # (its id is skipped).  Filtering here leaves every random draw as it was.
+    named = r.day[r.child_ref] < pop.child_dob18[r.child]
+    kept = np.zeros(n_r, bool)
+    kept[r.child_ref[named]] = True
     received = r.day * DAY + rng.integers(8 * 3600, 20 * 3600, n_r)
     decided = received + (r.decided_day - r.day) * DAY + rng.integers(1800, 6 * 3600, n_r)
     order = np.argsort(received, kind="stable")
@@ -137,14 +144,16 @@ def build_tables(
             **{col: bits[:, i].astype(bool) for i, col in enumerate(v.CONCERN_COLUMNS)},
         }
     )
+    referrals = referrals[kept[order]].reset_index(drop=True)
     rows = np.lexsort((r.child, rank[r.child_ref]))
+    rows = rows[named[rows]]
     referral_children = _frame(
         {
             "referral_id": _take(rid, rank[r.child_ref][rows]),
             "person_id": _take(pid, r.child[rows]),
         }
     )
-    done = order[decided[order] < extract]
+    done = order[(decided[order] < extract) & kept[order]]
     closure = r.closure[done]
     screening = _frame(
         {

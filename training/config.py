@@ -55,8 +55,26 @@ class EvaluationSection:
 
 
 @dataclass(frozen=True)
+class InputsSection:
+    # True (the default): the referral's source and referrer are not inputs,
+    # and counts of earlier referrals and closures may only raise risk
+    # (features.model_inputs, features.monotone_signs).  False trains the
+    # unconstrained model, so the difference can be shown, not hidden.
+    constrained: bool = True
+
+
+@dataclass(frozen=True)
 class PolicySection:
     file: str = "models/flag_policy.toml"
+
+
+@dataclass(frozen=True)
+class DeploySection:
+    # How much higher LightGBM's calibration-period AUC must be for it to be
+    # deployed instead of the L1 logistic regression.
+    min_auc_gain: float = 0.01
+    # Test years in the rolling-origin backtest of the deployment recipe.
+    backtest_folds: int = 3
 
 
 _SECTIONS = {
@@ -67,6 +85,8 @@ _SECTIONS = {
     "baselines": BaselinesSection,
     "evaluation": EvaluationSection,
     "policy": PolicySection,
+    "deploy": DeploySection,
+    "inputs": InputsSection,
 }
 
 
@@ -83,6 +103,8 @@ class TrainConfig:
     baselines: BaselinesSection = field(default_factory=BaselinesSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
     policy: PolicySection = field(default_factory=PolicySection)
+    deploy: DeploySection = field(default_factory=DeploySection)
+    inputs: InputsSection = field(default_factory=InputsSection)
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> TrainConfig:
@@ -135,6 +157,10 @@ class TrainConfig:
             raise ValueError("evaluation.n_bootstrap must be at least 10")
         if self.num_threads < 1:
             raise ValueError("num_threads must be at least 1")
+        if self.deploy.min_auc_gain < 0:
+            raise ValueError("deploy.min_auc_gain must be >= 0")
+        if self.deploy.backtest_folds < 1:
+            raise ValueError("deploy.backtest_folds must be at least 1")
 
     def policy_path(self) -> Path:
         p = Path(self.policy.file)
@@ -156,6 +182,10 @@ def _coerce(value, type_name, where: str):
     # An optional value is simply left out of the TOML; a value given has the type.
     type_name = type_name.removesuffix(" | None")
     try:
+        if type_name == "bool":
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
         if type_name == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise TypeError

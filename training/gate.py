@@ -70,6 +70,7 @@ def run_gate(
     )
     metrics = out_dir / "audit_metrics.json"
     metrics.write_text(json.dumps(result.to_dict(), indent=2))
+    metadata = _with_what_the_tool_adds(predictions, out_dir, outcome, metadata)
     (out_dir / "gate_verdict.json").write_text(json.dumps(verdict.to_dict(), indent=2, default=str))
     outcome.files += [metrics, out_dir / "gate_verdict.json"]
     # The board report and the model card are worth having but must not sink a run.
@@ -83,6 +84,23 @@ def run_gate(
             )
             outcome.files.append(note)
     return outcome
+
+
+def _with_what_the_tool_adds(predictions, out_dir: Path, outcome, metadata):
+    """Incremental and union catch beside the audit (a file and the report's summary).
+
+    Predictions without the screeners' decisions (an older run, another
+    table) simply have no such section.
+    """
+    from audit.added import sentences, what_the_tool_adds
+
+    if "screener_decision" not in predictions.columns:
+        return metadata
+    added = what_the_tool_adds(predictions)
+    path = out_dir / "what_the_tool_adds.json"
+    path.write_text(json.dumps(added, indent=2, default=str))
+    outcome.files.append(path)
+    return {**(metadata or {}), "what_the_tool_adds": sentences(added)}
 
 
 def trained_on(periods, counts: dict, data_hash: str, simulated: bool) -> str:

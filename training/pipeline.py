@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit.added import metrics as added_metrics
+from audit.added import what_the_tool_adds
+from features import model_inputs, monotone_signs
 from models import (
     MODEL_NAME,
     LightGBMScorer,
@@ -28,17 +31,28 @@ from models import (
     RuleScorer,
     load_policy,
     log_scorer,
-    referral_max,
-    resolve_policy,
 )
 from store import vocabulary as v
+from training.backtest import (
+    backtest_figure,
+    backtest_lines,
+    backtest_mean_auc,
+    backtest_metrics,
+    backtest_summary,
+    calibrate,
+    closed_by_screeners,
+    fit_recipe,
+    rolling_backtest,
+)
 from training.config import TrainConfig
+from training.deploy import CHOICE_LABELS, CHOICES, Selection, choose_model, deployment_window
 from training.evaluate import (
     ReferralBootstrap,
     calibration_points,
     comparison_frame,
     evaluate_predictions,
 )
+from training.front_door import front_door_columns
 from training.labels import compute_labels, get_label
 from training.splits import Periods, assign_periods, data_range, plan_periods
 from training.tuning import tune_lightgbm
@@ -79,6 +93,10 @@ class TrainResult:
     tuning_summary: str = ""
     scorer: LightGBMScorer | None = None
     predictions: pd.DataFrame | None = field(default=None, repr=False)
+    selection: Selection | None = None
+    backtest_lines: list[str] = field(default_factory=list)
+    # audit.added.what_the_tool_adds on the test period: incremental and union catch.
+    added: dict | None = None
 
 
 class _Stages:
@@ -116,20 +134,39 @@ def _human_flags(con, referral_ids: np.ndarray) -> np.ndarray:
     return pd.Series(referral_ids).map(mapping).to_numpy(dtype=float)
 
 
-def _logistic(X: np.ndarray, y: np.ndarray, C: float, random_state: int):
+def _logistic(
+    X: np.ndarray, y: np.ndarray, C: float, random_state: int, signs: list[int] | None = None
+):
+    """The AFST-style L1 logistic baseline, with a sign constraint by exclusion.
+
+    A feature that may only raise risk (``signs`` +1) and gets a negative
+    coefficient is left out and the model refitted, until none does:
+    liblinear has no bound constraints, and leaving the column out is what
+    the issue allows ("a sign constraint or exclusion").  The first step of
+    the pipeline keeps the remaining columns, so it still takes every input.
+    """
+    from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(
-            l1_ratio=1.0, C=C, solver="liblinear", random_state=random_state, max_iter=500
-        ),
-    )
-    return pipe.fit(X, y)
+    signs = list(signs) if signs is not None else [0] * X.shape[1]
+    keep = list(range(X.shape[1]))
+    while True:
+        pipe = make_pipeline(
+            ColumnTransformer([("inputs", "passthrough", keep)], remainder="drop"),
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(
+                l1_ratio=1.0, C=C, solver="liblinear", random_state=random_state, max_iter=500
+            ),
+        ).fit(X, y)
+        coef = pipe[-1].coef_[0][: len(keep)]
+        wrong = [j for j, c in zip(keep, coef, strict=True) if signs[j] > 0 and c < 0]
+        if not wrong:
+            return pipe
+        keep = [j for j in keep if j not in wrong]
 
 
 def train(
@@ -201,11 +238,19 @@ def train(
             keys = feature_table.keys.reset_index(drop=True)
             X = feature_table.X.reset_index(drop=True).astype(float)
             protected = feature_table.protected.reset_index(drop=True)
-            names = list(X.columns)
+            # Decision echoes: by default who referred is not an input and
+            # earlier referrals and closures may only raise risk ([inputs]).
+            names = model_inputs(list(X.columns), cfg.inputs.constrained)
+            signs = monotone_signs(names, cfg.inputs.constrained)
+            X = X[names]
             feature_rows = len(X)
         with st.stage("labels and split"):
             period = assign_periods(keys, periods)
-            used = period != "excluded"
+            # Every row whose label window has closed, the gaps between the
+            # strict periods included: the backtest folds and the deployed
+            # model use them.
+            received = pd.to_datetime(keys["received_at"])
+            used = ((received >= periods.train_start) & (received < periods.test_end)).to_numpy()
             keys, X, protected, period = (
                 keys[used].reset_index(drop=True),
                 X[used].reset_index(drop=True),
@@ -251,6 +296,7 @@ def train(
                 random_state=seed,
                 num_threads=cfg.num_threads,
                 progress=progress,
+                monotone_constraints=signs,
             )
             if tuned.stopped_by_budget:
                 logger.warning(
@@ -261,16 +307,25 @@ def train(
         with st.stage("calibrate and score"):
             scorers = {
                 "lightgbm": LightGBMScorer(tuned.booster, names),
-                "l1_logistic": LogisticScorer(_logistic(Xtr, ytr, cfg.baselines.l1_C, seed), names),
+                "l1_logistic": LogisticScorer(
+                    _logistic(Xtr, ytr, cfg.baselines.l1_C, seed, signs), names
+                ),
                 "rule": RuleScorer(cfg.baselines.rule_feature, names),
             }
-            ca_pos = referral_max(ref_ca, yca).to_numpy()
-            first_ca = ~pd.Series(ref_ca).duplicated().to_numpy()
+            ca_closed = (
+                closed_by_screeners(con, ref_ca) if policy.mode == "closures" else None
+            )
             for s in scorers.values():
-                s.fit_calibration(Xca, yca, cfg.calibration.method)
-                s.fit_scores(Xtr)
-                ref_score = referral_max(ref_ca, s.score(Xca)).to_numpy()
-                s.policy = resolve_policy(policy, ref_score[first_ca], ca_pos[first_ca])
+                calibrate(s, Xtr, Xca, yca, ref_ca, cfg, policy, ca_closed)
+        with st.stage("choose model"):
+            from sklearn.metrics import roc_auc_score
+
+            selection = choose_model(
+                {k: float(roc_auc_score(yca, scorers[k].raw_margin(Xca))) for k in CHOICES},
+                cfg.deploy.min_auc_gain,
+                f"{periods.calibration_start.date()} to {periods.calibration_end.date()}",
+            )
+            chosen = selection.chosen
         with st.stage("evaluate"):
             y_harm = harm_labels(
                 con,
@@ -311,7 +366,7 @@ def train(
                     ref_te, y_harm, human, human, is_probability=False, **ev
                 )
             comparison = comparison_frame(results)
-            lgb_out = outputs["lightgbm"]
+            lgb_out = outputs[chosen]
             predictions = pd.concat(
                 [
                     keys.loc[masks["test"]].reset_index(drop=True),
@@ -330,17 +385,71 @@ def train(
                             ).astype("Int64"),
                             **{
                                 f"{k}_{c}": outputs[k][c].to_numpy()
-                                for k in ("l1_logistic", "rule")
+                                for k in ("lightgbm", "l1_logistic", "rule")
                                 for c in ("probability", "score", "referral_flag")
                             },
                         }
                     ),
                     protected.loc[masks["test"]].reset_index(drop=True),
+                    front_door_columns(con, ref_te),
                 ],
                 axis=1,
             )
+        with st.stage("rolling-origin backtest"):
+            backtest, latest = rolling_backtest(
+                con, cfg, policy, tuned, label_def, Xn, y, keys, names, periods
+            )
+            if chosen in latest and len(latest[chosen]) == len(predictions):
+                # The audit and the gate judge the recipe that is deployed: its
+                # model for the latest backtest year scores exactly the strict
+                # test period's children (calibrated on the months just before
+                # the gap, as the deployed model is).
+                out = latest[chosen]
+                predictions["y_prob"] = out["probability"].to_numpy()
+                predictions["score"] = out["score"].to_numpy()
+                predictions["referral_score"] = out["referral_score"].to_numpy()
+                predictions["flag"] = out["referral_flag"].to_numpy()
+        with st.stage("what the tool adds"):
+            # What the flag adds to the screeners' own decisions (issue #14), for
+            # the recipe that is deployed (the predictions the audit judges).
+            added = what_the_tool_adds(predictions, confidence=cfg.evaluation.confidence)
+        with st.stage("refit for deployment"):
+            window = deployment_window(periods, cfg.split.calibration_months)
+            m = window.masks(keys["received_at"].to_numpy())
+            lgb_scorer = fit_recipe(
+                chosen,
+                Xn[m["train"]],
+                y[m["train"]],
+                Xn[m["calibration"]],
+                y[m["calibration"]],
+                keys.loc[m["calibration"], "referral_id"].to_numpy(),
+                names,
+                cfg,
+                policy,
+                tuned,
+                closed_by_screeners(con, keys.loc[m["calibration"], "referral_id"].to_numpy())
+                if policy.mode == "closures"
+                else None,
+            )
+            deploy_counts = {
+                p: {
+                    "rows": int(mask.sum()),
+                    "referrals": int(keys.loc[mask, "referral_id"].nunique()),
+                    "positives": int(y[mask].sum()),
+                }
+                for p, mask in m.items()
+            }
+            from monitoring import build_reference
+
+            reference = build_reference(
+                lgb_scorer,
+                X[m["train"]],
+                X[m["calibration"]],
+                keys.loc[m["calibration"], "referral_id"].to_numpy(),
+                y[m["calibration"]],
+                window,
+            )
         with st.stage("explain (SHAP)"):
-            lgb_scorer = scorers["lightgbm"]
             rng = np.random.default_rng(seed)
             n_s = min(cfg.evaluation.shap_sample, len(Xte))
             sample = np.sort(rng.choice(len(Xte), n_s, replace=False))
@@ -383,6 +492,13 @@ def train(
                     "lightgbm.best_iteration": tuned.best_iteration,
                     **{f"lightgbm.{k}": v_ for k, v_ in tuned.params.items()},
                     "l1_logistic.n_nonzero": scorers["l1_logistic"].n_nonzero,
+                    "deploy.model": chosen,
+                    **window.as_params(),
+                    **{
+                        f"deploy.{p}.{k}": val
+                        for p, c in deploy_counts.items()
+                        for k, val in c.items()
+                    },
                 }
                 mlflow.log_params({k: str(v_)[:6000] for k, v_ in params.items()})
                 mlflow.set_tags(
@@ -391,6 +507,7 @@ def train(
                         "data_hash": data_hash,
                         "policy_version": policy.version,
                         **_tuning_tags(tuned),
+                        **selection.tags(),
                     }
                 )
                 metrics = {}
@@ -405,6 +522,8 @@ def train(
                 for p, c in counts.items():
                     for k, val in c.items():
                         metrics[f"data.{p}.{k}"] = val
+                metrics.update(backtest_metrics(backtest))
+                metrics.update(added_metrics(added))
                 metrics["shap.additivity_max_abs_err"] = additivity
                 metrics["tuning.seconds"] = tuned.seconds
                 metrics["tuning.trials"] = len(tuned.trials)
@@ -425,8 +544,13 @@ def train(
                         predictions=predictions,
                         tuned=tuned,
                         data_hash=data_hash,
+                        backtest=backtest,
+                        selection=selection,
+                        reference=reference,
+                        added=added,
                     )
                     _write_artifacts(tmp, cfg, outputs_)
+                    mlflow.log_artifacts(str(tmp / "monitoring"), artifact_path="monitoring")
                     mlflow.log_artifacts(str(tmp / "evaluation"), artifact_path="evaluation")
                     mlflow.log_artifacts(str(tmp / "config"), artifact_path="config")
                     mlflow.log_artifacts(str(tmp / "explain"), artifact_path="explain")
@@ -446,7 +570,7 @@ def train(
                     )
                     version = None
                     client = client_for(tracking_uri)
-                    headline = results["lightgbm"]["proxy"]["auc"]["value"]
+                    headline = results[chosen]["proxy"]["auc"]["value"]
                     if register:
                         version = str(info.registered_model_version)
                         lgb_scorer.model_version = {**lgb_scorer.model_version, "version": version}
@@ -460,7 +584,10 @@ def train(
                                 "threshold_score": str(lgb_scorer.policy.threshold_score),
                                 "data_hash": data_hash,
                                 "test_auc_proxy": f"{headline:.3f}",
+                                "backtest": backtest_summary(backtest, chosen),
+                                "backtest_auc": backtest_mean_auc(backtest, chosen),
                                 **_tuning_tags(tuned),
+                                **selection.tags(),
                             },
                         )
         gate_verdict, gate_reasons = "not run", ["audit skipped"]
@@ -482,6 +609,9 @@ def train(
                         data_hash,
                         simulated=y_harm is not None,
                         tuning=tuned.summary,
+                        selection=selection,
+                        backtest=backtest,
+                        window=window,
                     ),
                     performance=_performance_rows(comparison),
                     shap_importance=importance,
@@ -515,6 +645,9 @@ def train(
             tuning_summary=tuned.summary,
             scorer=lgb_scorer,
             predictions=predictions,
+            selection=selection,
+            backtest_lines=backtest_lines(backtest, chosen) if len(backtest) else [],
+            added=added,
         )
     finally:
         if own_con:
@@ -546,14 +679,29 @@ def _card_metadata(
     data_hash,
     simulated,
     tuning: str = "",
+    selection: Selection | None = None,
+    backtest: pd.DataFrame | None = None,
+    window=None,
 ) -> dict:
     """Plain facts for the audit's board report and model card."""
     from training.gate import trained_on
 
     p = periods
-    model_type = "LightGBM gradient-boosted trees, isotonic-calibrated; 1-20 ventile score"
-    if tuning:
+    kind = selection.chosen if selection else "lightgbm"
+    model_type = f"{CHOICE_LABELS[kind]}, isotonic-calibrated; 1-20 ventile score"
+    if tuning and kind == "lightgbm":
         model_type += f"; hyper-parameter random search: {tuning}"
+    extra = {}
+    if selection is not None:
+        extra["model_choice"] = selection.reason
+    if window is not None:
+        extra["deployed_training"] = (
+            f"Refitted for deployment on referrals received {window.train[0].date()} to "
+            f"{window.train[1].date()} and recalibrated on {window.calibration[0].date()} to "
+            f"{window.calibration[1].date()}, the latest period whose outcomes are known."
+        )
+    if backtest is not None and len(backtest):
+        extra["backtest"] = backtest_lines(backtest, kind)
     return {
         "model_name": name,
         "model_version": version or "not registered",
@@ -568,6 +716,7 @@ def _card_metadata(
             f"{policy.version}: {policy.mode} {policy.target:g}; referral flagged at score "
             f">= {scorer.policy.threshold_score}"
         ),
+        **extra,
     }
 
 
@@ -604,6 +753,10 @@ class RunOutputs:
     predictions: pd.DataFrame
     tuned: Any
     data_hash: str
+    backtest: pd.DataFrame | None = None
+    selection: Selection | None = None
+    reference: dict | None = None
+    added: dict | None = None
 
 
 def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
@@ -615,9 +768,18 @@ def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ev, cf, ex = tmp / "evaluation", tmp / "config", tmp / "explain"
-    for d in (ev, cf, ex):
+    ev, cf, ex, mo = tmp / "evaluation", tmp / "config", tmp / "explain", tmp / "monitoring"
+    for d in (ev, cf, ex, mo):
         d.mkdir(parents=True)
+    if out.reference is not None:
+        (mo / "reference.json").write_text(json.dumps(out.reference, indent=2, default=str))
+    if out.selection is not None:
+        (ev / "model_choice.json").write_text(
+            json.dumps({**out.selection.tags(), "reason": out.selection.reason}, indent=2)
+        )
+    if out.backtest is not None and len(out.backtest):
+        out.backtest.to_csv(ev / "backtest.csv", index=False)
+        backtest_figure(out.backtest, ev / "backtest.png")
     out.predictions.to_parquet(ev / "test_predictions.parquet", index=False)
     out.comparison.to_csv(ev / "comparison.csv", index=False)
     report = {
@@ -642,6 +804,7 @@ def _write_artifacts(tmp: Path, cfg, out: RunOutputs) -> None:
             "best_params": out.tuned.params,
         },
         "results": out.comparison.to_dict(orient="records"),
+        "what_the_tool_adds": out.added,
     }
     (ev / "evaluation_report.json").write_text(json.dumps(report, indent=2, default=str))
     (ev / "evaluation_report.md").write_text(_markdown_report(report, out.comparison))
@@ -718,4 +881,9 @@ def _markdown_report(report: dict, comparison: pd.DataFrame) -> str:
             f"| {MODEL_LABELS.get(r.model, r.model)} | {r.label} | {r.metric} | {r.value:.3f} | "
             f"{r.ci_low:.3f}–{r.ci_high:.3f} |"
         )
+    if report.get("what_the_tool_adds"):
+        from audit.added import sentences
+
+        lines += ["", "## What the tool adds to the screeners", ""]
+        lines += [f"- {line}" for line in sentences(report["what_the_tool_adds"])]
     return "\n".join(lines) + "\n"

@@ -103,6 +103,7 @@ def tune_lightgbm(
     num_threads: int,
     time_budget_seconds: float | None = None,
     progress=None,
+    monotone_constraints: list[int] | None = None,
 ) -> TuningResult:
     """Fit ``n_iter`` candidates and keep the best by validation log loss.
 
@@ -116,6 +117,9 @@ def tune_lightgbm(
         on the data and ``random_state``.  A number: stop before a candidate
         likely to end past this many seconds; the result then records
         ``stopped_by_budget`` when fewer than ``n_iter`` candidates ran.
+    monotone_constraints
+        One sign per feature (+1: the score may only rise with the value),
+        from :func:`features.monotone_signs`; None or all 0 for none.
     """
     if time_budget_seconds is not None and not time_budget_seconds > 0:
         raise ValueError(
@@ -146,6 +150,8 @@ def tune_lightgbm(
             stopped = True
             break
         params = {**base_params(random_state, num_threads), **cand}
+        if monotone_constraints is not None and any(monotone_constraints):
+            params["monotone_constraints"] = [int(m) for m in monotone_constraints]
         booster = lgb.train(
             params,
             train_set,

@@ -199,7 +199,8 @@ def audit(
         if human_from_records is not None:
             frame = _with_recorded_decisions(frame, human_from_records)
         out = out or settings.home / "reports" / f"audit-{run}"
-        kwargs = dict(groups=[g for g in (group or au.DEFAULT_GROUPS)])
+        # Default: the protected characteristics and who referred (when the run has it).
+        kwargs = dict(groups=list(group) if group else None)
         metadata = {"run_id": run, "model_name": settings.model_name}
     else:
         if human_from_records is not None:

@@ -83,6 +83,7 @@ def demo(
         db=db,
         report=True,
         exposure_bias=0.8,
+        source_lean=1.0,
         si_multiplier=1.0,
         burn_in_years=3,
         start="2015-04-01",
@@ -106,7 +107,10 @@ def demo(
     _step(5, "score held-out referrals through the running service")
     shown = _score(db, tracking_uri)
 
-    _step(6, "the screener's page")
+    _step(6, "monitor the champion over the scores it made")
+    _monitor(db, tracking_uri, settings.model_name, home / "reports")
+
+    _step(7, "the screener's page")
     flagged = [r["referral_id"] for r in shown.summary if r["review_recommended"]]
     _page(db, tracking_uri, port, keep_serving, flagged)
 
@@ -123,9 +127,39 @@ def _train(db: Path, tracking_uri: str, random_state: int):
     with progress_bar() as progress:
         result = train(db, config, tracking_uri=tracking_uri, progress=progress)
     print_result(result)
-    for path in _download_reports(result, db.parent / "reports"):
+    files = _download_reports(result, db.parent / "reports")
+    files += _governance_files(files)
+    for path in files:
         console.print(f"Governance file: {path}")
     return result
+
+
+def _governance_files(files: list[Path]) -> list[Path]:
+    """The board's report as an A4 PDF (when Chromium is there) and the transparency record."""
+    from audit.pdf import PdfUnavailableError, html_to_pdf
+    from audit.transparency import write_transparency_record
+    from monitoring import load_monitoring_policy
+
+    made = []
+    report = next((p for p in files if p.name in ("governance_report.html", "report.html")), None)
+    if report is not None and not report.with_suffix(".pdf").exists():
+        try:
+            made.append(html_to_pdf(report, report.with_suffix(".pdf")))
+        except PdfUnavailableError as err:
+            console.print(f"[yellow]No PDF of the board's report:[/yellow] {err}", soft_wrap=True)
+    card = next((p for p in files if p.name == "model_card.json"), None)
+    if card is not None:
+        made += write_transparency_record(card, card.parent, load_monitoring_policy().version)
+    return made
+
+
+def _monitor(db: Path, tracking_uri: str, model_name: str, out: Path) -> None:
+    import records
+    from mast.commands.monitor import print_monitor
+    from monitoring.run import run_monitor
+
+    result = run_monitor(db, records.default_url(), tracking_uri, model_name, out)
+    print_monitor(result)
 
 
 def _download_reports(result, out: Path) -> list[Path]:

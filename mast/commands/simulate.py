@@ -21,6 +21,7 @@ _OPTION = {
     "serious_incident_multiplier": "--si-multiplier",
     "burn_in_years": "--burn-in-years",
     "history_weight": "--history-weight",
+    "source_lean": "--source-lean",
     "start": "--start",
 }
 
@@ -30,7 +31,10 @@ def simulate(
         20_000, "--children", help="Children aged 0-17 living in the local authority at any time."
     ),
     years: int = typer.Option(
-        5, "--years", help="Years in the observed window (the training pipeline needs about 10)."
+        10,
+        "--years",
+        help="Years in the observed window: `mast train` needs about 9.7 with its default "
+        "periods (three 25-month label gaps), so the default is 10.",
     ),
     random_state: int = typer.Option(
         None,
@@ -50,6 +54,12 @@ def simulate(
         help="How much more visible deprived and Black/Mixed families are to agencies at equal "
         "latent risk (0 switches the bias off; see docs/synthetic-world.md).",
     ),
+    source_lean: float = typer.Option(
+        1.0,
+        "--source-lean",
+        help="Strength of the screeners' lean against family, community and anonymous "
+        "referrals (1 as calibrated, 0 switches it off).",
+    ),
     si_multiplier: float = typer.Option(
         1.0,
         "--si-multiplier",
@@ -62,6 +72,13 @@ def simulate(
     ),
     start: str = typer.Option(
         "2015-04-01", "--start", help="First day of the observed window (YYYY-MM-DD)."
+    ),
+    agency_identities: bool = typer.Option(
+        False,
+        "--agency-identities",
+        help="Also write each agency's own records of each person, with realistic errors "
+        "(contract 1.1, for `mast link`); which person is behind each record goes to the "
+        "truth schema only.",
     ),
     validate: bool = typer.Option(
         True,
@@ -78,6 +95,7 @@ def simulate(
     from pydantic import ValidationError
 
     from store import ContractError, connect, set_meta, validate_tables, write_tables
+    from store.identities import validate_identity_tables, write_identity_tables
     from synthetic import SimulationConfig, calibration_report
     from synthetic import simulate as run_simulation
 
@@ -89,6 +107,7 @@ def simulate(
             years=years,
             random_state=settings.random_state if random_state is None else random_state,
             exposure_bias=exposure_bias,
+            source_lean=source_lean,
             serious_incident_multiplier=si_multiplier,
             burn_in_years=burn_in_years,
             start=start,
@@ -105,10 +124,19 @@ def simulate(
 
     with progress_bar() as progress:
         world = run_simulation(config, progress=progress)
+        identities = None
+        if agency_identities:
+            from synthetic.identities import simulate_agency_identities
+
+            progress("writing agency identities", 0, 1)
+            identities = simulate_agency_identities(world.tables, config.random_state)
+            progress("writing agency identities", 1, 1)
         if validate:
             progress("checking the data contract", 0, 1)
             try:
                 validate_tables(world.tables)
+                if identities is not None:
+                    validate_identity_tables(identities.tables, world.tables["agency_events"])
             except ContractError as err:  # a simulator bug, never a user error
                 console.print(f"[red]The simulated tables break the contract:[/red] {err}")
                 raise typer.Exit(code=1) from err
@@ -116,13 +144,23 @@ def simulate(
         progress("writing the store", 0, 1)
         con = connect(db)
         try:
-            write_tables(con, world.tables, truth=world.truth, replace=True)
+            also = None
+            if identities is not None:
+
+                def also(c):
+                    write_identity_tables(c, identities.tables, identities.truth, replace=True)
+
+            write_tables(con, world.tables, truth=world.truth, replace=True, also=also)
             set_meta(con, "synthetic_config", config.model_dump_json())
             progress("writing the store", 1, 1)
             summary = Table("table", "rows", title=f"Simulated into {db}")
             for name, frame in world.tables.items():
                 summary.add_row(name, f"{len(frame):,}")
             summary.add_row("truth.latent_harm", f"{len(world.truth):,}")
+            if identities is not None:
+                for name, frame in identities.tables.items():
+                    summary.add_row(name, f"{len(frame):,}")
+                summary.add_row("truth.agency_record_people", f"{len(identities.truth):,}")
         finally:
             con.close()
     console.print(summary)

@@ -30,6 +30,18 @@ def _fmt(row) -> str:
     return f"{row['value']:.3f}"
 
 
+def _compact_table(title: str, caption: str) -> Table:
+    """A narrow table for a terminal: the four models and what the flag adds."""
+    return Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        title=title,
+        caption=caption,
+    )
+
+
 def comparison_table(comparison, title: str = "Test period: four models side by side") -> Table:
     """The four models against the proxy label and ground-truth harm, with 95% intervals."""
     metrics = ("auc", "average_precision", "brier", "flag_rate", "precision", "recall")
@@ -41,17 +53,11 @@ def comparison_table(comparison, title: str = "Test period: four models side by 
         "precision": "prec.",
         "recall": "recall",
     }
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,
-        title=title,
-        caption=(
-            "proxy: CP plan / looked after label · harm: simulated ground truth\n"
-            "per child: AUC, AP, Brier · per referral: flag rate, precision, recall\n"
-            "[95% interval, bootstrap resampled by referral]"
-        ),
+    table = _compact_table(
+        title,
+        "proxy: CP plan / looked after label · harm: simulated ground truth\n"
+        "per child: AUC, AP, Brier · per referral: flag rate, precision, recall\n"
+        "[95% interval, bootstrap resampled by referral]",
     )
     table.add_column("model", no_wrap=True)
     table.add_column("vs", no_wrap=True)
@@ -69,6 +75,37 @@ def comparison_table(comparison, title: str = "Test period: four models side by 
                 *(_fmt(index.get((model, lab, m))) for m in metrics),
             )
         table.add_section()
+    return table
+
+
+def added_table(added: dict, title: str = "What the flag adds to the screeners") -> Table:
+    """Incremental and union catch per label, and the extra reviews they cost."""
+    table = _compact_table(
+        title,
+        "incremental: of referrals with the outcome that\n"
+        "the screeners closed (no further action, malicious,\n"
+        "early help), the share the flag sends to review\n"
+        "union: the share the screeners or the flag reach\n"
+        f"cost: {added.get('extra_reviews_per_1000') or 0:.0f} extra reviews per 1,000 referrals",
+    )
+    for col in ("vs", "with outcome", "screeners", "flag", "incremental", "union"):
+        table.add_column(col, justify="left" if col == "vs" else "right", no_wrap=True)
+
+    def cell(est: dict) -> str:
+        if est["value"] is None:
+            return "–"
+        return f"{est['value']:.3f}\n{est['ci_low']:.2f}–{est['ci_high']:.2f}"
+
+    for label, e in added.get("labels", {}).items():
+        inc = e["incremental_catch"]
+        table.add_row(
+            label,
+            f"{e['n_with_outcome']:,}",
+            cell(e["screeners_catch"]),
+            cell(e["tool_catch"]),
+            cell(inc) + f"\nof {inc['n']:,}",
+            cell(e["union_catch"]),
+        )
     return table
 
 
@@ -132,12 +169,22 @@ def print_result(result) -> None:
         )
     console.print(periods)
     console.print(comparison_table(result.comparison))
+    if result.added:
+        console.print(added_table(result.added))
     timing = Table("stage", "seconds", title="Time per stage")
     for stage, secs in result.timings.items():
         timing.add_row(stage, f"{secs:.1f}")
     console.print(timing)
     if result.tuning_summary:
         console.print(f"LightGBM tuning: {escape(result.tuning_summary)}")
+    selection = getattr(result, "selection", None)
+    if selection is not None:
+        console.print(f"Model choice: {escape(selection.reason)}", soft_wrap=True)
+    lines = getattr(result, "backtest_lines", [])
+    if lines:
+        console.print("Rolling-origin backtest of the deployed recipe, by test year:")
+        for line in lines:
+            console.print(f"  {escape(line)}", soft_wrap=True)
     verdict = result.gate_verdict
     colour = "green" if verdict == "pass" else "red"
     console.print(

@@ -85,7 +85,12 @@ def referral_query(referral: ReferralIn) -> str:
     return urlencode(
         {
             "referral_id": referral.referral_id,
-            "received_at": referral.received_at.isoformat(timespec="minutes"),
+            # Seconds kept when there are any: a reopened referral must match its record.
+            "received_at": referral.received_at.isoformat(
+                timespec="minutes"
+                if (referral.received_at.second, referral.received_at.microsecond) == (0, 0)
+                else "auto"
+            ),
             "source": str(referral.source),
             "referrer_relationship": str(referral.referrer_relationship),
             "concerns": [str(c) for c in referral.concerns],

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 
 import records
 from records import roles
-from serving.engine import ServingError
+from serving.engine import STORE_TIMEZONE, ServingError
 from serving.page.forms import (
     FormError,
     first,
@@ -32,7 +33,8 @@ from serving.page.forms import (
     referral_from_query,
     referral_query,
 )
-from serving.schemas import ADVISORY_NOTICE, ReferralIn
+from serving.reasons import plain, who_referred
+from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
 from store import vocabulary as v
 
 PAGE_PREFIX = "/page"
@@ -52,6 +54,25 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def uk_time(moment: Any) -> str:
+    """A time as a screener reads it: UK local time, day month year hour:minute.
+
+    Trail times are UTC text ending in ``Z``; store times are naive UK time already.
+    """
+    if moment is None:
+        return ""
+    when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    if when.tzinfo is not None:
+        when = when.astimezone(STORE_TIMEZONE)
+    return when.strftime("%d %b %Y %H:%M")
+
+
+_templates.filters["uk_time"] = uk_time
+# Store codes in words wherever the page shows them (serving.reasons.plain).
+_templates.filters["plain"] = plain
+_templates.filters["who_referred"] = who_referred
 ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
@@ -166,35 +187,8 @@ def _linked(child: dict, index: dict[tuple, list[tuple[str, str]]]) -> dict:
         **child,
         "reasons_for": reasons(child["reasons_for"]),
         "reasons_against": reasons(child["reasons_against"]),
+        "not_found": child.get("not_found", []),
     }
-
-
-def _stored_referral(engine, referral_id: str) -> ReferralIn | None:
-    """A referral already in the store, to reopen it by id."""
-    cur = engine.cursor()
-    columns = ", ".join(v.CONCERN_COLUMNS)
-    row = cur.execute(
-        f"SELECT referral_id, received_at, source, referrer_relationship, {columns} FROM referrals WHERE referral_id = ?",
-        [referral_id],
-    ).fetchone()
-    if row is None:
-        return None
-    children = [
-        r[0]
-        for r in cur.execute(
-            "SELECT person_id FROM referral_children WHERE referral_id = ? ORDER BY person_id",
-            [referral_id],
-        ).fetchall()
-    ]
-    concerns = [c for c, flag in zip(v.CONCERNS, row[4:], strict=True) if flag]
-    return ReferralIn(
-        referral_id=row[0],
-        received_at=row[1],
-        source=row[2],
-        referrer_relationship=row[3],
-        concerns=concerns,
-        children=children,
-    )
 
 
 def _index(
@@ -218,23 +212,35 @@ def _index(
 
 
 def _chronologies(request: Request, user: records.Principal, referral: ReferralIn) -> list[dict]:
+    """Each child's chronology as of the referral, with what was recorded since kept apart."""
     engine, guard = request.app.state.engine, request.app.state.guard
     out = []
     for pid in referral.children:
-        chron = engine.chronology(pid)
+        chron = engine.chronology(pid, referral=referral)
         guard.record(
             "chronology_view",
             user,
             referral_id=referral.referral_id,
             person_ids=[pid],
-            detail={"entries": len(chron["entries"]), "via": "page"},
+            detail={
+                "entries": len(chron["entries"]),
+                "recorded_since": len(chron["recorded_since"]),
+                "as_of": chron["as_of"].isoformat(),
+                "via": "page",
+            },
         )
-        for e in chron["entries"]:
+        for e in chron["entries"] + chron["recorded_since"]:
             e["anchor"] = _anchor(
                 pid, e["person_id"], e["agency"], e["event_type"], e["occurred_at"]
             )
         out.append(chron)
     return out
+
+
+def _refused(status: int, messages: list[str], **context: Any) -> HTMLResponse:
+    return _render(
+        "result.html.j2", status, ok=False, title="Not recorded", messages=messages, **context
+    )
 
 
 def make_page_router() -> APIRouter:
@@ -291,17 +297,14 @@ def make_page_router() -> APIRouter:
         if isinstance(user, Response):
             return user
         params = parse_qs(request.url.query, keep_blank_values=True)
-        store, engine, guard = (
-            records.get_store(request),
-            request.app.state.engine,
-            request.app.state.guard,
-        )
+        store, engine = records.get_store(request), request.app.state.engine
         rid = first(params, "referral_id")
         only_id = rid and not any(
             first(params, k) for k in ("received_at", "source", "referrer_relationship", "children")
         )
+        register = request.app.state.register
         try:
-            referral = _stored_referral(engine, rid) if only_id else referral_from_query(params)
+            referral = register.current(rid) if only_id else referral_from_query(params)
         except FormError as err:
             return _index(request, user, 422, err.messages, params)
         if referral is None:
@@ -309,24 +312,30 @@ def make_page_router() -> APIRouter:
                 request,
                 user,
                 404,
-                [f"No referral {rid!r} in the store: enter it as a new referral below."],
+                [f"No referral {rid!r} is on record: enter it as a new referral below."],
                 params,
             )
-        query = referral_query(referral)
         if store.blind_first() and not store.has_initial_view(referral.referral_id, user):
             return _render(
                 "initial_view.html.j2",
                 user=user,
                 referral=referral,
-                query=query,
+                query=referral_query(referral),
                 view_id=uuid.uuid4().hex,
             )
         try:
-            scored = engine.score(referral)
-            guard.record_score(user, referral, scored, via="page")
+            refusal = register.blind_first_refusal(user, referral)
+            if refusal:
+                raise ServingError(409, refusal)
+            scored, pending = register.score(referral)
+            register.shown(user, referral, scored, pending, via="page")
             chronologies = _chronologies(request, user, referral)
         except ServingError as err:
             return _index(request, user, err.status, [err.detail], params)
+        except records.RuleViolation as err:
+            return _index(request, user, err.status, [err.message], params)
+        # From here on the referral is on record: reopen it by id (its current version).
+        query = urlencode({"referral_id": referral.referral_id})
         index = _row_index(chronologies)
         children = [_linked(child, index) for child in scored["children"]]
         policy = engine.model.policy
@@ -344,6 +353,11 @@ def make_page_router() -> APIRouter:
             closure_reasons=v.CLOSURE_REASONS,
             decision_id=uuid.uuid4().hex,
             override_id=uuid.uuid4().hex,
+            amendment_id=uuid.uuid4().hex,
+            versions=register.versions(referral.referral_id),
+            sources=v.REFERRAL_SOURCES,
+            relationships=v.REFERRER_RELATIONSHIPS,
+            concerns=v.CONCERNS,
             blind_first=store.blind_first(),
         )
 
@@ -426,6 +440,41 @@ def make_page_router() -> APIRouter:
             messages=[f"Audit entry {entry.seq} at {entry.at}, by {entry.actor}."],
             **context,
         )
+
+    @router.post("/referral/{referral_id}/amend", response_class=HTMLResponse)
+    def post_amendment(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
+        """Correct the referral's content: a new version, kept beside the earlier ones."""
+        user = _user(request)
+        if isinstance(user, Response):
+            return user
+        context = {
+            "user": user,
+            "back": urlencode({"referral_id": referral_id}),
+            "referral_id": referral_id,
+        }
+        register = request.app.state.register
+        try:
+            referral = referral_from_query({**form, "referral_id": [referral_id]})
+            body = AmendmentIn(
+                amendment_id=first(form, "amendment_id") or "",
+                reason=first(form, "reason"),
+                **referral.model_dump(exclude={"referral_id"}),
+            )
+            refusal = register.blind_first_refusal(user, referral)
+            if refusal:
+                raise ServingError(409, refusal)
+            register.amend(user, referral, reason=body.reason, amendment_id=body.amendment_id)
+        except FormError as err:
+            return _refused(422, err.messages, **context)
+        except ValidationError as err:
+            return _refused(422, messages_of(err), **context)
+        except ServingError as err:
+            return _refused(err.status, [err.detail], **context)
+        except records.RuleViolation as err:
+            return _refused(err.status, [err.message], **context)
+        return RedirectResponse(f"{PAGE_PREFIX}/referral?{context['back']}", status_code=303)
 
     @router.post("/referral/{referral_id}/decision", response_class=HTMLResponse)
     def post_decision(

@@ -134,3 +134,64 @@ def test_zero_events_in_a_large_group_still_fail():
     df["rid"] = np.arange(len(df))
     _, verdict = run(df)
     assert any("grp = D" in r and "false-positive" in r for r in verdict.reasons)
+
+
+def who_referred(miss_family: float, n: int = 1500) -> pd.DataFrame:
+    """Professional and family referrals, each with ground-truth harm in 40%; the tool
+    misses 50% of harmed professional referrals and ``miss_family`` of harmed family ones.
+    The proxy label is the same for both groups, so only the harm lens can see a gap."""
+    rows = []
+    for grp, source, miss in (
+        ("professional", "professional", 0.5),
+        ("family, friend, anonymous or self", "family", miss_family),
+    ):
+        n_pos = int(0.4 * n)
+        caught = n_pos - int(miss * n_pos)
+        for i in range(n):
+            harmed = i < n_pos
+            flag = int(harmed and i < caught)
+            rows.append((grp, source, int(harmed), flag, flag))
+    df = pd.DataFrame(
+        rows, columns=["family_or_community", "source_group", "y_harm", "flag", "y_true"]
+    )
+    df["rid"] = np.arange(len(df))
+    df["grp"] = "all"
+    return df
+
+
+def run_who(df, groups=("grp", "family_or_community", "source_group"), y_harm="y_harm"):
+    result = audit_predictions(
+        df,
+        y_true="y_true",
+        flag="flag",
+        score=None,
+        y_prob=None,
+        band=None,
+        groups=list(groups),
+        referral_col="rid",
+        y_harm=y_harm,
+        human_flag=None,
+        n_boot=200,
+        random_state=0,
+        mitigation=False,
+    )
+    return result, evaluate_gate(result)
+
+
+def test_the_gate_judges_missed_family_referrals_against_ground_truth():
+    """Issue #14: the default gate checks the false-negative rate against harm, family and
+    community referrals against professional ones, with its interval."""
+    result, fair = run_who(who_referred(0.5))
+    assert "family_or_community" in result.lenses["tool_vs_harm"].groups
+    assert not any("family_or_community" in r for r in fair.reasons), fair.reasons
+    _, unfair = run_who(who_referred(0.95))
+    failed = [r for r in unfair.reasons if "family_or_community" in r]
+    assert failed and "false-negative rate" in failed[0] and "CI" in failed[0]
+    assert "ground-truth harm" in failed[0] and "times that of professional" in failed[0]
+
+
+def test_without_ground_truth_the_who_referred_rule_is_noted_not_passed_silently():
+    df = who_referred(0.95).drop(columns="y_harm")
+    _, verdict = run_who(df, groups=("grp", "family_or_community"), y_harm=None)
+    assert any("not in this audit, so not judged" in n and "fnr" not in n for n in verdict.notes)
+    assert any("family_or_community" in n for n in verdict.notes)

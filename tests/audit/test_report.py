@@ -19,6 +19,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHAP = [
     {"feature": "referrals_last_12m", "importance": 0.31},
     {"feature": "police_dv_12m", "importance": 0.12},
+    {"feature": "child_prior_referrals_12m", "importance": 0.05},
 ]
 META = {
     "model_name": "mast-referral-screening",
@@ -63,6 +64,29 @@ def test_report_is_self_contained_and_in_order(report_html):
     positions = [html.index(s) for s in sections]
     assert positions == sorted(positions)
     assert "never decides" in html and "referrals_last_12m" in html and "LightGBM" in html
+
+
+def test_page_one_is_for_a_lay_reader(report_html):
+    """The decision, the verdict in words, rates "in 100", chance said plainly; no raw codes."""
+    from features import catalogue
+
+    html = report_html.read_text()
+    summary = html[html.index('id="summary"') : html.index('id="performance"')]
+    assert "What the board is asked to decide" in summary
+    assert "in every 100" in summary
+    assert "could be chance" in summary or "very unlikely to be chance" in summary
+    assert "the least deprived areas" in summary and "the most deprived areas" in summary
+    for code in ("deprivation_quintile", "age_band", "fpr", "selection_rate", "(CI "):
+        assert code not in summary
+    # Sections numbered 1, 2, 3 ... without a gap, a glossary among them.
+    numbers = [int(n) for n in re.findall(r'<h2 id="[a-z]+"[^>]*>(\d+)\.', html)]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert "Glossary" in html
+    # A catalogue feature is shown by its definition, not its name.
+    definition = next(s.definition for s in catalogue() if s.name == "child_prior_referrals_12m")
+    assert definition in html and ">child_prior_referrals_12m<" not in html
+    # A4 for print.
+    assert "size: A4" in html
 
 
 def test_training_hooks_write_report_and_card(tmp_path, audit_result):

@@ -90,22 +90,25 @@ def driver():
     d.quit()
 
 
+def _open_s1(driver, base: str, token: str) -> None:
+    """Sign in with a token and open the flagged referral S1, already in the store."""
+    from selenium.webdriver.common.by import By
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.get(f"{base}/page/")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "sign-in").click()
+    assert driver.find_element(By.ID, "who").text == "Sam Screener"
+    driver.find_element(By.ID, "open-referral-id").send_keys("S1")
+    driver.find_element(By.ID, "open").click()
+
+
 def test_screener_walks_a_flagged_referral(served, driver):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     base, store, token = served
-    ARTIFACTS.mkdir(exist_ok=True)
-
-    # Sign in with a token.
-    driver.get(f"{base}/page/")
-    driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.ID, "sign-in").click()
-    assert driver.find_element(By.ID, "who").text == "Sam Screener"
-
-    # Open a flagged referral already in the store.
-    driver.find_element(By.ID, "open-referral-id").send_keys("S1")
-    driver.find_element(By.ID, "open").click()
+    _open_s1(driver, base, token)
     flag = driver.find_element(By.ID, "flag").text
     assert "mandatory multi-agency review recommended" in flag
     assert "advisory" in driver.find_element(By.ID, "advisory").text.lower()
@@ -150,3 +153,43 @@ def test_screener_walks_a_flagged_referral(served, driver):
     )
     assert decisions[0].payload["flagged"] is True
     assert store.verify().ok
+
+
+def test_amended_referral_and_the_chronology_as_of_it(served, driver):
+    """A screener amends a flagged referral: both versions show, the flag stays, hindsight is apart."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    base, store, token = served
+    _open_s1(driver, base, token)
+
+    # The chronology as of the referral, with what came after in its own section.
+    since = driver.find_element(By.ID, "since-C1")
+    assert since.text == "Recorded since this referral"
+    chronology = driver.find_element(By.ID, "chronology-C1").text
+    main, later = chronology.split("Recorded since this referral", 1)
+    assert "section47 enquiry" not in main and "section47 enquiry" in later
+    assert "A2 (partner, joined 01 Sep 2026" in main
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "chronology"))
+    driver.save_screenshot(str(ARTIFACTS / "page_chronology_as_of.png"))
+
+    # Amend it: the police were not the referrer after all.
+    driver.execute_script("document.querySelector('#amend details').open = true")
+    form = driver.find_element(By.ID, "amend-form")
+    Select(form.find_element(By.NAME, "source")).select_by_value("school")
+    Select(form.find_element(By.NAME, "referrer_relationship")).select_by_value("teacher")
+    for box in form.find_elements(By.NAME, "concerns"):
+        if box.is_selected() != (box.get_attribute("value") == "other"):
+            box.click()
+    driver.find_element(By.ID, "amend-reason").send_keys(
+        "The school made this referral; the police only passed it on."
+    )
+    driver.find_element(By.ID, "record-amendment").click()
+    versions = driver.find_element(By.ID, "versions").text
+    assert "2 versions" in versions and "the local authority's records" in versions
+    assert "The school made this referral" in versions
+    assert "flagged in an earlier version" in driver.find_element(By.ID, "flag").text
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.save_screenshot(str(ARTIFACTS / "page_amended_referral.png"))
+    (entry,) = store.referral_versions("S1")
+    assert entry.payload["version"] == 2 and entry.payload["source"] == "school"

@@ -320,7 +320,7 @@ def test_chunked_training_build_equals_one_query():
 
 def test_a_count_of_one_reads_in_the_singular():
     """ "1 children on this referral" read wrongly to screeners; every counted unit has a singular."""
-    specs = [s for s in catalogue() if s.aggregate in ("value", "max", "sum")]
+    specs = [s for s in catalogue() if s.aggregate in ("value", "max", "sum") and not s.reads_as]
     for spec in specs:
         one, two = spec.describe(1), spec.describe(2)
         assert two == f"2 {spec.unit}"
@@ -331,6 +331,58 @@ def test_a_count_of_one_reads_in_the_singular():
     assert catalogue_spec("child_prior_referrals_12m").describe(1) == (
         "1 referral in the last 12 months"
     )
+
+
+def test_ages_and_spans_read_as_a_person_says_them():
+    """Issue #14: no "176 months old" or "5514 days"; ages in years and months, spans as "ago"."""
+    age = catalogue_spec("child_age_months")
+    assert age.describe(176) == "the child is aged 14 years 8 months"
+    assert age.describe(12) == "the child is aged 1 year"
+    assert age.describe(5) == "the child is aged 5 months"
+    last = catalogue_spec("child_days_since_last_referral")
+    assert last.describe(5514) == "the child's previous referral was 15 years ago"
+    assert last.describe(1) == "the child's previous referral was 1 day ago"
+    assert last.describe(400) == "the child's previous referral was 1 year 1 month ago"
+    joined = catalogue_spec("household_days_since_adult_joined")
+    assert joined.describe(61) == "the newest adult joined the household 2 months ago"
+    for spec in catalogue():
+        for value in (0, 1, 30, 176, 5514):
+            text = spec.describe(value)
+            assert "months old" not in text and " days since" not in text, (spec.name, text)
+
+
+def test_every_feature_says_whether_it_records_what_happened_or_what_was_decided():
+    from features.definitions import DECIDED, NATURES
+
+    for spec in catalogue():
+        assert spec.nature in NATURES, spec.name
+    decided = {s.name for s in catalogue() if s.nature == DECIDED}
+    assert {"referral_source_family", "referrer_grandparent", "child_prior_nfa_ever"} <= decided
+    assert "child_prior_malicious_ever" in decided
+    assert "adults_da_perpetrator_ever_max" not in decided
+    md = features.catalogue_markdown()
+    assert "| what was decided |" in md and "| what happened |" in md
+    assert "may only raise risk" in md and "not a model input by default" in md
+
+
+def test_constrained_inputs_leave_out_who_referred_and_constrain_referral_counts():
+    names = [s.name for s in catalogue()]
+    inputs = features.model_inputs(names)
+    assert not [n for n in inputs if n.startswith(("referral_source_", "referrer_"))]
+    assert not [n for n in inputs if catalogue_spec(n).about_referrer]
+    assert features.model_inputs(names, constrained=False) == names
+    signs = dict(zip(inputs, features.monotone_signs(inputs), strict=True))
+    for n in (
+        "child_prior_referrals_12m",
+        "child_prior_nfa_ever",
+        "child_prior_malicious_ever",
+        "child_prior_family_declined_ever",
+        "child_prior_early_help_ever",
+        "child_prior_referrals_same_concern_ever",
+    ):
+        assert signs[n] == 1, n
+    assert signs["adults_da_perpetrator_ever_max"] == 0
+    assert set(features.monotone_signs(inputs, constrained=False)) == {0}
 
 
 def catalogue_spec(name: str):

@@ -88,6 +88,12 @@ EQUIVALENT: dict[str, str] = {
     )
     for subject in ("household_adults", "household_parents", "siblings")
 }
+# The data contract refuses a referral child aged 18 or over on received_at, so no
+# stored referral about an adult was received at their 18th birthday.
+EQUIVALENT[
+    "r.received_at < (p.date_of_birth + INTERVAL '18' YEAR) (CTE final SELECT) "
+    "in [referrals, household_adults]"
+] = "a referral about someone aged 18 or over is refused by the data contract"
 
 
 def _cell(x) -> str:

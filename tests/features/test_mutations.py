@@ -27,9 +27,17 @@ from features.sql import feature_query
 from tests.features.mutants import comparisons, worlds
 
 # Comparisons whose off-by-one twin cannot change any result, each with why,
-# keyed by ``Mutation.name`` ("<comparison> (CTE ..., column ...)").  None today:
-# every one of them is caught.
-EQUIVALENT: dict[str, str] = {}
+# keyed by ``Mutation.name`` ("<comparison> (CTE ..., column ...)").
+ADULT_REFERRALS_REFUSED = (
+    "the data contract refuses a referral child aged 18 or over on received_at "
+    "(store.contract.adult_referral_children), so no stored referral about a person "
+    "is received at their 18th birthday: < and <= agree on every store"
+)
+EQUIVALENT: dict[str, str] = {
+    "h.received_at < h.adult_at (CTE ref_agg, column childhood_referrals)": (
+        ADULT_REFERRALS_REFUSED
+    ),
+}
 
 
 def _first_difference(table, expected) -> str | None:

@@ -20,8 +20,9 @@ as_of``) or whose household gains and loses an adult that day, or gained
 one exactly 3, 6 or 12 months before; memberships (a child's second home,
 an adult joining, an adult leaving, a child's home ending) whose start or
 end is recorded exactly as a referral arrives; prior referrals received exactly on every referral
-window's edge; and referrals about an adult received exactly at their 18th
-birthday.  ``tests/features/test_mutations.py`` checks these are enough:
+window's edge; and referrals about an adult of today received at the last
+moment before their 18th birthday (one at the birthday itself is refused by
+the data contract).  ``tests/features/test_mutations.py`` checks these are enough:
 flipping any comparison of the feature SQL by one changes some feature.
 """
 
@@ -149,6 +150,7 @@ def random_world(
         membership(mover, "H001", "partner", moved)
 
     referrals, ref_children, decisions = [], [], []
+    born = {p["person_id"]: pd.Timestamp(p["date_of_birth"]) for p in people}
     hh_ids = list(children_by_hh)
     for r in range(n_referrals):
         hh = hh_ids[int(rng.integers(0, len(hh_ids)))]
@@ -159,6 +161,12 @@ def random_world(
         received = _ts(rng)
         if r < N_MIDNIGHT:  # the boundary scenarios need referrals received at midnight
             received = received.normalize()
+        # Only children: the contract refuses a referral child aged 18 or over (no
+        # draw is skipped, so the rest of the world is as it was).
+        young = [k for k in chosen if born[k] + pd.DateOffset(years=d.ADULT_YEARS) > received]
+        chosen = young or [min(child_ids, key=lambda k: -born[k].value)]
+        if born[chosen[0]] + pd.DateOffset(years=d.ADULT_YEARS) <= received:
+            received = born[chosen[0]] + pd.DateOffset(years=d.ADULT_YEARS) - pd.Timedelta(days=1)
         concerns = rng.random(len(v.CONCERNS)) < 0.3
         if not concerns.any():
             concerns[int(rng.integers(0, len(v.CONCERNS)))] = True
@@ -468,12 +476,14 @@ def _boundaries(
         referral(
             second["received_at"] - pd.Timedelta(days=days), child_ids_of[second["referral_id"]]
         )
-    # Referrals about adults of today received at 10 and exactly at their 18th birthday.
+    # Referrals about adults of today received at 10 and at the last moment before
+    # their 18th birthday (the contract refuses a referral child aged 18 or over).
     dob = {p["person_id"]: pd.Timestamp(p["date_of_birth"]) for p in people}
     adults = sorted({m["person_id"] for m in members if m["role"] in v.ADULT_ROLES})
     for a in rng.choice(adults, size=min(3, len(adults)), replace=False):
         for years in (10, d.ADULT_YEARS):
-            referral(dob[a] + pd.DateOffset(years=years), [a])
+            at = dob[a] + pd.DateOffset(years=years)
+            referral(at - pd.Timedelta(microseconds=1) if years == d.ADULT_YEARS else at, [a])
 
 
 def store_of(tables: dict[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:

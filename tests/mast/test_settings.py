@@ -11,7 +11,14 @@ from mast.settings import get_settings
 
 @pytest.fixture
 def env(monkeypatch):
-    for name in ("MAST_HOME", "MAST_DB", "MAST_RANDOM_STATE", "MAST_SEED"):
+    for name in (
+        "MAST_HOME",
+        "MAST_DB",
+        "MAST_RANDOM_STATE",
+        "MAST_SEED",
+        "MAST_TRACKING_URI",
+        "MLFLOW_TRACKING_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -39,6 +46,40 @@ def test_random_state_is_read_under_its_old_name_too(env):
     assert get_settings().random_state == 8  # the new name wins
 
 
+def test_mlflow_tracking_uri_is_honoured_under_mast_tracking_uri(env):
+    assert get_settings().tracking_uri == "sqlite:///mlflow/mlflow.db"
+    env.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    assert get_settings().tracking_uri == "sqlite:///elsewhere.db"
+    env.setenv("MAST_TRACKING_URI", "sqlite:///mast.db")
+    assert get_settings().tracking_uri == "sqlite:///mast.db"  # MAST's own variable wins
+
+
+@pytest.mark.parametrize("command", ["models", "promote"])
+def test_registry_commands_use_mlflow_tracking_uri(env, tmp_path, command):
+    """A user who sets only MLflow's variable promotes and lists in the store they trained in."""
+    from typer.testing import CliRunner
+
+    import training
+    from mast.cli import app
+
+    seen = {}
+    env.setattr(training, "list_versions", lambda uri, name: seen.setdefault("uri", uri) and [])
+
+    def fake_promote(version, uri, override_by, reason, name):
+        seen["uri"] = uri
+        return {}
+
+    env.setattr(training, "promote", fake_promote)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env.setenv("MLFLOW_TRACKING_URI", uri)
+    args = [command] + (["3"] if command == "promote" else [])
+    CliRunner().invoke(app, args)
+    assert seen["uri"] == uri
+    seen.clear()
+    CliRunner().invoke(app, [*args, "--tracking-uri", "sqlite:///option.db"])
+    assert seen["uri"] == "sqlite:///option.db"  # the option wins
+
+
 def test_the_demo_seeds_training(monkeypatch, tmp_path):
     """`mast demo --random-state S` trains with S, not the config file's seed."""
     import training
@@ -55,3 +96,24 @@ def test_the_demo_seeds_training(monkeypatch, tmp_path):
     monkeypatch.setattr(demo, "_download_reports", lambda result, out: [])
     demo._train(tmp_path / "mast.duckdb", "sqlite:///x.db", 4321)
     assert seen["random_state"] == 4321 != training.TrainConfig.from_toml().random_state
+
+
+def test_the_demo_says_clearly_when_it_cannot_make_the_pdf(monkeypatch, tmp_path, capsys):
+    """Without Chromium the demo still writes the transparency record and says why no PDF."""
+    import json
+
+    from mast.commands import demo
+    from mast.progress import console
+    from tests.audit.test_transparency import CARD
+
+    monkeypatch.setenv("MAST_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    report = tmp_path / "report.html"
+    report.write_text("<html><body>report</body></html>")
+    card = tmp_path / "model_card.json"
+    card.write_text(json.dumps(CARD))
+    with console.capture() as captured:
+        made = demo._governance_files([report, card])
+    assert "No PDF of the board's report" in captured.get()
+    assert "chromium" in captured.get().lower()
+    assert {p.name for p in made} == {"transparency_record.json", "transparency_record.html"}
+    assert not (tmp_path / "report.pdf").exists()

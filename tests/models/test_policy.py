@@ -72,3 +72,31 @@ def test_bad_scores_and_labels_name_the_parameter_and_row():
         resolve_policy(sens, np.array([4, 5, 6]), y_true=np.array([0, 1]))
     r = resolve_policy(sens, np.array([4, 5, 6, 12]), y_true=np.array([0, 0, 1, 1]))
     assert r.threshold_score == 6 and r.achieved_sensitivity == 1.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_closures_policy_flags_from_the_lowest_score_where_closures_reach_the_yield(seed):
+    """Issue #14: "flag when at least 1 in 5 closures with a score that high had the outcome",
+    against a plain loop over thresholds."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    scores = rng.integers(1, 21, n)
+    y = (rng.random(n) < scores / 40).astype(int)
+    closed = rng.random(n) < 0.5
+    policy = FlagPolicy(version="t", mode="closures", closure_yield=0.2)
+    got = resolve_policy(policy, scores, y, closed)
+    want = next(t for t in range(1, 22) if t == 21 or y[closed & (scores >= t)].mean() >= 0.2)
+    assert got.threshold_score == want
+    assert got.mode == "closures" and got.target == 0.2
+    if want > 1:
+        assert y[closed & (scores >= want - 1)].mean() < 0.2
+    with pytest.raises(ValueError, match="closed"):
+        resolve_policy(policy, scores, y)
+    with pytest.raises(ValueError, match="closure_yield"):
+        FlagPolicy(version="t", mode="closures", closure_yield=0)
+
+
+def test_the_policy_file_records_the_closures_option():
+    text = DEFAULT_POLICY_FILE.read_text()
+    assert "closure_yield" in text and '"closures"' in text
+    assert load_policy().closure_yield == 0.2

@@ -20,6 +20,17 @@ from serving import ADVISORY_NOTICE, ServingError
 from store import vocabulary as v
 
 KNOWN_CHILDREN = ("C1", "C2")
+# Recorded after the store's referral S1 was received: hindsight, kept apart.
+LATER_EVENT = {
+    "record": "agency_event",
+    "detail": None,
+    "agency": "children_social_care",
+    "event_type": "section47_enquiry",
+    "person_id": "C1",
+    "relationship": "child",
+    "occurred_at": datetime(2026, 10, 9, 11, 0),
+    "recorded_at": datetime(2026, 10, 9, 16, 0),
+}
 POLICE_EVENT = {
     "record": "agency_event",
     "detail": "as perpetrator",
@@ -69,14 +80,19 @@ class FakeEngine:
             f"INSERT INTO referrals VALUES ('S1', TIMESTAMP '2026-10-02 09:30', 'police', 'police_officer', {', '.join(map(str, flags))})"
         )
         self._con.execute("INSERT INTO referral_children VALUES ('S1', 'C1')")
+        # The store's referrals by id, as the real engine's snapshot indexes them.
+        self.snapshot = SimpleNamespace(referral={"S1": 0})
 
     def cursor(self):
         return self._con.cursor()
 
-    def score(self, referral) -> dict:
+    def check_children(self, referral) -> None:
         for pid in referral.children:
             if pid not in KNOWN_CHILDREN:
                 raise ServingError(404, f"Unknown child: no person_id {pid!r} in the store.")
+
+    def score(self, referral, with_records: bool = True, with_features: bool = False) -> dict:
+        self.check_children(referral)
         flagged = "domestic_abuse" in {str(c) for c in referral.concerns}
         score = 17 if flagged else 6
         children = []
@@ -130,11 +146,16 @@ class FakeEngine:
             "scored_at": datetime.now(UTC),
         }
 
-    def chronology(self, person_id: str, as_of=None) -> dict:
+    def chronology(self, person_id: str, as_of=None, *, referral=None) -> dict:
         if person_id not in KNOWN_CHILDREN:
             raise ServingError(404, f"Unknown child: no person_id {person_id!r} in the store.")
+        cut = (
+            referral.received_at.replace(tzinfo=None)
+            if referral is not None
+            else datetime(2026, 11, 1)
+        )
         rows = []
-        for e in (SCHOOL_EVENT, POLICE_EVENT):
+        for e in (SCHOOL_EVENT, POLICE_EVENT, LATER_EVENT):
             late = (e["recorded_at"] - e["occurred_at"]).days
             rows.append(
                 {
@@ -151,11 +172,22 @@ class FakeEngine:
             )
         return {
             "person_id": person_id,
-            "as_of": datetime.now(UTC),
+            "referral_id": referral.referral_id if referral is not None else None,
+            "as_of": datetime(2026, 10, 1, 10, 0),
             "late_after_days": 30,
             "household_ids": ["H1"],
-            "people": [{"person_id": "A2", "role": "partner"}],
-            "entries": rows,
+            "people": [
+                {"person_id": person_id, "relationship": "child", "joined": None, "left": None},
+                {
+                    "person_id": "A2",
+                    "relationship": "partner",
+                    "joined": datetime(2026, 9, 1),
+                    "left": None,
+                    "lives_with_child": True,
+                },
+            ],
+            "entries": [r for r in rows if r["recorded_at"] < cut],
+            "recorded_since": [r for r in rows if r["recorded_at"] >= cut],
         }
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ import pytest
 
 import features
 from serving import ADVISORY_NOTICE
+from serving.reasons import is_silent
 
 REFERRAL = {
     "referral_id": "N1",
@@ -21,8 +23,17 @@ REFERRAL = {
 }
 
 
+_ids = itertools.count()
+
+
 def body(**changes):
-    return {**REFERRAL, **changes}
+    """The referral with ``changes``: under a fresh id when the content changes.
+
+    A referral's content is fixed the first time MAST receives its id
+    (records/register.py), so a variant is a new referral.
+    """
+    fresh = {"referral_id": f"N1-{next(_ids)}"} if changes else {}
+    return {**REFERRAL, **fresh, **changes}
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +61,16 @@ def test_every_response_says_it_is_advisory(scored, client):
     assert "advisory" in scored["advisory_notice"].lower()
     assert "professional judgement" in scored["advisory_notice"]
     assert "advisory" in scored["recommendation"].lower()
-    chron = client.get("/v1/children/C1/chronology").json()
+    chron = client.get("/v1/children/C1/chronology", params={"referral_id": "N1"}).json()
     assert chron["advisory_notice"] == ADVISORY_NOTICE
     assert "advisory" in client.get("/v1/model").json()["advisory_notice"].lower()
 
 
 def test_chronology_names_the_event_type_as_reason_records_do(scored, client):
     """One name for one thing: a chronology entry and a reason's record both say ``event_type``."""
-    entries = client.get("/v1/children/C1/chronology").json()["entries"]
+    entries = client.get("/v1/children/C1/chronology", params={"referral_id": "N1"}).json()[
+        "entries"
+    ]
     assert entries, "C1 has a history in the test store"
     assert all("event_type" in e and "event" not in e for e in entries)
     records = [rec for c in scored["children"] for r in c["reasons_for"] for rec in r["records"]]
@@ -115,7 +128,13 @@ def test_reasons_match_a_direct_shap_call(scored, engine):
     for i, pid in enumerate(keys["person_id"]):
         child = next(c for c in scored["children"] if c["person_id"] == pid)
         row = contrib.iloc[i]
-        expected_up = [f for f, c in row.sort_values(ascending=False).items() if c > 1e-3][:5]
+        # A value that records nothing (0, false, not raised) is never a reason (issue #14).
+        values = engine.reasons.values(X.iloc[i].to_dict())
+        expected_up = [
+            f
+            for f, c in row.sort_values(ascending=False).items()
+            if c > 1e-3 and not is_silent(values[f])
+        ][:5]
         assert [r["feature"] for r in child["reasons_for"]] == expected_up
         for r in child["reasons_for"]:
             assert math.isclose(r["contribution"], row[r["feature"]], rel_tol=1e-9)
@@ -215,13 +234,16 @@ def test_missing_field_is_422_naming_it(client):
     assert any("referrer_relationship" in e["loc"] for e in r.json()["detail"])
 
 
-def test_chronology_unknown_child_is_404(client):
-    r = client.get("/v1/children/NOBODY/chronology")
-    assert r.status_code == 404 and "NOBODY" in r.json()["detail"]
+def test_chronology_of_someone_not_on_the_referral_is_refused(scored, client):
+    r = client.get("/v1/children/NOBODY/chronology", params={"referral_id": "N1"})
+    assert r.status_code == 403 and "NOBODY" in r.json()["detail"]
 
 
-def test_chronology_in_the_future_is_refused(client):
-    r = client.get("/v1/children/C1/chronology", params={"as_of": "2099-01-01T00:00:00"})
+def test_chronology_in_the_future_is_refused(scored, client):
+    r = client.get(
+        "/v1/children/C1/chronology",
+        params={"referral_id": "N1", "as_of": "2099-01-01T00:00:00"},
+    )
     assert r.status_code == 422
 
 
@@ -260,7 +282,12 @@ def test_anonymous_gets_health_only(anonymous, engine):
 def test_role_matrix(anonymous, tokens, role, score, chronology, model):
     h = {"Authorization": f"Bearer {tokens[role]}"}
     assert anonymous.post("/v1/referrals/score", json=REFERRAL, headers=h).status_code == score
-    assert anonymous.get("/v1/children/C1/chronology", headers=h).status_code == chronology
+    assert (
+        anonymous.get(
+            "/v1/children/C1/chronology", params={"referral_id": "N1"}, headers=h
+        ).status_code
+        == chronology
+    )
     assert anonymous.get("/v1/model", headers=h).status_code == model
 
 
@@ -281,7 +308,7 @@ def test_scores_and_chronology_views_are_logged(client, records_store):
     entries, _ = records_store.query(referral_id="AUD1", limit=100)
     new = entries[len(before) :]
     kinds = sorted(e.kind for e in new)
-    assert kinds == ["chronology_view", "score_view"]
+    assert kinds == ["chronology_view", "referral", "score_view"]
     score = next(e for e in new if e.kind == "score_view")
     assert score.actor == "test screener" and score.role == "screener"
     assert score.payload["person_ids"] == ["C1", "C2"]
@@ -340,9 +367,15 @@ def test_a_zero_count_really_has_no_records(engine, when):
 
 
 def test_blind_first_mode_hides_the_score_until_an_initial_view(client, records_store, tokens):
+    from fastapi.testclient import TestClient
+
     governance = records_store.verify_token(tokens["governance"])
     referral = body(referral_id="BLIND-1")
     records_store.set_blind_first(True, governance, "test: blind-first on the API")
+    # A screener who has seen no score of C1 or C2 (blind-first holds by child:
+    # the session's screener has seen many since 2026-10-01).
+    token, _ = records_store.create_token("blind screener", "screener")
+    client = TestClient(client.app, headers={"Authorization": f"Bearer {token}"})
     try:
         refused = client.post("/v1/referrals/score", json=referral)
         assert refused.status_code == 409 and "initial view" in refused.json()["detail"]

@@ -22,29 +22,39 @@ def con(tmp_path_factory):
     c.close()
 
 
-def reference(person_id: str, as_of: datetime, late_days: int = LATE_AFTER_DAYS):
-    """Row by row: who lives with the child as known at as_of, and their records."""
-    t = tables()
+def lived_with(m: pd.DataFrame, person_id: str, as_of: datetime) -> tuple[set, dict]:
+    """Row by row: the child's households and who lived with the child in the 24 months before as_of, as known then."""
     ts = pd.Timestamp
-    m = t["household_members"]
+    since = ts(as_of) - pd.DateOffset(months=24)
 
-    def current(r):
-        if ts(r.recorded_at) >= as_of or ts(r.start_date) > as_of:
-            return False
-        ended = r.end_date is not None and ts(r.end_date) < as_of
-        known = r.end_recorded_at is not None and ts(r.end_recorded_at) < as_of
-        return not (ended and known)
+    def missing(x):
+        return x is None or pd.isna(x)
 
-    homes = {r.household_id for r in m.itertuples() if r.person_id == person_id and current(r)}
+    def known(r):
+        return ts(r.recorded_at) < as_of and ts(r.start_date) <= as_of
+
+    def end(r):
+        recorded = not missing(r.end_recorded_at) and ts(r.end_recorded_at) < as_of
+        return ts(r.end_date) if not missing(r.end_date) and recorded else ts(as_of)
+
+    stays = [r for r in m.itertuples() if r.person_id == person_id and known(r)]
+    homes = {r.household_id for r in stays if max(ts(r.start_date), since) <= end(r)}
     who = {person_id: "child"}
     for r in m.itertuples():
-        if (
-            r.household_id in homes
-            and r.person_id != person_id
-            and r.role in v.ADULT_ROLES
-            and current(r)
-        ):
-            who[r.person_id] = r.role
+        if r.person_id == person_id or r.role not in v.ADULT_ROLES or not known(r):
+            continue
+        for c in stays:
+            start = max(ts(r.start_date), ts(c.start_date), since)
+            if c.household_id == r.household_id and start <= min(end(r), end(c)):
+                who[r.person_id] = min(who.get(r.person_id, r.role), r.role)
+    return homes, who
+
+
+def reference(person_id: str, as_of: datetime, late_days: int = LATE_AFTER_DAYS):
+    """Row by row: who lived with the child in the 24 months before as_of, as known then, and their records."""
+    t = tables()
+    ts = pd.Timestamp
+    homes, who = lived_with(t["household_members"], person_id, as_of)
     out = []
     for e in t["agency_events"].itertuples():
         if e.person_id in who and ts(e.recorded_at) < as_of:
@@ -182,7 +192,11 @@ def test_household_is_the_features_household_on_the_day_a_membership_ends(tmp_pa
             features.build_features(c, refs, referral_children).X["household_n_adults"].iloc[0]
         )
         people = chronology(c, "C1", as_of)["people"]
-        adults = [p["person_id"] for p in people if p["relationship"] in v.ADULT_ROLES]
+        adults = [
+            p["person_id"]
+            for p in people
+            if p["relationship"] in v.ADULT_ROLES and p["lives_with_child"]
+        ]
         assert len(adults) == n_adults, as_of
         assert ("A3" in adults) == (as_of == datetime(2020, 6, 30)), as_of
     c.close()
@@ -242,3 +256,89 @@ def test_late_counts_whole_days_as_documented(tmp_path):
     assert entries["missed_appointment"]["late"] is False
     assert entries["ed_attendance"]["days_to_record"] == 31
     assert entries["ed_attendance"]["late"] is True
+
+
+def test_as_of_a_referral_keeps_what_came_after_apart(con):
+    """Cut at a referral: former adults of the last 24 months with their dates, siblings, and hindsight apart."""
+    cut, now = datetime(2020, 7, 10), datetime(2026, 11, 1)
+    got = chronology(con, "C1", cut, siblings=("C1", "C2"), until=now)
+    people = {p["person_id"]: p for p in got["people"]}
+    # A3 moved out ten days before the referral (recorded on 3 July): shown, with the day he left.
+    assert people["A3"]["relationship"] == "partner"
+    assert people["A3"]["left"] == datetime(2020, 6, 30)
+    assert people["A3"]["lives_with_child"] is False
+    assert people["A1"]["lives_with_child"] is True and people["A1"]["left"] is None
+    assert people["A1"]["joined"] == datetime(2014, 1, 1)
+    assert people["C2"]["relationship"] == "sibling"
+    assert "A2" not in people  # joined in 2026: not part of the picture in 2020
+    assert all(e["recorded_at"] < cut for e in got["entries"])
+    assert got["recorded_since"], "the fixture has records entered after 2020"
+    assert all(cut <= e["recorded_at"] < now for e in got["recorded_since"])
+    # Together they are every record of the same people up to now: nothing lost, nothing twice.
+    both = sorted(
+        (e["occurred_at"], e["person_id"], e["event_type"])
+        for e in got["entries"] + got["recorded_since"]
+    )
+    whole = chronology(con, "C1", now, siblings=("C2",))
+    same_people = {p["person_id"] for p in got["people"]}
+    expected = sorted(
+        (e["occurred_at"], e["person_id"], e["event_type"])
+        for e in whole["entries"]
+        if e["person_id"] in same_people
+    )
+    assert set(both) <= set(expected) | {x for x in both if x[1] == "A3"}
+    assert {x for x in expected if x[1] in same_people - {"A3"}} <= set(both)
+    assert any(e["person_id"] == "C2" for e in got["entries"] + got["recorded_since"])
+
+
+def test_the_child_is_not_listed_among_the_adults(con):
+    got = chronology(con, "C1", datetime(2026, 11, 1))
+    adults = [p["person_id"] for p in got["people"] if p["relationship"] in v.ADULT_ROLES]
+    assert "C1" not in adults and adults
+    assert [p["person_id"] for p in got["people"] if p["relationship"] == "child"] == ["C1"]
+
+
+def test_simulated_referrals_show_everyone_who_lived_with_the_child_before(tmp_path):
+    """On a simulated world: each referral's chronology holds every adult of the 24 months before it.
+
+    The demo's case is among them: parents who lived with the child until
+    after the referral are shown, and nothing recorded after received_at is
+    among the entries.
+    """
+    import synthetic
+    from store import connect, write_tables
+
+    world = synthetic.small_world(random_state=5, n_children=1_200, years=3)
+    t = world.tables
+    path = tmp_path / "world.duckdb"
+    con = connect(path)
+    write_tables(con, t)
+    con.close()
+    con = duckdb.connect(str(path), read_only=True)
+    m = t["household_members"]
+    rc = t["referral_children"].merge(t["referrals"][["referral_id", "received_at"]])
+    # Children whose adults moved out within a month after the referral (the demo's case) first.
+    leaving = m[m["role"].isin(v.ADULT_ROLES) & m["end_date"].notna()]
+    pairs = []
+    for r in rc.itertuples():
+        homes = set(m.loc[m["person_id"] == r.person_id, "household_id"])
+        after = leaving[
+            leaving["household_id"].isin(homes)
+            & (leaving["end_date"] > r.received_at)
+            & (leaving["end_date"] <= r.received_at + pd.Timedelta(days=31))
+        ]
+        if len(after):
+            pairs.append(r)
+        if len(pairs) == 15:
+            break
+    pairs += list(rc.sample(15, random_state=1).itertuples())
+    assert len(pairs) > 15, "the world has referrals whose adults left just after them"
+    until = max(t["agency_events"]["recorded_at"]) + pd.Timedelta(days=1)
+    for r in pairs:
+        cut = pd.Timestamp(r.received_at).to_pydatetime()
+        got = chronology(con, r.person_id, cut, until=until.to_pydatetime())
+        _, who = lived_with(m, r.person_id, cut)
+        assert {p["person_id"]: p["relationship"] for p in got["people"]} == who, r
+        assert all(e["recorded_at"] < cut for e in got["entries"])
+        assert all(e["recorded_at"] >= cut for e in got["recorded_since"])
+    con.close()

@@ -46,7 +46,13 @@ def test_chronology_as_of_out_of_range_is_422_naming_it(client, moment):
 
 
 def test_the_bounds_themselves_are_accepted(client):
-    r = client.get("/v1/children/C1/chronology", params={"as_of": "1900-01-01T00:00:00+00:00"})
+    # A chronology is opened for a referral naming the child (issue #13), so score one first.
+    valid = {**REFERRAL, "received_at": "2024-01-01T09:00:00+00:00"}
+    assert client.post("/v1/referrals/score", json=valid).status_code == 200
+    r = client.get(
+        "/v1/children/C1/chronology",
+        params={"referral_id": "DATE1", "as_of": "1900-01-01T00:00:00+00:00"},
+    )
     assert r.status_code == 200, r.text
 
 
@@ -64,8 +70,12 @@ def test_keep_alive_connection_survives_an_extreme_date(app, tokens):
 
     headers = {"Authorization": f"Bearer {tokens['screener']}"}
     with serve_in_thread(app) as base, httpx.Client(base_url=base, headers=headers) as http:
+        valid = {**REFERRAL, "received_at": "2024-01-01T09:00:00+00:00"}
+        assert http.post("/v1/referrals/score", json=valid, timeout=30).status_code == 200
         bad = http.post(
             "/v1/referrals/score", json={**REFERRAL, "received_at": EXTREMES[1]}, timeout=30
         )
-        good = http.get("/v1/children/C1/chronology", timeout=30)  # same connection
+        good = http.get(  # same connection
+            "/v1/children/C1/chronology", params={"referral_id": "DATE1"}, timeout=30
+        )
     assert (bad.status_code, good.status_code) == (422, 200)

@@ -25,6 +25,8 @@ CASES = [
     ("/v1/referrals/score", "POST", NEGATIVE),
     ("/v1/children/{person_id}/chronology", "GET", POSITIVE),
     ("/v1/children/{person_id}/chronology", "GET", NEGATIVE),
+    ("/v1/referrals/{referral_id}/amendments", "POST", POSITIVE),
+    ("/v1/referrals/{referral_id}/amendments", "POST", NEGATIVE),
 ]
 MAX_EXAMPLES = 40
 
@@ -68,12 +70,13 @@ def test_known_children_at_any_moment_never_5xx(client):
     )
     concerns = st.lists(st.sampled_from(v.CONCERNS), min_size=1, max_size=3, unique=True)
     statuses = []
+    ids = iter(range(10**6))
 
     @given(moment=moments, tz=offsets, child_ids=children, cs=concerns)
     @settings(max_examples=80, deadline=None, derandomize=True, database=None)
     def run(moment, tz, child_ids, cs):
         body = {
-            "referral_id": "FUZZ1",
+            "referral_id": f"FUZZ{next(ids)}",
             "received_at": moment.replace(tzinfo=tz).isoformat(),
             "source": "school",
             "referrer_relationship": "teacher",

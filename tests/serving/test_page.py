@@ -122,9 +122,15 @@ def test_flagged_referral_page(app, tokens, store):
     assert links and links <= rows
     assert len(links) == 4  # 2 children x (1 raising + 1 lowering record)
     assert "late (78 days)" in html  # the school record was entered late
-    # Who saw what is in the trail: one score view, one chronology view per child.
+    # Who saw what is in the trail: one score view, one chronology view per child,
+    # and the referral's content as MAST first received it (version 1).
     entries, _ = store.query(referral_id="PF1")
-    assert sorted(e.kind for e in entries) == ["chronology_view", "chronology_view", "score_view"]
+    assert sorted(e.kind for e in entries) == [
+        "chronology_view",
+        "chronology_view",
+        "referral",
+        "score_view",
+    ]
     assert {e.actor for e in entries} == {"Page screener"}
 
 
@@ -284,3 +290,61 @@ def test_cross_site_post_refused(app, tokens, store):
         headers={"Origin": "https://evil.example"},
     )
     assert r.status_code == 403 and store.query(kind=records.kinds.DECISION)[1] == 0
+
+
+def test_the_bypass_through_the_page_is_refused(app, tokens, store):
+    """The new-referral form with an existing id and milder content, or another child: refused."""
+    client = browser(app, tokens["screener"])
+    assert open_referral(client, FLAGGED).status_code == 200
+    before = store.verify()
+    milder = open_referral(client, {**UNFLAGGED, "referral_id": "PF1"})
+    assert milder.status_code == 409
+    text = htmllib.unescape(milder.text)
+    assert "already recorded (version 1) with different content" in text
+    assert "source: recorded police, sent family" in text
+    assert "concerns: recorded domestic abuse, sent neglect" in text
+    other_child = open_referral(client, {**FLAGGED, "children": "C1"})
+    assert (
+        other_child.status_code == 409
+        and "children: recorded C1, C2, sent C1" in htmllib.unescape(other_child.text)
+    )
+    after = store.verify()
+    assert (after.entries, after.head_hash) == (before.entries, before.head_hash)
+    # Still flagged: the decision form still refuses to close it.
+    html = open_referral(client, {"referral_id": "PF1"}).text
+    hidden = form_fields(html, "decision-form")
+    refused = client.post(
+        "/page/referral/PF1/decision",
+        data={**hidden, "decision": "no_further_action", "rationale": "closing"},
+    )
+    assert refused.status_code == 422
+
+
+def test_an_amendment_on_the_page_keeps_both_versions_and_the_flag(app, tokens, store):
+    client = browser(app, tokens["screener"])
+    assert open_referral(client, {**FLAGGED, "referral_id": "PA1"}).status_code == 200
+    amendment = {
+        "amendment_id": "amend-PA1-0001",
+        "received_at": "2026-10-01T10:00",
+        "source": "family",
+        "referrer_relationship": "grandparent",
+        "concerns": ["neglect"],
+        "children": "C1, C2",
+    }
+    no_reason = client.post("/page/referral/PA1/amend", data=amendment)
+    assert no_reason.status_code == 422 and "reason" in no_reason.text
+    done = client.post(
+        "/page/referral/PA1/amend",
+        data={**amendment, "reason": "The grandmother made the referral, not the police."},
+    )
+    assert done.status_code == 303, done.text
+    page = client.get(done.headers["location"])
+    assert page.status_code == 200
+    html = htmllib.unescape(page.text)
+    assert "This referral has been amended: 2 versions" in html
+    assert 'id="version-1"' in page.text and 'id="version-2"' in page.text
+    assert "The grandmother made the referral, not the police." in html
+    assert "flagged in an earlier version" in html
+    versions = store.referral_versions("PA1")
+    assert [e.payload["version"] for e in versions] == [1, 2]
+    assert [e.payload["flagged"] for e in versions] == [True, False]

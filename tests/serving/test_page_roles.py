@@ -47,17 +47,23 @@ def _referral(flagged: bool) -> dict:
     }
 
 
+def _scored(client, tokens, flagged: bool = False) -> dict:
+    """A referral the service has scored (so it is on record), as posted."""
+    referral = _referral(flagged=flagged)
+    scored = client.post(
+        "/v1/referrals/score",
+        json=referral,
+        headers={"Authorization": f"Bearer {tokens['screener']}"},
+    )
+    assert scored.status_code == 200, scored.text
+    return referral
+
+
 def _request(client, tokens, action: str, path: str) -> tuple[str, dict | None, dict | None]:
     """A valid (url, json, params) for ``action``; decisions need a referral the service has scored."""
     n = next(_ids)
     if action in (roles.RECORD_DECISION, roles.RECORD_OVERRIDE, roles.RECORD_INITIAL_VIEW):
-        referral = _referral(flagged=action == roles.RECORD_OVERRIDE)
-        scored = client.post(
-            "/v1/referrals/score",
-            json=referral,
-            headers={"Authorization": f"Bearer {tokens['screener']}"},
-        )
-        assert scored.status_code == 200, scored.text
+        referral = _scored(client, tokens, flagged=action == roles.RECORD_OVERRIDE)
         url = path.replace("{referral_id}", referral["referral_id"])
         body = {
             roles.RECORD_DECISION: {
@@ -79,7 +85,14 @@ def _request(client, tokens, action: str, path: str) -> tuple[str, dict | None, 
     if action == roles.SCORE_REFERRAL:
         return path, _referral(flagged=False), None
     if action == roles.VIEW_CHRONOLOGY:
-        return path.replace("{person_id}", "C1"), None, {"referral_id": f"MXC{n}"}
+        # A chronology is opened for a child named on a referral on record.
+        referral = _scored(client, tokens)
+        return path.replace("{person_id}", "C1"), None, {"referral_id": referral["referral_id"]}
+    if action == roles.AMEND_REFERRAL:
+        referral = _scored(client, tokens)
+        body = {k: val for k, val in referral.items() if k != "referral_id"}
+        body.update(concerns=["neglect", "other"], amendment_id=f"mx-amd-{n:06d}", reason="matrix")
+        return path.replace("{referral_id}", referral["referral_id"]), body, None
     if action == roles.SET_CONFIG:
         return path, {"enabled": False, "reason": "matrix"}, None
     return path, None, None

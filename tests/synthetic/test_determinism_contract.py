@@ -114,3 +114,18 @@ def test_serious_incident_multiplier_changes_nothing_else(small, small_config):
         for w in (small, many)
     ]
     pd.testing.assert_frame_equal(rest[0].reset_index(drop=True), rest[1].reset_index(drop=True))
+
+
+def test_no_referral_names_an_adult(small):
+    """Every referral child is under 18 on received_at (a plain reference: birthday arithmetic by hand)."""
+    t = small.tables
+    born = dict(zip(t["people"]["person_id"], t["people"]["date_of_birth"], strict=True))
+    received = dict(zip(t["referrals"]["referral_id"], t["referrals"]["received_at"], strict=True))
+    for rid, pid in zip(
+        t["referral_children"]["referral_id"], t["referral_children"]["person_id"], strict=True
+    ):
+        dob, on = born[pid], received[rid]
+        age = on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+        assert age < 18, (rid, pid, dob, on)
+    # and every referral written names a child
+    assert set(t["referrals"]["referral_id"]) == set(t["referral_children"]["referral_id"])

@@ -266,3 +266,17 @@ def test_start_again_syndrome_history_weight_is_under_used(small_config):
         return float(d.isin(["assessment", "strategy_discussion"]).mean())
 
     assert assessed_share_of_repeats(1.0) > assessed_share_of_repeats(0.0) + 0.05
+
+
+def test_source_lean_closes_family_referrals_more_and_zero_switches_it_off(small_config):
+    """The screeners' lean against family referrals (issue #14's tests need it on and off)."""
+    from synthetic import simulate
+
+    def nfa_gap(lean: float) -> float:
+        cfg = small_config.model_copy(update={"source_lean": lean, "n_children": 4_000})
+        t = simulate(cfg).tables
+        d = t["screening_decisions"].merge(t["referrals"][["referral_id", "source"]])
+        nfa = d["decision"].eq("no_further_action").groupby(d["source"]).mean()
+        return float(nfa["family"] - nfa["police"])
+
+    assert nfa_gap(1.0) > nfa_gap(0.0) + 0.05

@@ -37,6 +37,8 @@ def test_mast_train_on_a_simulated_store(tmp_path, scale, monkeypatch):
         assert text in out.output
     # The search that chose the model is shown, not only logged as a tag.
     assert "LightGBM tuning: 2 of 2 candidates: complete search" in out.output
+    assert "Model choice: On the calibration period" in out.output
+    assert out.output.count("Referrals received") == 3  # the backtest, one line a year
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version_by_alias(MODEL_NAME, "candidate")
     # The audit really ran: a verdict of its own ("not run" means it crashed or was
@@ -56,6 +58,75 @@ def test_mast_train_on_a_simulated_store(tmp_path, scale, monkeypatch):
     assert run.data.tags["tuning_search"] == "complete"
     assert 0.5 < run.data.metrics["lightgbm.proxy.auc"] <= 1
     assert run.data.metrics["shap.additivity_max_abs_err"] < 1e-6
+    # The deployed model was chosen, refitted and registered with its backtest.
+    assert mv.tags["deployed_model"] in {"lightgbm", "l1_logistic"}
+    assert mv.tags["backtest"].count("AUC") == 3  # three test years on a 10-year store
+    _monitor_the_champion(db, uri, mv, tmp_path, client)
+
+
+def _monitor_the_champion(db, uri, mv, tmp_path, client):
+    """From outside: promote, log scores as the service does, then `mast monitor` on the CLI."""
+    import records
+    from features import build_features
+    from mast.cli import app
+    from serving.access import Guard
+    from serving.model import load_champion
+    from store import connect
+    from training import promote
+
+    promote(str(mv.version), uri, override_by="test", reason="monitoring test")
+    champion = load_champion(uri, MODEL_NAME)
+    con = connect(db, read_only=True)
+    refs = con.execute(
+        "SELECT * FROM referrals ORDER BY received_at DESC, referral_id LIMIT 120"
+    ).df()
+    con.register("_r", refs[["referral_id"]])
+    kids = con.execute("SELECT rc.* FROM referral_children rc JOIN _r USING (referral_id)").df()
+    table = build_features(con, referrals=refs, referral_children=kids)
+    con.close()
+    keys = table.keys.reset_index(drop=True)
+    out = champion.scorer.predict_referrals(
+        table.X.reset_index(drop=True), keys["referral_id"].to_numpy()
+    )
+    out["referral_id"] = keys["referral_id"].to_numpy()
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    store = records.RecordsStore(url)
+    _, screener = store.create_token("A Screener", "screener")
+    guard = Guard(store)
+    for rid, g in out.groupby("referral_id"):
+        referral = type("Referral", (), {"referral_id": rid, "children": ["x"]})()
+        guard.record_score(
+            screener,
+            referral,
+            {
+                "request_id": rid,
+                "model_version": champion.version,
+                "highest_score": int(g["referral_score"].iloc[0]),
+                "multi_agency_review_recommended": bool(g["referral_flag"].iloc[0]),
+            },
+        )
+    store.close()
+    res = CliRunner().invoke(
+        app,
+        [
+            "monitor",
+            "--db",
+            str(db),
+            "--records-db",
+            url,
+            "--tracking-uri",
+            uri,
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "120 referrals scored" in res.output
+    assert "against a planned 10%" in res.output and "scores PSI" in res.output
+    assert "differ" not in res.output  # rescored exactly as the trail says they were shown
+    reports = list(tmp_path.glob("monitoring-*.html"))
+    assert len(reports) == 1 and "Flag rate each month" in reports[0].read_text()
+    assert client.list_artifacts(mv.run_id, "monitoring")
 
 
 def test_a_short_store_is_refused_by_the_cli(tmp_path, monkeypatch):

@@ -82,6 +82,74 @@ def test_predictions_artifact_and_run_contents(trained):
         assert name in {Path(a.path).name for a in client.list_artifacts(result.run_id, folder)}
 
 
+def _reference_added(preds: pd.DataFrame, label: str) -> dict:
+    """Issue #14's figures, plainly, from the predictions file alone."""
+    ref = preds.groupby("referral_id").agg(
+        flag=("flag", "max"),
+        y=(label, "max"),
+        decision=("screener_decision", "first"),
+    )
+    pos = ref[ref["y"] == 1]
+    closed = pos[pos["decision"].isin(["no_further_action", "early_help"])]
+    review = ref["decision"] == "strategy_discussion"
+    return {
+        "incremental_catch": closed["flag"].mean(),
+        "incremental_n": len(closed),
+        "union_catch": ((pos["flag"] == 1) | (pos["decision"] == "strategy_discussion")).mean(),
+        "extra_reviews_per_1000": 1000 * ((ref["flag"] == 1) & ~review).sum() / len(ref),
+    }
+
+
+def test_what_the_tool_adds_equals_a_plain_pandas_computation(trained):
+    """Incremental and union catch, in the run's metrics and evaluation report, recomputed
+    with plain pandas from the predictions file the run logged."""
+    result, uri = trained
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    local = Path(client.download_artifacts(result.run_id, "evaluation"))
+    preds = pd.read_parquet(local / "test_predictions.parquet")
+    assert {"referral_source", "source_group", "screener_decision", "closure_reason"} <= set(
+        preds.columns
+    )
+    report = json.loads((local / "evaluation_report.json").read_text())["what_the_tool_adds"]
+    metrics = client.get_run(result.run_id).data.metrics
+    for label, column in (("harm", "y_harm"), ("proxy", "y_true")):
+        want = _reference_added(preds, column)
+        got = report["labels"][label]
+        assert want["incremental_n"] > 0
+        assert got["incremental_catch"]["n"] == want["incremental_n"]
+        assert got["incremental_catch"]["value"] == pytest.approx(want["incremental_catch"])
+        assert got["union_catch"]["value"] == pytest.approx(want["union_catch"])
+        assert metrics[f"added.{label}.incremental_catch"] == pytest.approx(
+            want["incremental_catch"]
+        )
+        assert metrics[f"added.{label}.union_catch"] == pytest.approx(want["union_catch"])
+    assert report["extra_reviews_per_1000"] == pytest.approx(want["extra_reviews_per_1000"])
+    assert result.added["labels"]["harm"]["incremental_catch"]["value"] == pytest.approx(
+        _reference_added(preds, "y_harm")["incremental_catch"]
+    )
+
+
+def test_the_audit_looks_by_who_referred_and_the_board_reads_what_the_tool_adds(trained):
+    result, uri = trained
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    audit = json.loads(
+        Path(client.download_artifacts(result.run_id, "audit/audit_metrics.json")).read_text()
+    )
+    for lens in ("tool_vs_proxy", "tool_vs_harm", "human_vs_proxy"):
+        groups = audit["lenses"][lens]["groups"]
+        assert {"family_or_community", "source_group", "referrer_relationship"} <= set(groups)
+    verdict = json.loads(
+        Path(client.download_artifacts(result.run_id, "audit/gate_verdict.json")).read_text()
+    )
+    judged = " ".join(verdict["reasons"] + verdict["notes"])
+    assert "family_or_community" not in judged or "not in this audit" not in judged
+    html = Path(
+        client.download_artifacts(result.run_id, "audit/governance_report.html")
+    ).read_text()
+    assert "What the tool adds to the screeners" in html
+    assert "would have sent" in html and "extra multi-agency reviews per 1,000" in html
+
+
 def test_model_card_says_what_it_was_trained_on(trained):
     """The board reads which store, which snapshot and which period, not "not stated"."""
     result, uri = trained
@@ -93,7 +161,42 @@ def test_model_card_says_what_it_was_trained_on(trained):
     assert result.data_hash in card["description"]
     assert f"{p.train_start.date()} to {p.train_end.date()}" in card["description"]
     model_type = json.loads(local.read_text())["model_details"]["type"]
-    assert "random search: 2 of 2 candidates: complete search" in model_type
+    run = client.get_run(result.run_id)
+    if run.data.tags["deployed_model"] == "lightgbm":
+        assert "random search: 2 of 2 candidates: complete search" in model_type
+    else:
+        assert model_type.startswith("L1 logistic regression")
+
+
+def test_the_registered_model_is_the_chosen_one_refitted_with_its_backtest(trained):
+    """Chosen on the calibration period, refitted on the latest closed data, with evidence."""
+    result, uri = trained
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mv = client.get_model_version(MODEL_NAME, result.model_version)
+    chosen = mv.tags["deployed_model"]
+    assert chosen in ("lightgbm", "l1_logistic")
+    assert "calibration period" in mv.tags["selection_reason"]
+    assert result.scorer.kind == chosen
+    lgb, l1 = (float(mv.tags[f"selection_auc_{k}"]) for k in ("lightgbm", "l1_logistic"))
+    assert (chosen == "lightgbm") == (lgb - l1 >= TrainConfig().deploy.min_auc_gain)
+    params = client.get_run(result.run_id).data.params
+    p = result.periods
+    # Refitted on everything closed: its calibration window ends where the test period ends.
+    assert params["deploy.calibration"].endswith(str(p.test_end.date()))
+    assert params["deploy.train"].startswith(str(p.train_start.date()))
+    local = Path(client.download_artifacts(result.run_id, "evaluation"))
+    bt = pd.read_csv(local / "backtest.csv")
+    assert bt["fold"].nunique() >= 1
+    assert set(bt["model"]) == {"lightgbm", "l1_logistic"}
+    assert bt["test_end"].max() == str(p.test_end.date())
+    assert "AUC" in mv.tags["backtest"]
+    assert (local / "backtest.png").exists()
+    ref = json.loads(
+        Path(client.download_artifacts(result.run_id, "monitoring/reference.json")).read_text()
+    )
+    assert set(ref["features"]) == set(result.scorer.feature_names)
+    # The audit judged the deployed recipe's flags for the test period: it flags someone.
+    assert 0 < result.predictions["flag"].mean() < 0.5
 
 
 def test_registered_candidate_scores_like_memory(trained, fake_store):
@@ -166,7 +269,7 @@ def test_ground_truth_never_changes_the_features_or_the_model(fake_store, tmp_pa
     Both runs build their features from their own store (no prebuilt
     feature table), so a feature that read the truth schema would differ.
     """
-    from features import build_features
+    from features import build_features, model_inputs
     from store import connect
 
     path, _, _, _ = fake_store
@@ -201,7 +304,8 @@ def test_ground_truth_never_changes_the_features_or_the_model(fake_store, tmp_pa
     }
     a, b = runs["original"], runs["scrambled"]
     assert a.feature_rows == len(a_ft.X)  # the features really were built from the store
-    assert list(a.scorer.feature_names) == list(a_ft.X.columns)
+    # The model's inputs: the features less who referred (issue #14, [inputs] constrained).
+    assert list(a.scorer.feature_names) == model_inputs(list(a_ft.X.columns))
     pa, pb = a.predictions, b.predictions
     np.testing.assert_array_equal(pa["y_prob"], pb["y_prob"])
     np.testing.assert_array_equal(pa["score"], pb["score"])
@@ -237,9 +341,19 @@ def test_the_same_seed_gives_the_same_model_on_a_loaded_machine(fake_store, tmp_
     assert {k: params[f"lightgbm.{k}"] for k in first} != first
     assert quiet.tuning_summary == loaded.tuning_summary == "4 of 4 candidates: complete search"
     pq, pl = quiet.predictions, loaded.predictions
-    for col in ("y_prob", "score", "flag", "l1_logistic_probability", "rule_score"):
+    for col in (
+        "y_prob",
+        "score",
+        "flag",
+        "lightgbm_probability",
+        "lightgbm_score",
+        "l1_logistic_probability",
+        "rule_score",
+    ):
         np.testing.assert_array_equal(pq[col], pl[col], err_msg=col)
-    assert quiet.scorer.booster.model_to_string() == loaded.scorer.booster.model_to_string()
+    assert quiet.scorer.kind == loaded.scorer.kind
+    if quiet.scorer.kind == "lightgbm":
+        assert quiet.scorer.booster.model_to_string() == loaded.scorer.booster.model_to_string()
     assert (
         mlflow.MlflowClient(f"sqlite:///{tmp_path}/l.db")
         .get_run(loaded.run_id)
@@ -260,7 +374,7 @@ def test_the_same_seed_gives_the_same_model_on_a_loaded_machine(fake_store, tmp_
         Path(client.download_artifacts(cut.run_id, "evaluation/evaluation_report.json")).read_text()
     )
     assert report["tuning"]["stopped_by_budget"] is True
-    assert not np.array_equal(cut.predictions["y_prob"], pq["y_prob"])
+    assert not np.array_equal(cut.predictions["lightgbm_probability"], pq["lightgbm_probability"])
 
 
 def test_only_truth_module_reads_ground_truth():

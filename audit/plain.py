@@ -1,0 +1,181 @@
+"""The board's first page in words a lay member can act on.
+
+Raw codes (``deprivation_quintile``, ``fpr``, a 64-character hash) never
+reach the summary: attributes and groups get human names, rates are said as
+"X in 100", and a gap between groups is said to be one that "could be chance"
+or "is very unlikely to be chance" from its 95% interval.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+ATTRIBUTE_LABELS = {
+    "deprivation_quintile": "how deprived the home area is",
+    "ethnicity": "ethnicity",
+    "sex": "sex",
+    "age_band": "age",
+    "disability": "disability",
+    "imd_decile": "how deprived the home area is (tenths)",
+}
+_GROUP_PHRASES = {
+    ("deprivation_quintile", "1 (most deprived)"): "the most deprived areas",
+    ("deprivation_quintile", "5 (least deprived)"): "the least deprived areas",
+}
+METRIC_WORDS = {
+    "fpr": ("wrongly flags", "who did not go on to the outcome"),
+    "fnr": ("misses", "who went on to the outcome"),
+    "selection_rate": ("flags", ""),
+    "tpr": ("flags", "who went on to the outcome"),
+}
+_HASH = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def attribute_label(attr: str) -> str:
+    """``deprivation_quintile`` -> "how deprived the home area is"; intersections joined by "and"."""
+    return " and ".join(
+        ATTRIBUTE_LABELS.get(a.strip(), a.strip().replace("_", " ")) for a in attr.split("×")
+    )
+
+
+def children_phrase(attr: str, group: str) -> str:
+    """The children of a group, in words: "Black girls in the most deprived areas"."""
+    noun, before, after = "children", [], []
+    for a, g in zip(attr.split(" × "), group.split(" × "), strict=False):
+        a, g = a.strip(), g.strip()
+        unknown = g.lower() == "not recorded"
+        if a == "ethnicity":
+            (after if unknown else before).append(
+                "whose ethnicity is not recorded" if unknown else g
+            )
+        elif a == "sex":
+            if unknown:
+                after.append("whose sex is not recorded")
+            else:
+                noun = {"female": "girls", "male": "boys"}.get(g.lower(), f"{g} children")
+        elif a == "age_band":
+            after.append(
+                "whose age is not recorded" if unknown else f"aged {g}" if g[:1].isdigit() else g
+            )
+        elif a == "disability":
+            if unknown:
+                after.append("whose disability status is not recorded")
+            elif g.lower() == "yes":
+                before.append("disabled")
+            else:
+                after.append("without a recorded disability")
+        elif a == "deprivation_quintile":
+            if unknown:
+                after.append("whose home area is not recorded")
+            elif (a, g) in _GROUP_PHRASES:
+                after.append(f"in {_GROUP_PHRASES[(a, g)]}")
+            else:
+                after.append(f"in areas in deprivation fifth {g} (1 is the most deprived)")
+        else:
+            after.append(f"in the group '{g}' ({attribute_label(a)})")
+    words = [*before, noun] + ([", ".join(after)] if after else [])
+    return " ".join(words).strip()
+
+
+def in_100(rate: float | None) -> str:
+    """A rate as a count out of 100 ("12"), the form "X in 100" reads best in."""
+    if rate is None:
+        return "an unknown number"
+    n = 100 * rate
+    return f"{n:.0f}" if n >= 1 or n == 0 else "fewer than 1"
+
+
+def chance_words(ratio: Mapping[str, Any] | None) -> str:
+    """Whether a gap between two groups could be chance, from its ratio's 95% interval."""
+    if not ratio or ratio.get("ci_low") is None or ratio.get("ci_high") is None:
+        return "there are too few children to say whether the difference is chance"
+    if ratio["ci_low"] <= 1 <= ratio["ci_high"]:
+        return "the difference could be chance"
+    return "the difference is very unlikely to be chance"
+
+
+def gap_sentence(
+    lens, attr: str, group: str, ref: str, metric: str = "fpr", ratio=None
+) -> str | None:
+    """ "For children in A, the tool wrongly flags X in every 100 ..., where it ... Y for B; ..."
+
+    ``ratio`` is the interval of the ratio between the two groups; by default
+    ``group``'s against the reference ``ref``.
+    """
+    groups = lens.groups.get(attr, {})
+    if group not in groups or ref not in groups:
+        return None
+    a, b = groups[group].get(metric, {}), groups[ref].get(metric, {})
+    if a.get("value") is None or b.get("value") is None:
+        return None
+    verb, whom = METRIC_WORDS.get(metric, ("flags", "children"))
+    if ratio is None:
+        by_group = lens.disparities.get(attr, {}).get("by_group", {})
+        ratio = by_group.get(group, {}).get(metric, {}).get("ratio")
+    return (
+        f"For {children_phrase(attr, group)}, the tool {verb} {in_100(a['value'])} in every 100 "
+        f"{whom}, where it {verb} {in_100(b['value'])} for {children_phrase(attr, ref)}; "
+        f"{chance_words(ratio)}."
+    )
+
+
+def largest_gap_sentence(lens, attr: str, metric: str = "fpr") -> str | None:
+    """The widest gap by ``attr`` between groups large enough to conclude from, in words.
+
+    By deprivation the board asks about the two ends, so the least and the
+    most deprived areas are compared whenever both are large enough.
+    """
+    ends = ("5 (least deprived)", "1 (most deprived)")
+    groups = lens.groups.get(attr, {})
+    if attr == "deprivation_quintile" and all(
+        g in groups and not groups[g]["too_small"] for g in ends
+    ):
+        return gap_sentence(lens, attr, *ends, metric)
+    gap = lens.disparities.get(attr, {}).get("largest_gap", {}).get(metric)
+    if not gap:
+        return None
+    return gap_sentence(lens, attr, gap["lowest"], gap["highest"], metric, gap.get("ratio"))
+
+
+_REASON = re.compile(r"^(?P<attr>[^=:]+?) = (?P<group>[^:]+): (?P<rest>.*)$")
+_METRIC_FROM_TEXT = {
+    "false-positive rate": "fpr",
+    "false-negative rate": "fnr",
+    "flag rate": "selection_rate",
+    "true-positive rate": "tpr",
+}
+
+
+def reason_sentences(lens, reasons: list[str], limit: int = 4) -> tuple[list[str], int]:
+    """The gate's reasons for failing, as sentences; and how many more there are.
+
+    A reason names an attribute, a group and the measure; it is said again as
+    the two groups' rates "in 100" and whether the gap could be chance.
+    """
+    out: list[str] = []
+    seen = set()
+    for reason in reasons:
+        m = _REASON.match(reason)
+        sentence = None
+        if m:
+            attr, group = m["attr"].strip(), m["group"].strip()
+            metric = next((v for k, v in _METRIC_FROM_TEXT.items() if k in m["rest"]), None)
+            ref_m = re.search(r"(?:that of|from) (.+?)(?:,| by| outside)", m["rest"])
+            ref = (
+                ref_m.group(1).strip() if ref_m else lens.disparities.get(attr, {}).get("reference")
+            )
+            if metric and ref and (attr, group, metric) not in seen:
+                seen.add((attr, group, metric))
+                sentence = gap_sentence(lens, attr, group, ref, metric)
+        if sentence is None and not m:
+            sentence = reason[0].upper() + reason[1:]
+        if sentence and sentence not in out:
+            out.append(sentence)
+    return out[:limit], max(len(out) - limit, 0)
+
+
+def short_hashes(text: str) -> str:
+    """A 64-character content hash shortened to its first 12 characters."""
+    return _HASH.sub(lambda m: m.group(1) + "…", text)

@@ -1,0 +1,29 @@
+"""Who is this adult? Linking people across agencies without a shared identifier.
+
+``link_records`` resolves each agency's own records (contract 1.1
+``agency_records``) into persons with a Splink model trained without labels;
+``write_links`` stores the result as ``person_links`` and
+``possible_matches``; :mod:`linkage.quality` measures it against the
+simulator's truth.
+"""
+
+from linkage.model import LinkageResult, LinkageRules, blocking_rules, rule_version, splink_settings
+from linkage.prepare import prepare_records, read_records
+from linkage.quality import cluster_quality, naive_person_key, pairwise_quality
+from linkage.run import link_records
+from linkage.store import write_links
+
+__all__ = [
+    "LinkageResult",
+    "LinkageRules",
+    "blocking_rules",
+    "cluster_quality",
+    "link_records",
+    "naive_person_key",
+    "pairwise_quality",
+    "prepare_records",
+    "read_records",
+    "rule_version",
+    "splink_settings",
+    "write_links",
+]

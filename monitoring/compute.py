@@ -1,0 +1,184 @@
+"""Per-period monitoring figures from scored referrals, and the breaches they trigger.
+
+:func:`monitor_periods` works on a plain frame (one row per referral and
+child) so it can be tested on a constructed drift without a service, a
+trail or a store; :mod:`monitoring.sources` builds that frame from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from monitoring.cbpe import expected_auc, expected_flag_metrics, referral_probability
+from monitoring.drift import bin_proportions, psi, psi_reading
+from monitoring.policy import MonitoringPolicy
+from monitoring.reference import score_proportions
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion ``k / n``."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return float(c - h), float(c + h)
+
+
+@dataclass
+class PeriodResult:
+    """One period's figures; ``breaches`` are plain sentences for the board."""
+
+    period: str
+    n_referrals: int
+    n_children: int
+    n_flagged: int
+    flag_rate: float
+    flag_rate_ci: tuple[float, float]
+    expected_flag_rate: float
+    score_psi: float
+    feature_psi: dict[str, float]
+    overrides: int
+    estimated_auc: float
+    estimated_precision: float
+    n_labelled: int = 0
+    realised_auc: dict | None = None
+    realised_precision: dict | None = None
+    judged: bool = True
+    breaches: list[str] = field(default_factory=list)
+
+    def top_drift(self, k: int = 5) -> list[tuple[str, float]]:
+        items = [(n, v) for n, v in self.feature_psi.items() if np.isfinite(v)]
+        return sorted(items, key=lambda t: -t[1])[:k]
+
+
+def monitor_periods(
+    scored: pd.DataFrame,
+    reference: dict,
+    policy: MonitoringPolicy,
+    expected_flag_rate: float,
+    labels: dict[str, str] | None = None,
+    backtest_auc: float | None = None,
+    n_bootstrap: int = 200,
+    random_state: int = 0,
+) -> list[PeriodResult]:
+    """Figures and breaches per ``scored["period"]``, in period order.
+
+    Parameters
+    ----------
+    scored
+        One row per (referral, child): ``period``, ``referral_id``, every
+        feature in ``reference["features"]``, ``probability``,
+        ``referral_score``, ``flag`` (the referral's), ``overridden``
+        (the referral's) and ``y_true`` (NaN until the label window closes).
+    expected_flag_rate
+        The policy's capacity (or the rate of the latest closed year).
+    labels
+        Plain-English names of the features, for the breach sentences.
+    backtest_auc
+        The deployed recipe's backtest AUC; a month far below it is flagged.
+    """
+    from training.evaluate import evaluate_predictions
+
+    labels = labels or {}
+    out = []
+    for period, g in scored.groupby("period", sort=True):
+        first = ~g["referral_id"].duplicated().to_numpy()
+        refs = g.loc[first]
+        n_ref = int(first.sum())
+        n_flag = int(refs["flag"].sum())
+        rate = n_flag / n_ref if n_ref else float("nan")
+        cur_scores = score_proportions(refs["referral_score"].to_numpy())
+        feature_psi = {
+            name: psi(
+                spec["proportions"],
+                bin_proportions(g[name].to_numpy(dtype=float), spec["edges"]),
+            )
+            for name, spec in reference["features"].items()
+        }
+        ref_prob = referral_probability(g["probability"].to_numpy(), g["referral_id"].to_numpy())
+        est = expected_flag_metrics(
+            refs["referral_id"].map(ref_prob).to_numpy(), refs["flag"].to_numpy()
+        )
+        r = PeriodResult(
+            period=str(period),
+            n_referrals=n_ref,
+            n_children=len(g),
+            n_flagged=n_flag,
+            flag_rate=rate,
+            flag_rate_ci=wilson_interval(n_flag, n_ref),
+            expected_flag_rate=float(expected_flag_rate),
+            score_psi=psi(reference["referral_score_proportions"], cur_scores),
+            feature_psi=feature_psi,
+            overrides=int(refs["overridden"].sum()),
+            estimated_auc=expected_auc(g["probability"].to_numpy()),
+            estimated_precision=est["expected_precision"],
+            judged=n_ref >= policy.min_referrals,
+        )
+        known = g["y_true"].notna().to_numpy()
+        r.n_labelled = int(g.loc[known, "referral_id"].nunique())
+        if r.n_labelled >= policy.min_referrals and 0 < g.loc[known, "y_true"].sum() < known.sum():
+            res = evaluate_predictions(
+                g.loc[known, "referral_id"].to_numpy(),
+                g.loc[known, "y_true"].to_numpy(dtype=float),
+                g.loc[known, "probability"].to_numpy(),
+                g.loc[known, "flag"].to_numpy(),
+                n_bootstrap=n_bootstrap,
+                random_state=random_state,
+            )
+            r.realised_auc, r.realised_precision = res["auc"], res["precision"]
+        if r.judged:
+            r.breaches = _breaches(r, policy, labels, backtest_auc)
+        out.append(r)
+    return out
+
+
+def _breaches(r: PeriodResult, policy, labels, backtest_auc) -> list[str]:
+    found = []
+    lo, hi = r.flag_rate_ci
+    band = (
+        policy.flag_rate_low * r.expected_flag_rate,
+        policy.flag_rate_high * r.expected_flag_rate,
+    )
+    if hi < band[0] or lo > band[1]:
+        found.append(
+            f"The tool flagged {r.flag_rate:.0%} of referrals (95% interval {lo:.0%} to {hi:.0%}) "
+            f"against the {r.expected_flag_rate:.0%} the team planned for; outside "
+            f"{band[0]:.0%} to {band[1]:.0%}, and not chance."
+        )
+    if r.score_psi >= policy.psi_breach:
+        found.append(
+            f"The spread of scores has changed (PSI {r.score_psi:.2f}): "
+            f"{psi_reading(r.score_psi, policy.psi_moderate, policy.psi_breach)}."
+        )
+    for name, value in r.top_drift(len(r.feature_psi)):
+        if value < policy.psi_breach:
+            break
+        found.append(
+            f"Input changed: {labels.get(name, name)} (PSI {value:.2f}): "
+            f"{psi_reading(value, policy.psi_moderate, policy.psi_breach)}."
+        )
+    if r.n_referrals and r.overrides / r.n_referrals > policy.max_override_rate:
+        found.append(
+            f"Managers overrode the tool on {r.overrides} of {r.n_referrals} referrals "
+            f"({r.overrides / r.n_referrals:.0%}), above the {policy.max_override_rate:.0%} "
+            "the policy allows."
+        )
+    if backtest_auc is not None:
+        floor = backtest_auc - policy.max_auc_drop
+        if r.realised_auc is not None and r.realised_auc["ci_high"] < floor:
+            found.append(
+                f"Realised AUC {r.realised_auc['value']:.3f} (interval "
+                f"{r.realised_auc['ci_low']:.3f} to {r.realised_auc['ci_high']:.3f}) is below "
+                f"{floor:.3f}, the backtest's {backtest_auc:.3f} less {policy.max_auc_drop:.2f}."
+            )
+        elif np.isfinite(r.estimated_auc) and r.estimated_auc < floor:
+            found.append(
+                f"Estimated AUC {r.estimated_auc:.3f} (before outcomes are known) is below "
+                f"{floor:.3f}, the backtest's {backtest_auc:.3f} less {policy.max_auc_drop:.2f}."
+            )
+    return found
