@@ -221,9 +221,13 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     out = out.merge(sc, on=["referral_id", "person_id"], how="left")
     X = {}
-    X["child_age_months"] = np.floor(
-        _whole_days(out["date_of_birth"], out["as_of"]) / d.DAYS_PER_MONTH
-    )
+    born, as_of = out["date_of_birth"], out["as_of"]
+    X["child_age_months"] = (
+        (as_of.dt.year - born.dt.year) * 12
+        + as_of.dt.month
+        - born.dt.month
+        - (as_of.dt.day < born.dt.day)
+    ).astype(float)
     X["child_days_since_last_referral"] = _whole_days(out["last_received_at"], out["as_of"])
     for w in ("12m", "ever"):
         X[f"child_prior_referrals_same_concern_{w}"] = out[f"same_concern_{w}"]

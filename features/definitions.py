@@ -36,8 +36,10 @@ WINDOW_WORDS = {
 # injury to them is a distinct, serious signal (NSPCC "non-mobile infant").
 NON_MOBILE_DAYS = 182
 ADULT_YEARS = 18
-DAYS_PER_MONTH = 30.4375
 DAYS_PER_YEAR = 365.25
+# Only to word a span of days ("2 months ago", ``ago_words``); ages are whole
+# calendar months (``child_age_months``).
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 SUBJECTS = ("child", "household_adults", "siblings", "referral")
 

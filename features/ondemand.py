@@ -88,6 +88,22 @@ def whole_days(start, end):
     return np.floor((np.asarray(end, dtype=np.int64) - start) / float(US_PER_DAY))
 
 
+def whole_months(start, end):
+    """Whole calendar months between int64-microsecond moments, as SQL's ``Dialect.whole_months``.
+
+    ``(years * 12 + months)`` between the two calendar months, less one when the
+    day of the month of ``end`` is before that of ``start`` (the month is not yet
+    complete).  Time of day is ignored: a date of birth is midnight.
+    """
+    start = np.asarray(start, dtype="datetime64[us]")
+    end = np.asarray(end, dtype="datetime64[us]")
+    start_m, end_m = start.astype("datetime64[M]"), end.astype("datetime64[M]")
+    start_day = (start.astype("datetime64[D]") - start_m).astype(np.int64)
+    end_day = (end.astype("datetime64[D]") - end_m).astype(np.int64)
+    months = (end_m - start_m).astype(np.int64) - (end_day < start_day)
+    return months.astype(float)
+
+
 # -- targets and their households ---------------------------------------------
 @dataclass
 class Target:
@@ -436,7 +452,7 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
     dob = int(s.dob[c])
     days = whole_days(dob, as_of)
     row["age_years"] = days / d.DAYS_PER_YEAR
-    x[_F["child_age_months"]] = np.floor(days / d.DAYS_PER_MONTH)
+    x[_F["child_age_months"]] = whole_months(dob, as_of)
     own = counters(c, as_of)
     x[_CHILD_AT] = own[_CHILD_SRC]
     if np.isfinite(own[-1]):

@@ -64,6 +64,20 @@ class Dialect:
         """True if any of ``bits`` is set in the integer ``mask``."""
         return f"({mask} & {sum(1 << b for b in bits)}) <> 0"
 
+    def whole_months(self, start: str, end: str) -> str:
+        """Whole calendar months from ``start`` to ``end``, as an age is counted.
+
+        A month is complete on the day of the month that matches ``start``
+        (born 3 March: 1 month old on 3 April); a start on the 29th-31st
+        completes in a shorter month only on the 1st of the next.  Written with
+        ``year``/``month``/``day`` so that Spark reads it unchanged, and mirrored
+        by :func:`features.ondemand.whole_months`.
+        """
+        return (
+            f"((year({end}) - year({start})) * 12 + month({end}) - month({start}) "
+            f"- CASE WHEN day({end}) < day({start}) THEN 1 ELSE 0 END)"
+        )
+
     def whole_days(self, start: str, end: str) -> str:
         """Whole days from ``start`` to ``end`` (floor), exact to the microsecond."""
         return (
@@ -266,9 +280,7 @@ PROTECTED_SQL = ("sex", "ethnicity", "disability", "imd_decile", "age_years")
 def _x_expressions(dialect: Dialect) -> dict[str, str]:
     """SQL for every column of X, keyed by feature name, over the final joins."""
     x: dict[str, str] = {}
-    x["child_age_months"] = (
-        f"FLOOR({dialect.whole_days('cp.date_of_birth', 't.as_of')} / {d.DAYS_PER_MONTH})"
-    )
+    x["child_age_months"] = dialect.whole_months("cp.date_of_birth", "t.as_of")
     x["child_days_since_last_referral"] = dialect.whole_days("c.last_received_at", "t.as_of")
     for w in ("12m", "ever"):
         x[f"child_prior_referrals_same_concern_{w}"] = f"COALESCE(sc.same_concern_{w}, 0)"

@@ -1,6 +1,6 @@
 """The multi-agency store: the data contract, its vocabulary, and DuckDB I/O."""
 
-from store import vocabulary
+from store import codes, vocabulary
 from store.contract import (
     OPTIONAL_COLUMNS,
     SCHEMAS,
@@ -8,10 +8,12 @@ from store.contract import (
     TABLES,
     ContractError,
     Problem,
+    summarise,
     validate_tables,
 )
 from store.database import (
     TRUTH_SCHEMA,
+    StoreBusyError,
     connect,
     content_hash,
     contract_version,
@@ -21,10 +23,24 @@ from store.database import (
     table_counts,
     write_tables,
 )
-from store.load import load_extracts, read_extracts
+from store.load import (
+    Extract,
+    LoadReport,
+    load_extracts,
+    load_tables,
+    read_directory,
+    read_extracts,
+)
 
 __all__ = [
     "OPTIONAL_COLUMNS",
+    "Extract",
+    "LoadReport",
+    "StoreBusyError",
+    "codes",
+    "load_tables",
+    "read_directory",
+    "summarise",
     "SCHEMAS",
     "STATUTORY_REFERRAL_COLUMNS",
     "TABLES",

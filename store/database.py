@@ -8,6 +8,7 @@ feature or model reads (``tests/features`` checks this).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -30,7 +31,8 @@ assert tuple(_STATUTORY_DDL) == OPTIONAL_COLUMNS["referrals"]
 _DDL = {
     "people": """
         person_id VARCHAR NOT NULL, date_of_birth DATE NOT NULL, sex VARCHAR NOT NULL,
-        ethnicity VARCHAR NOT NULL, disability VARCHAR NOT NULL""",
+        ethnicity VARCHAR NOT NULL, disability VARCHAR NOT NULL, sex_detail VARCHAR,
+        ethnicity_detail VARCHAR, disability_detail VARCHAR""",
     "households": """
         household_id VARCHAR NOT NULL, imd_decile INTEGER, local_authority VARCHAR NOT NULL""",
     "household_members": """
@@ -108,36 +110,104 @@ TRUTH_DDL = """
     harm_type VARCHAR NOT NULL, severity INTEGER NOT NULL"""
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (or create) a store and make sure the contract tables exist."""
+class StoreBusyError(RuntimeError):
+    """Another process held the store for longer than we were willing to wait."""
+
+
+def _is_lock_conflict(err: Exception) -> bool:
+    return isinstance(err, duckdb.IOException) and "lock" in str(err).lower()
+
+
+def connect(
+    path: str | Path, read_only: bool = False, wait_seconds: float = 0.0
+) -> duckdb.DuckDBPyConnection:
+    """Open (or create) a store and make sure the contract tables exist.
+
+    DuckDB lets one process write a file, and not while another has it open
+    (even read-only: a serving worker refreshing its snapshot).  Those
+    readers hold the file briefly, so a writer retries for up to
+    ``wait_seconds`` and then raises :class:`StoreBusyError` saying so.
+    """
+    import time
+
     path = Path(path)
-    if read_only:
-        if not path.exists():
-            raise FileNotFoundError(
-                f"No MAST store at {path}: run `mast simulate` or `mast load` first."
-            )
-        return duckdb.connect(str(path), read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
-    create_schema(con)
+    if read_only and not path.exists():
+        raise FileNotFoundError(
+            f"No MAST store at {path}: run `mast simulate` or `mast load` first."
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + max(wait_seconds, 0.0)
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as err:
+            if not _is_lock_conflict(err):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"The store {path} is in use by another process (for example `mast serve` "
+                    f"refreshing, or another load); waited {wait_seconds:g} s. Try again, "
+                    "or give a longer --wait."
+                ) from err
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    if not read_only:
+        create_schema(con)
     return con
 
 
+# One row per ``mast load``, written in the load's own transaction, so a reader
+# (a serving worker refreshing its snapshot) can tell the store changed and how.
+STORE_LOADS_DDL = """
+    load_id VARCHAR NOT NULL PRIMARY KEY, loaded_at TIMESTAMP NOT NULL, mode VARCHAR NOT NULL,
+    source VARCHAR, row_counts VARCHAR NOT NULL"""
+
+# Additive contract changes, applied in place and in order to a store written
+# under an earlier version: (from version, to version, statements).  1.1.0 only
+# added the agency identity tables, which ``store.identities`` creates when
+# identities are first written, so a 1.0.0 store needs no statement for it.
+_MIGRATIONS = (
+    ("1.0.0", "1.1.0", ()),
+    (
+        "1.1.0",
+        "1.2.0",
+        (
+            "ALTER TABLE people ADD COLUMN IF NOT EXISTS sex_detail VARCHAR",
+            "ALTER TABLE people ADD COLUMN IF NOT EXISTS ethnicity_detail VARCHAR",
+            "ALTER TABLE people ADD COLUMN IF NOT EXISTS disability_detail VARCHAR",
+        ),
+    ),
+)
+assert tuple(old for old, _, _ in _MIGRATIONS) == COMPATIBLE_CONTRACT_VERSIONS
+assert _MIGRATIONS[-1][1] == CONTRACT_VERSION, "the last migration reaches this version"
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the contract tables and the metadata table if they are missing."""
+    """Create the contract tables and the metadata table if they are missing.
+
+    A store written under an earlier contract version whose later versions
+    only add columns is brought up to date in place (``_MIGRATIONS``).
+    """
     for table, columns in _DDL.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
     for column, sql_type in _STATUTORY_DDL.items():
         con.execute(f"ALTER TABLE referrals ADD COLUMN IF NOT EXISTS {column} {sql_type}")
     con.execute("CREATE TABLE IF NOT EXISTS mast_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS store_loads ({STORE_LOADS_DDL})")
     con.execute(
         "INSERT INTO mast_meta VALUES ('contract_version', ?) ON CONFLICT (key) DO NOTHING",
         [CONTRACT_VERSION],
     )
+    for old, new, statements in _MIGRATIONS:
+        if contract_version(con) == old:
+            for sql in statements:
+                con.execute(sql)
+            set_meta(con, "contract_version", new)
     stored = contract_version(con)
-    if stored in COMPATIBLE_CONTRACT_VERSIONS:  # additive change: the store is already valid
-        set_meta(con, "contract_version", CONTRACT_VERSION)
-    elif stored != CONTRACT_VERSION:
+    if stored != CONTRACT_VERSION:
         raise RuntimeError(
             f"The store was written under data contract {stored}; this MAST speaks {CONTRACT_VERSION}."
         )
@@ -164,6 +234,9 @@ def write_tables(
     tables: dict[str, pd.DataFrame],
     truth: pd.DataFrame | None = None,
     replace: bool = False,
+    delete: dict[str, pd.DataFrame] | None = None,
+    load_record: dict | None = None,
+    progress=None,
     also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> None:
     """Append (or replace) contract tables in one transaction.
@@ -176,13 +249,28 @@ def write_tables(
     table's rows are written in :data:`SORT_ORDER`, so per-person and
     per-referral lookups read a row group or two rather than the whole table
     (an append is sorted within itself).
+
+    ``delete`` gives, per table, the key columns of stored rows to remove
+    first (an update is a delete and an insert in the same transaction);
+    ``load_record`` is written to ``store_loads`` in the same transaction.
+    ``progress(step, completed, total)`` is told of each table written.
     """
     unknown = set(tables) - set(_DDL)
     if unknown:
         raise ValueError(f"Unknown table(s) for the MAST store: {sorted(unknown)}")
     con.execute("BEGIN TRANSACTION")
     try:
-        for table, frame in tables.items():
+        for table, keys in (delete or {}).items():
+            cols = list(keys.columns)
+            con.register("_delete", keys)
+            con.execute(
+                f"DELETE FROM {table} WHERE ({', '.join(cols)}) IN "
+                f"(SELECT ({', '.join(cols)}) FROM _delete)"
+            )
+            con.unregister("_delete")
+        for i, (table, frame) in enumerate(tables.items()):
+            if progress:
+                progress("Writing the store", i, len(tables))
             if replace:
                 con.execute(f"DELETE FROM {table}")
             columns = list(SCHEMAS[table].columns)
@@ -209,8 +297,22 @@ def write_tables(
             con.unregister("_incoming")
         if also is not None:
             also(con)
+        if load_record is not None:
+            con.execute(
+                "INSERT INTO store_loads (load_id, loaded_at, mode, source, row_counts) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    load_record["load_id"],
+                    datetime.now(UTC).replace(tzinfo=None),
+                    load_record["mode"],
+                    load_record.get("source"),
+                    load_record["row_counts"],
+                ],
+            )
         create_lookup_indexes(con)
         con.execute("COMMIT")
+        if progress:
+            progress("Writing the store", len(tables), len(tables))
     except Exception:
         con.execute("ROLLBACK")
         raise

@@ -324,11 +324,18 @@ def validate_identity_load(
     create_identity_schema(con)
     events = con.execute("SELECT event_id, agency FROM agency_events").df()
     if new_events is not None:
-        events = pd.concat([events, new_events[["event_id", "agency"]]], ignore_index=True)
+        # An incoming event (a delta's correction) stands for the stored one.
+        events = pd.concat([new_events[["event_id", "agency"]], events], ignore_index=True)
+        events = events.drop_duplicates("event_id")
     with_stored = dict(tables)
     if "agency_event_records" in tables:
         stored = con.execute("SELECT * FROM agency_records").df()
         incoming = tables.get("agency_records", stored.iloc[:0])
+        if len(incoming) and {"agency", "agency_record_id"} <= set(incoming.columns):
+            # A delta may re-send or update a stored record: the incoming row stands.
+            key = pd.MultiIndex.from_frame(stored[["agency", "agency_record_id"]].astype(str))
+            sent = pd.MultiIndex.from_frame(incoming[["agency", "agency_record_id"]].astype(str))
+            stored = stored[~key.isin(sent)]
         with_stored["agency_records"] = pd.concat([incoming, stored], ignore_index=True)
     clean = validate_identity_tables(with_stored, events)
     return {t: clean[t].iloc[: len(tables[t])] for t in tables}

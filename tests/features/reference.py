@@ -34,6 +34,13 @@ def whole_days(start, end) -> int:
     return math.floor((pd.Timestamp(end) - pd.Timestamp(start)) / DAY)
 
 
+def whole_months(born, as_of) -> int:
+    """Whole calendar months, counted as a person counts an age: by the calendar."""
+    born, as_of = pd.Timestamp(born), pd.Timestamp(as_of)
+    months = (as_of.year - born.year) * 12 + as_of.month - born.month
+    return months - (1 if as_of.day < born.day else 0)
+
+
 def active(m: dict, as_of) -> bool:
     if not m["recorded_at"] < as_of:
         return False
@@ -200,7 +207,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         as_of = ref["received_at"]
         dob = pd.Timestamp(people[child]["date_of_birth"])
         row = {"referral_id": rc["referral_id"], "person_id": child}
-        row["child_age_months"] = math.floor(whole_days(dob, as_of) / 30.4375)
+        row["child_age_months"] = whole_months(dob, as_of)
         prior = prior_referrals(child, as_of)
         for name, days in (("3m", 91), ("12m", 365), ("ever", None)):
             row[f"child_prior_referrals_{name}"] = sum(

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from store import ContractError, connect, contract_version, write_tables
+from store import ContractError, connect, contract_version, validate_tables, write_tables
 from store.identities import validate_identity_tables, write_identity_tables
 from store.vocabulary import CONTRACT_VERSION
 
@@ -73,13 +73,29 @@ def test_event_links_must_point_at_a_record_of_the_events_agency():
     assert "row 3" in text and "'PN7'" in text and "'E9'" in text
 
 
-def test_a_store_written_under_1_0_opens_and_is_upgraded(tmp_path):
+@pytest.mark.parametrize("old", ["1.0.0", "1.1.0"])
+def test_a_store_written_under_an_earlier_version_is_upgraded_in_place(tmp_path, old):
+    """A store as 1.0.0 or 1.1.0 wrote it (no ``*_detail`` columns, no ``store_loads``)."""
+    from tests.store.conftest import valid_extract
+
     path = tmp_path / "old.duckdb"
-    connect(path).close()
-    with duckdb.connect(str(path)) as con:
-        con.execute("UPDATE mast_meta SET value = '1.0.0' WHERE key = 'contract_version'")
     con = connect(path)
-    assert contract_version(con) == CONTRACT_VERSION == "1.1.0"
+    write_tables(con, validate_tables(valid_extract()))
+    people = con.execute("SELECT person_id FROM people ORDER BY 1").fetchall()
+    con.close()
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP INDEX mast_people_person")  # DuckDB alters no indexed table
+        for col in ("sex_detail", "ethnicity_detail", "disability_detail"):
+            con.execute(f"ALTER TABLE people DROP COLUMN {col}")
+        con.execute("CREATE INDEX mast_people_person ON people (person_id)")  # as 1.x made it
+        con.execute("DROP TABLE store_loads")
+        con.execute(f"UPDATE mast_meta SET value = '{old}' WHERE key = 'contract_version'")
+    con = connect(path)
+    assert contract_version(con) == CONTRACT_VERSION == "1.2.0"
+    columns = {r[0] for r in con.execute("DESCRIBE people").fetchall()}
+    assert {"sex_detail", "ethnicity_detail", "disability_detail"} <= columns
+    assert con.execute("SELECT person_id FROM people ORDER BY 1").fetchall() == people
+    assert con.execute("SELECT count(*) FROM store_loads").fetchone()[0] == 0
     con.close()
 
 
@@ -132,7 +148,7 @@ def test_mast_load_reads_identity_extracts_with_the_rest(tmp_path):
     extract.mkdir()
     write_csvs(valid_extract(), extract)
     _identity_csvs(extract)
-    counts = load_extracts(tmp_path / "s.duckdb", extract)
+    counts = load_extracts(tmp_path / "s.duckdb", extract).inserted
     assert counts["agency_records"] == 2 and counts["agency_event_records"] == 2
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM agency_event_records").fetchone()[0] == 2
@@ -149,7 +165,7 @@ def test_identity_extracts_can_refer_to_the_store_and_never_overwrite_it(tmp_pat
     _identity_csvs(first, events=False)
     load_extracts(tmp_path / "s.duckdb", first)
     _identity_csvs(second, records=False)  # events of records already in the store
-    assert load_extracts(tmp_path / "s.duckdb", second)["agency_event_records"] == 2
+    assert load_extracts(tmp_path / "s.duckdb", second).inserted["agency_event_records"] == 2
     _identity_csvs(third, events=False)  # the same records again
     with pytest.raises(ContractError, match="already in the store|duplicate"):
         load_extracts(tmp_path / "s.duckdb", third)
@@ -167,3 +183,31 @@ def test_a_bad_identity_extract_rejects_the_whole_load(tmp_path):
         load_extracts(tmp_path / "s.duckdb", extract)
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
         assert sum(table_counts(con).values()) == 0
+
+
+def test_identity_extracts_are_reconciled_by_key_in_an_append(tmp_path):
+    """``mast load --append``: a re-sent record is unchanged, a changed one updated."""
+    from store import load_extracts
+    from tests.store.conftest import valid_extract, write_csvs
+
+    db = tmp_path / "s.duckdb"
+    first, again, moved = (tmp_path / n for n in ("a", "b", "c"))
+    for d in (first, again, moved):
+        d.mkdir()
+    write_csvs(valid_extract(), first)
+    _identity_csvs(first, events=False)
+    load_extracts(db, first)
+    _identity_csvs(again)  # the same records, and events of them
+    report = load_extracts(db, again, mode="append")
+    assert report.unchanged == {"agency_records": 2}
+    assert report.inserted == {"agency_records": 0, "agency_event_records": 2}
+    _records(postcode=(0, "LS2 9XY")).to_csv(moved / "agency_records.csv", index=False)
+    report = load_extracts(db, moved, mode="append")
+    assert report.updated == {"agency_records": 1} and report.unchanged == {"agency_records": 1}
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT agency_record_id, postcode FROM agency_records ORDER BY 1"
+        ).fetchall()
+        loads = con.execute("SELECT count(*) FROM store_loads").fetchone()[0]
+    assert rows == [("GP1", None), ("PN1", "LS2 9XY")]
+    assert loads == 3

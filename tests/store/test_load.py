@@ -20,7 +20,7 @@ from tests.store.conftest import write_csvs
 
 def test_valid_extract_loads_and_records_contract_version(tmp_path, extract):
     write_csvs(extract, tmp_path / "x")
-    counts = load_extracts(tmp_path / "db.duckdb", tmp_path / "x")
+    counts = load_extracts(tmp_path / "db.duckdb", tmp_path / "x").inserted
     assert counts == {name: len(frame) for name, frame in extract.items()}
     con = connect(tmp_path / "db.duckdb")
     assert contract_version(con) == CONTRACT_VERSION
@@ -133,14 +133,14 @@ def test_partial_extract_may_refer_to_people_already_stored(tmp_path, extract):
         )
     }
     write_csvs(later, tmp_path / "later")
-    assert load_extracts(db, tmp_path / "later") == {"agency_events": 1}
+    assert load_extracts(db, tmp_path / "later").inserted == {"agency_events": 1}
 
 
 def test_parquet_extracts_load_too(tmp_path, extract):
     (tmp_path / "pq").mkdir()
     for name, frame in extract.items():
         frame.to_parquet(tmp_path / "pq" / f"{name}.parquet")
-    assert load_extracts(tmp_path / "db.duckdb", tmp_path / "pq")["people"] == 4
+    assert load_extracts(tmp_path / "db.duckdb", tmp_path / "pq").inserted["people"] == 4
 
 
 def test_unknown_file_is_named(tmp_path, extract):
