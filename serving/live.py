@@ -76,11 +76,6 @@ SLICE_ADD_MAX = 4
 
 
 # -- the store file ------------------------------------------------------------
-def _locked(err: Exception) -> bool:
-    text = str(err).lower()
-    return "lock" in text or "conflicting" in text or "being used" in text
-
-
 @contextmanager
 def reading(db: str | Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
     """The store open read-only for the duration of the ``with`` block, then closed.
@@ -98,19 +93,14 @@ def reading(db: str | Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.
 
 
 def open_store(db: str | Path, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the store, retried while a writer holds its lock."""
+    """A read-only connection to the store, retried while a writer holds its lock.
+
+    The retry is the store's own (:func:`store.connect`'s ``wait_seconds``),
+    the same one ``mast load --append`` uses from the other side.
+    """
     from store import connect
 
-    deadline = time.monotonic() + wait
-    delay = 0.02
-    while True:
-        try:
-            return connect(Path(db), read_only=True)
-        except (duckdb.IOException, duckdb.ConnectionException) as err:
-            if not _locked(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+    return connect(Path(db), read_only=True, wait_seconds=wait)
 
 
 def load_snapshot(
