@@ -19,6 +19,9 @@ ATTRIBUTE_LABELS = {
     "age_band": "age",
     "disability": "disability",
     "imd_decile": "how deprived the home area is (tenths)",
+    "family_or_community": "whether family or community referred",
+    "source_group": "who referred",
+    "referrer_relationship": "the referrer's relationship to the child",
 }
 _GROUP_PHRASES = {
     ("deprivation_quintile", "1 (most deprived)"): "the most deprived areas",
@@ -31,6 +34,17 @@ METRIC_WORDS = {
     "tpr": ("flags", "who went on to the outcome"),
 }
 _HASH = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def _who_referred(group: str) -> str:
+    """A who-referred group in words: ``friend_or_neighbour`` -> "a friend or neighbour"."""
+    from features.definitions import REFERRER_LABELS, SOURCE_LABELS
+
+    if group == "family, friend, anonymous or self":
+        return "family, friends, neighbours, anonymous callers or the young person"
+    if group == "professional":
+        return "a professional"
+    return SOURCE_LABELS.get(group) or REFERRER_LABELS.get(group) or group.replace("_", " ")
 
 
 def attribute_label(attr: str) -> str:
@@ -73,6 +87,8 @@ def children_phrase(attr: str, group: str) -> str:
                 after.append(f"in {_GROUP_PHRASES[(a, g)]}")
             else:
                 after.append(f"in areas in deprivation fifth {g} (1 is the most deprived)")
+        elif a in ("family_or_community", "source_group", "referrer_relationship"):
+            after.append(f"referred by {_who_referred(g)}")
         else:
             after.append(f"in the group '{g}' ({attribute_label(a)})")
     words = [*before, noun] + ([", ".join(after)] if after else [])

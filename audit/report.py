@@ -485,7 +485,7 @@ def render_report(
     return env.get_template("report.html.j2").render(
         title=title,
         subtitle=subtitle or "Advisory decision support for the children's social care front door",
-        generated=metadata.get("generated", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        generated=metadata.get("generated", _uk_now()),
         verdict=verdict,
         num=num,
         summary=_summary(audit_result, verdict, metadata, num),
@@ -606,3 +606,10 @@ def write_report(
         pdf=bool(pdf),
     )
     return list(paths.values())
+
+
+def _uk_now() -> str:
+    """When the report was made, in UK local time as the board reads it."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Europe/London")).strftime("%d %B %Y %H:%M (UK time)")
