@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import records
+from features import StoreSnapshot
 from records import register as reg
 from records.trail import format_time
 from serving import statutory
@@ -242,7 +243,9 @@ class ReferralRegister:
 
     def _sticky(self, referral: ReferralIn, result: dict, version: int) -> dict:
         """``result`` with the version scored, the referral's sticky flag and its statutory triggers."""
-        result.update(statutory.triggers(self.engine.cursor(), referral))
+        snap = self.engine.snapshot
+        source = snap if isinstance(snap, StoreSnapshot) else self.engine.cursor()
+        result.update(statutory.triggers(source, referral))
         result["referral_version"] = version
         result["referral_flagged"] = bool(
             result["multi_agency_review_recommended"]
