@@ -45,7 +45,11 @@ def test_no_fields_no_triggers_and_old_clients_still_score(client):
     body = client.post(
         "/v1/referrals/score", json={**old, "referral_id": "ST2", "received_at": "2026-10-01T10:00"}
     ).json()
-    assert body["statutory_triggers"] == []
+    ids = {t["rule_id"] for t in body["statutory_triggers"]}
+    # No rule that reads the referral's own facts fires.  ``repeat_referral``
+    # may: the shared engine's history holds every referral about C1 that
+    # other tests scored through MAST, as the service's should.
+    assert ids <= {"repeat_referral"}, ids
 
 
 def test_a_bad_image_holder_is_a_422_naming_the_field(client):
