@@ -43,17 +43,20 @@ STATUTORY_REFERRAL_COLUMNS: dict[str, pa.Column] = {
     # A child on the referral is not independently mobile (besides any under 6 months).
     "non_mobile_child": pa.Column("boolean", nullable=True, coerce=True),
 }
-_YES_NO = {"true": True, "t": True, "yes": True, "y": True, "1": True, "false": False}
-_YES_NO |= {"f": False, "no": False, "n": False, "0": False}
-
-
 def _read_statutory_booleans(frame: pd.DataFrame) -> None:
-    """Read the statutory yes/no columns' usual spellings in place; pandera names anything else."""
+    """Read the statutory yes/no columns' usual spellings in place; pandera names anything else.
+
+    The spellings are the contract's own (:func:`parse_boolean`); these
+    columns differ only in that a blank means "not said", so they stay nullable.
+    """
+
+    def read(x):
+        parsed = parse_boolean(x) if isinstance(x, str) else None
+        return x if parsed is None else parsed
+
     for col, spec in STATUTORY_REFERRAL_COLUMNS.items():
         if str(spec.dtype) == "boolean" and not pd.api.types.is_bool_dtype(frame[col]):
-            frame[col] = frame[col].map(
-                lambda x: x if not isinstance(x, str) else _YES_NO.get(x.strip().casefold(), x)
-            )
+            frame[col] = frame[col].map(read)
 
 
 # --- end of statutory-trigger facts ---
