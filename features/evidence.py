@@ -150,7 +150,7 @@ def evidence_body(spec: d.FeatureSpec) -> str:
             'referral ' || t.referral_id AS detail FROM targets t"""
 
 
-def evidence_sql(spec: d.FeatureSpec) -> str:
+def evidence_sql(spec: d.FeatureSpec, dialect=DUCKDB) -> str:
     """The whole look-up for ``spec``: one target (``?`` referral_id, ``?`` person_id), its household.
 
     The input relations are ``{placeholders}`` (:data:`features.sql.STORE_RELATIONS`).
@@ -164,7 +164,8 @@ def evidence_sql(spec: d.FeatureSpec) -> str:
         subject = "child"
     filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"
     ctes = household_ctes(DUCKDB, chunk_filter=filt) + [("subject", _subject_sql(subject))]
-    return with_ctes(ctes, f"SELECT * FROM ({body}) ORDER BY occurred_at, recorded_at, person_id")
+    select = f"SELECT * FROM ({body}) listed_records ORDER BY occurred_at, recorded_at, person_id"
+    return with_ctes(ctes, select, dialect)
 
 
 def evidence(

@@ -632,13 +632,14 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     )
 
 
-def feature_query(
+def feature_parts(
     relations: dict[str, str] | None = None, dialect: Dialect = DUCKDB, chunk_filter: str = ""
-) -> str:
-    """The whole feature query, with input relations substituted.
+) -> tuple[list[tuple[str, str]], str]:
+    """The feature query's CTEs and its final SELECT, with input relations substituted.
 
-    ``chunk_filter`` is a ``WHERE`` clause on the targets (``rc.referral_id``)
-    so the training path can build in bounded-memory chunks.
+    :func:`feature_query` joins them into one statement (DuckDB); the Spark
+    engine runs the CTEs one by one as cached views, which keeps each plan
+    small enough for Spark's optimizer.
     """
     relations = {**STORE_RELATIONS, **(relations or {})}
     x = _x_expressions(dialect)
@@ -655,15 +656,36 @@ LEFT JOIN sib_agg s ON s.child_id = t.person_id AND s.as_of = t.as_of
 LEFT JOIN same_concern sc ON sc.referral_id = t.referral_id AND sc.person_id = t.person_id
 LEFT JOIN child_imd ci ON ci.person_id = t.person_id AND ci.as_of = t.as_of
 ORDER BY t.referral_id, t.person_id"""
-    return with_ctes(feature_ctes(dialect, chunk_filter), sql, dialect).format(**relations)
+    ctes = [(name, body.format(**relations)) for name, body in feature_ctes(dialect, chunk_filter)]
+    return ctes, sql.format(**relations)
+
+
+def feature_query(
+    relations: dict[str, str] | None = None, dialect: Dialect = DUCKDB, chunk_filter: str = ""
+) -> str:
+    """The whole feature query, with input relations substituted.
+
+    ``chunk_filter`` is a ``WHERE`` clause on the targets (``rc.referral_id``)
+    so the training path can build in bounded-memory chunks.
+    """
+    ctes, select = feature_parts(relations, dialect, chunk_filter)
+    return with_ctes(ctes, select, dialect)
+
+
+def uses(ctes: list[tuple[str, str]], select: str) -> dict[str, int]:
+    """How many times each CTE is read by the later CTEs and the final SELECT."""
+    out = {}
+    for i, (name, _) in enumerate(ctes):
+        later = " ".join(b for _, b in ctes[i + 1 :]) + " " + select
+        out[name] = len(re.findall(rf"\b(?:FROM|JOIN)\s+{name}\b", later))
+    return out
 
 
 def with_ctes(ctes: list[tuple[str, str]], select: str, dialect: Dialect = DUCKDB) -> str:
     """``WITH`` the CTEs, marking those used more than once to be computed once."""
     parts = []
-    for i, (name, body) in enumerate(ctes):
-        later = " ".join(b for _, b in ctes[i + 1 :]) + " " + select
-        uses = len(re.findall(rf"\b(?:FROM|JOIN)\s+{name}\b", later))
-        mat = f" {dialect.materialized}" if uses > 1 and dialect.materialized else ""
+    counts = uses(ctes, select)
+    for name, body in ctes:
+        mat = f" {dialect.materialized}" if counts[name] > 1 and dialect.materialized else ""
         parts.append(f"{name} AS{mat} (\n  {body}\n)")
     return "WITH\n" + ",\n".join(parts) + "\n" + select
