@@ -14,11 +14,20 @@ from features.catalogue import (
     catalogue,
     catalogue_json,
     catalogue_markdown,
+    counted_what,
+    counting_features,
     model_inputs,
     monotone_signs,
     write_catalogue,
 )
-from features.definitions import FEATURE_NAMES, FeatureSpec
+from features.definitions import (
+    FEATURE_NAMES,
+    REFERRER_LABELS,
+    SOURCE_LABELS,
+    WINDOW_WORDS,
+    FeatureSpec,
+    ago_words,
+)
 from features.engines import (
     FeatureEngine,
     MemoryEngine,
@@ -30,9 +39,18 @@ from features.evidence import EVIDENCE_COLUMNS, evidence
 from features.memory_evidence import ondemand_evidence
 from features.snapshot import NEVER, StoreSnapshot
 from features.spark import SparkEngine, spark_session
+from features.sql import active_membership, referral_mask_sql
 
 __all__ = [
     "NEVER",
+    "REFERRER_LABELS",
+    "SOURCE_LABELS",
+    "WINDOW_WORDS",
+    "active_membership",
+    "ago_words",
+    "counted_what",
+    "counting_features",
+    "referral_mask_sql",
     "FeatureEngine",
     "MemoryEngine",
     "SQLEngine",

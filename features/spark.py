@@ -91,7 +91,8 @@ class SparkEngine:
         A connection to the MAST store (read-only is enough): its tables are
         written once to Parquet under ``workdir`` and registered as views.
     spark
-        A SparkSession (default :func:`spark_session`, two local cores).
+        A SparkSession (default: :func:`spark_session`, two local cores,
+        stopped by :meth:`close`).
     workdir
         Where the Parquet copy goes (default a temporary directory, removed
         by :meth:`close`).
@@ -100,6 +101,7 @@ class SparkEngine:
     name = "spark"
 
     def __init__(self, con, spark=None, workdir: str | Path | None = None):
+        self._own_session = spark is None
         self.spark = spark if spark is not None else spark_session()
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mast-spark-"))
@@ -114,9 +116,11 @@ class SparkEngine:
             self.relations[table] = view
 
     def close(self) -> None:
-        """Remove the Parquet copy (if this engine made its directory); the session stays."""
+        """Remove the Parquet copy and stop the session, each only if this engine made it."""
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._own_session:
+            self.spark.stop()
 
     # -- the relations a query reads ---------------------------------------
     def _store(self) -> dict[str, str]:

@@ -230,6 +230,16 @@ def predicate_mask(predicates: list[tuple[str, str]]) -> str:
     )
 
 
+def referral_mask_sql() -> str:
+    """The BIGINT of a referral's static predicate bits, over ``h`` (its source, decision...).
+
+    What :class:`features.StoreSnapshot` holds per referral; the service's
+    live overlay (``serving/live.py``) computes it for a referral received
+    since, with this same SQL.
+    """
+    return predicate_mask(referral_classes())
+
+
 def _since(window: str) -> str:
     """Column of ``pt`` holding ``as_of`` minus the window (computed once per person and as_of)."""
     return f"since_{window}"

@@ -37,3 +37,9 @@ def test_mast_features_missing_store_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["features", "--db", str(tmp_path / "nope.duckdb")])
     assert result.exit_code == 2
     assert "No MAST store" in result.output
+
+
+def test_mast_features_refuses_an_unknown_engine(tmp_path):
+    result = CliRunner().invoke(app, ["features", "--engine", "oracle"])
+    assert result.exit_code == 2
+    assert "--engine must be duckdb or spark" in result.output
