@@ -163,6 +163,28 @@ class ReferralCounter:
             cat(self.closure_reason, v.CLOSURE_REASONS)
 
 
+@dataclass(frozen=True)
+class SameConcernCounter:
+    """Count of the child's prior referrals sharing a concern category with *this* referral.
+
+    The one counter that depends on the referral being scored (its concerns)
+    and not only on the person and ``as_of``: every engine evaluates it per
+    (referral, child), from this declaration (the window; "prior" as in
+    :class:`ReferralCounter`: received strictly before ``as_of``).  A repeat
+    of the same worry is a pattern screeners look for, so it may only raise
+    risk (monotone).
+    """
+
+    name: str
+    window: str
+    what: str = "earlier referrals about the same kind of concern"
+    kind: str = "same_concern"
+
+    def __post_init__(self):
+        if self.window not in WINDOWS:
+            raise ValueError(f"unknown window {self.window!r}")
+
+
 def _ev(*types, **kw) -> EventFilter:
     return EventFilter(event_types=tuple(types), **kw)
 
@@ -351,6 +373,11 @@ REFERRAL_COUNTERS: list[ReferralCounter] = [
         "referrals about them in their own childhood",
         age_limit="adult",
     ),
+]
+
+# Counted for the child on the referral, per (referral, child).
+SAME_CONCERN_COUNTERS: list[SameConcernCounter] = [
+    SameConcernCounter(f"prior_referrals_same_concern_{w}", w) for w in ("12m", "ever")
 ]
 
 COUNTERS = {c.name: c for c in [*EVENT_COUNTERS, *EVENT_STATES, *REFERRAL_COUNTERS]}
@@ -689,10 +716,11 @@ def _other_specs() -> list[FeatureSpec]:
             reads_as="ago",
         )
     )
-    for w in ("12m", "ever"):
+    for c in SAME_CONCERN_COUNTERS:
+        w = c.window
         s.append(
             FeatureSpec(
-                f"child_prior_referrals_same_concern_{w}",
+                f"child_{c.name}",
                 f"The child's prior referrals {WINDOW_WORDS[w]} sharing a concern category with this one",
                 _CSC,
                 w,

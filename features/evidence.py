@@ -79,7 +79,7 @@ def _referral_evidence(spec: d.FeatureSpec) -> str:
     if rec.get("same_concern"):
         same = " OR ".join(f"(r.{c} AND t.{c})" for c in v.CONCERN_COLUMNS)
         pred = f"({same})"
-        win = window_predicate("r.received_at", "12m" if rec["window_days"] else "ever", "t.as_of")
+        win = window_predicate("r.received_at", spec.window, "t.as_of")
         if win:
             pred += f" AND {win}"
     else:

@@ -459,10 +459,10 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
         x[_F["child_days_since_last_referral"]] = whole_days(int(own[-1]), as_of)
     h = hist(c, as_of)
     same = (h.concerns & concerns[None, :]).any(axis=1)
-    x[_F["child_prior_referrals_same_concern_ever"]] = same.sum()
-    x[_F["child_prior_referrals_same_concern_12m"]] = (
-        same & (h.received >= as_of - d.WINDOWS["12m"] * US_PER_DAY)
-    ).sum()
+    for sc in d.SAME_CONCERN_COUNTERS:
+        days = d.WINDOWS[sc.window]
+        hit = same if days is None else same & (h.received >= as_of - days * US_PER_DAY)
+        x[_F[f"child_{sc.name}"]] = hit.sum()
     _adults(s, hh, as_of, dob, counters, x)
     _siblings(hh, as_of, counters, x)
     return row

@@ -292,8 +292,8 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
     x: dict[str, str] = {}
     x["child_age_months"] = dialect.whole_months("cp.date_of_birth", "t.as_of")
     x["child_days_since_last_referral"] = dialect.whole_days("c.last_received_at", "t.as_of")
-    for w in ("12m", "ever"):
-        x[f"child_prior_referrals_same_concern_{w}"] = f"COALESCE(sc.same_concern_{w}, 0)"
+    for c in d.SAME_CONCERN_COUNTERS:
+        x[f"child_{c.name}"] = f"COALESCE(sc.{c.name}, 0)"
     for src in v.REFERRAL_SOURCES:
         x[f"referral_source_{src}"] = f"CASE WHEN t.source = {_q(src)} THEN 1 ELSE 0 END"
     for rel in v.REFERRER_RELATIONSHIPS:
@@ -491,7 +491,9 @@ def _window_bucket(col: str, windows: list[str], prefix: str) -> str:
 
 def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tuple[str, str]]:
     """Every CTE of the feature query, in order."""
-    ref_windows = _nested_windows([*(c.window for c in d.REFERRAL_COUNTERS), "12m"])
+    ref_windows = _nested_windows(
+        [*(c.window for c in d.REFERRAL_COUNTERS), *(c.window for c in d.SAME_CONCERN_COUNTERS)]
+    )
     all_windows = _nested_windows([*ref_windows, *(c.window for c in d.EVENT_COUNTERS)])
     since = ",\n                ".join(
         f"{dialect.minus_days('x.as_of', d.WINDOWS[w])} AS {_since(w)}" for w in all_windows
@@ -515,7 +517,14 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     ref_counters = ",\n    ".join(ref_counters)
     concerns_h = ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
     same = " OR ".join(f"(h.{c} AND t.{c})" for c in v.CONCERN_COLUMNS)
-    same_12m = f"h.wb <= {ref_windows.index('12m')}"
+    same_counts = ",\n                ".join(
+        _count(
+            f"({same})"
+            + (f" AND h.wb <= {ref_windows.index(c.window)}" if d.WINDOWS[c.window] else ""),
+            c.name,
+        )
+        for c in d.SAME_CONCERN_COUNTERS
+    )
     ev_names = [c.name for c in d.EVENT_COUNTERS]
     ref_names = [c.name for c in d.REFERRAL_COUNTERS]
     ev_ctes, owner = _event_ctes(dialect)
@@ -598,8 +607,7 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             (
                 "same_concern",
                 f"""SELECT t.referral_id, t.person_id,
-                COUNT(CASE WHEN {same} THEN 1 END) AS same_concern_ever,
-                COUNT(CASE WHEN ({same}) AND {same_12m} THEN 1 END) AS same_concern_12m
+                {same_counts}
             FROM targets t JOIN ref_hist h ON h.person_id = t.person_id AND h.as_of = t.as_of
             GROUP BY t.referral_id, t.person_id""",
             ),
