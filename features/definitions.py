@@ -52,6 +52,45 @@ DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 SUBJECTS = ("child", "household_adults", "siblings", "referral")
 
+
+@dataclass(frozen=True)
+class Membership:
+    """A group of people around the child that features are about, as of the referral.
+
+    Everyone is found the same way: the other members of the child's active
+    homes as of ``as_of`` (each member's role is the lowest of their current
+    memberships, their start the latest), kept if their role is one of
+    ``roles`` and, with ``joined_within``, if they joined within that window.
+    Every engine, and the evidence look-ups of each, derive the group from
+    this declaration, so "the household's adults" has one meaning.
+    ``relationship`` is how a member is listed beside their records (default:
+    their role).
+    """
+
+    name: str
+    roles: tuple[str, ...]
+    relationship: str | None = None
+    joined_within: str | None = None
+
+    def __post_init__(self):
+        for role in self.roles:
+            cat(role, v.HOUSEHOLD_ROLES)
+        if self.joined_within is not None and WINDOWS.get(self.joined_within) is None:
+            raise ValueError(f"joined_within must be a window in days, not {self.joined_within!r}")
+
+
+def _memberships() -> dict[str, Membership]:
+    adults = tuple(v.ADULT_ROLES)
+    groups = [
+        Membership("household_adults", adults),
+        # The "new partner whose domestic-abuse history nobody looked up".
+        Membership("new_household_adults", adults, joined_within="12m"),
+        Membership("household_parents", (cat("parent", v.HOUSEHOLD_ROLES),)),
+        Membership("siblings", (cat("child", v.HOUSEHOLD_ROLES),), relationship="sibling"),
+    ]
+    return {m.name: m for m in groups}
+
+
 # What a feature's value records.  The proxy label (a plan or care) follows
 # the front door's own decisions, so a model fed those decisions can learn to
 # repeat them: e.g. that a family referral, or an earlier closure, makes a
@@ -183,6 +222,9 @@ class SameConcernCounter:
     def __post_init__(self):
         if self.window not in WINDOWS:
             raise ValueError(f"unknown window {self.window!r}")
+
+
+MEMBERSHIPS: dict[str, Membership] = _memberships()
 
 
 def _ev(*types, **kw) -> EventFilter:
@@ -647,7 +689,13 @@ def _counter_specs() -> list[FeatureSpec]:
                 family="household",
                 unit=f"{phrase} (an adult who joined the household in the last 12 months)",
                 aggregate="max",
-                record={**_record(c), "subject": "new_household_adults", "joined_within_days": 365},
+                record={
+                    **_record(c),
+                    "subject": "new_household_adults",
+                    "joined_within_days": WINDOWS[
+                        MEMBERSHIPS["new_household_adults"].joined_within
+                    ],
+                },
                 **_classify(c),
             )
         )

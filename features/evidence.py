@@ -40,18 +40,26 @@ _CSC = d.cat("children_social_care", v.AGENCIES)
 
 
 def _subject_sql(subject: str) -> str:
-    """People (person_id, relationship, start_date) the feature's subject covers."""
-    child = "SELECT t.person_id, 'child' AS relationship, CAST(NULL AS DATE) AS start_date FROM targets t"
-    adults = "SELECT member_id AS person_id, role AS relationship, start_date FROM adults_asof"
-    sibs = "SELECT member_id AS person_id, 'sibling' AS relationship, start_date FROM siblings_asof"
-    new_adults = f"{adults} WHERE start_date >= {DUCKDB.minus_days('as_of', d.WINDOWS['12m'])}"
-    return {
-        "child": child,
-        "household_adults": adults,
-        "new_household_adults": new_adults,
-        "siblings": sibs,
-        "household_parents": f"{adults} WHERE role = 'parent'",
-    }[subject]
+    """People (person_id, relationship, start_date) the feature's subject covers.
+
+    The child, or a :data:`features.definitions.MEMBERSHIPS` group of the
+    child's household as of the referral (``members_asof``).
+    """
+    if subject == "child":
+        return (
+            "SELECT t.person_id, 'child' AS relationship, CAST(NULL AS DATE) AS start_date "
+            "FROM targets t"
+        )
+    m = d.MEMBERSHIPS[subject]
+    relationship = f"'{m.relationship}'" if m.relationship else "role"
+    roles = ", ".join(f"'{r}'" for r in m.roles)
+    sql = (
+        f"SELECT member_id AS person_id, {relationship} AS relationship, start_date "
+        f"FROM members_asof WHERE role IN ({roles})"
+    )
+    if m.joined_within:
+        sql += f" AND start_date >= {DUCKDB.minus_days('as_of', d.WINDOWS[m.joined_within])}"
+    return sql
 
 
 def _event_evidence(spec: d.FeatureSpec) -> str:

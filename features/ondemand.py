@@ -67,11 +67,12 @@ _RC_ADULT = np.array([c.age_limit == "adult" for c in d.REFERRAL_COUNTERS])
 _RC_DECIDED = np.array([bool(c.decision or c.closure_reason) for c in d.REFERRAL_COUNTERS])
 COUNTER_NAMES = [c.name for c in [*d.EVENT_COUNTERS, *d.EVENT_STATES, *d.REFERRAL_COUNTERS]]
 _COL = {name: i for i, name in enumerate(COUNTER_NAMES)}
-_ADULT = np.array([MEMBER_ROLES.index(r) for r in v.ADULT_ROLES])
+_ADULT = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["household_adults"].roles])
 # By role code (one past the last for "no role"): is it an adult's role?
 _IS_ADULT = np.isin(np.arange(len(MEMBER_ROLES) + 1), _ADULT)
-_CHILD = MEMBER_ROLES.index("child")
-_PARENT = MEMBER_ROLES.index("parent")
+_SIBLING = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["siblings"].roles])
+_NEW_ADULT_DAYS = d.WINDOWS[d.MEMBERSHIPS["new_household_adults"].joined_within]
+_PARENT = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["household_parents"].roles])
 _LOWEST = np.iinfo(np.int64).min
 
 
@@ -477,7 +478,7 @@ def _adults(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) 
     x[_F["household_n_adults"]] = len(people)
     x[_NEW_FLAG_AT] = (starts[:, None] >= as_of - _NEW_FLAG_DAYS[None, :] * US_PER_DAY).any(axis=0)
     x[_F["household_days_since_adult_joined"]] = whole_days(starts, as_of).min()
-    ages = np.floor(whole_days(s.dob[people[roles == _PARENT]], dob) / d.DAYS_PER_YEAR)
+    ages = np.floor(whole_days(s.dob[people[np.isin(roles, _PARENT)]], dob) / d.DAYS_PER_YEAR)
     if ages.size:
         x[_F["parent_age_at_birth_min"]] = ages.min()
         x[_F["parent_age_at_birth_max"]] = ages.max()
@@ -485,12 +486,12 @@ def _adults(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) 
     adult_values = values[:, _ADULT_SRC]
     x[_ADULT_MAX_AT] = adult_values.max(axis=0)
     x[_ADULT_SUM_AT] = adult_values.sum(axis=0)
-    joined = starts >= as_of - d.WINDOWS["12m"] * US_PER_DAY
+    joined = starts >= as_of - _NEW_ADULT_DAYS * US_PER_DAY
     x[_NEW_AT] = np.where(joined[:, None], values[:, _NEW_SRC], 0).max(axis=0)
 
 
 def _siblings(hh: Household, as_of: int, counters, x) -> None:
-    people = hh.members[hh.roles == _CHILD]
+    people = hh.members[np.isin(hh.roles, _SIBLING)]
     if not len(people):
         return
     x[_F["household_n_siblings"]] = len(people)

@@ -332,7 +332,8 @@ def household_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tu
     the child" has one definition.
     """
     concerns = ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
-    adult_roles = _in("ma.role", v.ADULT_ROLES)
+    adult_roles = _in("ma.role", d.MEMBERSHIPS["household_adults"].roles)
+    sibling_roles = _in("ma.role", d.MEMBERSHIPS["siblings"].roles)
     return [
         (
             "targets",
@@ -367,7 +368,7 @@ def household_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tu
         ),
         (
             "siblings_asof",
-            f"SELECT ma.* FROM members_asof ma WHERE ma.role = {_q(d.cat('child', v.HOUSEHOLD_ROLES))}",
+            f"SELECT ma.* FROM members_asof ma WHERE {sibling_roles}",
         ),
     ]
 
@@ -550,7 +551,8 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     adult_aggs = ",\n    ".join(
         f"MAX(pf.{n}) AS adults_{n}_max, SUM(pf.{n}) AS adults_{n}_sum" for n in d.ADULT_COUNTERS
     )
-    joined_12m = f"ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS['12m'])}"
+    new = d.MEMBERSHIPS["new_household_adults"]
+    joined_12m = f"ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[new.joined_within])}"
     new_adult_aggs = ",\n    ".join(
         f"MAX(CASE WHEN {joined_12m} THEN pf.{n} ELSE 0 END) AS new_adults_{n}_max"
         for n in d.NEW_ADULT_COUNTERS
@@ -560,9 +562,9 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
         f"THEN 1 ELSE 0 END) AS household_new_adult_{w}"
         for w in d.NEW_ADULT_WINDOWS
     )
-    parent = _q(d.cat("parent", v.HOUSEHOLD_ROLES))
+    parents = _in("ma.role", d.MEMBERSHIPS["household_parents"].roles)
     parent_age = (
-        f"CASE WHEN ma.role = {parent} THEN "
+        f"CASE WHEN {parents} THEN "
         f"FLOOR({dialect.whole_days('pf.date_of_birth', 'cp.date_of_birth')} / {d.DAYS_PER_YEAR}) END"
     )
     sib_aggs = ",\n    ".join(f"SUM(pf.{n}) AS siblings_{n}_sum" for n in d.SIBLING_COUNTERS)
