@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from features import FEATURE_NAMES, PROTECTED_COLUMNS
@@ -43,3 +46,25 @@ def test_mast_features_refuses_an_unknown_engine(tmp_path):
     result = CliRunner().invoke(app, ["features", "--engine", "oracle"])
     assert result.exit_code == 2
     assert "--engine must be duckdb or spark" in result.output
+
+
+@pytest.mark.slow
+def test_mast_features_on_spark_writes_the_same_table(tmp_path):
+    """``--engine spark`` (local Spark, UI off) writes the table DuckDB writes."""
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("the Spark engine needs a Java 17 runtime")
+    tables = random_world(4)
+    db = tmp_path / "store.duckdb"
+    con = connect(db)
+    write_tables(con, tables)
+    con.close()
+    frames = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / f"{engine}.parquet"
+        args = ["features", "--db", str(db), "--out", str(out), "--engine", engine]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        frames[engine] = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(frames["spark"], frames["duckdb"])
+    assert len(frames["spark"]) == len(tables["referral_children"])
