@@ -83,12 +83,13 @@ def _targets(targets: Targets | tuple[Rows, Rows]) -> Targets:
     return targets if isinstance(targets, Targets) else Targets(*targets)
 
 
-def _one_referral(target: Targets) -> None:
+def _evidence_target(
+    target: Targets | tuple[Rows, Rows], wanted: Mapping[str, Sequence[str]]
+) -> Targets:
+    """``target`` checked as one referral, and ``wanted`` as its children and known features."""
+    target = _targets(target)
     if len({r["referral_id"] for r in target.referrals}) != 1:
         raise ValueError("evidence() looks up the records of one referral at a time")
-
-
-def _check_wanted(target: Targets, wanted: Mapping[str, Sequence[str]]) -> None:
     children = {c["person_id"] for c in target.referral_children}
     for pid, names in wanted.items():
         if pid not in children:
@@ -96,6 +97,7 @@ def _check_wanted(target: Targets, wanted: Mapping[str, Sequence[str]]) -> None:
         for name in names:
             if name not in d.SPECS_BY_NAME:
                 raise ValueError(f"Unknown feature {name!r}: see features.catalogue()")
+    return target
 
 
 @runtime_checkable
@@ -154,10 +156,7 @@ class SQLEngine:
     def evidence(
         self, target: Targets | tuple[Rows, Rows], wanted: Mapping[str, Sequence[str]]
     ) -> Evidence:
-        target = _targets(target)
-        _one_referral(target)
-        _check_wanted(target, wanted)
-        refs, children = target.frames()
+        refs, children = _evidence_target(target, wanted).frames()
         out: Evidence = {}
         for pid, names in wanted.items():
             for name in dict.fromkeys(names):
@@ -209,9 +208,7 @@ class MemoryEngine:
     def evidence(
         self, target: Targets | tuple[Rows, Rows], wanted: Mapping[str, Sequence[str]]
     ) -> Evidence:
-        target = _targets(target)
-        _one_referral(target)
-        _check_wanted(target, wanted)
+        target = _evidence_target(target, wanted)
         return ondemand_evidence(self.snapshot, target.referrals, target.referral_children, wanted)
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 from features import build as _build
 from features import definitions as d
-from features.engines import Evidence, Progress, Targets, _check_wanted, _one_referral, _targets
+from features.engines import Evidence, Progress, Targets, _evidence_target, _targets
 from features.evidence import EVIDENCE_COLUMNS, evidence_sql
 from features.inputs import Rows
 from features.sql import STORE_RELATIONS, Dialect, feature_parts, uses
@@ -197,9 +197,7 @@ class SparkEngine:
     ) -> Evidence:
         from features.engines import _rows
 
-        target = _targets(target)
-        _one_referral(target)
-        _check_wanted(target, wanted)
+        target = _evidence_target(target, wanted)
         relations = self._with_targets(target)
         referral_id = target.referrals[0]["referral_id"]
         out: Evidence = {}
