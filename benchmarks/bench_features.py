@@ -323,7 +323,8 @@ def generate_national(path: Path, scale: float, random_state: int) -> dict[str, 
     eths = "['White', 'Mixed', 'Asian', 'Black', 'Other', 'Not recorded']"
     dis = "['Yes', 'No', 'Not recorded']"
     con.execute(
-        f"""INSERT INTO people SELECT {pid.format("i")},
+        f"""INSERT INTO people (person_id, date_of_birth, sex, ethnicity, disability)
+        SELECT {pid.format("i")},
         CASE WHEN i % {slots} IN (2, 3)
              THEN DATE '2005-01-01' + CAST(floor({_u("i", 3, s)} * 6900) AS INTEGER)
              ELSE DATE '1965-01-01' + CAST(floor({_u("i", 3, s)} * 11000) AS INTEGER) END,
@@ -357,7 +358,9 @@ def generate_national(path: Path, scale: float, random_state: int) -> dict[str, 
         for k in range(len(v.CONCERNS))
     )
     con.execute(
-        f"""INSERT INTO referrals SELECT 'R' || lpad(CAST(i AS VARCHAR), 9, '0'),
+        f"""INSERT INTO referrals (referral_id, received_at, source, referrer_relationship,
+            {", ".join(v.CONCERN_COLUMNS)})
+        SELECT 'R' || lpad(CAST(i AS VARCHAR), 9, '0'),
         TIMESTAMP '2019-01-01' + to_seconds(CAST(floor({_u("i", 13, s)} * 86400 * 365 * 5) AS BIGINT)),
         {sources}[1 + CAST(floor({_u("i", 14, s)} * {len(v.REFERRAL_SOURCES)}) AS INTEGER)],
         {rels}[1 + CAST(floor({_u("i", 15, s)} * {len(v.REFERRER_RELATIONSHIPS)}) AS INTEGER)],
