@@ -66,6 +66,15 @@ def spark_session(cores: int = 2, driver_memory: str = "2g", shuffle_partitions:
     )
 
 
+def _active_session():
+    """The Spark session already running in this process, if any (None without pyspark)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    return SparkSession.getActiveSession()
+
+
 @cache
 def _translate(sql: str) -> str:
     import sqlglot
@@ -101,7 +110,9 @@ class SparkEngine:
     name = "spark"
 
     def __init__(self, con, spark=None, workdir: str | Path | None = None):
-        self._own_session = spark is None
+        # A session already running in this process (another engine's, Splink's)
+        # is used, and left running by close().
+        self._own_session = spark is None and _active_session() is None
         self.spark = spark if spark is not None else spark_session()
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mast-spark-"))

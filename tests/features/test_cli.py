@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 
 import pandas as pd
 import pytest
@@ -51,9 +49,9 @@ def test_mast_features_refuses_an_unknown_engine(tmp_path):
 @pytest.mark.slow
 def test_mast_features_on_spark_writes_the_same_table(tmp_path):
     """``--engine spark`` (local Spark, UI off) writes the table DuckDB writes."""
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("the Spark engine needs a Java 17 runtime")
+    from tests.features.test_engines import require_spark
+
+    require_spark()
     tables = random_world(4)
     db = tmp_path / "store.duckdb"
     con = connect(db)
