@@ -227,6 +227,34 @@ class SameConcernCounter:
 MEMBERSHIPS: dict[str, Membership] = _memberships()
 
 
+@dataclass(frozen=True)
+class ReferralFlags:
+    """One flag per category of a field of the referral being scored (generated one-hots).
+
+    With ``column``, the flag ``prefix + value`` is 1 when that referrals
+    column equals ``value`` (who referred); without, each value names a
+    yes/no column of its own (the concern columns).  Every engine derives
+    the flags from this declaration.
+    """
+
+    prefix: str
+    values: tuple[str, ...]
+    column: str | None = None
+
+    def flags(self) -> list[tuple[str, str, str | None]]:
+        """(feature name, referrals column, category or None for a yes/no column)."""
+        if self.column is None:
+            return [(self.prefix + x, x, None) for x in self.values]
+        return [(self.prefix + x, self.column, x) for x in self.values]
+
+
+REFERRAL_FLAGS: list[ReferralFlags] = [
+    ReferralFlags("referral_source_", tuple(v.REFERRAL_SOURCES), "source"),
+    ReferralFlags("referrer_", tuple(v.REFERRER_RELATIONSHIPS), "referrer_relationship"),
+    ReferralFlags("referral_", tuple(v.CONCERN_COLUMNS)),
+]
+
+
 def _ev(*types, **kw) -> EventFilter:
     return EventFilter(event_types=tuple(types), **kw)
 

@@ -363,9 +363,8 @@ _NEW_AT, _NEW_SRC = (
 _SIB_AT, _SIB_SRC = _at([f"siblings_{n}_sum" for n in d.SIBLING_COUNTERS]), _src(d.SIBLING_COUNTERS)
 _NEW_FLAG_AT = _at([f"household_new_adult_{w}" for w in d.NEW_ADULT_WINDOWS])
 _NEW_FLAG_DAYS = np.array([d.WINDOWS[w] for w in d.NEW_ADULT_WINDOWS], dtype=np.int64)
-_SOURCE_AT = {src: _F[f"referral_source_{src}"] for src in v.REFERRAL_SOURCES}
-_REFERRER_AT = {rel: _F[f"referrer_{rel}"] for rel in v.REFERRER_RELATIONSHIPS}
-_CONCERN_AT = _at([f"referral_{c}" for c in v.CONCERN_COLUMNS])
+# Each referral flag as (column of X, referrals column, category or None for yes/no).
+_FLAG_AT = [(_F[name], col, value) for f in d.REFERRAL_FLAGS for name, col, value in f.flags()]
 # Features that are NULL (NaN) when nothing is there to measure; the rest default to 0.
 _NULLABLE_AT = _at(
     [
@@ -442,10 +441,9 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
         "imd_decile": np.nanmin(imd) if np.isfinite(imd).any() else np.nan,
         "age_years": np.nan,
     }
-    x[_SOURCE_AT[r["source"]]] = 1.0
-    x[_REFERRER_AT[r["referrer_relationship"]]] = 1.0
+    for j, col, value in _FLAG_AT:
+        x[j] = float(bool(r[col]) if value is None else r[col] == value)
     concerns = np.array([bool(r[col]) for col in v.CONCERN_COLUMNS])
-    x[_CONCERN_AT] = concerns
     x[_F["referral_n_concerns"]] = concerns.sum()
     x[_F["referral_n_children"]] = t.n_children
     if not known:

@@ -294,12 +294,10 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
     x["child_days_since_last_referral"] = dialect.whole_days("c.last_received_at", "t.as_of")
     for c in d.SAME_CONCERN_COUNTERS:
         x[f"child_{c.name}"] = f"COALESCE(sc.{c.name}, 0)"
-    for src in v.REFERRAL_SOURCES:
-        x[f"referral_source_{src}"] = f"CASE WHEN t.source = {_q(src)} THEN 1 ELSE 0 END"
-    for rel in v.REFERRER_RELATIONSHIPS:
-        x[f"referrer_{rel}"] = f"CASE WHEN t.referrer_relationship = {_q(rel)} THEN 1 ELSE 0 END"
-    for col in v.CONCERN_COLUMNS:
-        x[f"referral_{col}"] = f"CASE WHEN t.{col} THEN 1 ELSE 0 END"
+    for family in d.REFERRAL_FLAGS:
+        for name, col, value in family.flags():
+            test = f"t.{col}" if value is None else f"t.{col} = {_q(value)}"
+            x[name] = f"CASE WHEN {test} THEN 1 ELSE 0 END"
     x["referral_n_concerns"] = " + ".join(
         f"CASE WHEN t.{col} THEN 1 ELSE 0 END" for col in v.CONCERN_COLUMNS
     )
