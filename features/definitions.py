@@ -228,6 +228,42 @@ MEMBERSHIPS: dict[str, Membership] = _memberships()
 
 
 @dataclass(frozen=True)
+class GroupMeasure:
+    """A number about a household group as a whole, from their memberships, not their records.
+
+    ``measure`` is one of :data:`GROUP_MEASURE_KINDS`: how many members
+    (0 if none), whether any joined within ``window`` (0 or 1), whole days
+    since the newest joined, or the youngest or oldest member's age in whole
+    years when the child was born (missing if none).  Every engine derives
+    the value from this declaration and the group's :class:`Membership`.
+    """
+
+    name: str
+    membership: str
+    measure: str
+    window: str | None = None
+
+    def __post_init__(self):
+        if self.measure not in GROUP_MEASURE_KINDS:
+            raise ValueError(f"unknown measure {self.measure!r}: one of {GROUP_MEASURE_KINDS}")
+        if self.membership not in MEMBERSHIPS:
+            raise ValueError(f"unknown membership {self.membership!r}")
+        if (self.measure == "joined_within") != (self.window is not None):
+            raise ValueError(f"{self.name}: a window goes with 'joined_within' and only with it")
+
+
+GROUP_MEASURE_KINDS = (
+    "count",
+    "joined_within",
+    "days_since_newest_joined",
+    "youngest_age_at_birth",
+    "oldest_age_at_birth",
+)
+# Missing (not 0) when the group is empty.
+NULLABLE_MEASURES = ("days_since_newest_joined", "youngest_age_at_birth", "oldest_age_at_birth")
+
+
+@dataclass(frozen=True)
 class ReferralFlags:
     """One flag per category of a field of the referral being scored (generated one-hots).
 
@@ -247,6 +283,20 @@ class ReferralFlags:
             return [(self.prefix + x, x, None) for x in self.values]
         return [(self.prefix + x, self.column, x) for x in self.values]
 
+
+GROUP_MEASURES: list[GroupMeasure] = [
+    GroupMeasure("household_n_adults", "household_adults", "count"),
+    *[
+        GroupMeasure(f"household_new_adult_{w}", "household_adults", "joined_within", w)
+        for w in ("3m", "6m", "12m")
+    ],
+    GroupMeasure(
+        "household_days_since_adult_joined", "household_adults", "days_since_newest_joined"
+    ),
+    GroupMeasure("parent_age_at_birth_min", "household_parents", "youngest_age_at_birth"),
+    GroupMeasure("parent_age_at_birth_max", "household_parents", "oldest_age_at_birth"),
+    GroupMeasure("household_n_siblings", "siblings", "count"),
+]
 
 REFERRAL_FLAGS: list[ReferralFlags] = [
     ReferralFlags("referral_source_", tuple(v.REFERRAL_SOURCES), "source"),
@@ -978,3 +1028,4 @@ def feature_specs() -> list[FeatureSpec]:
 FEATURE_SPECS: list[FeatureSpec] = feature_specs()
 FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
 SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
+assert {g.name for g in GROUP_MEASURES} <= set(FEATURE_NAMES), "a group measure has no spec"

@@ -72,7 +72,6 @@ _ADULT = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["household_adult
 _IS_ADULT = np.isin(np.arange(len(MEMBER_ROLES) + 1), _ADULT)
 _SIBLING = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["siblings"].roles])
 _NEW_ADULT_DAYS = d.WINDOWS[d.MEMBERSHIPS["new_household_adults"].joined_within]
-_PARENT = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["household_parents"].roles])
 _LOWEST = np.iinfo(np.int64).min
 
 
@@ -361,8 +360,17 @@ _NEW_AT, _NEW_SRC = (
     _src(d.NEW_ADULT_COUNTERS),
 )
 _SIB_AT, _SIB_SRC = _at([f"siblings_{n}_sum" for n in d.SIBLING_COUNTERS]), _src(d.SIBLING_COUNTERS)
-_NEW_FLAG_AT = _at([f"household_new_adult_{w}" for w in d.NEW_ADULT_WINDOWS])
-_NEW_FLAG_DAYS = np.array([d.WINDOWS[w] for w in d.NEW_ADULT_WINDOWS], dtype=np.int64)
+# Each group measure: (column of X, measure, member role codes, joined within (days), window days).
+_GROUPS = [
+    (
+        _F[g.name],
+        g.measure,
+        np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS[g.membership].roles]),
+        d.WINDOWS.get(d.MEMBERSHIPS[g.membership].joined_within or "ever"),
+        d.WINDOWS.get(g.window or "ever"),
+    )
+    for g in d.GROUP_MEASURES
+]
 # Each referral flag as (column of X, referrals column, category or None for yes/no).
 _FLAG_AT = [(_F[name], col, value) for f in d.REFERRAL_FLAGS for name, col, value in f.flags()]
 # Features that are NULL (NaN) when nothing is there to measure; the rest default to 0.
@@ -462,24 +470,42 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
         days = d.WINDOWS[sc.window]
         hit = same if days is None else same & (h.received >= as_of - days * US_PER_DAY)
         x[_F[f"child_{sc.name}"]] = hit.sum()
+    _groups(s, hh, as_of, dob, x)
     _adults(s, hh, as_of, dob, counters, x)
     _siblings(hh, as_of, counters, x)
     return row
 
 
+def _groups(s: StoreSnapshot, hh: Household, as_of: int, dob: int, x) -> None:
+    """The :data:`features.definitions.GROUP_MEASURES`, each over its group of ``hh``.
+
+    An empty group leaves 0 (a count, a flag) or NaN (the rest), as the SQL's
+    LEFT JOIN and COALESCE do.
+    """
+    for j, measure, roles, joined_days, window_days in _GROUPS:
+        keep = np.isin(hh.roles, roles)
+        if joined_days is not None:
+            keep &= hh.starts >= as_of - joined_days * US_PER_DAY
+        people, starts = hh.members[keep], hh.starts[keep]
+        if measure == "count":
+            x[j] = len(people)
+        elif not len(people):
+            continue
+        elif measure == "joined_within":
+            x[j] = float((starts >= as_of - window_days * US_PER_DAY).any())
+        elif measure == "days_since_newest_joined":
+            x[j] = whole_days(starts, as_of).min()
+        else:
+            ages = np.floor(whole_days(s.dob[people], dob) / d.DAYS_PER_YEAR)
+            x[j] = ages.min() if measure == "youngest_age_at_birth" else ages.max()
+
+
 def _adults(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) -> None:
     """The household-adult features; with no adult they stay 0 (or NULL), as the SQL's LEFT JOIN."""
     adult = _IS_ADULT[hh.roles]
-    people, roles, starts = hh.members[adult], hh.roles[adult], hh.starts[adult]
+    people, starts = hh.members[adult], hh.starts[adult]
     if not len(people):
         return
-    x[_F["household_n_adults"]] = len(people)
-    x[_NEW_FLAG_AT] = (starts[:, None] >= as_of - _NEW_FLAG_DAYS[None, :] * US_PER_DAY).any(axis=0)
-    x[_F["household_days_since_adult_joined"]] = whole_days(starts, as_of).min()
-    ages = np.floor(whole_days(s.dob[people[np.isin(roles, _PARENT)]], dob) / d.DAYS_PER_YEAR)
-    if ages.size:
-        x[_F["parent_age_at_birth_min"]] = ages.min()
-        x[_F["parent_age_at_birth_max"]] = ages.max()
     values = np.vstack([counters(int(p), as_of) for p in people])
     adult_values = values[:, _ADULT_SRC]
     x[_ADULT_MAX_AT] = adult_values.max(axis=0)
@@ -492,6 +518,5 @@ def _siblings(hh: Household, as_of: int, counters, x) -> None:
     people = hh.members[np.isin(hh.roles, _SIBLING)]
     if not len(people):
         return
-    x[_F["household_n_siblings"]] = len(people)
     values = np.vstack([counters(int(p), as_of) for p in people])
     x[_SIB_AT] = values[:, _SIB_SRC].sum(axis=0)

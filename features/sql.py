@@ -302,13 +302,9 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
         f"CASE WHEN t.{col} THEN 1 ELSE 0 END" for col in v.CONCERN_COLUMNS
     )
     x["referral_n_children"] = "t.n_children"
-    x["household_n_adults"] = "COALESCE(a.household_n_adults, 0)"
-    for w in d.NEW_ADULT_WINDOWS:
-        x[f"household_new_adult_{w}"] = f"COALESCE(a.household_new_adult_{w}, 0)"
-    x["household_days_since_adult_joined"] = "a.household_days_since_adult_joined"
-    x["parent_age_at_birth_min"] = "a.parent_age_at_birth_min"
-    x["parent_age_at_birth_max"] = "a.parent_age_at_birth_max"
-    x["household_n_siblings"] = "COALESCE(s.household_n_siblings, 0)"
+    for g in d.GROUP_MEASURES:
+        col = f"{_GROUP_BASE[_base_of(g)]}.{g.name}"
+        x[g.name] = col if g.measure in d.NULLABLE_MEASURES else f"COALESCE({col}, 0)"
     for name in d.CHILD_COUNTERS:
         x[f"child_{name}"] = f"COALESCE(c.{name}, 0)"
     for name in d.ADULT_COUNTERS:
@@ -321,6 +317,46 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
     missing = set(d.FEATURE_NAMES) ^ set(x)
     assert not missing, f"SQL and definitions disagree on {sorted(missing)}"
     return {name: x[name] for name in d.FEATURE_NAMES}
+
+
+# The aggregate CTE (and its alias in the final SELECT) each group is counted in:
+# adults in adult_agg, children in sib_agg (the household's people by role).
+_GROUP_BASE = {"adult_agg": "a", "sib_agg": "s"}
+
+
+def _base_of(g: d.GroupMeasure) -> str:
+    roles = set(d.MEMBERSHIPS[g.membership].roles)
+    if roles <= set(d.MEMBERSHIPS["household_adults"].roles):
+        return "adult_agg"
+    if roles <= set(d.MEMBERSHIPS["siblings"].roles) and "age_at_birth" not in g.measure:
+        return "sib_agg"
+    raise ValueError(f"{g.name}: no aggregate over {g.membership} computes {g.measure}")
+
+
+def group_measures(base: str, dialect: Dialect) -> str:
+    """The :data:`features.definitions.GROUP_MEASURES` counted in ``base``, as SQL columns."""
+    cols = []
+    for g in d.GROUP_MEASURES:
+        if _base_of(g) != base:
+            continue
+        m = d.MEMBERSHIPS[g.membership]
+        member = _in("ma.role", m.roles)
+        if m.joined_within:
+            member += f" AND ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[m.joined_within])}"
+        age = f"FLOOR({dialect.whole_days('pf.date_of_birth', 'cp.date_of_birth')} / {d.DAYS_PER_YEAR})"
+        expr = {
+            "count": f"COUNT(CASE WHEN {member} THEN 1 END)",
+            "days_since_newest_joined": (
+                f"MIN(CASE WHEN {member} THEN {dialect.whole_days('ma.start_date', 'ma.as_of')} END)"
+            ),
+            "youngest_age_at_birth": f"MIN(CASE WHEN {member} THEN {age} END)",
+            "oldest_age_at_birth": f"MAX(CASE WHEN {member} THEN {age} END)",
+        }.get(g.measure)
+        if g.measure == "joined_within":
+            since = dialect.minus_days("ma.as_of", d.WINDOWS[g.window])
+            expr = f"MAX(CASE WHEN {member} AND ma.start_date >= {since} THEN 1 ELSE 0 END)"
+        cols.append(f"{expr} AS {g.name}")
+    return ",\n    ".join(cols)
 
 
 def household_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tuple[str, str]]:
@@ -555,16 +591,8 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
         f"MAX(CASE WHEN {joined_12m} THEN pf.{n} ELSE 0 END) AS new_adults_{n}_max"
         for n in d.NEW_ADULT_COUNTERS
     )
-    new_flags = ",\n    ".join(
-        f"MAX(CASE WHEN ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[w])} "
-        f"THEN 1 ELSE 0 END) AS household_new_adult_{w}"
-        for w in d.NEW_ADULT_WINDOWS
-    )
-    parents = _in("ma.role", d.MEMBERSHIPS["household_parents"].roles)
-    parent_age = (
-        f"CASE WHEN {parents} THEN "
-        f"FLOOR({dialect.whole_days('pf.date_of_birth', 'cp.date_of_birth')} / {d.DAYS_PER_YEAR}) END"
-    )
+    adult_groups = group_measures("adult_agg", dialect)
+    sibling_groups = group_measures("sib_agg", dialect)
     sib_aggs = ",\n    ".join(f"SUM(pf.{n}) AS siblings_{n}_sum" for n in d.SIBLING_COUNTERS)
     return (
         household_ctes(dialect, chunk_filter)
@@ -620,11 +648,8 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             ),
             (
                 "adult_agg",
-                f"""SELECT ma.child_id, ma.as_of, COUNT(*) AS household_n_adults,
-    {new_flags},
-    MIN({dialect.whole_days("ma.start_date", "ma.as_of")}) AS household_days_since_adult_joined,
-    MIN({parent_age}) AS parent_age_at_birth_min,
-    MAX({parent_age}) AS parent_age_at_birth_max,
+                f"""SELECT ma.child_id, ma.as_of,
+    {adult_groups},
     {adult_aggs},
     {new_adult_aggs}
             FROM adults_asof ma
@@ -634,7 +659,8 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             ),
             (
                 "sib_agg",
-                f"""SELECT ma.child_id, ma.as_of, COUNT(*) AS household_n_siblings,
+                f"""SELECT ma.child_id, ma.as_of,
+    {sibling_groups},
     {sib_aggs}
             FROM siblings_asof ma
             JOIN person_feats pf ON pf.person_id = ma.member_id AND pf.as_of = ma.as_of
