@@ -218,6 +218,21 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for n in d.NEW_ADULT_COUNTERS:
         aspec[f"new_adults_{n}_max"] = (f"new_adults_{n}_max", "max")
     a = adults.groupby(["child_id", "as_of"]).agg(**aspec).reset_index()
+    # Counters across a group, each incident (moment) once.
+    for g in d.GROUP_EVENT_COUNTERS:
+        m, c = d.MEMBERSHIPS[g.membership], d.COUNTERS[g.counter]
+        grp = mm[mm["role"].isin(m.roles)]
+        if m.joined_within:
+            grp = grp[
+                grp["start_date"] >= grp["as_of"] - pd.Timedelta(days=d.WINDOWS[m.joined_within])
+            ]
+        ev = grp[["child_id", "as_of", "member_id", "date_of_birth"]].merge(
+            t["agency_events"], left_on="member_id", right_on="person_id"
+        )
+        ev = ev[_event_mask(ev, c.filter) & (ev["recorded_at"] < ev["as_of"])]
+        ev = ev[_window_mask(ev["occurred_at"], ev["as_of"], c.window)]
+        n = ev.groupby(["child_id", "as_of"])["occurred_at"].nunique().rename(g.name)
+        a = a.merge(n.reset_index(), on=["child_id", "as_of"], how="left")
     sibs = mm[mm["role"] == "child"]
     sspec = {"household_n_siblings": ("member_id", "size")}
     sspec |= {f"siblings_{n}_sum": (n, "sum") for n in d.SIBLING_COUNTERS}
@@ -260,6 +275,8 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ]:
         X[col] = out[col]
     X["household_n_siblings"] = out["household_n_siblings"]
+    for g in d.GROUP_EVENT_COUNTERS:
+        X[g.name] = out[g.name].fillna(0)
     for n in d.CHILD_COUNTERS:
         X[f"child_{n}"] = out[n]
     for n in d.ADULT_COUNTERS:

@@ -27,6 +27,7 @@ from features.wording import (  # noqa: F401
     _READERS,
     _SOURCE_WORDS,
     _WHO_REFERRED_WHY,
+    GROUP_WORDS,
     REFERRER_LABELS,
     SOURCE_LABELS,
     WINDOW_WORDS,
@@ -252,6 +253,28 @@ class GroupMeasure:
             raise ValueError(f"{self.name}: a window goes with 'joined_within' and only with it")
 
 
+@dataclass(frozen=True)
+class GroupEventCounter:
+    """A counter's events across a household group, each incident once.
+
+    One police incident is recorded once for each person involved (as
+    victim, perpetrator, witness); counted per adult and summed it would
+    count twice.  Here an incident is the counter's event at one moment
+    (``occurred_at``): events of the group's members at the same moment are
+    one.  ``counter`` names an :class:`EventCounter` (its filter and window;
+    no age limit, which is about one person).  The feature is named
+    ``household_<counter>``; every engine, the evidence, the catalogue and
+    the reference derive it from this declaration.
+    """
+
+    counter: str
+    membership: str = "household_adults"
+
+    @property
+    def name(self) -> str:
+        return f"household_{self.counter}"
+
+
 GROUP_MEASURE_KINDS = (
     "count",
     "joined_within",
@@ -297,6 +320,10 @@ GROUP_MEASURES: list[GroupMeasure] = [
     GroupMeasure("parent_age_at_birth_max", "household_parents", "oldest_age_at_birth"),
     GroupMeasure("household_n_siblings", "siblings", "count"),
 ]
+
+# Counted across a group, each incident once (none yet: add one here, with its
+# EventCounter in EVENT_COUNTERS).
+GROUP_EVENT_COUNTERS: list[GroupEventCounter] = []
 
 REFERRAL_FLAGS: list[ReferralFlags] = [
     ReferralFlags("referral_source_", tuple(v.REFERRAL_SOURCES), "source"),
@@ -792,6 +819,26 @@ def _counter_specs() -> list[FeatureSpec]:
                 unit=unit,
                 aggregate="sum",
                 record={**_record(c), "subject": "siblings"},
+                **_classify(c),
+            )
+        )
+    for g in GROUP_EVENT_COUNTERS:
+        c = COUNTERS[g.counter]
+        if not isinstance(c, EventCounter) or c.filter.age_limit is not None:
+            raise ValueError(f"{g.name}: an event counter without an age limit is needed")
+        phrase = _counter_phrase(c)
+        who = GROUP_WORDS[g.membership]
+        specs.append(
+            FeatureSpec(
+                name=g.name,
+                definition=f"The household's {who} as of the referral, each incident once: {phrase}",
+                agency=_agency_of(c),
+                window=c.window,
+                subject=g.membership,
+                family=_family_of(g.counter),
+                unit=f"{phrase} (involving any of the household's {who}, each incident once)",
+                aggregate="value",
+                record={**_record(c), "subject": g.membership, "each_incident_once": True},
                 **_classify(c),
             )
         )

@@ -470,6 +470,7 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
         days = d.WINDOWS[sc.window]
         hit = same if days is None else same & (h.received >= as_of - days * US_PER_DAY)
         x[_F[f"child_{sc.name}"]] = hit.sum()
+    _group_events(s, hh, as_of, x)
     _groups(s, hh, as_of, dob, x)
     _adults(s, hh, as_of, dob, counters, x)
     _siblings(hh, as_of, counters, x)
@@ -498,6 +499,32 @@ def _groups(s: StoreSnapshot, hh: Household, as_of: int, dob: int, x) -> None:
         else:
             ages = np.floor(whole_days(s.dob[people], dob) / d.DAYS_PER_YEAR)
             x[j] = ages.min() if measure == "youngest_age_at_birth" else ages.max()
+
+
+_EVENT_INDEX = {c.name: k for k, c in enumerate(d.EVENT_COUNTERS)}
+# Each group event counter: (column of X, counter index, member role codes, joined within (days)).
+_GROUP_EVENTS = [
+    (
+        _F[g.name],
+        _EVENT_INDEX[g.counter],
+        np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS[g.membership].roles]),
+        d.WINDOWS.get(d.MEMBERSHIPS[g.membership].joined_within or "ever"),
+    )
+    for g in d.GROUP_EVENT_COUNTERS
+]
+
+
+def _group_events(s: StoreSnapshot, hh: Household, as_of: int, x) -> None:
+    """:data:`features.definitions.GROUP_EVENT_COUNTERS`: distinct moments across the group."""
+    for j, k, roles, joined_days in _GROUP_EVENTS:
+        keep = np.isin(hh.roles, roles)
+        if joined_days is not None:
+            keep &= hh.starts >= as_of - joined_days * US_PER_DAY
+        moments: set[int] = set()
+        for p in hh.members[keep]:
+            rows = visible_events(s, int(p), as_of)
+            moments.update(s.e_occurred[rows[event_hits(s, int(p), rows, as_of)[:, k]]].tolist())
+        x[j] = len(moments)
 
 
 def _adults(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) -> None:

@@ -294,6 +294,8 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
     x["child_days_since_last_referral"] = dialect.whole_days("c.last_received_at", "t.as_of")
     for c in d.SAME_CONCERN_COUNTERS:
         x[f"child_{c.name}"] = f"COALESCE(sc.{c.name}, 0)"
+    for g in d.GROUP_EVENT_COUNTERS:
+        x[g.name] = f"COALESCE(ge.{g.name}, 0)"
     for family in d.REFERRAL_FLAGS:
         for name, col, value in family.flags():
             test = f"t.{col}" if value is None else f"t.{col} = {_q(value)}"
@@ -458,6 +460,46 @@ def event_families(n_families: int = 4) -> list[list[int]]:
     return [sorted(g) for g in groups]
 
 
+# Event counters some subject reads per person (a counter only counted across a
+# group, d.GROUP_EVENT_COUNTERS, lends just its bit).
+_PER_PERSON = {
+    *d.CHILD_COUNTERS,
+    *d.ADULT_COUNTERS,
+    *d.SIBLING_COUNTERS,
+    *d.NEW_ADULT_COUNTERS,
+}
+
+
+def group_event_ctes(dialect: Dialect) -> list[tuple[str, str]]:
+    """The CTE counting :data:`features.definitions.GROUP_EVENT_COUNTERS` (none if there are none).
+
+    Each member's events of the counter, recorded before ``as_of`` and in its
+    window, joined to the child's household as of ``as_of``; distinct
+    moments (``occurred_at``) counted, so an incident recorded for two
+    members counts once.
+    """
+    if not d.GROUP_EVENT_COUNTERS:
+        return []
+    bit = {key: k for k, (key, _) in enumerate(event_classes(dialect))}
+    cols = []
+    for g in d.GROUP_EVENT_COUNTERS:
+        c = d.COUNTERS[g.counter]
+        m = d.MEMBERSHIPS[g.membership]
+        test = f"{_in('ma.role', m.roles)} AND {dialect.has_bit('ec.bits', bit[event_class_key(c, dialect)])}"
+        if m.joined_within:
+            test += f" AND ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[m.joined_within])}"
+        if d.WINDOWS[c.window] is not None:
+            test += f" AND ec.occurred_at >= {dialect.minus_days('ma.as_of', d.WINDOWS[c.window])}"
+        cols.append(f"COUNT(DISTINCT CASE WHEN {test} THEN ec.occurred_at END) AS {g.name}")
+    counts = ",\n    ".join(cols)
+    body = f"""SELECT ma.child_id, ma.as_of,
+    {counts}
+            FROM members_asof ma
+            JOIN ev_class ec ON ec.person_id = ma.member_id AND ec.recorded_at < ma.as_of
+            GROUP BY ma.child_id, ma.as_of"""
+    return [("group_events", body)]
+
+
 def _event_ctes(dialect: Dialect) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Per-person event counters: classify each event once, then count bits per (person, as_of).
 
@@ -485,7 +527,7 @@ def _event_ctes(dialect: Dialect) -> tuple[list[tuple[str, str]], dict[str, str]
         counters = []
         for c in d.EVENT_COUNTERS:
             k = bit[event_class_key(c, dialect)]
-            if k not in mine:
+            if k not in mine or c.name not in _PER_PERSON:
                 continue
             test = dialect.has_bit("ec.bits", k)
             if d.WINDOWS[c.window] is not None:
@@ -560,7 +602,7 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
         )
         for c in d.SAME_CONCERN_COUNTERS
     )
-    ev_names = [c.name for c in d.EVENT_COUNTERS]
+    ev_names = [c.name for c in d.EVENT_COUNTERS if c.name in _PER_PERSON]
     ref_names = [c.name for c in d.REFERRAL_COUNTERS]
     ev_ctes, owner = _event_ctes(dialect)
     states = []
@@ -666,6 +708,7 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             JOIN person_feats pf ON pf.person_id = ma.member_id AND pf.as_of = ma.as_of
             GROUP BY ma.child_id, ma.as_of""",
             ),
+            *group_event_ctes(dialect),
             (
                 "child_imd",
                 """SELECT ch.person_id, ch.as_of, MIN(hh.imd_decile) AS imd_decile
@@ -687,6 +730,11 @@ def feature_parts(
     """
     relations = {**STORE_RELATIONS, **(relations or {})}
     x = _x_expressions(dialect)
+    group_join = (
+        "LEFT JOIN group_events ge ON ge.child_id = t.person_id AND ge.as_of = t.as_of\n"
+        if d.GROUP_EVENT_COUNTERS
+        else ""
+    )
     x_cols = ",\n  ".join(f"CAST({expr} AS DOUBLE) AS {name}" for name, expr in x.items())
     sql = f"""SELECT t.referral_id, t.person_id, t.as_of AS received_at,
   cp.sex, cp.ethnicity, cp.disability, ci.imd_decile,
@@ -699,7 +747,7 @@ LEFT JOIN adult_agg a ON a.child_id = t.person_id AND a.as_of = t.as_of
 LEFT JOIN sib_agg s ON s.child_id = t.person_id AND s.as_of = t.as_of
 LEFT JOIN same_concern sc ON sc.referral_id = t.referral_id AND sc.person_id = t.person_id
 LEFT JOIN child_imd ci ON ci.person_id = t.person_id AND ci.as_of = t.as_of
-ORDER BY t.referral_id, t.person_id"""
+{group_join}ORDER BY t.referral_id, t.person_id"""
     ctes = [(name, body.format(**relations)) for name, body in feature_ctes(dialect, chunk_filter)]
     return ctes, sql.format(**relations)
 

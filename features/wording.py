@@ -180,3 +180,12 @@ def _referrer_words(relationship: str, present: bool) -> str:
 
 def _concern_words(concern: str) -> str:
     return "another concern" if concern == "other" else f"a concern of {concern.replace('_', ' ')}"
+
+
+# A household group (features.definitions.MEMBERSHIPS) in a sentence.
+GROUP_WORDS = {
+    "household_adults": "adults",
+    "new_household_adults": "adults who joined in the last 12 months",
+    "household_parents": "parents",
+    "siblings": "other children",
+}
