@@ -186,7 +186,9 @@ def _check_against_reference(name: str, rows: list[dict], value: float) -> None:
         if spec.aggregate == "flag" and spec.record.get("table") == "household_members":
             assert bool(rows) == bool(value), name
         return
-    if spec.aggregate == "max":
+    if spec.record.get("each_incident_once"):  # every member's record, each moment counted once
+        assert len({r["occurred_at"] for r in rows}) == value, name
+    elif spec.aggregate == "max":
         per_person = pd.Series([r["person_id"] for r in rows]).value_counts()
         assert (per_person.max() if len(per_person) else 0) == value, name
     else:
