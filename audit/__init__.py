@@ -7,9 +7,13 @@ Public API (everything else is internal):
 - :func:`gate_tags` turns a verdict into MLflow tags;
 - :func:`write_governance_report` writes the board's HTML (and PDF) report;
 - :func:`model_card` / :func:`write_model_card` give a Mitchell et al. (2019) card;
+- :class:`ReferralBootstrap` and :func:`weighted_auc` are the one
+  referral-clustered bootstrap and the one tie-aware weighted AUC, which
+  training's evaluation uses too;
 - :func:`load_run_predictions` fetches a training run's test predictions from MLflow.
 """
 
+from audit.bootstrap import ReferralBootstrap, weighted_auc
 from audit.engine import DEFAULT_GROUPS, AuditResult, LensResult, audit_predictions
 from audit.frame import AuditInputError
 from audit.gate import GateVerdict, evaluate_gate, gate_tags
@@ -31,6 +35,8 @@ __all__ = [
     "PREDICTIONS_ARTIFACT",
     "PREDICTION_COLUMNS",
     "PdfUnavailableError",
+    "ReferralBootstrap",
+    "weighted_auc",
     "load_run_predictions",
     "log_gate_verdict",
     "metrics_document",
