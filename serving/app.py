@@ -55,8 +55,8 @@ class ServingSettings(BaseModel):
 
     @classmethod
     def from_mast(cls, **overrides) -> ServingSettings:
-        """Defaults from :func:`mast.settings.get_settings`, with ``overrides`` on top."""
-        from mast.settings import get_settings
+        """Defaults from :func:`settings.get_settings`, with ``overrides`` on top."""
+        from settings import get_settings
 
         s = get_settings()
         values = {"db": s.db, "tracking_uri": s.tracking_uri, "model_name": s.model_name}

@@ -6,6 +6,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from settings import DEFAULT_RANDOM_STATE
+
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.toml")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +96,7 @@ _SECTIONS = {
 class TrainConfig:
     """Everything ``mast train`` can be told, with the defaults of ``default.toml``."""
 
-    random_state: int = 20221201
+    random_state: int = DEFAULT_RANDOM_STATE
     num_threads: int = 1
     label: LabelSection = field(default_factory=LabelSection)
     split: SplitSection = field(default_factory=SplitSection)

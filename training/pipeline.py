@@ -32,6 +32,7 @@ from models import (
     load_policy,
     log_scorer,
 )
+from settings import DEFAULT_TRACKING_URI
 from store import vocabulary as v
 from training.backtest import (
     backtest_figure,
@@ -172,7 +173,7 @@ def _logistic(
 def train(
     db: str | Path | None = None,
     config: TrainConfig | None = None,
-    tracking_uri: str = "sqlite:///mlflow/mlflow.db",
+    tracking_uri: str = DEFAULT_TRACKING_URI,
     progress: Progress | None = None,
     feature_table=None,
     con=None,
