@@ -2,7 +2,8 @@
 
 Public API (everything else is internal):
 
-- :func:`audit_predictions` audits a predictions table -> :class:`AuditResult`;
+- :func:`audit_predictions` audits a predictions table (its columns named by
+  :class:`AuditColumns`) -> :class:`AuditResult`;
 - :func:`evaluate_gate` judges it against a :class:`Policy` -> :class:`GateVerdict`;
 - :func:`gate_tags` turns a verdict into MLflow tags;
 - :func:`write_governance_report` writes the board's HTML (and PDF) report;
@@ -14,6 +15,7 @@ Public API (everything else is internal):
 """
 
 from audit.bootstrap import ReferralBootstrap, weighted_auc
+from audit.columns import AuditColumns
 from audit.engine import DEFAULT_GROUPS, AuditResult, LensResult, audit_predictions
 from audit.frame import AuditInputError
 from audit.gate import GateVerdict, evaluate_gate, gate_tags
@@ -30,6 +32,7 @@ from audit.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
 from audit.report import render_report, write_governance_report, write_report
 
 __all__ = [
+    "AuditColumns",
     "DEFAULT_GROUPS",
     "DEFAULT_POLICY_PATH",
     "PREDICTIONS_ARTIFACT",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import sparse
 
 from audit.bootstrap import GroupPlan, cluster_weight_chunks, percentile_interval
+from audit.columns import AuditColumns
 from audit.frame import INTERSECTION_SEP, PreparedFrame, prepare_frame
 from audit.metrics import point_estimates
 from audit.policy import Policy, load_policy
@@ -592,18 +593,8 @@ def _compare(lenses, boot, plans, policy: Policy) -> list[dict[str, Any]]:
 
 def audit_predictions(
     frame: pd.DataFrame,
+    columns: AuditColumns | None = None,
     *,
-    y_true: str = "y_true",
-    flag: str | None = "flag",
-    score: str | None = "y_prob",
-    threshold: float | None = None,
-    y_prob: str | None = "y_prob",
-    band: str | None = "score",
-    groups: Sequence[str] | None = None,
-    intersections: Sequence[tuple[str, str]] | None = None,
-    referral_col: str | None = "referral_id",
-    y_harm: str | None = "y_harm",
-    human_flag: str | None = "human_flag",
     policy: Policy | str | None = None,
     n_boot: int | None = None,
     random_state: int = 0,
@@ -612,31 +603,15 @@ def audit_predictions(
 ) -> AuditResult:
     """Audit a table of predictions (MAST's test-period file by default).
 
-    The defaults match the artifact ``evaluation/test_predictions.parquet``
-    that training logs: one row per (referral, child) with ``y_true``,
-    ``y_harm``, ``y_prob``, ``score`` (1–20), ``flag``, ``human_flag`` and the
-    protected characteristics.  Any other table can be audited by naming its
-    columns; optional columns (``y_harm``, ``human_flag``, ``score``) that the
-    table lacks are skipped and their lenses left out.
-
     Parameters
     ----------
     frame
         The predictions.
-    y_true, flag, score, threshold, y_prob, band
-        Column names (scikit-learn's names for what each column holds; the
-        ``flag`` column is the ``y_pred``).  See :func:`audit.frame.prepare_frame`.
-    groups
-        Protected characteristics to audit by; missing values become
-        "Not recorded".  Default: :data:`DEFAULT_GROUPS`, plus who referred
-        (:data:`REFERRAL_GROUPS`) when the table has those columns.
-    intersections
-        Pairs audited jointly; default from the policy (ethnicity ×
-        deprivation quintile).
-    referral_col
-        Clusters for the bootstrap (None: resample rows).
-    y_harm, human_flag
-        Names of the nullable columns for the ground-truth and human lenses.
+    columns
+        Which column holds what (:class:`AuditColumns`); its defaults are
+        training's ``evaluation/test_predictions.parquet``.  Any other table
+        is audited by naming its columns; optional columns the table lacks
+        are skipped and their lenses left out.
     policy
         A :class:`Policy`, a path to a policy file, or None for the default.
     n_boot
@@ -654,30 +629,32 @@ def audit_predictions(
     """
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
+    cols = (columns or AuditColumns()).present(set(frame.columns))
+    groups = cols.groups
     if groups is None:
         groups = [*DEFAULT_GROUPS, *(g for g in REFERRAL_GROUPS if g in frame.columns)]
+    intersections = cols.intersections
     if intersections is None:
         intersections = [p for p in policy.intersections if all(c in groups for c in p)]
-    cols = set(frame.columns)
-    extra = [c for c in (y_harm, human_flag) if c is not None and c in cols]
+    extra = [c for c in (cols.y_harm, cols.human_flag) if c is not None]
     prep = prepare_frame(
         frame,
-        y_true=y_true,
+        y_true=cols.y_true,
         groups=list(groups),
-        flag=flag,
-        score=score if (score is None or score in cols or threshold is not None) else None,
-        threshold=threshold,
-        y_prob=y_prob if (y_prob is not None and y_prob in cols) else None,
-        band=band if (band is not None and band in cols and y_prob in cols) else None,
-        referral_col=referral_col if (referral_col is not None and referral_col in cols) else None,
+        flag=cols.flag,
+        score=cols.score,
+        threshold=cols.threshold,
+        y_prob=cols.y_prob,
+        band=cols.band,
+        referral_col=cols.referral_col,
         intersections=intersections,
         extra_binary=extra,
     )
     return audit_prepared(
         prep,
         policy=policy,
-        harm=y_harm if y_harm in extra else None,
-        human=human_flag if human_flag in extra else None,
+        harm=cols.y_harm,
+        human=cols.human_flag,
         n_boot=n_boot,
         random_state=random_state,
         mitigation=mitigation,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from audit import audit_predictions
+from audit import AuditColumns, audit_predictions
 from audit.bootstrap import cluster_weight_chunks, row_weights, weighted_auc
 
 from .conftest import make_predictions
@@ -78,10 +78,14 @@ def test_cluster_intervals_are_wider_than_row_intervals_for_duplicated_children(
     base = base.drop_duplicates("referral_id").reset_index(drop=True)
     tripled = pd.concat([base] * 3, ignore_index=True)
     by_referral = audit_predictions(
-        tripled, n_boot=300, random_state=1, mitigation=False, groups=["sex"]
+        tripled, AuditColumns(groups=["sex"]), n_boot=300, random_state=1, mitigation=False
     )
     by_row = audit_predictions(
-        tripled, n_boot=300, random_state=1, mitigation=False, groups=["sex"], referral_col=None
+        tripled,
+        AuditColumns(groups=["sex"], referral_col=None),
+        n_boot=300,
+        random_state=1,
+        mitigation=False,
     )
 
     def width(r):
@@ -120,8 +124,7 @@ def test_the_one_auc_equals_sklearn_on_tie_heavy_weighted_data():
     counts = np.concatenate(list(boot.weight_chunks(5, random_state=1)))
     w = boot.row_weights(counts)
     groups = (np.arange(len(y)) % 3).astype(np.int64)
-    plan = GroupPlan(groups, 3, boot.codes, boot.n_referrals, y, (s > 0.5).astype(float),
-                     y_score=s)
+    plan = GroupPlan(groups, 3, boot.codes, boot.n_referrals, y, (s > 0.5).astype(float), y_score=s)
     per_group = plan.aucs(counts)
     direct = weighted_auc(w, y, s)
     for k in range(len(w)):
