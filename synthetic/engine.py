@@ -194,11 +194,11 @@ class World_:
         rng = self.rng
         old = child[(self.la_start[child] > -(2**39))]
         self._close_care(old)
-        short = rng.random(child.size) < 0.35
+        short = rng.random(child.size) < p.CARE_SHORT_SHARE
         dur = (
             np.where(
                 short,
-                rng.lognormal(np.log(100.0), 0.8, child.size),
+                rng.lognormal(np.log(p.CARE_SHORT_MEDIAN_DAYS), p.CARE_SHORT_SIGMA, child.size),
                 rng.exponential(p.CARE_LONG_MEAN_YEARS * YEAR, child.size),
             ).astype(np.int64)
             + 7
@@ -362,21 +362,92 @@ def _domestic_pairs(
     return np.where(ok, perp, -1), np.where(ok, victim, -1), (man_abuses | mother_abuses) & ok
 
 
+@dataclass
+class _Month:
+    """What one month of the loop knows about the living children and their homes.
+
+    Built by :func:`_month`; :func:`_new_harm` adds the month's harm state.
+    Arrays named for children are aligned with ``child`` (the children alive
+    this month, a contiguous slice); arrays named for households have one
+    entry per household.
+    """
+
+    d0: int  # first day of the month
+    d1: int  # first day of the next
+    child: np.ndarray
+    fam: np.ndarray  # each child's household
+    dob: np.ndarray
+    age: np.ndarray  # years at the month's start
+    band: np.ndarray  # age band: under 1, 1-4, 5-9, 10-14, 15-17
+    expo: np.ndarray  # each child's household's exposure to agencies
+    spells: np.ndarray  # adult spells active this month
+    fam_flag: dict[str, np.ndarray]  # per household: an adult with the factor lives there
+    new_partner: np.ndarray  # per household: a partner who arrived in the last year
+    perp_of: np.ndarray  # per household: perpetrator of a domestic incident (-1: none)
+    victim_of: np.ndarray
+    abusive: np.ndarray  # per household: the pair includes an abusive adult
+    separating: np.ndarray  # per household: a father or partner leaves this month
+    n_risk: np.ndarray  # per household: visible difficulties
+    in_care: np.ndarray
+    in_harm: np.ndarray
+    harm_type: np.ndarray | None = None  # per child: type of the active episode, -1 none
+    harm_sev: np.ndarray | None = None  # per child: its severity, 0 none
+    homes: _Households | None = None  # set by _households
+
+    @property
+    def n(self) -> int:
+        return self.child.size
+
+    def at_home(self, factor: str) -> np.ndarray:
+        """Per child: an adult with ``factor`` lives in the household this month."""
+        return self.fam_flag[factor][self.fam]
+
+
+@dataclass
+class _Households:
+    """The households with a child alive this month and the adults living in them."""
+
+    fams: np.ndarray
+    expo: np.ndarray  # exposure to agencies of each of ``fams``
+    harmed: np.ndarray  # per household (all): a child there is being harmed
+    live: np.ndarray  # adult spells in a household with children
+    live_expo: np.ndarray
+
+
 def _step(w: World_, d0: int, d1: int) -> None:
-    pop, rng, cfg = w.pop, w.rng, w.config
+    """One calendar month: harm, what agencies see, referrals, screening, care."""
+    mo = _month(w, d0, d1)
+    if mo is None:
+        return
+    _new_harm(w, mo)
+    _serious_incidents(w, mo)
+    seen = _child_events(w, mo)
+    mo.homes = _households(w, mo)
+    seen.update(_domestic_incidents(w, mo))
+    seen.update(_adult_services(w, mo))
+    seen.update(_housing_events(w, mo))
+    cand = _Candidates(w, mo)
+    _event_referrals(w, mo, seen, cand)
+    _direct_referrals(mo, cand)
+    _rereferrals(w, mo, cand)
+    if cand.parts["fam"]:
+        _screen(w, mo, cand)
+    _plans_to_care(w, mo.child, mo.in_harm, d0, d1)
+
+
+def _month(w: World_, d0: int, d1: int) -> _Month | None:
+    """The children alive in ``[d0, d1)`` and who lives with them; None if none."""
+    pop = w.pop
     lo = int(np.searchsorted(pop.child_dob18, d0, side="right"))
     hi = int(np.searchsorted(pop.child_dob, d1, side="left"))
     if hi <= lo:
-        return
+        return None
     c = np.arange(lo, hi)
-    n = c.size
     f = pop.child_fam[c]
     dob = pop.child_dob[c]
     age = np.maximum(d0 - dob, 0) / YEAR
     band = np.searchsorted(np.array([1.0, 5.0, 10.0, 15.0]), age, side="right")
     n_fam = pop.n_families
-
-    # --- who lives in each household this month -------------------------------
     active = (pop.spell_start < d1) & (pop.spell_end > d0)
     sp = np.flatnonzero(active)
     sfam = pop.spell_fam[sp]
@@ -397,13 +468,6 @@ def _step(w: World_, d0: int, d1: int) -> None:
     ending = (pop.spell_end >= d0) & (pop.spell_end < d1) & (pop.spell_role <= ROLE_PARTNER)
     sep = np.zeros(n_fam, bool)
     sep[pop.spell_fam[ending]] = True
-
-    x_da, x_sub, x_mh, x_crim = (fam_flag[k][f] for k in ("da", "subst", "mh", "crim"))
-    x_new = newp[f]
-    x_young = pop.fam_young[f]
-    x_cl = pop.fam_care_leaver[f]
-    x_house = pop.fam_housing[f]
-    expo = pop.fam_exposure[f]
     # Visible difficulties of each household this month (capped at 4 where used).
     n_risk = (
         fam_flag["da"].astype(np.int8)
@@ -415,153 +479,258 @@ def _step(w: World_, d0: int, d1: int) -> None:
         + pop.fam_young
         + pop.fam_care_leaver
     )
+    return _Month(
+        d0=d0,
+        d1=d1,
+        child=c,
+        fam=f,
+        dob=dob,
+        age=age,
+        band=band,
+        expo=pop.fam_exposure[f],
+        spells=sp,
+        fam_flag=fam_flag,
+        new_partner=newp,
+        perp_of=perp_of,
+        victim_of=victim_of,
+        abusive=abusive,
+        separating=sep,
+        n_risk=n_risk,
+        in_care=(w.la_start[c] < d1) & (w.la_end[c] > d0),
+        in_harm=(w.h_start[c] < d1) & (w.h_end[c] > d0),
+    )
 
-    # --- latent harm -----------------------------------------------------------
-    in_care = (w.la_start[c] < d1) & (w.la_end[c] > d0)
-    in_harm = (w.h_start[c] < d1) & (w.h_end[c] > d0)
+
+def _new_harm(w: World_, mo: _Month) -> None:
+    """New latent harm episodes, then the month's harm type and severity per child."""
+    pop, rng, c, f = w.pop, w.rng, mo.child, mo.fam
+    x_da, x_sub, x_mh = mo.at_home("da"), mo.at_home("subst"), mo.at_home("mh")
+    x_young, x_house = pop.fam_young[f], pop.fam_housing[f]
     b = p.HARM_BETA
     lin = (
         b["da"] * x_da
         + b["subst"] * x_sub
         + b["mh"] * x_mh
-        + b["crim"] * x_crim
-        + b["new_partner"] * x_new
+        + b["crim"] * mo.at_home("crim")
+        + b["new_partner"] * mo.new_partner[f]
         + b["young"] * x_young
-        + b["care_leaver"] * x_cl
+        + b["care_leaver"] * pop.fam_care_leaver[f]
         + b["housing"] * x_house
         + p.HARM_DEPRIVATION_BETA * pop.fam_dep_z[f]
         + pop.fam_frailty[f]
     )
-    hazard = p.HARM_BASE * cfg.harm_rate_multiplier * np.exp(lin) * np.array(p.HARM_AGE)[band]
-    new = ~in_harm & ~in_care & w.bern(hazard)
+    hazard = (
+        p.HARM_BASE * w.config.harm_rate_multiplier * np.exp(lin) * np.array(p.HARM_AGE)[mo.band]
+    )
+    new = ~mo.in_harm & ~mo.in_care & w.bern(hazard)
     ni = np.flatnonzero(new)
     if ni.size:
         child_ids = c[ni]
         w.flush_harm(child_ids)
-        start = w.days_in(d0, d1, ni.size, floor=dob[ni])
+        start = w.days_in(mo.d0, mo.d1, ni.size, floor=mo.dob[ni])
         months = rng.geometric(p.HARM_MONTHLY_END, ni.size)
         dur = (months * 30.44 - rng.random(ni.size) * 30).astype(np.int64) + 7
-        a = age[ni]
+        a = mo.age[ni]
+        t = p.HARM_TYPE_WEIGHTS
         weights = np.column_stack(
             [
-                0.45 + 0.5 * x_sub[ni] + 0.2 * x_young[ni] + 0.2 * x_house[ni],
-                0.18 + 0.35 * (a < 1) + 0.2 * x_da[ni],
-                0.12 + 0.6 * x_da[ni] + 0.2 * x_mh[ni],
-                0.03 + 0.06 * (a >= 5),
-                0.03 + 0.55 * (a >= 13),
+                t["neglect"]["base"]
+                + t["neglect"]["subst"] * x_sub[ni]
+                + t["neglect"]["young"] * x_young[ni]
+                + t["neglect"]["housing"] * x_house[ni],
+                t["physical"]["base"]
+                + t["physical"]["under1"] * (a < 1)
+                + t["physical"]["da"] * x_da[ni],
+                t["emotional"]["base"]
+                + t["emotional"]["da"] * x_da[ni]
+                + t["emotional"]["mh"] * x_mh[ni],
+                t["sexual"]["base"] + t["sexual"]["age5"] * (a >= 5),
+                t["other"]["base"] + t["other"]["age13"] * (a >= 13),
             ]
         )
         htype = _categorical(rng, weights)
         sev = _categorical(rng, np.tile(np.array(p.HARM_SEVERITY_P), (ni.size, 1))) + 1
-        bump = (htype == PHYSICAL) & (a < 1) & (rng.random(ni.size) < 0.35)
+        bump = (
+            (htype == PHYSICAL) & (a < 1) & (rng.random(ni.size) < p.PHYSICAL_INFANT_SEVERITY_BUMP)
+        )
         sev = np.minimum(sev + bump, 3)
         w.h_start[child_ids], w.h_end[child_ids] = start, start + dur
         w.h_type[child_ids], w.h_sev[child_ids] = htype, sev
-        in_harm[ni] = True
-    ht = np.where(in_harm, w.h_type[c], -1)
-    hsev = np.where(in_harm, w.h_sev[c], 0)
-    phys = ht == PHYSICAL
-    negl = ht == NEGLECT
-    oth = ht == OTHER
+        mo.in_harm[ni] = True
+    mo.harm_type = np.where(mo.in_harm, w.h_type[c], -1)
+    mo.harm_sev = np.where(mo.in_harm, w.h_sev[c], 0)
 
-    # --- serious incidents (no feedback into the rest of the world) ------------
+
+def _serious_incidents(w: World_, mo: _Month) -> None:
+    """Serious incidents, from their own random stream (no feedback into the world)."""
+    pop, cfg, c, f = w.pop, w.config, mo.child, mo.fam
     si_rate = (
         p.SI_BASE
         * cfg.serious_incident_multiplier
-        * np.array(p.SI_AGE)[band]
+        * np.array(p.SI_AGE)[mo.band]
         * np.where(pop.child_male[c], p.SI_MALE, 1.0)
         * np.exp(p.SI_DEPRIVATION_BETA * pop.fam_dep_z[f])
-        * np.where(x_da, p.SI_DA, 1.0)
+        * np.where(mo.at_home("da"), p.SI_DA, 1.0)
         * np.exp(p.SI_FRAILTY_BETA * pop.fam_frailty[f] / p.HARM_FAMILY_FRAILTY_SD)
-        * np.exp(p.SI_RISK_BETA * np.minimum(n_risk[f], 4))
+        * np.exp(p.SI_RISK_BETA * np.minimum(mo.n_risk[f], 4))
         * (
             p.SI_OUTSIDE_HARM
-            + in_harm
+            + mo.in_harm
             * p.SI_HARM_FACTOR
-            * np.array((0.0,) + p.SI_SEVERITY)[hsev]
+            * np.array((0.0,) + p.SI_SEVERITY)[mo.harm_sev]
             # Harm escalates: the longer an episode goes on, the likelier a serious incident.
-            * (1.0 + np.minimum(np.maximum(d0 - w.h_start[c], 0) / 60.0, 9.0))
+            * (
+                1.0
+                + np.minimum(
+                    np.maximum(mo.d0 - w.h_start[c], 0) / p.SI_ESCALATION_DAYS, p.SI_ESCALATION_MAX
+                )
+            )
         )
     )
-    if d0 >= pop.window_start:
+    if mo.d0 >= pop.window_start:
         w.si_expected += float(si_rate[~w.si_done[c]].sum()) / cfg.serious_incident_multiplier
-    si = np.flatnonzero((w.si_rng.random(n) < -np.expm1(-si_rate)) & ~w.si_done[c])
+    si = np.flatnonzero((w.si_rng.random(mo.n) < -np.expm1(-si_rate)) & ~w.si_done[c])
     if si.size:
         w.si_done[c[si]] = True
-        day = np.maximum(d0 + (w.si_rng.random(si.size) * (d1 - d0)).astype(np.int64), dob[si])
+        day = np.maximum(
+            mo.d0 + (w.si_rng.random(si.size) * (mo.d1 - mo.d0)).astype(np.int64), mo.dob[si]
+        )
         w.si.add(child=c[si], day=day)
 
-    # --- what agencies see about children ----------------------------------------
-    log = w.child_log
-    born = np.flatnonzero((dob >= d0) & (dob < d1))
-    log.add(c[born], code("health", "birth"), dob[born], ROLE["subject"])
-    under5 = age < 5
-    nonmobile = age < 0.5
-    school_age = (age >= 5) & (age < 16)
 
-    def child_events(rate, agency, etype, role="subject", severity=0):
-        hit = np.flatnonzero(w.bern(rate * expo))
-        day = w.days_in(d0, d1, hit.size, floor=dob[hit])
-        sev = severity[hit] if isinstance(severity, np.ndarray) else severity
-        log.add(c[hit], code(agency, etype), day, ROLE[role], sev)
-        return hit, day
+def _child_event(w: World_, mo: _Month, rate, agency: str, etype: str, severity=0):
+    """Draw one kind of agency event about children; returns (row, day) of each."""
+    hit = np.flatnonzero(w.bern(rate * mo.expo))
+    day = w.days_in(mo.d0, mo.d1, hit.size, floor=mo.dob[hit])
+    sev = severity[hit] if isinstance(severity, np.ndarray) else severity
+    w.child_log.add(mo.child[hit], code(agency, etype), day, ROLE["subject"], sev)
+    return hit, day
 
-    ed_hit, ed_day = child_events(
-        np.where(under5, 0.025, 0.012) + 0.06 * phys + 0.015 * in_harm, "health", "ed_attendance"
+
+def _child_events(w: World_, mo: _Month) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Births, and what health, schools and the police see about the children."""
+    dob, age, in_harm = mo.dob, mo.age, mo.in_harm
+    born = np.flatnonzero((dob >= mo.d0) & (dob < mo.d1))
+    w.child_log.add(mo.child[born], code("health", "birth"), dob[born], ROLE["subject"])
+    under5, nonmobile, school_age = age < 5, age < 0.5, (age >= 5) & (age < 16)
+    phys, negl, oth = (mo.harm_type == t for t in (PHYSICAL, NEGLECT, OTHER))
+    hsev = mo.harm_sev
+    seen = {}
+    r = p.ED_ATTENDANCE
+    seen["ed"] = _child_event(
+        w,
+        mo,
+        np.where(under5, r["under5"], r["older"]) + r["physical"] * phys + r["harm"] * in_harm,
+        "health",
+        "ed_attendance",
     )
-    inj_rate = np.where(nonmobile, 0.0008 + 0.06 * phys, 0.003 + 0.03 * phys * hsev)
-    inj_sev = np.where(phys, np.maximum(hsev, 1), 1 + (rng.random(n) < 0.2)).astype(np.int8)
-    inj_hit, inj_day = child_events(inj_rate, "health", "injury", severity=inj_sev)
-    miss_hit, miss_day = child_events(
-        np.where(under5, 0.012 + 0.07 * negl, 0.004 + 0.03 * negl), "health", "missed_appointment"
+    a, b = p.INJURY_NONMOBILE, p.INJURY_MOBILE
+    inj_rate = np.where(
+        nonmobile,
+        a["base"] + a["physical"] * phys,
+        b["base"] + b["physical_per_severity"] * phys * hsev,
     )
-    child_events(0.01 * negl, "health", "service_declined")
-    abs_hit, abs_day = child_events(
-        school_age * (0.012 + 0.09 * negl + 0.03 * in_harm + 0.1 * (oth & (age >= 12))),
+    inj_sev = np.where(
+        phys, np.maximum(hsev, 1), 1 + (w.rng.random(mo.n) < p.INJURY_SEVERE_SHARE)
+    ).astype(np.int8)
+    seen["injury"] = _child_event(w, mo, inj_rate, "health", "injury", severity=inj_sev)
+    seen["injury_severity"] = inj_sev
+    a, b = p.MISSED_APPOINTMENT_UNDER5, p.MISSED_APPOINTMENT_OLDER
+    seen["missed"] = _child_event(
+        w,
+        mo,
+        np.where(under5, a["base"] + a["neglect"] * negl, b["base"] + b["neglect"] * negl),
+        "health",
+        "missed_appointment",
+    )
+    _child_event(w, mo, p.HEALTH_SERVICE_DECLINED["neglect"] * negl, "health", "service_declined")
+    r = p.SCHOOL_ABSENCE
+    seen["absence"] = _child_event(
+        w,
+        mo,
+        school_age
+        * (
+            r["base"]
+            + r["neglect"] * negl
+            + r["harm"] * in_harm
+            + r["other_over12"] * (oth & (age >= 12))
+        ),
         "education",
         "school_absence",
     )
-    exc_hit, exc_day = child_events(
-        ((age >= 10) & (age < 16)) * (0.0012 + 0.012 * in_harm + 0.02 * oth),
+    r = p.EXCLUSION
+    seen["exclusion"] = _child_event(
+        w,
+        mo,
+        ((age >= 10) & (age < 16)) * (r["base"] + r["harm"] * in_harm + r["other"] * oth),
         "education",
         "exclusion",
     )
-    mis_hit, mis_day = child_events(
-        (age >= 12) * (0.0006 + 0.07 * oth + 0.01 * in_harm), "police", "missing_episode"
+    r = p.MISSING_EPISODE
+    seen["missing"] = _child_event(
+        w,
+        mo,
+        (age >= 12) * (r["base"] + r["other"] * oth + r["harm"] * in_harm),
+        "police",
+        "missing_episode",
+    )
+    return seen
+
+
+def _households(w: World_, mo: _Month) -> _Households:
+    """The households with a child alive this month (no random draws)."""
+    pop = w.pop
+    fam_n = np.bincount(mo.fam, minlength=pop.n_families)
+    fams = np.flatnonzero(fam_n > 0)
+    harmed = np.zeros(pop.n_families, bool)
+    harmed[mo.fam[mo.in_harm]] = True
+    live = mo.spells[fam_n[pop.spell_fam[mo.spells]] > 0]
+    return _Households(
+        fams=fams,
+        expo=pop.fam_exposure[fams],
+        harmed=harmed,
+        live=live,
+        live_expo=pop.fam_exposure[pop.spell_fam[live]],
     )
 
-    # --- households with children this month --------------------------------------
-    fam_n = np.bincount(f, minlength=n_fam)
-    fams = np.flatnonzero(fam_n > 0)
-    fam_harm = np.zeros(n_fam, bool)
-    fam_harm[f[in_harm]] = True
-    fexpo = pop.fam_exposure[fams]
-    # Police domestic incidents: one victim, a distinct perpetrator (see
-    # _domestic_pairs), and every child at home as a witness, all at one time.
-    has_pair = perp_of[fams] >= 0
-    dom_rate = has_pair * (p.DA_INCIDENT_BASE + p.DA_INCIDENT_ABUSIVE * abusive[fams])
-    dom = fams[w.bern(dom_rate * fexpo)]
-    dom_day = w.days_in(d0, d1, dom.size)
+
+def _domestic_incidents(w: World_, mo: _Month) -> dict:
+    """Police domestic incidents: one victim, a distinct perpetrator, the children as witnesses.
+
+    See :func:`_domestic_pairs`; every child at home witnesses it, all at one time.
+    """
+    pop, rng, homes = w.pop, w.rng, mo.homes
+    fams = homes.fams
+    has_pair = mo.perp_of[fams] >= 0
+    dom_rate = has_pair * (p.DA_INCIDENT_BASE + p.DA_INCIDENT_ABUSIVE * mo.abusive[fams])
+    dom = fams[w.bern(dom_rate * homes.expo)]
+    dom_day = w.days_in(mo.d0, mo.d1, dom.size)
+    perp, victim = mo.perp_of[dom], mo.victim_of[dom]
     # A partner who arrives or leaves this month is a party only on days he lives there.
-    other = np.where(perp_of[dom] == pop.fam_mother[dom], victim_of[dom], perp_of[dom])
-    here = pop.spell_end[other] > d0  # not a former partner
-    first = np.maximum(pop.spell_start[other], d0)
-    last = np.minimum(pop.spell_end[other], d1) - 1
+    other = np.where(perp == pop.fam_mother[dom], victim, perp)
+    here = pop.spell_end[other] > mo.d0  # not a former partner
+    first = np.maximum(pop.spell_start[other], mo.d0)
+    last = np.minimum(pop.spell_end[other], mo.d1) - 1
     dom_day = np.where(here, np.clip(dom_day, first, last), dom_day)
+    s = p.DOMESTIC_SEVERITY
     dsev = (
-        1 + (rng.random(dom.size) < 0.35) + (rng.random(dom.size) < 0.1 + 0.1 * fam_flag["da"][dom])
+        1
+        + (rng.random(dom.size) < s["second"])
+        + (rng.random(dom.size) < s["base"] + s["da"] * mo.fam_flag["da"][dom])
     ).astype(np.int8)
     incident = w.incidents.take(dom.size)
-    alog = w.adult_log
-    for person, role in ((victim_of[dom], "victim"), (perp_of[dom], "perpetrator")):
-        alog.add(person, code("police", "domestic_incident"), dom_day, ROLE[role], dsev, incident)
-    dom_of = np.full(n_fam, -1, np.int64)
+    for person, role in ((victim, "victim"), (perp, "perpetrator")):
+        w.adult_log.add(
+            person, code("police", "domestic_incident"), dom_day, ROLE[role], dsev, incident
+        )
+    dom_of = np.full(pop.n_families, -1, np.int64)
     dom_of[dom] = np.arange(dom.size)
-    wit = np.flatnonzero((dom_of[f] >= 0) & ~in_care)
+    f, c, dob = mo.fam, mo.child, mo.dob
+    wit = np.flatnonzero((dom_of[f] >= 0) & ~mo.in_care)
     wday = dom_day[dom_of[f[wit]]]
     ok = (dob[wit] <= wday) & (wday < pop.child_dob18[c[wit]])
     which = dom_of[f[wit[ok]]]
-    log.add(
+    w.child_log.add(
         c[wit[ok]],
         code("police", "domestic_incident"),
         wday[ok],
@@ -569,216 +738,378 @@ def _step(w: World_, d0: int, d1: int) -> None:
         dsev[which],
         incident[which],
     )
+    return {"domestic": (dom, dom_day)}
 
-    # Adults' own services while they live with children.
-    live = sp[fam_n[sfam] > 0]
-    lexpo = pop.fam_exposure[pop.spell_fam[live]]
 
-    def adult_events(mask_rate, agency, etype, role="subject", severity=0):
-        hit = live[w.bern(mask_rate * lexpo)]
-        day = w.days_in(d0, d1, hit.size)
-        alog.add(hit, code(agency, etype), day, ROLE[role], severity)
-        return hit, day
+def _adult_event(w: World_, mo: _Month, rate, event: tuple[str, str], role="subject", severity=0):
+    """Draw one kind of ``(agency, event type)`` about the adults living with children."""
+    homes = mo.homes
+    hit = homes.live[w.bern(rate * homes.live_expo)]
+    day = w.days_in(mo.d0, mo.d1, hit.size)
+    w.adult_log.add(hit, code(*event), day, ROLE[role], severity)
+    return hit, day
 
+
+def _adult_services(w: World_, mo: _Month) -> dict:
+    """Adults' own services (police, probation, mental health, substance misuse)."""
+    rng, alog, fl = w.rng, w.adult_log, w.pop.adult_flags
+    live = mo.homes.live
     crim = fl["crim"][live]
-    off, off_day = adult_events(0.015 * crim, "police", "other_offence", "perpetrator", 1)
-    vio, vio_day = adult_events(0.007 * crim, "police", "violent_offence", "perpetrator", 2)
-    arrested = rng.random(vio.size) < 0.6
+    off, off_day = _adult_event(
+        w, mo, p.OTHER_OFFENCE * crim, ("police", "other_offence"), "perpetrator", 1
+    )
+    vio, vio_day = _adult_event(
+        w, mo, p.VIOLENT_OFFENCE * crim, ("police", "violent_offence"), "perpetrator", 2
+    )
+    arrested = rng.random(vio.size) < p.ARREST_SHARE
     alog.add(vio[arrested], code("police", "arrest"), vio_day[arrested], ROLE["subject"])
     sup = np.concatenate([off, vio])
     sup_day = np.concatenate([off_day, vio_day])
-    pick = rng.random(sup.size) < 0.12
+    pick = rng.random(sup.size) < p.SUPERVISION_SHARE
     sup, sup_day = sup[pick], sup_day[pick] + rng.integers(30, 90, pick.sum())
     alog.add(sup, code("probation", "supervision_start"), sup_day, ROLE["subject"])
     alog.add(sup, code("probation", "supervision_end"), sup_day + 365, ROLE["subject"])
     mh = fl["mh"][live]
-    adult_events(0.05 * mh, "adult_mental_health", "mh_contact")
-    crisis, crisis_day = adult_events(0.005 * mh, "adult_mental_health", "mh_crisis")
-    adult_events(0.004 * mh, "adult_mental_health", "service_declined")
+    _adult_event(w, mo, p.MH_CONTACT * mh, ("adult_mental_health", "mh_contact"))
+    crisis = _adult_event(w, mo, p.MH_CRISIS * mh, ("adult_mental_health", "mh_crisis"))
+    _adult_event(w, mo, p.MH_SERVICE_DECLINED * mh, ("adult_mental_health", "service_declined"))
     sub = fl["subst"][live]
-    treat, treat_day = adult_events(0.012 * sub, "substance_misuse", "treatment_start")
+    treat, treat_day = _adult_event(
+        w, mo, p.TREATMENT_START * sub, ("substance_misuse", "treatment_start")
+    )
     alog.add(
         treat,
         code("substance_misuse", "treatment_end"),
         treat_day + rng.integers(90, 360, treat.size),
         ROLE["subject"],
     )
-    sm_dec, sm_dec_day = adult_events(0.006 * sub, "substance_misuse", "service_declined")
-    adult_events(0.004 * fl["da"][live], "police", "restraining_order", "perpetrator")
-    fh = pop.fam_housing[fams]
-    moth = pop.fam_mother[fams]
+    declined = _adult_event(
+        w, mo, p.SUBSTANCE_SERVICE_DECLINED * sub, ("substance_misuse", "service_declined")
+    )
+    _adult_event(
+        w, mo, p.RESTRAINING_ORDER * fl["da"][live], ("police", "restraining_order"), "perpetrator"
+    )
+    return {
+        "supervision": (sup, sup_day),
+        "mh_crisis": crisis,
+        "substance": (
+            np.concatenate([treat, declined[0]]),
+            np.concatenate([treat_day, declined[1]]),
+        ),
+    }
 
-    def house_events(rate, etype):
-        hit = np.flatnonzero(w.bern(rate * fexpo))
+
+def _housing_events(w: World_, mo: _Month) -> dict:
+    """Moves, homelessness applications and evictions, recorded against the mother."""
+    pop, homes, d0, d1 = w.pop, mo.homes, mo.d0, mo.d1
+    fams = homes.fams
+    fh = pop.fam_housing[fams]
+    mother = pop.fam_mother[fams]
+
+    def house_event(rate, etype):
+        hit = np.flatnonzero(w.bern(rate * homes.expo))
         day = w.days_in(d0, d1, hit.size)
-        alog.add(moth[hit], code("housing", etype), day, ROLE["subject"])
+        w.adult_log.add(mother[hit], code("housing", etype), day, ROLE["subject"])
         return fams[hit], day
 
-    mv, mv_day = house_events(0.004 + 0.03 * fh, "address_move")
-    hl, hl_day = house_events(0.008 * fh, "homelessness_application")
-    ev, ev_day = house_events(0.003 * fh, "eviction")
+    r = p.ADDRESS_MOVE
+    return {
+        "address_move": house_event(r["base"] + r["housing"] * fh, "address_move"),
+        "homelessness": house_event(
+            p.HOMELESSNESS_APPLICATION["housing"] * fh, "homelessness_application"
+        ),
+        "eviction": house_event(p.EVICTION["housing"] * fh, "eviction"),
+    }
 
-    # --- referrals -------------------------------------------------------------------
-    cand = {k: [] for k in ("fam", "day", "src", "rel", "concern", "child", "sep")}
 
-    def refer(fam, day, src, rel, concern, child=None, sep=False):
+class _Candidates:
+    """The month's proposed referrals, before thinning and merging per household.
+
+    A referrer is a ``(source, relationship)`` pair, for example
+    ``("school", REL["teacher"])``; the relationship may be an array with
+    one entry per referral.
+    """
+
+    def __init__(self, w: World_, mo: _Month) -> None:
+        self.w, self.mo = w, mo
+        self.parts: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("fam", "day", "src", "rel", "concern", "child", "sep")
+        }
+
+    def refer(self, fam, day, referrer, concern, child=None, sep=False) -> None:
+        """Propose referrals of households ``fam`` (about ``child`` if given) on ``day``."""
         k = np.asarray(fam).size
         if k == 0:
             return
+        src, rel = referrer
+        cand = self.parts
         cand["fam"].append(np.asarray(fam, np.int64))
         cand["day"].append(np.asarray(day, np.int64))
         cand["src"].append(np.full(k, SRC[src], np.int8))
-        rel_arr = np.asarray(rel)
-        cand["rel"].append(np.broadcast_to(rel_arr, k).astype(np.int8))
+        cand["rel"].append(np.broadcast_to(np.asarray(rel), k).astype(np.int8))
         cand["concern"].append(np.broadcast_to(np.asarray(concern, np.uint8), k))
         cand["child"].append(
             np.full(k, -1, np.int64) if child is None else np.asarray(child, np.int64)
         )
         cand["sep"].append(np.full(k, sep, bool))
 
-    def from_children(hit, day, prob, src, rel, concern):
+    def from_children(self, event, prob, referrer, concern) -> None:
+        """Refer some of the children behind ``event`` (rows, days), each with ``prob``."""
+        rng = self.w.rng
+        hit, day = event
         go = (
             rng.random(hit.size) < prob[hit]
             if isinstance(prob, np.ndarray)
             else rng.random(hit.size) < prob
         )
         h = hit[go]
-        refer(f[h], day[go], src, rel, concern if np.isscalar(concern) else concern[go], child=c[h])
+        mo = self.mo
+        conc = concern if np.isscalar(concern) else concern[go]
+        self.refer(mo.fam[h], day[go], referrer, conc, child=mo.child[h])
 
-    def harm_concern(idx, fallback):
-        base = np.where(ht[idx] >= 0, HARM_CONCERN[np.maximum(ht[idx], 0)], fallback)
-        return base.astype(np.uint8)
+    def direct(self, rate, referrer, scope_child=True, community=False) -> None:
+        """Direct concern about children with no recorded event (disclosures, observations)."""
+        w, mo = self.w, self.mo
+        r = rate if community else rate * mo.expo
+        hit = np.flatnonzero(w.bern(r))
+        day = w.days_in(mo.d0, mo.d1, hit.size, floor=mo.dob[hit])
+        conc = _harm_concern(mo, hit, _neglect_or_emotional(w.rng, hit.size))
+        self.refer(mo.fam[hit], day, referrer, conc, child=mo.child[hit] if scope_child else None)
 
+    def household(self, rate, referrer, community, sep=False) -> None:
+        """Household-level professional and community routes: one draw per household.
+
+        A tuple of relationships is drawn from, one per referral.
+        """
+        w, mo, homes = self.w, self.mo, self.mo.homes
+        r = rate if community else rate * homes.expo
+        hit = homes.fams[w.bern(r)]
+        day = w.days_in(mo.d0, mo.d1, hit.size)
+        src, rel = referrer
+        if isinstance(rel, tuple):
+            rel = w.rng.choice(np.array(rel, np.int8), size=hit.size)
+        conc = _neglect_or_emotional(w.rng, hit.size)
+        self.refer(hit, day, (src, rel), conc.astype(np.uint8), sep=sep)
+
+    def get(self, name: str) -> np.ndarray:
+        return np.concatenate(self.parts[name])
+
+
+def _harm_concern(mo: _Month, idx: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """The concern a referrer names: the active harm's type, else ``fallback``."""
+    ht = mo.harm_type[idx]
+    return np.where(ht >= 0, HARM_CONCERN[np.maximum(ht, 0)], fallback).astype(np.uint8)
+
+
+def _neglect_or_emotional(rng, n: int) -> np.ndarray:
+    """Concern of a referral with no harm to name: half neglect, half emotional abuse."""
     cb = CONCERN_BIT
+    return np.where(rng.random(n) < p.DIRECT_NEGLECT_SHARE, cb["neglect"], cb["emotional_abuse"])
+
+
+def _event_referrals(w: World_, mo: _Month, seen: dict, cand: _Candidates) -> None:
+    """Referrals proposed from what the agencies saw this month."""
+    pop, rng, cb = w.pop, w.rng, CONCERN_BIT
+    in_harm, harmed = mo.in_harm, mo.homes.harmed
+    phys, negl = mo.harm_type == PHYSICAL, mo.harm_type == NEGLECT
+    police = ("police", REL["police_officer"])
+    ed = ("health", REL["ed_clinician"])
+    teacher = ("school", REL["teacher"])
+    other_professional = ("other", REL["other_professional"])
     # Police: domestic incidents (whole household), missing children, other work.
-    dprob = 0.26 + 0.28 * fam_harm[dom]
-    go = rng.random(dom.size) < dprob
+    dom, dom_day = seen["domestic"]
+    r = p.REFER_DOMESTIC
+    go = rng.random(dom.size) < r["base"] + r["harm"] * harmed[dom]
     conc = np.where(
-        rng.random(go.sum()) < 0.3,
+        rng.random(go.sum()) < r["emotional_share"],
         cb["domestic_abuse"] | cb["emotional_abuse"],
         cb["domestic_abuse"],
     )
-    refer(dom[go], dom_day[go], "police", REL["police_officer"], conc.astype(np.uint8))
-    from_children(
-        mis_hit, mis_day, 0.25 + 0.3 * in_harm, "police", REL["police_officer"], cb["other"]
-    )
+    cand.refer(dom[go], dom_day[go], police, conc.astype(np.uint8))
+    r = p.REFER_MISSING
+    cand.from_children(seen["missing"], r["base"] + r["harm"] * in_harm, police, cb["other"])
     # Health: injuries (above all to babies who cannot move), ED, missed appointments.
-    inj_p = np.where(nonmobile, 0.55 + 0.3 * phys, 0.06 * inj_sev + 0.4 * phys)
-    from_children(inj_hit, inj_day, inj_p, "health", REL["ed_clinician"], cb["physical_abuse"])
-    from_children(
-        ed_hit, ed_day, 0.015 + 0.12 * in_harm, "health", REL["ed_clinician"], cb["physical_abuse"]
+    a, b = p.REFER_INJURY_NONMOBILE, p.REFER_INJURY_MOBILE
+    inj_p = np.where(
+        mo.age < 0.5,
+        a["base"] + a["physical"] * phys,
+        b["per_severity"] * seen["injury_severity"] + b["physical"] * phys,
     )
-    miss_rel = np.where(under5[miss_hit], REL["health_visitor"], REL["gp"])
-    go = rng.random(miss_hit.size) < (0.02 + 0.12 * negl[miss_hit])
-    refer(
-        f[miss_hit[go]], miss_day[go], "health", miss_rel[go], cb["neglect"], child=c[miss_hit[go]]
+    cand.from_children(seen["injury"], inj_p, ed, cb["physical_abuse"])
+    r = p.REFER_ED
+    cand.from_children(seen["ed"], r["base"] + r["harm"] * in_harm, ed, cb["physical_abuse"])
+    miss_hit, miss_day = seen["missed"]
+    miss_rel = np.where(mo.age[miss_hit] < 5, REL["health_visitor"], REL["gp"])
+    r = p.REFER_MISSED_APPOINTMENT
+    go = rng.random(miss_hit.size) < (r["base"] + r["neglect"] * negl[miss_hit])
+    cand.refer(
+        mo.fam[miss_hit[go]],
+        miss_day[go],
+        ("health", miss_rel[go]),
+        cb["neglect"],
+        child=mo.child[miss_hit[go]],
     )
     # Schools: absence and exclusion.
-    from_children(abs_hit, abs_day, 0.04 + 0.2 * in_harm, "school", REL["teacher"], cb["neglect"])
-    from_children(exc_hit, exc_day, 0.08 + 0.2 * in_harm, "school", REL["teacher"], cb["other"])
+    r = p.REFER_ABSENCE
+    cand.from_children(seen["absence"], r["base"] + r["harm"] * in_harm, teacher, cb["neglect"])
+    r = p.REFER_EXCLUSION
+    cand.from_children(seen["exclusion"], r["base"] + r["harm"] * in_harm, teacher, cb["other"])
     # Local authority housing and adult services (household referrals).
-    for fam_hit, day, prob in ((mv, mv_day, 0.01), (hl, hl_day, 0.12), (ev, ev_day, 0.2)):
-        go = rng.random(fam_hit.size) < prob + 0.15 * fam_harm[fam_hit]
-        refer(fam_hit[go], day[go], "la_service", REL["housing_officer"], cb["neglect"])
+    r = p.REFER_HOUSING
+    for event in ("address_move", "homelessness", "eviction"):
+        fam_hit, day = seen[event]
+        go = rng.random(fam_hit.size) < r[event] + r["harm"] * harmed[fam_hit]
+        cand.refer(fam_hit[go], day[go], ("la_service", REL["housing_officer"]), cb["neglect"])
+    crisis, crisis_day = seen["mh_crisis"]
     cf = pop.spell_fam[crisis]
-    go = rng.random(crisis.size) < 0.25 + 0.2 * fam_harm[cf]
-    refer(cf[go], crisis_day[go], "health", REL["other_professional"], cb["parental_mental_health"])
-    tf = pop.spell_fam[np.concatenate([treat, sm_dec])]
-    tday = np.concatenate([treat_day, sm_dec_day])
-    go = rng.random(tf.size) < 0.07 + 0.15 * fam_harm[tf]
-    refer(tf[go], tday[go], "other", REL["other_professional"], cb["parental_substance_misuse"])
-    pf = pop.spell_fam[sup]
-    go = rng.random(pf.size) < 0.08
-    refer(pf[go], sup_day[go], "other", REL["other_professional"], cb["other"])
-
-    # Direct professional concern with no recorded event (disclosures, observations).
-    def direct(rate, src, rel, scope_child=True, community=False):
-        r = rate if community else rate * expo
-        hit = np.flatnonzero(w.bern(r))
-        day = w.days_in(d0, d1, hit.size, floor=dob[hit])
-        conc = harm_concern(
-            hit, np.where(rng.random(hit.size) < 0.5, cb["neglect"], cb["emotional_abuse"])
-        )
-        refer(f[hit], day, src, rel, conc, child=c[hit] if scope_child else None)
-
-    direct(school_age * (0.0012 + 0.02 * in_harm), "school", REL["teacher"])
-    direct(under5 * (0.0008 + 0.02 * in_harm), "health", REL["health_visitor"])
-    direct(~under5 * (0.0004 + 0.006 * in_harm), "health", REL["gp"])
-    direct((age >= 10) * (0.0008 + 0.008 * in_harm), "police", REL["police_officer"])
-    # Household-level professional and community routes: one draw per family.
-    fh_harm = fam_harm[fams]
-
-    def fam_direct(rate, src, rel, community, sep_flag=False):
-        r = rate if community else rate * fexpo
-        hit = fams[w.bern(r)]
-        day = w.days_in(d0, d1, hit.size)
-        if isinstance(rel, tuple):
-            rel = rng.choice(np.array(rel, np.int8), size=hit.size)
-        conc = np.where(rng.random(hit.size) < 0.5, cb["neglect"], cb["emotional_abuse"])
-        refer(hit, day, src, rel, conc.astype(np.uint8), sep=sep_flag)
-
-    fam_direct(0.0008 + 0.008 * fh_harm, "la_service", REL["social_worker"], False)
-    fam_direct(0.0006 + 0.006 * fh_harm, "other", REL["other_professional"], False)
-    family_rel = (REL["grandparent"], REL["parent"], REL["other_relative"])
-    fam_direct(0.0005 + 0.006 * fh_harm, "family", family_rel, True)
-    fam_direct(0.08 * sep[fams], "family", family_rel, True, sep_flag=True)
-    fam_direct(
-        0.0003 + 0.003 * fh_harm, "friend_or_neighbour", (REL["neighbour"], REL["friend"]), True
+    r = p.REFER_MH_CRISIS
+    go = rng.random(crisis.size) < r["base"] + r["harm"] * harmed[cf]
+    cand.refer(
+        cf[go],
+        crisis_day[go],
+        ("health", REL["other_professional"]),
+        cb["parental_mental_health"],
     )
-    fam_direct(0.00025 + 0.002 * fh_harm, "anonymous", REL["unknown"], True)
-    fam_direct(0.0008 * (fam_flag["mh"] | fam_flag["subst"])[fams], "self", REL["parent"], True)
-    direct((age >= 12) * (0.0002 + 0.006 * in_harm), "self", REL["child_self"], community=True)
+    treated, tday = seen["substance"]
+    tf = pop.spell_fam[treated]
+    r = p.REFER_SUBSTANCE
+    go = rng.random(tf.size) < r["base"] + r["harm"] * harmed[tf]
+    cand.refer(tf[go], tday[go], other_professional, cb["parental_substance_misuse"])
+    sup, sup_day = seen["supervision"]
+    pf = pop.spell_fam[sup]
+    go = rng.random(pf.size) < p.REFER_SUPERVISION
+    cand.refer(pf[go], sup_day[go], other_professional, cb["other"])
 
-    # Re-referral: whoever referred in the last year worries again, above all when
-    # the case was closed at the front door and the harm goes on.
-    recent = (d0 - w.fam_last_ref[fams]) < 365
+
+def _direct_referrals(mo: _Month, cand: _Candidates) -> None:
+    """Direct concern by professionals, family, community and the children themselves."""
+    age, in_harm, under5 = mo.age, mo.in_harm, mo.age < 5
+    school_age = (age >= 5) & (age < 16)
+
+    def children(rates, among):
+        return among * (rates["base"] + rates["harm"] * in_harm)
+
+    cand.direct(children(p.DIRECT_SCHOOL, school_age), ("school", REL["teacher"]))
+    cand.direct(children(p.DIRECT_HEALTH_VISITOR, under5), ("health", REL["health_visitor"]))
+    cand.direct(children(p.DIRECT_GP, ~under5), ("health", REL["gp"]))
+    cand.direct(children(p.DIRECT_POLICE, age >= 10), ("police", REL["police_officer"]))
+    fams = mo.homes.fams
+    harmed = mo.homes.harmed[fams]
+
+    def households(rates):
+        return rates["base"] + rates["harm"] * harmed
+
+    cand.household(households(p.HOUSEHOLD_LA_SERVICE), ("la_service", REL["social_worker"]), False)
+    cand.household(
+        households(p.HOUSEHOLD_OTHER_PROFESSIONAL), ("other", REL["other_professional"]), False
+    )
+    family = ("family", (REL["grandparent"], REL["parent"], REL["other_relative"]))
+    cand.household(households(p.HOUSEHOLD_FAMILY), family, True)
+    cand.household(p.HOUSEHOLD_SEPARATION * mo.separating[fams], family, True, sep=True)
+    cand.household(
+        households(p.HOUSEHOLD_FRIEND_OR_NEIGHBOUR),
+        ("friend_or_neighbour", (REL["neighbour"], REL["friend"])),
+        True,
+    )
+    cand.household(households(p.HOUSEHOLD_ANONYMOUS), ("anonymous", REL["unknown"]), True)
+    troubled = (mo.fam_flag["mh"] | mo.fam_flag["subst"])[fams]
+    cand.household(p.HOUSEHOLD_SELF * troubled, ("self", REL["parent"]), True)
+    cand.direct(
+        children(p.DIRECT_CHILD_SELF, age >= 12), ("self", REL["child_self"]), community=True
+    )
+
+
+def _rereferrals(w: World_, mo: _Month, cand: _Candidates) -> None:
+    """Whoever referred in the last year worries again, above all after a closure."""
+    rng, fams = w.rng, mo.homes.fams
+    recent = (mo.d0 - w.fam_last_ref[fams]) < 365
     rr_rate = (
         recent
-        * (p.REREFERRAL_RATE + p.REREFERRAL_HARM_RATE * fh_harm)
+        * (p.REREFERRAL_RATE + p.REREFERRAL_HARM_RATE * mo.homes.harmed[fams])
         * np.where(w.fam_last_closed[fams], p.REREFERRAL_CLOSED_FACTOR, 1.0)
     )
     rr = np.flatnonzero(w.bern(rr_rate))
     if rr.size:
         rf = fams[rr]
-        rday = w.days_in(d0, d1, rr.size)
-        rconc = np.where(rng.random(rr.size) < 0.5, cb["neglect"], cb["emotional_abuse"])
+        rday = w.days_in(mo.d0, mo.d1, rr.size)
+        rconc = _neglect_or_emotional(rng, rr.size)
         for s_code in np.unique(w.fam_last_src[rf]):
             sel = w.fam_last_src[rf] == s_code
-            refer(
+            cand.refer(
                 rf[sel],
                 rday[sel],
-                SOURCES[s_code],
-                w.fam_last_rel[rf[sel]],
+                (SOURCES[s_code], w.fam_last_rel[rf[sel]]),
                 rconc[sel].astype(np.uint8),
             )
 
-    if cand["fam"]:
-        _screen(w, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk, fam_flag)
-    _plans_to_care(w, c, in_harm, d0, d1)
+
+@dataclass
+class _Batch:
+    """The month's referrals as parallel arrays, one entry per referral."""
+
+    fam: np.ndarray
+    day: np.ndarray
+    src: np.ndarray
+    rel: np.ndarray
+    conc: np.ndarray
+    child: np.ndarray  # the child it is about, -1 for the household
+    sep: np.ndarray  # proposed in a month a partner left (family route)
+
+    def take(self, idx: np.ndarray) -> _Batch:
+        return _Batch(*(a[idx] for a in self.arrays()))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.fam, self.day, self.src, self.rel, self.conc, self.child, self.sep)
+
+    @property
+    def size(self) -> int:
+        return self.fam.size
 
 
-def _screen(
-    w: World_, cand, c, f, dob, in_care, in_harm, hsev, ht, age, d0, d1, n_risk, fam_flag
-) -> None:
+@dataclass
+class _Rows:
+    """The referral-child rows of the month's referrals."""
+
+    ref: np.ndarray  # referral index of each row
+    off: np.ndarray  # the child's position in the month (index into ``_Month.child``)
+    child: np.ndarray  # the child
+
+
+def _screen(w: World_, mo: _Month, cand: _Candidates) -> None:
     """Merge the month's referrals per household, screen them, and follow them up."""
-    pop, rng, cfg = w.pop, w.rng, w.config
-    fam = np.concatenate(cand["fam"])
-    day = np.concatenate(cand["day"])
-    src = np.concatenate(cand["src"])
-    rel = np.concatenate(cand["rel"])
-    conc = np.concatenate(cand["concern"]).astype(np.uint8)
-    child = np.concatenate(cand["child"])
-    sepf = np.concatenate(cand["sep"])
+    refs = _thin_and_merge(w, mo, cand)
+    named = _referral_rows(w, mo, refs)
+    if named is None:
+        return
+    refs, rows = named
+    _name_known_difficulties(w, mo, refs)
+    decision, decided, declined = _decide(w, mo, refs, rows)
+    _follow_up(w, mo, rows, decision[rows.ref], decided[rows.ref], declined[rows.ref])
+
+
+def _thin_and_merge(w: World_, mo: _Month, cand: _Candidates) -> _Batch:
+    """Keep the candidates a referrer acts on; one referral per household per month."""
+    pop, rng = w.pop, w.rng
+    refs = _Batch(
+        fam=cand.get("fam"),
+        day=cand.get("day"),
+        src=cand.get("src"),
+        rel=cand.get("rel"),
+        conc=cand.get("concern").astype(np.uint8),
+        child=cand.get("child"),
+        sep=cand.get("sep"),
+    )
+    fam, day = refs.fam, refs.day
     # Thin the candidates: referrers act on some of what they see, more when it is real.
     fam_harm = np.zeros(pop.n_families, bool)
-    fam_harm[f[in_harm]] = True
-    src_keep = np.array([p.SOURCE_KEEP[s] for s in v.REFERRAL_SOURCES])[src]
+    fam_harm[mo.fam[mo.in_harm]] = True
+    src_keep = np.array([p.SOURCE_KEEP[s] for s in v.REFERRAL_SOURCES])[refs.src]
     keep_p = (
         src_keep
         * np.where(fam_harm[fam], p.REFERRAL_KEEP_HARM, p.REFERRAL_KEEP_BASE)
         * pop.fam_propensity[fam]
         # Families with visible difficulties are referred again and again.
-        * np.exp(p.REFERRAL_RISK_BETA * np.minimum(n_risk[fam], 4))
+        * np.exp(p.REFERRAL_RISK_BETA * np.minimum(mo.n_risk[fam], 4))
     )
     # Contacts about a family referred in the last few weeks are usually
     # added to that referral rather than opening a new one.
@@ -787,128 +1118,147 @@ def _screen(
     known = (day - w.fam_last_ref[fam]) < p.REFERRAL_KNOWN_DAYS
     keep_p = np.where(known, keep_p * p.REFERRAL_KNOWN_FACTOR, keep_p)
     keep_p = np.where(recent, keep_p * (1 - p.REFERRAL_MERGE_SHARE), keep_p)
-    kept = rng.random(fam.size) < keep_p
-    fam, day, src, rel, conc, child, sepf = (
-        a[kept] for a in (fam, day, src, rel, conc, child, sepf)
-    )
+    refs = refs.take(rng.random(fam.size) < keep_p)
     # One referral per household per month: the front door links contacts about one family.
-    order = np.lexsort((rng.random(fam.size), day, fam))
-    fam, day, src, rel, conc, child, sepf = (
-        a[order] for a in (fam, day, src, rel, conc, child, sepf)
-    )
-    first = np.ones(fam.size, bool)
-    first[1:] = fam[1:] != fam[:-1]
-    fam, day, src, rel, conc, child, sepf = (
-        a[first] for a in (fam, day, src, rel, conc, child, sepf)
-    )
-    n_r = fam.size
+    refs = refs.take(np.lexsort((rng.random(refs.size), refs.day, refs.fam)))
+    first = np.ones(refs.size, bool)
+    first[1:] = refs.fam[1:] != refs.fam[:-1]
+    return refs.take(first)
+
+
+def _referral_rows(w: World_, mo: _Month, refs: _Batch) -> tuple[_Batch, _Rows] | None:
+    """The children each referral names; referrals naming none are dropped."""
+    rng, f = w.rng, mo.fam
+    n_r = refs.size
     # A child-level referral names the siblings too, a quarter of the time.
-    whole = (child < 0) | (rng.random(n_r) < 0.25)
-    n_fam = pop.n_families
-    ref_of = np.full(n_fam, -1, np.int64)
-    ref_of[fam] = np.arange(n_r)
+    whole = (refs.child < 0) | (rng.random(n_r) < p.WHOLE_FAMILY_SHARE)
+    ref_of = np.full(w.pop.n_families, -1, np.int64)
+    ref_of[refs.fam] = np.arange(n_r)
     r_of_c = ref_of[f]
-    rows_h = np.flatnonzero((r_of_c >= 0) & ~in_care)
-    rows_h = rows_h[whole[r_of_c[rows_h]] & (dob[rows_h] <= day[r_of_c[rows_h]])]
+    rows_h = np.flatnonzero((r_of_c >= 0) & ~mo.in_care)
+    rows_h = rows_h[whole[r_of_c[rows_h]] & (mo.dob[rows_h] <= refs.day[r_of_c[rows_h]])]
     single = np.flatnonzero(~whole)
-    lo = c[0]
-    srow = child[single] - lo
-    keep = ~in_care[srow]
+    srow = refs.child[single] - mo.child[0]
+    keep = ~mo.in_care[srow]
     single, srow = single[keep], srow[keep]
     row_ref = np.concatenate([r_of_c[rows_h], single])
     row_off = np.concatenate([rows_h, srow])
     if row_ref.size == 0:
-        return
+        return None
     has_rows = np.zeros(n_r, bool)
     has_rows[row_ref] = True
     # Renumber referrals that name at least one child.
     new_id = np.cumsum(has_rows) - 1
-    kept = np.flatnonzero(has_rows)
-    fam, day, src, rel, conc, sepf = (a[kept] for a in (fam, day, src, rel, conc, sepf))
-    row_ref = new_id[row_ref]
-    n_r = kept.size
-    row_child = c[row_off]
-    # Referrers also name the parental difficulties they know of, some of the time.
+    refs = refs.take(np.flatnonzero(has_rows))
+    return refs, _Rows(ref=new_id[row_ref], off=row_off, child=mo.child[row_off])
+
+
+def _name_known_difficulties(w: World_, mo: _Month, refs: _Batch) -> None:
+    """Referrers also name the parental difficulties they know of, some of the time."""
     for flag, concern in (
         ("da", "domestic_abuse"),
         ("subst", "parental_substance_misuse"),
         ("mh", "parental_mental_health"),
     ):
-        named = fam_flag[flag][fam] & (rng.random(n_r) < p.CONCERN_NAMES_KNOWN_FACTOR)
-        conc = conc | np.where(named, CONCERN_BIT[concern], 0).astype(np.uint8)
+        named = mo.fam_flag[flag][refs.fam] & (
+            w.rng.random(refs.size) < p.CONCERN_NAMES_KNOWN_FACTOR
+        )
+        refs.conc = refs.conc | np.where(named, CONCERN_BIT[concern], 0).astype(np.uint8)
 
-    # What the screener sees: the referral itself, a glimpse of the truth, little history.
+
+def _decide(
+    w: World_, mo: _Month, refs: _Batch, rows: _Rows
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The screening decision, its day and any closure; the referrals are recorded.
+
+    What the screener sees: the referral itself, a glimpse of the truth, little
+    history.  Returns per referral the decision, the day decided and whether
+    the family declined early help.
+    """
+    rng, cfg = w.rng, w.config
+    n_r = refs.size
     harm_any = np.zeros(n_r, bool)
-    np.logical_or.at(harm_any, row_ref, in_harm[row_off])
+    np.logical_or.at(harm_any, rows.ref, mo.in_harm[rows.off])
     sev = np.zeros(n_r, np.int8)
-    np.maximum.at(sev, row_ref, hsev[row_off])
+    np.maximum.at(sev, rows.ref, mo.harm_sev[rows.off])
     prior = np.zeros(n_r, np.int32)
-    np.maximum.at(prior, row_ref, w.n_ref[row_child])
+    np.maximum.at(prior, rows.ref, w.n_ref[rows.child])
     had_plan = np.zeros(n_r, bool)
-    np.logical_or.at(had_plan, row_ref, w.cp_start[row_child] > -(2**39))
-    detect = np.array([p.DETECT[s] for s in v.REFERRAL_SOURCES])[src]
+    np.logical_or.at(had_plan, rows.ref, w.cp_start[rows.child] > -(2**39))
+    detect = np.array([p.DETECT[s] for s in v.REFERRAL_SOURCES])[refs.src]
     seen = harm_any & (rng.random(n_r) < detect)
-    n_conc = np.unpackbits(conc[:, None], axis=1).sum(axis=1)
-    lean = cfg.source_lean * np.array([p.SOURCE_LEAN[s] for s in v.REFERRAL_SOURCES])[src]
+    n_conc = np.unpackbits(refs.conc[:, None], axis=1).sum(axis=1)
+    lean = cfg.source_lean * np.array([p.SOURCE_LEAN[s] for s in v.REFERRAL_SOURCES])[refs.src]
+    k = p.SCREEN_SCORE
     score = (
         lean
-        + 1.4 * seen * (0.5 + 0.35 * sev)
-        + 0.15 * n_conc
-        + cfg.history_weight * (0.6 * np.log1p(prior) + 0.8 * had_plan)
+        + k["seen"] * seen * (k["seen_base"] + k["seen_per_severity"] * sev)
+        + k["per_concern"] * n_conc
+        + cfg.history_weight * (k["prior_referrals"] * np.log1p(prior) + k["had_plan"] * had_plan)
         + rng.standard_normal(n_r)
     )
     decision = np.searchsorted(np.array(p.SCREEN_THRESHOLDS), score, side="right").astype(np.int8)
-    decided = day + rng.choice(4, size=n_r, p=(0.5, 0.3, 0.15, 0.05))
-    community = np.isin(src, [SRC["family"], SRC["friend_or_neighbour"], SRC["anonymous"]])
+    decided = refs.day + rng.choice(4, size=n_r, p=p.DECISION_DELAY_P)
+    closure, declined = _closures(w, refs, decision, harm_any)
+    _record(w, refs, rows, decision, decided, closure)
+    return decision, decided, declined
+
+
+def _closures(
+    w: World_, refs: _Batch, decision: np.ndarray, harm_any: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Closure reasons per referral (-1: none) and which families declined early help."""
+    rng, n_r = w.rng, refs.size
+    community = np.isin(refs.src, [SRC["family"], SRC["friend_or_neighbour"], SRC["anonymous"]])
     closure = np.full(n_r, -1, np.int8)
     nfa = decision == NFA
     u = rng.random(n_r)
-    malicious = nfa & community & ~harm_any & (u < np.where(sepf, 0.55, 0.3))
+    m = p.MALICIOUS_SHARE
+    malicious = nfa & community & ~harm_any & (u < np.where(refs.sep, m["separation"], m["other"]))
     other_reason = rng.choice(
-        [
-            CLOSURE["no_concerns_substantiated"],
-            CLOSURE["signposted"],
-            CLOSURE["family_declined_support"],
-            CLOSURE["other"],
-        ],
+        [CLOSURE[reason] for reason in p.OTHER_CLOSURE_P],
         size=n_r,
-        p=(0.6, 0.25, 0.05, 0.1),
+        p=tuple(p.OTHER_CLOSURE_P.values()),
     )
     closure[nfa] = other_reason[nfa]
     closure[malicious] = CLOSURE["malicious"]
     eh = decision == EARLY_HELP
-    declined = eh & (rng.random(n_r) < 0.15)
+    declined = eh & (rng.random(n_r) < p.EARLY_HELP_DECLINED)
     closure[declined] = CLOSURE["family_declined_support"]
+    return closure, declined
 
+
+def _record(w: World_, refs: _Batch, rows: _Rows, decision, decided, closure) -> None:
+    """Append the referrals and their rows; remember each household's last referral."""
     base = w.n_refs
     w.refs.add(
-        fam=fam,
-        day=day,
-        source=src,
-        rel=rel,
-        concerns=conc,
+        fam=refs.fam,
+        day=refs.day,
+        source=refs.src,
+        rel=refs.rel,
+        concerns=refs.conc,
         decision=decision,
         decided=decided,
         closure=closure,
     )
-    w.ref_rows.add(ref=row_ref + base, child=row_child)
-    w.n_refs += n_r
-    w.n_ref[row_child] += 1
-    w.fam_last_ref[fam] = day
-    w.fam_last_src[fam] = src
-    w.fam_last_rel[fam] = rel
-    w.fam_last_closed[fam] = decision <= EARLY_HELP
+    w.ref_rows.add(ref=rows.ref + base, child=rows.child)
+    w.n_refs += refs.size
+    w.n_ref[rows.child] += 1
+    w.fam_last_ref[refs.fam] = refs.day
+    w.fam_last_src[refs.fam] = refs.src
+    w.fam_last_rel[refs.fam] = refs.rel
+    w.fam_last_closed[refs.fam] = decision <= EARLY_HELP
 
-    # --- outcomes per child ----------------------------------------------------------
-    log = w.child_log
-    rd = decision[row_ref]
-    rdec = decided[row_ref]
+
+def _follow_up(w: World_, mo: _Month, rows: _Rows, rd, rdec, declined) -> None:
+    """Outcomes per child: early help, assessment, accommodation, section 47 enquiry."""
+    rng, log, row_child = w.rng, w.child_log, rows.child
     m = row_child.size
-    ksev = hsev[row_off]
-    kh = in_harm[row_off]
+    ksev = mo.harm_sev[rows.off]
+    kh = mo.in_harm[rows.off]
     # Early help, or the family declines it.
     e = np.flatnonzero(rd == EARLY_HELP)
-    dec_e = declined[row_ref[e]]
+    dec_e = declined[e]
     log.add(
         row_child[e[~dec_e]],
         code(CSC, "early_help_start"),
@@ -929,36 +1279,52 @@ def _screen(
         rdec[a] + rng.integers(1, 10, a.size),
         ROLE["subject"],
     )
+    q = p.S47_AFTER_ASSESSMENT
     p47 = np.zeros(m)
-    p47[a] = 0.12 + np.where(ksev[a] >= 2, 0.45, np.where(ksev[a] == 1, 0.30, 0.0))
+    p47[a] = q["base"] + np.where(
+        ksev[a] >= 2, q["severity2+"], np.where(ksev[a] == 1, q["severity1"], 0.0)
+    )
     s = rd == STRATEGY
-    p47[s] = 0.92
+    p47[s] = p.S47_AFTER_STRATEGY
     d47 = np.where(s, rdec + rng.integers(0, 5, m), rdec + rng.integers(5, 40, m))
     busy = (w.cp_end[row_child] > rdec) | (w.la_end[row_child] > rdec)
     # Accommodation straight from an assessment: adolescents at risk outside the
     # family, and the most severe harm.
-    kage = age[row_off]
+    kage = mo.age[rows.off]
+    q = p.ACCOMMODATED
     p_acc = np.where(
         a_mask := (rd == ASSESSMENT) & kh & ~busy,
-        0.12 * ((kage >= 13) & (ht[row_off] == OTHER)) + 0.10 * (ksev == 3),
+        q["exploited_adolescent"] * ((kage >= 13) & (mo.harm_type[rows.off] == OTHER))
+        + q["severity3"] * (ksev == 3),
         0.0,
     )
     acc = np.flatnonzero(a_mask & (rng.random(m) < p_acc))
     w.start_care(row_child[acc], rdec[acc] + rng.integers(3, 30, acc.size))
     busy = (w.cp_end[row_child] > rdec) | (w.la_end[row_child] > rdec)
     go = np.flatnonzero((rng.random(m) < p47) & ~busy)
-    if go.size == 0:
-        return
-    k, d = row_child[go], d47[go]
+    if go.size:
+        _enquiries(w, mo, rows, go, d47[go])
+
+
+def _enquiries(w: World_, mo: _Month, rows: _Rows, go: np.ndarray, d: np.ndarray) -> None:
+    """Section 47 enquiries and what follows: care, or a conference and a plan."""
+    rng, log = w.rng, w.child_log
+    k = rows.child[go]
     log.add(k, code(CSC, "section47_enquiry"), d, ROLE["subject"])
-    gs, gh = ksev[go], kh[go]
+    gs, gh = mo.harm_sev[rows.off[go]], mo.in_harm[rows.off[go]]
     prior_plan = w.cp_start[k] > -(2**39)
+    q = p.ENQUIRY_TO_CARE
     p_care = (
-        0.03
-        + np.where(gs == 3, 0.25, np.where(gs == 2, 0.10, 0.0))
-        + 0.06 * (gh & (ht[row_off[go]] == OTHER))
+        q["base"]
+        + np.where(gs == 3, q["severity3"], np.where(gs == 2, q["severity2"], 0.0))
+        + q["exploitation"] * (gh & (mo.harm_type[rows.off[go]] == OTHER))
     )
-    p_conf = 0.18 + np.where(gs >= 2, 0.45, np.where(gs == 1, 0.30, 0.0)) + 0.1 * prior_plan
+    q = p.ENQUIRY_TO_CONFERENCE
+    p_conf = (
+        q["base"]
+        + np.where(gs >= 2, q["severity2+"], np.where(gs == 1, q["severity1"], 0.0))
+        + q["prior_plan"] * prior_plan
+    )
     u = rng.random(go.size)
     care = u < p_care
     conf = ~care & (u < p_care + p_conf)
@@ -967,14 +1333,14 @@ def _screen(
     icpc_day = d[conf] + rng.integers(10, 25, conf.sum())
     kc = k[conf]
     log.add(kc, code(CSC, "initial_child_protection_conference"), icpc_day, ROLE["subject"])
-    plan = rng.random(kc.size) < 0.88
+    plan = rng.random(kc.size) < p.CONFERENCE_TO_PLAN
     kp, pd_ = kc[plan], icpc_day[plan]
-    dur = np.maximum(rng.lognormal(np.log(p.CP_PLAN_MEDIAN_DAYS), 0.6, kp.size), 60).astype(
-        np.int64
-    )
+    dur = np.maximum(
+        rng.lognormal(np.log(p.CP_PLAN_MEDIAN_DAYS), p.CP_PLAN_SIGMA, kp.size), p.CP_PLAN_MIN_DAYS
+    ).astype(np.int64)
     w.start_plan(kp, pd_, pd_ + dur)
     # A plan usually (not always) stops the harm within a few months.
-    stop = (rng.random(kp.size) < 0.5) & (w.h_end[kp] > pd_)
+    stop = (rng.random(kp.size) < p.PLAN_STOPS_HARM) & (w.h_end[kp] > pd_)
     ks = kp[stop]
     w.h_end[ks] = np.maximum(
         np.minimum(w.h_end[ks], pd_[stop] + rng.integers(14, 120, ks.size)), w.h_start[ks] + 1
@@ -986,7 +1352,7 @@ def _plans_to_care(w: World_, c, in_harm, d0, d1) -> None:
     on_plan = (
         (w.cp_start[c] < d1) & (w.cp_end[c] > d0) & ~((w.la_start[c] < d1) & (w.la_end[c] > d0))
     )
-    go = np.flatnonzero(on_plan & in_harm & (w.rng.random(c.size) < 0.08))
+    go = np.flatnonzero(on_plan & in_harm & (w.rng.random(c.size) < p.PLAN_TO_CARE))
     if go.size:
         child_ids = c[go]
         day = np.maximum(w.days_in(d0, d1, go.size), w.cp_start[child_ids] + 1)
