@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from audit.engine import AuditResult
+from audit.fairness_audit import AuditResult
 from audit.gate import GateVerdict
 
 

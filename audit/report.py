@@ -22,7 +22,7 @@ import jinja2
 import pandas as pd
 
 from audit import figures
-from audit.engine import AuditResult
+from audit.fairness_audit import AuditResult
 from audit.gate import GateVerdict
 from audit.pdf import html_to_pdf
 from audit.policy import Policy, load_policy
