@@ -17,8 +17,8 @@ Public API (everything else is internal):
 from audit.bootstrap import ReferralBootstrap, weighted_auc
 from audit.columns import AuditColumns
 from audit.fairness_audit import DEFAULT_GROUPS, AuditResult, LensResult, audit_predictions
+from audit.fairness_gate import GateVerdict, evaluate_gate, gate_tags
 from audit.frame import AuditInputError
-from audit.gate import GateVerdict, evaluate_gate, gate_tags
 from audit.mlflow_io import (
     PREDICTION_COLUMNS,
     PREDICTIONS_ARTIFACT,

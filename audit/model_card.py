@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.fairness_audit import AuditResult
-from audit.gate import GateVerdict
+from audit.fairness_gate import GateVerdict
 from audit.report import LIMITATIONS, NOT_FOR, PURPOSE
 
 MITCHELL_SECTIONS = (

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.fairness_audit import AuditResult
-from audit.gate import GateVerdict
+from audit.fairness_gate import GateVerdict
 
 
 def _clean(obj: Any) -> Any:

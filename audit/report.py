@@ -23,7 +23,7 @@ import pandas as pd
 
 from audit import figures
 from audit.fairness_audit import AuditResult
-from audit.gate import GateVerdict
+from audit.fairness_gate import GateVerdict
 from audit.pdf import html_to_pdf
 from audit.policy import Policy, load_policy
 
