@@ -18,6 +18,7 @@ from audit.bootstrap import ReferralBootstrap, weighted_auc
 from audit.columns import AuditColumns
 from audit.fairness_audit import DEFAULT_GROUPS, AuditResult, LensResult, audit_predictions
 from audit.fairness_gate import GateVerdict, evaluate_gate, gate_tags
+from audit.fairness_policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
 from audit.frame import AuditInputError
 from audit.mlflow_io import (
     PREDICTION_COLUMNS,
@@ -28,7 +29,6 @@ from audit.mlflow_io import (
 from audit.model_card import model_card, model_card_markdown, write_model_card
 from audit.outputs import metrics_document, write_metrics_json
 from audit.pdf import PdfUnavailableError
-from audit.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
 from audit.report import render_report, write_governance_report, write_report
 
 __all__ = [

@@ -32,9 +32,9 @@ from scipy import sparse
 
 from audit.bootstrap import GroupPlan, cluster_weight_chunks, percentile_interval
 from audit.columns import AuditColumns
+from audit.fairness_policy import Policy, load_policy
 from audit.frame import INTERSECTION_SEP, PreparedFrame, prepare_frame
 from audit.metrics import point_estimates
-from audit.policy import Policy, load_policy
 from store import vocabulary as vocab
 
 OVERALL = "__overall__"

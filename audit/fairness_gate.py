@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from audit.fairness_audit import AuditResult
-from audit.policy import Policy, Rule, load_policy
+from audit.fairness_policy import Policy, Rule, load_policy
 
 # The denominator behind each rate: a rate is judged only when enough
 # children stand behind it (policy ``min_outcome_count``).
