@@ -141,7 +141,7 @@ SCREEN_THRESHOLDS = (-0.3, 0.35, 1.2)
 CONCERN_NAMES_KNOWN_FACTOR = 0.3  # early help, assessment, strategy discussion
 
 # --- Referral volume ------------------------------------------------------------
-# The routes in engine._step propose candidate referrals; these keep a share of
+# The routes in monthly._step propose candidate referrals; these keep a share of
 # them, more when a child in the household is being harmed (the referrer has
 # seen something real), and per source to match the national source mix.
 REFERRAL_KEEP_BASE = 0.15
@@ -176,7 +176,7 @@ CARE_LONG_MEAN_YEARS = 8.0  # long care episodes (65 %), capped at the 18th birt
 INITIAL_CARE_SHARE = 0.0075  # children already looked after on the first simulated day
 INITIAL_CARE_REMAINING_YEARS = 5.0
 
-# --- The monthly routes (engine._step) -------------------------------------------
+# --- The monthly routes (monthly._step) -------------------------------------------
 # Each route's rates, moved out of the engine (issue #18) with their values
 # unchanged.  A route's rate is ``base`` plus a term per circumstance (for
 # example ``harm``: a child in an active harm episode; ``physical``: in a
@@ -253,7 +253,7 @@ HOUSEHOLD_FRIEND_OR_NEIGHBOUR = {"base": 0.0003, "harm": 0.003}
 HOUSEHOLD_ANONYMOUS = {"base": 0.00025, "harm": 0.002}
 HOUSEHOLD_SELF = 0.0008  # a parent with mental ill-health or substance misuse
 
-# --- Screening and follow-up (engine._screen) ------------------------------------
+# --- Screening and follow-up (monthly._screen) ------------------------------------
 WHOLE_FAMILY_SHARE = 0.25  # a child-level referral names the siblings too
 SCREEN_SCORE = {
     "seen": 1.4,  # the screener glimpses the harm behind the referral
