@@ -5,7 +5,7 @@ as before; the definitions (and every default) live in :mod:`settings`, below
 the CLI, where the service and the records store read them too.
 """
 
-from settings import (
+from settings import (  # noqa: F401  (re-exported for the commands)
     DEFAULT_HOME,
     DEFAULT_RANDOM_STATE,
     DEFAULT_TRACKING_URI,
@@ -13,12 +13,3 @@ from settings import (
     Settings,
     get_settings,
 )
-
-__all__ = [
-    "DEFAULT_HOME",
-    "DEFAULT_RANDOM_STATE",
-    "DEFAULT_TRACKING_URI",
-    "MODEL_NAME",
-    "Settings",
-    "get_settings",
-]
