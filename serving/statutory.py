@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from features import NEVER, StoreSnapshot
 from records import statutory
-from serving.engine import to_store_time
 from serving.schemas import ReferralIn
+from serving.scoring import to_store_time
 from store import vocabulary as v
 
 
