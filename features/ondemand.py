@@ -360,19 +360,39 @@ _NEW_AT, _NEW_SRC = (
     _src(d.NEW_ADULT_COUNTERS),
 )
 _SIB_AT, _SIB_SRC = _at([f"siblings_{n}_sum" for n in d.SIBLING_COUNTERS]), _src(d.SIBLING_COUNTERS)
+
+
 # Each group measure: (column of X, measure, member role codes, joined within (days), window days).
+def _role_table(roles) -> np.ndarray:
+    """Membership of a role code (one more code for "no role") as a lookup table."""
+    table = np.zeros(len(MEMBER_ROLES) + 1, dtype=bool)
+    table[[MEMBER_ROLES.index(r) for r in roles]] = True
+    return table
+
+
+# Each household group measured: (role table, joined within (days), its measures as
+# (column of X, measure, window days)); groups measured together are selected once.
 _GROUPS = [
     (
-        _F[g.name],
-        g.measure,
-        np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS[g.membership].roles]),
-        d.WINDOWS.get(d.MEMBERSHIPS[g.membership].joined_within or "ever"),
-        d.WINDOWS.get(g.window or "ever"),
+        _role_table(d.MEMBERSHIPS[name].roles),
+        d.WINDOWS.get(d.MEMBERSHIPS[name].joined_within or "ever"),
+        [
+            (_F[g.name], g.measure, d.WINDOWS.get(g.window or "ever"))
+            for g in d.GROUP_MEASURES
+            if g.membership == name
+        ],
     )
-    for g in d.GROUP_MEASURES
+    for name in dict.fromkeys(g.membership for g in d.GROUP_MEASURES)
 ]
 # Each referral flag as (column of X, referrals column, category or None for yes/no).
 _FLAG_AT = [(_F[name], col, value) for f in d.REFERRAL_FLAGS for name, col, value in f.flags()]
+# ...split, so a request sets a category's flag by one look-up: {column: {category: column of X}}
+_CATEGORY_AT: dict[str, dict[str, int]] = {}
+for _j, _col, _value in _FLAG_AT:
+    if _value is not None:
+        _CATEGORY_AT.setdefault(_col, {})[_value] = _j
+_YES_NO_AT = np.array([j for j, _, value in _FLAG_AT if value is None], dtype=np.int64)
+_YES_NO_COLUMNS = [col for _, col, value in _FLAG_AT if value is None]
 # Features that are NULL (NaN) when nothing is there to measure; the rest default to 0.
 _NULLABLE_AT = _at(
     [
@@ -449,8 +469,10 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
         "imd_decile": np.nanmin(imd) if np.isfinite(imd).any() else np.nan,
         "age_years": np.nan,
     }
-    for j, col, value in _FLAG_AT:
-        x[j] = float(bool(r[col]) if value is None else r[col] == value)
+    for col, at in _CATEGORY_AT.items():
+        if r[col] in at:
+            x[at[r[col]]] = 1.0
+    x[_YES_NO_AT] = [bool(r[col]) for col in _YES_NO_COLUMNS]
     concerns = np.array([bool(r[col]) for col in v.CONCERN_COLUMNS])
     x[_F["referral_n_concerns"]] = concerns.sum()
     x[_F["referral_n_children"]] = t.n_children
@@ -483,22 +505,23 @@ def _groups(s: StoreSnapshot, hh: Household, as_of: int, dob: int, x) -> None:
     An empty group leaves 0 (a count, a flag) or NaN (the rest), as the SQL's
     LEFT JOIN and COALESCE do.
     """
-    for j, measure, roles, joined_days, window_days in _GROUPS:
-        keep = np.isin(hh.roles, roles)
+    for roles, joined_days, measures in _GROUPS:
+        keep = roles[hh.roles]
         if joined_days is not None:
             keep &= hh.starts >= as_of - joined_days * US_PER_DAY
         people, starts = hh.members[keep], hh.starts[keep]
-        if measure == "count":
-            x[j] = len(people)
-        elif not len(people):
-            continue
-        elif measure == "joined_within":
-            x[j] = float((starts >= as_of - window_days * US_PER_DAY).any())
-        elif measure == "days_since_newest_joined":
-            x[j] = whole_days(starts, as_of).min()
-        else:
-            ages = np.floor(whole_days(s.dob[people], dob) / d.DAYS_PER_YEAR)
-            x[j] = ages.min() if measure == "youngest_age_at_birth" else ages.max()
+        for j, measure, window_days in measures:
+            if measure == "count":
+                x[j] = len(people)
+            elif not len(people):
+                continue
+            elif measure == "joined_within":
+                x[j] = float((starts >= as_of - window_days * US_PER_DAY).any())
+            elif measure == "days_since_newest_joined":
+                x[j] = whole_days(starts, as_of).min()
+            else:
+                ages = np.floor(whole_days(s.dob[people], dob) / d.DAYS_PER_YEAR)
+                x[j] = ages.min() if measure == "youngest_age_at_birth" else ages.max()
 
 
 _EVENT_INDEX = {c.name: k for k, c in enumerate(d.EVENT_COUNTERS)}
