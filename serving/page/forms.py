@@ -70,6 +70,7 @@ FIELD_LABELS = {
 # The form's own hidden ids: a person cannot fix these, only reload the page.
 HIDDEN_IDS = ("decision_id", "override_id", "view_id", "amendment_id")
 _QUOTED_CODE = re.compile(r"'([a-z0-9]+(?:_[a-z0-9]+)+|[a-z]+)'")
+_QUOTED_WORDS = re.compile(r"(?<![A-Za-z])'([a-z0-9][a-z0-9 /-]*)'")
 _API_HINT = re.compile(r"\s*\((?:POST|PUT|GET) [^)]*\)")
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?")
 _FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
@@ -113,6 +114,7 @@ def plain_message(text: str) -> str:
         ),
         text,
     )
+    text = _QUOTED_WORDS.sub(lambda q: "\u201c" + q.group(1) + "\u201d", text)
     for name, label in FIELD_LABELS.items():
         if "_" in name:
             text = re.sub(rf"\b{name}\b", label.lower(), text)

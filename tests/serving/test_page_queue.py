@@ -10,7 +10,8 @@ import pytest
 
 import records
 from serving import queue as work_queue
-from tests.serving.test_page import app, browser, form_fields, open_referral  # noqa: F401 (app: a fixture)
+from tests.serving.page_fakes import FakeEngine
+from tests.serving.test_page import browser, form_fields, open_referral
 
 REFERRALS = {
     "Q1": {
@@ -59,6 +60,15 @@ def tokens(store):
 
 
 @pytest.fixture
+def app(store):
+    from serving import create_app
+
+    engine = FakeEngine()
+    yield create_app(engine=engine, records_store=store)
+    engine.close()
+
+
+@pytest.fixture
 def received(app, tokens):
     """Q1-Q3 received through MAST: a manager's client scored them over the API."""
     from fastapi.testclient import TestClient
@@ -80,7 +90,9 @@ def rows(html: str) -> list[str]:
 
 def row(html: str, rid: str) -> str:
     found = re.search(rf'<tr class="queue-row" id="q-{rid}">(.*?)</tr>', html, re.S)
-    return htmllib.unescape(re.sub(r"<[^>]+>", " ", found.group(1))) if found else ""
+    return (
+        " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split()) if found else ""
+    )
 
 
 def test_the_queue_is_the_landing_page_newest_first(app, tokens, received, store):
