@@ -8,8 +8,11 @@ once past the local timescale), and, once the review and partner-agency
 records exist, a referrer not yet told or a partner's open escalation.
 
 Everything here is read from the hash-chained trail (the referral register,
-decisions, score views, reviews), in one read transaction and a handful of
-indexed queries, because the queue is the landing page.  The follow-up
+decisions, score views, reviews).  The queue is the landing page, so the
+register, decisions and score views are summarised in a :class:`QueueIndex`
+kept per worker and brought up to date with only the entries written since
+the last load; the follow-ups and the screener's own initial views are a
+few indexed queries per load.  The follow-up
 markers come from small functions in :data:`FOLLOW_UPS`; each takes the
 read connection, the latest decision of every referral and "now", and
 returns markers by referral id.  A new kind of follow-up (the referrer
@@ -23,6 +26,7 @@ referral about the same children.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,11 +94,6 @@ class QueueItem:
 FollowUp = Callable[[Connection, dict[str, Entry], datetime], dict[str, list[Marker]]]
 
 
-def _by_kind(conn: Connection, kind: str) -> list[Entry]:
-    rows = conn.execute(select(audit_log).where(audit_log.c.kind == kind).order_by(audit_log.c.seq))
-    return [Entry.from_row(r) for r in rows]
-
-
 def _for_referrals(conn: Connection, kind: str, referral_ids: list[str]) -> list[Entry]:
     out: list[Entry] = []
     for i in range(0, len(referral_ids), _IN_CHUNK):
@@ -146,19 +145,6 @@ def review_follow_up(
 FOLLOW_UPS: list[FollowUp] = [review_follow_up]
 
 
-def _triggers(views: Iterable[Entry]) -> list[dict]:
-    """Every rule that fired in any score view of the referral, first seen first.
-
-    Sticky, as the flag is: a rule the referral met when it was scored does
-    not stop applying because a later view did not carry the same facts.
-    """
-    seen: dict[str, dict] = {}
-    for e in views:
-        for t in e.payload.get("statutory") or []:
-            seen.setdefault(t["rule_id"], t)
-    return list(seen.values())
-
-
 def _repeat_markers(
     triggers: list[dict],
     item_children: list[str],
@@ -187,6 +173,71 @@ def _repeat_markers(
     return out
 
 
+@dataclass
+class _Shown:
+    """What the queue keeps of a referral's score views: sticky flag, latest score, every rule."""
+
+    flagged: bool = False
+    highest_score: int | None = None
+    triggers: dict[str, dict] = field(default_factory=dict)
+
+
+class QueueIndex:
+    """The register, decisions and score views, summarised and kept up to date from the trail.
+
+    The trail is append-only, so each refresh reads only the entries after
+    the last one seen (as live history does, serving/live.py): a queue load
+    costs the entries written since the previous load, not the whole
+    history.  One per worker (``app.state``); thread-safe.
+    """
+
+    KINDS = (kinds.REFERRAL, kinds.DECISION, kinds.SCORE_VIEW)
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.latest: dict[str, dict] = {}  # referral id -> current version's payload
+        self.flagged: dict[str, bool] = {}  # any version flagged
+        self.decided: dict[str, Entry] = {}  # latest decision
+        self.shown: dict[str, _Shown] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self, store: records.RecordsStore) -> None:
+        with self._lock:
+            while True:
+                batch = store.entries_since(self.seq, self.KINDS, limit=5000)
+                for e in batch:
+                    self._add(e)
+                    self.seq = e.seq
+                if len(batch) < 5000:
+                    return
+
+    def _add(self, e: Entry) -> None:
+        rid = e.referral_id
+        if e.kind == kinds.REFERRAL:
+            self.latest[rid] = e.payload
+            self.flagged[rid] = self.flagged.get(rid, False) or bool(e.payload.get("flagged"))
+        elif e.kind == kinds.DECISION:
+            self.decided[rid] = e
+        else:
+            shown = self.shown.setdefault(rid, _Shown())
+            shown.flagged = shown.flagged or bool(e.payload.get("review_recommended"))
+            shown.highest_score = e.payload.get("highest_score")
+            for t in e.payload.get("statutory") or []:
+                # Sticky, as the flag is: a rule met when scored does not lapse
+                # because a later view did not carry the same facts.
+                shown.triggers.setdefault(t["rule_id"], t)
+
+
+def _mine(conn: Connection, actor: str) -> set[str]:
+    """The referrals ``actor`` has recorded an initial view of (ids only: no payloads read)."""
+    rows = conn.execute(
+        select(audit_log.c.referral_id).where(
+            and_(audit_log.c.actor == actor, audit_log.c.kind == kinds.INITIAL_VIEW)
+        )
+    )
+    return {r[0] for r in rows}
+
+
 def queue_items(
     store: records.RecordsStore,
     principal: records.Principal,
@@ -194,6 +245,7 @@ def queue_items(
     now: datetime | None = None,
     follow_ups: Iterable[FollowUp] | None = None,
     count_referrals: Callable[[list[str], datetime], int | None] | None = None,
+    index: QueueIndex | None = None,
 ) -> list[QueueItem]:
     """Every referral received through MAST that still needs someone, newest first.
 
@@ -212,39 +264,32 @@ def queue_items(
         ``(children, received_at) -> n``: how many referrals about any one
         of the children in the repeat-referral window, this one included;
         ``None`` to say "3rd or later" without a count.
+    index
+        A :class:`QueueIndex` kept between calls (the page keeps one per
+        worker); by default one is read from the whole trail.
     """
     now = now or store_now()
     follow_ups = FOLLOW_UPS if follow_ups is None else list(follow_ups)
+    index = index or QueueIndex()
+    index.refresh(store)
+    versions = index.latest
+    decided = {rid: e for rid, e in index.decided.items() if rid in versions}
     with store.db.read() as conn:
-        versions: dict[str, list[Entry]] = {}
-        for e in _by_kind(conn, kinds.REFERRAL):
-            versions.setdefault(e.referral_id, []).append(e)
-        decided: dict[str, Entry] = {}
-        for e in _by_kind(conn, kinds.DECISION):
-            if e.referral_id in versions:
-                decided[e.referral_id] = e  # the latest (chain order)
         owed: dict[str, list[Marker]] = {}
         for fn in follow_ups:
             for rid, markers in fn(conn, decided, now).items():
                 if rid in versions:
                     owed.setdefault(rid, []).extend(markers)
-        listed = sorted(rid for rid in versions if rid not in decided or rid in owed)
-        views: dict[str, list[Entry]] = {}
-        for e in _for_referrals(conn, kinds.SCORE_VIEW, listed):
-            views.setdefault(e.referral_id, []).append(e)
-        mine = {
-            e.referral_id
-            for e in _for_referrals(conn, kinds.INITIAL_VIEW, listed)
-            if e.actor == principal.name
-        }
         blind = principal.role == "screener" and _blind_first(conn)
+        mine = _mine(conn, principal.name) if blind else set()
     items = []
-    for rid in listed:
-        latest = versions[rid][-1].payload
-        received = datetime.fromisoformat(latest["received_at"])
-        shown = views.get(rid, [])
-        triggers = _triggers(shown)
+    for rid, latest in versions.items():
         decision = decided.get(rid)
+        if decision is not None and rid not in owed:
+            continue
+        received = datetime.fromisoformat(latest["received_at"])
+        shown = index.shown.get(rid)
+        triggers = list(shown.triggers.values()) if shown else []
         item = QueueItem(
             referral_id=rid,
             received_at=received,
@@ -261,10 +306,8 @@ def queue_items(
             follow_ups=owed.get(rid, []),
         )
         if shown:
-            item.flagged = any(bool(e.payload.get("review_recommended")) for e in shown) or any(
-                bool(v.payload.get("flagged")) for v in versions[rid]
-            )
-            item.highest_score = shown[-1].payload.get("highest_score")
+            item.flagged = shown.flagged or index.flagged.get(rid, False)
+            item.highest_score = shown.highest_score
         items.append(item)
     if blind:
         _hide_scores(items, mine)

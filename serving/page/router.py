@@ -391,8 +391,14 @@ def _queue_page(request: Request, user: records.Principal) -> HTMLResponse:
         "search": first(params, "q"),
     }
     store = records.get_store(request)
+    index = getattr(request.app.state, "queue_index", None)
+    if index is None:  # one per worker, kept up to date from the trail on each load
+        index = request.app.state.queue_index = work_queue.QueueIndex()
     items = work_queue.queue_items(
-        store, user, count_referrals=work_queue.referral_counter(request.app.state.engine)
+        store,
+        user,
+        count_referrals=work_queue.referral_counter(request.app.state.engine),
+        index=index,
     )
     shown = work_queue.filter_items(items, **filters)
     return _render(

@@ -119,6 +119,7 @@ def test_filters(app, tokens, received):
 
 def test_decided_referrals_leave_the_queue_and_reviews_owed_stay(app, tokens, received, store):
     client = browser(app, tokens["screener"])
+    assert rows(client.get("/page/").text) == ["Q3", "Q2", "Q1"]  # the worker's index is built
     for rid, decision in (("Q1", "assessment"), ("Q2", "strategy_discussion")):
         hidden = form_fields(open_referral(client, {"referral_id": rid}).text, "decision-form")
         done = client.post(
@@ -127,7 +128,9 @@ def test_decided_referrals_leave_the_queue_and_reviews_owed_stay(app, tokens, re
         )
         assert done.status_code == 200, done.text
     page = client.get("/page/").text
-    assert rows(page) == ["Q3", "Q2"]
+    assert rows(page) == ["Q3", "Q2"]  # the kept index saw the decisions
+    fresh = work_queue.queue_items(store, store.verify_token(tokens["screener"]))
+    assert [i.referral_id for i in fresh] == ["Q3", "Q2"]  # as a whole-trail read does
     assert "strategy discussion to be held and recorded by" in row(page, "Q2")
     assert rows(client.get("/page/", params={"show": "awaiting"}).text) == ["Q3"]
     user = store.verify_token(tokens["screener"])
