@@ -401,10 +401,22 @@ def _queue_page(request: Request, user: records.Principal) -> HTMLResponse:
         index=index,
     )
     shown = work_queue.filter_items(items, **filters)
+    listed = shown[: work_queue.MAX_ROWS]
+    # Every flag and score band shown is in the trail, the queue's as well as the referral page's.
+    store.log_view(
+        user,
+        records.kinds.QUEUE_VIEW,
+        detail={
+            "scores_shown": [i.referral_id for i in listed if i.highest_score is not None],
+            "hidden_blind_first": [i.referral_id for i in listed if i.score_hidden],
+            "listed": len(listed),
+            "on_queue": len(items),
+        },
+    )
     return _render(
         "queue.html.j2",
         user=user,
-        items=shown[: work_queue.MAX_ROWS],
+        items=listed,
         more=max(0, len(shown) - work_queue.MAX_ROWS),
         total=len(items),
         filters=filters,

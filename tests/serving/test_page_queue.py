@@ -105,6 +105,9 @@ def test_the_queue_is_the_landing_page_newest_first(app, tokens, received, store
     assert "not flagged, score 6 of 20" in q1
     assert "03 Oct 2026 08:15" in q3 and "2026-10-03" not in page.text  # UK time, no ISO text
     assert 'href="/page/referral?referral_id=Q3"' in page.text  # no id to type in
+    # The flags and score bands the queue showed are in the trail, as the referral page's are.
+    (logged,) = store.query(kind=records.kinds.QUEUE_VIEW)[0]
+    assert logged.actor == "Page screener" and logged.payload["scores_shown"] == ["Q3", "Q2", "Q1"]
 
 
 def test_filters(app, tokens, received):
@@ -148,6 +151,8 @@ def test_blind_first_hides_scores_until_the_screeners_view(app, tokens, received
     # The triggers are the law, not a score: shown before the view.
     assert "Allegation or sign of physical injury" in row(page, "Q3")
     assert rows(client.get("/page/", params={"flagged": "1"}).text) == []  # no leak by filter
+    logged = store.query(kind=records.kinds.QUEUE_VIEW)[0][0].payload
+    assert logged["scores_shown"] == [] and logged["hidden_blind_first"] == ["Q3", "Q2", "Q1"]
     first = open_referral(client, {"referral_id": "Q2"}).text
     hidden = form_fields(
         first.replace('action="/page/referral/Q2/initial-view"', 'id="iv" action="x"'), "iv"
