@@ -61,7 +61,7 @@ def referral_content(
     ----------
     received_at
         ISO 8601 text in store local time (naive, England), as
-        ``serving.engine.to_store_time`` gives it.
+        ``serving.scoring.to_store_time`` gives it.
     facts
         The :data:`FACT_FIELDS` the referral states; only those not ``None``
         are kept, so a referral without them has the same content as before.

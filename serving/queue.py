@@ -39,7 +39,7 @@ from records.db import audit_log
 from records.kinds import DECISION_LABELS
 from records.models import STRATEGY_DISCUSSION
 from records.trail import Entry
-from serving.engine import store_now
+from serving.scoring import store_now
 
 STATUS_AWAITING = "awaiting"
 STATUS_FOLLOW_UP = "follow_up"

@@ -122,32 +122,48 @@ def plain_message(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _too_short(label: str, name: str, ctx: dict) -> str:
+    if name in ("concerns", "children"):
+        return f"{label}: give at least one."
+    return f"{label}: this cannot be empty."
+
+
+def _too_long(label: str, name: str, ctx: dict) -> str:
+    return f"{label}: too long (at most {ctx.get('max_length', 'the allowed number of')} characters or items)."
+
+
+# Each kind of validation error, as a sentence about the field (never the library's own text).
+_BY_TYPE = {
+    "missing": lambda label, name, ctx: f"{label}: this is required.",
+    "string_too_short": _too_short,
+    "too_short": _too_short,
+    "string_too_long": _too_long,
+    "too_long": _too_long,
+    "literal_error": lambda label, name, ctx: f"{label}: choose one of the options offered.",
+    "enum": lambda label, name, ctx: f"{label}: choose one of the options offered.",
+    "string_pattern_mismatch": lambda label, name, ctx: (
+        f"{label}: use only letters, digits and . _ : - (no spaces)."
+    ),
+}
+
+
 def _one_error(e: dict) -> str:
     kind, loc, ctx = e.get("type", ""), tuple(e.get("loc") or ()), e.get("ctx") or {}
+    name = str(loc[0]) if loc else ""
     if kind == "extra_forbidden":
-        return f"The form sent a field this page does not use ({loc[0] if loc else 'unknown'}); reload the page and try again."
-    if loc and str(loc[0]) in HIDDEN_IDS:
+        return f"The form sent a field this page does not use ({name or 'unknown'}); reload the page and try again."
+    if name in HIDDEN_IDS:
         return "The form's own id is missing or damaged: reload the page and try again."
     label = _label(loc)
-    if kind == "missing":
-        return f"{label}: this is required."
-    if kind in ("string_too_short", "too_short"):
-        if loc and str(loc[0]) in ("concerns", "children"):
-            return f"{label}: give at least one."
-        return f"{label}: this cannot be empty."
-    if kind in ("string_too_long", "too_long"):
-        return f"{label}: too long (at most {ctx.get('max_length', 'the allowed')} {'characters' if kind == 'string_too_long' else 'items'})."
-    if kind in ("literal_error", "enum"):
-        return f"{label}: choose one of the options offered."
-    if kind == "string_pattern_mismatch":
-        return f"{label}: use only letters, digits and . _ : - (no spaces)."
+    if kind in _BY_TYPE:
+        return _BY_TYPE[kind](label, name, ctx)
     if kind.startswith(("datetime", "date")):
         return f"{label}: not a date and time; give the day, month, year and time (UK time)."
     if kind.startswith("bool"):
         return f"{label}: answer yes or no."
     if kind == "value_error":
         message = plain_message(str(ctx.get("error", e.get("msg", ""))))
-        return message if ":" in message.split(" ")[0] or len(loc) == 0 else f"{label}: {message}"
+        return message if ":" in message.split(" ")[0] or not loc else f"{label}: {message}"
     return f"{label}: this value cannot be used."
 
 

@@ -27,7 +27,6 @@ import records
 from records import roles
 from records.statutory import IMAGE_HOLDER_LABELS
 from serving import queue as work_queue
-from serving.engine import STORE_TIMEZONE, ServingError
 from serving.page import extensions
 from serving.page.forms import (
     FormError,
@@ -42,6 +41,7 @@ from serving.page.forms import (
 from serving.page.options import decision_options, malicious_agreed, statutory_allowed
 from serving.reasons import plain, plain_text, who_referred
 from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
+from serving.scoring import STORE_TIMEZONE, ServingError
 from store import vocabulary as v
 
 PAGE_PREFIX = "/page"
@@ -283,21 +283,34 @@ def _page_status(request: Request, referral_id: str, scored: dict) -> records.Re
     return status
 
 
+@dataclasses.dataclass(frozen=True)
+class Refused:
+    """A decision or override the rules refused: shown again with what was typed.
+
+    ``form`` is ``"decision"`` or ``"override"``; ``typed`` the fields as posted.
+    """
+
+    status: int
+    errors: list[str]
+    form: str
+    typed: dict
+
+
 def _show_referral(
     request: Request,
     user: records.Principal,
     referral: ReferralIn,
-    *,
     params: dict | None = None,
-    status_code: int = 200,
-    errors: list[str] | None = None,
-    typed_decision: dict | None = None,
-    typed_override: dict | None = None,
+    refused: Refused | None = None,
 ) -> Response:
     """The referral page: statutory rules, then the advisory flag, reasons, decision, chronology.
 
-    ``errors`` and ``typed_*`` re-show a refused form with what was typed in it.
+    ``refused`` re-shows a refused form with its messages and what was typed in it.
     """
+    status_code = refused.status if refused else 200
+    errors = refused.errors if refused else []
+    typed_decision = refused.typed if refused and refused.form == "decision" else {}
+    typed_override = refused.typed if refused and refused.form == "override" else {}
     store, engine = records.get_store(request), request.app.state.engine
     register = request.app.state.register
     blind_first = store.blind_first()
@@ -309,7 +322,7 @@ def _show_referral(
             referral=referral,
             query=referral_query(referral),
             view_id=uuid.uuid4().hex,
-            errors=errors or [],
+            errors=errors,
             triggers=_triggers(engine, referral),
         )
     try:
@@ -353,9 +366,9 @@ def _show_referral(
         closure_rules=status.closure_rules,
         malicious_agreed=malicious_agreed(history),
         statutory_allowed=statutory_allowed(history),
-        errors=errors or [],
-        typed_decision=typed_decision or {},
-        typed_override=typed_override or {},
+        errors=errors,
+        typed_decision=typed_decision,
+        typed_override=typed_override,
         sections=sections,
         decisions=v.DECISIONS,
         closure_reasons=v.CLOSURE_REASONS,
@@ -505,38 +518,23 @@ def make_page_router() -> APIRouter:
         return _show_referral(request, user, referral, params=params)
 
     def _again(
-        request: Request,
-        user: records.Principal,
-        referral_id: str,
-        what: str,
-        fields: dict,
-        status: int,
-        messages: list[str],
-        context: dict,
+        request: Request, user: records.Principal, referral_id: str, refused: Refused, context: dict
     ) -> Response:
         """The referral page again, with the refusal and what was typed; else the result page."""
-        current = (
-            request.app.state.register.current(referral_id) if what != "initial_view" else None
-        )
+        register = request.app.state.register
+        current = register.current(referral_id) if refused.form != "initial_view" else None
         if current is None:
             return _render(
                 "result.html.j2",
-                status,
+                refused.status,
                 ok=False,
-                title="Not recorded: please check the form" if status == 422 else "Not recorded",
-                messages=messages,
+                title="Not recorded: please check the form"
+                if refused.status == 422
+                else "Not recorded",
+                messages=refused.errors,
                 **context,
             )
-        typed = {k: val for k, val in fields.items() if val is not None}
-        return _show_referral(
-            request,
-            user,
-            current,
-            status_code=status,
-            errors=messages,
-            typed_decision=typed if what == "decision" else None,
-            typed_override=typed if what == "override" else None,
-        )
+        return _show_referral(request, user, current, refused=refused)
 
     def _record(request: Request, referral_id: str, form: dict, what: str) -> Response:
         user = _user(request)
@@ -593,12 +591,13 @@ def make_page_router() -> APIRouter:
                     ),
                 )
                 return RedirectResponse(f"{PAGE_PREFIX}/referral?{back}", status_code=303)
-        except ValidationError as err:
-            return _again(request, user, referral_id, what, fields, 422, messages_of(err), context)
-        except records.RuleViolation as err:
-            return _again(
-                request, user, referral_id, what, fields, err.status, [rule_message(err)], context
-            )
+        except (ValidationError, records.RuleViolation) as err:
+            typed = {k: val for k, val in fields.items() if val is not None}
+            if isinstance(err, ValidationError):
+                refused = Refused(422, messages_of(err), what, typed)
+            else:
+                refused = Refused(err.status, [rule_message(err)], what, typed)
+            return _again(request, user, referral_id, refused, context)
         return _render(
             "result.html.j2",
             200,
