@@ -82,6 +82,15 @@ def fill(store: records.RecordsStore, n: int) -> int:
     return len(rows)
 
 
+def _median(load, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        load()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--referrals", type=int, default=3000)
@@ -92,20 +101,12 @@ def main() -> None:
         token, _ = store.create_token("bench screener", "screener")
         user = store.verify_token(token)
         entries = fill(store, args.referrals)
-        whole = []
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            items = queue.queue_items(store, user)
-            whole.append(time.perf_counter() - started)
+        items = queue.queue_items(store, user)
         index = queue.QueueIndex()
         queue.queue_items(store, user, index=index)
-        kept = []
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            queue.queue_items(store, user, index=index)
-            kept.append(time.perf_counter() - started)
+        a = _median(lambda: queue.queue_items(store, user), args.repeats)
+        b = _median(lambda: queue.queue_items(store, user, index=index), args.repeats)
         store.close()
-    a, b = statistics.median(whole), statistics.median(kept)
     print(f"{args.referrals:,} referrals, {entries:,} trail entries, {len(items):,} on the queue")
     print(f"  whole trail per load : {1000 * a:8.1f} ms (median of {args.repeats})")
     print(f"  kept index per load  : {1000 * b:8.1f} ms (median of {args.repeats})")

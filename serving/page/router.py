@@ -63,7 +63,7 @@ _templates = Environment(
 )
 
 
-def uk_time(moment: Any) -> str:
+def uk_time(moment: Any, fmt: str = "%d %b %Y %H:%M") -> str:
     """A time as a screener reads it: UK local time, day month year hour:minute.
 
     Trail times are UTC text ending in ``Z``; store times are naive UK time already.
@@ -73,17 +73,12 @@ def uk_time(moment: Any) -> str:
     when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
     if when.tzinfo is not None:
         when = when.astimezone(STORE_TIMEZONE)
-    return when.strftime("%d %b %Y %H:%M")
+    return when.strftime(fmt)
 
 
 def uk_date(moment: Any) -> str:
-    """A date as a screener reads it (day month year)."""
-    if moment is None:
-        return ""
-    when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
-    if when.tzinfo is not None:
-        when = when.astimezone(STORE_TIMEZONE)
-    return when.strftime("%d %b %Y")
+    """A date as a screener reads it (day month year, UK local)."""
+    return uk_time(moment, "%d %b %Y")
 
 
 _templates.filters["uk_time"] = uk_time

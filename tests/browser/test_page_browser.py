@@ -18,6 +18,7 @@ import pytest
 import records
 from serving import create_app
 from tests.serving.page_fakes import FakeEngine
+from tests.serving.test_page_queue import REFERRALS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -219,33 +220,11 @@ def _receive(base: str, store, bodies: list[dict]) -> None:
         assert r.status_code == 200, r.text
 
 
+# Q1-Q3 of the page tests, received through MAST; Q3 alleges an injury and images are held.
 QUEUE = [
-    {
-        "referral_id": "B1",
-        "received_at": "2026-10-01T10:00",
-        "source": "school",
-        "referrer_relationship": "teacher",
-        "concerns": ["neglect"],
-        "children": ["C2"],
-    },
-    {
-        "referral_id": "B2",
-        "received_at": "2026-10-02T09:00",
-        "source": "police",
-        "referrer_relationship": "police_officer",
-        "concerns": ["domestic_abuse"],
-        "children": ["C1"],
-    },
-    {
-        "referral_id": "B3",
-        "received_at": "2026-10-03T08:15",
-        "source": "health",
-        "referrer_relationship": "health_visitor",
-        "concerns": ["neglect"],
-        "children": ["C2"],
-        "injury_alleged": True,
-        "images_held_by": "health",
-    },
+    {"referral_id": rid.replace("Q", "B"), **body}
+    | ({"images_held_by": "health"} if body.get("injury_alleged") else {})
+    for rid, body in REFERRALS.items()
 ]
 
 

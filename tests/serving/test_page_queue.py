@@ -10,7 +10,7 @@ import pytest
 
 import records
 from serving import queue as work_queue
-from tests.serving.page_fakes import FakeEngine
+from tests.serving import test_page
 from tests.serving.test_page import browser, form_fields, open_referral
 
 REFERRALS = {
@@ -54,18 +54,8 @@ LIBRARY_TEXT = (
 )
 
 
-@pytest.fixture
-def tokens(store):
-    return {role: store.create_token(f"Page {role}", role)[0] for role in records.ROLES}
-
-
-@pytest.fixture
-def app(store):
-    from serving import create_app
-
-    engine = FakeEngine()
-    yield create_app(engine=engine, records_store=store)
-    engine.close()
+# The page tests' own fixtures: a stand-in engine's app, and a token per role.
+app, tokens = test_page.app, test_page.tokens
 
 
 @pytest.fixture
