@@ -86,9 +86,12 @@ def uk_time_text(text: str) -> str:
     from records.statutory import LOCAL_TIME
 
     def one(m: re.Match) -> str:
-        when = datetime.fromisoformat(m.group(0).replace("Z", "+00:00"))
-        if when.tzinfo is not None:
-            when = when.astimezone(LOCAL_TIME)
+        try:
+            when = datetime.fromisoformat(m.group(0).replace("Z", "+00:00"))
+            if when.tzinfo is not None:
+                when = when.astimezone(LOCAL_TIME)
+        except (ValueError, OverflowError):  # a typed time outside what can be converted: as typed
+            return m.group(0)
         return when.strftime("%d %b %Y %H:%M") + " UK time"
 
     return _ISO_TIME.sub(one, text)
@@ -163,7 +166,8 @@ def _one_error(e: dict) -> str:
         return f"{label}: answer yes or no."
     if kind == "value_error":
         message = plain_message(str(ctx.get("error", e.get("msg", ""))))
-        return message if ":" in message.split(" ")[0] or not loc else f"{label}: {message}"
+        labelled = any(message.startswith(f"{words}:") for words in FIELD_LABELS.values())
+        return message if labelled or not loc else f"{label}: {message}"
     return f"{label}: this value cannot be used."
 
 
