@@ -17,6 +17,13 @@ REVIEW = "strategy_discussion_review"
 # One version of a referral's content, as MAST first received it or as amended
 # (records/register.py): the referral register lives in the trail.
 REFERRAL = "referral"
+# Issue 17: the referrer told, partner agencies invited, what they contributed,
+# their challenge of a no-further-action decision and a manager's answer.
+REFERRER_TOLD = "referrer_told"
+PARTNER_INVITATION = "partner_invitation"
+AGENCY_CONTRIBUTION = "agency_contribution"
+ESCALATION = "escalation"
+ESCALATION_ANSWER = "escalation_answer"
 
 KINDS = (
     DECISION,
@@ -32,6 +39,11 @@ KINDS = (
     ACCESS_REFUSED,
     REVIEW,
     REFERRAL,
+    REFERRER_TOLD,
+    PARTNER_INVITATION,
+    AGENCY_CONTRIBUTION,
+    ESCALATION,
+    ESCALATION_ANSWER,
 )
 # The token events the service derives every token's role, expiry and revocation from.
 TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)

@@ -90,6 +90,7 @@ def check_decision(
     overrides: Sequence[Entry],
     initial_view: Entry | None,
     blind_first: bool,
+    review_held: bool = False,
 ) -> None:
     """Raise :class:`RuleViolation` if ``body`` may not be recorded.
 
@@ -103,6 +104,11 @@ def check_decision(
         The deciding person's initial view of the referral, if recorded.
     blind_first
         Whether blind-first mode is on.
+    review_held
+        Whether a strategy discussion has been recorded on the referral
+        (:meth:`records.RecordsStore.record_review`): the multi-agency review
+        the flag and the injury rules ask for has happened, so its outcome
+        may be a closing decision.
     """
     if previous is not None and body.supersedes != previous.record_id:
         raise RuleViolation(
@@ -123,7 +129,7 @@ def check_decision(
             "initial_view_required",
             "blind-first mode is on: record your initial view (POST .../initial-views) before the score is revealed and before deciding",
         )
-    if status.flagged and body.decision != STRATEGY_DISCUSSION:
+    if status.flagged and body.decision != STRATEGY_DISCUSSION and not review_held:
         allowed = {o.payload["decision"] for o in overrides if o.payload["kind"] == FLAG_OVERRIDE}
         if body.decision not in allowed:
             raise RuleViolation(
@@ -133,7 +139,7 @@ def check_decision(
                 f"allowing {DECISION_LABELS[body.decision]!r}",
                 field="decision",
             )
-    check_statutory(body, status, overrides)
+    check_statutory(body, status, overrides, review_held)
     if body.closure_reason == MALICIOUS and not any(
         o.payload["kind"] == MALICIOUS_AGREEMENT for o in overrides
     ):
@@ -144,16 +150,26 @@ def check_decision(
         )
 
 
-def check_statutory(body: DecisionIn, status: ReferralStatus, overrides: Sequence[Entry]) -> None:
+def check_statutory(
+    body: DecisionIn,
+    status: ReferralStatus,
+    overrides: Sequence[Entry],
+    review_held: bool = False,
+) -> None:
     """Closing a referral that meets a statutory trigger needs a manager's recorded reason.
 
     The triggers are the law and local procedure, not a prediction: a low
     score does not lift them.  Closing (no further action, malicious
     included, or early help) is allowed only once a manager has recorded a
     ``statutory`` override allowing that decision, with a reason, exactly
-    as a flag override does.
+    as a flag override does.  A rule asking only for what a recorded
+    strategy discussion records (the discussion, and the child protection
+    medical considered with its rationale) is met once one is recorded
+    (``review_held``); a rule asking for anything else still needs the manager.
     """
     rules = status.closure_rules
+    if review_held:
+        rules = tuple(t for t in rules if not set(t.requires) <= MET_BY_REVIEW)
     if body.decision not in CLOSING_DECISIONS or not rules:
         return
     allowed = {o.payload["decision"] for o in overrides if o.payload["kind"] == STATUTORY_OVERRIDE}
@@ -167,6 +183,11 @@ def check_statutory(body: DecisionIn, status: ReferralStatus, overrides: Sequenc
         f"(POST .../overrides, kind 'statutory', decision {body.decision!r})",
         field="decision",
     )
+
+
+# What a recorded strategy discussion meets: it was held, and its outcome
+# records whether a child protection medical is to be arranged and why.
+MET_BY_REVIEW = frozenset({"strategy_discussion", "cp_medical_considered"})
 
 
 def check_override(kind: str, status: ReferralStatus) -> None:
