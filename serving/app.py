@@ -22,6 +22,7 @@ from records.rules import RuleViolation
 from serving import access, limits
 from serving.engine import EngineConfig, ScoringEngine, ServingError
 from serving.model import NoChampionError, load_champion
+from serving.partner_api import make_partner_router
 from serving.register import ReferralRegister
 from serving.schemas import (
     AmendmentIn,
@@ -193,6 +194,7 @@ def create_app(
     register = ReferralRegister(guard, engine)
     guard.register = app.state.register = register
     _mount_page(app)
+    app.include_router(make_partner_router())  # issue 17: a partner lead's invited chronology
     limits.install(app, records_store)  # body limit, access log, no-store, refusals
 
     @app.exception_handler(ServingError)
