@@ -375,8 +375,10 @@ def _mount_page(app: FastAPI) -> None:
     if importlib.util.find_spec("serving.page") is None:
         return
     from serving.page import make_page_router
+    from serving.page.review import make_review_router
 
     app.include_router(make_page_router())
+    app.include_router(make_review_router())  # issue 17: review record and partner pages
 
 
 def _referral_id_path():
