@@ -159,7 +159,7 @@ def describe(entry: dict) -> dict:
         what = f"{p['partner_name']} ({partners.role_label(p['partner_role'])}) invited"
         lines.append(f"Why: {p['reason']}")
     elif kind == kinds.AGENCY_CONTRIBUTION:
-        what = f"What {review.AGENCY_LABELS[p['agency']]} knows"
+        what = f"Information from {review.AGENCY_LABELS[p['agency']]}"
         lines.append(p["summary"])
     elif kind == kinds.ESCALATION:
         what = f"Escalation by {review.AGENCY_LABELS[p['agency']]}: challenges the no-further-action decision"
