@@ -32,7 +32,7 @@ import records
 from records import kinds, partners, review, roles
 from serving.engine import ServingError
 from serving.page.forms import first
-from serving.page.router import PAGE_PREFIX, _form, _render, _signed_in
+from serving.page.router import PAGE_PREFIX, ReferralId, _form, _render, _signed_in
 from serving.partner_api import invited_chronology
 
 AGENCIES = review.REQUIRED_AGENCIES + review.OPTIONAL_AGENCIES
@@ -306,14 +306,16 @@ def make_review_router() -> APIRouter:
         )
 
     @router.get("/referral/{referral_id}/review", response_class=HTMLResponse)
-    def get_review(referral_id: str, request: Request) -> Response:
+    def get_review(referral_id: ReferralId, request: Request) -> Response:
         user = _principal(request, roles.USE_PAGE)
         if isinstance(user, Response):
             return user
         return review_page(request, user, referral_id)
 
     @router.post("/referral/{referral_id}/review", response_class=HTMLResponse)
-    def post_review(referral_id: str, request: Request, form: dict = Depends(_form)) -> Response:
+    def post_review(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
         def write(store, user):
             body = records.StrategyDiscussionIn.model_validate(_review_body(form))
             return store.record_review(user, referral_id, body)
@@ -323,7 +325,9 @@ def make_review_router() -> APIRouter:
         )
 
     @router.post("/referral/{referral_id}/referrer-told", response_class=HTMLResponse)
-    def post_told(referral_id: str, request: Request, form: dict = Depends(_form)) -> Response:
+    def post_told(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
         def write(store, user):
             fields = _fields(form, ("record_id", "recipient", "told_at", "method", "outcome_given"))
             return store.record_referrer_told(user, referral_id, records.ReferrerToldIn(**fields))
@@ -333,7 +337,9 @@ def make_review_router() -> APIRouter:
         )
 
     @router.post("/referral/{referral_id}/invite", response_class=HTMLResponse)
-    def post_invite(referral_id: str, request: Request, form: dict = Depends(_form)) -> Response:
+    def post_invite(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
         def write(store, user):
             fields = _fields(form, ("invitation_id", "partner_name", "partner_role", "reason"))
             return store.invite_partner(user, referral_id, records.InvitationIn(**fields))
@@ -346,7 +352,10 @@ def make_review_router() -> APIRouter:
         "/referral/{referral_id}/escalations/{escalation_id}/answer", response_class=HTMLResponse
     )
     def post_answer(
-        referral_id: str, escalation_id: str, request: Request, form: dict = Depends(_form)
+        referral_id: ReferralId,
+        escalation_id: ReferralId,
+        request: Request,
+        form: dict = Depends(_form),
     ) -> Response:
         def write(store, user):
             fields = _fields(form, ("answer_id", "outcome", "reason"))
@@ -425,7 +434,7 @@ def make_review_router() -> APIRouter:
         )
 
     @router.get("/partner/referral/{referral_id}", response_class=HTMLResponse)
-    def get_partner_referral(referral_id: str, request: Request) -> Response:
+    def get_partner_referral(referral_id: ReferralId, request: Request) -> Response:
         user = _principal(request, roles.USE_PARTNER_PAGE)
         if isinstance(user, Response):
             return user
@@ -456,7 +465,7 @@ def make_review_router() -> APIRouter:
 
     @router.post("/partner/referral/{referral_id}/contribution", response_class=HTMLResponse)
     def post_contribution(
-        referral_id: str, request: Request, form: dict = Depends(_form)
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
     ) -> Response:
         def write(store, user):
             fields = _fields(form, ("contribution_id", "summary", "as_of"))
@@ -468,7 +477,7 @@ def make_review_router() -> APIRouter:
 
     @router.post("/partner/referral/{referral_id}/escalation", response_class=HTMLResponse)
     def post_escalation(
-        referral_id: str, request: Request, form: dict = Depends(_form)
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
     ) -> Response:
         def write(store, user):
             fields = _fields(form, ("escalation_id", "reason"))

@@ -174,3 +174,31 @@ def test_a_partner_sees_only_invited_referrals_and_escalates_on_the_page(world):
     answered = manager.post(url, data=answer)
     assert answered.status_code == 200 and "Every escalation has been answered." in answered.text
     assert store.verify().ok
+
+
+def test_referrer_told_on_the_page_and_its_refusals_in_words(world):
+    app, store, tokens = world
+    rid = scored_and_decided(app, tokens, "assessment")
+    client = signed_in(app, tokens["screener"])
+    bad = client.post(
+        f"/page/referral/{rid}/referrer-told",
+        data={"record_id": "pg-told-bad-1", "told_at": "yesterday", "method": "pigeon"},
+    )
+    assert bad.status_code == 422
+    assert "Please give when they were told as a date and time" in bad.text
+    assert "Please choose one of the options for how they were told." in bad.text
+    assert "Please fill in what they were told." in bad.text
+    assert "Input should be" not in bad.text and "Value error" not in bad.text
+    ok = client.post(
+        f"/page/referral/{rid}/referrer-told",
+        data={
+            "record_id": "pg-told-ok-1",
+            "recipient": "referrer",
+            "told_at": "2026-11-30T15:00",
+            "method": "letter",
+            "outcome_given": "an assessment has begun",
+        },
+    )
+    assert ok.status_code == 200 and "The referrer has been told the outcome." in ok.text
+    assert "By letter, 30 Nov 2026 15:00 (UK time): an assessment has begun" in ok.text
+    assert store.follow_up([rid])[rid].referrer_told
