@@ -290,20 +290,7 @@ def make_review_router() -> APIRouter:
             return review_page(
                 request, user, referral_id, 403, errors=["Only a manager can do that."]
             )
-        try:
-            entry = write(records.get_store(request), user)
-        except ValidationError as err:
-            return review_page(request, user, referral_id, 422, errors=plain_errors(err), form=form)
-        except records.RuleViolation as err:
-            return review_page(
-                request, user, referral_id, err.status, errors=[_sentence(err)], form=form
-            )
-        return review_page(
-            request,
-            user,
-            referral_id,
-            done=f"{done} (audit entry {entry.seq}, {_when(entry.at)} UK time).",
-        )
+        return _written(review_page, request, user, referral_id, form, write, done)
 
     @router.get("/referral/{referral_id}/review", response_class=HTMLResponse)
     def get_review(referral_id: ReferralId, request: Request) -> Response:
@@ -444,24 +431,7 @@ def make_review_router() -> APIRouter:
         user = _principal(request, roles.USE_PARTNER_PAGE)
         if isinstance(user, Response):
             return user
-        try:
-            entry = write(records.get_store(request), user)
-        except ValidationError as err:
-            return partner_page(
-                request, user, referral_id, 422, errors=plain_errors(err), form=form
-            )
-        except records.RuleViolation as err:
-            if err.status == 404:
-                return partner_page(request, user, referral_id)
-            return partner_page(
-                request, user, referral_id, err.status, errors=[_sentence(err)], form=form
-            )
-        return partner_page(
-            request,
-            user,
-            referral_id,
-            done=f"{done} (audit entry {entry.seq}, {_when(entry.at)} UK time).",
-        )
+        return _written(partner_page, request, user, referral_id, form, write, done)
 
     @router.post("/partner/referral/{referral_id}/contribution", response_class=HTMLResponse)
     def post_contribution(
@@ -488,6 +458,26 @@ def make_review_router() -> APIRouter:
         )
 
     return router
+
+
+def _written(show, request, user, referral_id: str, form: dict, write, done: str) -> Response:
+    """Run one store write; show the page again with what was done, or why not (text kept).
+
+    A partner refused as not invited (404) is shown the same page as for
+    an unknown referral, by ``show`` itself.
+    """
+    try:
+        entry = write(records.get_store(request), user)
+    except ValidationError as err:
+        return show(request, user, referral_id, 422, errors=plain_errors(err), form=form)
+    except records.RuleViolation as err:
+        if err.status == 404 and user.role in records.PARTNER_ROLES:
+            return show(request, user, referral_id)
+        return show(request, user, referral_id, err.status, errors=[_sentence(err)], form=form)
+    when = _when(entry.at)
+    return show(
+        request, user, referral_id, done=f"{done} (audit entry {entry.seq}, {when} UK time)."
+    )
 
 
 def _sentence(err: records.RuleViolation) -> str:
