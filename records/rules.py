@@ -52,6 +52,9 @@ class ReferralStatus:
     received_at: str | None = None
     statutory: tuple[Triggered, ...] | None = None
     statutory_rules: dict[str, str] | None = None
+    # Set by the store from the trail, never by the caller: a strategy
+    # discussion has been recorded on the referral (records.review).
+    review_held: bool = False
 
     @property
     def closure_rules(self) -> tuple[Triggered, ...]:
@@ -90,7 +93,6 @@ def check_decision(
     overrides: Sequence[Entry],
     initial_view: Entry | None,
     blind_first: bool,
-    review_held: bool = False,
 ) -> None:
     """Raise :class:`RuleViolation` if ``body`` may not be recorded.
 
@@ -104,11 +106,11 @@ def check_decision(
         The deciding person's initial view of the referral, if recorded.
     blind_first
         Whether blind-first mode is on.
-    review_held
-        Whether a strategy discussion has been recorded on the referral
-        (:meth:`records.RecordsStore.record_review`): the multi-agency review
-        the flag and the injury rules ask for has happened, so its outcome
-        may be a closing decision.
+
+    ``status.review_held``: a strategy discussion has been recorded on the
+    referral (:meth:`records.RecordsStore.record_review`), so the multi-agency
+    review the flag and the injury rules ask for has happened and its outcome
+    may be a closing decision.
     """
     if previous is not None and body.supersedes != previous.record_id:
         raise RuleViolation(
@@ -129,7 +131,7 @@ def check_decision(
             "initial_view_required",
             "blind-first mode is on: record your initial view (POST .../initial-views) before the score is revealed and before deciding",
         )
-    if status.flagged and body.decision != STRATEGY_DISCUSSION and not review_held:
+    if status.flagged and body.decision != STRATEGY_DISCUSSION and not status.review_held:
         allowed = {o.payload["decision"] for o in overrides if o.payload["kind"] == FLAG_OVERRIDE}
         if body.decision not in allowed:
             raise RuleViolation(
@@ -139,7 +141,7 @@ def check_decision(
                 f"allowing {DECISION_LABELS[body.decision]!r}",
                 field="decision",
             )
-    check_statutory(body, status, overrides, review_held)
+    check_statutory(body, status, overrides)
     if body.closure_reason == MALICIOUS and not any(
         o.payload["kind"] == MALICIOUS_AGREEMENT for o in overrides
     ):
@@ -150,12 +152,7 @@ def check_decision(
         )
 
 
-def check_statutory(
-    body: DecisionIn,
-    status: ReferralStatus,
-    overrides: Sequence[Entry],
-    review_held: bool = False,
-) -> None:
+def check_statutory(body: DecisionIn, status: ReferralStatus, overrides: Sequence[Entry]) -> None:
     """Closing a referral that meets a statutory trigger needs a manager's recorded reason.
 
     The triggers are the law and local procedure, not a prediction: a low
@@ -165,10 +162,10 @@ def check_statutory(
     as a flag override does.  A rule asking only for what a recorded
     strategy discussion records (the discussion, and the child protection
     medical considered with its rationale) is met once one is recorded
-    (``review_held``); a rule asking for anything else still needs the manager.
+    (``status.review_held``); a rule asking for anything else still needs the manager.
     """
     rules = status.closure_rules
-    if review_held:
+    if status.review_held:
         rules = tuple(t for t in rules if not set(t.requires) <= MET_BY_REVIEW)
     if body.decision not in CLOSING_DECISIONS or not rules:
         return

@@ -30,7 +30,9 @@ def default_url() -> str:
     """``$MAST_RECORDS_DB``, else SQLite at ``<MAST_HOME or mast-data>/records.sqlite``."""
     if os.environ.get(ENV_URL):
         return os.environ[ENV_URL]
-    home = Path(os.environ.get("MAST_HOME", "mast-data"))
+    from settings import home as mast_home
+
+    home = mast_home()
     return f"sqlite:///{home / 'records.sqlite'}"
 
 
@@ -358,6 +360,9 @@ class RecordsStore(PartnerRecords):
             self._replay(conn, body.decision_id)
             blind_first = _blind_first(conn)
             status = _sticky(conn, referral_id, status)
+            # Read from the trail in this transaction: a caller cannot claim a review.
+            held = bool(trail.entries_for(conn, referral_id, kinds.REVIEW))
+            status = dataclasses.replace(status, review_held=held)
             decisions = trail.entries_for(conn, referral_id, kinds.DECISION)
             overrides = trail.entries_for(conn, referral_id, kinds.OVERRIDE)
             views = trail.entries_for(conn, referral_id, kinds.INITIAL_VIEW, principal.name)
@@ -375,7 +380,6 @@ class RecordsStore(PartnerRecords):
                 overrides=overrides,
                 initial_view=initial,
                 blind_first=blind_first,
-                review_held=bool(trail.entries_for(conn, referral_id, kinds.REVIEW)),
             )
             payload = {
                 **body.model_dump(exclude={"decision_id"}),

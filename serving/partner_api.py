@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 import records
 from records.roles import READ_INVITED_REFERRAL
-from serving.engine import ServingError
 from serving.schemas import ChronologyOut, SaneDatetime
+from serving.scoring import ServingError
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 

@@ -20,8 +20,8 @@ text never reaches the page.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -30,10 +30,11 @@ from pydantic import ValidationError
 
 import records
 from records import kinds, partners, review, roles
-from serving.engine import ServingError
 from serving.page.forms import first
+from serving.page.review_words import describe, when
 from serving.page.router import PAGE_PREFIX, ReferralId, _form, _render, _signed_in
 from serving.partner_api import invited_chronology
+from serving.scoring import ServingError
 
 AGENCIES = review.REQUIRED_AGENCIES + review.OPTIONAL_AGENCIES
 ACTION_ROWS = 3
@@ -107,78 +108,6 @@ def _principal(request: Request, action: str) -> records.Principal | Response:
     return user
 
 
-def _when(value: Any) -> str:
-    """A time in UK local time, as ``30 Nov 2026 10:00`` (naive values are UK time already)."""
-    if value in (None, ""):
-        return ""
-    return review.local_time(value).strftime("%d %b %Y %H:%M")
-
-
-def describe(entry: dict) -> dict:
-    """One entry of the referral's record (:meth:`records.RecordsStore.referral_record`) in words."""
-    p, kind = entry["payload"], entry["kind"]
-    who = f"{entry['actor']} ({partners.role_label(entry['role'])})"
-    lines: list[str] = []
-    if kind == kinds.DECISION:
-        what = f"Decision: {records.DECISION_LABELS.get(p['decision'], p['decision'])}"
-        lines.append(f"Why: {p['rationale']}")
-    elif kind == kinds.REVIEW:
-        what = "Strategy discussion recorded"
-        took_part = ", ".join(
-            f"{review.AGENCY_LABELS[x['agency']]} ({x['name']})" for x in p["participants"]
-        )
-        lines.append(
-            f"Held {_when(p['held_at'])} (UK time); due {_when(p['due'])}"
-            + ("; held late" if p.get("held_late") else "")
-        )
-        lines.append(f"Took part: {took_part}")
-        for s in p.get("shared", []):
-            lines.append(f"{review.AGENCY_LABELS[s['agency']].capitalize()} shared: {s['summary']}")
-        o = p["outcome"]
-        lines.append(
-            f"Section 47 enquiry: {'yes' if o['section_47'] else 'no'} ({o['section_47_rationale']})"
-        )
-        lines.append(
-            f"Child protection medical: {'yes' if o['cp_medical'] else 'no'} ({o['cp_medical_rationale']})"
-        )
-        for a in p.get("actions", []):
-            lines.append(
-                f"Action: {a['action']}, owned by {a['owner']}"
-                + (f", due {a['due']}" if a.get("due") else "")
-            )
-        if p.get("missing_agencies"):
-            missing = ", ".join(review.AGENCY_LABELS[a] for a in p["missing_agencies"])
-            lines.append(f"Without {missing}: manager's reason: {p.get('missing_agencies_reason')}")
-    elif kind == kinds.REFERRER_TOLD:
-        what = f"{partners.RECIPIENT_LABELS[p['recipient']].capitalize()} told the outcome"
-        lines.append(
-            f"{partners.METHOD_LABELS[p['method']].capitalize()}, {_when(p['told_at'])} (UK time): "
-            f"{p['outcome_given']}"
-        )
-    elif kind == kinds.PARTNER_INVITATION:
-        what = f"{p['partner_name']} ({partners.role_label(p['partner_role'])}) invited"
-        lines.append(f"Why: {p['reason']}")
-    elif kind == kinds.AGENCY_CONTRIBUTION:
-        what = f"Information from {review.AGENCY_LABELS[p['agency']]}"
-        lines.append(p["summary"])
-    elif kind == kinds.ESCALATION:
-        what = f"Escalation by {review.AGENCY_LABELS[p['agency']]}: challenges the no-further-action decision"
-        lines.append(p["reason"])
-    elif kind == kinds.ESCALATION_ANSWER:
-        what = f"Manager's answer to an escalation: {partners.ANSWER_LABELS[p['outcome']]}"
-        lines.append(p["reason"])
-    else:
-        what = kind.replace("_", " ")
-    return {
-        "at": _when(entry["at"]),
-        "who": who,
-        "what": what,
-        "lines": lines,
-        "kind": kind,
-        "record_id": entry["record_id"],
-    }
-
-
 def _record_context(store, user, referral_id: str) -> dict:
     found = store.referral_record(user, referral_id)["entries"]
     answered = {
@@ -247,237 +176,253 @@ def _fields(form: dict, names: tuple[str, ...]) -> dict:
     return {n: first(form, n) for n in names if first(form, n) is not None}
 
 
-def make_review_router() -> APIRouter:
-    """The ``/page`` routes for the review record and partner agencies."""
-    router = APIRouter(prefix=PAGE_PREFIX, include_in_schema=False)
+@dataclass(frozen=True)
+class Visit:
+    """One request to these pages: who, about which referral, with which form."""
 
-    def review_page(
-        request: Request, user, referral_id: str, status: int = 200, **extra
-    ) -> HTMLResponse:
-        store = records.get_store(request)
-        follow = store.follow_up([referral_id])[referral_id]
-        return _render(
-            "review_page.html.j2",
-            status,
-            user=user,
-            referral_id=referral_id,
-            back=urlencode({"referral_id": referral_id}),
-            follow=follow,
-            due=_when(follow.review_due),
-            decided_at=_when(follow.decided_at),
-            agencies=AGENCIES,
-            required=review.REQUIRED_AGENCIES,
-            agency_labels=review.AGENCY_LABELS,
-            methods=partners.METHOD_LABELS,
-            recipients=partners.RECIPIENT_LABELS,
-            partner_roles={r: partners.role_label(r) for r in roles.PARTNER_ROLES},
-            answers=partners.ANSWER_LABELS,
-            action_rows=range(1, ACTION_ROWS + 1),
-            new_id=lambda: uuid.uuid4().hex,
-            now=datetime.now().strftime("%Y-%m-%dT%H:%M"),
-            working_days=review.working_days_setting(),
-            errors=extra.pop("errors", []),
-            done=extra.pop("done", None),
-            form=extra.pop("form", {}),
-            **_record_context(store, user, referral_id),
-        )
+    request: Request
+    user: records.Principal
+    referral_id: str
+    form: dict = field(default_factory=dict)
+    escalation_id: str | None = None
 
-    def staff_write(request, referral_id, form, action, write, done: str) -> Response:
-        user = _principal(request, roles.USE_PAGE)
-        if isinstance(user, Response):
-            return user
-        if not records.allowed(user.role, action):
-            return review_page(
-                request, user, referral_id, 403, errors=["Only a manager can do that."]
-            )
-        return _written(review_page, request, user, referral_id, form, write, done)
 
-    @router.get("/referral/{referral_id}/review", response_class=HTMLResponse)
-    def get_review(referral_id: ReferralId, request: Request) -> Response:
-        user = _principal(request, roles.USE_PAGE)
-        if isinstance(user, Response):
-            return user
-        return review_page(request, user, referral_id)
-
-    @router.post("/referral/{referral_id}/review", response_class=HTMLResponse)
-    def post_review(
-        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
-    ) -> Response:
-        def write(store, user):
-            body = records.StrategyDiscussionIn.model_validate(_review_body(form))
-            return store.record_review(user, referral_id, body)
-
-        return staff_write(
-            request, referral_id, form, roles.RECORD_REVIEW, write, "Strategy discussion recorded"
-        )
-
-    @router.post("/referral/{referral_id}/referrer-told", response_class=HTMLResponse)
-    def post_told(
-        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
-    ) -> Response:
-        def write(store, user):
-            fields = _fields(form, ("record_id", "recipient", "told_at", "method", "outcome_given"))
-            return store.record_referrer_told(user, referral_id, records.ReferrerToldIn(**fields))
-
-        return staff_write(
-            request, referral_id, form, roles.RECORD_REFERRER_TOLD, write, "Referrer told: recorded"
-        )
-
-    @router.post("/referral/{referral_id}/invite", response_class=HTMLResponse)
-    def post_invite(
-        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
-    ) -> Response:
-        def write(store, user):
-            fields = _fields(form, ("invitation_id", "partner_name", "partner_role", "reason"))
-            return store.invite_partner(user, referral_id, records.InvitationIn(**fields))
-
-        return staff_write(
-            request, referral_id, form, roles.INVITE_PARTNER, write, "Partner invited"
-        )
-
-    @router.post(
-        "/referral/{referral_id}/escalations/{escalation_id}/answer", response_class=HTMLResponse
+def review_page(v: Visit, status: int = 200, **extra) -> HTMLResponse:
+    """The front door's review screen for one referral."""
+    store = records.get_store(v.request)
+    follow = store.follow_up([v.referral_id])[v.referral_id]
+    return _render(
+        "review_page.html.j2",
+        status,
+        user=v.user,
+        referral_id=v.referral_id,
+        back=urlencode({"referral_id": v.referral_id}),
+        follow=follow,
+        due=when(follow.review_due),
+        decided_at=when(follow.decided_at),
+        agencies=AGENCIES,
+        required=review.REQUIRED_AGENCIES,
+        agency_labels=review.AGENCY_LABELS,
+        methods=partners.METHOD_LABELS,
+        recipients=partners.RECIPIENT_LABELS,
+        partner_roles={r: partners.role_label(r) for r in roles.PARTNER_ROLES},
+        answers=partners.ANSWER_LABELS,
+        action_rows=range(1, ACTION_ROWS + 1),
+        new_id=lambda: uuid.uuid4().hex,
+        now=datetime.now().strftime("%Y-%m-%dT%H:%M"),
+        working_days=review.working_days_setting(),
+        errors=extra.get("errors", []),
+        done=extra.get("done"),
+        form=extra.get("form", {}),
+        **_record_context(store, v.user, v.referral_id),
     )
-    def post_answer(
-        referral_id: ReferralId,
-        escalation_id: ReferralId,
-        request: Request,
-        form: dict = Depends(_form),
-    ) -> Response:
-        def write(store, user):
-            fields = _fields(form, ("answer_id", "outcome", "reason"))
-            return store.answer_escalation(
-                user, referral_id, escalation_id, records.EscalationAnswerIn(**fields)
-            )
-
-        return staff_write(
-            request, referral_id, form, roles.ANSWER_ESCALATION, write, "Escalation answered"
-        )
-
-    # -- partner agencies
-    @router.get("/partner/", response_class=HTMLResponse)
-    def partner_home(request: Request) -> Response:
-        user = _principal(request, roles.USE_PARTNER_PAGE)
-        if isinstance(user, Response):
-            return user
-        store = records.get_store(request)
-        invited = store.invited_referrals(user)
-        follow = store.follow_up(invited)
-        return _render(
-            "partner_home.html.j2",
-            user=user,
-            invited=[
-                {
-                    "referral_id": rid,
-                    "decision": records.DECISION_LABELS.get(
-                        follow[rid].decision or "", "awaiting a decision"
-                    ),
-                }
-                for rid in invited
-            ],
-            agency=review.AGENCY_LABELS[partners.agency_of(user.role)],
-        )
-
-    def partner_page(request, user, referral_id: str, status: int = 200, **extra) -> Response:
-        store = records.get_store(request)
-        try:
-            context = _record_context(store, user, referral_id)
-            referral = request.app.state.register.current(referral_id)
-            chronologies = [
-                invited_chronology(request, user, referral_id, pid)
-                for pid in (referral.children if referral else ())
-            ]
-        except records.RuleViolation as err:
-            return _render(
-                "result.html.j2",
-                err.status,
-                user=user,
-                ok=False,
-                title="Not found",
-                messages=[_sentence(err)],
-            )
-        except ServingError as err:
-            return _render(
-                "result.html.j2",
-                err.status,
-                user=user,
-                ok=False,
-                title="Not found",
-                messages=[str(err.detail)],
-            )
-        return _render(
-            "partner_referral.html.j2",
-            status,
-            user=user,
-            referral_id=referral_id,
-            referral=referral,
-            chronologies=chronologies,
-            agency=review.AGENCY_LABELS[partners.agency_of(user.role)],
-            new_id=lambda: uuid.uuid4().hex,
-            errors=extra.pop("errors", []),
-            done=extra.pop("done", None),
-            form=extra.pop("form", {}),
-            **context,
-        )
-
-    @router.get("/partner/referral/{referral_id}", response_class=HTMLResponse)
-    def get_partner_referral(referral_id: ReferralId, request: Request) -> Response:
-        user = _principal(request, roles.USE_PARTNER_PAGE)
-        if isinstance(user, Response):
-            return user
-        return partner_page(request, user, referral_id)
-
-    def partner_write(request, referral_id, form, write, done: str) -> Response:
-        user = _principal(request, roles.USE_PARTNER_PAGE)
-        if isinstance(user, Response):
-            return user
-        return _written(partner_page, request, user, referral_id, form, write, done)
-
-    @router.post("/partner/referral/{referral_id}/contribution", response_class=HTMLResponse)
-    def post_contribution(
-        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
-    ) -> Response:
-        def write(store, user):
-            fields = _fields(form, ("contribution_id", "summary", "as_of"))
-            return store.add_contribution(user, referral_id, records.ContributionIn(**fields))
-
-        return partner_write(
-            request, referral_id, form, write, "Your agency's information was added"
-        )
-
-    @router.post("/partner/referral/{referral_id}/escalation", response_class=HTMLResponse)
-    def post_escalation(
-        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
-    ) -> Response:
-        def write(store, user):
-            fields = _fields(form, ("escalation_id", "reason"))
-            return store.raise_escalation(user, referral_id, records.EscalationIn(**fields))
-
-        return partner_write(
-            request, referral_id, form, write, "Escalation raised: a manager must answer it"
-        )
-
-    return router
 
 
-def _written(show, request, user, referral_id: str, form: dict, write, done: str) -> Response:
+def _not_found(user, status: int, message: str) -> HTMLResponse:
+    return _render(
+        "result.html.j2", status, user=user, ok=False, title="Not found", messages=[message]
+    )
+
+
+def partner_page(v: Visit, status: int = 200, **extra) -> Response:
+    """A partner lead's view of a referral they are invited to (the same 404 otherwise)."""
+    store = records.get_store(v.request)
+    try:
+        context = _record_context(store, v.user, v.referral_id)
+        referral = v.request.app.state.register.current(v.referral_id)
+        chronologies = [
+            invited_chronology(v.request, v.user, v.referral_id, pid)
+            for pid in (referral.children if referral else ())
+        ]
+    except records.RuleViolation as err:
+        return _not_found(v.user, err.status, _sentence(err))
+    except ServingError as err:
+        return _not_found(v.user, err.status, str(err.detail))
+    return _render(
+        "partner_referral.html.j2",
+        status,
+        user=v.user,
+        referral_id=v.referral_id,
+        referral=referral,
+        chronologies=chronologies,
+        agency=review.AGENCY_LABELS[partners.agency_of(v.user.role)],
+        new_id=lambda: uuid.uuid4().hex,
+        errors=extra.get("errors", []),
+        done=extra.get("done"),
+        form=extra.get("form", {}),
+        **context,
+    )
+
+
+def partner_home(request: Request) -> Response:
+    """The referrals a partner lead is invited to, and nothing else."""
+    user = _principal(request, roles.USE_PARTNER_PAGE)
+    if isinstance(user, Response):
+        return user
+    store = records.get_store(request)
+    invited = store.invited_referrals(user)
+    follow = store.follow_up(invited)
+    waiting = "awaiting a decision"
+    return _render(
+        "partner_home.html.j2",
+        user=user,
+        invited=[
+            {
+                "referral_id": rid,
+                "decision": records.DECISION_LABELS.get(follow[rid].decision or "", waiting),
+            }
+            for rid in invited
+        ],
+        agency=review.AGENCY_LABELS[partners.agency_of(user.role)],
+    )
+
+
+# The writes: (action, what is built from the form and stored, what the page then says).
+def _write_review(store, v: Visit):
+    body = records.StrategyDiscussionIn.model_validate(_review_body(v.form))
+    return store.record_review(v.user, v.referral_id, body)
+
+
+def _write_told(store, v: Visit):
+    names = ("record_id", "recipient", "told_at", "method", "outcome_given")
+    body = records.ReferrerToldIn(**_fields(v.form, names))
+    return store.record_referrer_told(v.user, v.referral_id, body)
+
+
+def _write_invitation(store, v: Visit):
+    names = ("invitation_id", "partner_name", "partner_role", "reason")
+    return store.invite_partner(
+        v.user, v.referral_id, records.InvitationIn(**_fields(v.form, names))
+    )
+
+
+def _write_answer(store, v: Visit):
+    body = records.EscalationAnswerIn(**_fields(v.form, ("answer_id", "outcome", "reason")))
+    return store.answer_escalation(v.user, v.referral_id, v.escalation_id, body)
+
+
+def _write_contribution(store, v: Visit):
+    body = records.ContributionIn(**_fields(v.form, ("contribution_id", "summary", "as_of")))
+    return store.add_contribution(v.user, v.referral_id, body)
+
+
+def _write_escalation(store, v: Visit):
+    body = records.EscalationIn(**_fields(v.form, ("escalation_id", "reason")))
+    return store.raise_escalation(v.user, v.referral_id, body)
+
+
+STAFF_WRITES = {
+    "review": (roles.RECORD_REVIEW, _write_review, "Strategy discussion recorded"),
+    "referrer-told": (roles.RECORD_REFERRER_TOLD, _write_told, "Referrer told: recorded"),
+    "invite": (roles.INVITE_PARTNER, _write_invitation, "Partner invited"),
+    "answer": (roles.ANSWER_ESCALATION, _write_answer, "Escalation answered"),
+}
+PARTNER_WRITES = {
+    "contribution": (_write_contribution, "Your agency's information was added"),
+    "escalation": (_write_escalation, "Escalation raised: a manager must answer it"),
+}
+
+
+def staff_write(request: Request, what: str, referral_id: str, form: dict, **more) -> Response:
+    """A front-door write from the review screen (the role matrix first, then the store's rules)."""
+    user = _principal(request, roles.USE_PAGE)
+    if isinstance(user, Response):
+        return user
+    action, write, done = STAFF_WRITES[what]
+    v = Visit(request, user, referral_id, form, **more)
+    if not records.allowed(user.role, action):
+        return review_page(v, 403, errors=["Only a manager can do that."])
+    return _written(review_page, v, write, done)
+
+
+def partner_write(request: Request, what: str, referral_id: str, form: dict) -> Response:
+    """A partner lead's write (their invitation is checked by the store)."""
+    user = _principal(request, roles.USE_PARTNER_PAGE)
+    if isinstance(user, Response):
+        return user
+    write, done = PARTNER_WRITES[what]
+    return _written(partner_page, Visit(request, user, referral_id, form), write, done)
+
+
+def _written(show, v: Visit, write, done: str) -> Response:
     """Run one store write; show the page again with what was done, or why not (text kept).
 
     A partner refused as not invited (404) is shown the same page as for
     an unknown referral, by ``show`` itself.
     """
     try:
-        entry = write(records.get_store(request), user)
+        entry = write(records.get_store(v.request), v)
     except ValidationError as err:
-        return show(request, user, referral_id, 422, errors=plain_errors(err), form=form)
+        return show(v, 422, errors=plain_errors(err), form=v.form)
     except records.RuleViolation as err:
-        if err.status == 404 and user.role in records.PARTNER_ROLES:
-            return show(request, user, referral_id)
-        return show(request, user, referral_id, err.status, errors=[_sentence(err)], form=form)
-    when = _when(entry.at)
-    return show(
-        request, user, referral_id, done=f"{done} (audit entry {entry.seq}, {when} UK time)."
-    )
+        if err.status == 404 and v.user.role in records.PARTNER_ROLES:
+            return show(v)
+        return show(v, err.status, errors=[_sentence(err)], form=v.form)
+    return show(v, done=f"{done} (audit entry {entry.seq}, {when(entry.at)} UK time).")
+
+
+def _viewer(request: Request, action: str, referral_id: str, show) -> Response:
+    user = _principal(request, action)
+    return user if isinstance(user, Response) else show(Visit(request, user, referral_id))
+
+
+def _staff_endpoint(what: str):
+    def endpoint(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
+        return staff_write(request, what, referral_id, form)
+
+    endpoint.__name__ = f"post_{what.replace('-', '_')}"
+    return endpoint
+
+
+def _partner_endpoint(what: str):
+    def endpoint(
+        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
+    ) -> Response:
+        return partner_write(request, what, referral_id, form)
+
+    endpoint.__name__ = f"post_partner_{what}"
+    return endpoint
+
+
+def make_review_router() -> APIRouter:
+    """The ``/page`` routes for the review record and partner agencies."""
+    router = APIRouter(prefix=PAGE_PREFIX, include_in_schema=False)
+    html = {"response_class": HTMLResponse}
+
+    @router.get("/referral/{referral_id}/review", **html)
+    def get_review(referral_id: ReferralId, request: Request) -> Response:
+        return _viewer(request, roles.USE_PAGE, referral_id, review_page)
+
+    for what in ("review", "referrer-told", "invite"):
+        router.add_api_route(
+            f"/referral/{{referral_id}}/{what}", _staff_endpoint(what), methods=["POST"], **html
+        )
+
+    @router.post("/referral/{referral_id}/escalations/{escalation_id}/answer", **html)
+    def post_answer(
+        referral_id: ReferralId,
+        escalation_id: ReferralId,
+        request: Request,
+        form: dict = Depends(_form),
+    ) -> Response:
+        return staff_write(request, "answer", referral_id, form, escalation_id=escalation_id)
+
+    router.add_api_route("/partner/", partner_home, methods=["GET"], **html)
+
+    @router.get("/partner/referral/{referral_id}", **html)
+    def get_partner_referral(referral_id: ReferralId, request: Request) -> Response:
+        return _viewer(request, roles.USE_PARTNER_PAGE, referral_id, partner_page)
+
+    for what in PARTNER_WRITES:
+        router.add_api_route(
+            f"/partner/referral/{{referral_id}}/{what}",
+            _partner_endpoint(what),
+            methods=["POST"],
+            **html,
+        )
+    return router
 
 
 def _sentence(err: records.RuleViolation) -> str:
