@@ -366,23 +366,15 @@ def _viewer(request: Request, action: str, referral_id: str, show) -> Response:
     return user if isinstance(user, Response) else show(Visit(request, user, referral_id))
 
 
-def _staff_endpoint(what: str):
+def _endpoint(write, what: str):
+    """A POST endpoint that hands the form to ``write`` (:func:`staff_write` or :func:`partner_write`)."""
+
     def endpoint(
         referral_id: ReferralId, request: Request, form: dict = Depends(_form)
     ) -> Response:
-        return staff_write(request, what, referral_id, form)
+        return write(request, what, referral_id, form)
 
-    endpoint.__name__ = f"post_{what.replace('-', '_')}"
-    return endpoint
-
-
-def _partner_endpoint(what: str):
-    def endpoint(
-        referral_id: ReferralId, request: Request, form: dict = Depends(_form)
-    ) -> Response:
-        return partner_write(request, what, referral_id, form)
-
-    endpoint.__name__ = f"post_partner_{what}"
+    endpoint.__name__ = f"{write.__name__}_{what.replace('-', '_')}"
     return endpoint
 
 
@@ -397,7 +389,10 @@ def make_review_router() -> APIRouter:
 
     for what in ("review", "referrer-told", "invite"):
         router.add_api_route(
-            f"/referral/{{referral_id}}/{what}", _staff_endpoint(what), methods=["POST"], **html
+            f"/referral/{{referral_id}}/{what}",
+            _endpoint(staff_write, what),
+            methods=["POST"],
+            **html,
         )
 
     @router.post("/referral/{referral_id}/escalations/{escalation_id}/answer", **html)
@@ -418,7 +413,7 @@ def make_review_router() -> APIRouter:
     for what in PARTNER_WRITES:
         router.add_api_route(
             f"/partner/referral/{{referral_id}}/{what}",
-            _partner_endpoint(what),
+            _endpoint(partner_write, what),
             methods=["POST"],
             **html,
         )
