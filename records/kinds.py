@@ -24,6 +24,8 @@ PARTNER_INVITATION = "partner_invitation"
 AGENCY_CONTRIBUTION = "agency_contribution"
 ESCALATION = "escalation"
 ESCALATION_ANSWER = "escalation_answer"
+# The screener's work queue as shown to someone: which referrals' flags and score bands it showed.
+QUEUE_VIEW = "queue_view"
 
 KINDS = (
     DECISION,
@@ -44,6 +46,7 @@ KINDS = (
     AGENCY_CONTRIBUTION,
     ESCALATION,
     ESCALATION_ANSWER,
+    QUEUE_VIEW,
 )
 # The token events the service derives every token's role, expiry and revocation from.
 TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)

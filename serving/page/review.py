@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 import records
 from records import kinds, partners, review, roles
+from serving.page import extensions
 from serving.page.forms import first
 from serving.page.review_words import describe, when
 from serving.page.router import PAGE_PREFIX, ReferralId, _form, _render, _signed_in
@@ -376,6 +377,17 @@ def _endpoint(write, what: str):
 
     endpoint.__name__ = f"{write.__name__}_{what.replace('-', '_')}"
     return endpoint
+
+
+def _panel_context(request, user, referral, history) -> dict:
+    """What the referral page's review panel shows: the follow-up of this referral."""
+    follow = records.get_store(request).follow_up([referral.referral_id])[referral.referral_id]
+    return {"review_follow": follow, "review_due": when(follow.review_due)}
+
+
+# The referral page's panel linking here (serving/page/extensions.py), registered once.
+if not any(s.template == "review_panel.html.j2" for s in extensions.REFERRAL_SECTIONS):
+    extensions.REFERRAL_SECTIONS.append(extensions.Section("review_panel.html.j2", _panel_context))
 
 
 def make_review_router() -> APIRouter:
