@@ -45,6 +45,11 @@ def test_a_strategy_discussion_with_the_three_agencies(served, driver):  # noqa:
     driver.find_element(By.ID, "rationale").send_keys("Domestic abuse incident; convene one.")
     driver.find_element(By.ID, "record-decision").click()
     driver.find_element(By.ID, "back").click()
+    panel = driver.find_element(By.ID, "review-panel")
+    assert "Strategy discussion to hold and record by" in panel.text
+    assert "The referrer has not been told the outcome." in panel.text
+    driver.execute_script("arguments[0].scrollIntoView()", panel)
+    driver.save_screenshot(str(ARTIFACTS / "referral_review_panel.png"))
     driver.find_element(By.ID, "open-review").click()
     status = driver.find_element(By.ID, "status").text
     assert "Strategy discussion not yet recorded: due by" in status

@@ -202,3 +202,28 @@ def test_referrer_told_on_the_page_and_its_refusals_in_words(world):
     assert ok.status_code == 200 and "The referrer has been told the outcome." in ok.text
     assert "By letter, 30 Nov 2026 15:00 (UK time): an assessment has begun" in ok.text
     assert store.follow_up([rid])[rid].referrer_told
+
+
+def test_after_the_review_the_page_offers_closing_as_the_store_accepts(world):
+    """A flagged referral: closing is not open before the strategy discussion is recorded, open after."""
+    app, store, tokens = world
+    client = signed_in(app, tokens["screener"])
+    page = client.get("/page/referral", params={"referral_id": "S1"})  # flagged in the fake store
+    assert page.status_code == 200
+    api = TestClient(app)
+    h = {"Authorization": f"Bearer {tokens['screener']}"}
+    sd = {"decision_id": "pg-sd-S1-0001", "decision": "strategy_discussion", "rationale": "DA"}
+    assert api.post("/v1/referrals/S1/decisions", json=sd, headers=h).status_code == 201
+    before = client.get("/page/referral", params={"referral_id": "S1"}).text
+    assert "why-not-no_further_action" in before
+    assert client.post("/page/referral/S1/review", data=review_form()).status_code == 200
+    after = client.get("/page/referral", params={"referral_id": "S1"}).text
+    assert "why-not-no_further_action" not in after
+    assert "Strategy discussion recorded." in after  # the panel
+    close = {
+        "decision_id": "pg-nfa-S1-0001",
+        "decision": "no_further_action",
+        "rationale": "the strategy discussion found no grounds for section 47",
+        "supersedes": sd["decision_id"],
+    }
+    assert api.post("/v1/referrals/S1/decisions", json=close, headers=h).status_code == 201
