@@ -20,13 +20,23 @@ write transaction, so no two requests can both register different content.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from records.rules import RuleViolation
 from records.trail import Entry
 
-CONTENT_FIELDS = ("received_at", "source", "referrer_relationship", "concerns", "children")
+CONTENT_FIELDS = (
+    "received_at",
+    "source",
+    "referrer_relationship",
+    "concerns",
+    "children",
+    "named_adults",
+)
+# Content a version recorded before the field existed is read as this.
+CONTENT_DEFAULTS: dict[str, Any] = {"named_adults": []}
 # How each field is named to a person (the API also gets the field names themselves).
 FIELD_WORDS = {
     "received_at": "when it was received",
@@ -34,6 +44,7 @@ FIELD_WORDS = {
     "referrer_relationship": "referrer",
     "concerns": "concerns",
     "children": "children",
+    "named_adults": "adults named by the referrer",
 }
 
 
@@ -43,6 +54,7 @@ def referral_content(
     referrer_relationship: str | None,
     concerns: Iterable[str],
     children: Iterable[str],
+    named_adults: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """A referral's content in the register's canonical form.
 
@@ -63,15 +75,53 @@ def referral_content(
         else str(referrer_relationship),
         "concerns": sorted({str(c) for c in concerns}),
         "children": sorted({str(c) for c in children}),
+        "named_adults": named_adults_content(named_adults),
     }
+
+
+def named_adults_content(adults: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Named adults in canonical form: every field as text or null, in a fixed order.
+
+    Like the children, they are a set: the order the referrer listed them
+    in carries no meaning, so they are sorted.
+    """
+    fields = (
+        "name",
+        "date_of_birth",
+        "date_of_birth_approximate",
+        "postcode",
+        "address",
+        "relationship",
+        "lives_at_address",
+    )
+    rows = [
+        {
+            f: (
+                None
+                if a.get(f) is None
+                else a.get(f)
+                if isinstance(a.get(f), bool)
+                else str(a.get(f))
+            )
+            for f in fields
+        }
+        for a in adults
+    ]
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
 
 
 def differing_fields(known: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The content fields whose values differ, in :data:`CONTENT_FIELDS` order."""
-    return [f for f in CONTENT_FIELDS if known.get(f) != new.get(f)]
+    return [
+        f
+        for f in CONTENT_FIELDS
+        if known.get(f, CONTENT_DEFAULTS.get(f)) != new.get(f, CONTENT_DEFAULTS.get(f))
+    ]
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return ", ".join(f"{a['name']} ({str(a['relationship']).replace('_', ' ')})" for a in value)
     if isinstance(value, list):
         return ", ".join(str(v).replace("_", " ") for v in value) or "none"
     return "not recorded" if value is None else str(value).replace("_", " ")
@@ -103,10 +153,14 @@ def latest(
     """The referral's current version number and content: the trail's latest, else the store's."""
     if versions:
         payload = versions[-1].payload
-        return int(payload["version"]), {f: payload[f] for f in CONTENT_FIELDS}
+        return int(payload["version"]), _content(payload)
     if stored is not None:
-        return 1, {f: stored[f] for f in CONTENT_FIELDS}
+        return 1, _content(stored)
     return None
+
+
+def _content(version: Mapping[str, Any]) -> dict[str, Any]:
+    return {f: version.get(f, CONTENT_DEFAULTS.get(f)) for f in CONTENT_FIELDS}
 
 
 def ever_flagged(versions: Iterable[Entry], score_views: Iterable[Entry]) -> bool:
