@@ -31,6 +31,7 @@ class DemoResult:
     text: str = ""
     curl: str = ""
     repeat: str = ""
+    named_adult: str = ""
 
 
 def held_out_referrals(db: str | Path, n: int = 5, max_children: int = 3) -> list[dict]:
@@ -260,6 +261,9 @@ def demo_scoring(
         featured = next((r for r in results if r["multi_agency_review_recommended"]), results[0])
         body = next(b for b in bodies if b["referral_id"] == featured["referral_id"])
         repeat = demo_repeat_referral(base_url, headers, body)
+        from serving.demo_named import demo_named_adult
+
+        named_adult = demo_named_adult(base_url, headers, db, body)
     return DemoResult(
         base_url=base_url,
         summary=[
@@ -274,4 +278,5 @@ def demo_scoring(
         text=format_score(featured),
         curl=curl_example("http://127.0.0.1:8000", body),
         repeat=repeat,
+        named_adult=named_adult,
     )

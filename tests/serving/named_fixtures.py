@@ -208,8 +208,12 @@ def write_linked_store(path, trained: tuple[LinkageResult, pd.DataFrame]) -> Non
         },
         clean["agency_events"],
     )
+    truth = pd.DataFrame(
+        [(a, rid, p) for a, rid, p, *_ in RECORDS],
+        columns=["agency", "agency_record_id", "person_id"],
+    )
     con = connect(path)
-    write_tables(con, clean, also=lambda c: write_identity_tables(c, ids))
+    write_tables(con, clean, also=lambda c: write_identity_tables(c, ids, truth))
     links = pd.concat(
         [
             pd.DataFrame(

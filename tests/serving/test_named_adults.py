@@ -27,22 +27,31 @@ VISITOR = {
 
 
 @pytest.fixture(scope="module")
-def linked_client(tmp_path_factory, tracking_uri):
+def linked_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("named") / "store.duckdb"
+    write_linked_store(path, trained_model())
+    return path
+
+
+@pytest.fixture(scope="module")
+def linked_app(linked_store, tracking_uri):
     import records
     from serving import ScoringEngine, create_app, load_champion
 
-    folder = tmp_path_factory.mktemp("named")
-    path = folder / "store.duckdb"
-    write_linked_store(path, trained_model())
-    engine = ScoringEngine(path, load_champion(tracking_uri, MODEL))
+    engine = ScoringEngine(linked_store, load_champion(tracking_uri, MODEL))
     engine.warm_up()
-    store = records.RecordsStore(f"sqlite:///{folder / 'records.sqlite'}")
+    store = records.RecordsStore(f"sqlite:///{linked_store.parent / 'records.sqlite'}")
     token = store.create_token("test screener", "screener")[0]
-    app = create_app(engine=engine, records_store=store)
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
-        yield c
+    yield create_app(engine=engine, records_store=store), token
     engine.close()
     store.close()
+
+
+@pytest.fixture(scope="module")
+def linked_client(linked_app):
+    app, token = linked_app
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
+        yield c
 
 
 def _referral(received="2026-10-01T10:00:00", named=(VISITOR,), **extra) -> dict:
@@ -174,3 +183,18 @@ def test_bad_named_adults_are_refused_naming_the_adult_and_field(linked_client, 
     r = linked_client.post("/v1/referrals/score", json=_referral(named=(VISITOR, adult)))
     assert r.status_code == 422, r.text
     assert words.replace("named adult 1", "named adult 2") in str(r.json()["detail"])
+
+
+def test_the_demo_names_a_non_resident_adult_and_shows_her_history(linked_store, linked_app):
+    """``mast demo``'s step over real HTTP: X is the adult with police records outside C1's home."""
+    from serving.demo import held_out_referrals
+    from serving.demo_named import demo_named_adult
+    from serving.launch import serve_in_thread
+
+    app, token = linked_app
+    (body,) = [b for b in held_out_referrals(linked_store, n=2) if b["referral_id"] == "R1"]
+    with serve_in_thread(app) as base_url:
+        text = demo_named_adult(base_url, {"Authorization": f"Bearer {token}"}, linked_store, body)
+    assert "names Marguerite Okonkwo, the mother's new partner, not living at the address" in text
+    assert "matched to records with probability" in text and "arrest" in text
+    assert "match LP06" in text and "this adult is person X" in text
