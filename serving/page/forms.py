@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import Request
 from pydantic import ValidationError
 
+from serving.page.named_adults import named_adults_from_query, named_adults_query
 from serving.schemas import ReferralIn
 
 MAX_FORM_BYTES = 64_000
@@ -73,6 +74,7 @@ def referral_from_query(params: dict[str, list[str]]) -> ReferralIn:
         "referrer_relationship": first(params, "referrer_relationship"),
         "concerns": [c for c in params.get("concerns", []) if c],
         "children": children,
+        "named_adults": named_adults_from_query(params),
     }
     try:
         return ReferralIn(**{k: v for k, v in data.items() if v is not None})
@@ -95,6 +97,7 @@ def referral_query(referral: ReferralIn) -> str:
             "referrer_relationship": str(referral.referrer_relationship),
             "concerns": [str(c) for c in referral.concerns],
             "children": ",".join(referral.children),
+            **named_adults_query(referral.named_adults),
         },
         doseq=True,
     )

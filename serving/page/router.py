@@ -33,6 +33,7 @@ from serving.page.forms import (
     referral_from_query,
     referral_query,
 )
+from serving.page.named_adults import named_adult_params
 from serving.reasons import plain, plain_text, who_referred
 from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
 from store import vocabulary as v
@@ -70,6 +71,8 @@ def uk_time(moment: Any) -> str:
 
 
 _templates.filters["uk_time"] = uk_time
+_templates.globals["named_adult_relationships"] = v.NAMED_ADULT_RELATIONSHIPS
+_templates.globals["named_adult_params"] = named_adult_params
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
 _templates.filters["plain_text"] = plain_text
