@@ -26,6 +26,7 @@ from typing import Any
 
 from records.rules import RuleViolation
 from records.trail import Entry
+from store.vocabulary import NAMED_ADULT_RELATIONSHIPS
 
 CONTENT_FIELDS = (
     "received_at",
