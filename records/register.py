@@ -122,7 +122,10 @@ def differing_fields(known: Mapping[str, Any], new: Mapping[str, Any]) -> list[s
 
 def _shown(value: Any) -> str:
     if isinstance(value, list) and value and isinstance(value[0], Mapping):
-        return ", ".join(f"{a['name']} ({str(a['relationship']).replace('_', ' ')})" for a in value)
+        words = NAMED_ADULT_RELATIONSHIPS
+        return ", ".join(
+            f"{a['name']} ({words.get(a['relationship'], a['relationship'])})" for a in value
+        )
     if isinstance(value, list):
         return ", ".join(str(v).replace("_", " ") for v in value) or "none"
     return "not recorded" if value is None else str(value).replace("_", " ")
