@@ -112,6 +112,22 @@ def test_history_is_as_of_the_referral(linked_client):
     assert "none of their records was recorded before the referral" in adult["text"]
 
 
+@pytest.mark.parametrize(
+    ("received", "status"), [("2019-06-01T10:00:00", "not_found"), ("2026-10-01T10:00:00", "found")]
+)
+def test_a_record_held_only_after_the_referral_is_not_searched(linked_client, received, status):
+    """AD's only record was first held on 1 January 2020: a 2019 referral cannot find him."""
+    tyrone = {"name": "Tyrone Baptiste", "date_of_birth": "1996-01-01", "relationship": "visitor"}
+    r = linked_client.post(
+        "/v1/referrals/score", json=_referral(received=received, named=(tyrone,))
+    )
+    assert r.status_code == 200, r.text
+    (adult,) = r.json()["named_adults"]
+    assert adult["status"] == status, adult["text"]
+    if status == "found":
+        assert adult["person_key"] == "LP07" and adult["records_total"] == 0
+
+
 def test_a_misspelt_name_with_the_right_birthday_is_still_found(linked_client):
     typed = {**VISITOR, "name": "Margarite Okonkow"}
     r = linked_client.post("/v1/referrals/score", json=_referral(named=(typed,)))
