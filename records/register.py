@@ -26,7 +26,7 @@ from typing import Any
 
 from records.rules import RuleViolation
 from records.trail import Entry
-from store.vocabulary import NAMED_ADULT_RELATIONSHIPS
+from store.vocabulary import NAMED_ADULT_FIELDS, NAMED_ADULT_RELATIONSHIPS
 
 CONTENT_FIELDS = (
     "received_at",
@@ -86,15 +86,7 @@ def named_adults_content(adults: Iterable[Mapping[str, Any]]) -> list[dict[str, 
     Like the children, they are a set: the order the referrer listed them
     in carries no meaning, so they are sorted.
     """
-    fields = (
-        "name",
-        "date_of_birth",
-        "date_of_birth_approximate",
-        "postcode",
-        "address",
-        "relationship",
-        "lives_at_address",
-    )
+    fields = NAMED_ADULT_FIELDS
     rows = [
         {
             f: (

@@ -73,6 +73,16 @@ NAMED_ADULT_RELATIONSHIPS = {
 }
 # Whether, as the referrer says, the named adult lives at the child's address.
 LIVES_AT_ADDRESS = ("yes", "no", "unknown")
+# What a referrer may say of a named adult (only the name is required).
+NAMED_ADULT_FIELDS = (
+    "name",
+    "date_of_birth",
+    "date_of_birth_approximate",
+    "postcode",
+    "address",
+    "relationship",
+    "lives_at_address",
+)
 
 # Concern categories on a referral.  Each is a boolean column ``concern_<name>``
 # on the ``referrals`` table; a referral carries at least one.

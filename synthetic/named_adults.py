@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from store.vocabulary import NAMED_ADULT_FIELDS
 from synthetic.identities import NICKNAMES, _typo
 
 # Of referrals with an adult the referrer could name, the share that names one.
@@ -38,17 +39,7 @@ DOB_EXACT, DOB_YEAR = 0.3, 0.25
 P_POSTCODE = 0.25
 P_NICKNAME, P_TYPO, P_SURNAME_ONLY = 0.2, 0.15, 0.1
 
-NAMED_ADULT_COLUMNS = (
-    "referral_id",
-    "adult_number",
-    "name",
-    "date_of_birth",
-    "date_of_birth_approximate",
-    "postcode",
-    "address",
-    "relationship",
-    "lives_at_address",
-)
+NAMED_ADULT_COLUMNS = ("referral_id", "adult_number", *NAMED_ADULT_FIELDS)
 
 
 @dataclass
