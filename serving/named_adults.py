@@ -250,7 +250,8 @@ def _adult_out(adult, result: SearchResult | None, history: list[dict], words: s
             "text": f"{who}: matched to records with probability "
             f"{percent(best.match_probability)} (agreeing: "
             f"{', '.join(best.agreeing_fields) or 'none'}; disagreeing: "
-            f"{', '.join(best.disagreeing_fields) or 'none'}). {held}.",
+            f"{', '.join(best.disagreeing_fields) or 'none'}). {held}. The score does not "
+            "weigh this adult's records: read them alongside it.",
             "match_probability": best.match_probability,
             "person_key": best.person_key,
             "matches": matches,
