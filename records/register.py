@@ -38,6 +38,10 @@ CONTENT_FIELDS = (
 )
 # Content a version recorded before the field existed is read as this.
 CONTENT_DEFAULTS: dict[str, Any] = {"named_adults": []}
+# The statutory-trigger facts (records/statutory.py) are content too: a referral
+# reopened by its id must meet the same rules it met when first received.
+# ``None`` is "not said"; a register entry written before they existed reads as ``None``.
+FACT_FIELDS = ("injury_alleged", "images_held_by", "non_mobile_child")
 # How each field is named to a person (the API also gets the field names themselves).
 FIELD_WORDS = {
     "received_at": "when it was received",
@@ -46,6 +50,9 @@ FIELD_WORDS = {
     "concerns": "concerns",
     "children": "children",
     "named_adults": "adults named by the referrer",
+    "injury_alleged": "injury alleged",
+    "images_held_by": "images of injury held by",
+    "non_mobile_child": "a child not yet mobile",
 }
 
 
@@ -56,6 +63,7 @@ def referral_content(
     concerns: Iterable[str],
     children: Iterable[str],
     named_adults: Iterable[Mapping[str, Any]] = (),
+    **facts: Any,
 ) -> dict[str, Any]:
     """A referral's content in the register's canonical form.
 
@@ -67,8 +75,15 @@ def referral_content(
     received_at
         ISO 8601 text in store local time (naive, England), as
         ``serving.scoring.to_store_time`` gives it.
+    facts
+        The :data:`FACT_FIELDS` the referral states; only those not ``None``
+        are kept, so a referral without them has the same content as before.
     """
+    unknown = set(facts) - set(FACT_FIELDS)
+    if unknown:
+        raise ValueError(f"referral content: unknown field(s) {sorted(unknown)}")
     return {
+        **{k: value for k, value in facts.items() if value is not None},
         "received_at": str(received_at),
         "source": str(source),
         "referrer_relationship": None
@@ -107,12 +122,14 @@ def differing_fields(known: Mapping[str, Any], new: Mapping[str, Any]) -> list[s
     """The content fields whose values differ, in :data:`CONTENT_FIELDS` order."""
     return [
         f
-        for f in CONTENT_FIELDS
+        for f in CONTENT_FIELDS + FACT_FIELDS
         if known.get(f, CONTENT_DEFAULTS.get(f)) != new.get(f, CONTENT_DEFAULTS.get(f))
     ]
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list) and value and isinstance(value[0], Mapping):
         words = NAMED_ADULT_RELATIONSHIPS
         return ", ".join(
@@ -155,8 +172,10 @@ def latest(
     return None
 
 
-def _content(version: Mapping[str, Any]) -> dict[str, Any]:
-    return {f: version.get(f, CONTENT_DEFAULTS.get(f)) for f in CONTENT_FIELDS}
+def _content(payload: Mapping[str, Any]) -> dict[str, Any]:
+    out = {f: payload.get(f, CONTENT_DEFAULTS.get(f)) for f in CONTENT_FIELDS}
+    out.update({f: payload[f] for f in FACT_FIELDS if payload.get(f) is not None})
+    return out
 
 
 def ever_flagged(versions: Iterable[Entry], score_views: Iterable[Entry]) -> bool:

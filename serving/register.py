@@ -33,7 +33,12 @@ def content_of(referral: ReferralIn) -> dict[str, Any]:
         [str(c) for c in referral.concerns],
         referral.children,
         [a.model_dump(mode="json") for a in referral.named_adults],
+        **{f: _fact(getattr(referral, f)) for f in reg.FACT_FIELDS},
     )
+
+
+def _fact(value: Any) -> Any:
+    return value if value is None or isinstance(value, bool) else str(value)
 
 
 def referral_of(referral_id: str, content: dict[str, Any]) -> ReferralIn:
@@ -46,6 +51,7 @@ def referral_of(referral_id: str, content: dict[str, Any]) -> ReferralIn:
         concerns=content["concerns"],
         children=content["children"],
         named_adults=content.get("named_adults") or [],
+        **{f: content[f] for f in reg.FACT_FIELDS if content.get(f) is not None},
     )
 
 

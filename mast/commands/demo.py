@@ -241,6 +241,8 @@ def _score(db: Path, tracking_uri: str):
     console.print(shown.curl, soft_wrap=True, markup=False, highlight=False)
     console.print()
     console.print(shown.repeat, soft_wrap=True, markup=False, highlight=False)
+    console.print()
+    console.print(shown.queue, soft_wrap=True, markup=False, highlight=False)
     if shown.named_adult:
         console.print()
         console.print(shown.named_adult, soft_wrap=True, markup=False, highlight=False)
