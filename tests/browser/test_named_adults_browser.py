@@ -55,6 +55,8 @@ def test_screener_names_a_visitor_and_sees_her_history(served_linked, driver):  
     driver.get(f"{base}/page/")
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.ID, "sign-in").click()
+    driver.find_element(By.ID, "who")  # signed in (waits for the page after the click)
+    driver.get(f"{base}/page/new")  # the page opens on the queue; a new referral is here
     driver.find_element(By.ID, "new-referral-id").send_keys("NAB-1")
     _set(driver, "received-at", "2026-10-01T10:00")
     Select(driver.find_element(By.ID, "source")).select_by_value("school")
