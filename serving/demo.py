@@ -34,6 +34,7 @@ class DemoResult:
     repeat: str = ""
     review: str = ""
     queue: str = ""
+    named_adult: str = ""
 
 
 def held_out_referrals(db: str | Path, n: int = 5, max_children: int = 3) -> list[dict]:
@@ -412,6 +413,9 @@ def demo_scoring(
         queue = demo_queue(base_url, token)
         # Recorded after the queue is read: the queue shows what awaits the screener.
         review = demo_strategy_discussion(base_url, headers, body)
+        from serving.demo_named import demo_named_adult
+
+        named_adult = demo_named_adult(base_url, headers, db, body)
     return DemoResult(
         base_url=base_url,
         summary=[
@@ -428,4 +432,5 @@ def demo_scoring(
         repeat=repeat,
         review=review,
         queue=queue,
+        named_adult=named_adult,
     )
