@@ -230,12 +230,15 @@ MEMBERSHIPS: dict[str, Membership] = _memberships()
 
 @dataclass(frozen=True)
 class GroupMeasure:
-    """A number about a household group as a whole, from their memberships, not their records.
+    """A number about a household group as a whole.
 
     ``measure`` is one of :data:`GROUP_MEASURE_KINDS`: how many members
     (0 if none), whether any joined within ``window`` (0 or 1), whole days
     since the newest joined, or the youngest or oldest member's age in whole
-    years when the child was born (missing if none).  Every engine derives
+    years when the child was born (missing if none); or, from their records,
+    ``"most"``: the largest value of the per-person ``counter`` among the
+    members (0 if none), e.g. the most domestic-abuse incidents as
+    perpetrator of any adult who joined the household in the last 12 months.  Every engine derives
     the value from this declaration and the group's :class:`Membership`.
     """
 
@@ -243,8 +246,12 @@ class GroupMeasure:
     membership: str
     measure: str
     window: str | None = None
+    # With measure "most": the per-person counter whose largest value among the members is taken.
+    counter: str | None = None
 
     def __post_init__(self):
+        if (self.measure == "most") != (self.counter is not None):
+            raise ValueError(f"{self.name}: a counter goes with 'most' and only with it")
         if self.measure not in GROUP_MEASURE_KINDS:
             raise ValueError(f"unknown measure {self.measure!r}: one of {GROUP_MEASURE_KINDS}")
         if self.membership not in MEMBERSHIPS:
@@ -281,6 +288,7 @@ GROUP_MEASURE_KINDS = (
     "days_since_newest_joined",
     "youngest_age_at_birth",
     "oldest_age_at_birth",
+    "most",
 )
 # Missing (not 0) when the group is empty.
 NULLABLE_MEASURES = ("days_since_newest_joined", "youngest_age_at_birth", "oldest_age_at_birth")
@@ -307,6 +315,34 @@ class ReferralFlags:
         return [(self.prefix + x, self.column, x) for x in self.values]
 
 
+CHILD_MEASURE_KINDS = ("age_months", "days_since_last_referral")
+
+
+@dataclass(frozen=True)
+class ChildMeasure:
+    """A number about the child on the referral, from their date of birth or referral history.
+
+    ``measure`` is one of :data:`CHILD_MEASURE_KINDS`: their age in whole
+    calendar months at ``as_of``, or whole days since their latest referral
+    received strictly before ``as_of``.  Both are missing (not 0) when there
+    is nothing to measure (an unknown child; no earlier referral): an absence
+    of records is never shown as reassurance.  Every engine derives the value
+    from this declaration.
+    """
+
+    name: str
+    measure: str
+
+    def __post_init__(self):
+        if self.measure not in CHILD_MEASURE_KINDS:
+            raise ValueError(f"unknown measure {self.measure!r}: one of {CHILD_MEASURE_KINDS}")
+
+
+CHILD_MEASURES: list[ChildMeasure] = [
+    ChildMeasure("child_age_months", "age_months"),
+    ChildMeasure("child_days_since_last_referral", "days_since_last_referral"),
+]
+
 GROUP_MEASURES: list[GroupMeasure] = [
     GroupMeasure("household_n_adults", "household_adults", "count"),
     *[
@@ -319,6 +355,11 @@ GROUP_MEASURES: list[GroupMeasure] = [
     GroupMeasure("parent_age_at_birth_min", "household_parents", "youngest_age_at_birth"),
     GroupMeasure("parent_age_at_birth_max", "household_parents", "oldest_age_at_birth"),
     GroupMeasure("household_n_siblings", "siblings", "count"),
+    # The "new partner whose domestic-abuse history nobody looked up".
+    *[
+        GroupMeasure(f"new_adults_{n}_max", "new_household_adults", "most", counter=n)
+        for n in ("da_perpetrator_ever", "violent_offences_ever")
+    ],
 ]
 
 # Counted across a group, each incident once (none yet: add one here, with its
@@ -586,9 +627,9 @@ SIBLING_COUNTERS = [
     "injuries_ever",
     "csc_events_ever",
 ]
-# The adult counter also reported for adults who joined in the last 12 months:
-# the "new partner whose domestic-abuse history nobody looked up".
-NEW_ADULT_COUNTERS = ["da_perpetrator_ever", "violent_offences_ever"]
+# The adult counters also reported for adults who joined in the last 12 months
+# (declared in GROUP_MEASURES, measure "most").
+NEW_ADULT_COUNTERS = [g.counter for g in GROUP_MEASURES if g.measure == "most"]
 NEW_ADULT_WINDOWS = ("3m", "6m", "12m")
 
 
@@ -1076,3 +1117,4 @@ FEATURE_SPECS: list[FeatureSpec] = feature_specs()
 FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
 SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
 assert {g.name for g in GROUP_MEASURES} <= set(FEATURE_NAMES), "a group measure has no spec"
+assert {m.name for m in CHILD_MEASURES} <= set(FEATURE_NAMES), "a child measure has no spec"
