@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from features import wording
+
 # The wording lives in features.wording; these names stay importable from here.
 from features.wording import (  # noqa: F401
     _DESCRIBERS,
@@ -749,12 +751,6 @@ def _record(counter) -> dict:
     }
 
 
-def _counter_phrase(counter) -> str:
-    if isinstance(counter, EventState):
-        return f"currently {counter.what}"
-    return f"{counter.what} {WINDOW_WORDS[counter.window]}"
-
-
 def _classify(counter) -> dict:
     """A counter's nature, whether it is about who referred, and its monotone sign.
 
@@ -779,87 +775,68 @@ def _counter_specs() -> list[FeatureSpec]:
     specs = []
     for name in CHILD_COUNTERS:
         c = COUNTERS[name]
-        phrase = _counter_phrase(c)
         specs.append(
             FeatureSpec(
                 name=f"child_{name}",
-                definition=f"The child: {phrase}",
                 agency=_agency_of(c),
                 window=c.window,
                 subject="child",
                 family=_family_of(name),
-                unit=phrase,
                 aggregate="flag" if c.kind == "state" else "value",
                 record={**_record(c), "subject": "child"},
-                absent=f"not {phrase}" if c.kind == "state" else "",
+                **wording.child_counter_words(c),
                 **_classify(c),
             )
         )
     for name in ADULT_COUNTERS:
         c = COUNTERS[name]
-        phrase = _counter_phrase(c)
-        for agg, words in (("max", "most for any one adult"), ("sum", "all adults together")):
-            if c.kind == "state":
-                unit = (
-                    f"adult(s) {phrase}"
-                    if agg == "sum"
-                    else f"an adult in the household is {phrase}"
-                )
-            else:
-                unit = f"{phrase} ({words} in the household)"
+        for agg in ("max", "sum"):
             specs.append(
                 FeatureSpec(
                     name=f"adults_{name}_{agg}",
-                    definition=f"The household's adults as of the referral, {words}: {phrase}",
                     agency=_agency_of(c),
                     window=c.window,
                     subject="household_adults",
                     family=_family_of(name),
-                    unit=unit,
                     aggregate="flag" if (c.kind == "state" and agg == "max") else agg,
                     record={**_record(c), "subject": "household_adults"},
-                    absent=f"no adult in the household is {phrase}" if c.kind == "state" else "",
+                    **wording.adult_counter_words(c, agg),
                     **_classify(c),
                 )
             )
-    for name in NEW_ADULT_COUNTERS:
-        c = COUNTERS[name]
-        phrase = _counter_phrase(c)
+    for g in GROUP_MEASURES:
+        if g.measure != "most":
+            continue
+        c = COUNTERS[g.counter]
         specs.append(
             FeatureSpec(
-                name=f"new_adults_{name}_max",
-                definition=f"Adults who joined the household in the last 12 months, most for any one: {phrase}",
+                name=g.name,
                 agency=_agency_of(c),
                 window=c.window,
                 subject="household_adults",
                 family="household",
-                unit=f"{phrase} (an adult who joined the household in the last 12 months)",
                 aggregate="max",
                 record={
                     **_record(c),
-                    "subject": "new_household_adults",
-                    "joined_within_days": WINDOWS[
-                        MEMBERSHIPS["new_household_adults"].joined_within
-                    ],
+                    "subject": g.membership,
+                    "joined_within_days": WINDOWS[MEMBERSHIPS[g.membership].joined_within],
                 },
+                **wording.new_adult_counter_words(c),
                 **_classify(c),
             )
         )
     for name in SIBLING_COUNTERS:
         c = COUNTERS[name]
-        phrase = _counter_phrase(c)
-        unit = f"sibling(s) {phrase}" if c.kind == "state" else f"{phrase} (siblings together)"
         specs.append(
             FeatureSpec(
                 name=f"siblings_{name}_sum",
-                definition=f"The child's siblings in the household, together: {phrase}",
                 agency=_agency_of(c),
                 window=c.window,
                 subject="siblings",
                 family="siblings",
-                unit=unit,
                 aggregate="sum",
                 record={**_record(c), "subject": "siblings"},
+                **wording.sibling_counter_words(c),
                 **_classify(c),
             )
         )
@@ -867,19 +844,16 @@ def _counter_specs() -> list[FeatureSpec]:
         c = COUNTERS[g.counter]
         if not isinstance(c, EventCounter) or c.filter.age_limit is not None:
             raise ValueError(f"{g.name}: an event counter without an age limit is needed")
-        phrase = _counter_phrase(c)
-        who = GROUP_WORDS[g.membership]
         specs.append(
             FeatureSpec(
                 name=g.name,
-                definition=f"The household's {who} as of the referral, each incident once: {phrase}",
                 agency=_agency_of(c),
                 window=c.window,
                 subject=g.membership,
                 family=_family_of(g.counter),
-                unit=f"{phrase} (involving any of the household's {who}, each incident once)",
                 aggregate="value",
                 record={**_record(c), "subject": g.membership, "each_incident_once": True},
+                **wording.group_event_words(c, g.membership),
                 **_classify(c),
             )
         )
@@ -890,216 +864,185 @@ def _member_record(subject: str, **extra) -> dict:
     return {"table": "household_members", "subject": subject, **extra}
 
 
+_HOUSEHOLD_AGENCIES = "housing, children_social_care"
+
+
+def _fixed(name: str, agency: str, window: str, subject: str, family: str, **kw) -> FeatureSpec:
+    """A feature whose words do not vary (:data:`features.wording.FIXED_WORDS`)."""
+    return FeatureSpec(
+        name=name,
+        agency=agency,
+        window=window,
+        subject=subject,
+        family=family,
+        **wording.FIXED_WORDS[name],
+        **kw,
+    )
+
+
+def _referral_flag_specs() -> list[FeatureSpec]:
+    """The generated one-hots of :data:`REFERRAL_FLAGS`; who referred is a decision."""
+    specs = []
+    for family in REFERRAL_FLAGS:
+        for name, col, value in family.flags():
+            who = family.column is not None
+            specs.append(
+                FeatureSpec(
+                    name=name,
+                    agency=_CSC,
+                    window="this referral",
+                    subject="referral",
+                    family="the referral",
+                    aggregate="flag",
+                    record={
+                        "table": "referral",
+                        "subject": "referral",
+                        "column": col,
+                        "value": True if value is None else value,
+                    },
+                    nature=DECIDED if who else HAPPENED,
+                    about_referrer=who,
+                    excluded_why=_WHO_REFERRED_WHY if who else "",
+                    **wording.referral_flag_words(col, value),
+                )
+            )
+    return specs
+
+
 def _other_specs() -> list[FeatureSpec]:
     """Features that are not per-person counters: the referral itself, the household, ages."""
-    s = []
-    people = {"table": "people", "subject": "child"}
-    s.append(
-        FeatureSpec(
+    s = [
+        _fixed(
             "child_age_months",
-            "The child's age in whole months at the referral",
             _CSC,
             "at referral",
             "child",
             "child",
-            "the child is aged",
-            "value",
-            people,
+            aggregate="value",
+            record={"table": "people", "subject": "child"},
             reads_as="age",
-        )
-    )
-    last = {
-        "table": "referrals",
-        "counter": "prior_referrals_ever",
-        "subject": "child",
-        "window_days": None,
-        "sources": [],
-    }
-    s.append(
-        FeatureSpec(
+        ),
+        _fixed(
             "child_days_since_last_referral",
-            "Days since the child's previous referral (missing if none)",
             _CSC,
             "ever",
             "child",
             "referral history",
-            "the child's previous referral was",
-            "value",
-            last,
+            aggregate="value",
+            record={
+                "table": "referrals",
+                "counter": "prior_referrals_ever",
+                "subject": "child",
+                "window_days": None,
+                "sources": [],
+            },
             excluded_why=_GAP_WHY,
             reads_as="ago",
-        )
-    )
+        ),
+    ]
     for c in SAME_CONCERN_COUNTERS:
-        w = c.window
         s.append(
             FeatureSpec(
-                f"child_{c.name}",
-                f"The child's prior referrals {WINDOW_WORDS[w]} sharing a concern category with this one",
-                _CSC,
-                w,
-                "child",
-                "referral history",
-                f"earlier referrals {WINDOW_WORDS[w]} about the same kind of concern",
-                "value",
-                {
+                name=f"child_{c.name}",
+                agency=_CSC,
+                window=c.window,
+                subject="child",
+                family="referral history",
+                aggregate="value",
+                record={
                     "table": "referrals",
-                    "counter": f"same_concern_{w}",
+                    "counter": f"same_concern_{c.window}",
                     "subject": "child",
-                    "window_days": WINDOWS[w],
+                    "window_days": WINDOWS[c.window],
                     "same_concern": True,
                     "sources": [],
                 },
                 monotone=1,
+                **wording.same_concern_words(c.window),
             )
         )
+    s += _referral_flag_specs()
     ref = {"table": "referral", "subject": "referral"}
-    for src in v.REFERRAL_SOURCES:
-        s.append(
-            FeatureSpec(
-                f"referral_source_{src}",
-                f"This referral came from source '{src}'",
-                _CSC,
-                "this referral",
-                "referral",
-                "the referral",
-                f"referred by {SOURCE_LABELS[src]}",
-                "flag",
-                {**ref, "column": "source", "value": src},
-                absent=f"not referred by {SOURCE_LABELS[src]}",
-                nature=DECIDED,
-                about_referrer=True,
-                excluded_why=_WHO_REFERRED_WHY,
-            )
-        )
-    for rel in v.REFERRER_RELATIONSHIPS:
-        s.append(
-            FeatureSpec(
-                f"referrer_{rel}",
-                f"The referrer is the child's '{rel}'",
-                _CSC,
-                "this referral",
-                "referral",
-                "the referral",
-                _referrer_words(rel, True),
-                "flag",
-                {**ref, "column": "referrer_relationship", "value": rel},
-                absent=_referrer_words(rel, False),
-                nature=DECIDED,
-                about_referrer=True,
-                excluded_why=_WHO_REFERRED_WHY,
-            )
-        )
-    for con in v.CONCERNS:
-        col = f"concern_{con}"
-        s.append(
-            FeatureSpec(
-                f"referral_{col}",
-                f"This referral raises a concern of {con.replace('_', ' ')}",
-                _CSC,
-                "this referral",
-                "referral",
-                "the referral",
-                f"the referral raises {_concern_words(con)}",
-                "flag",
-                {**ref, "column": col, "value": True},
-                absent=f"the referral does not raise {_concern_words(con)}",
-            )
-        )
     s.append(
-        FeatureSpec(
+        _fixed(
             "referral_n_concerns",
-            "Number of concern categories on this referral",
             _CSC,
             "this referral",
             "referral",
             "the referral",
-            "concern categories on this referral",
-            "value",
-            ref,
+            aggregate="value",
+            record=ref,
         )
     )
     s.append(
-        FeatureSpec(
+        _fixed(
             "referral_n_children",
-            "Number of children on this referral",
             _CSC,
             "this referral",
             "referral",
             "the referral",
-            "children on this referral",
-            "value",
-            {"table": "referral_children", "subject": "referral"},
+            aggregate="value",
+            record={"table": "referral_children", "subject": "referral"},
         )
     )
     s.append(
-        FeatureSpec(
+        _fixed(
             "household_n_adults",
-            "Adults recorded as living in the child's household as of the referral"
-            " (a household not yet recorded, as for some newborns, counts 0)",
-            "housing, children_social_care",
+            _HOUSEHOLD_AGENCIES,
             "as of referral",
             "household_adults",
             "household",
-            "adults recorded in the child's household",
-            "value",
-            _member_record("household_adults"),
+            aggregate="value",
+            record=_member_record("household_adults"),
         )
     )
-    for w in NEW_ADULT_WINDOWS:
+    for win in NEW_ADULT_WINDOWS:
         s.append(
             FeatureSpec(
-                f"household_new_adult_{w}",
-                f"An adult joined the child's household {WINDOW_WORDS[w]}",
-                "housing, children_social_care",
-                w,
-                "household_adults",
-                "household",
-                f"an adult joined the household {WINDOW_WORDS[w]}",
-                "flag",
-                _member_record("household_adults", joined_within_days=WINDOWS[w]),
-                absent=f"no adult joined the household {WINDOW_WORDS[w]}",
+                name=f"household_new_adult_{win}",
+                agency=_HOUSEHOLD_AGENCIES,
+                window=win,
+                subject="household_adults",
+                family="household",
+                aggregate="flag",
+                record=_member_record("household_adults", joined_within_days=WINDOWS[win]),
+                **wording.new_adult_flag_words(win),
             )
         )
     s.append(
-        FeatureSpec(
+        _fixed(
             "household_days_since_adult_joined",
-            "Days since the most recent adult joined the household (missing if none)",
-            "housing, children_social_care",
+            _HOUSEHOLD_AGENCIES,
             "as of referral",
             "household_adults",
             "household",
-            "the newest adult joined the household",
-            "value",
-            _member_record("household_adults"),
+            aggregate="value",
+            record=_member_record("household_adults"),
             reads_as="ago",
         )
     )
     for agg in ("min", "max"):
         s.append(
             FeatureSpec(
-                f"parent_age_at_birth_{agg}",
-                f"Age in whole years of the {'youngest' if agg == 'min' else 'oldest'} parent in the household when the child was born",
-                "children_social_care",
-                "at birth",
-                "household_adults",
-                "household",
-                "years: a parent's age when the child was born",
-                "value",
-                _member_record("household_parents"),
+                name=f"parent_age_at_birth_{agg}",
+                agency="children_social_care",
+                window="at birth",
+                subject="household_adults",
+                family="household",
+                aggregate="value",
+                record=_member_record("household_parents"),
+                **wording.parent_age_words(agg),
             )
         )
     s.append(
-        FeatureSpec(
+        _fixed(
             "household_n_siblings",
-            "Other children recorded as living in the child's household as of the referral",
             "children_social_care",
             "as of referral",
             "siblings",
             "siblings",
-            "other children recorded in the child's household",
-            "value",
-            _member_record("siblings"),
+            aggregate="value",
+            record=_member_record("siblings"),
         )
     )
     return s
