@@ -18,7 +18,7 @@ record only counts if it was also *recorded* strictly before ``as_of``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from features import wording
 
@@ -638,12 +638,118 @@ NEW_ADULT_WINDOWS = ("3m", "6m", "12m")
 # ---------------------------------------------------------------------------
 # The public feature specs.
 # ---------------------------------------------------------------------------
+EVIDENCE_TABLES = (
+    "agency_events",
+    "referrals",
+    "household_members",
+    "people",
+    "referral",
+    "referral_children",
+)
+
+
+@dataclass(frozen=True)
+class EvidenceSource:
+    """Which records lie behind a feature's value: typed, shared by every engine.
+
+    ``table`` is where they are (``agency_events``, earlier ``referrals``,
+    ``household_members``; or ``people``, the ``referral`` being scored, its
+    ``referral_children``, which have no records behind them beyond the
+    referral or the child) and ``subject`` whose they are (a subject or a
+    :data:`MEMBERSHIPS` group).  The rest narrow them as the counter does: the
+    counter's name and window, its filters, a group joined within so many
+    days, "the same concern as this referral", "each incident once", or the
+    referral's own field and value (a flag).  Both evidence look-ups (SQL and
+    the snapshot's) read these fields, so a value and its records agree.
+
+    Build one with :meth:`of`, which keeps the order its fields were given in,
+    so the catalogue's JSON (:meth:`as_dict`) lists them as written.
+    """
+
+    table: str
+    subject: str = "child"
+    counter: str | None = None
+    window_days: int | None = None
+    sources: tuple[str, ...] = ()
+    decision: str | None = None
+    closure_reason: str | None = None
+    agencies: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    exclude_roles: tuple[str, ...] = ()
+    min_severity: int | None = None
+    age_limit: str | None = None
+    joined_within_days: int | None = None
+    same_concern: bool = False
+    each_incident_once: bool = False
+    column: str | None = None
+    value: str | bool | None = None
+    # The fields given, in order (what as_dict lists); not part of equality.
+    given: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.table not in EVIDENCE_TABLES:
+            raise ValueError(f"unknown evidence table {self.table!r}: one of {EVIDENCE_TABLES}")
+        if self.counter is not None and self.table not in ("agency_events", "referrals"):
+            raise ValueError(f"a counter's records are events or referrals, not {self.table!r}")
+
+    @classmethod
+    def of(cls, **given) -> EvidenceSource:
+        """An evidence source from keyword fields (lists become tuples), remembering their order."""
+        known = {f.name for f in fields(cls)} - {"given"}
+        unknown = set(given) - known
+        if unknown:
+            raise ValueError(f"unknown evidence field(s) {sorted(unknown)}")
+        typed = {k: tuple(x) if isinstance(x, list) else x for k, x in given.items()}
+        return cls(**typed, given=tuple(given))
+
+    def with_(self, **more) -> EvidenceSource:
+        """This source with fields added or changed (e.g. a subject)."""
+        return EvidenceSource.of(**{**self.as_dict(), **more})
+
+    def as_dict(self) -> dict:
+        """The fields given, in order, as JSON-ready values (tuples as lists)."""
+        out = {}
+        for k in self.given or ("table", "subject"):
+            x = getattr(self, k)
+            out[k] = list(x) if isinstance(x, tuple) else x
+        return out
+
+    # Read-only mapping access, for code written against the old ``record`` dict.
+    def get(self, key: str, default=None):
+        return getattr(self, key) if key in (self.given or ("table", "subject")) else default
+
+    def __getitem__(self, key: str):
+        if key not in (self.given or ("table", "subject")):
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+_NO_EVIDENCE = EvidenceSource("referral", "referral")
+
+
+def evidence_of(spec) -> EvidenceSource:
+    """``spec``'s evidence source, for any object that may carry one.
+
+    A :class:`FeatureSpec`'s own; a ``record`` dict (a spec-like object built
+    elsewhere) checked and typed; for anything else (a reason about a field
+    of the referral) the referral itself, which no record count lies behind.
+    """
+    record = getattr(spec, "record", None)
+    if isinstance(record, EvidenceSource):
+        return record
+    if isinstance(record, dict) and record:
+        return EvidenceSource.of(**record)
+    return _NO_EVIDENCE
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """One column of ``X``, with what the screener-facing text needs.
 
     ``record`` says which records lie behind the value (see
-    :func:`features.evidence`): ``{"table": ..., "counter": ..., ...}``.
+    :func:`features.evidence`), as an :class:`EvidenceSource`; a dict given
+    here is checked and made one.
     """
 
     name: str
@@ -654,7 +760,7 @@ class FeatureSpec:
     family: str
     unit: str  # how a value reads: the noun after the number (a flag: the words when set)
     aggregate: str  # "value", "max", "sum" or "flag"
-    record: dict = field(default_factory=dict)
+    record: EvidenceSource = _NO_EVIDENCE
     # A flag's words when it is not set.  "not " + unit reads wrongly more
     # often than not ("not an adult joined ..."), and screeners read these.
     absent: str = ""
@@ -673,6 +779,10 @@ class FeatureSpec:
     # "14 years 8 months") or "ago" (days as "15 years ago").
     reads_as: str = ""
 
+    def __post_init__(self):
+        if isinstance(self.record, dict):
+            object.__setattr__(self, "record", EvidenceSource.of(**self.record))
+
     def describe(self, value) -> str:
         """The value in plain language, e.g. "3 referrals in the last 12 months from family members"."""
         if value is None or value != value:
@@ -690,7 +800,7 @@ class FeatureSpec:
             "subject": self.subject,
             "family": self.family,
             "aggregate": self.aggregate,
-            "record": self.record,
+            "record": self.record.as_dict(),
             "absent": self.absent,
             "nature": self.nature,
             "about_referrer": self.about_referrer,
@@ -719,36 +829,36 @@ def _family_of(name: str) -> str:
     return "pattern of closure and health"
 
 
-def _record(counter) -> dict:
+def _record(counter) -> EvidenceSource:
     if isinstance(counter, ReferralCounter):
-        return {
-            "table": "referrals",
-            "counter": counter.name,
-            "window_days": WINDOWS.get(counter.window),
-            "sources": list(counter.sources or []),
-            "decision": counter.decision,
-            "closure_reason": counter.closure_reason,
-        }
+        return EvidenceSource.of(
+            table="referrals",
+            counter=counter.name,
+            window_days=WINDOWS.get(counter.window),
+            sources=counter.sources or (),
+            decision=counter.decision,
+            closure_reason=counter.closure_reason,
+        )
     if isinstance(counter, EventState):
-        return {
-            "table": "agency_events",
-            "counter": counter.name,
-            "window_days": None,
-            "agencies": [counter.agency],
-            "event_types": [counter.start, counter.end],
-        }
+        return EvidenceSource.of(
+            table="agency_events",
+            counter=counter.name,
+            window_days=None,
+            agencies=(counter.agency,),
+            event_types=(counter.start, counter.end),
+        )
     f = counter.filter
-    return {
-        "table": "agency_events",
-        "counter": counter.name,
-        "window_days": WINDOWS[counter.window],
-        "agencies": list(f.source_agencies),
-        "event_types": list(f.event_types),
-        "roles": list(f.roles or []),
-        "exclude_roles": list(f.exclude_roles or []),
-        "min_severity": f.min_severity,
-        "age_limit": f.age_limit,
-    }
+    return EvidenceSource.of(
+        table="agency_events",
+        counter=counter.name,
+        window_days=WINDOWS[counter.window],
+        agencies=f.source_agencies,
+        event_types=f.event_types,
+        roles=f.roles or (),
+        exclude_roles=f.exclude_roles or (),
+        min_severity=f.min_severity,
+        age_limit=f.age_limit,
+    )
 
 
 def _classify(counter) -> dict:
@@ -783,7 +893,7 @@ def _counter_specs() -> list[FeatureSpec]:
                 subject="child",
                 family=_family_of(name),
                 aggregate="flag" if c.kind == "state" else "value",
-                record={**_record(c), "subject": "child"},
+                record=_record(c).with_(subject="child"),
                 **wording.child_counter_words(c),
                 **_classify(c),
             )
@@ -799,7 +909,7 @@ def _counter_specs() -> list[FeatureSpec]:
                     subject="household_adults",
                     family=_family_of(name),
                     aggregate="flag" if (c.kind == "state" and agg == "max") else agg,
-                    record={**_record(c), "subject": "household_adults"},
+                    record=_record(c).with_(subject="household_adults"),
                     **wording.adult_counter_words(c, agg),
                     **_classify(c),
                 )
@@ -816,11 +926,10 @@ def _counter_specs() -> list[FeatureSpec]:
                 subject="household_adults",
                 family="household",
                 aggregate="max",
-                record={
-                    **_record(c),
-                    "subject": g.membership,
-                    "joined_within_days": WINDOWS[MEMBERSHIPS[g.membership].joined_within],
-                },
+                record=_record(c).with_(
+                    subject=g.membership,
+                    joined_within_days=WINDOWS[MEMBERSHIPS[g.membership].joined_within],
+                ),
                 **wording.new_adult_counter_words(c),
                 **_classify(c),
             )
@@ -835,7 +944,7 @@ def _counter_specs() -> list[FeatureSpec]:
                 subject="siblings",
                 family="siblings",
                 aggregate="sum",
-                record={**_record(c), "subject": "siblings"},
+                record=_record(c).with_(subject="siblings"),
                 **wording.sibling_counter_words(c),
                 **_classify(c),
             )
@@ -852,7 +961,7 @@ def _counter_specs() -> list[FeatureSpec]:
                 subject=g.membership,
                 family=_family_of(g.counter),
                 aggregate="value",
-                record={**_record(c), "subject": g.membership, "each_incident_once": True},
+                record=_record(c).with_(subject=g.membership, each_incident_once=True),
                 **wording.group_event_words(c, g.membership),
                 **_classify(c),
             )
@@ -860,8 +969,8 @@ def _counter_specs() -> list[FeatureSpec]:
     return specs
 
 
-def _member_record(subject: str, **extra) -> dict:
-    return {"table": "household_members", "subject": subject, **extra}
+def _member_record(subject: str, **extra) -> EvidenceSource:
+    return EvidenceSource.of(table="household_members", subject=subject, **extra)
 
 
 _HOUSEHOLD_AGENCIES = "housing, children_social_care"
@@ -894,12 +1003,12 @@ def _referral_flag_specs() -> list[FeatureSpec]:
                     subject="referral",
                     family="the referral",
                     aggregate="flag",
-                    record={
-                        "table": "referral",
-                        "subject": "referral",
-                        "column": col,
-                        "value": True if value is None else value,
-                    },
+                    record=EvidenceSource.of(
+                        table="referral",
+                        subject="referral",
+                        column=col,
+                        value=True if value is None else value,
+                    ),
                     nature=DECIDED if who else HAPPENED,
                     about_referrer=who,
                     excluded_why=_WHO_REFERRED_WHY if who else "",
@@ -919,7 +1028,7 @@ def _other_specs() -> list[FeatureSpec]:
             "child",
             "child",
             aggregate="value",
-            record={"table": "people", "subject": "child"},
+            record=EvidenceSource.of(table="people", subject="child"),
             reads_as="age",
         ),
         _fixed(
@@ -929,13 +1038,13 @@ def _other_specs() -> list[FeatureSpec]:
             "child",
             "referral history",
             aggregate="value",
-            record={
-                "table": "referrals",
-                "counter": "prior_referrals_ever",
-                "subject": "child",
-                "window_days": None,
-                "sources": [],
-            },
+            record=EvidenceSource.of(
+                table="referrals",
+                counter="prior_referrals_ever",
+                subject="child",
+                window_days=None,
+                sources=(),
+            ),
             excluded_why=_GAP_WHY,
             reads_as="ago",
         ),
@@ -949,20 +1058,20 @@ def _other_specs() -> list[FeatureSpec]:
                 subject="child",
                 family="referral history",
                 aggregate="value",
-                record={
-                    "table": "referrals",
-                    "counter": f"same_concern_{c.window}",
-                    "subject": "child",
-                    "window_days": WINDOWS[c.window],
-                    "same_concern": True,
-                    "sources": [],
-                },
+                record=EvidenceSource.of(
+                    table="referrals",
+                    counter=f"same_concern_{c.window}",
+                    subject="child",
+                    window_days=WINDOWS[c.window],
+                    same_concern=True,
+                    sources=(),
+                ),
                 monotone=1,
                 **wording.same_concern_words(c.window),
             )
         )
     s += _referral_flag_specs()
-    ref = {"table": "referral", "subject": "referral"}
+    ref = EvidenceSource.of(table="referral", subject="referral")
     s.append(
         _fixed(
             "referral_n_concerns",
@@ -982,7 +1091,7 @@ def _other_specs() -> list[FeatureSpec]:
             "referral",
             "the referral",
             aggregate="value",
-            record={"table": "referral_children", "subject": "referral"},
+            record=EvidenceSource.of(table="referral_children", subject="referral"),
         )
     )
     s.append(
