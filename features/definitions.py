@@ -118,6 +118,14 @@ def _agencies_of(event_type: str) -> tuple[str, ...]:
     return tuple(a for a, types in v.EVENT_TYPES.items() if event_type in types)
 
 
+class _Worded:
+    """A counter's ``what``: the plural noun phrase it counts, from :mod:`features.wording`."""
+
+    @property
+    def what(self) -> str:
+        return wording.counter_what(self)
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """Which ``agency_events`` rows a counter looks at.
@@ -152,25 +160,23 @@ class EventFilter:
 
 
 @dataclass(frozen=True)
-class EventCounter:
+class EventCounter(_Worded):
     """Count of a person's agency events matching ``filter`` within ``window``."""
 
     name: str
     filter: EventFilter
     window: str
-    what: str  # plural noun phrase, e.g. "police domestic-abuse incidents as perpetrator"
     kind: str = "count"
 
 
 @dataclass(frozen=True)
-class EventState:
+class EventState(_Worded):
     """1 if the latest ``start`` event has no later ``end`` event (e.g. a current CP plan)."""
 
     name: str
     agency: str
     start: str
     end: str
-    what: str  # e.g. "a child protection plan"
     window: str = "current"
     kind: str = "state"
 
@@ -181,7 +187,7 @@ class EventState:
 
 
 @dataclass(frozen=True)
-class ReferralCounter:
+class ReferralCounter(_Worded):
     """Count of a person's prior referrals (as a child on them) matching the filter.
 
     A decision only counts if it was made (``decided_at``) before ``as_of``.
@@ -189,7 +195,6 @@ class ReferralCounter:
 
     name: str
     window: str
-    what: str
     sources: tuple[str, ...] | None = None
     decision: str | None = None
     closure_reason: str | None = None
@@ -206,7 +211,7 @@ class ReferralCounter:
 
 
 @dataclass(frozen=True)
-class SameConcernCounter:
+class SameConcernCounter(_Worded):
     """Count of the child's prior referrals sharing a concern category with *this* referral.
 
     The one counter that depends on the referral being scored (its concerns)
@@ -219,7 +224,6 @@ class SameConcernCounter:
 
     name: str
     window: str
-    what: str = "earlier referrals about the same kind of concern"
     kind: str = "same_concern"
 
     def __post_init__(self):
@@ -385,8 +389,8 @@ _DECLINED = _ev("service_declined")
 _DA = "domestic_incident"
 
 
-def _windows(name, flt, what, windows):
-    return [EventCounter(f"{name}_{w}", flt, w, what) for w in windows]
+def _windows(name, flt, windows):
+    return [EventCounter(f"{name}_{w}", flt, w) for w in windows]
 
 
 # ---------------------------------------------------------------------------
@@ -397,93 +401,72 @@ EVENT_COUNTERS: list[EventCounter] = [
     *_windows(
         "missed_appointments",
         _ev("missed_appointment"),
-        "missed health appointments",
         ("12m", "ever"),
     ),
-    *_windows(
-        "school_absences", _ev("school_absence"), "school absences recorded", ("12m", "ever")
-    ),
-    *_windows("services_declined", _DECLINED, "services declined", ("12m", "ever")),
-    *_windows("address_moves", _ev("address_move"), "address moves", ("12m",)),
-    *_windows(
-        "ed_attendances", _ev("ed_attendance"), "emergency-department attendances", ("12m", "ever")
-    ),
-    *_windows("injuries", _ev("injury"), "injuries recorded by health", ("12m", "ever")),
+    *_windows("school_absences", _ev("school_absence"), ("12m", "ever")),
+    *_windows("services_declined", _DECLINED, ("12m", "ever")),
+    *_windows("address_moves", _ev("address_move"), ("12m",)),
+    *_windows("ed_attendances", _ev("ed_attendance"), ("12m", "ever")),
+    *_windows("injuries", _ev("injury"), ("12m", "ever")),
     EventCounter(
         "injuries_serious_ever",
         _ev("injury", min_severity=2),
         "ever",
-        "moderate or serious injuries",
     ),
     EventCounter(
         "injuries_non_mobile_ever",
         _ev("injury", age_limit="non_mobile"),
         "ever",
-        f"injuries while a non-mobile infant (under {NON_MOBILE_DAYS} days old)",
     ),
-    EventCounter(
-        "missing_episodes_ever", _ev("missing_episode"), "ever", "missing-person episodes"
-    ),
+    EventCounter("missing_episodes_ever", _ev("missing_episode"), "ever"),
     # Statutory history (children's social care events).
-    *_windows(
-        "section47_enquiries", _ev("section47_enquiry"), "section 47 enquiries", ("12m", "ever")
-    ),
+    *_windows("section47_enquiries", _ev("section47_enquiry"), ("12m", "ever")),
     EventCounter(
         "cp_conferences_ever",
         _ev("initial_child_protection_conference"),
         "ever",
-        "initial child protection conferences",
     ),
-    EventCounter("cp_plans_ever", _ev("cp_plan_start"), "ever", "child protection plans started"),
-    EventCounter(
-        "looked_after_ever", _ev("looked_after_start"), "ever", "periods looked after started"
-    ),
+    EventCounter("cp_plans_ever", _ev("cp_plan_start"), "ever"),
+    EventCounter("looked_after_ever", _ev("looked_after_start"), "ever"),
     EventCounter(
         "csc_events_ever",
         _ev(*v.EVENT_TYPES[_CSC], agencies=(_CSC,)),
         "ever",
-        "children's social care records",
     ),
     # Adults: police, probation, mental health, substance misuse.
     *_windows(
         "da_victim",
         _ev(_DA, agencies=_POLICE, roles=("victim",)),
-        "police domestic-abuse incidents as victim",
         ("12m", "ever"),
     ),
     *_windows(
         "da_perpetrator",
         _ev(_DA, agencies=_POLICE, roles=("perpetrator",)),
-        "police domestic-abuse incidents as perpetrator",
         ("12m", "ever"),
     ),
     EventCounter(
         "violent_offences_ever",
         _ev("violent_offence", exclude_roles=("victim", "witness")),
         "ever",
-        "violent offences (not as victim or witness)",
     ),
-    EventCounter("arrests_ever", _ev("arrest"), "ever", "arrests"),
-    EventCounter("restraining_orders_ever", _ev("restraining_order"), "ever", "restraining orders"),
+    EventCounter("arrests_ever", _ev("arrest"), "ever"),
+    EventCounter("restraining_orders_ever", _ev("restraining_order"), "ever"),
     EventCounter(
         "probation_supervisions_ever",
         _ev("supervision_start"),
         "ever",
-        "probation supervisions started",
     ),
-    *_windows("mh_contacts", _ev("mh_contact"), "adult mental-health contacts", ("12m", "ever")),
-    EventCounter("mh_crises_ever", _ev("mh_crisis"), "ever", "adult mental-health crises"),
+    *_windows("mh_contacts", _ev("mh_contact"), ("12m", "ever")),
+    EventCounter("mh_crises_ever", _ev("mh_crisis"), "ever"),
     EventCounter(
         "substance_treatments_ever",
         _ev("treatment_start"),
         "ever",
-        "substance-misuse treatments started",
     ),
     EventCounter(
         "childhood_csc_events",
         _ev(*v.EVENT_TYPES[_CSC], agencies=(_CSC,), age_limit="adult"),
         "ever",
-        "children's social care records from their own childhood",
     ),
 ]
 
@@ -493,34 +476,27 @@ EVENT_STATES: list[EventState] = [
         _CSC,
         "cp_plan_start",
         "cp_plan_end",
-        "subject to a child protection plan",
     ),
-    EventState(
-        "looked_after_current", _CSC, "looked_after_start", "looked_after_end", "looked after"
-    ),
+    EventState("looked_after_current", _CSC, "looked_after_start", "looked_after_end"),
     EventState(
         "probation_current",
         "probation",
         "supervision_start",
         "supervision_end",
-        "under probation supervision",
     ),
     EventState(
         "substance_treatment_current",
         "substance_misuse",
         "treatment_start",
         "treatment_end",
-        "in substance-misuse treatment",
     ),
 ]
 
 REFERRAL_SOURCE_FAMILIES = ("family", "police", "school", "health", "anonymous")
 REFERRAL_COUNTERS: list[ReferralCounter] = [
-    *[ReferralCounter(f"prior_referrals_{w}", w, "referrals") for w in WINDOWS],
+    *[ReferralCounter(f"prior_referrals_{w}", w) for w in WINDOWS],
     *[
-        ReferralCounter(
-            f"prior_referrals_{s}_{w}", w, f"referrals {_SOURCE_WORDS[s]}", sources=(s,)
-        )
+        ReferralCounter(f"prior_referrals_{s}_{w}", w, sources=(s,))
         for s in REFERRAL_SOURCE_FAMILIES
         for w in WINDOWS
     ],
@@ -528,39 +504,30 @@ REFERRAL_COUNTERS: list[ReferralCounter] = [
         ReferralCounter(
             f"prior_nfa_{w}",
             w,
-            "referrals closed with no further action",
             decision="no_further_action",
         )
         for w in ("12m", "ever")
     ],
-    ReferralCounter(
-        "prior_malicious_ever", "ever", "referrals closed as malicious", closure_reason="malicious"
-    ),
+    ReferralCounter("prior_malicious_ever", "ever", closure_reason="malicious"),
     ReferralCounter(
         "prior_family_declined_ever",
         "ever",
-        "referrals closed because the family declined support",
         closure_reason="family_declined_support",
     ),
-    ReferralCounter(
-        "prior_early_help_ever", "ever", "referrals sent to early help", decision="early_help"
-    ),
+    ReferralCounter("prior_early_help_ever", "ever", decision="early_help"),
     ReferralCounter(
         "prior_assessments_ever",
         "ever",
-        "referrals that led to an assessment",
         decision="assessment",
     ),
     ReferralCounter(
         "prior_strategy_ever",
         "ever",
-        "referrals that led to a strategy discussion",
         decision="strategy_discussion",
     ),
     ReferralCounter(
         "childhood_referrals",
         "ever",
-        "referrals about them in their own childhood",
         age_limit="adult",
     ),
 ]
@@ -572,6 +539,8 @@ SAME_CONCERN_COUNTERS: list[SameConcernCounter] = [
 
 COUNTERS = {c.name: c for c in [*EVENT_COUNTERS, *EVENT_STATES, *REFERRAL_COUNTERS]}
 assert len(COUNTERS) == len(EVENT_COUNTERS) + len(EVENT_STATES) + len(REFERRAL_COUNTERS)
+# Every counter is worded (features.wording.COUNTER_WHAT): a missing phrase fails at import.
+assert all(c.what for c in [*COUNTERS.values(), *SAME_CONCERN_COUNTERS])
 
 # Which counters each subject exposes.
 CHILD_COUNTERS = [

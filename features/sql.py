@@ -156,7 +156,6 @@ def static_referral(c: d.ReferralCounter) -> d.ReferralCounter:
     return d.ReferralCounter(
         name=c.name,
         window="ever",
-        what=c.what,
         sources=c.sources,
         decision=c.decision,
         closure_reason=c.closure_reason,

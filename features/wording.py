@@ -45,6 +45,63 @@ _SOURCE_WORDS = {
 }
 
 
+# What each counter counts, a plural noun phrase, by counter name without its
+# window ("missed_appointments_12m" -> "missed_appointments").  Earlier referrals
+# from one source family read "referrals " + _SOURCE_WORDS[source].
+COUNTER_WHAT = {
+    "missed_appointments": "missed health appointments",
+    "school_absences": "school absences recorded",
+    "services_declined": "services declined",
+    "address_moves": "address moves",
+    "ed_attendances": "emergency-department attendances",
+    "injuries": "injuries recorded by health",
+    "injuries_serious": "moderate or serious injuries",
+    "injuries_non_mobile": "injuries while a non-mobile infant (under {non_mobile_days} days old)",
+    "missing_episodes": "missing-person episodes",
+    "section47_enquiries": "section 47 enquiries",
+    "cp_conferences": "initial child protection conferences",
+    "cp_plans": "child protection plans started",
+    "looked_after": "periods looked after started",
+    "csc_events": "children's social care records",
+    "da_victim": "police domestic-abuse incidents as victim",
+    "da_perpetrator": "police domestic-abuse incidents as perpetrator",
+    "violent_offences": "violent offences (not as victim or witness)",
+    "arrests": "arrests",
+    "restraining_orders": "restraining orders",
+    "probation_supervisions": "probation supervisions started",
+    "mh_contacts": "adult mental-health contacts",
+    "mh_crises": "adult mental-health crises",
+    "substance_treatments": "substance-misuse treatments started",
+    "childhood_csc_events": "children's social care records from their own childhood",
+    # States: "currently " + these.
+    "cp_plan_current": "subject to a child protection plan",
+    "looked_after_current": "looked after",
+    "probation_current": "under probation supervision",
+    "substance_treatment_current": "in substance-misuse treatment",
+    # Earlier referrals.
+    "prior_referrals": "referrals",
+    "prior_nfa": "referrals closed with no further action",
+    "prior_malicious": "referrals closed as malicious",
+    "prior_family_declined": "referrals closed because the family declined support",
+    "prior_early_help": "referrals sent to early help",
+    "prior_assessments": "referrals that led to an assessment",
+    "prior_strategy": "referrals that led to a strategy discussion",
+    "childhood_referrals": "referrals about them in their own childhood",
+    "prior_referrals_same_concern": "earlier referrals about the same kind of concern",
+}
+_WINDOW_SUFFIX = re.compile(r"_(3m|6m|12m|24m|ever)$")
+
+
+def counter_what(counter) -> str:
+    """What ``counter`` counts, as a plural noun phrase ("police domestic-abuse incidents ...")."""
+    from features.definitions import NON_MOBILE_DAYS
+
+    if getattr(counter, "kind", "") == "referrals" and counter.sources:
+        return "referrals " + " or ".join(_SOURCE_WORDS[x] for x in counter.sources)
+    phrase = COUNTER_WHAT[_WINDOW_SUFFIX.sub("", counter.name)]
+    return phrase.format(non_mobile_days=NON_MOBILE_DAYS)
+
+
 def _num(value) -> str:
     f = float(value)
     return str(int(f)) if f.is_integer() else f"{f:.1f}"
