@@ -73,6 +73,7 @@ SECTIONS = (
     "mitigation",
     "shap",
     "gate",
+    "practice",
     "limitations",
     "glossary",
     "signoff",
@@ -460,6 +461,7 @@ def render_report(
         "calibration": bool(calibration),
         "mitigation": bool(mitigation),
         "shap": bool(shap_rows),
+        "practice": bool(metadata.get("practice")),
     }
     num = {}
     for key in SECTIONS:
@@ -510,6 +512,7 @@ def render_report(
         min_group_size=audit_result.meta.get("min_group_size"),
         has_score=has_score,
         has_prob=has_prob,
+        practice=metadata.get("practice"),
     )
 
 
@@ -541,7 +544,9 @@ def write_governance_report(
     metadata
         Plain facts for the summary: ``model_name``, ``model_version``,
         ``run_id``, ``trained_on`` (a sentence), ``test_period``, and
-        optionally ``purpose``, ``not_for``, ``limitations``, ``title``.
+        optionally ``purpose``, ``not_for``, ``limitations``, ``title``, and
+        ``practice`` (from :func:`audit.practice.practice_section`: the
+        front door's practice figures by month and team, a section of its own).
     policy
         The policy the verdict was judged under (for the rules table).
     pdf

@@ -1,10 +1,12 @@
-"""The 1–20 score: ventiles of the training-period score distribution.
+"""The 1–20 score: ventiles of the calibration period's referral scores.
 
 AFST shows screeners a score from 1 to 20 rather than a probability: each
-step holds about 5 % of the training-period referral-children, so "18" means
-"in the top 15 % of the children this model was trained on".  The cut points
-are fixed at training time and stored with the model, so a score means the
-same thing on every day the model is in use.
+step holds about 5 % of the referrals the model was calibrated on (a
+referral's value is its highest child's), so "18" means "in the top 15 % of
+referrals of the latest closed period", and a flag capacity of 10 % is
+scores 19–20 (see :meth:`models.estimators.Scorer.fit_scores`).  The cut
+points are fixed at training time and stored with the model, so a score means
+the same thing on every day the model is in use.
 """
 
 from __future__ import annotations
