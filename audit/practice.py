@@ -14,7 +14,8 @@ Choices, where the issue is silent:
   are folded into one line ("Other teams"), as small groups are in the rest
   of the report; the month table shows the latest :data:`MONTHS_SHOWN`
   months and folds the earlier ones into one line.
-- A figure MAST cannot count yet is "not recorded", never 0.
+- A figure MAST cannot count yet is "not recorded", never 0; a column with
+  nothing recorded in the whole period is left out, and a sentence says so.
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ def _count(v: Any) -> str:
     return NOT_RECORDED if pd.isna(v) else f"{int(v):,}"
 
 
-def _cells(row: pd.Series) -> list[str]:
-    out = []
-    for _, measure, base in COLUMNS:
-        out.append(_count(row[measure]) if base is None else in_100(row[measure], row[base]))
-    return out
+def _cells(row: pd.Series, columns=COLUMNS) -> list[str]:
+    return [
+        _count(row[measure]) if base is None else in_100(row[measure], row[base])
+        for _, measure, base in columns
+    ]
 
 
 def _sum(frame: pd.DataFrame) -> pd.Series:
@@ -79,6 +80,13 @@ def _month_label(month: str) -> str:
     from records.practice import month_label
 
     return month_label(month)
+
+
+def _span(first: str, last: str) -> str:
+    """``January 2025 to March 2025``, or one month's name."""
+    if first == last:
+        return _month_label(first)
+    return f"{_month_label(first)} to {_month_label(last)}"
 
 
 def _headlines(total: pd.Series) -> list[str]:
@@ -107,8 +115,8 @@ def _headlines(total: pd.Series) -> list[str]:
     lines.append(
         f"{_count(total['closed_malicious'])} referrals were closed as malicious and "
         f"{_count(total['closed_declined'])} after the family declined support; "
-        f"{_count(total['re_referrals'])} children's referrals came back within 12 months of a "
-        "no-further-action closure."
+        f"{_count(total['re_referrals'])} referrals were about a child referred again within 12 "
+        "months of a no-further-action closure."
     )
     if not pd.isna(total["referrer_told"]):
         lines.append(
@@ -123,6 +131,23 @@ def _headlines(total: pd.Series) -> list[str]:
     return lines
 
 
+def _left_out(frame: pd.DataFrame) -> list[str]:
+    """A sentence for each column left out that :func:`records.practice.practice_notes` does not explain."""
+    from records.practice import NOT_RECORDED_YET, REVIEW_MEASURES, optional_kind
+
+    out = []
+    if frame["strategy_recorded"].isna().all():
+        out.append(
+            "No strategy discussion has been recorded in MAST in this period, so the columns on "
+            f"them are left out ({REVIEW_MEASURES['strategy_in_time']}; "
+            f"{REVIEW_MEASURES['strategy_three_agencies']})."
+        )
+    for measure, label in NOT_RECORDED_YET.items():
+        if frame[measure].isna().all() and optional_kind(measure) is not None:
+            out.append(f"No record of {label} in this period, so that column is left out.")
+    return out
+
+
 def practice_section(frame: pd.DataFrame, notes: Sequence[str] = ()) -> dict[str, Any]:
     """The template's view of :func:`records.practice.practice_figures`.
 
@@ -131,7 +156,8 @@ def practice_section(frame: pd.DataFrame, notes: Sequence[str] = ()) -> dict[str
     frame
         Indexed by ``month`` and ``team``, one column per measure.
     notes
-        Plain sentences on figures not recorded (:func:`records.practice.practice_notes`).
+        Plain sentences on figures not recorded (:func:`records.practice.practice_notes`);
+        a sentence is added for each column left out for want of any record.
 
     Returns
     -------
@@ -141,46 +167,45 @@ def practice_section(frame: pd.DataFrame, notes: Sequence[str] = ()) -> dict[str
     """
     if frame.empty:
         return {"empty": True, "notes": list(notes)}
+    # A column MAST cannot fill at all is left out (the notes say why), not shown as blanks.
+    columns = [c for c in COLUMNS if frame[c[1]].notna().any()]
     by_month = frame.groupby(level="month").apply(_sum).sort_index()
     by_team = frame.groupby(level="team").apply(_sum)
     months = [
-        {"name": _month_label(m), "cells": _cells(r), "folded": False}
+        {"name": _month_label(m), "cells": _cells(r, columns), "folded": False}
         for m, r in by_month.iterrows()
     ]
     if len(months) > MONTHS_SHOWN:
         earlier = by_month.iloc[: len(months) - MONTHS_SHOWN]
         months = [
             {
-                "name": f"Earlier months ({_month_label(earlier.index[0])} to "
-                f"{_month_label(earlier.index[-1])})",
-                "cells": _cells(_sum(earlier)),
+                "name": f"Earlier months ({_span(earlier.index[0], earlier.index[-1])})",
+                "cells": _cells(_sum(earlier), columns),
                 "folded": True,
             },
             *months[-MONTHS_SHOWN:],
         ]
     big = by_team[by_team["decisions"].fillna(0) >= MIN_TEAM_DECISIONS].sort_index()
     small = by_team.drop(big.index)
-    teams = [{"name": t, "cells": _cells(r), "folded": False} for t, r in big.iterrows()]
+    teams = [{"name": t, "cells": _cells(r, columns), "folded": False} for t, r in big.iterrows()]
     if len(small):
         teams.append(
             {
                 "name": f"Other teams ({len(small)} with fewer than {MIN_TEAM_DECISIONS} "
                 f"decisions each: {', '.join(map(str, small.index))})",
-                "cells": _cells(_sum(small)),
+                "cells": _cells(_sum(small), columns),
                 "folded": True,
             }
         )
     first, last = by_month.index[0], by_month.index[-1]
     return {
         "empty": False,
-        "period": _month_label(first)
-        if first == last
-        else f"{_month_label(first)} to {_month_label(last)}",
+        "period": _span(first, last),
         "headlines": _headlines(_sum(frame)),
-        "columns": [c[0] for c in COLUMNS],
+        "columns": [c[0] for c in columns],
         "months": months,
         "teams": teams,
-        "notes": list(notes),
+        "notes": [*notes, *_left_out(frame)],
         "min_rate_base": MIN_RATE_BASE,
     }
 

@@ -96,7 +96,7 @@ def optional_kind(measure: str) -> str | None:
 def practice_notes() -> list[str]:
     """Plain sentences on the figures this version of MAST cannot count yet."""
     return [
-        f"MAST does not record {label} yet, so that figure is shown as not recorded rather than 0."
+        f"MAST does not record {label} yet: that figure is not recorded, not 0."
         for measure, label in NOT_RECORDED_YET.items()
         if optional_kind(measure) is None
     ]
