@@ -472,6 +472,7 @@ def render_report(
         autoescape=jinja2.select_autoescape(["html", "j2"]),
     )
     env.filters["attr_label"] = lambda a: plain.attribute_label(str(a)).capitalize()
+    env.filters["reason_words"] = lambda r: plain.reason_words(str(r))
     title = metadata.get("title", "MAST fairness and governance report")
     model = metadata.get("model_name", "")
     version = metadata.get("model_version")

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from models.explain import make_explainer, shap_contributions
 from models.policy import ResolvedPolicy
-from models.scoring import referral_max, to_score, ventile_edges
+from models.scoring import referral_max, to_score, upper_ventile_edges, ventile_edges
 
 CALIBRATION_METHODS = ("isotonic", "platt")
 
@@ -131,8 +131,9 @@ class Scorer:
         With ``referral_id`` (one per row), the cut points are ventiles of
         the *referral's* margin (its highest child's), one value per
         referral: what the flag policy counts and the screener is shown.
-        Each score then holds 5 % of those referrals, so a capacity that is
-        a multiple of 5 % lands on a score boundary.  Ventiles of children's
+        Each score then holds 5 % of those referrals (never more at or
+        above any cut: :func:`models.scoring.upper_ventile_edges`), so a
+        capacity that is a multiple of 5 % lands on a score boundary.  Ventiles of children's
         margins put well over 10 % of referrals (a referral takes its
         highest child's score) into scores 19–20, and a capacity of 10 %
         could then only be met by flagging at 20 alone: 7 % of referrals,
@@ -146,7 +147,8 @@ class Scorer:
                     f"referral_id: one per row of X ({margin.size}), got shape {ids.shape}"
                 )
             first = ~pd.Series(ids).duplicated().to_numpy()
-            margin = referral_max(ids, margin).to_numpy()[first]
+            self.edges = upper_ventile_edges(referral_max(ids, margin).to_numpy()[first])
+            return self
         self.edges = ventile_edges(margin)
         return self
 

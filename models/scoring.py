@@ -35,6 +35,43 @@ def ventile_edges(train_values: np.ndarray) -> np.ndarray:
     return np.quantile(values, qs, method="linear")
 
 
+def upper_ventile_edges(values: np.ndarray) -> np.ndarray:
+    """The 19 cut points such that scores ``s`` and above hold at most ``(21 - s) * 5 %`` of ``values``.
+
+    Interpolated ventiles put *about* 5 % in each score, but the count at or
+    above a cut is a whole number of rows and can exceed its share by one:
+    101 of 1,008 referrals is 10.02 %, and a 10 % capacity that may never be
+    exceeded then falls back to score 20 alone (5 %).  Here each cut is a
+    value of ``values`` (the next higher one where tied values straddle the
+    share), so a capacity that is a multiple of 5 % is met as closely as
+    whole rows allow and never exceeded, on the values the cuts were fixed on.
+
+    Parameters
+    ----------
+    values
+        One value per referral (its highest child's raw margin) in the
+        calibration period.
+    """
+    a = np.sort(np.asarray(values, dtype=float))
+    a = a[np.isfinite(a)]
+    n = a.size
+    if n == 0:
+        raise ValueError("values: no finite values to cut into ventiles")
+    above = np.nextafter(a[-1], np.inf)  # a cut no value reaches
+    edges = []
+    for s in range(2, N_SCORES + 1):
+        k = (n * (N_SCORES + 1 - s)) // N_SCORES  # rows allowed at score s or above
+        if k == 0:
+            edges.append(above)
+            continue
+        cut = a[n - k]
+        if k < n and a[n - k - 1] == cut:  # ties straddle the share: the next value up
+            higher = a[a > cut]
+            cut = higher[0] if higher.size else above
+        edges.append(cut)
+    return np.maximum.accumulate(np.array(edges))
+
+
 def to_score(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Map raw scores to integers 1–20 with the stored cut points.
 

@@ -45,13 +45,14 @@ def _world(n_referrals: int, random_state: int, shift: float = 0.0):
     return X, y, ref
 
 
+@pytest.mark.parametrize("n_cal", [1008, 1500])  # 101 of 1,008 would be over 10 %
 @pytest.mark.parametrize("kind", ["l1_logistic", "lightgbm"])
-def test_the_capacity_is_met_on_the_calibration_period(kind):
+def test_the_capacity_is_met_on_the_calibration_period(kind, n_cal):
     names = ["household_count", "events_12m", "police_12m", "age_years", "known_before"]
     # The calibration period is later and its records fuller than the training period's,
     # as in a real store (and the demo's): the training period's scale would not fit it.
     X_train, y_train, _ = _world(3000, 1)
-    X_cal, y_cal, ref_cal = _world(1500, 2, shift=0.4)
+    X_cal, y_cal, ref_cal = _world(n_cal, 2, shift=0.4)
     cfg = TrainConfig()
     tuned = SimpleNamespace(
         params={
