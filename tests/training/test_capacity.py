@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.policy import FlagPolicy
+from models.flag_policy import FlagPolicy
 from training import TrainConfig
 from training.backtest import fit_recipe
 
