@@ -122,41 +122,18 @@ def _hash_of(store, seq):
     return entries[seq - 1].hash
 
 
+def _create(store, team: str):
+    args = ["tokens", "create", "--role", "manager", "--name", "Mo", "--team", team]
+    return CliRunner().invoke(cli, [*args, "--db", store.url])
+
+
 def test_mast_tokens_create_with_a_team(store):
-    run = CliRunner().invoke(
-        cli,
-        [
-            "tokens",
-            "create",
-            "--role",
-            "manager",
-            "--name",
-            "Mo",
-            "--team",
-            "MASH East",
-            "--db",
-            store.url,
-        ],
-    )
+    run = _create(store, "MASH East")
     assert run.exit_code == 0, run.output
     assert "team MASH East" in " ".join(run.output.split())
     listed = CliRunner().invoke(cli, ["tokens", "list", "--db", store.url])
     assert "MASH" in listed.output and "East" in listed.output  # the table wraps at 80 columns
-    bad = CliRunner().invoke(
-        cli,
-        [
-            "tokens",
-            "create",
-            "--role",
-            "manager",
-            "--name",
-            "Mo",
-            "--team",
-            "<b>",
-            "--db",
-            store.url,
-        ],
-    )
+    bad = _create(store, "<b>")
     assert bad.exit_code == 2 and "--team" in bad.output
 
 
