@@ -230,7 +230,7 @@ def practice_figures(entries: Iterable[Entry]) -> pd.DataFrame:
     optional = {m: optional_kind(m) for m in NOT_RECORDED_YET}
     for measure, kind in optional.items():
         if kind is not None:
-            for key in _optional_counts(entries, measure, kind):
+            for key in _optional_counts(entries, measure, kind, latest):
                 row = counts[key]
                 row[measure] = row.get(measure, 0) + 1
     frame = pd.DataFrame(
@@ -244,16 +244,27 @@ def practice_figures(entries: Iterable[Entry]) -> pd.DataFrame:
     return frame.sort_values(["month", "team"]).set_index(["month", "team"])
 
 
-def _optional_counts(entries: list[Entry], measure: str, kind: str) -> list[tuple[str, str]]:
-    """(month, team) of each record counted by an optional measure.
+def _optional_counts(
+    entries: list[Entry], measure: str, kind: str, latest: dict[str, Entry]
+) -> list[tuple[str, str]]:
+    """(month, team) of each record counted by an optional measure, in the entry's month.
 
-    Referrers told count once per referral (its latest record); escalations
-    and their answers once per entry.  Month and team are the entry's own.
+    Referrers told count once per referral (its latest record), for the team
+    of whoever told them.  Escalations and their answers count once per
+    entry, for the team whose decision was challenged (the referral's latest
+    decision's): a partner agency's lead has no team of the front door's.
     """
     found = [e for e in entries if e.kind == kind]
     if measure == "referrer_told":
-        found = list(_latest(found, kind).values())
-    return [(_month(e.at), e.payload.get("team") or NO_TEAM) for e in found]
+        return [
+            (_month(e.at), e.payload.get("team") or NO_TEAM) for e in _latest(found, kind).values()
+        ]
+    out = []
+    for e in found:
+        decided = latest.get(e.referral_id)
+        team = (decided.payload.get("team") if decided else None) or e.payload.get("team")
+        out.append((_month(e.at), team or NO_TEAM))
+    return out
 
 
 def practice_report(store: RecordsStore) -> pd.DataFrame:

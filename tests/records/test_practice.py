@@ -269,3 +269,30 @@ def test_reviews_count_once_the_trail_holds_them(filled):
     assert row["strategy_three_agencies"] == 0  # a real zero now: the review lacked one
     missing = [m for m in NOT_RECORDED_YET if optional_kind(m) is None]
     assert frame[missing].isna().all().all()
+
+
+def test_optional_kinds_are_counted_once_defined(monkeypatch):
+    """Referrers told and escalations (issue #17 a's records) count as soon as their kinds exist."""
+    names = {"REFERRER_TOLD": "referrer_told", "ESCALATION": "escalation"}
+    for attr, kind in names.items():
+        monkeypatch.setattr(kinds, attr, kind, raising=False)
+    monkeypatch.delattr(kinds, "ESCALATION_ANSWER", raising=False)
+
+    def entry(seq, kind, rid, payload, at="2025-03-03T10:00:00.000000Z"):
+        return Entry(seq, at, kind, "A", "screener", rid, None, None, payload, "", "")
+
+    entries = [
+        entry(1, kinds.DECISION, "R1", {"decision": "no_further_action", "team": "North"}),
+        entry(2, "referrer_told", "R1", {"team": "North"}),
+        entry(3, "referrer_told", "R1", {"team": "North"}),  # told again: one referral
+        entry(4, "escalation", "R1", {}),  # a partner's: counts for the team that decided
+        entry(5, "escalation", "R1", {}, at="2025-04-01T10:00:00.000000Z"),
+    ]
+    frame = practice_figures(entries)
+    assert frame.loc[("2025-03", "North"), "referrer_told"] == 1
+    assert frame.loc[("2025-03", "North"), "escalations_raised"] == 1
+    assert frame.loc[("2025-04", "North"), "escalations_raised"] == 1
+    assert frame.loc[("2025-04", "North"), "referrer_told"] == 0  # defined, none: a real 0
+    assert frame["escalations_answered"].isna().all()  # not defined: not recorded
+    notes = records.practice.practice_notes()
+    assert len(notes) == 1 and "partner escalations answered" in notes[0]
