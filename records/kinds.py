@@ -17,6 +17,8 @@ REVIEW = "strategy_discussion_review"
 # One version of a referral's content, as MAST first received it or as amended
 # (records/register.py): the referral register lives in the trail.
 REFERRAL = "referral"
+# The screener's work queue as shown to someone: which referrals' flags and score bands it showed.
+QUEUE_VIEW = "queue_view"
 
 KINDS = (
     DECISION,
@@ -32,6 +34,7 @@ KINDS = (
     ACCESS_REFUSED,
     REVIEW,
     REFERRAL,
+    QUEUE_VIEW,
 )
 # The token events the service derives every token's role, expiry and revocation from.
 TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)
