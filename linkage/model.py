@@ -84,6 +84,8 @@ class LinkageResult:
     rule_version: str
     model_json: dict = field(repr=False)
     n_scored_pairs: int = 0
+    # The governance settings the run used (saved with the model for searches).
+    rules: LinkageRules | None = None
 
 
 # Starting m (or u) for levels the training pairs may never show (a date of

@@ -56,6 +56,7 @@ def link_records(records: pd.DataFrame, rules: LinkageRules, db_api=None) -> Lin
         rule_version=rule_version(rules),
         model_json=model_json,
         n_scored_pairs=len(pairs),
+        rules=rules,
     )
 
 

@@ -33,6 +33,7 @@ class DemoResult:
     curl: str = ""
     repeat: str = ""
     queue: str = ""
+    named_adult: str = ""
 
 
 def held_out_referrals(db: str | Path, n: int = 5, max_children: int = 3) -> list[dict]:
@@ -322,6 +323,9 @@ def demo_scoring(
         body = next(b for b in bodies if b["referral_id"] == featured["referral_id"])
         repeat = demo_repeat_referral(base_url, headers, body)
         queue = demo_queue(base_url, token)
+        from serving.demo_named import demo_named_adult
+
+        named_adult = demo_named_adult(base_url, headers, db, body)
     return DemoResult(
         base_url=base_url,
         summary=[
@@ -337,4 +341,5 @@ def demo_scoring(
         curl=curl_example("http://127.0.0.1:8000", body),
         repeat=repeat,
         queue=queue,
+        named_adult=named_adult,
     )

@@ -26,7 +26,7 @@ DEMO_OVERRIDE_REASON = (
 )
 
 
-def _step(n: int, title: str) -> None:
+def _step(n: int | str, title: str) -> None:
     console.print(Rule(f"[bold]Step {n}: {title}"))
 
 
@@ -88,7 +88,9 @@ def demo(
         burn_in_years=3,
         start="2015-04-01",
         validate=True,
+        agency_identities=True,
     )
+    _link_identities(db, random_state)
 
     _step(2, "point-in-time features for every referral")
     features_command(
@@ -113,6 +115,24 @@ def demo(
     _step(7, "the screener's page")
     flagged = [r["referral_id"] for r in shown.summary if r["review_recommended"]]
     _page(db, tracking_uri, port, keep_serving, flagged)
+
+
+def _link_identities(db: Path, random_state: int) -> None:
+    """Link the agency records into persons (issue #20), printing the figures by group.
+
+    Guarded: issue #20b adds the same step; whichever lands keeps one.
+    """
+    from mast.commands.link import link
+
+    _step("1b", "link every agency's records of people (Splink)")
+    link(
+        db=db,
+        threshold=0.9,
+        review_floor=0.2,
+        random_state=random_state,
+        evaluate=True,
+        mlflow=False,
+    )
 
 
 def _train(db: Path, tracking_uri: str, random_state: int):
@@ -223,6 +243,9 @@ def _score(db: Path, tracking_uri: str):
     console.print(shown.repeat, soft_wrap=True, markup=False, highlight=False)
     console.print()
     console.print(shown.queue, soft_wrap=True, markup=False, highlight=False)
+    if shown.named_adult:
+        console.print()
+        console.print(shown.named_adult, soft_wrap=True, markup=False, highlight=False)
     return shown
 
 

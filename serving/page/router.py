@@ -38,6 +38,7 @@ from serving.page.forms import (
     referral_query,
     rule_message,
 )
+from serving.page.named_adults import named_adult_params
 from serving.page.options import decision_options, malicious_agreed, statutory_allowed
 from serving.reasons import plain, plain_text, who_referred
 from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
@@ -83,6 +84,8 @@ def uk_date(moment: Any) -> str:
 
 _templates.filters["uk_time"] = uk_time
 _templates.filters["uk_date"] = uk_date
+_templates.globals["named_adult_relationships"] = v.NAMED_ADULT_RELATIONSHIPS
+_templates.globals["named_adult_params"] = named_adult_params
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
 _templates.filters["plain_text"] = plain_text
