@@ -37,9 +37,15 @@ def default_url() -> str:
 
 
 def _append_as(conn, principal: Principal, kind: str, payload: dict[str, Any], **ids) -> Entry:
-    """Append an entry in ``principal``'s name: every write records who made it, in what role."""
+    """Append an entry in ``principal``'s name: every write records who made it, in what role
+    (and, when their token names one, in what team: :func:`records.tokens.team_payload`)."""
     return trail.append(
-        conn, kind=kind, actor=principal.name, role=principal.role, payload=payload, **ids
+        conn,
+        kind=kind,
+        actor=principal.name,
+        role=principal.role,
+        payload=tokens.team_payload(principal, payload),
+        **ids,
     )
 
 
@@ -153,12 +159,18 @@ class RecordsStore(PartnerRecords):
 
     # tokens
     def create_token(
-        self, name: str, role: str, created_by: str = "cli", *, days: float | None = None
+        self,
+        name: str,
+        role: str,
+        created_by: str = "cli",
+        *,
+        days: float | None = None,
+        team: str | None = None,
     ) -> tuple[str, Principal]:
-        """Mint a token valid for ``days`` (default ``MAST_TOKEN_DAYS``)."""
+        """Mint a token valid for ``days`` (default ``MAST_TOKEN_DAYS``), in ``team`` if given."""
         lifetime = None if days is None else timedelta(days=days)
         return tokens.create_token(
-            self.db, name, role, created_by, key=self.anchor.key, lifetime=lifetime
+            self.db, name, role, created_by, key=self.anchor.key, lifetime=lifetime, team=team
         )
 
     def create_session(self, principal: Principal) -> str:
@@ -236,7 +248,7 @@ class RecordsStore(PartnerRecords):
             kind=kind,
             actor=principal.name,
             role=principal.role,
-            payload=detail or {},
+            payload=tokens.team_payload(principal, detail or {}),
             referral_id=referral_id,
             person_id=person_id,
         )
@@ -473,7 +485,7 @@ class RecordsStore(PartnerRecords):
                         kind=kinds.REFERRAL,
                         actor=principal.name,
                         role=principal.role,
-                        payload=payload,
+                        payload=tokens.team_payload(principal, payload),
                         referral_id=referral_id,
                     )
                 )
@@ -483,7 +495,7 @@ class RecordsStore(PartnerRecords):
                         kind=kinds.SCORE_VIEW,
                         actor=principal.name,
                         role=principal.role,
-                        payload=view["payload"],
+                        payload=tokens.team_payload(principal, view["payload"]),
                         referral_id=referral_id,
                         person_id=view.get("person_id"),
                     )
