@@ -151,9 +151,12 @@ def test_a_record_recorded_at_or_after_as_of_never_changes_linked_features(
     ids["agency_event_records"] = pd.concat(
         [
             ids["agency_event_records"],
-            pd.DataFrame([{k: event[k] for k in ("event_id", "agency")} | {
-                "agency_record_id": target["agency_record_id"]
-            }]),
+            pd.DataFrame(
+                [
+                    {k: event[k] for k in ("event_id", "agency")}
+                    | {"agency_record_id": target["agency_record_id"]}
+                ]
+            ),
         ]
     )
     linked = linked_tables(tables, result.links, ids["person_records"], ids["agency_event_records"])
@@ -189,7 +192,9 @@ def test_write_linked_store_round_trip(tmp_path):
             linked.tables["agency_events"]
         )
         assert get_meta(stored, "persons").startswith("linked: run ")
-        schemas = {r[0] for r in stored.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+        schemas = {
+            r[0] for r in stored.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
+        }
         assert "truth" not in schemas
         keys = stored.execute("SELECT DISTINCT person_id FROM referral_children").df()
         assert keys["person_id"].str.startswith("LP").all()
