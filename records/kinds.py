@@ -17,6 +17,9 @@ REVIEW = "strategy_discussion_review"
 # One version of a referral's content, as MAST first received it or as amended
 # (records/register.py): the referral register lives in the trail.
 REFERRAL = "referral"
+# A screener or manager confirms or rejects a possible match between two
+# agency records (issue 20); the next ``mast link`` reads it as a label.
+POSSIBLE_MATCH_REVIEW = "possible_match_review"
 
 KINDS = (
     DECISION,
@@ -32,6 +35,7 @@ KINDS = (
     ACCESS_REFUSED,
     REVIEW,
     REFERRAL,
+    POSSIBLE_MATCH_REVIEW,
 )
 # The token events the service derives every token's role, expiry and revocation from.
 TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)

@@ -26,6 +26,8 @@ AMEND_REFERRAL = "amend_referral"
 READ_AUDIT = "read_audit"
 SET_CONFIG = "set_config"
 USE_PAGE = "use_page"
+VIEW_POSSIBLE_MATCHES = "view_possible_matches"
+REVIEW_POSSIBLE_MATCH = "review_possible_match"
 
 # The only action open to anonymous requests.
 PUBLIC_ACTIONS = frozenset({HEALTH})
@@ -50,6 +52,10 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     AMEND_REFERRAL: frozenset({SCREENER, MANAGER}),
     READ_AUDIT: frozenset({GOVERNANCE}),
     SET_CONFIG: frozenset({GOVERNANCE}),
+    # Possible matches show two people's identifying details: the people who
+    # screen referrals judge them (issue 20), and their verdict is audited.
+    VIEW_POSSIBLE_MATCHES: frozenset({SCREENER, MANAGER}),
+    REVIEW_POSSIBLE_MATCH: frozenset({SCREENER, MANAGER}),
 }
 
 # Every endpoint of the service (records' own and the scoring service's from
@@ -66,6 +72,8 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/referrals/{referral_id}/overrides", RECORD_OVERRIDE),
     ("POST", "/v1/referrals/{referral_id}/amendments", AMEND_REFERRAL),
     ("GET", "/v1/audit", READ_AUDIT),
+    ("GET", "/v1/possible-matches", VIEW_POSSIBLE_MATCHES),
+    ("POST", "/v1/possible-matches/reviews", REVIEW_POSSIBLE_MATCH),
 )
 
 # The endpoints served by records' own router (records.api.make_router).

@@ -193,6 +193,9 @@ def create_app(
     register = ReferralRegister(guard, engine)
     guard.register = app.state.register = register
     _mount_page(app)
+    from serving.matches import make_matches_router  # issue 20: possible matches
+
+    app.include_router(make_matches_router())
     limits.install(app, records_store)  # body limit, access log, no-store, refusals
 
     @app.exception_handler(ServingError)
@@ -375,6 +378,9 @@ def _mount_page(app: FastAPI) -> None:
     from serving.page import make_page_router
 
     app.include_router(make_page_router())
+    from serving.page.matches import make_matches_page_router  # issue 20: possible matches
+
+    app.include_router(make_matches_page_router())
 
 
 def _referral_id_path():
