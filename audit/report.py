@@ -73,6 +73,7 @@ SECTIONS = (
     "mitigation",
     "shap",
     "gate",
+    "linkage",
     "limitations",
     "glossary",
     "signoff",
@@ -460,6 +461,7 @@ def render_report(
         "calibration": bool(calibration),
         "mitigation": bool(mitigation),
         "shap": bool(shap_rows),
+        "linkage": bool(metadata.get("linkage")),
     }
     num = {}
     for key in SECTIONS:
@@ -510,6 +512,7 @@ def render_report(
         min_group_size=audit_result.meta.get("min_group_size"),
         has_score=has_score,
         has_prob=has_prob,
+        linkage=metadata.get("linkage"),
     )
 
 

@@ -26,7 +26,7 @@ DEMO_OVERRIDE_REASON = (
 )
 
 
-def _step(n: int, title: str) -> None:
+def _step(n: int | str, title: str) -> None:
     console.print(Rule(f"[bold]Step {n}: {title}"))
 
 
@@ -88,7 +88,11 @@ def demo(
         burn_in_years=3,
         start="2015-04-01",
         validate=True,
+        agency_identities=True,
     )
+
+    _step("1b", "link each agency's records of people into persons (no shared identifier)")
+    _link(db, random_state)
 
     _step(2, "point-in-time features for every referral")
     features_command(
@@ -113,6 +117,26 @@ def demo(
     _step(7, "the screener's page")
     flagged = [r["referral_id"] for r in shown.summary if r["review_recommended"]]
     _page(db, tracking_uri, port, keep_serving, flagged)
+
+
+def _link(db: Path, random_state: int) -> None:
+    """``mast link`` on the simulated agency records: persons, possible matches, figures by group."""
+    import time
+
+    from mast.commands.link import link
+
+    started = time.perf_counter()
+    link(
+        db=db,
+        threshold=0.9,
+        review_floor=0.2,
+        random_state=random_state,
+        evaluate=True,
+        mlflow=True,
+        labels=True,
+        linked_store=None,
+    )
+    console.print(f"Linked in {time.perf_counter() - started:.0f} s.")
 
 
 def _train(db: Path, tracking_uri: str, random_state: int):

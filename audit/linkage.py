@@ -1,0 +1,151 @@
+"""Linkage quality and what linkage costs each group, for the board's report.
+
+Two things a board must see once MAST links people without a shared
+identifier (issue 20):
+
+- how well the linkage did against the simulator's truth, overall and by
+  ethnicity, sex and age band, with intervals (:func:`linkage_section`);
+- what linkage error does to the model's figures for each group: the same
+  model scored on features built from *linked* persons and from *true*
+  persons, side by side (:func:`linkage_cost`).  A group whose records link
+  worse loses history, so its children may be flagged less often.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit import plain
+
+GROUP_WORDS = {"overall": "Everyone", "ethnicity": "Ethnicity", "sex": "Sex", "age_band": "Age"}
+
+
+def _pct(x: float | None) -> str:
+    return "no pairs" if x is None or x != x else f"{x:.1%}"
+
+
+def _interval(x: float, low: float, high: float) -> str:
+    if x != x:
+        return "no pairs"
+    return f"{x:.1%} ({low:.1%} to {high:.1%})"
+
+
+def linkage_section(
+    table: pd.DataFrame, metrics: dict[str, float], cost: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """The report's linkage section as plain rows (``metadata["linkage"]``).
+
+    Parameters
+    ----------
+    table, metrics
+        :func:`linkage.evaluate.evaluate_links` output.
+    cost
+        :func:`linkage_cost` output, or ``None``.
+    """
+    ours = table[table["method"] == "splink"]
+    rows = []
+    for r in ours.itertuples(index=False):
+        group = GROUP_WORDS[r.grouping]
+        if r.grouping != "overall":
+            group += f": {r.group}"
+        rows.append(
+            {
+                "group": group,
+                "records": f"{int(r.records):,}",
+                "precision": _interval(r.precision, r.precision_low, r.precision_high),
+                "recall": _interval(r.recall, r.recall_low, r.recall_high),
+                "f1": _pct(r.f1),
+            }
+        )
+    worst = ours[ours["grouping"] != "overall"].sort_values("recall").head(1)
+    summary = (
+        f"MAST joined {metrics['pairwise_recall']:.1%} of the pairs of records that truly belong "
+        f"to one person, and {metrics['pairwise_precision']:.1%} of the pairs it joined were "
+        f"right. {metrics['cluster_recall']:.1%} of people had all their records brought "
+        "together exactly."
+    )
+    if len(worst):
+        w = worst.iloc[0]
+        summary += (
+            f" The group whose records were joined least often was {w['group']} "
+            f"({GROUP_WORDS[w['grouping']].lower()}): {w['recall']:.1%}, "
+            f"{metrics['largest_recall_gap'] * 100:.1f} points below everyone."
+        )
+    out: dict[str, Any] = {"summary": summary, "rows": rows}
+    if cost is not None:
+        out["cost"] = cost.to_dict("records")
+    return out
+
+
+def linkage_cost(
+    score: Callable[[pd.DataFrame], np.ndarray],
+    features_true: pd.DataFrame,
+    features_linked: pd.DataFrame,
+    person_key: pd.Series,
+    y_true: pd.Series,
+    groups: pd.DataFrame,
+    threshold: float,
+) -> pd.DataFrame:
+    """The model's group figures on true persons and on linked persons, side by side.
+
+    Parameters
+    ----------
+    score
+        The model: feature rows -> scores.
+    features_true, features_linked
+        Feature tables (``referral_id``, ``person_id``, features) built from
+        the store keyed by true persons and by linked persons.
+    person_key
+        True ``person_id`` -> linked person (:class:`store.linked.LinkedStore`).
+    y_true
+        Outcome of each row of ``features_true`` (1 = harm), by position.
+    groups
+        Protected characteristics of each row of ``features_true``, by position.
+    threshold
+        Score at or above which a referral is flagged.
+
+    Returns
+    -------
+    DataFrame
+        Per group: children, flag rate and recall (share of harmed children
+        flagged) on true and on linked persons, and the change in points.
+    """
+    true_flag = np.asarray(score(features_true)) >= threshold
+    linked_flag_of = pd.Series(
+        np.asarray(score(features_linked)) >= threshold,
+        index=pd.MultiIndex.from_frame(features_linked[["referral_id", "person_id"]]),
+    )
+    # Each true child is scored as the linked person it became (two children
+    # wrongly merged share one linked score).
+    keys = pd.MultiIndex.from_arrays(
+        [features_true["referral_id"], features_true["person_id"].map(person_key)]
+    )
+    linked_flag = linked_flag_of.reindex(keys).fillna(False).to_numpy(dtype=bool)
+    y = np.asarray(y_true, dtype=bool)
+    rows = []
+    frame = groups.reset_index(drop=True)
+    parts = [("overall", "Everyone", np.ones(len(y), dtype=bool))]
+    for col in frame.columns:
+        for g in sorted(frame[col].dropna().unique()):
+            parts.append((col, str(g), (frame[col] == g).to_numpy()))
+    for attr, group, mask in parts:
+        harmed = mask & y
+        row = {
+            "attribute": "Everyone"
+            if attr == "overall"
+            else plain.attribute_label(attr).capitalize(),
+            "group": group,
+            "children": int(mask.sum()),
+            "flag_rate_true": float(true_flag[mask].mean()) if mask.any() else float("nan"),
+            "flag_rate_linked": float(linked_flag[mask].mean()) if mask.any() else float("nan"),
+            "recall_true": float(true_flag[harmed].mean()) if harmed.any() else float("nan"),
+            "recall_linked": float(linked_flag[harmed].mean()) if harmed.any() else float("nan"),
+        }
+        row["recall_change_points"] = (row["recall_linked"] - row["recall_true"]) * 100
+        row["flag_rate_change_points"] = (row["flag_rate_linked"] - row["flag_rate_true"]) * 100
+        rows.append(row)
+    return pd.DataFrame(rows)

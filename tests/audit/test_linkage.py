@@ -1,0 +1,91 @@
+"""The board report's linkage section, and what linkage costs each group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit import evaluate_gate, write_governance_report
+from audit.linkage import linkage_cost, linkage_section
+from features import build_features
+from linkage.evaluate import evaluate_links
+from tests.features.world import store_of
+from tests.store.test_linked import _linked, _relink
+
+
+def _score(frame: pd.DataFrame) -> np.ndarray:
+    """A stand-in model: history counts (the cost is a property of the features it sees)."""
+    return (
+        frame["child_prior_referrals_ever"].fillna(0)
+        + frame["adults_da_perpetrator_ever_sum"].fillna(0)
+    ).to_numpy()
+
+
+def _cost(links):
+    world, identities, _ = _linked()
+    linked = _relink(world.tables, identities, links)
+    true = build_features(store_of(world.tables)).to_frame()
+    on_links = build_features(store_of(linked.tables)).to_frame()
+    harmed = set(world.truth["person_id"])
+    people = world.tables["people"].set_index("person_id")
+    groups = people.loc[true["person_id"], ["ethnicity", "sex"]].reset_index(drop=True)
+    y = true["person_id"].isin(harmed)
+    return linkage_cost(_score, true, on_links, linked.person_key, y, groups, threshold=1.0)
+
+
+def test_perfect_links_cost_nothing():
+    _, identities, _ = _linked()
+    truth = identities.truth.assign(person_key="T" + identities.truth["person_id"])
+    cost = _cost(truth)
+    assert (cost["flag_rate_true"] == cost["flag_rate_linked"]).all()
+    assert (cost["recall_change_points"].fillna(0) == 0).all()
+    assert cost.iloc[0]["group"] == "Everyone" and cost.iloc[0]["children"] > 50
+    assert 0 < cost.iloc[0]["flag_rate_true"] < 1
+
+
+def test_splink_links_are_scored_as_the_linked_person():
+    _, _, result = _linked()
+    cost = _cost(result.links)
+    assert set(cost["attribute"]) >= {"Everyone", "Ethnicity", "Sex"}
+    for col in ("flag_rate_true", "flag_rate_linked"):
+        assert cost[col].between(0, 1).all()
+    # Linkage loses or mixes some history: the figures are computed, not copied.
+    assert np.isfinite(cost["flag_rate_change_points"]).all()
+
+
+@pytest.fixture(scope="module")
+def section():
+    world, identities, result = _linked()
+    truth = identities.truth.merge(world.tables["people"], on="person_id")
+    truth["unique_id"] = truth["agency"] + ":" + truth["agency_record_id"]
+    truth["age_band"] = "0-4"
+    from linkage import prepare_records
+
+    records = prepare_records(identities.tables["agency_records"])
+    table, metrics = evaluate_links(
+        result.links, records, truth[["unique_id", "person_id", "ethnicity", "sex", "age_band"]]
+    )
+    return linkage_section(table, metrics, _cost(result.links)), metrics
+
+
+def test_the_report_shows_linkage_in_plain_english(tmp_path, audit_result, section):
+    linkage, metrics = section
+    html = write_governance_report(
+        tmp_path,
+        audit_result,
+        evaluate_gate(audit_result),
+        metadata={"linkage": linkage},
+        pdf=False,
+    )["html"].read_text()
+    assert "Linking people across agencies" in html
+    html = html[html.index('id="linkage"') : html.index('id="limitations"')]
+    assert f"{metrics['pairwise_recall']:.1%} of the pairs of records" in html
+    assert "What linkage costs each group" in html
+    assert "Ethnicity: " in html and "Everyone" in html
+    for code in ("splink", "pairwise_", "person_key", "age_band"):
+        assert code not in html
+    plain = write_governance_report(
+        tmp_path / "none", audit_result, evaluate_gate(audit_result), pdf=False
+    )["html"].read_text()
+    assert "Linking people across agencies" not in plain
