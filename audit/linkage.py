@@ -149,3 +149,95 @@ def linkage_cost(
         row["flag_rate_change_points"] = (row["flag_rate_linked"] - row["flag_rate_true"]) * 100
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def has_linkage(con) -> bool:
+    """Whether the store holds a linkage run, the records it links and the simulator's answer."""
+    found = {
+        tuple(r)
+        for r in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    }
+    needed = {
+        ("main", "person_links"),
+        ("main", "person_records"),
+        ("main", "agency_event_records"),
+        ("truth", "agency_record_people"),
+    }
+    return needed <= found and con.execute("SELECT count(*) FROM person_links").fetchone()[0] > 0
+
+
+def report_linkage(con, scorer, predictions: pd.DataFrame) -> dict[str, Any]:
+    """``metadata["linkage"]`` for the board's report, or ``{}`` when the store has no links.
+
+    Linkage quality by group against the simulator's truth, and the model's
+    group figures on the test referrals with features built from true
+    persons and from linked persons (:func:`linkage_cost`).
+
+    Parameters
+    ----------
+    con
+        The store the model was trained on (read only).
+    scorer
+        The fitted model (:class:`models.estimators.Scorer`, with its policy).
+    predictions
+        The test rows: ``referral_id``, ``person_id``, ``y_true`` (and
+        ``y_harm`` when the simulator's harm is known).
+    """
+    if not has_linkage(con):
+        return {}
+    import duckdb
+
+    from features import build_features
+    from linkage.evaluate import evaluate_links, truth_of_records
+    from linkage.prepare import read_records
+    from store import create_schema, write_tables
+    from store.linked import read_linked
+
+    records = read_records(con)
+    links = con.execute(
+        "SELECT agency || ':' || agency_record_id AS unique_id, person_key FROM person_links"
+    ).df()
+    table, metrics = evaluate_links(links, records, truth_of_records(con))
+    rows = predictions[["referral_id", "person_id"]].drop_duplicates()
+    refs = con.execute("SELECT * FROM referrals").df()
+    refs = refs[refs["referral_id"].isin(rows["referral_id"])]
+    true = build_features(con, refs, rows).to_frame()
+    linked = read_linked(con)
+    linked_con = duckdb.connect()
+    try:
+        create_schema(linked_con)
+        write_tables(linked_con, linked.tables)
+        rc = linked.tables["referral_children"]
+        on_links = build_features(
+            linked_con, refs, rc[rc["referral_id"].isin(refs["referral_id"])]
+        ).to_frame()
+    finally:
+        linked_con.close()
+    outcome = (
+        "y_harm"
+        if predictions.get("y_harm") is not None and predictions["y_harm"].notna().all()
+        else "y_true"
+    )
+    judged = true[["referral_id", "person_id"]].merge(
+        predictions[["referral_id", "person_id", outcome]],
+        on=["referral_id", "person_id"],
+        how="left",
+    )
+    groups = true[[c for c in ("ethnicity", "sex", "age_band") if c in true.columns]]
+
+    def flag(frame: pd.DataFrame) -> np.ndarray:
+        out = scorer.predict_referrals(frame, frame["referral_id"].to_numpy())
+        return out["referral_flag"].to_numpy()
+
+    cost = linkage_cost(
+        flag,
+        true,
+        on_links,
+        linked.person_key,
+        judged[outcome].fillna(0).astype(bool),
+        groups,
+        threshold=1,
+    )
+    return {"linkage": linkage_section(table, metrics, cost)}

@@ -597,7 +597,8 @@ def train(
                     predictions,
                     Path(tmp) / "audit",
                     seed,
-                    metadata=_card_metadata(
+                    metadata=_linkage_metadata(con, lgb_scorer, predictions)
+                    | _card_metadata(
                         MODEL_NAME,
                         version,
                         run_id,
@@ -652,6 +653,17 @@ def train(
     finally:
         if own_con:
             con.close()
+
+
+def _linkage_metadata(con, scorer, predictions) -> dict:
+    """The board report's linkage section when the store holds links (issue 20); never sinks a run."""
+    from audit.linkage import report_linkage
+
+    try:
+        return report_linkage(con, scorer, predictions)
+    except Exception as err:  # the report is worth having but must not sink a run
+        logging.getLogger(__name__).warning("linkage section left out of the report: %s", err)
+        return {}
 
 
 def _tuning_tags(tuned) -> dict[str, str]:

@@ -89,3 +89,85 @@ def test_the_report_shows_linkage_in_plain_english(tmp_path, audit_result, secti
         tmp_path / "none", audit_result, evaluate_gate(audit_result), pdf=False
     )["html"].read_text()
     assert "Linking people across agencies" not in plain
+
+
+class _RuleScorer:
+    """A stand-in fitted model with the scorer's interface (a referral flag per row)."""
+
+    def predict_referrals(self, frame, referral_id):
+        flag = (_score(frame) >= 1).astype(int)
+        by_referral = pd.Series(flag).groupby(np.asarray(referral_id)).transform("max")
+        return pd.DataFrame({"referral_flag": by_referral.to_numpy()})
+
+
+def _store_with_links(tmp_path, links=None):
+    from linkage import write_links
+    from store import connect, create_schema, write_tables
+    from store.identities import write_identity_tables
+
+    world, identities, result = _linked()
+    con = connect(tmp_path / "mast.duckdb")
+    create_schema(con)
+    write_tables(
+        con,
+        world.tables,
+        truth=world.truth,
+        also=lambda c: write_identity_tables(c, identities.tables, identities.truth),
+    )
+    if links is not None:
+        result = type(result)(**{**result.__dict__, "links": links})
+    write_links(con, result)
+    return con, world
+
+
+def _predictions(world):
+    rc = world.tables["referral_children"]
+    harmed = set(world.truth["person_id"])
+    return rc.assign(y_true=rc["person_id"].isin(harmed).astype(int))
+
+
+def test_report_linkage_from_a_linked_store(tmp_path):
+    from audit.linkage import report_linkage
+
+    con, world = _store_with_links(tmp_path)
+    try:
+        section = report_linkage(con, _RuleScorer(), _predictions(world))["linkage"]
+    finally:
+        con.close()
+    assert section["rows"][0]["group"] == "Everyone"
+    assert {r["attribute"] for r in section["cost"]} >= {"Everyone", "Ethnicity", "Sex", "Age"}
+    assert section["cost"][0]["children"] == len(world.tables["referral_children"])
+
+
+def test_report_linkage_with_perfect_links_costs_nothing(tmp_path):
+    from audit.linkage import report_linkage
+
+    _, identities, _ = _linked()
+    truth = identities.truth
+    perfect = pd.DataFrame(
+        {
+            "agency": truth["agency"],
+            "agency_record_id": truth["agency_record_id"],
+            "unique_id": truth["agency"] + ":" + truth["agency_record_id"],
+            "person_key": "T" + truth["person_id"],
+            "match_probability": 1.0,
+        }
+    )
+    con, world = _store_with_links(tmp_path, perfect)
+    try:
+        section = report_linkage(con, _RuleScorer(), _predictions(world))["linkage"]
+    finally:
+        con.close()
+    assert section["rows"][0]["recall"].startswith("100.0%")
+    for row in section["cost"]:
+        assert row["flag_rate_true"] == row["flag_rate_linked"]
+
+
+def test_no_links_no_section(tmp_path):
+    from audit.linkage import report_linkage
+    from store import connect, create_schema
+
+    con = connect(tmp_path / "empty.duckdb")
+    create_schema(con)
+    assert report_linkage(con, _RuleScorer(), pd.DataFrame()) == {}
+    con.close()
