@@ -11,7 +11,7 @@ from audit.linkage import linkage_cost, linkage_section
 from features import build_features
 from linkage.evaluate import evaluate_links
 from tests.features.world import store_of
-from tests.store.test_linked import _linked, _relink
+from tests.store.test_linked import _linked, _relink, simulated_store
 
 
 def _score(frame: pd.DataFrame) -> np.ndarray:
@@ -102,18 +102,9 @@ class _RuleScorer:
 
 def _store_with_links(tmp_path, links=None):
     from linkage import write_links
-    from store import connect, create_schema, write_tables
-    from store.identities import write_identity_tables
 
-    world, identities, result = _linked()
-    con = connect(tmp_path / "mast.duckdb")
-    create_schema(con)
-    write_tables(
-        con,
-        world.tables,
-        truth=world.truth,
-        also=lambda c: write_identity_tables(c, identities.tables, identities.truth),
-    )
+    world, _, result = _linked()
+    con = simulated_store(tmp_path / "mast.duckdb", with_truth=True)
     if links is not None:
         result = type(result)(**{**result.__dict__, "links": links})
     write_links(con, result)

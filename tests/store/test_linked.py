@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import cache
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +22,7 @@ from store.identities import validate_identity_tables, write_identity_tables
 from store.linked import linked_tables, read_linked, write_linked_store
 from synthetic import SimulationConfig, simulate
 from synthetic.identities import simulate_agency_identities
-from tests.features.reference import reference_features
+from tests.features.reference import assert_features_equal, reference_features
 from tests.features.world import store_of
 
 CONFIG = SimulationConfig(n_children=800, years=2, burn_in_years=1, random_state=5)
@@ -41,17 +40,6 @@ def _linked():
 def _relink(tables, identities, links):
     ids = identities.tables
     return linked_tables(tables, links, ids["person_records"], ids["agency_event_records"])
-
-
-def _assert_features_equal(table: pd.DataFrame, expected: pd.DataFrame) -> None:
-    assert list(table["referral_id"]) == list(expected["referral_id"])
-    assert list(table["person_id"]) == list(expected["person_id"])
-    for col in expected.columns.drop(["referral_id", "person_id"]):
-        got, want = table[col].to_numpy(), expected[col].to_numpy()
-        if got.dtype.kind == "f" or want.dtype.kind == "f":
-            np.testing.assert_array_equal(got.astype(float), want.astype(float), err_msg=col)
-        else:
-            assert list(got) == list(want), col
 
 
 def test_person_records_are_valid_and_name_every_person():
@@ -97,7 +85,7 @@ def test_sql_matches_brute_force_reference_on_linked_persons():
     table = build_features(store_of(tables)).to_frame()
     expected = reference_features(tables)
     assert len(table) == len(expected) == len(tables["referral_children"]) > 50
-    _assert_features_equal(table, expected)
+    assert_features_equal(table, expected)
     # Not a trivially empty world: the reference sees history on linked persons.
     assert (expected["child_prior_referrals_ever"].fillna(0) > 0).any()
     assert (expected["adults_da_perpetrator_ever_sum"].fillna(0) > 0).any()
@@ -169,17 +157,25 @@ def test_a_record_recorded_at_or_after_as_of_never_changes_linked_features(
     pd.testing.assert_frame_equal(got, want)
 
 
-def test_write_linked_store_round_trip(tmp_path):
-    world, identities, result = _linked()
-    from linkage import write_links
-
-    con = connect(tmp_path / "mast.duckdb")
+def simulated_store(path, with_truth: bool = False):
+    """The small world written to a store at ``path`` with its agency identities (no links yet)."""
+    world, identities, _ = _linked()
+    con = connect(path)
     create_schema(con)
     write_tables(
         con,
         world.tables,
+        truth=world.truth if with_truth else None,
         also=lambda c: write_identity_tables(c, identities.tables, identities.truth),
     )
+    return con
+
+
+def test_write_linked_store_round_trip(tmp_path):
+    from linkage import write_links
+
+    _, _, result = _linked()
+    con = simulated_store(tmp_path / "mast.duckdb")
     with pytest.raises(LookupError, match="mast link"):
         read_linked(con)
     write_links(con, result)
