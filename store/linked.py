@@ -43,10 +43,13 @@ class LinkedStore:
     Attributes
     ----------
     tables
-        Every contract table; person ids are ``person_links.person_key``.
+        Every contract table keyed by linked person: a linked person holding
+        one of the local authority's own records (``person_records``) is
+        named by that record's ``person_id`` (the smallest, if linkage joined
+        several); any other by its ``person_links.person_key``.
     person_key
-        The extract's ``person_id`` -> its linked person (for evaluation
-        against the extract's own ids; features never read it).
+        The extract's ``person_id`` -> its linked person's id (for
+        evaluation; features never read it).
     merged_people
         ``people`` rows folded into another person's (two of the local
         authority's people linked as one; the first by ``person_id`` stands).
@@ -87,7 +90,15 @@ def linked_tables(
         are from another run than the records).
     """
     key_of = person_links.set_index(["agency", "agency_record_id"])["person_key"]
-    person_key = _lookup(person_records, key_of, "person_id", "person_records")
+    link_of_person = _lookup(person_records, key_of, "person_id", "person_records")
+    # A linked person holding one of the local authority's own records keeps
+    # that record's id (the smallest, when linkage joined several), so the
+    # API and the page name children as the local authority does; a linked
+    # person holding none keeps MAST's key.
+    name_of = (
+        pd.Series(link_of_person.index, index=link_of_person.to_numpy()).groupby(level=0).min()
+    )
+    person_key = link_of_person.map(name_of)
     unknown = ~tables["people"]["person_id"].isin(person_key.index)
     if unknown.any():
         first = tables["people"]["person_id"][unknown].iloc[0]
@@ -95,7 +106,8 @@ def linked_tables(
             f"person_records names no agency record for person {first!r} "
             f"({int(unknown.sum())} people in all): cannot key them by linked person."
         )
-    event_key = _lookup(event_records, key_of, "event_id", "agency_event_records")
+    event_link = _lookup(event_records, key_of, "event_id", "agency_event_records")
+    event_key = event_link.map(name_of).fillna(event_link)
     out = dict(tables)
     people = tables["people"].assign(person_id=tables["people"]["person_id"].map(person_key))
     people = people.sort_values("person_id", kind="stable")

@@ -58,9 +58,13 @@ def test_perfect_links_give_back_the_same_features():
     truth = identities.truth.assign(person_key="T" + identities.truth["person_id"])
     linked = _relink(world.tables, identities, truth)
     assert linked.merged_people == 0 and linked.unreached_events == 0
+    # Every linked person keeps the local authority's own id: the same store exactly.
+    for name, table in world.tables.items():
+        pd.testing.assert_frame_equal(
+            linked.tables[name].reset_index(drop=True), table.reset_index(drop=True), obj=name
+        )
     before = build_features(store_of(world.tables)).to_frame()
     after = build_features(store_of(linked.tables)).to_frame()
-    after["person_id"] = after["person_id"].str[1:]
     pd.testing.assert_frame_equal(after, before)
 
 
@@ -70,10 +74,19 @@ def test_splink_links_rekey_events_by_their_agency_record():
     events = linked.tables["agency_events"].set_index("event_id")["person_id"]
     key = result.links.set_index(["agency", "agency_record_id"])["person_key"]
     ev = identities.tables["agency_event_records"].set_index("event_id").loc[events.index]
-    want = key.reindex(pd.MultiIndex.from_frame(ev[["agency", "agency_record_id"]]))
-    assert (events.to_numpy() == want.to_numpy()).all()
-    # Linkage is not perfect on this world: some people's records really move.
-    assert not set(events).issubset(set("T" + world.tables["people"]["person_id"]))
+    link = key.reindex(pd.MultiIndex.from_frame(ev[["agency", "agency_record_id"]])).to_numpy()
+    # An event's person is its record's linked person, named as the local
+    # authority names the person whose own record is in that linked person.
+    anchors = identities.tables["person_records"]
+    anchor_link = key.reindex(pd.MultiIndex.from_frame(anchors[["agency", "agency_record_id"]]))
+    name = pd.Series(anchors["person_id"].to_numpy(), index=anchor_link.to_numpy())
+    name = name.groupby(level=0).min()
+    want = pd.Series(link).map(name).fillna(pd.Series(link)).to_numpy()
+    assert (events.to_numpy() == want).all()
+    # Linkage is not perfect on this world: some events' person really changes.
+    truth = identities.truth.set_index(["agency", "agency_record_id"])["person_id"]
+    true_person = truth.reindex(pd.MultiIndex.from_frame(ev[["agency", "agency_record_id"]]))
+    assert (events.to_numpy() != true_person.to_numpy()).any()
     assert set(linked.tables["referral_children"]["person_id"]) <= set(
         linked.tables["people"]["person_id"]
     )
@@ -192,8 +205,12 @@ def test_write_linked_store_round_trip(tmp_path):
             r[0] for r in stored.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
         }
         assert "truth" not in schemas
-        keys = stored.execute("SELECT DISTINCT person_id FROM referral_children").df()
-        assert keys["person_id"].str.startswith("LP").all()
+        # Children keep the local authority's own ids (the API and the page name them so).
+        keys = set(
+            stored.execute("SELECT DISTINCT person_id FROM referral_children").df()["person_id"]
+        )
+        assert keys <= set(linked.person_key)
+        assert keys == set(linked.tables["referral_children"]["person_id"])
     finally:
         stored.close()
     assert not (tmp_path / "linked.duckdb.partial").exists()
