@@ -80,7 +80,11 @@ class MatchSource:
     def __init__(self, db: Path | str) -> None:
         self.db = Path(db)
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, limit: int | None = None, pair: tuple[str, str] | None = None) -> pd.DataFrame:
+        """Possible matches with both records' details, most probable first.
+
+        ``pair`` (two ``agency:agency_record_id`` ids, either order) selects one pair.
+        """
         from serving.live import reading
 
         if not self.db.exists():
@@ -97,14 +101,26 @@ class MatchSource:
             cols = ", ".join(
                 f"{side}.{c} AS {c}_{s}" for s, side in (("l", "a"), ("r", "b")) for c in _COLUMNS
             )
+            where, params = "", []
+            if pair is not None:
+                where = (
+                    "WHERE (m.agency_l || ':' || m.agency_record_id_l, "
+                    "m.agency_r || ':' || m.agency_record_id_r) IN ((?, ?), (?, ?))"
+                )
+                params = [pair[0], pair[1], pair[1], pair[0]]
             return con.execute(
                 f"""
                 SELECT m.*, {cols}
                 FROM possible_matches m
-                JOIN agency_records a ON a.agency = m.agency_l AND a.agency_record_id = m.agency_record_id_l
-                JOIN agency_records b ON b.agency = m.agency_r AND b.agency_record_id = m.agency_record_id_r
+                JOIN agency_records a
+                  ON a.agency = m.agency_l AND a.agency_record_id = m.agency_record_id_l
+                JOIN agency_records b
+                  ON b.agency = m.agency_r AND b.agency_record_id = m.agency_record_id_r
+                {where}
                 ORDER BY m.match_probability DESC, m.agency_l, m.agency_record_id_l
-                """
+                {"LIMIT " + str(int(limit)) if limit is not None else ""}
+                """,
+                params,
             ).df()
 
 
@@ -139,7 +155,7 @@ def _split(fields: str) -> list[str]:
 def list_matches(source: MatchSource, verdicts: dict, limit: int = 200) -> list[MatchOut]:
     """Possible matches, most probable first, each with the latest verdict on it."""
     out = []
-    for row in source.frame().head(limit).to_dict("records"):
+    for row in source.frame(limit=limit).to_dict("records"):
         left, right = _side(row, "l"), _side(row, "r")
         latest = verdicts.get(pair_key(left.unique_id, right.unique_id))
         p = float(row["match_probability"])
@@ -171,14 +187,9 @@ def latest_by_pair(store) -> dict:
 
 def review(source: MatchSource, store, principal: Principal, body: MatchReviewIn):
     """Record a verdict on a pair the store lists; ``RuleViolation`` otherwise."""
-    frame = source.frame()
     key = pair_key(body.record_l, body.record_r)
-    match = None
-    if len(frame):
-        ids_l = frame["agency_l"] + ":" + frame["agency_record_id_l"]
-        ids_r = frame["agency_r"] + ":" + frame["agency_record_id_r"]
-        hit = frame[[pair_key(a, b) == key for a, b in zip(ids_l, ids_r, strict=True)]]
-        match = None if hit.empty else hit.iloc[0]
+    hit = source.frame(pair=key)
+    match = None if hit.empty else hit.iloc[0]
     if match is None:
         raise RuleViolation(
             "unknown_possible_match",

@@ -54,6 +54,8 @@ def test_list_shows_probability_and_the_fields_that_agree_and_disagree(app, toke
     assert first["left"]["date_of_birth"] == "04 Mar 2015"
     assert first["latest_verdict"] is None
     assert second["match_probability"] == pytest.approx(0.41)
+    top = client.get("/v1/possible-matches?limit=1", headers=_auth(tokens["manager"])).json()
+    assert [m["match_probability"] for m in top] == [pytest.approx(0.74)]
 
 
 def test_a_verdict_is_audited_and_shown(app, tokens, store):
