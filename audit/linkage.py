@@ -200,21 +200,19 @@ def report_linkage(con, scorer, predictions: pd.DataFrame) -> dict[str, Any]:
         "SELECT agency || ':' || agency_record_id AS unique_id, person_key FROM person_links"
     ).df()
     table, metrics = evaluate_links(links, records, truth_of_records(con))
+    # The whole store's feature tables (the SQL path, built for training),
+    # then the test rows: the on-demand path is for a few referrals at a time.
     rows = predictions[["referral_id", "person_id"]].drop_duplicates()
-    refs = con.execute("SELECT * FROM referrals").df()
-    refs = refs[refs["referral_id"].isin(rows["referral_id"])]
-    true = build_features(con, refs, rows).to_frame()
+    true = build_features(con).to_frame().merge(rows, on=["referral_id", "person_id"])
     linked = read_linked(con)
     linked_con = duckdb.connect()
     try:
         create_schema(linked_con)
         write_tables(linked_con, linked.tables)
-        rc = linked.tables["referral_children"]
-        on_links = build_features(
-            linked_con, refs, rc[rc["referral_id"].isin(refs["referral_id"])]
-        ).to_frame()
+        on_links = build_features(linked_con).to_frame()
     finally:
         linked_con.close()
+    on_links = on_links[on_links["referral_id"].isin(rows["referral_id"])]
     outcome = (
         "y_harm"
         if predictions.get("y_harm") is not None and predictions["y_harm"].notna().all()
