@@ -71,8 +71,9 @@ def linkage_section(
     if len(worst):
         w = worst.iloc[0]
         summary += (
-            f" The group whose records were joined least often was {w['group']} "
-            f"({GROUP_WORDS[w['grouping']].lower()}): {w['recall']:.1%}, "
+            " The group whose records were brought together least often: "
+            f"{GROUP_WORDS[w['grouping']].lower()} {str(w['group']).lower()}, "
+            f"{w['recall']:.1%} of pairs found, "
             f"{metrics['largest_recall_gap'] * 100:.1f} points below everyone."
         )
     out: dict[str, Any] = {"summary": summary, "rows": rows}
