@@ -13,6 +13,7 @@ identifier (issue 20):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -126,12 +127,13 @@ def linkage_cost(
         [features_true["referral_id"], features_true["person_id"].map(person_key)]
     )
     linked_flag = linked_flag_of.reindex(keys).fillna(False).to_numpy(dtype=bool)
+    changed = _history_changed(features_true, features_linked, keys)
     y = np.asarray(y_true, dtype=bool)
     rows = []
     frame = groups.reset_index(drop=True)
     parts = [("overall", "Everyone", np.ones(len(y), dtype=bool))]
     for col in frame.columns:
-        for g in sorted(frame[col].dropna().unique()):
+        for g in sorted(frame[col].dropna().unique(), key=_natural):
             parts.append((col, str(g), (frame[col] == g).to_numpy()))
     for attr, group, mask in parts:
         harmed = mask & y
@@ -141,6 +143,7 @@ def linkage_cost(
             else plain.attribute_label(attr).capitalize(),
             "group": group,
             "children": int(mask.sum()),
+            "history_changed": float(changed[mask].mean()) if mask.any() else float("nan"),
             "flag_rate_true": float(true_flag[mask].mean()) if mask.any() else float("nan"),
             "flag_rate_linked": float(linked_flag[mask].mean()) if mask.any() else float("nan"),
             "recall_true": float(true_flag[harmed].mean()) if harmed.any() else float("nan"),
@@ -150,6 +153,33 @@ def linkage_cost(
         row["flag_rate_change_points"] = (row["flag_rate_linked"] - row["flag_rate_true"]) * 100
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _natural(group) -> tuple:
+    """Age bands in age order ("under 1", "1-4", ... "15-17"), other groups alphabetically."""
+    text = str(group)
+    digits = re.match(r"\d+", text)
+    if text.startswith("under"):
+        return (0, 0, text)
+    return (1, int(digits.group()), text) if digits else (2, 0, text)
+
+
+def _history_changed(
+    features_true: pd.DataFrame, features_linked: pd.DataFrame, keys: pd.MultiIndex
+) -> np.ndarray:
+    """Whether any numeric feature of a child differs between true and linked persons."""
+    columns = [
+        c
+        for c in features_true.columns
+        if c not in ("referral_id", "person_id", "received_at")
+        and c in features_linked.columns
+        and features_true[c].dtype.kind in "fiub"
+    ]
+    linked = features_linked.set_index(["referral_id", "person_id"])[columns].reindex(keys)
+    true = features_true[columns].to_numpy(dtype=float, na_value=np.nan)
+    other = linked.to_numpy(dtype=float, na_value=np.nan)
+    same = (true == other) | (np.isnan(true) & np.isnan(other))
+    return ~same.all(axis=1)
 
 
 def has_linkage(con) -> bool:

@@ -42,6 +42,25 @@ def test_perfect_links_cost_nothing():
     assert (cost["recall_change_points"].fillna(0) == 0).all()
     assert cost.iloc[0]["group"] == "Everyone" and cost.iloc[0]["children"] > 50
     assert 0 < cost.iloc[0]["flag_rate_true"] < 1
+    assert (cost["history_changed"] == 0).all()
+
+
+def test_links_that_join_nothing_cost_flags():
+    """Every agency record its own person: children keep only their own
+    local-authority record, lose the rest of their history, and are flagged less."""
+    _, identities, _ = _linked()
+    truth = identities.truth
+    alone = pd.DataFrame(
+        {
+            "agency": truth["agency"],
+            "agency_record_id": truth["agency_record_id"],
+            "person_key": "R" + truth["agency"] + truth["agency_record_id"],
+        }
+    )
+    everyone = _cost(alone).iloc[0]
+    assert everyone["history_changed"] > 0.3
+    assert everyone["flag_rate_linked"] < everyone["flag_rate_true"]
+    assert everyone["flag_rate_change_points"] < 0
 
 
 def test_splink_links_are_scored_as_the_linked_person():
