@@ -190,7 +190,7 @@ class GroupPlan:
     def aucs(self, cluster_weights: np.ndarray) -> np.ndarray:
         """``(b, n_groups)`` weighted AUC per group and replicate (NaN without a score).
 
-        Same formula as :func:`weighted_auc`, for every group at once: the
+        The formula of :func:`auc_from_level_sums`, for every group at once: the
         weighted positives and negatives at each distinct score come from
         one sparse product, and the "negatives scored below" are a cumulative
         sum restarted at each group's first level.
@@ -214,20 +214,46 @@ class GroupPlan:
         return out
 
 
+def auc_from_level_sums(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """AUC from the weighted positives and negatives at each distinct score.
+
+    The one tie-aware weighted AUC of MAST (training's evaluation, the
+    audit's per-group AUC and :func:`weighted_auc` all end here): P(a
+    positive scores above a negative) plus half the ties, which is what
+    ``sklearn.metrics.roc_auc_score`` computes with ``sample_weight``.
+
+    Parameters
+    ----------
+    pos, neg
+        ``(..., n_levels)`` weighted count of positives and negatives at each
+        distinct score, in ascending score order along the last axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(...)`` AUCs, NaN where there are no positives or no negatives.
+    """
+    below = np.cumsum(neg, axis=-1) - neg
+    num = (pos * (below + 0.5 * neg)).sum(axis=-1)
+    return _divide(num, pos.sum(axis=-1) * neg.sum(axis=-1))
+
+
 def weighted_auc(
     weights: np.ndarray, y_true: np.ndarray, y_score: np.ndarray, presorted: bool = False
 ) -> np.ndarray:
     """AUC for every replicate: P(score of a positive > a negative) + half the ties.
 
     Rows are sorted once by score; per replicate the weighted positives and
-    negatives at each distinct score are summed with ``np.add.reduceat``, so
-    ties are handled exactly as ``sklearn.metrics.roc_auc_score`` does.
+    negatives at each distinct score are summed with ``np.add.reduceat`` and
+    handed to :func:`auc_from_level_sums`, so ties are handled exactly as
+    ``sklearn.metrics.roc_auc_score`` does.
 
     Returns
     -------
     numpy.ndarray
         ``(b,)`` AUCs, NaN where a replicate has no positives or no negatives.
     """
+    weights = np.atleast_2d(weights)
     if len(y_true) == 0:
         return np.full(weights.shape[0], np.nan)
     if presorted:
@@ -238,9 +264,47 @@ def weighted_auc(
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
     pos = np.add.reduceat(w * y, starts, axis=1)
     neg = np.add.reduceat(w * (1.0 - y), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    num = (pos * (below + 0.5 * neg)).sum(axis=1)
-    return _divide(num, pos.sum(axis=1) * neg.sum(axis=1))
+    return auc_from_level_sums(pos, neg)
+
+
+class ReferralBootstrap:
+    """The one referral-clustered bootstrap of MAST.
+
+    Children of one referral share a household and a history, so a replicate
+    draws *referrals* with replacement and keeps every child of each drawn
+    referral: a child's weight is how often its referral was drawn.  The
+    training evaluation and the fairness audit both draw through
+    :func:`cluster_weight_chunks`, so one seed gives the same replicates.
+
+    Parameters
+    ----------
+    referral_id
+        One entry per child row; rows of one referral need not be adjacent.
+    """
+
+    def __init__(self, referral_id: np.ndarray):
+        codes, uniques = pd.factorize(pd.Series(np.asarray(referral_id)), sort=False)
+        self.codes = codes
+        self.n_referrals = len(uniques)
+
+    def weight_chunks(
+        self, n_boot: int, random_state: int, chunk: int = 100
+    ) -> Iterator[np.ndarray]:
+        """``(b, n_referrals)`` draw counts, ``chunk`` replicates at a time."""
+        return cluster_weight_chunks(self.n_referrals, n_boot, random_state, chunk)
+
+    def row_weights(self, referral_weights: np.ndarray) -> np.ndarray:
+        """A child's weight is its referral's count (``(..., n_rows)``)."""
+        return referral_weights[..., self.codes]
+
+    def rows(self, referral_weights: np.ndarray) -> np.ndarray:
+        """Row indices of every child of every drawn referral, repeated as drawn.
+
+        ``referral_weights`` is one replicate's counts; the explicit resample
+        that the weights stand for (for tests against unweighted references).
+        """
+        times = np.asarray(referral_weights, dtype=np.int64)[self.codes]
+        return np.repeat(np.arange(len(self.codes)), times)
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:

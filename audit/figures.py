@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from audit.engine import LensResult
+from audit.fairness_audit import LensResult
 
 PLAIN = {
     "selection_rate": "Flag rate",

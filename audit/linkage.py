@@ -84,20 +84,19 @@ def linkage_section(
 
 
 def linkage_cost(
-    score: Callable[[pd.DataFrame], np.ndarray],
+    flag: Callable[[pd.DataFrame], np.ndarray],
     features_true: pd.DataFrame,
     features_linked: pd.DataFrame,
     person_key: pd.Series,
     y_true: pd.Series,
     groups: pd.DataFrame,
-    threshold: float,
 ) -> pd.DataFrame:
     """The model's group figures on true persons and on linked persons, side by side.
 
     Parameters
     ----------
-    score
-        The model: feature rows -> scores.
+    flag
+        The model: feature rows -> whether each is flagged.
     features_true, features_linked
         Feature tables (``referral_id``, ``person_id``, features) built from
         the store keyed by true persons and by linked persons.
@@ -107,8 +106,6 @@ def linkage_cost(
         Outcome of each row of ``features_true`` (1 = harm), by position.
     groups
         Protected characteristics of each row of ``features_true``, by position.
-    threshold
-        Score at or above which a referral is flagged.
 
     Returns
     -------
@@ -116,9 +113,9 @@ def linkage_cost(
         Per group: children, flag rate and recall (share of harmed children
         flagged) on true and on linked persons, and the change in points.
     """
-    true_flag = np.asarray(score(features_true)) >= threshold
+    true_flag = np.asarray(flag(features_true), dtype=bool)
     linked_flag_of = pd.Series(
-        np.asarray(score(features_linked)) >= threshold,
+        np.asarray(flag(features_linked), dtype=bool),
         index=pd.MultiIndex.from_frame(features_linked[["referral_id", "person_id"]]),
     )
     # Each true child is scored as the linked person it became (two children
@@ -267,6 +264,5 @@ def report_linkage(con, scorer, predictions: pd.DataFrame) -> dict[str, Any]:
         linked.person_key,
         judged[outcome].fillna(0).astype(bool),
         groups,
-        threshold=1,
     )
     return {"linkage": linkage_section(table, metrics, cost)}

@@ -115,7 +115,7 @@ def point_estimates(
     rows are first collapsed into those cells with a ``sample_weight`` (the
     number of rows in the cell) and the cell's mean probability: the same
     figures, exactly, from a few dozen rows.  AUC needs every distinct score,
-    is computed apart (see :mod:`audit.engine`); ``y_score`` here adds it
+    is computed apart (see :mod:`audit.fairness_audit`); ``y_score`` here adds it
     through a second frame, for callers that want fairlearn's value.
 
     Returns

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from audit.fairness_gate import GateVerdict, gate_tags
 from audit.frame import AuditInputError, require_columns
-from audit.gate import GateVerdict, gate_tags
 from features import KEY_COLUMNS, PROTECTED_COLUMNS
 
 PREDICTIONS_ARTIFACT = "evaluation/test_predictions.parquet"

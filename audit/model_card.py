@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from audit.engine import AuditResult
-from audit.gate import GateVerdict
+from audit.fairness_audit import AuditResult
+from audit.fairness_gate import GateVerdict
 from audit.report import LIMITATIONS, NOT_FOR, PURPOSE
 
 MITCHELL_SECTIONS = (

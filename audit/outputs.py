@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from audit.engine import AuditResult
-from audit.gate import GateVerdict
+from audit.fairness_audit import AuditResult
+from audit.fairness_gate import GateVerdict
 
 
 def _clean(obj: Any) -> Any:

@@ -22,10 +22,10 @@ import jinja2
 import pandas as pd
 
 from audit import figures
-from audit.engine import AuditResult
-from audit.gate import GateVerdict
+from audit.fairness_audit import AuditResult
+from audit.fairness_gate import GateVerdict
+from audit.fairness_policy import Policy, load_policy
 from audit.pdf import html_to_pdf
-from audit.policy import Policy, load_policy
 
 SIGNOFF_ROLES = (
     "Chair, data and AI governance board",

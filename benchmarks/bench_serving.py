@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from serving.launch import DEFAULT_THREADS, DEFAULT_WORKERS  # noqa: E402
+from settings import DEFAULT_RANDOM_STATE  # noqa: E402
 
 TARGETS = {"p50_ms": 10.0, "p99_ms": 40.0, "throughput": 150.0, "http_over_floor": 3.0}
 
@@ -415,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     ap.add_argument("--threads", type=int, default=DEFAULT_THREADS)
-    ap.add_argument("--random-state", type=int, default=20221201)
+    ap.add_argument("--random-state", type=int, default=DEFAULT_RANDOM_STATE)
     ap.add_argument(
         "--steady-seconds",
         type=float,

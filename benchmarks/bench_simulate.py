@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from settings import DEFAULT_RANDOM_STATE
+
 TARGET_SECONDS = 300.0
 TARGET_BYTES = 8 * 1024**3
 
@@ -55,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=1_000_000)
     parser.add_argument("--years", type=int, default=5)
-    parser.add_argument("--random-state", "--seed", dest="random_state", type=int, default=20221201)
+    parser.add_argument("--random-state", "--seed", dest="random_state", type=int, default=DEFAULT_RANDOM_STATE)
     parser.add_argument("--no-write", action="store_true", help="Skip writing the DuckDB store.")
     args = parser.parse_args()
 

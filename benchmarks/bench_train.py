@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from settings import DEFAULT_RANDOM_STATE  # noqa: E402
+
 BUDGET_SECONDS = 300.0
 
 
@@ -59,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-children", type=int, default=330_000)
     parser.add_argument("--years", type=int, default=10)
-    parser.add_argument("--random-state", "--seed", dest="random_state", type=int, default=20221201)
+    parser.add_argument("--random-state", "--seed", dest="random_state", type=int, default=DEFAULT_RANDOM_STATE)
     parser.add_argument("--store", type=Path, default=ROOT / "mast-data" / "bench-train.duckdb")
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--config", type=Path, default=None)

@@ -27,11 +27,11 @@ _SOURCES = {
     "make_explainer": "models.explain",
     "normalise_shap_output": "models.explain",
     "shap_contributions": "models.explain",
-    "DEFAULT_POLICY_FILE": "models.policy",
-    "FlagPolicy": "models.policy",
-    "ResolvedPolicy": "models.policy",
-    "load_policy": "models.policy",
-    "resolve_policy": "models.policy",
+    "DEFAULT_POLICY_FILE": "models.flag_policy",
+    "FlagPolicy": "models.flag_policy",
+    "ResolvedPolicy": "models.flag_policy",
+    "load_policy": "models.flag_policy",
+    "resolve_policy": "models.flag_policy",
     "MastPyfunc": "models.pyfunc",
     "log_scorer": "models.pyfunc",
     "signature_for": "models.pyfunc",
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
         Scorer,
     )
     from models.explain import make_explainer, normalise_shap_output, shap_contributions
-    from models.policy import (
+    from models.flag_policy import (
         DEFAULT_POLICY_FILE,
         FlagPolicy,
         ResolvedPolicy,

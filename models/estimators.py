@@ -17,7 +17,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from models.explain import make_explainer, shap_contributions
-from models.policy import ResolvedPolicy
+from models.flag_policy import ResolvedPolicy
 from models.scoring import referral_max, to_score, ventile_edges
 
 CALIBRATION_METHODS = ("isotonic", "platt")

@@ -82,7 +82,9 @@ def default_path(url: str) -> Path:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return Path(f"{Path(parsed.database).expanduser()}.anchors")
-    home = Path(os.environ.get("MAST_HOME", "mast-data"))
+    from settings import home as mast_home
+
+    home = mast_home()
     # The URL's digest tells apart trails in one database's schemas (its options).
     digest = hashlib.sha256(parsed.render_as_string(hide_password=True).encode()).hexdigest()
     name = f"{parsed.host or 'local'}-{parsed.port or 'default'}-{parsed.database or 'db'}-{digest[:8]}"

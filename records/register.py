@@ -53,7 +53,7 @@ def referral_content(
     ----------
     received_at
         ISO 8601 text in store local time (naive, England), as
-        ``serving.engine.to_store_time`` gives it.
+        ``serving.scoring.to_store_time`` gives it.
     """
     return {
         "received_at": str(received_at),

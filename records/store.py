@@ -29,7 +29,9 @@ def default_url() -> str:
     """``$MAST_RECORDS_DB``, else SQLite at ``<MAST_HOME or mast-data>/records.sqlite``."""
     if os.environ.get(ENV_URL):
         return os.environ[ENV_URL]
-    home = Path(os.environ.get("MAST_HOME", "mast-data"))
+    from settings import home as mast_home
+
+    home = mast_home()
     return f"sqlite:///{home / 'records.sqlite'}"
 
 

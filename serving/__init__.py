@@ -7,10 +7,10 @@ the benchmark's in-process floor and the consistency tests.
 
 from serving.app import ServingSettings, build_engine, create_app
 from serving.chronology import LATE_AFTER_DAYS, chronology
-from serving.engine import EngineConfig, ScoringEngine, ServingError
 from serving.live import LiveHistory
 from serving.model import LoadedModel, NoChampionError, load_champion
 from serving.schemas import ADVISORY_NOTICE, ReferralIn
+from serving.scoring import EngineConfig, ScoringEngine, ServingError
 
 __all__ = [
     "ADVISORY_NOTICE",

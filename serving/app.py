@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from records.rules import RuleViolation
 from serving import access, limits
-from serving.engine import EngineConfig, ScoringEngine, ServingError
 from serving.model import NoChampionError, load_champion
 from serving.register import ReferralRegister
 from serving.schemas import (
@@ -33,6 +32,7 @@ from serving.schemas import (
     SaneDatetime,
     ScoreOut,
 )
+from serving.scoring import EngineConfig, ScoringEngine, ServingError
 
 PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -55,8 +55,8 @@ class ServingSettings(BaseModel):
 
     @classmethod
     def from_mast(cls, **overrides) -> ServingSettings:
-        """Defaults from :func:`mast.settings.get_settings`, with ``overrides`` on top."""
-        from mast.settings import get_settings
+        """Defaults from :func:`settings.get_settings`, with ``overrides`` on top."""
+        from settings import get_settings
 
         s = get_settings()
         values = {"db": s.db, "tracking_uri": s.tracking_uri, "model_name": s.model_name}

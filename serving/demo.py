@@ -155,7 +155,7 @@ def demo_repeat_referral(base_url: str, headers: dict, body: dict) -> str:
     """
     from datetime import timedelta
 
-    from serving.engine import store_now
+    from serving.scoring import store_now
 
     child = body["children"][0]
     latest = store_now() - timedelta(hours=1)

@@ -19,8 +19,8 @@ from features import StoreSnapshot
 from records import register as reg
 from records.trail import format_time
 from serving import statutory
-from serving.engine import STORE_TIMEZONE, to_store_time
 from serving.schemas import ReferralIn
+from serving.scoring import STORE_TIMEZONE, to_store_time
 from store import vocabulary as v
 
 

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from features import StoreSnapshot
 from features.snapshot import NEVER
 from records import statutory
-from serving.engine import to_store_time
 from serving.schemas import ReferralIn
+from serving.scoring import to_store_time
 from store import vocabulary as v
 
 

@@ -14,6 +14,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from settings import DEFAULT_RANDOM_STATE
+
 
 class SimulationConfig(BaseModel):
     """Parameters of :func:`synthetic.simulate`.
@@ -76,7 +78,7 @@ class SimulationConfig(BaseModel):
     years: int = Field(5, ge=1, le=15, description="Years in the observed window.")
     start: dt.date = Field(dt.date(2015, 4, 1), description="First day of the observed window.")
     burn_in_years: int = Field(3, ge=0, le=10, description="Years simulated before start.")
-    random_state: int = Field(20221201, ge=0, le=2**63 - 1, description="Seed.")
+    random_state: int = Field(DEFAULT_RANDOM_STATE, ge=0, le=2**63 - 1, description="Seed.")
     exposure_bias: float = Field(0.8, ge=0.0, le=3.0, description="Agency exposure bias strength.")
     serious_incident_multiplier: float = Field(
         1.0, gt=0.0, le=10_000.0, description="Multiplier on the serious-incident hazard."

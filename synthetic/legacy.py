@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthetic import params as p
-from synthetic.engine import Outcome
 from synthetic.events import ROLE, code
+from synthetic.monthly import Outcome
 from synthetic.population import ROLE_PARTNER, YEAR, Population
 
 

@@ -82,6 +82,9 @@ SI_DEPRIVATION_BETA = 0.1  # per SD of deprivation
 SI_DA = 1.8
 SI_FRAILTY_BETA = 1.0  # per SD of the family's unobserved harm frailty
 SI_RISK_BETA = 0.6  # per current family risk factor (capped at 4)
+# The hazard in harm grows by one for every SI_ESCALATION_DAYS the episode has
+# lasted, to at most SI_ESCALATION_MAX more.
+SI_ESCALATION_DAYS, SI_ESCALATION_MAX = 60.0, 9.0
 
 # --- Agency observation rates (monthly, before the exposure multiplier) ----------
 RECORDING_DELAY_DAYS = {  # mean recording delay by agency
@@ -138,7 +141,7 @@ SCREEN_THRESHOLDS = (-0.3, 0.35, 1.2)
 CONCERN_NAMES_KNOWN_FACTOR = 0.3  # early help, assessment, strategy discussion
 
 # --- Referral volume ------------------------------------------------------------
-# The routes in engine._step propose candidate referrals; these keep a share of
+# The routes in monthly._step propose candidate referrals; these keep a share of
 # them, more when a child in the household is being harmed (the referrer has
 # seen something real), and per source to match the national source mix.
 REFERRAL_KEEP_BASE = 0.15
@@ -172,3 +175,118 @@ CP_PLAN_MEDIAN_DAYS = 320.0  # lognormal, sigma 0.6: mean about 385 days (at lea
 CARE_LONG_MEAN_YEARS = 8.0  # long care episodes (65 %), capped at the 18th birthday
 INITIAL_CARE_SHARE = 0.0075  # children already looked after on the first simulated day
 INITIAL_CARE_REMAINING_YEARS = 5.0
+
+# --- The monthly routes (monthly._step) -------------------------------------------
+# Each route's rates, moved out of the engine (issue #18) with their values
+# unchanged.  A route's rate is ``base`` plus a term per circumstance (for
+# example ``harm``: a child in an active harm episode; ``physical``: in a
+# physical-abuse episode); monthly, times the household's exposure to
+# agencies unless the route is from family or community.
+
+# Type of a new harm episode: relative weights of neglect, physical,
+# emotional, sexual abuse and other harm (criminal or sexual exploitation).
+HARM_TYPE_WEIGHTS = {
+    "neglect": {"base": 0.45, "subst": 0.5, "young": 0.2, "housing": 0.2},
+    "physical": {"base": 0.18, "under1": 0.35, "da": 0.2},
+    "emotional": {"base": 0.12, "da": 0.6, "mh": 0.2},
+    "sexual": {"base": 0.03, "age5": 0.06},
+    "other": {"base": 0.03, "age13": 0.55},
+}
+PHYSICAL_INFANT_SEVERITY_BUMP = 0.35  # a baby's physical abuse is one level more severe
+
+# What health, schools and the police see about children.
+ED_ATTENDANCE = {"under5": 0.025, "older": 0.012, "physical": 0.06, "harm": 0.015}
+INJURY_NONMOBILE = {"base": 0.0008, "physical": 0.06}  # babies under six months
+INJURY_MOBILE = {"base": 0.003, "physical_per_severity": 0.03}
+INJURY_SEVERE_SHARE = 0.2  # an injury outside physical abuse recorded as severity 2
+MISSED_APPOINTMENT_UNDER5 = {"base": 0.012, "neglect": 0.07}
+MISSED_APPOINTMENT_OLDER = {"base": 0.004, "neglect": 0.03}
+HEALTH_SERVICE_DECLINED = {"neglect": 0.01}
+SCHOOL_ABSENCE = {"base": 0.012, "neglect": 0.09, "harm": 0.03, "other_over12": 0.1}
+EXCLUSION = {"base": 0.0012, "harm": 0.012, "other": 0.02}  # ages 10-15
+MISSING_EPISODE = {"base": 0.0006, "other": 0.07, "harm": 0.01}  # ages 12 and over
+
+# Severity of a police domestic incident: 1, plus one with this chance, plus
+# one more with ``base`` (and ``da`` more when an abusive adult lives there).
+DOMESTIC_SEVERITY = {"second": 0.35, "base": 0.1, "da": 0.1}
+
+# Adults' own services while they live with children (factor holders only).
+OTHER_OFFENCE = 0.015  # criminal factor
+VIOLENT_OFFENCE = 0.007  # criminal factor
+ARREST_SHARE = 0.6  # of violent offences
+SUPERVISION_SHARE = 0.12  # of offences, starting 30-89 days later, for a year
+MH_CONTACT, MH_CRISIS, MH_SERVICE_DECLINED = 0.05, 0.005, 0.004
+TREATMENT_START, SUBSTANCE_SERVICE_DECLINED = 0.012, 0.006  # treatment lasts 90-359 days
+RESTRAINING_ORDER = 0.004  # domestic-abuse factor
+# Housing events of the household (``housing``: the housing-instability factor).
+ADDRESS_MOVE = {"base": 0.004, "housing": 0.03}
+HOMELESSNESS_APPLICATION = {"housing": 0.008}
+EVICTION = {"housing": 0.003}
+
+# Referrals proposed from what agencies saw: probability per event.
+REFER_DOMESTIC = {"base": 0.26, "harm": 0.28, "emotional_share": 0.3}
+REFER_MISSING = {"base": 0.25, "harm": 0.3}
+REFER_INJURY_NONMOBILE = {"base": 0.55, "physical": 0.3}
+REFER_INJURY_MOBILE = {"per_severity": 0.06, "physical": 0.4}
+REFER_ED = {"base": 0.015, "harm": 0.12}
+REFER_MISSED_APPOINTMENT = {"base": 0.02, "neglect": 0.12}
+REFER_ABSENCE = {"base": 0.04, "harm": 0.2}
+REFER_EXCLUSION = {"base": 0.08, "harm": 0.2}
+REFER_HOUSING = {"address_move": 0.01, "homelessness": 0.12, "eviction": 0.2, "harm": 0.15}
+REFER_MH_CRISIS = {"base": 0.25, "harm": 0.2}
+REFER_SUBSTANCE = {"base": 0.07, "harm": 0.15}
+REFER_SUPERVISION = 0.08
+# Direct concern with no recorded event (disclosures, observations), monthly.
+# Without a harm episode to name, half name neglect and half emotional abuse.
+DIRECT_NEGLECT_SHARE = 0.5
+DIRECT_SCHOOL = {"base": 0.0012, "harm": 0.02}  # school age
+DIRECT_HEALTH_VISITOR = {"base": 0.0008, "harm": 0.02}  # under 5
+DIRECT_GP = {"base": 0.0004, "harm": 0.006}  # 5 and over
+DIRECT_POLICE = {"base": 0.0008, "harm": 0.008}  # 10 and over
+DIRECT_CHILD_SELF = {"base": 0.0002, "harm": 0.006}  # 12 and over, not exposure-scaled
+# Household routes: one draw per household (``harm``: a child there is harmed).
+HOUSEHOLD_LA_SERVICE = {"base": 0.0008, "harm": 0.008}
+HOUSEHOLD_OTHER_PROFESSIONAL = {"base": 0.0006, "harm": 0.006}
+HOUSEHOLD_FAMILY = {"base": 0.0005, "harm": 0.006}
+HOUSEHOLD_SEPARATION = 0.08  # family referral in a month a partner leaves
+HOUSEHOLD_FRIEND_OR_NEIGHBOUR = {"base": 0.0003, "harm": 0.003}
+HOUSEHOLD_ANONYMOUS = {"base": 0.00025, "harm": 0.002}
+HOUSEHOLD_SELF = 0.0008  # a parent with mental ill-health or substance misuse
+
+# --- Screening and follow-up (monthly._screen) ------------------------------------
+WHOLE_FAMILY_SHARE = 0.25  # a child-level referral names the siblings too
+SCREEN_SCORE = {
+    "seen": 1.4,  # the screener glimpses the harm behind the referral
+    "seen_base": 0.5,
+    "seen_per_severity": 0.35,
+    "per_concern": 0.15,
+    "prior_referrals": 0.6,  # times log(1 + earlier referrals), times history_weight
+    "had_plan": 0.8,  # times history_weight
+}
+DECISION_DELAY_P = (0.5, 0.3, 0.15, 0.05)  # decided 0, 1, 2, 3 days after receipt
+# Closure of a community referral with no harm behind it recorded as malicious,
+# in a month a partner leaves and otherwise.
+MALICIOUS_SHARE = {"separation": 0.55, "other": 0.3}
+OTHER_CLOSURE_P = {  # the reason for the other closures at no further action
+    "no_concerns_substantiated": 0.6,
+    "signposted": 0.25,
+    "family_declined_support": 0.05,
+    "other": 0.1,
+}
+EARLY_HELP_DECLINED = 0.15
+# Section 47 enquiry after an assessment: base plus a term by the harm's
+# severity (none, 1, 2 or 3); after a strategy discussion.
+S47_AFTER_ASSESSMENT = {"base": 0.12, "severity1": 0.30, "severity2+": 0.45}
+S47_AFTER_STRATEGY = 0.92
+# Accommodated straight from an assessment.
+ACCOMMODATED = {"exploited_adolescent": 0.12, "severity3": 0.10}
+# After an enquiry: care, else an initial child protection conference.
+ENQUIRY_TO_CARE = {"base": 0.03, "severity2": 0.10, "severity3": 0.25, "exploitation": 0.06}
+ENQUIRY_TO_CONFERENCE = {"base": 0.18, "severity1": 0.30, "severity2+": 0.45, "prior_plan": 0.1}
+CONFERENCE_TO_PLAN = 0.88
+CP_PLAN_SIGMA, CP_PLAN_MIN_DAYS = 0.6, 60
+PLAN_STOPS_HARM = 0.5  # within 14-119 days of the plan
+PLAN_TO_CARE = 0.08  # monthly, on a plan while the harm goes on
+# Care episodes: short ones (lognormal around 100 days, sigma 0.8) and long ones.
+CARE_SHORT_SHARE = 0.35
+CARE_SHORT_MEDIAN_DAYS, CARE_SHORT_SIGMA = 100.0, 0.8

@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 
 from store import vocabulary as v
 from synthetic import params as p
-from synthetic.engine import HARM_TYPES, Outcome
 from synthetic.events import CODE, PAIRS, ROLE
 from synthetic.legacy import FormerPartners
+from synthetic.monthly import HARM_TYPES, Outcome
 from synthetic.population import ETHNICITIES, ROLE_PARTNER, Population
 
 DAY = 86_400

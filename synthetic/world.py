@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from synthetic.config import SimulationConfig
-from synthetic.engine import run
 from synthetic.legacy import add_legacy_events
+from synthetic.monthly import run
 from synthetic.population import build_population
 from synthetic.tables import build_tables
 

@@ -6,6 +6,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from settings import DEFAULT_RANDOM_STATE
+
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.toml")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +96,7 @@ _SECTIONS = {
 class TrainConfig:
     """Everything ``mast train`` can be told, with the defaults of ``default.toml``."""
 
-    random_state: int = 20221201
+    random_state: int = DEFAULT_RANDOM_STATE
     num_threads: int = 1
     label: LabelSection = field(default_factory=LabelSection)
     split: SplitSection = field(default_factory=SplitSection)
@@ -138,12 +140,8 @@ class TrainConfig:
         return cls.from_dict(tomllib.loads(path.read_text()), source=str(path))
 
     def validate(self) -> None:
-        s = self.split
-        for name in ("test_months", "calibration_months", "min_train_months"):
-            if getattr(s, name) < 1:
-                raise ValueError(f"split.{name} must be at least 1")
-        if s.burn_in_months < 0 or s.recording_allowance_days < 0:
-            raise ValueError("split.burn_in_months and split.recording_allowance_days must be >= 0")
+        """Raise a ``ValueError`` naming the first setting out of range."""
+        _validate_split(self.split)
         if self.tuning.n_iter < 1:
             raise ValueError("tuning.n_iter must be at least 1")
         budget = self.tuning.time_budget_seconds
@@ -201,3 +199,11 @@ def _coerce(value, type_name, where: str):
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where}: expected {type_name}, got {value!r}") from err
     return value
+
+
+def _validate_split(s: SplitSection) -> None:
+    for name in ("test_months", "calibration_months", "min_train_months"):
+        if getattr(s, name) < 1:
+            raise ValueError(f"split.{name} must be at least 1")
+    if s.burn_in_months < 0 or s.recording_allowance_days < 0:
+        raise ValueError("split.burn_in_months and split.recording_allowance_days must be >= 0")

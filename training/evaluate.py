@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
 
+from audit.bootstrap import ReferralBootstrap, auc_from_level_sums
+
 CHILD_METRICS = ("auc", "average_precision", "brier")
 REFERRAL_METRICS = ("flag_rate", "precision", "recall")
 METRICS = CHILD_METRICS + REFERRAL_METRICS
@@ -46,9 +48,8 @@ class _Ranked:
         P, N = pos.sum(), neg.sum()
         out = {"auc": np.nan, "average_precision": np.nan, "brier": np.nan}
         if P > 0 and N > 0:
-            # Descending order: a positive beats every negative in a later (lower) group.
-            neg_below = N - np.cumsum(neg)
-            out["auc"] = float((pos * (neg_below + 0.5 * neg)).sum() / (P * N))
+            # Groups are in descending score order; the AUC reads them ascending.
+            out["auc"] = float(auc_from_level_sums(pos[::-1], neg[::-1]))
             tp, fp = np.cumsum(pos), np.cumsum(neg)
             precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
             out["average_precision"] = float((pos / P * precision).sum())
@@ -66,36 +67,6 @@ def _referral_metrics(y: np.ndarray, flag: np.ndarray, w: np.ndarray) -> dict[st
         "precision": float(tp / n_flag) if n_flag else np.nan,
         "recall": float(tp / n_pos) if n_pos else np.nan,
     }
-
-
-class ReferralBootstrap:
-    """Precomputed referral grouping, shared by every model evaluated on one period."""
-
-    def __init__(self, referral_id: np.ndarray):
-        ref = pd.Series(np.asarray(referral_id))
-        codes, uniques = pd.factorize(ref, sort=False)
-        self.codes = codes
-        self.n_referrals = len(uniques)
-        order = np.argsort(codes, kind="stable")
-        self.order = order
-        self.counts = np.bincount(codes, minlength=self.n_referrals)
-        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
-
-    def draws(self, n_boot: int, random_state: int) -> list[np.ndarray]:
-        rng = np.random.default_rng(random_state)
-        return [rng.integers(0, self.n_referrals, self.n_referrals) for _ in range(n_boot)]
-
-    def referral_weights(self, referral_draw: np.ndarray) -> np.ndarray:
-        """How many times each referral was drawn."""
-        return np.bincount(referral_draw, minlength=self.n_referrals).astype(float)
-
-    def rows(self, referral_draw: np.ndarray) -> np.ndarray:
-        """Row indices of every child of every drawn referral (with repeats)."""
-        lengths = self.counts[referral_draw]
-        starts = self.starts[referral_draw]
-        total = int(lengths.sum())
-        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        return self.order[np.arange(total) + offsets]
 
 
 def _numeric(values, name: str) -> np.ndarray:
@@ -236,14 +207,14 @@ def evaluate_predictions(
     }
     reps = {m: [] for m in METRICS}
     if bootstrap.n_referrals:
-        for draw in bootstrap.draws(n_bootstrap, random_state):
-            wr = bootstrap.referral_weights(draw)
-            both = {
-                **ranked.metrics(wr[codes], is_probability),
-                **_referral_metrics(ref_pos, ref_flag, wr),
-            }
-            for m, val in both.items():
-                reps[m].append(val)
+        for chunk in bootstrap.weight_chunks(n_bootstrap, random_state):
+            for wr in chunk:
+                both = {
+                    **ranked.metrics(wr[codes], is_probability),
+                    **_referral_metrics(ref_pos, ref_flag, wr),
+                }
+                for m, val in both.items():
+                    reps[m].append(val)
     alpha = (1 - confidence) / 2
     out = {}
     for m in METRICS:

@@ -32,6 +32,7 @@ from models import (
     load_policy,
     log_scorer,
 )
+from settings import DEFAULT_TRACKING_URI
 from store import vocabulary as v
 from training.backtest import (
     backtest_figure,
@@ -169,10 +170,85 @@ def _logistic(
         keep = [j for j in keep if j not in wrong]
 
 
+@dataclass
+class _Run:
+    """The state one training run carries from stage to stage.
+
+    Each stage function reads what earlier stages left here and adds its own
+    results, so the order of the stages is the only coupling between them
+    and no stage reaches into another's locals.  Fields are filled in stage
+    order; a field is None until its stage has run.
+    """
+
+    cfg: TrainConfig
+    con: Any
+    tracking_uri: str
+    progress: Progress | None
+    label_def: Any
+    policy: Any
+    run_id: str | None = None
+    # read store
+    data_hash: str = ""
+    periods: Periods | None = None
+    # build features
+    keys: pd.DataFrame | None = None
+    X: pd.DataFrame | None = None
+    protected: pd.DataFrame | None = None
+    names: list[str] = field(default_factory=list)
+    signs: list[int] = field(default_factory=list)
+    feature_rows: int = 0
+    # labels and split
+    y: np.ndarray | None = None
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    Xn: np.ndarray | None = None
+    # tune, calibrate, choose
+    tuned: Any = None
+    scorers: dict = field(default_factory=dict)
+    selection: Selection | None = None
+    # evaluate, backtest, what the tool adds
+    y_harm: np.ndarray | None = None
+    results: dict[str, dict] = field(default_factory=dict)
+    curves: list = field(default_factory=list)
+    comparison: pd.DataFrame | None = None
+    predictions: pd.DataFrame | None = None
+    backtest: pd.DataFrame | None = None
+    added: dict | None = None
+    # refit for deployment
+    window: Any = None
+    deploy_counts: dict = field(default_factory=dict)
+    scorer: LightGBMScorer | None = None
+    reference: dict | None = None
+    # explain
+    Xs: pd.DataFrame | None = None
+    contrib: pd.DataFrame | None = None
+    additivity: float = float("nan")
+    importance: pd.DataFrame | None = None
+    # log to MLflow, audit and gate
+    experiment_id: str = ""
+    model_uri: str = ""
+    version: str | None = None
+    gate_verdict: str = "not run"
+    gate_reasons: list[str] = field(default_factory=lambda: ["audit skipped"])
+
+    @property
+    def seed(self) -> int:
+        return self.cfg.random_state
+
+    @property
+    def chosen(self) -> str:
+        return self.selection.chosen
+
+    def part(self, period: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Inputs, labels and referral ids of one strict period."""
+        m = self.masks[period]
+        return self.Xn[m], self.y[m], self.keys.loc[m, "referral_id"].to_numpy()
+
+
 def train(
     db: str | Path | None = None,
     config: TrainConfig | None = None,
-    tracking_uri: str = "sqlite:///mlflow/mlflow.db",
+    tracking_uri: str = DEFAULT_TRACKING_URI,
     progress: Progress | None = None,
     feature_table=None,
     con=None,
@@ -181,6 +257,9 @@ def train(
     run_id: str | None = None,
 ) -> TrainResult:
     """Train, evaluate, explain, log and register a MAST model.
+
+    Each stage is a function of one :class:`_Run`, timed and reported
+    through ``progress`` under the stage's name.
 
     Parameters
     ----------
@@ -198,472 +277,552 @@ def train(
     run_id
         Log into this existing run (an MLflow Project run) instead of a new one.
     """
-    import mlflow
-
-    from store import connect, content_hash
-    from training.gate import run_gate
-    from training.tracking import CANDIDATE, client_for, setup_tracking, tag_version
-    from training.truth import harm_labels
+    from store import connect
 
     cfg = config or TrainConfig.from_toml()
     cfg.validate()
-    label_def = get_label(cfg.label.name)
-    policy = load_policy(cfg.policy_path())
-    st = _Stages(progress)
     own_con = con is None
     if own_con:
         if db is None:
             raise ValueError("db: give a store path or an open connection")
         con = connect(db, read_only=True)
-    seed = cfg.random_state
+    run = _Run(
+        cfg=cfg,
+        con=con,
+        tracking_uri=tracking_uri,
+        progress=progress,
+        label_def=get_label(cfg.label.name),
+        policy=load_policy(cfg.policy_path()),
+        run_id=run_id,
+    )
+    st = _Stages(progress)
     try:
         with st.stage("read store"):
-            data_hash = content_hash(con)
-            first, data_end = data_range(con)
-            periods = plan_periods(
-                first,
-                data_end,
-                label_def.horizon_months,
-                cfg.split.burn_in_months,
-                cfg.split.test_months,
-                cfg.split.calibration_months,
-                cfg.split.min_train_months,
-                cfg.split.recording_allowance_days,
-            )
+            _read_store(run)
         with st.stage("build features"):
-            if feature_table is None:
-                from features import build_features
-
-                feature_table = build_features(con, progress=progress)
-            keys = feature_table.keys.reset_index(drop=True)
-            X = feature_table.X.reset_index(drop=True).astype(float)
-            protected = feature_table.protected.reset_index(drop=True)
-            # Decision echoes: by default who referred is not an input and
-            # earlier referrals and closures may only raise risk ([inputs]).
-            names = model_inputs(list(X.columns), cfg.inputs.constrained)
-            signs = monotone_signs(names, cfg.inputs.constrained)
-            X = X[names]
-            feature_rows = len(X)
+            _build_features(run, feature_table)
         with st.stage("labels and split"):
-            period = assign_periods(keys, periods)
-            # Every row whose label window has closed, the gaps between the
-            # strict periods included: the backtest folds and the deployed
-            # model use them.
-            received = pd.to_datetime(keys["received_at"])
-            used = ((received >= periods.train_start) & (received < periods.test_end)).to_numpy()
-            keys, X, protected, period = (
-                keys[used].reset_index(drop=True),
-                X[used].reset_index(drop=True),
-                protected[used].reset_index(drop=True),
-                period[used],
-            )
-            y = compute_labels(con, keys, label_def)
-            masks = {p: period == p for p in ("train", "calibration", "test")}
-            counts = {
-                p: {
-                    "rows": int(m.sum()),
-                    "referrals": int(keys.loc[m, "referral_id"].nunique()),
-                    "positives": int(y[m].sum()),
-                }
-                for p, m in masks.items()
-            }
-            for p, c in counts.items():
-                if c["rows"] == 0 or c["positives"] == 0 or c["positives"] == c["rows"]:
-                    raise ValueError(
-                        f"The {p} period has {c['rows']} rows and {c['positives']} positive "
-                        f"labels ({label_def.tag}): both classes are needed. Check split.* "
-                        "and the store's size."
-                    )
-            Xn = X.to_numpy(dtype=float)
-            Xtr, Xca, Xte = (Xn[masks[p]] for p in ("train", "calibration", "test"))
-            ytr, yca, yte = (y[masks[p]] for p in ("train", "calibration", "test"))
-            ref_ca = keys.loc[masks["calibration"], "referral_id"].to_numpy()
-            ref_te = keys.loc[masks["test"], "referral_id"].to_numpy()
+            _labels_and_split(run)
         with st.stage("tune LightGBM"):
-            # Early stopping and selection use the calibration period, which the
-            # calibrator and the flag threshold then reuse: a known limitation,
-            # measured against two alternatives in docs/training.md.
-            tuned = tune_lightgbm(
-                Xtr,
-                ytr,
-                Xca,
-                yca,
-                names,
-                n_iter=cfg.tuning.n_iter,
-                time_budget_seconds=cfg.tuning.time_budget_seconds,
-                num_boost_round=cfg.tuning.num_boost_round,
-                early_stopping_rounds=cfg.tuning.early_stopping_rounds,
-                random_state=seed,
-                num_threads=cfg.num_threads,
-                progress=progress,
-                monotone_constraints=signs,
-            )
-            if tuned.stopped_by_budget:
-                logger.warning(
-                    "LightGBM tuning %s: set tuning.time_budget_seconds only when speed "
-                    "matters more than reproducibility",
-                    tuned.summary,
-                )
+            _tune(run)
         with st.stage("calibrate and score"):
-            scorers = {
-                "lightgbm": LightGBMScorer(tuned.booster, names),
-                "l1_logistic": LogisticScorer(
-                    _logistic(Xtr, ytr, cfg.baselines.l1_C, seed, signs), names
-                ),
-                "rule": RuleScorer(cfg.baselines.rule_feature, names),
-            }
-            ca_closed = (
-                closed_by_screeners(con, ref_ca) if policy.mode == "closures" else None
-            )
-            for s in scorers.values():
-                calibrate(s, Xtr, Xca, yca, ref_ca, cfg, policy, ca_closed)
+            _calibrate_and_score(run)
         with st.stage("choose model"):
-            from sklearn.metrics import roc_auc_score
-
-            selection = choose_model(
-                {k: float(roc_auc_score(yca, scorers[k].raw_margin(Xca))) for k in CHOICES},
-                cfg.deploy.min_auc_gain,
-                f"{periods.calibration_start.date()} to {periods.calibration_end.date()}",
-            )
-            chosen = selection.chosen
+            _choose_model(run)
         with st.stage("evaluate"):
-            y_harm = harm_labels(
-                con,
-                keys.loc[masks["test"]],
-                label_def.horizon_months,
-                cfg.evaluation.harm_min_severity,
-            )
-            human = _human_flags(con, ref_te)
-            boot = ReferralBootstrap(ref_te)
-            ev = dict(
-                n_bootstrap=cfg.evaluation.n_bootstrap,
-                confidence=cfg.evaluation.confidence,
-                random_state=seed,
-            )
-            outputs = {}
-            results: dict[str, dict] = {}
-            curves = []
-            for name, s in scorers.items():
-                out = s.predict_referrals(Xte, ref_te)
-                outputs[name] = out
-                prob, flag = out["probability"].to_numpy(), out["referral_flag"].to_numpy()
-                results[name] = {
-                    "proxy": evaluate_predictions(ref_te, yte, prob, flag, bootstrap=boot, **ev)
-                }
-                if y_harm is not None:
-                    results[name]["harm"] = evaluate_predictions(
-                        ref_te, y_harm, prob, flag, bootstrap=boot, **ev
-                    )
-                for lab, yy in (("proxy", yte), ("harm", y_harm)):
-                    if yy is not None:
-                        pts = calibration_points(yy, prob, cfg.evaluation.calibration_bins)
-                        curves.append(pts.assign(model=name, label=lab))
-            results["human"] = {
-                "proxy": evaluate_predictions(ref_te, yte, human, human, is_probability=False, **ev)
-            }
-            if y_harm is not None:
-                results["human"]["harm"] = evaluate_predictions(
-                    ref_te, y_harm, human, human, is_probability=False, **ev
-                )
-            comparison = comparison_frame(results)
-            lgb_out = outputs[chosen]
-            predictions = pd.concat(
-                [
-                    keys.loc[masks["test"]].reset_index(drop=True),
-                    pd.DataFrame(
-                        {
-                            "y_true": yte.astype(np.int64),
-                            "y_harm": pd.array(y_harm, dtype="Int64")
-                            if y_harm is not None
-                            else pd.array([pd.NA] * len(yte), dtype="Int64"),
-                            "y_prob": lgb_out["probability"].to_numpy(),
-                            "score": lgb_out["score"].to_numpy(),
-                            "referral_score": lgb_out["referral_score"].to_numpy(),
-                            "flag": lgb_out["referral_flag"].to_numpy(),
-                            "human_flag": pd.array(
-                                np.where(np.isnan(human), np.nan, human), dtype="Float64"
-                            ).astype("Int64"),
-                            **{
-                                f"{k}_{c}": outputs[k][c].to_numpy()
-                                for k in ("lightgbm", "l1_logistic", "rule")
-                                for c in ("probability", "score", "referral_flag")
-                            },
-                        }
-                    ),
-                    protected.loc[masks["test"]].reset_index(drop=True),
-                    front_door_columns(con, ref_te),
-                ],
-                axis=1,
-            )
+            _evaluate(run)
         with st.stage("rolling-origin backtest"):
-            backtest, latest = rolling_backtest(
-                con, cfg, policy, tuned, label_def, Xn, y, keys, names, periods
-            )
-            if chosen in latest and len(latest[chosen]) == len(predictions):
-                # The audit and the gate judge the recipe that is deployed: its
-                # model for the latest backtest year scores exactly the strict
-                # test period's children (calibrated on the months just before
-                # the gap, as the deployed model is).
-                out = latest[chosen]
-                predictions["y_prob"] = out["probability"].to_numpy()
-                predictions["score"] = out["score"].to_numpy()
-                predictions["referral_score"] = out["referral_score"].to_numpy()
-                predictions["flag"] = out["referral_flag"].to_numpy()
+            _backtest(run)
         with st.stage("what the tool adds"):
             # What the flag adds to the screeners' own decisions (issue #14), for
             # the recipe that is deployed (the predictions the audit judges).
-            added = what_the_tool_adds(predictions, confidence=cfg.evaluation.confidence)
+            run.added = what_the_tool_adds(run.predictions, confidence=cfg.evaluation.confidence)
         with st.stage("refit for deployment"):
-            window = deployment_window(periods, cfg.split.calibration_months)
-            m = window.masks(keys["received_at"].to_numpy())
-            lgb_scorer = fit_recipe(
-                chosen,
-                Xn[m["train"]],
-                y[m["train"]],
-                Xn[m["calibration"]],
-                y[m["calibration"]],
-                keys.loc[m["calibration"], "referral_id"].to_numpy(),
-                names,
-                cfg,
-                policy,
-                tuned,
-                closed_by_screeners(con, keys.loc[m["calibration"], "referral_id"].to_numpy())
-                if policy.mode == "closures"
-                else None,
-            )
-            deploy_counts = {
-                p: {
-                    "rows": int(mask.sum()),
-                    "referrals": int(keys.loc[mask, "referral_id"].nunique()),
-                    "positives": int(y[mask].sum()),
-                }
-                for p, mask in m.items()
-            }
-            from monitoring import build_reference
-
-            reference = build_reference(
-                lgb_scorer,
-                X[m["train"]],
-                X[m["calibration"]],
-                keys.loc[m["calibration"], "referral_id"].to_numpy(),
-                y[m["calibration"]],
-                window,
-            )
+            _refit_for_deployment(run)
         with st.stage("explain (SHAP)"):
-            rng = np.random.default_rng(seed)
-            n_s = min(cfg.evaluation.shap_sample, len(Xte))
-            sample = np.sort(rng.choice(len(Xte), n_s, replace=False))
-            Xs = pd.DataFrame(Xte[sample], columns=names)
-            contrib, base = lgb_scorer.contributions(Xs)
-            margin = lgb_scorer.raw_margin(Xs)
-            additivity = float(np.max(np.abs(contrib.to_numpy().sum(axis=1) + base - margin)))
-            if additivity > 1e-6:
-                raise RuntimeError(
-                    f"SHAP additivity failed: max |sum + base - margin| = {additivity}"
-                )
-            importance = (
-                contrib.abs()
-                .mean()
-                .rename("mean_abs_shap")
-                .sort_values(ascending=False)
-                .reset_index()
-            )
-            importance.columns = ["feature", "mean_abs_shap"]
+            _explain(run)
         with st.stage("log to MLflow"):
-            experiment_id = setup_tracking(tracking_uri)
-            run_args = (
-                {"run_id": run_id}
-                if run_id
-                else {"experiment_id": experiment_id, "run_name": f"train-{label_def.name}"}
-            )
-            with mlflow.start_run(**run_args) as run:
-                run_id = run.info.run_id
-                experiment_id = run.info.experiment_id
-                params = {
-                    **cfg.flat(),
-                    **periods.as_params(),
-                    "label.tag": label_def.tag,
-                    "label.horizon_months": label_def.horizon_months,
-                    "data.content_hash": data_hash,
-                    "data.rows": len(keys),
-                    "policy.version": policy.version,
-                    "policy.mode": policy.mode,
-                    "policy.threshold_score": lgb_scorer.policy.threshold_score,
-                    "lightgbm.best_iteration": tuned.best_iteration,
-                    **{f"lightgbm.{k}": v_ for k, v_ in tuned.params.items()},
-                    "l1_logistic.n_nonzero": scorers["l1_logistic"].n_nonzero,
-                    "deploy.model": chosen,
-                    **window.as_params(),
-                    **{
-                        f"deploy.{p}.{k}": val
-                        for p, c in deploy_counts.items()
-                        for k, val in c.items()
-                    },
-                }
-                mlflow.log_params({k: str(v_)[:6000] for k, v_ in params.items()})
-                mlflow.set_tags(
-                    {
-                        "label": label_def.tag,
-                        "data_hash": data_hash,
-                        "policy_version": policy.version,
-                        **_tuning_tags(tuned),
-                        **selection.tags(),
-                    }
-                )
-                metrics = {}
-                for row in comparison.itertuples():
-                    for suffix, val in (
-                        ("", row.value),
-                        ("_ci_low", row.ci_low),
-                        ("_ci_high", row.ci_high),
-                    ):
-                        if np.isfinite(val):
-                            metrics[f"{row.model}.{row.label}.{row.metric}{suffix}"] = float(val)
-                for p, c in counts.items():
-                    for k, val in c.items():
-                        metrics[f"data.{p}.{k}"] = val
-                metrics.update(backtest_metrics(backtest))
-                metrics.update(added_metrics(added))
-                metrics["shap.additivity_max_abs_err"] = additivity
-                metrics["tuning.seconds"] = tuned.seconds
-                metrics["tuning.trials"] = len(tuned.trials)
-                metrics["tuning.candidates"] = tuned.n_candidates
-                mlflow.log_metrics(metrics)
-                with tempfile.TemporaryDirectory() as tmp:
-                    tmp = Path(tmp)
-                    outputs_ = RunOutputs(
-                        label_def=label_def,
-                        scorers=scorers,
-                        periods=periods,
-                        counts=counts,
-                        comparison=comparison,
-                        curves=curves,
-                        importance=importance,
-                        contrib=contrib,
-                        Xs=Xs,
-                        predictions=predictions,
-                        tuned=tuned,
-                        data_hash=data_hash,
-                        backtest=backtest,
-                        selection=selection,
-                        reference=reference,
-                        added=added,
-                    )
-                    _write_artifacts(tmp, cfg, outputs_)
-                    mlflow.log_artifacts(str(tmp / "monitoring"), artifact_path="monitoring")
-                    mlflow.log_artifacts(str(tmp / "evaluation"), artifact_path="evaluation")
-                    mlflow.log_artifacts(str(tmp / "config"), artifact_path="config")
-                    mlflow.log_artifacts(str(tmp / "explain"), artifact_path="explain")
-                    # The registry assigns the version number after logging; the
-                    # scorer carries what is known before (the loader knows the version).
-                    lgb_scorer.model_version = {
-                        "name": MODEL_NAME,
-                        "run_id": run_id,
-                        "label": label_def.tag,
-                        "policy_version": policy.version,
-                        "data_hash": data_hash,
-                    }
-                    info = log_scorer(
-                        lgb_scorer,
-                        Xs.head(5),
-                        registered_model_name=MODEL_NAME if register else None,
-                    )
-                    version = None
-                    client = client_for(tracking_uri)
-                    headline = results[chosen]["proxy"]["auc"]["value"]
-                    if register:
-                        version = str(info.registered_model_version)
-                        lgb_scorer.model_version = {**lgb_scorer.model_version, "version": version}
-                        client.set_registered_model_alias(MODEL_NAME, CANDIDATE, version)
-                        tag_version(
-                            client,
-                            version,
-                            {
-                                "label": label_def.tag,
-                                "policy_version": policy.version,
-                                "threshold_score": str(lgb_scorer.policy.threshold_score),
-                                "data_hash": data_hash,
-                                "test_auc_proxy": f"{headline:.3f}",
-                                "backtest": backtest_summary(backtest, chosen),
-                                "backtest_auc": backtest_mean_auc(backtest, chosen),
-                                **_tuning_tags(tuned),
-                                **selection.tags(),
-                            },
-                        )
-        gate_verdict, gate_reasons = "not run", ["audit skipped"]
+            client = _log_to_mlflow(run, register)
         if run_gate_after:
-            with st.stage("audit and gate"), tempfile.TemporaryDirectory() as tmp:
-                gate = run_gate(
-                    predictions,
-                    Path(tmp) / "audit",
-                    seed,
-                    metadata=_linkage_metadata(con, lgb_scorer, predictions)
-                    | _card_metadata(
-                        MODEL_NAME,
-                        version,
-                        run_id,
-                        label_def,
-                        policy,
-                        lgb_scorer,
-                        periods,
-                        counts,
-                        data_hash,
-                        simulated=y_harm is not None,
-                        tuning=tuned.summary,
-                        selection=selection,
-                        backtest=backtest,
-                        window=window,
-                    ),
-                    performance=_performance_rows(comparison),
-                    shap_importance=importance,
-                )
-                for f in gate.files:
-                    client.log_artifact(run_id, str(f), artifact_path="audit")
-                for key, value in gate.tags().items():
-                    client.set_tag(run_id, key, value)
-                if version is not None:
-                    tag_version(client, version, gate.tags())
-                gate_verdict, gate_reasons = gate.verdict, gate.reasons
+            with st.stage("audit and gate"):
+                _audit_and_gate(run, client)
         for k, v_ in st.timings.items():
-            client.log_metric(run_id, f"timing.{_slug(k)}_seconds", v_)
-        return TrainResult(
-            run_id=run_id,
-            experiment_id=experiment_id,
-            model_name=MODEL_NAME,
-            model_version=version,
-            model_uri=info.model_uri,
-            comparison=comparison,
-            periods=periods,
-            period_counts=counts,
-            timings=st.timings,
-            gate_verdict=gate_verdict,
-            gate_reasons=gate_reasons,
-            label=label_def.tag,
-            policy=lgb_scorer.policy.to_dict(),
-            data_hash=data_hash,
-            tracking_uri=tracking_uri,
-            feature_rows=feature_rows,
-            tuning_summary=tuned.summary,
-            scorer=lgb_scorer,
-            predictions=predictions,
-            selection=selection,
-            backtest_lines=backtest_lines(backtest, chosen) if len(backtest) else [],
-            added=added,
-        )
+            client.log_metric(run.run_id, f"timing.{_slug(k)}_seconds", v_)
+        return _result(run, st.timings)
     finally:
         if own_con:
             con.close()
 
 
-def _linkage_metadata(con, scorer, predictions) -> dict:
+def _read_store(run: _Run) -> None:
+    """The store's content hash and the planned train/calibration/test periods."""
+    from store import content_hash
+
+    split = run.cfg.split
+    run.data_hash = content_hash(run.con)
+    first, data_end = data_range(run.con)
+    run.periods = plan_periods(
+        first,
+        data_end,
+        run.label_def.horizon_months,
+        split.burn_in_months,
+        split.test_months,
+        split.calibration_months,
+        split.min_train_months,
+        split.recording_allowance_days,
+    )
+
+
+def _build_features(run: _Run, feature_table) -> None:
+    """The model inputs: the feature table less the decision echoes ([inputs])."""
+    if feature_table is None:
+        from features import build_features
+
+        feature_table = build_features(run.con, progress=run.progress)
+    run.keys = feature_table.keys.reset_index(drop=True)
+    X = feature_table.X.reset_index(drop=True).astype(float)
+    run.protected = feature_table.protected.reset_index(drop=True)
+    # Decision echoes: by default who referred is not an input and
+    # earlier referrals and closures may only raise risk ([inputs]).
+    run.names = model_inputs(list(X.columns), run.cfg.inputs.constrained)
+    run.signs = monotone_signs(run.names, run.cfg.inputs.constrained)
+    run.X = X[run.names]
+    run.feature_rows = len(run.X)
+
+
+def _labels_and_split(run: _Run) -> None:
+    """Labels for every row whose window has closed, and the strict periods' masks."""
+    periods = run.periods
+    period = assign_periods(run.keys, periods)
+    # Every row whose label window has closed, the gaps between the
+    # strict periods included: the backtest folds and the deployed
+    # model use them.
+    received = pd.to_datetime(run.keys["received_at"])
+    used = ((received >= periods.train_start) & (received < periods.test_end)).to_numpy()
+    run.keys = run.keys[used].reset_index(drop=True)
+    run.X = run.X[used].reset_index(drop=True)
+    run.protected = run.protected[used].reset_index(drop=True)
+    period = period[used]
+    run.y = compute_labels(run.con, run.keys, run.label_def)
+    run.masks = {p: period == p for p in ("train", "calibration", "test")}
+    run.counts = _period_counts(run.keys, run.y, run.masks)
+    for p, c in run.counts.items():
+        if c["rows"] == 0 or c["positives"] == 0 or c["positives"] == c["rows"]:
+            raise ValueError(
+                f"The {p} period has {c['rows']} rows and {c['positives']} positive "
+                f"labels ({run.label_def.tag}): both classes are needed. Check split.* "
+                "and the store's size."
+            )
+    run.Xn = run.X.to_numpy(dtype=float)
+
+
+def _period_counts(keys: pd.DataFrame, y: np.ndarray, masks: dict) -> dict[str, dict[str, int]]:
+    """Rows, referrals and positive labels in each period."""
+    return {
+        p: {
+            "rows": int(m.sum()),
+            "referrals": int(keys.loc[m, "referral_id"].nunique()),
+            "positives": int(y[m].sum()),
+        }
+        for p, m in masks.items()
+    }
+
+
+def _tune(run: _Run) -> None:
+    """LightGBM's random search, early-stopped on the calibration period."""
+    # Early stopping and selection use the calibration period, which the
+    # calibrator and the flag threshold then reuse: a known limitation,
+    # measured against two alternatives in docs/training.md.
+    tuning = run.cfg.tuning
+    Xtr, ytr, _ = run.part("train")
+    Xca, yca, _ = run.part("calibration")
+    run.tuned = tune_lightgbm(
+        Xtr,
+        ytr,
+        Xca,
+        yca,
+        run.names,
+        n_iter=tuning.n_iter,
+        time_budget_seconds=tuning.time_budget_seconds,
+        num_boost_round=tuning.num_boost_round,
+        early_stopping_rounds=tuning.early_stopping_rounds,
+        random_state=run.seed,
+        num_threads=run.cfg.num_threads,
+        progress=run.progress,
+        monotone_constraints=run.signs,
+    )
+    if run.tuned.stopped_by_budget:
+        logger.warning(
+            "LightGBM tuning %s: set tuning.time_budget_seconds only when speed "
+            "matters more than reproducibility",
+            run.tuned.summary,
+        )
+
+
+def _calibrate_and_score(run: _Run) -> None:
+    """The three candidate scorers, each calibrated and given its flag threshold."""
+    cfg = run.cfg
+    Xtr, ytr, _ = run.part("train")
+    Xca, yca, ref_ca = run.part("calibration")
+    run.scorers = {
+        "lightgbm": LightGBMScorer(run.tuned.booster, run.names),
+        "l1_logistic": LogisticScorer(
+            _logistic(Xtr, ytr, cfg.baselines.l1_C, run.seed, run.signs), run.names
+        ),
+        "rule": RuleScorer(cfg.baselines.rule_feature, run.names),
+    }
+    ca_closed = closed_by_screeners(run.con, ref_ca) if run.policy.mode == "closures" else None
+    for s in run.scorers.values():
+        calibrate(s, Xtr, Xca, yca, ref_ca, cfg, run.policy, ca_closed)
+
+
+def _choose_model(run: _Run) -> None:
+    """The recipe to deploy, by AUC on the calibration period."""
+    from sklearn.metrics import roc_auc_score
+
+    Xca, yca, _ = run.part("calibration")
+    periods = run.periods
+    run.selection = choose_model(
+        {k: float(roc_auc_score(yca, run.scorers[k].raw_margin(Xca))) for k in CHOICES},
+        run.cfg.deploy.min_auc_gain,
+        f"{periods.calibration_start.date()} to {periods.calibration_end.date()}",
+    )
+
+
+def _evaluate(run: _Run) -> None:
+    """Every model and the screeners on the test period, against both labels."""
+    from training.truth import harm_labels
+
+    cfg = run.cfg
+    Xte, yte, ref_te = run.part("test")
+    run.y_harm = harm_labels(
+        run.con,
+        run.keys.loc[run.masks["test"]],
+        run.label_def.horizon_months,
+        cfg.evaluation.harm_min_severity,
+    )
+    human = _human_flags(run.con, ref_te)
+    boot = ReferralBootstrap(ref_te)
+    ev = dict(
+        n_bootstrap=cfg.evaluation.n_bootstrap,
+        confidence=cfg.evaluation.confidence,
+        random_state=run.seed,
+    )
+    labels = {"proxy": yte, "harm": run.y_harm}
+    outputs = {}
+    for name, s in run.scorers.items():
+        out = s.predict_referrals(Xte, ref_te)
+        outputs[name] = out
+        prob, flag = out["probability"].to_numpy(), out["referral_flag"].to_numpy()
+        run.results[name] = {
+            lab: evaluate_predictions(ref_te, yy, prob, flag, bootstrap=boot, **ev)
+            for lab, yy in labels.items()
+            if yy is not None
+        }
+        for lab, yy in labels.items():
+            if yy is not None:
+                pts = calibration_points(yy, prob, cfg.evaluation.calibration_bins)
+                run.curves.append(pts.assign(model=name, label=lab))
+    run.results["human"] = {
+        lab: evaluate_predictions(ref_te, yy, human, human, is_probability=False, **ev)
+        for lab, yy in labels.items()
+        if yy is not None
+    }
+    run.comparison = comparison_frame(run.results)
+    run.predictions = _test_predictions(run, outputs, human)
+
+
+def _test_predictions(run: _Run, outputs: dict, human: np.ndarray) -> pd.DataFrame:
+    """One row per test-period child: keys, labels, every model's output, who they are."""
+    test = run.masks["test"]
+    yte = run.y[test]
+    lgb_out = outputs[run.chosen]
+    y_harm = run.y_harm
+    return pd.concat(
+        [
+            run.keys.loc[test].reset_index(drop=True),
+            pd.DataFrame(
+                {
+                    "y_true": yte.astype(np.int64),
+                    "y_harm": pd.array(y_harm, dtype="Int64")
+                    if y_harm is not None
+                    else pd.array([pd.NA] * len(yte), dtype="Int64"),
+                    "y_prob": lgb_out["probability"].to_numpy(),
+                    "score": lgb_out["score"].to_numpy(),
+                    "referral_score": lgb_out["referral_score"].to_numpy(),
+                    "flag": lgb_out["referral_flag"].to_numpy(),
+                    "human_flag": pd.array(
+                        np.where(np.isnan(human), np.nan, human), dtype="Float64"
+                    ).astype("Int64"),
+                    **{
+                        f"{k}_{c}": outputs[k][c].to_numpy()
+                        for k in ("lightgbm", "l1_logistic", "rule")
+                        for c in ("probability", "score", "referral_flag")
+                    },
+                }
+            ),
+            run.protected.loc[test].reset_index(drop=True),
+            front_door_columns(run.con, run.keys.loc[test, "referral_id"].to_numpy()),
+        ],
+        axis=1,
+    )
+
+
+def _backtest(run: _Run) -> None:
+    """Rolling-origin backtest; the deployed recipe's latest fold becomes the predictions."""
+    run.backtest, latest = rolling_backtest(
+        run.con,
+        run.cfg,
+        run.policy,
+        run.tuned,
+        run.label_def,
+        run.Xn,
+        run.y,
+        run.keys,
+        run.names,
+        run.periods,
+    )
+    chosen, predictions = run.chosen, run.predictions
+    if chosen in latest and len(latest[chosen]) == len(predictions):
+        # The audit and the gate judge the recipe that is deployed: its
+        # model for the latest backtest year scores exactly the strict
+        # test period's children (calibrated on the months just before
+        # the gap, as the deployed model is).
+        out = latest[chosen]
+        predictions["y_prob"] = out["probability"].to_numpy()
+        predictions["score"] = out["score"].to_numpy()
+        predictions["referral_score"] = out["referral_score"].to_numpy()
+        predictions["flag"] = out["referral_flag"].to_numpy()
+
+
+def _refit_for_deployment(run: _Run) -> None:
+    """The chosen recipe refitted on the latest months and its monitoring reference."""
+    from monitoring import build_reference
+
+    cfg, keys, Xn, y = run.cfg, run.keys, run.Xn, run.y
+    run.window = deployment_window(run.periods, cfg.split.calibration_months)
+    m = run.window.masks(keys["received_at"].to_numpy())
+    ref_ca = keys.loc[m["calibration"], "referral_id"].to_numpy()
+    run.scorer = fit_recipe(
+        run.chosen,
+        Xn[m["train"]],
+        y[m["train"]],
+        Xn[m["calibration"]],
+        y[m["calibration"]],
+        ref_ca,
+        run.names,
+        cfg,
+        run.policy,
+        run.tuned,
+        closed_by_screeners(run.con, ref_ca) if run.policy.mode == "closures" else None,
+    )
+    run.deploy_counts = _period_counts(keys, y, m)
+    run.reference = build_reference(
+        run.scorer,
+        run.X[m["train"]],
+        run.X[m["calibration"]],
+        ref_ca,
+        y[m["calibration"]],
+        run.window,
+    )
+
+
+def _explain(run: _Run) -> None:
+    """SHAP on a seeded test-period sample, checked for additivity."""
+    Xte, _, _ = run.part("test")
+    rng = np.random.default_rng(run.seed)
+    n_s = min(run.cfg.evaluation.shap_sample, len(Xte))
+    sample = np.sort(rng.choice(len(Xte), n_s, replace=False))
+    run.Xs = pd.DataFrame(Xte[sample], columns=run.names)
+    run.contrib, base = run.scorer.contributions(run.Xs)
+    margin = run.scorer.raw_margin(run.Xs)
+    run.additivity = float(np.max(np.abs(run.contrib.to_numpy().sum(axis=1) + base - margin)))
+    if run.additivity > 1e-6:
+        raise RuntimeError(f"SHAP additivity failed: max |sum + base - margin| = {run.additivity}")
+    importance = (
+        run.contrib.abs().mean().rename("mean_abs_shap").sort_values(ascending=False).reset_index()
+    )
+    importance.columns = ["feature", "mean_abs_shap"]
+    run.importance = importance
+
+
+def _log_to_mlflow(run: _Run, register: bool):
+    """Parameters, tags, metrics, artifacts and the model; returns the MLflow client."""
+    import mlflow
+
+    from training.tracking import client_for, setup_tracking
+
+    experiment_id = setup_tracking(run.tracking_uri)
+    run_args = (
+        {"run_id": run.run_id}
+        if run.run_id
+        else {"experiment_id": experiment_id, "run_name": f"train-{run.label_def.name}"}
+    )
+    with mlflow.start_run(**run_args) as active:
+        run.run_id = active.info.run_id
+        run.experiment_id = active.info.experiment_id
+        mlflow.log_params({k: str(v_)[:6000] for k, v_ in _run_params(run).items()})
+        mlflow.set_tags(
+            {
+                "label": run.label_def.tag,
+                "data_hash": run.data_hash,
+                "policy_version": run.policy.version,
+                **_tuning_tags(run.tuned),
+                **run.selection.tags(),
+            }
+        )
+        mlflow.log_metrics(_run_metrics(run))
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            _write_artifacts(tmp, run.cfg, _outputs(run))
+            for folder in ("monitoring", "evaluation", "config", "explain"):
+                mlflow.log_artifacts(str(tmp / folder), artifact_path=folder)
+            client = client_for(run.tracking_uri)
+            _log_model(run, register, client)
+    return client
+
+
+def _run_params(run: _Run) -> dict:
+    """Every setting and fact a reviewer needs to reproduce the run."""
+    return {
+        **run.cfg.flat(),
+        **run.periods.as_params(),
+        "label.tag": run.label_def.tag,
+        "label.horizon_months": run.label_def.horizon_months,
+        "data.content_hash": run.data_hash,
+        "data.rows": len(run.keys),
+        "policy.version": run.policy.version,
+        "policy.mode": run.policy.mode,
+        "policy.threshold_score": run.scorer.policy.threshold_score,
+        "lightgbm.best_iteration": run.tuned.best_iteration,
+        **{f"lightgbm.{k}": v_ for k, v_ in run.tuned.params.items()},
+        "l1_logistic.n_nonzero": run.scorers["l1_logistic"].n_nonzero,
+        "deploy.model": run.chosen,
+        **run.window.as_params(),
+        **{f"deploy.{p}.{k}": val for p, c in run.deploy_counts.items() for k, val in c.items()},
+    }
+
+
+def _run_metrics(run: _Run) -> dict[str, float]:
+    """Every figure with its interval, the period counts, the backtest and the timings."""
+    metrics = {}
+    for row in run.comparison.itertuples():
+        for suffix, val in (("", row.value), ("_ci_low", row.ci_low), ("_ci_high", row.ci_high)):
+            if np.isfinite(val):
+                metrics[f"{row.model}.{row.label}.{row.metric}{suffix}"] = float(val)
+    for p, c in run.counts.items():
+        for k, val in c.items():
+            metrics[f"data.{p}.{k}"] = val
+    metrics.update(backtest_metrics(run.backtest))
+    metrics.update(added_metrics(run.added))
+    metrics["shap.additivity_max_abs_err"] = run.additivity
+    metrics["tuning.seconds"] = run.tuned.seconds
+    metrics["tuning.trials"] = len(run.tuned.trials)
+    metrics["tuning.candidates"] = run.tuned.n_candidates
+    return metrics
+
+
+def _outputs(run: _Run) -> RunOutputs:
+    return RunOutputs(
+        label_def=run.label_def,
+        scorers=run.scorers,
+        periods=run.periods,
+        counts=run.counts,
+        comparison=run.comparison,
+        curves=run.curves,
+        importance=run.importance,
+        contrib=run.contrib,
+        Xs=run.Xs,
+        predictions=run.predictions,
+        tuned=run.tuned,
+        data_hash=run.data_hash,
+        backtest=run.backtest,
+        selection=run.selection,
+        reference=run.reference,
+        added=run.added,
+    )
+
+
+def _log_model(run: _Run, register: bool, client) -> None:
+    """Log the deployed scorer; register it as the candidate and tag the version."""
+    from training.tracking import CANDIDATE, tag_version
+
+    scorer = run.scorer
+    # The registry assigns the version number after logging; the
+    # scorer carries what is known before (the loader knows the version).
+    scorer.model_version = {
+        "name": MODEL_NAME,
+        "run_id": run.run_id,
+        "label": run.label_def.tag,
+        "policy_version": run.policy.version,
+        "data_hash": run.data_hash,
+    }
+    info = log_scorer(
+        scorer, run.Xs.head(5), registered_model_name=MODEL_NAME if register else None
+    )
+    run.model_uri = info.model_uri
+    if not register:
+        return
+    headline = run.results[run.chosen]["proxy"]["auc"]["value"]
+    run.version = str(info.registered_model_version)
+    scorer.model_version = {**scorer.model_version, "version": run.version}
+    client.set_registered_model_alias(MODEL_NAME, CANDIDATE, run.version)
+    tag_version(
+        client,
+        run.version,
+        {
+            "label": run.label_def.tag,
+            "policy_version": run.policy.version,
+            "threshold_score": str(scorer.policy.threshold_score),
+            "data_hash": run.data_hash,
+            "test_auc_proxy": f"{headline:.3f}",
+            "backtest": backtest_summary(run.backtest, run.chosen),
+            "backtest_auc": backtest_mean_auc(run.backtest, run.chosen),
+            **_tuning_tags(run.tuned),
+            **run.selection.tags(),
+        },
+    )
+
+
+def _audit_and_gate(run: _Run, client) -> None:
+    """The fairness audit and the governance gate, logged to the run and the version."""
+    from training.gate import run_gate
+    from training.tracking import tag_version
+
+    with tempfile.TemporaryDirectory() as tmp:
+        gate = run_gate(
+            run.predictions,
+            Path(tmp) / "audit",
+            run.seed,
+            metadata=_linkage_metadata(run) | _card_metadata(run),
+            performance=_performance_rows(run.comparison),
+            shap_importance=run.importance,
+        )
+        for f in gate.files:
+            client.log_artifact(run.run_id, str(f), artifact_path="audit")
+    for key, value in gate.tags().items():
+        client.set_tag(run.run_id, key, value)
+    if run.version is not None:
+        tag_version(client, run.version, gate.tags())
+    run.gate_verdict, run.gate_reasons = gate.verdict, gate.reasons
+
+
+def _linkage_metadata(run: _Run) -> dict:
     """The board report's linkage section when the store holds links (issue 20); never sinks a run."""
     from audit.linkage import report_linkage
 
     try:
-        return report_linkage(con, scorer, predictions)
+        return report_linkage(run.con, run.scorer, run.predictions)
     except Exception as err:  # the report is worth having but must not sink a run
-        logging.getLogger(__name__).warning("linkage section left out of the report: %s", err)
+        logger.warning("linkage section left out of the report: %s", err)
         return {}
+
+
+def _result(run: _Run, timings: dict[str, float]) -> TrainResult:
+    return TrainResult(
+        run_id=run.run_id,
+        experiment_id=run.experiment_id,
+        model_name=MODEL_NAME,
+        model_version=run.version,
+        model_uri=run.model_uri,
+        comparison=run.comparison,
+        periods=run.periods,
+        period_counts=run.counts,
+        timings=timings,
+        gate_verdict=run.gate_verdict,
+        gate_reasons=run.gate_reasons,
+        label=run.label_def.tag,
+        policy=run.scorer.policy.to_dict(),
+        data_hash=run.data_hash,
+        tracking_uri=run.tracking_uri,
+        feature_rows=run.feature_rows,
+        tuning_summary=run.tuned.summary,
+        scorer=run.scorer,
+        predictions=run.predictions,
+        selection=run.selection,
+        backtest_lines=backtest_lines(run.backtest, run.chosen) if len(run.backtest) else [],
+        added=run.added,
+    )
 
 
 def _tuning_tags(tuned) -> dict[str, str]:
@@ -679,54 +838,43 @@ def _tuning_tags(tuned) -> dict[str, str]:
     }
 
 
-def _card_metadata(
-    name,
-    version,
-    run_id,
-    label_def,
-    policy,
-    scorer,
-    periods,
-    counts,
-    data_hash,
-    simulated,
-    tuning: str = "",
-    selection: Selection | None = None,
-    backtest: pd.DataFrame | None = None,
-    window=None,
-) -> dict:
+def _card_metadata(run: _Run) -> dict:
     """Plain facts for the audit's board report and model card."""
     from training.gate import trained_on
 
-    p = periods
-    kind = selection.chosen if selection else "lightgbm"
+    p = run.periods
+    kind = run.selection.chosen if run.selection else "lightgbm"
     model_type = f"{CHOICE_LABELS[kind]}, isotonic-calibrated; 1-20 ventile score"
+    tuning = run.tuned.summary
     if tuning and kind == "lightgbm":
         model_type += f"; hyper-parameter random search: {tuning}"
     extra = {}
-    if selection is not None:
-        extra["model_choice"] = selection.reason
+    if run.selection is not None:
+        extra["model_choice"] = run.selection.reason
+    window = run.window
     if window is not None:
         extra["deployed_training"] = (
             f"Refitted for deployment on referrals received {window.train[0].date()} to "
             f"{window.train[1].date()} and recalibrated on {window.calibration[0].date()} to "
             f"{window.calibration[1].date()}, the latest period whose outcomes are known."
         )
-    if backtest is not None and len(backtest):
-        extra["backtest"] = backtest_lines(backtest, kind)
+    if run.backtest is not None and len(run.backtest):
+        extra["backtest"] = backtest_lines(run.backtest, kind)
+    policy, label_def = run.policy, run.label_def
+    simulated = run.y_harm is not None
     return {
-        "model_name": name,
-        "model_version": version or "not registered",
-        "run_id": run_id,
+        "model_name": MODEL_NAME,
+        "model_version": run.version or "not registered",
+        "run_id": run.run_id,
         "model_type": model_type,
         "date": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d"),
-        "trained_on": trained_on(periods, counts, data_hash, simulated),
+        "trained_on": trained_on(p, run.counts, run.data_hash, simulated),
         "training_period": f"{p.train_start.date()} to {p.train_end.date()}",
         "test_period": f"{p.test_start.date()} to {p.test_end.date()}",
         "label_definition": f"{label_def.tag}: {label_def.description}",
         "flag_policy": (
             f"{policy.version}: {policy.mode} {policy.target:g}; referral flagged at score "
-            f">= {scorer.policy.threshold_score}"
+            f">= {run.scorer.policy.threshold_score}"
         ),
         **extra,
     }

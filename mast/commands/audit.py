@@ -255,7 +255,7 @@ def audit(
                 n_boot=n_boot,
                 random_state=random_state,
                 progress=progress,
-                **kwargs,
+                columns=au.AuditColumns(**kwargs),
             )
         verdict = au.evaluate_gate(result, pol)
     except (au.AuditInputError, ValueError) as err:

@@ -17,7 +17,7 @@ import typer
 from rich.rule import Rule
 
 from mast.progress import console
-from mast.settings import get_settings
+from mast.settings import DEFAULT_TRACKING_URI, get_settings
 
 DEMO_OVERRIDE_BY = "mast demo"
 DEMO_OVERRIDE_REASON = (
@@ -50,7 +50,7 @@ def demo(
         None, "--home", help="Folder for the store, features and reports (default: mast-data)."
     ),
     tracking_uri: str = typer.Option(
-        None, "--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlflow/mlflow.db)."
+        None, "--tracking-uri", help=f"MLflow tracking URI (default: {DEFAULT_TRACKING_URI})."
     ),
     keep_serving: bool = typer.Option(
         None,

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mast.progress import console, progress_bar
-from mast.settings import get_settings
+from mast.settings import DEFAULT_TRACKING_URI, get_settings
 
 SHORT_NAMES = {
     "lightgbm": "LightGBM",
@@ -115,7 +115,7 @@ def train(
         None, "--config", help="Training config TOML (default: training/default.toml)."
     ),
     tracking_uri: str = typer.Option(
-        None, "--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlflow/mlflow.db)."
+        None, "--tracking-uri", help=f"MLflow tracking URI (default: {DEFAULT_TRACKING_URI})."
     ),
 ) -> None:
     """Train, evaluate and register a model (alias `candidate`) from the store.

@@ -13,6 +13,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 import records
 from records import roles
@@ -47,34 +48,44 @@ def make_matches_page_router() -> APIRouter:
         if isinstance(user, Response):
             return user
         form = await _form(request)
-        if not records.allowed(user.role, roles.REVIEW_POSSIBLE_MATCH):
-            return _panel(request, user, 403, errors=["Your role may not judge possible matches."])
-        try:
-            body = MatchReviewIn(
-                review_id=f"page-{uuid.uuid4().hex}",
-                record_l=first(form, "record_l"),
-                record_r=first(form, "record_r"),
-                verdict=first(form, "verdict"),
-                reason=first(form, "reason"),
-            )
-            review(source_of(request), records.get_store(request), user, body)
-        except ValidationError as err:
-            problems = {str(e["loc"][0]) for e in err.errors()}
-            words = []
-            if "reason" in problems:
-                words.append("Say why, in a few words: your verdict is recorded with your reason.")
-            if "verdict" in problems:
-                words.append("Choose 'the same person' or 'different people'.")
-            if problems - {"reason", "verdict"}:
-                words.append("The pair of records was not recognised; reload the page.")
-            return _panel(request, user, 422, errors=words)
-        except RuleViolation as err:
-            return _panel(
-                request, user, err.status, errors=[err.message[:1].upper() + err.message[1:] + "."]
-            )
-        return RedirectResponse(f"{PATH}?done={body.verdict}", status_code=303)
+        # The store reads and the trail write block: off the event loop.
+        return await run_in_threadpool(_verdict_from_form, request, user, form)
 
     return router
+
+
+def _verdict_from_form(request: Request, user, form: dict) -> Response:
+    """Record the form's verdict through the API's own checks; the panel again on a refusal."""
+    if not records.allowed(user.role, roles.REVIEW_POSSIBLE_MATCH):
+        return _panel(request, user, 403, errors=["Your role may not judge possible matches."])
+    try:
+        body = MatchReviewIn(
+            review_id=f"page-{uuid.uuid4().hex}",
+            record_l=first(form, "record_l"),
+            record_r=first(form, "record_r"),
+            verdict=first(form, "verdict"),
+            reason=first(form, "reason"),
+        )
+        review(source_of(request), records.get_store(request), user, body)
+    except ValidationError as err:
+        return _panel(request, user, 422, errors=_form_problems(err))
+    except RuleViolation as err:
+        message = err.message[:1].upper() + err.message[1:] + "."
+        return _panel(request, user, err.status, errors=[message])
+    return RedirectResponse(f"{PATH}?done={body.verdict}", status_code=303)
+
+
+def _form_problems(err: ValidationError) -> list[str]:
+    """What to put right on the form, in words."""
+    problems = {str(e["loc"][0]) for e in err.errors()}
+    words = []
+    if "reason" in problems:
+        words.append("Say why, in a few words: your verdict is recorded with your reason.")
+    if "verdict" in problems:
+        words.append("Choose 'the same person' or 'different people'.")
+    if problems - {"reason", "verdict"}:
+        words.append("The pair of records was not recognised; reload the page.")
+    return words
 
 
 def _panel(request: Request, user, status: int = 200, errors=(), messages=()) -> Response:

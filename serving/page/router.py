@@ -24,7 +24,6 @@ from pydantic import ValidationError
 
 import records
 from records import roles
-from serving.engine import STORE_TIMEZONE, ServingError
 from serving.page.forms import (
     FormError,
     first,
@@ -35,6 +34,7 @@ from serving.page.forms import (
 )
 from serving.reasons import plain, plain_text, who_referred
 from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
+from serving.scoring import STORE_TIMEZONE, ServingError
 from store import vocabulary as v
 
 PAGE_PREFIX = "/page"

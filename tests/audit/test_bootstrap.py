@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from audit import audit_predictions
+from audit import AuditColumns, audit_predictions
 from audit.bootstrap import cluster_weight_chunks, row_weights, weighted_auc
 
 from .conftest import make_predictions
@@ -78,10 +78,14 @@ def test_cluster_intervals_are_wider_than_row_intervals_for_duplicated_children(
     base = base.drop_duplicates("referral_id").reset_index(drop=True)
     tripled = pd.concat([base] * 3, ignore_index=True)
     by_referral = audit_predictions(
-        tripled, n_boot=300, random_state=1, mitigation=False, groups=["sex"]
+        tripled, AuditColumns(groups=["sex"]), n_boot=300, random_state=1, mitigation=False
     )
     by_row = audit_predictions(
-        tripled, n_boot=300, random_state=1, mitigation=False, groups=["sex"], referral_col=None
+        tripled,
+        AuditColumns(groups=["sex"], referral_col=None),
+        n_boot=300,
+        random_state=1,
+        mitigation=False,
     )
 
     def width(r):
@@ -100,3 +104,56 @@ def test_weighted_auc_matches_sklearn_with_weights_and_ties():
     got = weighted_auc(w, y, s)
     for k in range(3):
         assert got[k] == pytest.approx(roc_auc_score(y, s, sample_weight=w[k]))
+
+
+def _tie_heavy(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n).astype(float)
+    s = rng.integers(0, 6, n) / 5.0  # six distinct scores: nearly every pair is tied
+    return y, s
+
+
+def test_the_one_auc_equals_sklearn_on_tie_heavy_weighted_data():
+    """Training's evaluation, the audit's per-group AUC and weighted_auc agree with sklearn."""
+    from audit.bootstrap import GroupPlan, ReferralBootstrap
+    from training.evaluate import _Ranked
+
+    y, s = _tie_heavy()
+    ref = np.repeat(np.arange(200), 2)
+    boot = ReferralBootstrap(ref)
+    counts = np.concatenate(list(boot.weight_chunks(5, random_state=1)))
+    w = boot.row_weights(counts)
+    groups = (np.arange(len(y)) % 3).astype(np.int64)
+    plan = GroupPlan(groups, 3, boot.codes, boot.n_referrals, y, (s > 0.5).astype(float), y_score=s)
+    per_group = plan.aucs(counts)
+    direct = weighted_auc(w, y, s)
+    for k in range(len(w)):
+        want = roc_auc_score(y, s, sample_weight=w[k])
+        assert direct[k] == pytest.approx(want, abs=1e-12)
+        assert _Ranked(y, s).metrics(w[k], True)["auc"] == pytest.approx(want, abs=1e-12)
+        for g in range(3):
+            in_g = groups == g
+            want_g = roc_auc_score(y[in_g], s[in_g], sample_weight=w[k, in_g])
+            assert per_group[k, g] == pytest.approx(want_g, abs=1e-12)
+
+
+def test_the_one_auc_is_undefined_with_one_class():
+    y, s = _tie_heavy(50)
+    assert np.isnan(weighted_auc(np.ones((1, 50)), np.ones(50), s)).all()
+    assert np.isnan(weighted_auc(np.ones((1, 0)), np.ones(0), np.ones(0))).all()
+
+
+def test_training_and_audit_draw_the_same_replicates():
+    """One seed, one resample: the training interval and the audit interval share draws."""
+    from audit.bootstrap import ReferralBootstrap
+
+    ref = np.array(["a", "b", "a", "c", "d", "c", "e"])
+    boot = ReferralBootstrap(ref)
+    a = np.concatenate(list(boot.weight_chunks(40, random_state=7, chunk=15)))
+    b = np.concatenate(list(cluster_weight_chunks(boot.n_referrals, 40, random_state=7)))
+    assert (a == b).all()
+    w = boot.row_weights(a)
+    # Children of one referral always carry the same weight.
+    assert (w[:, 0] == w[:, 2]).all() and (w[:, 3] == w[:, 5]).all()
+    rows = boot.rows(a[0])
+    assert len(rows) == w[0].sum()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from audit import AuditInputError, audit_predictions
+from audit import AuditColumns, AuditInputError, audit_predictions
 from audit.frame import binary_column, numeric_column, prepare_frame
 from tests.audit.frames import six_rows
 
@@ -29,7 +30,8 @@ def first_bad_data_row(values: list, ok) -> int:
 
 
 def test_public_column_parameters_use_scikit_learn_names():
-    audit_params = inspect.signature(audit_predictions).parameters
+    """The column names, on ``AuditColumns`` and ``prepare_frame``, are scikit-learn's."""
+    audit_params = {f.name for f in dataclasses.fields(AuditColumns)}
     frame_params = inspect.signature(prepare_frame).parameters
     for name in ("y_true", "y_prob", "y_harm"):
         assert name in audit_params, name
@@ -45,11 +47,9 @@ def test_y_true_y_prob_y_harm_name_the_columns(predictions):
     )
     result = audit_predictions(
         frame,
-        y_true="outcome",
-        score="p_cal",
-        y_prob="p_cal",
-        y_harm="truth",
-        groups=["sex"],
+        AuditColumns(
+            y_true="outcome", score="p_cal", y_prob="p_cal", y_harm="truth", groups=["sex"]
+        ),
         n_boot=20,
         random_state=0,
         mitigation=False,
@@ -64,11 +64,7 @@ def test_y_true_y_prob_y_harm_name_the_columns(predictions):
     assert result.meta["has_probability"]
     without = audit_predictions(
         frame,
-        y_true="outcome",
-        score="p_cal",
-        y_prob="p_cal",
-        y_harm=None,
-        groups=["sex"],
+        AuditColumns(y_true="outcome", score="p_cal", y_prob="p_cal", y_harm=None, groups=["sex"]),
         n_boot=20,
         random_state=0,
         mitigation=False,
@@ -145,3 +141,12 @@ def test_rows_count_positions_not_the_index():
     assert list(frame.index) == [2, 3, 4, 5]
     with pytest.raises(AuditInputError, match="row 3 has 5"):
         binary_column(frame, "y")
+
+
+def test_columns_the_table_lacks_are_left_out_but_a_thresholded_score_is_kept():
+    cols = AuditColumns(threshold=0.5, score="risk", y_harm="truth", band="s", y_prob="p")
+    present = cols.present({"y_true", "flag", "p", "s"})
+    assert present.score == "risk"  # named to be thresholded: prepare_frame names it missing
+    assert (present.y_harm, present.human_flag, present.referral_col) == (None, None, None)
+    assert (present.y_prob, present.band) == ("p", "s")
+    assert AuditColumns(band="s", y_prob="p").present({"s"}).band is None  # no probability

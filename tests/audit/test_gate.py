@@ -8,6 +8,7 @@ import pytest
 
 from audit import (
     DEFAULT_POLICY_PATH,
+    AuditColumns,
     PolicyError,
     audit_predictions,
     evaluate_gate,
@@ -38,13 +39,15 @@ def crafted(fpr_b: float, n: int = 2000, small_group_fpr: float | None = None) -
 def run(df: pd.DataFrame, policy=None):
     result = audit_predictions(
         df,
-        y_true="y",
-        flag="flag",
-        score=None,
-        y_prob=None,
-        band=None,
-        groups=["grp"],
-        referral_col="rid",
+        AuditColumns(
+            y_true="y",
+            flag="flag",
+            score=None,
+            y_prob=None,
+            band=None,
+            groups=["grp"],
+            referral_col="rid",
+        ),
         n_boot=200,
         random_state=0,
         policy=policy,
@@ -162,15 +165,17 @@ def who_referred(miss_family: float, n: int = 1500) -> pd.DataFrame:
 def run_who(df, groups=("grp", "family_or_community", "source_group"), y_harm="y_harm"):
     result = audit_predictions(
         df,
-        y_true="y_true",
-        flag="flag",
-        score=None,
-        y_prob=None,
-        band=None,
-        groups=list(groups),
-        referral_col="rid",
-        y_harm=y_harm,
-        human_flag=None,
+        AuditColumns(
+            y_true="y_true",
+            flag="flag",
+            score=None,
+            y_prob=None,
+            band=None,
+            groups=list(groups),
+            referral_col="rid",
+            y_harm=y_harm,
+            human_flag=None,
+        ),
         n_boot=200,
         random_state=0,
         mitigation=False,

@@ -31,7 +31,7 @@ def _cost(links):
     people = world.tables["people"].set_index("person_id")
     groups = people.loc[true["person_id"], ["ethnicity", "sex"]].reset_index(drop=True)
     y = true["person_id"].isin(harmed)
-    return linkage_cost(_score, true, on_links, linked.person_key, y, groups, threshold=1.0)
+    return linkage_cost(lambda f: _score(f) >= 1, true, on_links, linked.person_key, y, groups)
 
 
 def test_perfect_links_cost_nothing():

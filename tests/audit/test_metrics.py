@@ -13,7 +13,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score, roc_auc_score
 
-from audit import audit_predictions
+from audit import AuditColumns, audit_predictions
 from audit.bootstrap import GroupPlan
 from audit.metrics import point_estimates
 from store.vocabulary import NOT_RECORDED
@@ -66,13 +66,15 @@ def direct(y, f, p, s):
 def hand_result():
     return audit_predictions(
         hand_built(),
-        y_true="y",
-        flag="f",
-        score="p",
-        y_prob="p",
-        band="s",
-        groups=["grp"],
-        referral_col="rid",
+        AuditColumns(
+            y_true="y",
+            flag="f",
+            score="p",
+            y_prob="p",
+            band="s",
+            groups=["grp"],
+            referral_col="rid",
+        ),
         n_boot=200,
         random_state=1,
         mitigation=False,

@@ -117,3 +117,43 @@ def test_the_demo_says_clearly_when_it_cannot_make_the_pdf(monkeypatch, tmp_path
     assert "chromium" in captured.get().lower()
     assert {p.name for p in made} == {"transparency_record.json", "transparency_record.html"}
     assert not (tmp_path / "report.pdf").exists()
+
+
+def test_each_default_is_written_once_in_the_settings_tree():
+    """The CLI, the service, training and the simulator read one set of defaults."""
+    import tomllib
+
+    import settings
+    import training
+    from mast import settings as cli_settings
+    from synthetic import SimulationConfig
+
+    assert cli_settings.get_settings is settings.get_settings
+    assert training.TrainConfig().random_state == settings.DEFAULT_RANDOM_STATE
+    assert SimulationConfig().random_state == settings.DEFAULT_RANDOM_STATE
+    # The training config file a user copies says the same seed.
+    raw = tomllib.loads(training.config.DEFAULT_CONFIG_FILE.read_text())
+    assert raw["random_state"] == settings.DEFAULT_RANDOM_STATE
+
+
+def test_the_service_reads_the_settings_tree_not_the_cli(env, tmp_path):
+    import ast
+    import inspect
+
+    import serving.app
+
+    tree = ast.parse(inspect.getsource(serving.app))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not any(name == "mast" or name.startswith("mast.") for name in imported)
+    env.setenv("MAST_HOME", str(tmp_path))
+    assert serving.app.ServingSettings.from_mast().db == tmp_path / "mast.duckdb"
+
+
+def test_the_records_store_lives_in_mast_home(env, tmp_path):
+    from records.store import default_url
+
+    env.delenv("MAST_RECORDS_DB", raising=False)
+    env.setenv("MAST_HOME", str(tmp_path))
+    assert default_url() == f"sqlite:///{tmp_path / 'records.sqlite'}"

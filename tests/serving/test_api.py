@@ -165,7 +165,7 @@ def test_reasons_list_the_records_behind_them(client):
 def test_evidence_names_the_adult_behind_a_household_feature(engine):
     """The new partner's police record is listed, with who he is to the child."""
     from serving import ReferralIn
-    from serving.engine import _referral_frames
+    from serving.scoring import _referral_frames
 
     referral, children = _referral_frames(ReferralIn(**body(referral_id="N3")))
     records = engine.evidence(referral, children, "C1", "adults_da_perpetrator_ever_max")
@@ -346,7 +346,7 @@ def test_records_can_be_left_out_without_changing_the_score(client):
 def test_a_zero_count_really_has_no_records(engine, when):
     """The engine skips the evidence query for counts of 0: check that it is always empty."""
     from serving import ReferralIn
-    from serving.engine import _referral_frames
+    from serving.scoring import _referral_frames
 
     referral = ReferralIn(**body(referral_id="Z1", received_at=when, children=["C1", "C2"]))
     keys, X = engine.model_inputs(engine.features_for(referral))
@@ -397,7 +397,7 @@ def test_request_times_are_read_in_the_stores_local_time():
     """
     from datetime import UTC, datetime, timezone
 
-    from serving.engine import store_now, to_store_time
+    from serving.scoring import store_now, to_store_time
 
     summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     winter = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -413,7 +413,7 @@ def test_request_times_are_read_in_the_stores_local_time():
 
 def test_a_referral_received_just_now_in_local_time_is_accepted(client):
     """Received a minute ago on the local clock: never refused as in the future."""
-    from serving.engine import store_now
+    from serving.scoring import store_now
 
     just_now = (store_now() - timedelta(minutes=1)).isoformat()
     r = client.post("/v1/referrals/score", json=body(referral_id="NOW-1", received_at=just_now))

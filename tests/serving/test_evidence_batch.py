@@ -12,7 +12,7 @@ import pytest
 
 import features
 from features import definitions as d
-from serving.engine import _record
+from serving.scoring import _record
 
 REFERRAL = {
     "referral_id": "EB1",
@@ -52,7 +52,7 @@ def _order(r: dict) -> tuple:
 )
 def test_batch_equals_one_query_per_feature(engine, when):
     from serving import ReferralIn
-    from serving.engine import _referral_frames
+    from serving.scoring import _referral_frames
 
     referral = ReferralIn(**{**REFERRAL, "received_at": when})
     frame, referral_children = _referral_frames(referral)
@@ -78,7 +78,7 @@ def test_batch_equals_one_query_per_feature(engine, when):
 
 def test_score_lists_the_batched_records(engine):
     from serving import ReferralIn
-    from serving.engine import _referral_frames
+    from serving.scoring import _referral_frames
 
     referral = ReferralIn(**REFERRAL)
     out = engine.score(referral)

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving.engine import store_now
+from serving.scoring import store_now
 from store import vocabulary as v
 
 LONDON = ZoneInfo("Europe/London")

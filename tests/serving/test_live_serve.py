@@ -17,8 +17,8 @@ import duckdb
 import httpx
 import pytest
 
-from serving.engine import store_now
 from serving.launch import serve_subprocess
+from serving.scoring import store_now
 from store import vocabulary as v
 
 

@@ -66,7 +66,7 @@ def flagged_and_mild():
 
 def _uk_now():
     """Now on the store's clock (naive local time in England)."""
-    from serving.engine import store_now
+    from serving.scoring import store_now
 
     return store_now()
 

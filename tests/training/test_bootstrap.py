@@ -20,11 +20,26 @@ def _frame(n_ref=400, seed=0):
 def test_rows_gather_every_child_of_each_drawn_referral():
     ref, *_ = _frame(60)
     b = ReferralBootstrap(ref)
-    draw = b.draws(1, random_state=3)[0]
-    rows = b.rows(draw)
+    counts = next(b.weight_chunks(1, random_state=3))[0]
+    rows = b.rows(counts)
     names = pd.factorize(pd.Series(ref))[1]
+    draw = np.repeat(np.arange(len(names)), counts.astype(int))
     want = np.concatenate([np.flatnonzero(ref == names[d]) for d in draw])
     assert sorted(rows.tolist()) == sorted(want.tolist())
+    # Each replicate draws as many referrals as there are.
+    assert counts.sum() == len(names)
+
+
+def test_the_draws_are_the_sequential_draws_of_referrals():
+    """A replicate is ``n`` referrals drawn with replacement, replicate after replicate."""
+    ref, *_ = _frame(37)
+    b = ReferralBootstrap(ref)
+    got = np.concatenate(list(b.weight_chunks(25, random_state=4, chunk=10)))
+    rng = np.random.default_rng(4)
+    want = np.stack(
+        [np.bincount(rng.integers(0, 37, 37), minlength=37) for _ in range(25)]
+    ).astype(float)
+    assert (got == want).all()
 
 
 def test_point_estimates_and_intervals():
@@ -80,9 +95,9 @@ def test_weighted_metrics_equal_sklearn_on_an_explicit_resample(ties):
     if ties:
         p = np.round(p, 1)
     b = ReferralBootstrap(ref)
-    draw = b.draws(1, random_state=9)[0]
-    rows = b.rows(draw)
-    got = _Ranked(y, p).metrics(b.referral_weights(draw)[b.codes], True)
+    counts = next(b.weight_chunks(1, random_state=9))[0]
+    rows = b.rows(counts)
+    got = _Ranked(y, p).metrics(b.row_weights(counts), True)
     assert got["auc"] == pytest.approx(roc_auc_score(y[rows], p[rows]))
     assert got["average_precision"] == pytest.approx(average_precision_score(y[rows], p[rows]))
     assert got["brier"] == pytest.approx(brier_score_loss(y[rows], p[rows]))

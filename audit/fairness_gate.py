@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from audit.engine import AuditResult
-from audit.policy import Policy, Rule, load_policy
+from audit.fairness_audit import AuditResult
+from audit.fairness_policy import Policy, Rule, load_policy
 
 # The denominator behind each rate: a rate is judged only when enough
 # children stand behind it (policy ``min_outcome_count``).
@@ -231,7 +231,7 @@ def _with_exact_bounds(compare: dict, group_est: dict | None, ref_est: dict | No
     The bootstrap interval of a ratio is [0, 0] when the group has no false
     positives at all, which would "prove" a breach from a handful of
     children.  When the group's rate carries an exact binomial interval
-    (see :func:`audit.engine._widen_degenerate`), the ratio and difference
+    (see :func:`audit.fairness_audit._widen_degenerate`), the ratio and difference
     are bounded with it against the reference's point estimate instead.
     """
     if not group_est or group_est.get("interval") != "exact" or not ref_est:

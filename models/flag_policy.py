@@ -136,34 +136,12 @@ def resolve_policy(
         other than 0/1, or lengths that differ.  A NaN score would
         otherwise be cast to a huge negative integer and move the threshold.
     """
-    raw = np.asarray(referral_scores, dtype=float)
-    if raw.ndim != 1:
-        raise ValueError(f"referral_scores: expected one score per referral, got shape {raw.shape}")
-    if raw.size == 0:
-        raise ValueError("referral_scores: no referrals to resolve the flag policy on")
-    bad = np.flatnonzero(~np.isfinite(raw) | (raw != np.round(raw)) | (raw < 1) | (raw > N_SCORES))
-    if bad.size:
-        raise ValueError(
-            f"referral_scores: must be whole scores 1-{N_SCORES}; row {int(bad[0])} is "
-            f"{float(raw[bad[0]])!r} ({bad.size} such row(s))"
-        )
-    scores = raw.astype(np.int64)
+    scores = _checked_scores(referral_scores)
     thresholds = np.arange(1, N_SCORES + 2)
     rates = np.array([(scores >= t).mean() for t in thresholds])
     sens = None
     if y_true is not None:
-        labels_raw = np.asarray(y_true, dtype=float)
-        if labels_raw.shape != scores.shape:
-            raise ValueError(
-                f"y_true: must have one entry per referral score ({scores.size}), "
-                f"got shape {labels_raw.shape}"
-            )
-        bad = np.flatnonzero((labels_raw != 0) & (labels_raw != 1))
-        if bad.size:
-            raise ValueError(
-                f"y_true: must be 0 or 1; row {int(bad[0])} is {float(labels_raw[bad[0]])!r}"
-            )
-        labels = labels_raw.astype(bool)
+        labels = _checked_labels(y_true, scores)
         if labels.any():
             sens = np.array([(scores[labels] >= t).mean() for t in thresholds])
     if policy.mode == "capacity":
@@ -192,6 +170,38 @@ def resolve_policy(
         achieved_flag_rate=float(rates[idx]),
         achieved_sensitivity=None if sens is None else float(sens[idx]),
     )
+
+
+def _checked_scores(referral_scores) -> np.ndarray:
+    """The scores as integers, or an error naming the first that is not a whole 1-20 score."""
+    raw = np.asarray(referral_scores, dtype=float)
+    if raw.ndim != 1:
+        raise ValueError(f"referral_scores: expected one score per referral, got shape {raw.shape}")
+    if raw.size == 0:
+        raise ValueError("referral_scores: no referrals to resolve the flag policy on")
+    bad = np.flatnonzero(~np.isfinite(raw) | (raw != np.round(raw)) | (raw < 1) | (raw > N_SCORES))
+    if bad.size:
+        raise ValueError(
+            f"referral_scores: must be whole scores 1-{N_SCORES}; row {int(bad[0])} is "
+            f"{float(raw[bad[0]])!r} ({bad.size} such row(s))"
+        )
+    return raw.astype(np.int64)
+
+
+def _checked_labels(y_true, scores: np.ndarray) -> np.ndarray:
+    """The 0/1 outcomes as bools, one per score, or an error naming the first bad one."""
+    labels_raw = np.asarray(y_true, dtype=float)
+    if labels_raw.shape != scores.shape:
+        raise ValueError(
+            f"y_true: must have one entry per referral score ({scores.size}), "
+            f"got shape {labels_raw.shape}"
+        )
+    bad = np.flatnonzero((labels_raw != 0) & (labels_raw != 1))
+    if bad.size:
+        raise ValueError(
+            f"y_true: must be 0 or 1; row {int(bad[0])} is {float(labels_raw[bad[0]])!r}"
+        )
+    return labels_raw.astype(bool)
 
 
 def _closures_index(policy: FlagPolicy, scores, y_true, closed, thresholds) -> int:

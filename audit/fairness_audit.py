@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +31,10 @@ import pandas as pd
 from scipy import sparse
 
 from audit.bootstrap import GroupPlan, cluster_weight_chunks, percentile_interval
+from audit.columns import AuditColumns
+from audit.fairness_policy import Policy, load_policy
 from audit.frame import INTERSECTION_SEP, PreparedFrame, prepare_frame
 from audit.metrics import point_estimates
-from audit.policy import Policy, load_policy
 from store import vocabulary as vocab
 
 OVERALL = "__overall__"
@@ -307,59 +308,12 @@ def audit_prepared(
     policy = policy or load_policy()
     n_boot = int(n_boot if n_boot is not None else policy.n_boot)
     specs = _lens_specs(prep, harm, human)
-    n_bands = len(prep.band_labels)
-
-    # Plans: per lens, per attribute.
     attributes = {OVERALL: np.full(prep.n, "All", dtype=object), **prep.groups}
-    plans: dict[tuple[str, str], tuple[GroupPlan, list[str]]] = {}
-    n_clusters = prep.n_clusters
-    for spec in specs:
-        clusters = prep.clusters[spec.rows]
-        bands = None if spec.y_prob is None else prep.bands[spec.rows]
-        for attr, labels in attributes.items():
-            sub = labels[spec.rows]
-            names = sorted(set(sub), key=_group_sort_key)
-            codes = pd.Categorical(sub, categories=names).codes.astype(np.int64)
-            plan = GroupPlan(
-                codes,
-                len(names),
-                clusters,
-                n_clusters,
-                spec.y_true,
-                spec.y_pred,
-                spec.y_prob,
-                bands,
-                n_bands,
-                spec.y_score,
-            )
-            plans[(spec.name, attr)] = (plan, names)
-
-    # One sparse matrix for every (lens, attribute): one product per block.
-    keys = list(plans)
-    stacked = sparse.hstack([plans[k][0].matrix for k in keys], format="csc")
-    bounds = np.cumsum([0] + [plans[k][0].matrix.shape[1] for k in keys])
-    reps: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {k: {} for k in plans}
-    done = 0
-    for weights in cluster_weight_chunks(n_clusters, n_boot, random_state):
-        sums = np.asarray(weights @ stacked)
-        for i, key in enumerate(keys):
-            plan = plans[key][0]
-            stats = plan.rates_from_sums(sums[:, bounds[i] : bounds[i + 1]])
-            stats.pop("band_n", None)
-            if plan.auc_matrix is not None:
-                stats["auc"] = plan.aucs(weights)
-            for metric, value in stats.items():
-                reps[key].setdefault(metric, []).append(value)
-        done += weights.shape[0]
-        if progress is not None:
-            progress("bootstrap", done, n_boot)
-    boot = {k: {m: np.concatenate(v) for m, v in d.items()} for k, d in reps.items()}
-
+    plans = _group_plans(prep, specs, attributes)
+    boot = _bootstrap(plans, prep.n_clusters, n_boot, random_state, progress)
     lenses: dict[str, LensResult] = {}
-    clusters_all = prep.clusters
     for spec in specs:
-        lenses[spec.name] = _build_lens(spec, prep, attributes, plans, boot, policy, clusters_all)
-
+        lenses[spec.name] = _build_lens(spec, prep, attributes, plans, boot, policy)
     for outcome in ("proxy", "harm"):
         hidden = f"_tool_on_human_{outcome}"
         if f"human_vs_{outcome}" in lenses and hidden not in lenses:
@@ -368,21 +322,7 @@ def audit_prepared(
                 plans[(hidden, attr)] = plans[(f"tool_vs_{outcome}", attr)]
                 boot[(hidden, attr)] = boot[(f"tool_vs_{outcome}", attr)]
     comparisons = _compare(lenses, boot, plans, policy)
-    mitigation_result = None
-    if mitigation and prep.y_score is not None:
-        from audit.mitigation import threshold_mitigation
-
-        attr = policy.mitigation_attribute
-        if attr in prep.groups:
-            mitigation_result = threshold_mitigation(
-                prep.y_true,
-                prep.y_pred,
-                prep.y_score,
-                prep.groups[attr],
-                attribute=attr,
-                random_state=random_state,
-                min_group_size=policy.min_group_size,
-            )
+    mitigation_result = _mitigation(prep, policy, random_state) if mitigation else None
     meta = {
         "n": prep.n,
         "n_referrals": prep.n_clusters,
@@ -403,12 +343,85 @@ def audit_prepared(
     )
 
 
-def _build_lens(spec, prep, attributes, plans, boot, policy: Policy, clusters_all) -> LensResult:
+def _group_plans(
+    prep: PreparedFrame, specs, attributes: dict[str, np.ndarray]
+) -> dict[tuple[str, str], tuple[GroupPlan, list[str]]]:
+    """One bootstrap plan per (lens, attribute), with the attribute's groups in order."""
+    plans: dict[tuple[str, str], tuple[GroupPlan, list[str]]] = {}
+    n_bands = len(prep.band_labels)
+    for spec in specs:
+        clusters = prep.clusters[spec.rows]
+        bands = None if spec.y_prob is None else prep.bands[spec.rows]
+        for attr, labels in attributes.items():
+            sub = labels[spec.rows]
+            names = sorted(set(sub), key=_group_sort_key)
+            codes = pd.Categorical(sub, categories=names).codes.astype(np.int64)
+            plan = GroupPlan(
+                codes,
+                len(names),
+                clusters,
+                prep.n_clusters,
+                spec.y_true,
+                spec.y_pred,
+                spec.y_prob,
+                bands,
+                n_bands,
+                spec.y_score,
+            )
+            plans[(spec.name, attr)] = (plan, names)
+    return plans
+
+
+def _bootstrap(plans, n_clusters: int, n_boot: int, random_state: int, progress) -> dict:
+    """Every plan's metrics on every replicate, from one sparse product per block.
+
+    Returns ``{(lens, attribute): {metric: (n_boot, n_groups) array}}``.
+    """
+    keys = list(plans)
+    stacked = sparse.hstack([plans[k][0].matrix for k in keys], format="csc")
+    bounds = np.cumsum([0] + [plans[k][0].matrix.shape[1] for k in keys])
+    reps: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {k: {} for k in plans}
+    done = 0
+    for weights in cluster_weight_chunks(n_clusters, n_boot, random_state):
+        sums = np.asarray(weights @ stacked)
+        for i, key in enumerate(keys):
+            plan = plans[key][0]
+            stats = plan.rates_from_sums(sums[:, bounds[i] : bounds[i + 1]])
+            stats.pop("band_n", None)
+            if plan.auc_matrix is not None:
+                stats["auc"] = plan.aucs(weights)
+            for metric, value in stats.items():
+                reps[key].setdefault(metric, []).append(value)
+        done += weights.shape[0]
+        if progress is not None:
+            progress("bootstrap", done, n_boot)
+    return {k: {m: np.concatenate(v) for m, v in d.items()} for k, d in reps.items()}
+
+
+def _mitigation(prep: PreparedFrame, policy: Policy, random_state: int) -> dict | None:
+    """What group-aware thresholds would change (never applied); None without a score."""
+    attr = policy.mitigation_attribute
+    if prep.y_score is None or attr not in prep.groups:
+        return None
+    from audit.mitigation import threshold_mitigation
+
+    return threshold_mitigation(
+        prep.y_true,
+        prep.y_pred,
+        prep.y_score,
+        prep.groups[attr],
+        attribute=attr,
+        random_state=random_state,
+        min_group_size=policy.min_group_size,
+    )
+
+
+def _build_lens(spec, prep, attributes, plans, boot, policy: Policy) -> LensResult:
     conf = policy.confidence
     groups_out: dict[str, dict[str, dict[str, Any]]] = {}
     disparities: dict[str, dict[str, Any]] = {}
     overall: dict[str, Any] = {}
-    clusters = clusters_all[spec.rows]
+    clusters = prep.clusters[spec.rows]
     bands = None if spec.y_prob is None else prep.bands[spec.rows]
     totals: pd.Series | None = None
     # Real attributes first: the overall figures are MetricFrame's ``overall``.
@@ -448,7 +461,7 @@ def _build_lens(spec, prep, attributes, plans, boot, policy: Policy, clusters_al
                 entry[m] = _est(by_group.loc[g, m], intervals[m][0][j], intervals[m][1][j])
                 _widen_degenerate(entry, m, conf)
             if spec.y_prob is not None:
-                entry["calibration"] = _calibration_rows(spec, bands, inside, b, j, prep, conf)
+                entry["calibration"] = _calibration_rows(spec, inside, b, j, prep, conf)
             table[g] = entry
         if attr == OVERALL:
             overall = table["All"]
@@ -469,7 +482,8 @@ def _build_lens(spec, prep, attributes, plans, boot, policy: Policy, clusters_al
     )
 
 
-def _calibration_rows(spec, bands, inside, b, j, prep, conf) -> list[dict[str, Any]]:
+def _calibration_rows(spec, inside, b, j, prep, conf) -> list[dict[str, Any]]:
+    bands = prep.bands[spec.rows]
     rows = []
     obs_low, obs_high = percentile_interval(b["band_observed"][:, j, :], conf)
     for k, label in enumerate(prep.band_labels):
@@ -592,18 +606,8 @@ def _compare(lenses, boot, plans, policy: Policy) -> list[dict[str, Any]]:
 
 def audit_predictions(
     frame: pd.DataFrame,
+    columns: AuditColumns | None = None,
     *,
-    y_true: str = "y_true",
-    flag: str | None = "flag",
-    score: str | None = "y_prob",
-    threshold: float | None = None,
-    y_prob: str | None = "y_prob",
-    band: str | None = "score",
-    groups: Sequence[str] | None = None,
-    intersections: Sequence[tuple[str, str]] | None = None,
-    referral_col: str | None = "referral_id",
-    y_harm: str | None = "y_harm",
-    human_flag: str | None = "human_flag",
     policy: Policy | str | None = None,
     n_boot: int | None = None,
     random_state: int = 0,
@@ -612,31 +616,15 @@ def audit_predictions(
 ) -> AuditResult:
     """Audit a table of predictions (MAST's test-period file by default).
 
-    The defaults match the artifact ``evaluation/test_predictions.parquet``
-    that training logs: one row per (referral, child) with ``y_true``,
-    ``y_harm``, ``y_prob``, ``score`` (1–20), ``flag``, ``human_flag`` and the
-    protected characteristics.  Any other table can be audited by naming its
-    columns; optional columns (``y_harm``, ``human_flag``, ``score``) that the
-    table lacks are skipped and their lenses left out.
-
     Parameters
     ----------
     frame
         The predictions.
-    y_true, flag, score, threshold, y_prob, band
-        Column names (scikit-learn's names for what each column holds; the
-        ``flag`` column is the ``y_pred``).  See :func:`audit.frame.prepare_frame`.
-    groups
-        Protected characteristics to audit by; missing values become
-        "Not recorded".  Default: :data:`DEFAULT_GROUPS`, plus who referred
-        (:data:`REFERRAL_GROUPS`) when the table has those columns.
-    intersections
-        Pairs audited jointly; default from the policy (ethnicity ×
-        deprivation quintile).
-    referral_col
-        Clusters for the bootstrap (None: resample rows).
-    y_harm, human_flag
-        Names of the nullable columns for the ground-truth and human lenses.
+    columns
+        Which column holds what (:class:`AuditColumns`); its defaults are
+        training's ``evaluation/test_predictions.parquet``.  Any other table
+        is audited by naming its columns; optional columns the table lacks
+        are skipped and their lenses left out.
     policy
         A :class:`Policy`, a path to a policy file, or None for the default.
     n_boot
@@ -654,30 +642,32 @@ def audit_predictions(
     """
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
+    cols = (columns or AuditColumns()).present(set(frame.columns))
+    groups = cols.groups
     if groups is None:
         groups = [*DEFAULT_GROUPS, *(g for g in REFERRAL_GROUPS if g in frame.columns)]
+    intersections = cols.intersections
     if intersections is None:
         intersections = [p for p in policy.intersections if all(c in groups for c in p)]
-    cols = set(frame.columns)
-    extra = [c for c in (y_harm, human_flag) if c is not None and c in cols]
+    extra = [c for c in (cols.y_harm, cols.human_flag) if c is not None]
     prep = prepare_frame(
         frame,
-        y_true=y_true,
+        y_true=cols.y_true,
         groups=list(groups),
-        flag=flag,
-        score=score if (score is None or score in cols or threshold is not None) else None,
-        threshold=threshold,
-        y_prob=y_prob if (y_prob is not None and y_prob in cols) else None,
-        band=band if (band is not None and band in cols and y_prob in cols) else None,
-        referral_col=referral_col if (referral_col is not None and referral_col in cols) else None,
+        flag=cols.flag,
+        score=cols.score,
+        threshold=cols.threshold,
+        y_prob=cols.y_prob,
+        band=cols.band,
+        referral_col=cols.referral_col,
         intersections=intersections,
         extra_binary=extra,
     )
     return audit_prepared(
         prep,
         policy=policy,
-        harm=y_harm if y_harm in extra else None,
-        human=human_flag if human_flag in extra else None,
+        harm=cols.y_harm,
+        human=cols.human_flag,
         n_boot=n_boot,
         random_state=random_state,
         mitigation=mitigation,
