@@ -20,6 +20,8 @@ REFERRAL = "referral"
 # A screener or manager confirms or rejects a possible match between two
 # agency records (issue 20); the next ``mast link`` reads it as a label.
 POSSIBLE_MATCH_REVIEW = "possible_match_review"
+# The screener's work queue as shown to someone: which referrals' flags and score bands it showed.
+QUEUE_VIEW = "queue_view"
 
 KINDS = (
     DECISION,
@@ -36,6 +38,7 @@ KINDS = (
     REVIEW,
     REFERRAL,
     POSSIBLE_MATCH_REVIEW,
+    QUEUE_VIEW,
 )
 # The token events the service derives every token's role, expiry and revocation from.
 TOKEN_EVENTS = (TOKEN_CREATED, TOKEN_ROLE_CHANGED, TOKEN_REVOKED)

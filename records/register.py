@@ -27,6 +27,10 @@ from records.rules import RuleViolation
 from records.trail import Entry
 
 CONTENT_FIELDS = ("received_at", "source", "referrer_relationship", "concerns", "children")
+# The statutory-trigger facts (records/statutory.py) are content too: a referral
+# reopened by its id must meet the same rules it met when first received.
+# ``None`` is "not said"; a register entry written before they existed reads as ``None``.
+FACT_FIELDS = ("injury_alleged", "images_held_by", "non_mobile_child")
 # How each field is named to a person (the API also gets the field names themselves).
 FIELD_WORDS = {
     "received_at": "when it was received",
@@ -34,6 +38,9 @@ FIELD_WORDS = {
     "referrer_relationship": "referrer",
     "concerns": "concerns",
     "children": "children",
+    "injury_alleged": "injury alleged",
+    "images_held_by": "images of injury held by",
+    "non_mobile_child": "a child not yet mobile",
 }
 
 
@@ -43,6 +50,7 @@ def referral_content(
     referrer_relationship: str | None,
     concerns: Iterable[str],
     children: Iterable[str],
+    **facts: Any,
 ) -> dict[str, Any]:
     """A referral's content in the register's canonical form.
 
@@ -54,8 +62,15 @@ def referral_content(
     received_at
         ISO 8601 text in store local time (naive, England), as
         ``serving.scoring.to_store_time`` gives it.
+    facts
+        The :data:`FACT_FIELDS` the referral states; only those not ``None``
+        are kept, so a referral without them has the same content as before.
     """
+    unknown = set(facts) - set(FACT_FIELDS)
+    if unknown:
+        raise ValueError(f"referral content: unknown field(s) {sorted(unknown)}")
     return {
+        **{k: value for k, value in facts.items() if value is not None},
         "received_at": str(received_at),
         "source": str(source),
         "referrer_relationship": None
@@ -68,10 +83,12 @@ def referral_content(
 
 def differing_fields(known: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The content fields whose values differ, in :data:`CONTENT_FIELDS` order."""
-    return [f for f in CONTENT_FIELDS if known.get(f) != new.get(f)]
+    return [f for f in CONTENT_FIELDS + FACT_FIELDS if known.get(f) != new.get(f)]
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(str(v).replace("_", " ") for v in value) or "none"
     return "not recorded" if value is None else str(value).replace("_", " ")
@@ -103,10 +120,16 @@ def latest(
     """The referral's current version number and content: the trail's latest, else the store's."""
     if versions:
         payload = versions[-1].payload
-        return int(payload["version"]), {f: payload[f] for f in CONTENT_FIELDS}
+        return int(payload["version"]), _content(payload)
     if stored is not None:
-        return 1, {f: stored[f] for f in CONTENT_FIELDS}
+        return 1, _content(stored)
     return None
+
+
+def _content(payload: Mapping[str, Any]) -> dict[str, Any]:
+    out = {f: payload[f] for f in CONTENT_FIELDS}
+    out.update({f: payload[f] for f in FACT_FIELDS if payload.get(f) is not None})
+    return out
 
 
 def ever_flagged(versions: Iterable[Entry], score_views: Iterable[Entry]) -> bool:

@@ -224,7 +224,12 @@ class RecordsStore:
         Returns once the entry is durably committed; views logged at the same
         moment by other threads share that commit (:mod:`records.group`).
         """
-        if kind not in (kinds.SCORE_VIEW, kinds.CHRONOLOGY_VIEW, kinds.AUDIT_QUERY):
+        if kind not in (
+            kinds.SCORE_VIEW,
+            kinds.CHRONOLOGY_VIEW,
+            kinds.AUDIT_QUERY,
+            kinds.QUEUE_VIEW,
+        ):
             raise ValueError(f"kind {kind!r} is not a view")
         return self.views.append(
             kind=kind,

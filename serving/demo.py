@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,7 @@ class DemoResult:
     text: str = ""
     curl: str = ""
     repeat: str = ""
+    queue: str = ""
 
 
 def held_out_referrals(db: str | Path, n: int = 5, max_children: int = 3) -> list[dict]:
@@ -203,6 +205,63 @@ def demo_repeat_referral(base_url: str, headers: dict, body: dict) -> str:
     return "\n".join(lines)
 
 
+class _QueueRows(HTMLParser):
+    """The text of each ``<tr class="queue-row">`` of the queue page, cell by cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self._in_row = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr" and ("class", "queue-row") in attrs:
+            self._in_row = True
+            self.rows.append([])
+        elif tag == "td" and self._in_row:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr":
+            self._in_row = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data + " ")
+
+
+def demo_queue(base_url: str, token: str, lines: int = 5) -> str:
+    """The first lines of the screener's work queue, read from the page over HTTP.
+
+    Signs in to ``/page/`` with ``token`` as a screener's browser does and
+    reads the queue's rows: received (UK time), referral, children, source,
+    concerns, statutory rules, repeat markers, flag, status.
+    """
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        r = client.post("/page/sign-in", data={"token": token})
+        if r.status_code != 303:
+            raise RuntimeError(f"signing in to the page failed: {r.status_code}")
+        page = client.get("/page/")
+        if page.status_code != 200:
+            raise RuntimeError(f"the work queue failed: {page.status_code}")
+    parser = _QueueRows()
+    parser.feed(page.text)
+    out = [
+        f"The screener's work queue ({len(parser.rows)} referrals received through MAST need someone; newest first):"
+    ]
+    for cells in parser.rows[:lines]:
+        received, rid, children, source, concerns, rules, repeat, flag, status = cells[:9]
+        extra = "; ".join(x for x in (rules if rules != "none triggered" else "", repeat) if x)
+        out.append(
+            f"  {received}  {rid} (child {children}, from {source}, {concerns}): {flag}; {status}"
+            + (f" [{extra}]" if extra else "")
+        )
+    return "\n".join(out)
+
+
 def demo_scoring(
     db: str | Path,
     tracking_uri: str,
@@ -260,6 +319,7 @@ def demo_scoring(
         featured = next((r for r in results if r["multi_agency_review_recommended"]), results[0])
         body = next(b for b in bodies if b["referral_id"] == featured["referral_id"])
         repeat = demo_repeat_referral(base_url, headers, body)
+        queue = demo_queue(base_url, token)
     return DemoResult(
         base_url=base_url,
         summary=[
@@ -274,4 +334,5 @@ def demo_scoring(
         text=format_score(featured),
         curl=curl_example("http://127.0.0.1:8000", body),
         repeat=repeat,
+        queue=queue,
     )

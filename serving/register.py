@@ -32,7 +32,12 @@ def content_of(referral: ReferralIn) -> dict[str, Any]:
         str(referral.referrer_relationship),
         [str(c) for c in referral.concerns],
         referral.children,
+        **{f: _fact(getattr(referral, f)) for f in reg.FACT_FIELDS},
     )
+
+
+def _fact(value: Any) -> Any:
+    return value if value is None or isinstance(value, bool) else str(value)
 
 
 def referral_of(referral_id: str, content: dict[str, Any]) -> ReferralIn:
@@ -44,6 +49,7 @@ def referral_of(referral_id: str, content: dict[str, Any]) -> ReferralIn:
         referrer_relationship=content["referrer_relationship"],
         concerns=content["concerns"],
         children=content["children"],
+        **{f: content[f] for f in reg.FACT_FIELDS if content.get(f) is not None},
     )
 
 

@@ -245,6 +245,8 @@ def _score(db: Path, tracking_uri: str):
     console.print(shown.curl, soft_wrap=True, markup=False, highlight=False)
     console.print()
     console.print(shown.repeat, soft_wrap=True, markup=False, highlight=False)
+    console.print()
+    console.print(shown.queue, soft_wrap=True, markup=False, highlight=False)
     return shown
 
 

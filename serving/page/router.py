@@ -10,6 +10,7 @@ refuse nothing the API would accept, and accept nothing it would refuse.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from datetime import datetime
@@ -24,14 +25,20 @@ from pydantic import ValidationError
 
 import records
 from records import roles
+from records.statutory import IMAGE_HOLDER_LABELS
+from serving import queue as work_queue
+from serving.page import extensions
 from serving.page.forms import (
     FormError,
     first,
     messages_of,
+    plain_message,
     read_form,
     referral_from_query,
     referral_query,
+    rule_message,
 )
+from serving.page.options import decision_options, malicious_agreed, statutory_allowed
 from serving.reasons import plain, plain_text, who_referred
 from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
 from serving.scoring import STORE_TIMEZONE, ServingError
@@ -56,7 +63,7 @@ _templates = Environment(
 )
 
 
-def uk_time(moment: Any) -> str:
+def uk_time(moment: Any, fmt: str = "%d %b %Y %H:%M") -> str:
     """A time as a screener reads it: UK local time, day month year hour:minute.
 
     Trail times are UTC text ending in ``Z``; store times are naive UK time already.
@@ -66,10 +73,16 @@ def uk_time(moment: Any) -> str:
     when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
     if when.tzinfo is not None:
         when = when.astimezone(STORE_TIMEZONE)
-    return when.strftime("%d %b %Y %H:%M")
+    return when.strftime(fmt)
+
+
+def uk_date(moment: Any) -> str:
+    """A date as a screener reads it (day month year, UK local)."""
+    return uk_time(moment, "%d %b %Y")
 
 
 _templates.filters["uk_time"] = uk_time
+_templates.filters["uk_date"] = uk_date
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
 _templates.filters["plain_text"] = plain_text
@@ -82,6 +95,7 @@ def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("advisory", ADVISORY_PLAIN)
     context.setdefault("advisory_notice", ADVISORY_NOTICE)
     context.setdefault("labels", records.DECISION_LABELS)
+    context.setdefault("image_holders", IMAGE_HOLDER_LABELS)
     return HTMLResponse(
         _templates.get_template(name).render(**context), status_code=status, headers=_HEADERS
     )
@@ -244,6 +258,181 @@ def _refused(status: int, messages: list[str], **context: Any) -> HTMLResponse:
     )
 
 
+def _triggers(engine, referral: ReferralIn) -> list[dict]:
+    """The statutory rules the referral meets (shown before any score: they are not one)."""
+    from features import StoreSnapshot
+    from serving import statutory
+
+    snap = getattr(engine, "snapshot", None)
+    source = snap if isinstance(snap, StoreSnapshot) else engine.cursor()
+    return statutory.triggers(source, referral)["statutory_triggers"]
+
+
+def _page_status(request: Request, referral_id: str, scored: dict) -> records.ReferralStatus:
+    """The referral's status as the decision check will read it (the score view just logged)."""
+    status = request.app.state.guard.lookup(referral_id)
+    if status is None:
+        return records.ReferralStatus(flagged=bool(scored["referral_flagged"]))
+    if scored["referral_flagged"] and not status.flagged:
+        return dataclasses.replace(status, flagged=True)
+    return status
+
+
+@dataclasses.dataclass(frozen=True)
+class Refused:
+    """A decision or override the rules refused: shown again with what was typed.
+
+    ``form`` is ``"decision"`` or ``"override"``; ``typed`` the fields as posted.
+    """
+
+    status: int
+    errors: list[str]
+    form: str
+    typed: dict
+
+
+def _show_referral(
+    request: Request,
+    user: records.Principal,
+    referral: ReferralIn,
+    params: dict | None = None,
+    refused: Refused | None = None,
+) -> Response:
+    """The referral page: statutory rules, then the advisory flag, reasons, decision, chronology.
+
+    ``refused`` re-shows a refused form with its messages and what was typed in it.
+    """
+    status_code = refused.status if refused else 200
+    errors = refused.errors if refused else []
+    typed_decision = refused.typed if refused and refused.form == "decision" else {}
+    typed_override = refused.typed if refused and refused.form == "override" else {}
+    store, engine = records.get_store(request), request.app.state.engine
+    register = request.app.state.register
+    blind_first = store.blind_first()
+    if blind_first and not store.has_initial_view(referral.referral_id, user):
+        return _render(
+            "initial_view.html.j2",
+            status_code,
+            user=user,
+            referral=referral,
+            query=referral_query(referral),
+            view_id=uuid.uuid4().hex,
+            errors=errors,
+            triggers=_triggers(engine, referral),
+        )
+    try:
+        refusal = register.blind_first_refusal(user, referral)
+        if refusal:
+            raise ServingError(409, refusal)
+        scored, pending = register.score(referral)
+        register.shown(user, referral, scored, pending, via="page")
+        chronologies = _chronologies(request, user, referral)
+    except ServingError as err:
+        return _index(request, user, err.status, [rule_message_text(err.detail)], params)
+    except records.RuleViolation as err:
+        return _index(request, user, err.status, [rule_message(err)], params)
+    # From here on the referral is on record: reopen it by id (its current version).
+    query = urlencode({"referral_id": referral.referral_id})
+    index = _row_index(chronologies)
+    children = [_linked(child, index) for child in scored["children"]]
+    policy = engine.model.policy
+    history = store.decisions_for(referral.referral_id)
+    status = _page_status(request, referral.referral_id, scored)
+    options = decision_options(
+        status,
+        history,
+        has_initial_view=blind_first and store.has_initial_view(referral.referral_id, user),
+        blind_first=blind_first,
+    )
+    sections, extra = extensions.section_context(request, user, referral, history)
+    return _render(
+        "referral.html.j2",
+        status_code,
+        **extra,
+        user=user,
+        referral=referral,
+        query=query,
+        scored=scored,
+        children=children,
+        threshold=policy.get("threshold_score", policy.get("threshold")),
+        chronologies=chronologies,
+        history=history,
+        options=options,
+        closure_rules=status.closure_rules,
+        malicious_agreed=malicious_agreed(history),
+        statutory_allowed=statutory_allowed(history),
+        errors=errors,
+        typed_decision=typed_decision,
+        typed_override=typed_override,
+        sections=sections,
+        decisions=v.DECISIONS,
+        closure_reasons=v.CLOSURE_REASONS,
+        decision_id=uuid.uuid4().hex,
+        override_id=uuid.uuid4().hex,
+        amendment_id=uuid.uuid4().hex,
+        versions=register.versions(referral.referral_id),
+        sources=v.REFERRAL_SOURCES,
+        relationships=v.REFERRER_RELATIONSHIPS,
+        concerns=v.CONCERNS,
+        blind_first=blind_first,
+    )
+
+
+def rule_message_text(detail: Any) -> str:
+    """A :class:`ServingError`'s detail (text, or the register's dict) in the page's words."""
+    if isinstance(detail, dict):
+        return plain_message(str(detail.get("message", detail)))
+    return plain_message(str(detail))
+
+
+def _queue_page(request: Request, user: records.Principal) -> HTMLResponse:
+    """The landing page: the work queue, filtered as the query string asks."""
+    params = parse_qs(request.url.query, keep_blank_values=True)
+    show = first(params, "show") or "all"
+    if show not in work_queue.SHOW:
+        show = "all"
+    filters = {
+        "show": show,
+        "statutory_only": first(params, "statutory") == "1",
+        "flagged_only": first(params, "flagged") == "1",
+        "repeat_only": first(params, "repeat") == "1",
+        "search": first(params, "q"),
+    }
+    store = records.get_store(request)
+    index = getattr(request.app.state, "queue_index", None)
+    if index is None:  # one per worker, kept up to date from the trail on each load
+        index = request.app.state.queue_index = work_queue.QueueIndex()
+    items = work_queue.queue_items(
+        store,
+        user,
+        count_referrals=work_queue.referral_counter(request.app.state.engine),
+        index=index,
+    )
+    shown = work_queue.filter_items(items, **filters)
+    listed = shown[: work_queue.MAX_ROWS]
+    # Every flag and score band shown is in the trail, the queue's as well as the referral page's.
+    store.log_view(
+        user,
+        records.kinds.QUEUE_VIEW,
+        detail={
+            "scores_shown": [i.referral_id for i in listed if i.highest_score is not None],
+            "hidden_blind_first": [i.referral_id for i in listed if i.score_hidden],
+            "listed": len(listed),
+            "on_queue": len(items),
+        },
+    )
+    return _render(
+        "queue.html.j2",
+        user=user,
+        items=listed,
+        more=max(0, len(shown) - work_queue.MAX_ROWS),
+        total=len(items),
+        filters=filters,
+        show_options=work_queue.SHOW,
+        blind_first=store.blind_first(),
+    )
+
+
 def make_page_router() -> APIRouter:
     """The ``/page`` routes (excluded from the OpenAPI schema: they serve HTML)."""
     router = APIRouter(prefix=PAGE_PREFIX, include_in_schema=False)
@@ -253,6 +442,12 @@ def make_page_router() -> APIRouter:
         user = _signed_in(request)
         if user is None:
             return _render("sign_in.html.j2", user=None, error=None)
+        checked = _user(request)
+        return checked if isinstance(checked, Response) else _queue_page(request, checked)
+
+    @router.get("/new", response_class=HTMLResponse)
+    def new_referral(request: Request) -> Response:
+        """A referral received outside MAST's register (by phone, say), or one by its id."""
         checked = _user(request)
         return checked if isinstance(checked, Response) else _index(request, checked)
 
@@ -298,7 +493,6 @@ def make_page_router() -> APIRouter:
         if isinstance(user, Response):
             return user
         params = parse_qs(request.url.query, keep_blank_values=True)
-        store, engine = records.get_store(request), request.app.state.engine
         rid = first(params, "referral_id")
         only_id = rid and not any(
             first(params, k) for k in ("received_at", "source", "referrer_relationship", "children")
@@ -316,51 +510,26 @@ def make_page_router() -> APIRouter:
                 [f"No referral {rid!r} is on record: enter it as a new referral below."],
                 params,
             )
-        if store.blind_first() and not store.has_initial_view(referral.referral_id, user):
+        return _show_referral(request, user, referral, params=params)
+
+    def _again(
+        request: Request, user: records.Principal, referral_id: str, refused: Refused, context: dict
+    ) -> Response:
+        """The referral page again, with the refusal and what was typed; else the result page."""
+        register = request.app.state.register
+        current = register.current(referral_id) if refused.form != "initial_view" else None
+        if current is None:
             return _render(
-                "initial_view.html.j2",
-                user=user,
-                referral=referral,
-                query=referral_query(referral),
-                view_id=uuid.uuid4().hex,
+                "result.html.j2",
+                refused.status,
+                ok=False,
+                title="Not recorded: please check the form"
+                if refused.status == 422
+                else "Not recorded",
+                messages=refused.errors,
+                **context,
             )
-        try:
-            refusal = register.blind_first_refusal(user, referral)
-            if refusal:
-                raise ServingError(409, refusal)
-            scored, pending = register.score(referral)
-            register.shown(user, referral, scored, pending, via="page")
-            chronologies = _chronologies(request, user, referral)
-        except ServingError as err:
-            return _index(request, user, err.status, [err.detail], params)
-        except records.RuleViolation as err:
-            return _index(request, user, err.status, [err.message], params)
-        # From here on the referral is on record: reopen it by id (its current version).
-        query = urlencode({"referral_id": referral.referral_id})
-        index = _row_index(chronologies)
-        children = [_linked(child, index) for child in scored["children"]]
-        policy = engine.model.policy
-        return _render(
-            "referral.html.j2",
-            user=user,
-            referral=referral,
-            query=query,
-            scored=scored,
-            children=children,
-            threshold=policy.get("threshold_score", policy.get("threshold")),
-            chronologies=chronologies,
-            history=store.decisions_for(referral.referral_id),
-            decisions=v.DECISIONS,
-            closure_reasons=v.CLOSURE_REASONS,
-            decision_id=uuid.uuid4().hex,
-            override_id=uuid.uuid4().hex,
-            amendment_id=uuid.uuid4().hex,
-            versions=register.versions(referral.referral_id),
-            sources=v.REFERRAL_SOURCES,
-            relationships=v.REFERRER_RELATIONSHIPS,
-            concerns=v.CONCERNS,
-            blind_first=store.blind_first(),
-        )
+        return _show_referral(request, user, current, refused=refused)
 
     def _record(request: Request, referral_id: str, form: dict, what: str) -> Response:
         user = _user(request)
@@ -376,7 +545,9 @@ def make_page_router() -> APIRouter:
                 404,
                 ok=False,
                 title="Referral not scored",
-                messages=[f"Referral {referral_id!r} has not been scored: open it first."],
+                messages=[
+                    f"Referral {referral_id} has not been opened in MAST yet: open it first."
+                ],
                 **context,
             )
         fields = {k: first(form, k) for k in form if k != "back"}
@@ -415,30 +586,22 @@ def make_page_router() -> APIRouter:
                     ),
                 )
                 return RedirectResponse(f"{PAGE_PREFIX}/referral?{back}", status_code=303)
-        except ValidationError as err:
-            return _render(
-                "result.html.j2",
-                422,
-                ok=False,
-                title="Not recorded: please check the form",
-                messages=messages_of(err),
-                **context,
-            )
-        except records.RuleViolation as err:
-            return _render(
-                "result.html.j2",
-                err.status,
-                ok=False,
-                title="Not recorded",
-                messages=[err.message],
-                **context,
-            )
+        except (ValidationError, records.RuleViolation) as err:
+            typed = {k: val for k, val in fields.items() if val is not None}
+            if isinstance(err, ValidationError):
+                refused = Refused(422, messages_of(err), what, typed)
+            else:
+                refused = Refused(err.status, [rule_message(err)], what, typed)
+            return _again(request, user, referral_id, refused, context)
         return _render(
             "result.html.j2",
             200,
             ok=True,
             title=title,
-            messages=[f"Audit entry {entry.seq} at {entry.at}, by {entry.actor}."],
+            messages=[
+                f"Recorded in the audit trail as entry {entry.seq}, {uk_time(entry.at)} (UK time), "
+                f"by {entry.actor}."
+            ],
             **context,
         )
 
@@ -472,9 +635,9 @@ def make_page_router() -> APIRouter:
         except ValidationError as err:
             return _refused(422, messages_of(err), **context)
         except ServingError as err:
-            return _refused(err.status, [err.detail], **context)
+            return _refused(err.status, [rule_message_text(err.detail)], **context)
         except records.RuleViolation as err:
-            return _refused(err.status, [err.message], **context)
+            return _refused(err.status, [rule_message(err)], **context)
         return RedirectResponse(f"{PAGE_PREFIX}/referral?{context['back']}", status_code=303)
 
     @router.post("/referral/{referral_id}/decision", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ import pytest
 import records
 from serving import create_app
 from tests.serving.page_fakes import FakeEngine
+from tests.serving.test_page_queue import REFERRALS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -99,6 +100,7 @@ def _open_s1(driver, base: str, token: str) -> None:
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.ID, "sign-in").click()
     assert driver.find_element(By.ID, "who").text == "Sam Screener"
+    driver.find_element(By.ID, "nav-new").click()
     driver.find_element(By.ID, "open-referral-id").send_keys("S1")
     driver.find_element(By.ID, "open").click()
 
@@ -120,21 +122,27 @@ def test_screener_walks_a_flagged_referral(served, driver):
     link.click()
     assert driver.find_element(By.ID, target).tag_name == "tr"
 
-    # Try to close it without review: refused, nothing written.
+    # Closing it is not among the options the rules allow, and says why.
+    assert not driver.find_element(By.ID, "decision-no_further_action").is_enabled()
+    assert "flagged" in driver.find_element(By.ID, "why-not-no_further_action").text
+    # Forced through anyway (a client enabling the button): refused, nothing written, text kept.
+    driver.execute_script("document.getElementById('decision-no_further_action').disabled = false")
     driver.find_element(By.ID, "decision-no_further_action").click()
     Select(driver.find_element(By.ID, "closure-reason")).select_by_value(
         "no_concerns_substantiated"
     )
     driver.find_element(By.ID, "rationale").send_keys("Nothing new; closing.")
     driver.find_element(By.ID, "record-decision").click()
-    result = driver.find_element(By.ID, "result").text
+    result = driver.find_element(By.ID, "errors").text
     assert "Not recorded" in result and "flagged for mandatory multi-agency review" in result
+    assert driver.find_element(By.ID, "rationale").get_attribute("value") == "Nothing new; closing."
     driver.save_screenshot(str(ARTIFACTS / "page_refused.png"))
     assert store.query(kind=records.kinds.DECISION)[1] == 0
 
-    # Back to the referral: record a strategy discussion.
-    driver.find_element(By.ID, "back").click()
+    # Still on the referral: record a strategy discussion (no closure reason with it).
+    Select(driver.find_element(By.ID, "closure-reason")).select_by_value("")
     driver.find_element(By.ID, "decision-strategy_discussion").click()
+    driver.find_element(By.ID, "rationale").clear()
     driver.find_element(By.ID, "rationale").send_keys(
         "Police DA incident involving the new partner; convene a strategy discussion."
     )
@@ -195,3 +203,104 @@ def test_amended_referral_and_the_chronology_as_of_it(served, driver):
     driver.save_screenshot(str(ARTIFACTS / "page_amended_referral.png"))
     (entry,) = store.referral_versions("S1")
     assert entry.payload["version"] == 2 and entry.payload["source"] == "school"
+
+
+def _receive(base: str, store, bodies: list[dict]) -> None:
+    """Referrals received through MAST: a manager's client scores them over the API."""
+    import httpx
+
+    token, _ = store.create_token("Intake client", "manager")
+    for body in bodies:
+        r = httpx.post(
+            f"{base}/v1/referrals/score",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+
+
+# Q1-Q3 of the page tests, received through MAST; Q3 alleges an injury and images are held.
+QUEUE = [
+    {"referral_id": rid.replace("Q", "B"), **body}
+    | ({"images_held_by": "health"} if body.get("injury_alleged") else {})
+    for rid, body in REFERRALS.items()
+]
+
+
+def _sign_in(driver, base: str, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.get(f"{base}/page/")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "sign-in").click()
+
+
+def test_the_queue_opens_a_triggered_referral_and_a_refusal_keeps_the_text(served, driver):
+    """Sign in to the queue, filter it, open the injury referral, try to close it: refused, text kept."""
+    from selenium.webdriver.common.by import By
+
+    base, store, token = served
+    _receive(base, store, QUEUE)
+    _sign_in(driver, base, token)
+    rows = driver.find_elements(By.CSS_SELECTOR, "tr.queue-row")
+    assert [r.get_attribute("id") for r in rows] == ["q-B3", "q-B2", "q-B1"]
+    b3 = driver.find_element(By.ID, "q-B3").text
+    assert "Allegation or sign of physical injury" in b3 and "Images of injury" in b3
+    assert "flagged" in driver.find_element(By.ID, "q-B2").text
+    # A received date does not wrap in its cell.
+    cell = driver.find_element(By.CSS_SELECTOR, "#q-B3 td.nowrap")
+    assert cell.value_of_css_property("white-space") == "nowrap"
+    lines = driver.execute_script(
+        "const r = document.createRange(); r.selectNodeContents(arguments[0]);"
+        "return r.getClientRects().length;",
+        cell,
+    )
+    assert lines == 1, lines
+    driver.save_screenshot(str(ARTIFACTS / "page_queue.png"))
+
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "filter-statutory").click()
+    driver.find_element(By.ID, "filter").click()
+    WebDriverWait(driver, 10).until(ec.staleness_of(rows[0]))
+    rows = driver.find_elements(By.CSS_SELECTOR, "tr.queue-row")
+    assert [r.get_attribute("id") for r in rows] == ["q-B3"]
+
+    driver.find_element(By.ID, "open-B3").click()
+    statutory = driver.find_element(By.ID, "statutory")
+    flag = driver.find_element(By.ID, "flag")
+    assert statutory.location["y"] < flag.location["y"]  # the law before the model
+    assert "Allegation or sign of physical injury" in statutory.text
+    assert "never a reason to close" in driver.find_element(By.ID, "never-close").text
+    assert flag.value_of_css_property("background-color") != "rgba(240, 255, 244, 1)"
+    assert not driver.find_element(By.ID, "decision-no_further_action").is_enabled()
+    assert "manager" in driver.find_element(By.ID, "why-not-no_further_action").text
+    driver.save_screenshot(str(ARTIFACTS / "page_triggered_referral.png"))
+
+    # Early help closes it too: the page offers it disabled, so a client that
+    # enables the button (or posts by hand) is refused by the server, and keeps the text.
+    driver.execute_script("document.getElementById('decision-early_help').disabled = false")
+    driver.find_element(By.ID, "decision-early_help").click()
+    typed = "Health visitor saw a small bruise on the arm; mum explained it. Closing to early help."
+    driver.find_element(By.ID, "rationale").send_keys(typed)
+    driver.find_element(By.ID, "record-decision").click()
+    errors = driver.find_element(By.ID, "errors").text
+    assert "meets statutory or local-procedure rules" in errors and "Value error" not in errors
+    assert driver.find_element(By.ID, "rationale").get_attribute("value") == typed
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "decide"))
+    driver.save_screenshot(str(ARTIFACTS / "page_refused_keeps_text.png"))
+    assert store.query(kind=records.kinds.DECISION)[1] == 0
+
+    # Record a strategy discussion; the queue then shows it as owed, with its due time.
+    driver.find_element(By.ID, "decision-strategy_discussion").click()
+    driver.find_element(By.ID, "record-decision").click()
+    assert "Decision recorded" in driver.find_element(By.ID, "result").text
+    driver.find_element(By.ID, "to-queue").click()
+    b3 = driver.find_element(By.ID, "q-B3").text
+    assert "strategy discussion to be held and recorded by" in b3 and "UK time" in b3
+    driver.find_element(By.ID, "open-B3").click()
+    history = driver.find_element(By.ID, "history").text
+    assert typed in history  # the decision history shows the rationale

@@ -62,7 +62,7 @@ def test_page_form_out_of_range_is_422_naming_it(app, tokens, moment):
     assert page.post("/page/sign-in", data={"token": tokens["screener"]}).status_code == 303
     query = urlencode({**REFERRAL, "children": "C1", "received_at": moment}, doseq=True)
     r = page.get(f"/page/referral?{query}")
-    assert r.status_code == 422 and "received at: " in r.text and "1 January 1900" in r.text
+    assert r.status_code == 422 and "Received at: " in r.text and "1 January 1900" in r.text
 
 
 def test_keep_alive_connection_survives_an_extreme_date(app, tokens):

@@ -80,6 +80,12 @@ def test_demo_scores_through_the_running_service(store_path, tracking_uri, tmp_p
         r"(\d+) before MAST received the first, (\d+) now", result.repeat
     ).groups()
     assert int(now) == int(before) + 1
+    # The work queue, read from the page: the two referrals received through MAST, newest first
+    # (the store's own referrals are the local authority's history, not the queue's).
+    lines = result.queue.splitlines()
+    assert lines[0].startswith("The screener's work queue (2 referrals"), result.queue
+    assert "REPEAT-2" in lines[1] and "REPEAT-1" in lines[2] and "awaiting a decision" in lines[1]
+    assert " R1 " not in result.queue and "T" not in lines[1].split("  ")[1][:17]
 
 
 def test_mast_serve_subprocess_scores_with_a_token(store_path, tracking_uri, tmp_path):

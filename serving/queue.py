@@ -1,0 +1,389 @@
+"""The screener's work queue: referrals received through MAST that still need someone.
+
+A MASH screener starts the day on a list, not on a blank box for a
+referral id.  The list a front door keeps is every referral received and
+not yet decided, newest first, plus the decided ones that still owe
+something: a strategy discussion decided but not yet recorded (overdue
+once past the local timescale), and, once the review and partner-agency
+records exist, a referrer not yet told or a partner's open escalation.
+
+Everything here is read from the hash-chained trail (the referral register,
+decisions, score views, reviews).  The queue is the landing page, so the
+register, decisions and score views are summarised in a :class:`QueueIndex`
+kept per worker and brought up to date with only the entries written since
+the last load; the follow-ups and the screener's own initial views are a
+few indexed queries per load.  The follow-up
+markers come from small functions in :data:`FOLLOW_UPS`; each takes the
+read connection, the latest decision of every referral and "now", and
+returns markers by referral id.  A new kind of follow-up (the referrer
+told, escalations) is one more function in that list.
+
+Blind-first: for a screener who has not yet recorded an initial view of a
+referral, the queue shows its statutory triggers (the law, not a
+prediction) but not its flag or score band, nor those of any other
+referral about the same children.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, select
+
+import records
+from records import kinds, review, statutory
+from records.db import audit_log
+from records.kinds import DECISION_LABELS
+from records.models import STRATEGY_DISCUSSION
+from records.trail import Entry
+from serving.scoring import store_now
+
+STATUS_AWAITING = "awaiting"
+STATUS_FOLLOW_UP = "follow_up"
+SHOW = {
+    "all": "everything on the queue",
+    "awaiting": "awaiting a decision",
+    "follow_up": "decided, with something still owed",
+}
+MAX_ROWS = 200
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Something owed on a referral, in words (``kind`` is for filters and tests)."""
+
+    kind: str
+    text: str
+    urgent: bool = False
+
+
+@dataclass
+class QueueItem:
+    """One row of the queue.
+
+    ``flagged`` and ``highest_score`` are ``None`` when they are hidden
+    (blind-first) or no score of the referral was ever shown.
+    """
+
+    referral_id: str
+    received_at: datetime
+    source: str
+    referrer_relationship: str | None
+    concerns: list[str]
+    children: list[str]
+    version: int
+    status: str
+    decision: str | None = None
+    decided_at: str | None = None
+    triggers: list[dict] = field(default_factory=list)
+    repeat: list[Marker] = field(default_factory=list)
+    follow_ups: list[Marker] = field(default_factory=list)
+    flagged: bool | None = None
+    highest_score: int | None = None
+    score_hidden: bool = False
+
+    @property
+    def decision_label(self) -> str | None:
+        return None if self.decision is None else DECISION_LABELS[self.decision]
+
+
+FollowUp = Callable[[Connection, dict[str, Entry], datetime], dict[str, list[Marker]]]
+
+
+def _for_referrals(conn: Connection, kind: str, referral_ids: list[str]) -> list[Entry]:
+    out: list[Entry] = []
+    for i in range(0, len(referral_ids), _IN_CHUNK):
+        chunk = referral_ids[i : i + _IN_CHUNK]
+        rows = conn.execute(
+            select(audit_log)
+            .where(and_(audit_log.c.kind == kind, audit_log.c.referral_id.in_(chunk)))
+            .order_by(audit_log.c.seq)
+        )
+        out += [Entry.from_row(r) for r in rows]
+    return out
+
+
+def review_follow_up(
+    conn: Connection, decided: dict[str, Entry], now: datetime
+) -> dict[str, list[Marker]]:
+    """A strategy discussion decided but no review recorded since: due, or overdue.
+
+    Due ``records.review.DEFAULT_WORKING_DAYS`` working days after the
+    decision (England local time), as :meth:`records.RecordsStore.record_review`
+    computes it.
+    """
+    open_ = {rid: e for rid, e in decided.items() if e.payload["decision"] == STRATEGY_DISCUSSION}
+    if not open_:
+        return {}
+    reviewed = {
+        e.referral_id
+        for e in _for_referrals(conn, kinds.REVIEW, sorted(open_))
+        if e.seq > open_[e.referral_id].seq
+    }
+    out = {}
+    for rid, decision in open_.items():
+        if rid in reviewed:
+            continue
+        due = review.review_due(review.local_time(decision.at))
+        late = now > due
+        when = due.strftime("%d %b %Y %H:%M")
+        text = (
+            f"strategy discussion overdue: it was due by {when} (UK time) and is not recorded"
+            if late
+            else f"strategy discussion to be held and recorded by {when} (UK time)"
+        )
+        out[rid] = [Marker("review_overdue" if late else "review_due", text, urgent=late)]
+    return out
+
+
+# The follow-ups the queue shows.  Append a function to add one (the referrer
+# told, partners' escalations): it is called once per queue load.
+FOLLOW_UPS: list[FollowUp] = [review_follow_up]
+
+
+def _repeat_markers(
+    triggers: list[dict],
+    item_children: list[str],
+    received_at: datetime,
+    count_referrals: Callable[[list[str], datetime], int | None] | None,
+) -> list[Marker]:
+    p = statutory.default_rules().parameters
+    out = []
+    ids = {t["rule_id"] for t in triggers}
+    if "repeat_referral" in ids:
+        n = count_referrals(item_children, received_at) if count_referrals else None
+        text = (
+            f"{statutory.ordinal(n)} referral in {p.repeat_window_months} months"
+            if n
+            else f"{statutory.ordinal(p.repeat_referral_count)} or later referral in "
+            f"{p.repeat_window_months} months"
+        )
+        out.append(Marker("repeat_referral", text))
+    if "after_nfa_closure" in ids:
+        out.append(
+            Marker(
+                "after_closure",
+                f"within {p.after_closure_days} days of a no-further-action closure",
+            )
+        )
+    return out
+
+
+@dataclass
+class _Shown:
+    """What the queue keeps of a referral's score views: sticky flag, latest score, every rule."""
+
+    flagged: bool = False
+    highest_score: int | None = None
+    triggers: dict[str, dict] = field(default_factory=dict)
+
+
+class QueueIndex:
+    """The register, decisions and score views, summarised and kept up to date from the trail.
+
+    The trail is append-only, so each refresh reads only the entries after
+    the last one seen (as live history does, serving/live.py): a queue load
+    costs the entries written since the previous load, not the whole
+    history.  One per worker (``app.state``); thread-safe.
+    """
+
+    KINDS = (kinds.REFERRAL, kinds.DECISION, kinds.SCORE_VIEW)
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.latest: dict[str, dict] = {}  # referral id -> current version's payload
+        self.flagged: dict[str, bool] = {}  # any version flagged
+        self.decided: dict[str, Entry] = {}  # latest decision
+        self.shown: dict[str, _Shown] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self, store: records.RecordsStore) -> None:
+        with self._lock:
+            while True:
+                batch = store.entries_since(self.seq, self.KINDS, limit=5000)
+                for e in batch:
+                    self._add(e)
+                    self.seq = e.seq
+                if len(batch) < 5000:
+                    return
+
+    def _add(self, e: Entry) -> None:
+        rid = e.referral_id
+        if e.kind == kinds.REFERRAL:
+            self.latest[rid] = e.payload
+            self.flagged[rid] = self.flagged.get(rid, False) or bool(e.payload.get("flagged"))
+        elif e.kind == kinds.DECISION:
+            self.decided[rid] = e
+        else:
+            shown = self.shown.setdefault(rid, _Shown())
+            shown.flagged = shown.flagged or bool(e.payload.get("review_recommended"))
+            shown.highest_score = e.payload.get("highest_score")
+            for t in e.payload.get("statutory") or []:
+                # Sticky, as the flag is: a rule met when scored does not lapse
+                # because a later view did not carry the same facts.
+                shown.triggers.setdefault(t["rule_id"], t)
+
+
+def _mine(conn: Connection, actor: str) -> set[str]:
+    """The referrals ``actor`` has recorded an initial view of (ids only: no payloads read)."""
+    rows = conn.execute(
+        select(audit_log.c.referral_id).where(
+            and_(audit_log.c.actor == actor, audit_log.c.kind == kinds.INITIAL_VIEW)
+        )
+    )
+    return {r[0] for r in rows}
+
+
+def queue_items(
+    store: records.RecordsStore,
+    principal: records.Principal,
+    *,
+    now: datetime | None = None,
+    follow_ups: Iterable[FollowUp] | None = None,
+    count_referrals: Callable[[list[str], datetime], int | None] | None = None,
+    index: QueueIndex | None = None,
+) -> list[QueueItem]:
+    """Every referral received through MAST that still needs someone, newest first.
+
+    Parameters
+    ----------
+    store
+        The records store (the register, decisions, score views, reviews).
+    principal
+        Who is looking: in blind-first mode a screener sees no flag or score
+        of a referral they have not recorded an initial view of.
+    now
+        England local time (default: now), for overdue follow-ups.
+    follow_ups
+        The follow-up functions (default :data:`FOLLOW_UPS`).
+    count_referrals
+        ``(children, received_at) -> n``: how many referrals about any one
+        of the children in the repeat-referral window, this one included;
+        ``None`` to say "3rd or later" without a count.
+    index
+        A :class:`QueueIndex` kept between calls (the page keeps one per
+        worker); by default one is read from the whole trail.
+    """
+    now = now or store_now()
+    follow_ups = FOLLOW_UPS if follow_ups is None else list(follow_ups)
+    index = index or QueueIndex()
+    index.refresh(store)
+    versions = index.latest
+    decided = {rid: e for rid, e in index.decided.items() if rid in versions}
+    with store.db.read() as conn:
+        owed: dict[str, list[Marker]] = {}
+        for fn in follow_ups:
+            for rid, markers in fn(conn, decided, now).items():
+                if rid in versions:
+                    owed.setdefault(rid, []).extend(markers)
+        blind = principal.role == "screener" and _blind_first(conn)
+        mine = _mine(conn, principal.name) if blind else set()
+    items = []
+    for rid, latest in versions.items():
+        decision = decided.get(rid)
+        if decision is not None and rid not in owed:
+            continue
+        received = datetime.fromisoformat(latest["received_at"])
+        shown = index.shown.get(rid)
+        triggers = list(shown.triggers.values()) if shown else []
+        item = QueueItem(
+            referral_id=rid,
+            received_at=received,
+            source=latest["source"],
+            referrer_relationship=latest.get("referrer_relationship"),
+            concerns=list(latest["concerns"]),
+            children=list(latest["children"]),
+            version=int(latest["version"]),
+            status=STATUS_FOLLOW_UP if decision else STATUS_AWAITING,
+            decision=decision.payload["decision"] if decision else None,
+            decided_at=decision.at if decision else None,
+            triggers=triggers,
+            repeat=_repeat_markers(triggers, list(latest["children"]), received, count_referrals),
+            follow_ups=owed.get(rid, []),
+        )
+        if shown:
+            item.flagged = shown.flagged or index.flagged.get(rid, False)
+            item.highest_score = shown.highest_score
+        items.append(item)
+    if blind:
+        _hide_scores(items, mine)
+    items.sort(key=lambda i: (i.received_at, i.referral_id), reverse=True)
+    return items
+
+
+def _blind_first(conn: Connection) -> bool:
+    from records.store import _blind_first as blind_first
+
+    return blind_first(conn)
+
+
+def _hide_scores(items: list[QueueItem], viewed: set[str]) -> None:
+    """Hide the flag and score of every referral the screener has no initial view of,
+    and of every other referral about one of its children (blind-first by child)."""
+    pending_children = {
+        c
+        for i in items
+        if i.referral_id not in viewed and i.status == STATUS_AWAITING
+        for c in i.children
+    }
+    for i in items:
+        if i.referral_id not in viewed or pending_children & set(i.children):
+            i.flagged, i.highest_score, i.score_hidden = None, None, True
+
+
+def filter_items(
+    items: list[QueueItem],
+    *,
+    show: str = "all",
+    statutory_only: bool = False,
+    flagged_only: bool = False,
+    repeat_only: bool = False,
+    search: str | None = None,
+) -> list[QueueItem]:
+    """The queue as filtered on the page; a hidden flag never matches "flagged only"."""
+    needle = (search or "").strip().lower()
+    out = []
+    for i in items:
+        if show == STATUS_AWAITING and i.status != STATUS_AWAITING:
+            continue
+        if show == STATUS_FOLLOW_UP and i.status != STATUS_FOLLOW_UP:
+            continue
+        if statutory_only and not i.triggers:
+            continue
+        if flagged_only and not i.flagged:
+            continue
+        if repeat_only and not i.repeat:
+            continue
+        if needle and not (
+            needle in i.referral_id.lower() or any(needle in c.lower() for c in i.children)
+        ):
+            continue
+        out.append(i)
+    return out
+
+
+def referral_counter(engine) -> Callable[[list[str], datetime], int | None] | None:
+    """``count_referrals`` for :func:`queue_items` from the service's snapshot, if it has one."""
+    from features import StoreSnapshot
+    from serving.statutory import snapshot_histories
+
+    snap = getattr(engine, "snapshot", None)
+    if not isinstance(snap, StoreSnapshot):
+        return None
+    window = statutory.default_rules().parameters.repeat_window_months
+
+    def count(children: list[str], received_at: datetime) -> int | None:
+        since = statutory.months_before(received_at, window)
+        best = 0
+        for history in snapshot_histories(snap, children):
+            earlier = {
+                r.referral_id for r in history.referrals if since <= r.received_at < received_at
+            }
+            best = max(best, len(earlier) + 1)
+        return best or None
+
+    return count
