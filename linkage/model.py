@@ -86,6 +86,8 @@ class LinkageResult:
     n_scored_pairs: int = 0
     # People's verdicts applied: confirmed, rejected, and links cut to keep rejected pairs apart.
     labels: dict = field(default_factory=dict)
+    # The governance settings the run used (saved with the model for searches).
+    rules: LinkageRules | None = None
 
 
 # Starting m (or u) for levels the training pairs may never show (a date of

@@ -70,6 +70,7 @@ def link_records(
         model_json=model_json,
         n_scored_pairs=len(pairs),
         labels=applied,
+        rules=rules,
     )
 
 

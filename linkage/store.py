@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from linkage.model import LinkageResult
+from linkage.saved import save_model
 from store.identities import create_identity_schema
 
 
@@ -50,6 +51,7 @@ def write_links(con: duckdb.DuckDBPyConnection, result: LinkageResult) -> str:
             "status, rule_version, run_id FROM _possible"
         )
         con.unregister("_possible")
+        save_model(con, result, run_id)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

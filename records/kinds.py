@@ -20,6 +20,13 @@ REFERRAL = "referral"
 # A screener or manager confirms or rejects a possible match between two
 # agency records (issue 20); the next ``mast link`` reads it as a label.
 POSSIBLE_MATCH_REVIEW = "possible_match_review"
+# Issue 17: the referrer told, partner agencies invited, what they contributed,
+# their challenge of a no-further-action decision and a manager's answer.
+REFERRER_TOLD = "referrer_told"
+PARTNER_INVITATION = "partner_invitation"
+AGENCY_CONTRIBUTION = "agency_contribution"
+ESCALATION = "escalation"
+ESCALATION_ANSWER = "escalation_answer"
 # The screener's work queue as shown to someone: which referrals' flags and score bands it showed.
 QUEUE_VIEW = "queue_view"
 
@@ -38,6 +45,11 @@ KINDS = (
     REVIEW,
     REFERRAL,
     POSSIBLE_MATCH_REVIEW,
+    REFERRER_TOLD,
+    PARTNER_INVITATION,
+    AGENCY_CONTRIBUTION,
+    ESCALATION,
+    ESCALATION_ANSWER,
     QUEUE_VIEW,
 )
 # The token events the service derives every token's role, expiry and revocation from.

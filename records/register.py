@@ -20,13 +20,24 @@ write transaction, so no two requests can both register different content.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from records.rules import RuleViolation
 from records.trail import Entry
+from store.vocabulary import NAMED_ADULT_FIELDS, NAMED_ADULT_RELATIONSHIPS
 
-CONTENT_FIELDS = ("received_at", "source", "referrer_relationship", "concerns", "children")
+CONTENT_FIELDS = (
+    "received_at",
+    "source",
+    "referrer_relationship",
+    "concerns",
+    "children",
+    "named_adults",
+)
+# Content a version recorded before the field existed is read as this.
+CONTENT_DEFAULTS: dict[str, Any] = {"named_adults": []}
 # The statutory-trigger facts (records/statutory.py) are content too: a referral
 # reopened by its id must meet the same rules it met when first received.
 # ``None`` is "not said"; a register entry written before they existed reads as ``None``.
@@ -38,6 +49,7 @@ FIELD_WORDS = {
     "referrer_relationship": "referrer",
     "concerns": "concerns",
     "children": "children",
+    "named_adults": "adults named by the referrer",
     "injury_alleged": "injury alleged",
     "images_held_by": "images of injury held by",
     "non_mobile_child": "a child not yet mobile",
@@ -50,6 +62,7 @@ def referral_content(
     referrer_relationship: str | None,
     concerns: Iterable[str],
     children: Iterable[str],
+    named_adults: Iterable[Mapping[str, Any]] = (),
     **facts: Any,
 ) -> dict[str, Any]:
     """A referral's content in the register's canonical form.
@@ -78,17 +91,50 @@ def referral_content(
         else str(referrer_relationship),
         "concerns": sorted({str(c) for c in concerns}),
         "children": sorted({str(c) for c in children}),
+        "named_adults": named_adults_content(named_adults),
     }
+
+
+def named_adults_content(adults: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Named adults in canonical form: every field as text or null, in a fixed order.
+
+    Like the children, they are a set: the order the referrer listed them
+    in carries no meaning, so they are sorted.
+    """
+    fields = NAMED_ADULT_FIELDS
+    rows = [
+        {
+            f: (
+                None
+                if a.get(f) is None
+                else a.get(f)
+                if isinstance(a.get(f), bool)
+                else str(a.get(f))
+            )
+            for f in fields
+        }
+        for a in adults
+    ]
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
 
 
 def differing_fields(known: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The content fields whose values differ, in :data:`CONTENT_FIELDS` order."""
-    return [f for f in CONTENT_FIELDS + FACT_FIELDS if known.get(f) != new.get(f)]
+    return [
+        f
+        for f in CONTENT_FIELDS + FACT_FIELDS
+        if known.get(f, CONTENT_DEFAULTS.get(f)) != new.get(f, CONTENT_DEFAULTS.get(f))
+    ]
 
 
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        words = NAMED_ADULT_RELATIONSHIPS
+        return ", ".join(
+            f"{a['name']} ({words.get(a['relationship'], a['relationship'])})" for a in value
+        )
     if isinstance(value, list):
         return ", ".join(str(v).replace("_", " ") for v in value) or "none"
     return "not recorded" if value is None else str(value).replace("_", " ")
@@ -127,7 +173,7 @@ def latest(
 
 
 def _content(payload: Mapping[str, Any]) -> dict[str, Any]:
-    out = {f: payload[f] for f in CONTENT_FIELDS}
+    out = {f: payload.get(f, CONTENT_DEFAULTS.get(f)) for f in CONTENT_FIELDS}
     out.update({f: payload[f] for f in FACT_FIELDS if payload.get(f) is not None})
     return out
 

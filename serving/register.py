@@ -32,6 +32,7 @@ def content_of(referral: ReferralIn) -> dict[str, Any]:
         str(referral.referrer_relationship),
         [str(c) for c in referral.concerns],
         referral.children,
+        [a.model_dump(mode="json") for a in referral.named_adults],
         **{f: _fact(getattr(referral, f)) for f in reg.FACT_FIELDS},
     )
 
@@ -49,6 +50,7 @@ def referral_of(referral_id: str, content: dict[str, Any]) -> ReferralIn:
         referrer_relationship=content["referrer_relationship"],
         concerns=content["concerns"],
         children=content["children"],
+        named_adults=content.get("named_adults") or [],
         **{f: content[f] for f in reg.FACT_FIELDS if content.get(f) is not None},
     )
 

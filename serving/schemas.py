@@ -8,7 +8,7 @@ data contract's words and nothing else.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -56,12 +56,102 @@ Source = StrEnum("Source", {s: s for s in v.REFERRAL_SOURCES})
 ReferrerRelationship = StrEnum("ReferrerRelationship", {r: r for r in v.REFERRER_RELATIONSHIPS})
 Concern = StrEnum("Concern", {c: c for c in v.CONCERNS})
 ImageHolder = StrEnum("ImageHolder", {h: h for h in v.IMAGE_HOLDERS})
+NamedAdultRelationship = StrEnum(
+    "NamedAdultRelationship", {r: r for r in v.NAMED_ADULT_RELATIONSHIPS}
+)
+LivesAtAddress = StrEnum("LivesAtAddress", {r: r for r in v.LIVES_AT_ADDRESS})
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class NamedAdultIn(_Strict):
+    """An adult the referrer names: only the name is required (issue #20).
+
+    MAST searches the linked agency records for the adult and shows what it
+    finds, with the match probability; an adult it cannot find is shown as
+    *not found in the records MAST holds*, never as having no history.
+    """
+
+    name: str = Field(
+        ..., min_length=1, max_length=200, description="The adult's name as the referrer gave it."
+    )
+    date_of_birth: date | None = Field(None, description="If the referrer knows it.")
+    date_of_birth_approximate: bool = Field(
+        False, description="True when the date of birth is a guess (e.g. only the year)."
+    )
+    postcode: str | None = Field(None, max_length=10)
+    address: str | None = Field(None, max_length=300)
+    relationship: NamedAdultRelationship = Field(
+        ...,
+        description="Who the adult is to the household: "
+        + "; ".join(f"{k} = {w}" for k, w in v.NAMED_ADULT_RELATIONSHIPS.items()),
+    )
+    lives_at_address: LivesAtAddress = Field(
+        LivesAtAddress.unknown, description="Whether the referrer says the adult lives there."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_has_letters(cls, name: str) -> str:
+        name = " ".join(name.split())
+        if not any(c.isalpha() for c in name):
+            raise ValueError("a name needs at least one letter")
+        return name
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _dob_sane(cls, dob: date | None) -> date | None:
+        if dob is not None and not date(1900, 1, 1) <= dob <= date(2100, 12, 31):
+            raise ValueError(f"{dob.isoformat()} is outside 1900 to 2100")
+        return dob
+
+    @field_validator("postcode", "address")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return " ".join(value.split()) or None if value is not None else None
+
+
+def check_named_adults(adults: Any) -> Any:
+    """Plain-English errors for the commonest mistakes in ``named_adults``; pydantic checks the rest."""
+    if not isinstance(adults, list):
+        return adults
+    fields = set(NamedAdultIn.model_fields)
+    for i, adult in enumerate(adults, start=1):
+        where = f"named adult {i}"
+        if not isinstance(adult, dict):
+            raise ValueError(f"{where}: expected the adult's details (name, relationship, ...)")
+        unknown = sorted(set(adult) - fields)
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+        name = adult.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"{where}: the name is missing (give the name the referrer used)")
+        relationship = adult.get("relationship")
+        if relationship not in v.NAMED_ADULT_RELATIONSHIPS:
+            allowed = ", ".join(f"{k} ({w})" for k, w in v.NAMED_ADULT_RELATIONSHIPS.items())
+            raise ValueError(
+                f"{where} ({name.strip()}): relationship {relationship!r} is not one of {allowed}"
+            )
+        lives = adult.get("lives_at_address", "unknown")
+        if lives not in v.LIVES_AT_ADDRESS:
+            raise ValueError(
+                f"{where} ({name.strip()}): lives_at_address must be yes, no or unknown, "
+                f"not {lives!r}"
+            )
+        dob = adult.get("date_of_birth")
+        if isinstance(dob, str) and dob.strip():
+            try:
+                date.fromisoformat(dob.strip())
+            except ValueError:
+                raise ValueError(
+                    f"{where} ({name.strip()}): date_of_birth {dob!r} is not a date "
+                    "(write it as YYYY-MM-DD; leave it out if not known)"
+                ) from None
+    return adults
 
 
 class _ReferralContent(_Strict):
@@ -92,6 +182,12 @@ class _ReferralContent(_Strict):
         description="A child on the referral is not independently mobile "
         "(a child under 6 months is taken to be so from the date of birth).",
     )
+    named_adults: list[NamedAdultIn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Adults the referrer names (a new partner, a visitor): searched for in the "
+        "linked agency records.",
+    )
 
     @field_validator("children")
     @classmethod
@@ -104,6 +200,12 @@ class _ReferralContent(_Strict):
         if len(set(children)) != len(children):
             raise ValueError("a child is listed more than once")
         return children
+
+    @field_validator("named_adults", mode="before")
+    @classmethod
+    def _named_adults_plain(cls, adults: Any) -> Any:
+        """Name the adult (1 = first) and the field at fault, in words a screener can act on."""
+        return check_named_adults(adults)
 
     @field_validator("concerns")
     @classmethod
@@ -210,6 +312,38 @@ class StatutoryTrigger(_Strict):
     children: list[str] = Field(..., description="The children it concerns, where it names them.")
 
 
+class NamedAdultMatch(_Strict):
+    """A linked person a named adult may be, with the fields that agree and disagree."""
+
+    person_key: str = Field(..., description="MAST's id of the linked person (this linkage run).")
+    match_probability: float
+    agreeing_fields: list[str]
+    disagreeing_fields: list[str]
+
+
+class NamedAdultOut(_Strict):
+    """What MAST found for one adult the referrer named."""
+
+    name: str
+    relationship: str = Field(..., description="Who the referrer says they are, in words.")
+    lives_at_address: str
+    status: str = Field(
+        ...,
+        description="'found' (matched at or above the governance threshold), 'possible' (only "
+        "weaker matches, for a person to judge), 'not_found' (not found in the records MAST "
+        "holds), or 'not_searched' (the records have not been linked).",
+    )
+    text: str = Field(..., description="What was found, in plain English.")
+    match_probability: float | None = None
+    person_key: str | None = None
+    matches: list[NamedAdultMatch] = Field(default_factory=list)
+    history: list[str] = Field(
+        default_factory=list,
+        description="The matched person's records before the referral, summarised in words.",
+    )
+    records_total: int = 0
+
+
 class ScoreOut(_Strict):
     request_id: str
     referral_id: str
@@ -236,6 +370,10 @@ class ScoreOut(_Strict):
         None,
         description="The referral's flag: the highest of every version's and every score "
         "shown. Once flagged, it stays flagged until a manager records an override.",
+    )
+    named_adults: list[NamedAdultOut] = Field(
+        default_factory=list,
+        description="The adults the referrer named, and what the linked records hold on each.",
     )
 
 
@@ -310,6 +448,10 @@ class ChronologyOut(_Strict):
     )
     entries: list[ChronologyEntry] = Field(
         ..., description="What was on record before the cut-off."
+    )
+    named_adults: list[NamedAdultOut] = Field(
+        default_factory=list,
+        description="The adults named on the referral; their records are among the entries.",
     )
     recorded_since: list[ChronologyEntry] = Field(
         [],

@@ -31,6 +31,7 @@ from features.memory_evidence import ondemand_evidence
 from serving import chronology as chron
 from serving import live
 from serving.model import LoadedModel
+from serving.named_adults import NamedAdultFinder
 from serving.reasons import ReasonSpace, build_reasons, choose_reasons, not_found, records_held_to
 from serving.schemas import ReferralIn
 from store import vocabulary as v
@@ -146,6 +147,8 @@ class ScoringEngine:
         # A reason is one feature, or one categorical field of the referral (its source...).
         self.reasons = ReasonSpace(self.feature_names, self.catalogue)
         self.zero_means_no_records = counting_features(self.catalogue.values())
+        # Adults the referrer names, searched for in the linked records (issue #20).
+        self.named = NamedAdultFinder(lambda: live.reading(self.db))
 
     @property
     def records_held_to(self) -> dict[str, Any]:
@@ -375,6 +378,7 @@ class ScoringEngine:
                     for name, x in zip(names, M[i], strict=True)
                 }
         children = [by_child[pid] for pid in referral.children if pid in by_child]
+        named_adults = self.named_adults(referral)[0]
         highest = max(c["score"] for c in children)
         review = any(c["flag"] for c in children)
         policy = self.model.policy
@@ -390,7 +394,13 @@ class ScoringEngine:
             "model_version": self.model.version,
             "policy_version": self.model.policy_version,
             "scored_at": datetime.now(UTC),
+            "named_adults": named_adults,
         }
+
+    def named_adults(self, referral: ReferralIn) -> tuple[list[dict], list[dict], list[dict]]:
+        """The referral's named adults searched for as of its receipt (:mod:`serving.named_adults`)."""
+        base = self._base if self.live is None else self.live.base
+        return self.named.describe(referral.named_adults, to_store_time(referral.received_at), base)
 
     def chronology(
         self,
@@ -440,6 +450,14 @@ class ScoringEngine:
             built["recorded_since"] = live_entries(
                 built["recorded_since"], [e for e in extra if e["recorded_at"] >= as_of]
             )
+        if referral is not None and referral.named_adults:
+            adults, entries, people = self.named_adults(referral)
+            built["named_adults"] = adults
+            built["people"] = built["people"] + people
+            built["entries"] = sorted(
+                built["entries"] + [e for e in entries if e["recorded_at"] < as_of],
+                key=lambda e: (e["occurred_at"], e["recorded_at"]),
+            )
         return {
             "person_id": person_id,
             "referral_id": referral.referral_id if referral is not None else None,
@@ -457,6 +475,8 @@ class ScoringEngine:
         features computed from the snapshot, so that path is warm too.
         """
         X = pd.DataFrame([[0.0] * len(self.feature_names)], columns=self.feature_names)
+        # The named-adult search index (none for a store never linked).
+        self.named.search_index(self._base if self.live is None else self.live.base)
         self.model.scorer.predict_frame(X)
         self.model.scorer.contributions(X)
         with live.reading(self.db) as con:

@@ -59,6 +59,31 @@ REFERRER_RELATIONSHIPS = (
     "unknown",
 )
 
+# Who an adult named by the referrer is to the child's household (issue #20):
+# code -> the words a screener reads.  A short list, so that "the mother's new
+# partner" is countable; anything else is "other".
+NAMED_ADULT_RELATIONSHIPS = {
+    "mothers_new_partner": "mother's new partner",
+    "fathers_new_partner": "father's new partner",
+    "parents_former_partner": "a parent's former partner",
+    "visitor": "visitor",
+    "not_living_at_address": "not living at the address",
+    "relative": "relative",
+    "other": "other",
+}
+# Whether, as the referrer says, the named adult lives at the child's address.
+LIVES_AT_ADDRESS = ("yes", "no", "unknown")
+# What a referrer may say of a named adult (only the name is required).
+NAMED_ADULT_FIELDS = (
+    "name",
+    "date_of_birth",
+    "date_of_birth_approximate",
+    "postcode",
+    "address",
+    "relationship",
+    "lives_at_address",
+)
+
 # Concern categories on a referral.  Each is a boolean column ``concern_<name>``
 # on the ``referrals`` table; a referral carries at least one.
 CONCERNS = (

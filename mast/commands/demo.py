@@ -90,9 +90,7 @@ def demo(
         validate=True,
         agency_identities=True,
     )
-
-    _step("1b", "link each agency's records of people into persons (no shared identifier)")
-    _link(db, random_state)
+    _link_identities(db, random_state)
 
     _step(2, "point-in-time features for every referral")
     features_command(
@@ -119,12 +117,14 @@ def demo(
     _page(db, tracking_uri, port, keep_serving, flagged)
 
 
-def _link(db: Path, random_state: int) -> None:
-    """``mast link`` on the simulated agency records: persons, possible matches, figures by group."""
+def _link_identities(db: Path, random_state: int) -> None:
+    """``mast link`` on the simulated agency records (issue #20): persons, possible matches,
+    the figures by group, and people's verdicts obeyed."""
     import time
 
     from mast.commands.link import link
 
+    _step("1b", "link each agency's records of people into persons (no shared identifier)")
     started = time.perf_counter()
     link(
         db=db,
@@ -247,6 +247,10 @@ def _score(db: Path, tracking_uri: str):
     console.print(shown.repeat, soft_wrap=True, markup=False, highlight=False)
     console.print()
     console.print(shown.queue, soft_wrap=True, markup=False, highlight=False)
+    console.print(shown.review, soft_wrap=True, markup=False, highlight=False)
+    if shown.named_adult:
+        console.print()
+        console.print(shown.named_adult, soft_wrap=True, markup=False, highlight=False)
     return shown
 
 

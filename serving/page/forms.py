@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import Request
 from pydantic import ValidationError
 
+from serving.page.named_adults import named_adults_from_query, named_adults_query
 from serving.schemas import ReferralIn
 
 MAX_FORM_BYTES = 64_000
@@ -215,6 +216,7 @@ def referral_from_query(params: dict[str, list[str]]) -> ReferralIn:
         "injury_alleged": _yes_no(params, "injury_alleged"),
         "images_held_by": first(params, "images_held_by"),
         "non_mobile_child": _yes_no(params, "non_mobile_child"),
+        "named_adults": named_adults_from_query(params),
     }
     try:
         return ReferralIn(**{k: v for k, v in data.items() if v is not None})
@@ -242,6 +244,7 @@ def referral_query(referral: ReferralIn) -> str:
                 for name in ("injury_alleged", "images_held_by", "non_mobile_child")
                 if (value := getattr(referral, name)) is not None
             },
+            **named_adults_query(referral.named_adults),
         },
         doseq=True,
     )

@@ -38,6 +38,7 @@ from serving.page.forms import (
     referral_query,
     rule_message,
 )
+from serving.page.named_adults import named_adult_params
 from serving.page.options import decision_options, malicious_agreed, statutory_allowed
 from serving.reasons import plain, plain_text, who_referred
 from serving.schemas import ADVISORY_NOTICE, AmendmentIn, ReferralIn
@@ -83,6 +84,8 @@ def uk_date(moment: Any) -> str:
 
 _templates.filters["uk_time"] = uk_time
 _templates.filters["uk_date"] = uk_date
+_templates.globals["named_adult_relationships"] = v.NAMED_ADULT_RELATIONSHIPS
+_templates.globals["named_adult_params"] = named_adult_params
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
 _templates.filters["plain_text"] = plain_text
@@ -442,6 +445,8 @@ def make_page_router() -> APIRouter:
         user = _signed_in(request)
         if user is None:
             return _render("sign_in.html.j2", user=None, error=None)
+        if user.role in records.PARTNER_ROLES:  # issue 17: partners see only their invitations
+            return RedirectResponse(f"{PAGE_PREFIX}/partner/", status_code=303)
         checked = _user(request)
         return checked if isinstance(checked, Response) else _queue_page(request, checked)
 

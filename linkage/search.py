@@ -1,0 +1,280 @@
+"""Search the linked records for an adult a referrer names.
+
+A referrer names "the mother's new partner, Jay Smith, about 30": a name as
+they heard it, perhaps a date of birth, perhaps an address.  MAST scores
+that against every agency's records with the Splink model ``mast link``
+trained (:mod:`linkage.saved`), so a nickname or a transposed date weighs
+exactly as it did when the records were linked, and answers with the linked
+person(s) it matches, each with its match probability and the fields that
+agree and disagree.
+
+The answer has three outcomes, never a fourth that reads as reassurance:
+
+``found``
+    A person matched at or above the governance threshold.
+``possible``
+    Only matches between the review floor and the threshold: shown with
+    their probability for a person to judge, never taken as the adult.
+``not_found``
+    Nothing matched: *not found in the records MAST holds*, which says
+    nothing about whether the adult has a history elsewhere.
+
+Only records an agency held before ``as_of`` (the referral's received time)
+are searched, so a referral is scored on what could have been known then.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+from splink import Linker, block_on
+
+from linkage.model import blocking_rules, default_db_api
+from linkage.prepare import prepare_records, read_records
+from linkage.run import FIELD_NAMES
+from linkage.saved import SavedModel, load_model
+
+FOUND, POSSIBLE, NOT_FOUND = "found", "possible", "not_found"
+# At most this many candidate persons are returned (the best first).
+MAX_CANDIDATES = 3
+
+
+@dataclass(frozen=True)
+class AdultQuery:
+    """An adult's identifying fields as the referrer gave them (each but the name optional)."""
+
+    name: str
+    date_of_birth: date | None = None
+    postcode: str | None = None
+    address: str | None = None
+    sex: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One linked person the adult may be."""
+
+    person_key: str
+    match_probability: float
+    agreeing_fields: tuple[str, ...]
+    disagreeing_fields: tuple[str, ...]
+    records: tuple[tuple[str, str], ...]  # (agency, agency_record_id) of the person's records
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search found: see the module docstring for the three outcomes."""
+
+    status: str
+    candidates: tuple[Candidate, ...] = ()
+    threshold: float = 0.0
+    review_floor: float = 0.0
+    rule_version: str = ""
+    best: Candidate | None = field(default=None)
+
+
+def split_name(name: str) -> tuple[str | None, str | None]:
+    """Given and family name from a name as typed: first word and last word.
+
+    One word is taken as the family name (a referrer who knows one name of
+    a man usually knows his surname).  Order mistakes ("Smith Jay") are the
+    model's to catch: a blocking rule pairs reversed names.
+    """
+    words = name.replace(",", " ").split()
+    if not words:
+        return None, None
+    if len(words) == 1:
+        return None, words[0]
+    return words[0], words[-1]
+
+
+def query_record(adult: AdultQuery, unique_id: str = "referral:named") -> pd.DataFrame:
+    """The adult as one prepared record, normalised exactly as agency records are."""
+    given, family = split_name(adult.name)
+    raw = pd.DataFrame(
+        {
+            "agency": ["referral"],
+            "agency_record_id": [unique_id.split(":", 1)[1]],
+            "given_name": [given],
+            "family_name": [family],
+            "date_of_birth": [pd.Timestamp(adult.date_of_birth) if adult.date_of_birth else None],
+            "sex": [adult.sex],
+            "postcode": [adult.postcode],
+            "address": [adult.address],
+            "nhs_number": [None],
+            "upn": [None],
+            "pnc_id": [None],
+        }
+    )
+    # A filled row beside it, so that a column the referrer left empty keeps
+    # its text type through prepare_records' string operations; then dropped.
+    filler = raw.assign(
+        **{c: "x" for c in ("given_name", "family_name", "postcode", "address", "nhs_number")},
+        upn="x",
+        pnc_id="x",
+        sex="Female",
+        date_of_birth=pd.Timestamp("2000-01-01"),
+    )
+    both = pd.concat([raw, filler], ignore_index=True)
+    return prepare_records(both).iloc[:1].reset_index(drop=True)
+
+
+def search_blocking_rules() -> list:
+    """The model's candidate pairs, widened for what a referrer knows.
+
+    A referrer often knows a surname and little else, or a date of birth
+    and a misheard name: surname alone and date of birth alone also make
+    a candidate pair.  Widening the candidates never lowers a score; each
+    pair is still scored by the trained model.
+    """
+    return [*blocking_rules(), block_on("family_name"), block_on("date_of_birth")]
+
+
+class PersonSearch:
+    """The linked records held in memory, searchable with the trained model.
+
+    Build once per store (:meth:`from_store`); :meth:`search` is then one
+    DuckDB query over the records in memory.
+
+    Parameters
+    ----------
+    records
+        :func:`linkage.prepare.read_records` output.
+    links
+        ``person_links`` rows (``agency``, ``agency_record_id``, ``person_key``).
+    recorded_at
+        When each record was first held, by ``unique_id``.
+    saved
+        The model and governance settings of the run that made ``links``.
+    """
+
+    def __init__(
+        self,
+        records: pd.DataFrame,
+        links: pd.DataFrame,
+        recorded_at: pd.Series,
+        saved: SavedModel,
+    ) -> None:
+        self.saved = saved
+        self._db_api = default_db_api(memory_limit="1GB", threads=1)
+        self._con = self._db_api.duckdb_con
+        # Every column typed as text (the date as a date) whatever the extract
+        # held: a column an agency never fills has no type of its own.
+        self._types = [(c, "DATE" if c == "date_of_birth" else "VARCHAR") for c in records.columns]
+        self._create_typed_table("agency_records_typed", records)
+        self._records = self._db_api.register("agency_records_typed", table_name="agency_records")
+        self._linker = Linker(self._records, saved.model_json, log_level=logging.ERROR)
+        # Name frequencies from the records, as in the run: a rare surname agreeing counts more.
+        for col in ("given_name", "family_name", "full_name"):
+            self._linker.table_management.compute_tf_table(col)
+        uid = links["agency"] + ":" + links["agency_record_id"]
+        self._person = pd.Series(links["person_key"].to_numpy(), index=uid.to_numpy())
+        self._recorded_at = recorded_at
+        members = pd.DataFrame({"person_key": self._person.to_numpy(), "uid": self._person.index})
+        self._members = members.groupby("person_key")["uid"].agg(tuple).to_dict()
+        self._rules = search_blocking_rules()
+        self._n = 0
+        # One DuckDB connection, used by one request at a time.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_store(cls, con: duckdb.DuckDBPyConnection) -> PersonSearch | None:
+        """The search over the store's linked records, or ``None`` if it was never linked.
+
+        ``None`` means *MAST cannot search*, which callers show as such
+        (run ``mast link``), never as "not found".
+        """
+        saved = load_model(con)
+        if saved is None:
+            return None
+        try:
+            records = read_records(con)
+        except LookupError:
+            return None
+        links = con.execute("SELECT agency, agency_record_id, person_key FROM person_links").df()
+        held = con.execute(
+            "SELECT agency || ':' || agency_record_id AS uid, recorded_at FROM agency_records"
+        ).df()
+        return cls(records, links, held.set_index("uid")["recorded_at"], saved)
+
+    def search(self, adult: AdultQuery, as_of: datetime | None = None) -> SearchResult:
+        """The linked persons ``adult`` may be, from records held before ``as_of``."""
+        with self._lock:
+            self._n += 1
+            name = f"named_adult_{self._n}"
+            self._create_typed_table(name, query_record(adult, f"referral:{name}"))
+            query = self._db_api.register(name, table_name=name)
+            try:
+                scored = self._linker.inference.predict_between(
+                    query,
+                    self._records,
+                    blocking_rules_to_generate_predictions=self._rules,
+                    threshold_match_probability=self.saved.review_floor,
+                    warning_mode="never",
+                )
+                pairs = scored.as_pandas_dataframe()
+                scored.drop_table_from_database_and_remove_from_cache()
+            finally:
+                self._con.execute(f"DROP TABLE IF EXISTS {name}")
+        return self._result(pairs, as_of)
+
+    def _create_typed_table(self, name: str, frame: pd.DataFrame) -> None:
+        """``frame`` as a table of the columns' fixed types (an all-null column has none of its own)."""
+        self._con.register("_named_adult_in", frame)
+        try:
+            columns = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in self._types)
+            self._con.execute(f"CREATE TABLE {name} AS SELECT {columns} FROM _named_adult_in")
+        finally:
+            self._con.unregister("_named_adult_in")
+
+    def _result(self, pairs: pd.DataFrame, as_of: datetime | None) -> SearchResult:
+        saved = self.saved
+        empty = SearchResult(NOT_FOUND, (), saved.threshold, saved.review_floor, saved.rule_version)
+        if pairs.empty:
+            return empty
+        uid = pairs["unique_id_r"].astype(str)
+        if as_of is not None:
+            held = uid.map(self._recorded_at)
+            pairs = pairs[(held < pd.Timestamp(as_of)).to_numpy()]
+            uid = uid[pairs.index]
+        pairs = pairs.assign(person_key=uid.map(self._person).to_numpy())
+        pairs = pairs[pairs["person_key"].notna()]
+        if pairs.empty:
+            return empty
+        best = (
+            pairs.sort_values(["match_probability", "person_key"], ascending=[False, True])
+            .drop_duplicates("person_key")
+            .head(MAX_CANDIDATES)
+        )
+        weights = [c for c in FIELD_NAMES if c in best.columns]
+        candidates = []
+        for row in best.to_dict("records"):
+            members = self._members.get(row["person_key"], ())
+            if as_of is not None:
+                members = tuple(
+                    m for m in members if self._recorded_at.get(m, pd.NaT) < pd.Timestamp(as_of)
+                )
+            candidates.append(
+                Candidate(
+                    person_key=row["person_key"],
+                    match_probability=float(row["match_probability"]),
+                    agreeing_fields=tuple(FIELD_NAMES[c] for c in weights if row[c] > 0),
+                    disagreeing_fields=tuple(FIELD_NAMES[c] for c in weights if row[c] < 0),
+                    records=tuple(tuple(m.split(":", 1)) for m in members),
+                )
+            )
+        top = candidates[0]
+        status = FOUND if top.match_probability >= saved.threshold else POSSIBLE
+        return SearchResult(
+            status,
+            tuple(candidates),
+            saved.threshold,
+            saved.review_floor,
+            saved.rule_version,
+            best=top if status == FOUND else None,
+        )

@@ -1,0 +1,216 @@
+"""Adults named on a referral, over HTTP: found with their history, not found, conflicts, bad input.
+
+The store is the hand-made one with agency identities linked by hand and a
+Splink model really trained (tests/serving/named_fixtures.py).  X (Marguerite
+Okonkwo, born 1 January 1970) lives in another household and was arrested on
+1 January 2025 (recorded the next day); she is not in C1's household, so the
+only way her arrest reaches C1's referral is by the referrer naming her.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.serving.conftest import MODEL
+from tests.serving.named_fixtures import trained_model, write_linked_store
+
+_ids = itertools.count()
+VISITOR = {
+    "name": "Marguerite Okonkwo",
+    "date_of_birth": "1970-01-01",
+    "relationship": "visitor",
+    "lives_at_address": "no",
+}
+
+
+@pytest.fixture(scope="module")
+def linked_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("named") / "store.duckdb"
+    write_linked_store(path, trained_model())
+    return path
+
+
+@pytest.fixture(scope="module")
+def linked_app(linked_store, tracking_uri):
+    import records
+    from serving import ScoringEngine, create_app, load_champion
+
+    engine = ScoringEngine(linked_store, load_champion(tracking_uri, MODEL))
+    engine.warm_up()
+    store = records.RecordsStore(f"sqlite:///{linked_store.parent / 'records.sqlite'}")
+    token = store.create_token("test screener", "screener")[0]
+    yield create_app(engine=engine, records_store=store), token
+    engine.close()
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def linked_client(linked_app):
+    app, token = linked_app
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
+        yield c
+
+
+def _referral(received="2026-10-01T10:00:00", named=(VISITOR,), **extra) -> dict:
+    return {
+        "referral_id": f"NA{next(_ids)}",
+        "received_at": received,
+        "source": "school",
+        "referrer_relationship": "teacher",
+        "concerns": ["domestic_abuse"],
+        "children": ["C1"],
+        "named_adults": [dict(a) for a in named],
+        **extra,
+    }
+
+
+def test_a_named_visitor_is_found_with_her_history_and_its_probability(linked_client):
+    r = linked_client.post("/v1/referrals/score", json=_referral())
+    assert r.status_code == 200, r.text
+    (adult,) = r.json()["named_adults"]
+    assert adult["status"] == "found", adult["text"]
+    assert adult["person_key"] == "LP06"
+    assert adult["match_probability"] >= 0.9
+    assert "name" in adult["matches"][0]["agreeing_fields"]
+    assert adult["records_total"] == 1
+    assert adult["history"] and "arrest" in adult["history"][0]
+    assert "1 January 2025" in adult["history"][0]
+    assert "visitor" in adult["text"] and "matched to records with probability" in adult["text"]
+
+
+def test_the_chronology_shows_the_named_adults_records_labelled(linked_client):
+    body = _referral()
+    assert linked_client.post("/v1/referrals/score", json=body).status_code == 200
+    r = linked_client.get("/v1/children/C1/chronology", params={"referral_id": body["referral_id"]})
+    assert r.status_code == 200, r.text
+    chron = r.json()
+    theirs = [e for e in chron["entries"] if e["person_id"] == "LP06"]
+    assert [e["event_type"] for e in theirs] == ["arrest"]
+    assert theirs[0]["relationship"].startswith(
+        "named by the referrer as visitor; matched to records with probability "
+    )
+    assert any(p["person_id"] == "LP06" and not p["lives_with_child"] for p in chron["people"])
+    # Without naming her, her arrest is not in C1's chronology.
+    plain = _referral(named=())
+    assert linked_client.post("/v1/referrals/score", json=plain).status_code == 200
+    r = linked_client.get(
+        "/v1/children/C1/chronology", params={"referral_id": plain["referral_id"]}
+    )
+    assert all(e["event_type"] != "arrest" or e["person_id"] != "X" for e in r.json()["entries"])
+    assert not any(e["person_id"] == "LP06" for e in r.json()["entries"])
+
+
+def test_history_is_as_of_the_referral(linked_client):
+    """Scored as of 1 December 2024, her arrest (recorded 2 January 2025) is not yet known."""
+    r = linked_client.post("/v1/referrals/score", json=_referral(received="2024-12-01T10:00:00"))
+    assert r.status_code == 200, r.text
+    (adult,) = r.json()["named_adults"]
+    assert adult["status"] == "found" and adult["records_total"] == 0 and adult["history"] == []
+    assert "none of their records was recorded before the referral" in adult["text"]
+
+
+@pytest.mark.parametrize(
+    ("received", "status"), [("2019-06-01T10:00:00", "not_found"), ("2026-10-01T10:00:00", "found")]
+)
+def test_a_record_held_only_after_the_referral_is_not_searched(linked_client, received, status):
+    """AD's only record was first held on 1 January 2020: a 2019 referral cannot find him."""
+    tyrone = {"name": "Tyrone Baptiste", "date_of_birth": "1996-01-01", "relationship": "visitor"}
+    r = linked_client.post(
+        "/v1/referrals/score", json=_referral(received=received, named=(tyrone,))
+    )
+    assert r.status_code == 200, r.text
+    (adult,) = r.json()["named_adults"]
+    assert adult["status"] == status, adult["text"]
+    if status == "found":
+        assert adult["person_key"] == "LP07" and adult["records_total"] == 0
+
+
+def test_a_misspelt_name_with_the_right_birthday_is_still_found(linked_client):
+    typed = {**VISITOR, "name": "Margarite Okonkow"}
+    r = linked_client.post("/v1/referrals/score", json=_referral(named=(typed,)))
+    (adult,) = r.json()["named_adults"]
+    assert adult["matches"] and adult["matches"][0]["person_key"] == "LP06"
+    assert adult["status"] in ("found", "possible")
+
+
+def test_an_adult_not_in_the_records_is_not_found_never_no_history(linked_client):
+    stranger = {"name": "Zebedee Quartermaine", "relationship": "mothers_new_partner"}
+    r = linked_client.post("/v1/referrals/score", json=_referral(named=(stranger,)))
+    assert r.status_code == 200, r.text
+    (adult,) = r.json()["named_adults"]
+    assert adult["status"] == "not_found"
+    assert "not found in the records MAST holds" in adult["text"]
+    assert "no history" not in adult["text"].lower() and adult["history"] == []
+    assert (
+        adult["relationship"] == "mother's new partner" and adult["lives_at_address"] == "not known"
+    )
+
+
+def test_an_unlinked_store_says_it_could_not_search(client):
+    r = client.post("/v1/referrals/score", json=_referral())
+    assert r.status_code == 200, r.text
+    (adult,) = r.json()["named_adults"]
+    assert adult["status"] == "not_searched" and "not been linked" in adult["text"]
+
+
+def test_named_adults_are_part_of_the_referrals_fixed_content(linked_client):
+    body = _referral()
+    assert linked_client.post("/v1/referrals/score", json=body).status_code == 200
+    # The same adults in another order, and the same content again: the same referral.
+    again = {**body, "named_adults": list(reversed(body["named_adults"]))}
+    assert linked_client.post("/v1/referrals/score", json=again).status_code == 200
+    for changed in (
+        [{**VISITOR, "name": "Someone Else"}],
+        [],
+        [VISITOR, {"name": "Jay Smith", "relationship": "mothers_new_partner"}],
+    ):
+        r = linked_client.post("/v1/referrals/score", json={**body, "named_adults": changed})
+        assert r.status_code == 409, r.text
+        detail = r.json()["detail"]
+        assert detail["field"] == "named_adults"
+        assert (
+            "adults named by the referrer: recorded Marguerite Okonkwo (visitor)"
+            in detail["message"]
+        )
+
+
+@pytest.mark.parametrize(
+    ("adult", "words"),
+    [
+        ({"relationship": "visitor"}, "named adult 1: the name is missing"),
+        ({"name": "  ", "relationship": "visitor"}, "named adult 1: the name is missing"),
+        ({"name": "Jay", "relationship": "lodger"}, "named adult 1 (Jay): relationship 'lodger'"),
+        (
+            {"name": "Jay", "relationship": "visitor", "date_of_birth": "31/02/1990"},
+            "date_of_birth '31/02/1990' is not a date",
+        ),
+        (
+            {"name": "Jay", "relationship": "visitor", "lives_at_address": "sometimes"},
+            "lives_at_address must be yes, no or unknown",
+        ),
+        ({"name": "Jay", "relationship": "visitor", "nickname": "J"}, "unknown field(s) nickname"),
+    ],
+)
+def test_bad_named_adults_are_refused_naming_the_adult_and_field(linked_client, adult, words):
+    """The second adult is at fault: the message names it (2) and the field, in words."""
+    r = linked_client.post("/v1/referrals/score", json=_referral(named=(VISITOR, adult)))
+    assert r.status_code == 422, r.text
+    assert words.replace("named adult 1", "named adult 2") in str(r.json()["detail"])
+
+
+def test_the_demo_names_a_non_resident_adult_and_shows_her_history(linked_store, linked_app):
+    """``mast demo``'s step over real HTTP: X is the adult with police records outside C1's home."""
+    from serving.demo import held_out_referrals
+    from serving.demo_named import demo_named_adult
+    from serving.launch import serve_in_thread
+
+    app, token = linked_app
+    (body,) = [b for b in held_out_referrals(linked_store, n=2) if b["referral_id"] == "R1"]
+    with serve_in_thread(app) as base_url:
+        text = demo_named_adult(base_url, {"Authorization": f"Bearer {token}"}, linked_store, body)
+    assert "names Marguerite Okonkwo, the mother's new partner, not living at the address" in text
+    assert "matched to records with probability" in text and "arrest" in text
+    assert "match LP06" in text and "this adult is person X" in text
