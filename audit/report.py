@@ -74,6 +74,7 @@ SECTIONS = (
     "shap",
     "gate",
     "practice",
+    "linkage",
     "limitations",
     "glossary",
     "signoff",
@@ -462,6 +463,7 @@ def render_report(
         "mitigation": bool(mitigation),
         "shap": bool(shap_rows),
         "practice": bool(metadata.get("practice")),
+        "linkage": bool(metadata.get("linkage")),
     }
     num = {}
     for key in SECTIONS:
@@ -514,6 +516,7 @@ def render_report(
         has_score=has_score,
         has_prob=has_prob,
         practice=metadata.get("practice"),
+        linkage=metadata.get("linkage"),
     )
 
 

@@ -575,6 +575,26 @@ class RecordsStore(PartnerRecords):
         with self.db.read() as conn:
             return trail.entries_since(conn, seq, tuple(kinds), limit)
 
+    def record_match_review(
+        self, principal: Principal, review_id: str, payload: dict[str, Any]
+    ) -> Entry:
+        """Store a person's verdict on a possible match (issue 20); ``review_id`` is replay-safe.
+
+        ``payload`` names the two agency records, the verdict, the score and
+        rule version it was judged at, and the reason.  The next ``mast link``
+        reads the latest verdict on each pair (:meth:`match_reviews`).
+        """
+        with self.db.write() as conn:
+            self._replay(conn, review_id)
+            return _append_as(
+                conn, principal, kinds.POSSIBLE_MATCH_REVIEW, payload, record_id=review_id
+            )
+
+    def match_reviews(self) -> list[Entry]:
+        """Every verdict on a possible match, oldest first."""
+        with self.db.read() as conn:
+            return trail.entries_since(conn, 0, (kinds.POSSIBLE_MATCH_REVIEW,))
+
     def decisions_for(self, referral_id: str) -> list[Entry]:
         """The referral's decisions and overrides, oldest first (for the page)."""
         with self.db.read() as conn:
