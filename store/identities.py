@@ -11,6 +11,12 @@ extract or store still loads):
     postcode and address, NHS number, UPN, PNC id), each possibly missing.
 ``agency_event_records``
     Which agency record each ``agency_events`` row is about.
+``person_records``
+    Which agency record the 1.0 tables' ``person_id`` stands for: the local
+    authority's own record of each person in ``people``,
+    ``household_members`` and ``referral_children`` (children's social
+    care's, or the record the extract was keyed on).  It lets ``mast link
+    --linked-store`` key those tables by linked person (``store.linked``).
 
 and two tables MAST itself writes (``mast link``), never an extract:
 
@@ -79,6 +85,15 @@ IDENTITY_SCHEMAS: dict[str, pa.DataFrameSchema] = {
         name="agency_event_records",
         strict="filter",
     ),
+    "person_records": pa.DataFrameSchema(
+        {
+            "person_id": pa.Column(str, unique=True, coerce=True),
+            "agency": pa.Column(str, pa.Check.isin(list(v.AGENCIES)), coerce=True),
+            "agency_record_id": pa.Column(str, coerce=True),
+        },
+        name="person_records",
+        strict="filter",
+    ),
 }
 
 IDENTITY_TABLES: tuple[str, ...] = tuple(IDENTITY_SCHEMAS)
@@ -102,6 +117,8 @@ IDENTITY_DDL = {
         PRIMARY KEY (agency, agency_record_id)""",
     "agency_event_records": """
         event_id VARCHAR PRIMARY KEY, agency VARCHAR NOT NULL, agency_record_id VARCHAR NOT NULL""",
+    "person_records": """
+        person_id VARCHAR PRIMARY KEY, agency VARCHAR NOT NULL, agency_record_id VARCHAR NOT NULL""",
     # Written by ``mast link``.  ``person_key`` is MAST's own identifier of a
     # linked person; it is stable only within one linkage run (``run_id``).
     "person_links": """
@@ -121,6 +138,7 @@ TRUTH_IDENTITY_DDL = (
 SORT_ORDER = {
     "agency_records": ("agency", "agency_record_id"),
     "agency_event_records": ("agency", "agency_record_id", "event_id"),
+    "person_records": ("person_id",),
 }
 
 
@@ -152,7 +170,8 @@ def validate_identity_tables(
     Parameters
     ----------
     tables
-        ``agency_records`` and optionally ``agency_event_records``.
+        ``agency_records`` and optionally ``agency_event_records`` and
+        ``person_records``.
     events
         The ``agency_events`` (``event_id``, ``agency``) the event links must
         point at; when omitted, only the links' own columns are checked.
@@ -195,6 +214,20 @@ def validate_identity_tables(
                     "agency_record_id",
                     f"dangling reference {links.at[idx, 'agency_record_id']!r}: "
                     f"no such record of agency {links.at[idx, 'agency']!r} in agency_records",
+                )
+            )
+    anchors = clean.get("person_records")
+    if records is not None and anchors is not None:
+        known = pd.MultiIndex.from_frame(records[["agency", "agency_record_id"]])
+        theirs = pd.MultiIndex.from_frame(anchors[["agency", "agency_record_id"]])
+        for idx in anchors.index[~theirs.isin(known)]:
+            problems.append(
+                Problem(
+                    "person_records",
+                    idx + 1,
+                    "agency_record_id",
+                    f"dangling reference {anchors.at[idx, 'agency_record_id']!r}: "
+                    f"no such record of agency {anchors.at[idx, 'agency']!r} in agency_records",
                 )
             )
     if links is not None and events is not None:
@@ -300,6 +333,7 @@ def write_identity_tables(
 IDENTITY_KEYS = {
     "agency_records": ["agency", "agency_record_id"],
     "agency_event_records": ["event_id"],
+    "person_records": ["person_id"],
 }
 
 
@@ -328,7 +362,7 @@ def validate_identity_load(
         events = pd.concat([new_events[["event_id", "agency"]], events], ignore_index=True)
         events = events.drop_duplicates("event_id")
     with_stored = dict(tables)
-    if "agency_event_records" in tables:
+    if {"agency_event_records", "person_records"} & set(tables):
         stored = con.execute("SELECT * FROM agency_records").df()
         incoming = tables.get("agency_records", stored.iloc[:0])
         if len(incoming) and {"agency", "agency_record_id"} <= set(incoming.columns):
