@@ -1016,3 +1016,85 @@ def feature_specs() -> list[FeatureSpec]:
 FEATURE_SPECS: list[FeatureSpec] = feature_specs()
 FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
 SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
+
+
+# ---------------------------------------------------------------------------
+# Adults named on the referral (issue #20): a family of its own.
+# ---------------------------------------------------------------------------
+# The adults the referrer names who were *found* in the linked records as of
+# the referral (linkage.named; a "possible" match is never the adult), counted
+# as the household's adults are, from the counters above.  Not yet a column
+# of ``X``: ``features.named_adults`` computes the family beside it, for the
+# store (training) and for one referral (the service), from one function.
+NAMED_ADULT_COUNTERS = [
+    "da_victim_12m",
+    "da_victim_ever",
+    "da_perpetrator_12m",
+    "da_perpetrator_ever",
+    "violent_offences_ever",
+    "arrests_ever",
+    "restraining_orders_ever",
+    "csc_events_ever",
+    "mh_crises_ever",
+    "substance_treatments_ever",
+]
+NAMED_FOUND = "named_adults_found"
+NAMED_NOT_FOUND = "named_adults_not_found"
+_NAMED_NOT_FOUND_WHY = (
+    "an adult MAST could not find in the records it holds is not evidence either way; "
+    "the model must never learn that a missing record makes a child safer"
+)
+
+
+def _named_adult_specs() -> list[FeatureSpec]:
+    common = {"subject": "named_adults", "family": "named adults", "agency": "linked records"}
+    specs = [
+        FeatureSpec(
+            name=NAMED_FOUND,
+            definition="Adults named by the referrer and found in the linked agency records",
+            window="current",
+            unit="adults named by the referrer found in the records MAST holds",
+            aggregate="value",
+            record={"table": "referral_named_adults", "subject": "named_adults"},
+            monotone=1,
+            **common,
+        ),
+        FeatureSpec(
+            name=NAMED_NOT_FOUND,
+            definition="Adults named by the referrer and not found in the records MAST holds",
+            window="current",
+            unit="adults named by the referrer not found in the records MAST holds",
+            aggregate="value",
+            record={"table": "referral_named_adults", "subject": "named_adults"},
+            excluded_why=_NAMED_NOT_FOUND_WHY,
+            **common,
+        ),
+    ]
+    for name in NAMED_ADULT_COUNTERS:
+        c = COUNTERS[name]
+        phrase = _counter_phrase(c)
+        for agg, words in (
+            ("max", "most for any one adult named by the referrer"),
+            ("sum", "adults named by the referrer, together"),
+        ):
+            specs.append(
+                FeatureSpec(
+                    name=f"named_adults_{name}_{agg}",
+                    definition=f"Adults named by the referrer and found, {words}: {phrase}",
+                    window=c.window,
+                    unit=f"{phrase} ({words})",
+                    aggregate=agg,
+                    record={**_record(c), "subject": "named_adults"},
+                    # A named adult's records may only raise risk.
+                    monotone=1,
+                    nature=_classify(c)["nature"],
+                    **{**common, "agency": _agency_of(c)},
+                )
+            )
+    return specs
+
+
+NAMED_ADULT_SPECS: list[FeatureSpec] = _named_adult_specs()
+NAMED_ADULT_NAMES: list[str] = [s.name for s in NAMED_ADULT_SPECS]
+assert not set(NAMED_ADULT_NAMES) & set(FEATURE_NAMES)
+SPECS_BY_NAME.update({s.name: s for s in NAMED_ADULT_SPECS})

@@ -63,6 +63,38 @@ def test_each_adult_is_searched_as_of_its_referral_exactly_as_the_service_search
     assert set(records.loc[records["adult_number"] == 1, "agency_record_id"]) >= {"P-A2"}
 
 
+def test_the_found_adults_records_become_the_named_adult_family(store):
+    from features.named_adults import store_named_adult_features
+
+    path, received = store
+    with duckdb.connect(str(path), read_only=True) as con:
+        family = store_named_adult_features(con, received)
+    r1 = family.loc["R1"]
+    # Darren Whitlock: a domestic incident as perpetrator (April 2024) and a
+    # violent offence (2023), both long before R1 (20 March 2026).
+    assert r1["named_adults_found"] >= 2  # Darren and Tyrone
+    assert r1["named_adults_not_found"] == 1  # the invented name
+    assert r1["named_adults_da_perpetrator_ever_max"] == 1
+    assert r1["named_adults_da_perpetrator_12m_max"] == 0
+    assert r1["named_adults_violent_offences_ever_sum"] == 1
+
+
+def test_a_store_never_linked_leaves_the_family_unknown(tmp_path):
+    from features.named_adults import store_named_adult_features
+    from store import connect, validate_tables, write_tables
+    from tests.serving.fixtures import tables
+
+    con = connect(tmp_path / "s.duckdb")
+    write_tables(con, validate_tables(tables()))
+    received = con.execute("SELECT referral_id, received_at FROM referrals").df()
+    received = received.set_index("referral_id")["received_at"]
+    assert (store_named_adult_features(con, received) == 0).all().all()  # no one named
+    write_identity_tables(con, {"referral_named_adults": NAMED})
+    family = store_named_adult_features(con, received)
+    assert family.loc[["R0", "R1"]].isna().all().all()  # named, not searched: unknown
+    con.close()
+
+
 def test_a_record_held_only_after_the_referral_makes_no_match(store):
     """Tyrone Baptiste's only record was first held in 2020: not findable before it."""
     path, received = store
