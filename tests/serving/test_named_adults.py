@@ -214,6 +214,8 @@ def test_the_demo_names_a_non_resident_adult_and_shows_her_history(linked_store,
     assert "names Marguerite Okonkwo, the mother's new partner, not living at the address" in text
     assert "matched to records with probability" in text and "arrest" in text
     assert "match LP06" in text and "this adult is person X" in text
+    assert "Counted as the named-adult feature family counts them" in text
+    assert "adult named by the referrer found in the records MAST holds" in text
 
 
 def test_the_score_counts_the_named_adults_as_training_does(linked_client):
