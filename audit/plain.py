@@ -38,7 +38,7 @@ _HASH = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
 
 def _who_referred(group: str) -> str:
     """A who-referred group in words: ``friend_or_neighbour`` -> "a friend or neighbour"."""
-    from features.definitions import REFERRER_LABELS, SOURCE_LABELS
+    from features import REFERRER_LABELS, SOURCE_LABELS
 
     if group == "family, friend, anonymous or self":
         return "family, friends, neighbours, anonymous callers or the young person"

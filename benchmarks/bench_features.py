@@ -11,6 +11,10 @@ Three measurements, in one run:
    50,000,000 agency events, from a contract-shaped generator written in SQL
    (the simulator is not built for a national year), on 2 threads with a
    memory limit; wall time and peak resident memory.
+   The same national build on Spark (:class:`features.SparkEngine`: the same
+   SQL translated by sqlglot, local, 2 cores), side by side, its time (and the
+   Parquet copy of the store it reads) recorded as measured, and its table
+   checked equal to DuckDB's.
 3. **On demand.**  One referral built through the serving path against that
    national store, p50 and p95 over repeated calls, by both engines: the
    DuckDB SQL over the narrowed store and the in-memory
@@ -21,7 +25,8 @@ Run it under the heavy-job lock::
 
     flock /tmp/mast-heavy.lock /work/venv/bin/python benchmarks/bench_features.py
 
-``--scale 0.1`` runs a tenth of the national size (quick check).
+``--scale 0.1`` runs a tenth of the national size (quick check);
+``--skip-spark`` leaves Spark out (it needs the ``spark`` extra and Java 17).
 """
 
 from __future__ import annotations
@@ -41,7 +46,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features import FeatureTable, StoreSnapshot, build_features  # noqa: E402
+from features import (  # noqa: E402
+    FeatureTable,
+    MemoryEngine,
+    SQLEngine,
+    StoreSnapshot,
+    Targets,
+    build_features,
+)
 from features import definitions as d  # noqa: E402
 from store import create_schema, write_tables  # noqa: E402
 from store import vocabulary as v  # noqa: E402
@@ -206,6 +218,21 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for n in d.NEW_ADULT_COUNTERS:
         aspec[f"new_adults_{n}_max"] = (f"new_adults_{n}_max", "max")
     a = adults.groupby(["child_id", "as_of"]).agg(**aspec).reset_index()
+    # Counters across a group, each incident (moment) once.
+    for g in d.GROUP_EVENT_COUNTERS:
+        m, c = d.MEMBERSHIPS[g.membership], d.COUNTERS[g.counter]
+        grp = mm[mm["role"].isin(m.roles)]
+        if m.joined_within:
+            grp = grp[
+                grp["start_date"] >= grp["as_of"] - pd.Timedelta(days=d.WINDOWS[m.joined_within])
+            ]
+        ev = grp[["child_id", "as_of", "member_id", "date_of_birth"]].merge(
+            t["agency_events"], left_on="member_id", right_on="person_id"
+        )
+        ev = ev[_event_mask(ev, c.filter) & (ev["recorded_at"] < ev["as_of"])]
+        ev = ev[_window_mask(ev["occurred_at"], ev["as_of"], c.window)]
+        n = ev.groupby(["child_id", "as_of"])["occurred_at"].nunique().rename(g.name)
+        a = a.merge(n.reset_index(), on=["child_id", "as_of"], how="left")
     sibs = mm[mm["role"] == "child"]
     sspec = {"household_n_siblings": ("member_id", "size")}
     sspec |= {f"siblings_{n}_sum": (n, "sum") for n in d.SIBLING_COUNTERS}
@@ -248,6 +275,8 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ]:
         X[col] = out[col]
     X["household_n_siblings"] = out["household_n_siblings"]
+    for g in d.GROUP_EVENT_COUNTERS:
+        X[g.name] = out[g.name].fillna(0)
     for n in d.CHILD_COUNTERS:
         X[f"child_{n}"] = out[n]
     for n in d.ADULT_COUNTERS:
@@ -311,7 +340,8 @@ def generate_national(path: Path, scale: float, random_state: int) -> dict[str, 
     eths = "['White', 'Mixed', 'Asian', 'Black', 'Other', 'Not recorded']"
     dis = "['Yes', 'No', 'Not recorded']"
     con.execute(
-        f"""INSERT INTO people SELECT {pid.format("i")},
+        f"""INSERT INTO people (person_id, date_of_birth, sex, ethnicity, disability)
+        SELECT {pid.format("i")},
         CASE WHEN i % {slots} IN (2, 3)
              THEN DATE '2005-01-01' + CAST(floor({_u("i", 3, s)} * 6900) AS INTEGER)
              ELSE DATE '1965-01-01' + CAST(floor({_u("i", 3, s)} * 11000) AS INTEGER) END,
@@ -345,7 +375,9 @@ def generate_national(path: Path, scale: float, random_state: int) -> dict[str, 
         for k in range(len(v.CONCERNS))
     )
     con.execute(
-        f"""INSERT INTO referrals SELECT 'R' || lpad(CAST(i AS VARCHAR), 9, '0'),
+        f"""INSERT INTO referrals (referral_id, received_at, source, referrer_relationship,
+            {", ".join(v.CONCERN_COLUMNS)})
+        SELECT 'R' || lpad(CAST(i AS VARCHAR), 9, '0'),
         TIMESTAMP '2019-01-01' + to_seconds(CAST(floor({_u("i", 13, s)} * 86400 * 365 * 5) AS BIGINT)),
         {sources}[1 + CAST(floor({_u("i", 14, s)} * {len(v.REFERRAL_SOURCES)}) AS INTEGER)],
         {rels}[1 + CAST(floor({_u("i", 15, s)} * {len(v.REFERRER_RELATIONSHIPS)}) AS INTEGER)],
@@ -524,7 +556,57 @@ def ratio_generated(scale: float, random_state: int, workdir: Path, repeats: int
     con.close()
 
 
-def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -> None:
+def _jvm_peak_gb(spark) -> float:
+    """Peak resident memory of Spark's JVM (Linux ``VmHWM``), which the Python RSS leaves out."""
+    pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
+def spark_run(con, duck: pd.DataFrame, elapsed_duck: float, workdir: Path, memory: str) -> None:
+    """The national build on Spark beside DuckDB's, checked equal to it."""
+    from features import SparkEngine, spark_session
+
+    t0 = time.perf_counter()
+    spark = spark_session(cores=2, driver_memory=memory, shuffle_partitions=8)
+    spark.sparkContext.setLogLevel("ERROR")
+    start_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    engine = SparkEngine(con, spark, workdir=workdir / "spark")
+    copy_s = time.perf_counter() - t0
+    try:
+        t0 = time.perf_counter()
+        table = engine.features()
+        elapsed = time.perf_counter() - t0
+        peak = _jvm_peak_gb(spark)
+        pd.testing.assert_frame_equal(table.to_frame(), duck)
+    finally:
+        engine.close()
+        spark.stop()
+    print(
+        f"national build on Spark (local, 2 cores, driver {memory}): session {start_s:.0f} s, "
+        f"store copied to Parquet in {copy_s:.0f} s, features in {elapsed:.1f} s; "
+        f"JVM peak RSS {peak:.2f} GB; table equal to DuckDB's"
+    )
+    print(f"  {'engine':<34}{'build s':>9}{'vs DuckDB':>11}")
+    print(f"  {'DuckDB (2 threads)':<34}{elapsed_duck:9.1f}{1.0:10.1f}x")
+    print(f"  {'Spark (local[2])':<34}{elapsed:9.1f}{elapsed / elapsed_duck:10.1f}x")
+    print(
+        f"  {'Spark incl. Parquet copy':<34}{elapsed + copy_s:9.1f}"
+        f"{(elapsed + copy_s) / elapsed_duck:10.1f}x"
+    )
+
+
+def national_run(
+    scale: float,
+    random_state: int,
+    repeats: int,
+    workdir: Path,
+    spark: bool = True,
+    spark_memory: str = "6g",
+) -> None:
     path = workdir / "national.duckdb"
     t0 = time.perf_counter()
     counts = generate_national(path, scale, random_state)
@@ -534,7 +616,7 @@ def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -
     con.execute("SET memory_limit = '6GB'")
     rss0 = _peak_rss_gb()
     t0 = time.perf_counter()
-    table: FeatureTable = build_features(con)
+    table: FeatureTable = SQLEngine(con).features()
     elapsed = time.perf_counter() - t0
     print(
         f"national build: {len(table):,} rows x {table.X.shape[1]} features in {elapsed:.1f} s "
@@ -543,6 +625,8 @@ def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -
     keys = table.keys
     rng = np.random.default_rng(random_state)
     ids = rng.choice(keys["referral_id"].unique(), size=repeats, replace=False)
+    if spark:
+        spark_run(con, table.to_frame(), elapsed, workdir, spark_memory)
     del table
     refs_all = con.execute(
         "SELECT * FROM referrals WHERE referral_id IN (SELECT unnest(?))", [list(ids)]
@@ -551,19 +635,20 @@ def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -
         "SELECT * FROM referral_children WHERE referral_id IN (SELECT unnest(?))", [list(ids)]
     ).df()
 
-    def timed(**kw) -> list[float]:
+    def timed(engine) -> list[float]:
         times = []
         for rid in ids:
             r = refs_all[refs_all.referral_id == rid]
             k = children_all[children_all.referral_id == rid]
             t0 = time.perf_counter()
-            build_features(con if "snapshot" not in kw else None, r, k, **kw)
+            engine.features(Targets(r, k))
             times.append((time.perf_counter() - t0) * 1000)
         return times
 
     first = refs_all.referral_id[0]
-    build_features(con, refs_all.iloc[:1], children_all[children_all.referral_id == first])
-    sql_times = timed()
+    sql_engine = SQLEngine(con)
+    sql_engine.features(Targets(refs_all.iloc[:1], children_all[children_all.referral_id == first]))
+    sql_times = timed(sql_engine)
     rss0 = _peak_rss_gb()
     t0 = time.perf_counter()
     snapshot = StoreSnapshot.load(con)
@@ -572,7 +657,7 @@ def national_run(scale: float, random_state: int, repeats: int, workdir: Path) -
         f"store snapshot for on-demand builds: {snapshot.n_events:,} events loaded in {load_s:.1f} s, "
         f"{snapshot.nbytes() / 1e9:.2f} GB of arrays (peak RSS {rss0:.2f} -> {_peak_rss_gb():.2f} GB)"
     )
-    mem_times = timed(snapshot=snapshot)
+    mem_times = timed(MemoryEngine(snapshot))
     # The two engines agree on every sampled referral (the tests check this exhaustively).
     for rid in ids[:20]:
         r = refs_all[refs_all.referral_id == rid]
@@ -616,6 +701,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--skip-national", action="store_true")
     parser.add_argument("--skip-ratio", action="store_true")
+    parser.add_argument("--skip-spark", action="store_true", help="leave the Spark build out")
+    parser.add_argument("--spark-memory", default="6g", help="Spark driver memory")
     args = parser.parse_args(argv)
     if not args.skip_ratio:
         ratio_run(args.ratio_children, args.random_state, args.ratio_repeats)
@@ -623,7 +710,14 @@ def main(argv: list[str] | None = None) -> None:
             ratio_generated(args.ratio_scale, args.random_state, Path(tmp), args.ratio_repeats)
     if not args.skip_national:
         with tempfile.TemporaryDirectory(prefix="mast-bench-") as tmp:
-            national_run(args.scale, args.random_state, args.repeats, Path(tmp))
+            national_run(
+                args.scale,
+                args.random_state,
+                args.repeats,
+                Path(tmp),
+                spark=not args.skip_spark,
+                spark_memory=args.spark_memory,
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build the point-in-time feature table: one row per (referral, child).
 
-Training and serving call the same :func:`build_features`.  For training it
+The SQL engine's machinery (:class:`features.engines.SQLEngine`).  For training it
 runs the feature SQL over the whole store in chunks of referrals (bounded
 memory, real progress).  For serving it registers the new referral's rows,
 narrows every input table to the few people that referral concerns (using the
@@ -22,7 +22,6 @@ import pandas as pd
 import pyarrow as pa
 
 from features import definitions as d
-from features import ondemand
 from features.inputs import REFERRAL_COLUMNS, Rows, as_frames, check_referrals
 from features.snapshot import StoreSnapshot
 from features.sql import DUCKDB, STORE_RELATIONS, feature_query
@@ -410,34 +409,22 @@ def build_features(
     chunk_rows: int = 250_000,
     snapshot: StoreSnapshot | None = None,
 ) -> FeatureTable:
-    """Point-in-time features for each (referral, child), as of the referral's ``received_at``.
+    """Point-in-time features for each (referral, child): a shorthand for the engines.
 
-    Parameters
-    ----------
-    con
-        A connection to the MAST store.
-    referrals, referral_children
-        Contract-shaped rows (DataFrames or sequences of mappings) for
-        referrals to score (the serving path), which need not be in the store.  Both or neither; with neither, features are
-        built for every referral in the store (the training path).
-    progress
-        Optional ``progress(step, completed, total)`` callable.
-    chunk_rows
-        Training path only: build this many (referral, child) rows per query,
-        which bounds memory on a national-sized store.
-    snapshot
-        Serving path only: the store held in memory
-        (:meth:`features.StoreSnapshot.load`).  The same definitions are then
-        evaluated by :mod:`features.ondemand` over its per-person arrays
-        instead of by DuckDB, in about a millisecond instead of tens; the
-        static predicates in the snapshot were computed by the feature SQL
-        itself, and the tests check every column equal.  ``con`` may be None.
+    ``build_features(con)`` is ``SQLEngine(con).features()`` (every referral
+    in the store); ``build_features(con, referrals, referral_children)`` is
+    ``SQLEngine(con).features(Targets(referrals, referral_children))``; with
+    ``snapshot=``, the same targets on ``MemoryEngine(snapshot)``.  New code
+    names its engine (:mod:`features.engines`); this stays for notebooks and
+    the tests that pre-date the engines.
 
     Returns
     -------
     FeatureTable
         Rows ordered by ``referral_id`` then ``person_id``.
     """
+    from features.engines import MemoryEngine, SQLEngine, Targets
+
     if (referrals is None) != (referral_children is None):
         raise ValueError("Pass both `referrals` and `referral_children`, or neither.")
     if referrals is None:
@@ -445,20 +432,10 @@ def build_features(
             raise ValueError(
                 "`snapshot` serves new referrals only: the training path runs the SQL on `con`."
             )
-        raw = _store_features(con, progress, chunk_rows)
-        return _split(raw)
+        return SQLEngine(con, chunk_rows=chunk_rows).features(progress=progress)
+    targets = Targets(referrals, referral_children)
     if snapshot is not None:
-        raw = ondemand.evaluate(snapshot, *check_referrals(referrals, referral_children))
-        return _split(raw, lazy=True)
-    refs, children = _check_frames(referrals, referral_children)
+        return MemoryEngine(snapshot).features(targets)
     if con is None:
         raise ValueError("Pass a store connection `con` or a `snapshot`.")
-    if children.empty:
-        return _split(_empty_raw(con, STORE_RELATIONS))
-    tables = _narrowed_tables(con, refs, children)
-    if progress:
-        progress("features", 0, 1)
-    raw = _on_demand().run(tables)
-    if progress:
-        progress("features", 1, 1)
-    return _split(raw)
+    return SQLEngine(con, chunk_rows=chunk_rows).features(targets, progress=progress)

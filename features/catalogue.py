@@ -9,15 +9,59 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
-from features.definitions import FEATURE_SPECS, SPECS_BY_NAME, FeatureSpec
+from features.definitions import COUNTERS, FEATURE_SPECS, SPECS_BY_NAME, FeatureSpec
 
 
 def catalogue() -> list[FeatureSpec]:
     """Every feature in ``X`` column order, with its definition and ``describe``."""
     return list(FEATURE_SPECS)
+
+
+# A count's name ends in its window ("_12m", "_ever"), then "_max"/"_sum" over people.
+_COUNT_NAME = re.compile(r"_(3m|6m|12m|24m|ever)(_max|_sum)?$")
+
+
+def counting_features(specs=FEATURE_SPECS) -> frozenset[str]:
+    """Features that count records, so that a value of 0 means no record lies behind them.
+
+    Counts of agency events or referrals, per child or as a maximum or sum
+    over people.  States (a current plan) are left out: a plan that started
+    and ended has records behind a 0.  The scoring service skips the record
+    look-up of such a feature at 0, and never words a 0 as reassurance.
+    """
+    names = set()
+    for spec in specs:
+        record = getattr(spec, "record", {}) or {}
+        counter = COUNTERS.get(record.get("counter", ""))
+        if (
+            _COUNT_NAME.search(spec.name)
+            and record.get("table") in ("agency_events", "referrals")
+            and getattr(counter, "kind", None) in ("count", "referrals")
+            and spec.aggregate in ("value", "max", "sum")
+        ):
+            names.add(spec.name)
+    return frozenset(names)
+
+
+def counted_what(spec) -> tuple[str, str]:
+    """(what is counted, its window) for wording an absence: ("referrals", "ever").
+
+    The window is "" where a count has none (a state, a value that is not a
+    count); what is counted falls back to the feature's unit.
+    """
+    record = getattr(spec, "record", {}) or {}
+    counter = COUNTERS.get(record.get("counter", ""))
+    if counter is None and record.get("same_concern"):
+        return "earlier referrals about the same kind of concern", str(getattr(spec, "window", ""))
+    if counter is None:
+        return spec.unit, ""
+    if getattr(counter, "kind", "") == "state":
+        return f"record that anyone is currently {counter.what}", ""
+    return counter.what, counter.window
 
 
 def model_inputs(names, constrained: bool = True) -> list[str]:

@@ -18,20 +18,30 @@ record only counts if it was also *recorded* strictly before ``as_of``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+# The wording lives in features.wording; these names stay importable from here.
+from features.wording import (  # noqa: F401
+    _DESCRIBERS,
+    _GAP_WHY,
+    _READERS,
+    _SOURCE_WORDS,
+    _WHO_REFERRED_WHY,
+    GROUP_WORDS,
+    REFERRER_LABELS,
+    SOURCE_LABELS,
+    WINDOW_WORDS,
+    _concern_words,
+    _describe_count,
+    _referrer_words,
+    age_words,
+    ago_words,
+    singular,
+)
 from store import vocabulary as v
 
 # Windows in days; None is "ever".
 WINDOWS: dict[str, int | None] = {"3m": 91, "6m": 182, "12m": 365, "24m": 730, "ever": None}
-WINDOW_WORDS = {
-    "3m": "in the last 3 months",
-    "6m": "in the last 6 months",
-    "12m": "in the last 12 months",
-    "24m": "in the last 24 months",
-    "ever": "ever",
-}
 # An infant under this many days old cannot move about on their own, so an
 # injury to them is a distinct, serious signal (NSPCC "non-mobile infant").
 NON_MOBILE_DAYS = 182
@@ -43,6 +53,45 @@ DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 SUBJECTS = ("child", "household_adults", "siblings", "referral")
 
+
+@dataclass(frozen=True)
+class Membership:
+    """A group of people around the child that features are about, as of the referral.
+
+    Everyone is found the same way: the other members of the child's active
+    homes as of ``as_of`` (each member's role is the lowest of their current
+    memberships, their start the latest), kept if their role is one of
+    ``roles`` and, with ``joined_within``, if they joined within that window.
+    Every engine, and the evidence look-ups of each, derive the group from
+    this declaration, so "the household's adults" has one meaning.
+    ``relationship`` is how a member is listed beside their records (default:
+    their role).
+    """
+
+    name: str
+    roles: tuple[str, ...]
+    relationship: str | None = None
+    joined_within: str | None = None
+
+    def __post_init__(self):
+        for role in self.roles:
+            cat(role, v.HOUSEHOLD_ROLES)
+        if self.joined_within is not None and WINDOWS.get(self.joined_within) is None:
+            raise ValueError(f"joined_within must be a window in days, not {self.joined_within!r}")
+
+
+def _memberships() -> dict[str, Membership]:
+    adults = tuple(v.ADULT_ROLES)
+    groups = [
+        Membership("household_adults", adults),
+        # The "new partner whose domestic-abuse history nobody looked up".
+        Membership("new_household_adults", adults, joined_within="12m"),
+        Membership("household_parents", (cat("parent", v.HOUSEHOLD_ROLES),)),
+        Membership("siblings", (cat("child", v.HOUSEHOLD_ROLES),), relationship="sibling"),
+    ]
+    return {m.name: m for m in groups}
+
+
 # What a feature's value records.  The proxy label (a plan or care) follows
 # the front door's own decisions, so a model fed those decisions can learn to
 # repeat them: e.g. that a family referral, or an earlier closure, makes a
@@ -50,14 +99,6 @@ SUBJECTS = ("child", "household_adults", "siblings", "referral")
 HAPPENED = "what happened"
 DECIDED = "what was decided"
 NATURES = (HAPPENED, DECIDED)
-_WHO_REFERRED_WHY = (
-    "who referred: the screeners' lean against some referrers is in the label, "
-    "so the model would learn it"
-)
-_GAP_WHY = (
-    "missing when there is no earlier referral, so an earlier referral could lower "
-    "the score through it; recency is in the 3-, 6- and 12-month counts"
-)
 
 
 def cat(value: str, allowed) -> str:
@@ -160,6 +201,135 @@ class ReferralCounter:
             cat(self.decision, v.DECISIONS)
         if self.closure_reason:
             cat(self.closure_reason, v.CLOSURE_REASONS)
+
+
+@dataclass(frozen=True)
+class SameConcernCounter:
+    """Count of the child's prior referrals sharing a concern category with *this* referral.
+
+    The one counter that depends on the referral being scored (its concerns)
+    and not only on the person and ``as_of``: every engine evaluates it per
+    (referral, child), from this declaration (the window; "prior" as in
+    :class:`ReferralCounter`: received strictly before ``as_of``).  A repeat
+    of the same worry is a pattern screeners look for, so it may only raise
+    risk (monotone).
+    """
+
+    name: str
+    window: str
+    what: str = "earlier referrals about the same kind of concern"
+    kind: str = "same_concern"
+
+    def __post_init__(self):
+        if self.window not in WINDOWS:
+            raise ValueError(f"unknown window {self.window!r}")
+
+
+MEMBERSHIPS: dict[str, Membership] = _memberships()
+
+
+@dataclass(frozen=True)
+class GroupMeasure:
+    """A number about a household group as a whole, from their memberships, not their records.
+
+    ``measure`` is one of :data:`GROUP_MEASURE_KINDS`: how many members
+    (0 if none), whether any joined within ``window`` (0 or 1), whole days
+    since the newest joined, or the youngest or oldest member's age in whole
+    years when the child was born (missing if none).  Every engine derives
+    the value from this declaration and the group's :class:`Membership`.
+    """
+
+    name: str
+    membership: str
+    measure: str
+    window: str | None = None
+
+    def __post_init__(self):
+        if self.measure not in GROUP_MEASURE_KINDS:
+            raise ValueError(f"unknown measure {self.measure!r}: one of {GROUP_MEASURE_KINDS}")
+        if self.membership not in MEMBERSHIPS:
+            raise ValueError(f"unknown membership {self.membership!r}")
+        if (self.measure == "joined_within") != (self.window is not None):
+            raise ValueError(f"{self.name}: a window goes with 'joined_within' and only with it")
+
+
+@dataclass(frozen=True)
+class GroupEventCounter:
+    """A counter's events across a household group, each incident once.
+
+    One police incident is recorded once for each person involved (as
+    victim, perpetrator, witness); counted per adult and summed it would
+    count twice.  Here an incident is the counter's event at one moment
+    (``occurred_at``): events of the group's members at the same moment are
+    one.  ``counter`` names an :class:`EventCounter` (its filter and window;
+    no age limit, which is about one person).  The feature is named
+    ``household_<counter>``; every engine, the evidence, the catalogue and
+    the reference derive it from this declaration.
+    """
+
+    counter: str
+    membership: str = "household_adults"
+
+    @property
+    def name(self) -> str:
+        return f"household_{self.counter}"
+
+
+GROUP_MEASURE_KINDS = (
+    "count",
+    "joined_within",
+    "days_since_newest_joined",
+    "youngest_age_at_birth",
+    "oldest_age_at_birth",
+)
+# Missing (not 0) when the group is empty.
+NULLABLE_MEASURES = ("days_since_newest_joined", "youngest_age_at_birth", "oldest_age_at_birth")
+
+
+@dataclass(frozen=True)
+class ReferralFlags:
+    """One flag per category of a field of the referral being scored (generated one-hots).
+
+    With ``column``, the flag ``prefix + value`` is 1 when that referrals
+    column equals ``value`` (who referred); without, each value names a
+    yes/no column of its own (the concern columns).  Every engine derives
+    the flags from this declaration.
+    """
+
+    prefix: str
+    values: tuple[str, ...]
+    column: str | None = None
+
+    def flags(self) -> list[tuple[str, str, str | None]]:
+        """(feature name, referrals column, category or None for a yes/no column)."""
+        if self.column is None:
+            return [(self.prefix + x, x, None) for x in self.values]
+        return [(self.prefix + x, self.column, x) for x in self.values]
+
+
+GROUP_MEASURES: list[GroupMeasure] = [
+    GroupMeasure("household_n_adults", "household_adults", "count"),
+    *[
+        GroupMeasure(f"household_new_adult_{w}", "household_adults", "joined_within", w)
+        for w in ("3m", "6m", "12m")
+    ],
+    GroupMeasure(
+        "household_days_since_adult_joined", "household_adults", "days_since_newest_joined"
+    ),
+    GroupMeasure("parent_age_at_birth_min", "household_parents", "youngest_age_at_birth"),
+    GroupMeasure("parent_age_at_birth_max", "household_parents", "oldest_age_at_birth"),
+    GroupMeasure("household_n_siblings", "siblings", "count"),
+]
+
+# Counted across a group, each incident once (none yet: add one here, with its
+# EventCounter in EVENT_COUNTERS).
+GROUP_EVENT_COUNTERS: list[GroupEventCounter] = []
+
+REFERRAL_FLAGS: list[ReferralFlags] = [
+    ReferralFlags("referral_source_", tuple(v.REFERRAL_SOURCES), "source"),
+    ReferralFlags("referrer_", tuple(v.REFERRER_RELATIONSHIPS), "referrer_relationship"),
+    ReferralFlags("referral_", tuple(v.CONCERN_COLUMNS)),
+]
 
 
 def _ev(*types, **kw) -> EventFilter:
@@ -302,14 +472,6 @@ EVENT_STATES: list[EventState] = [
 ]
 
 REFERRAL_SOURCE_FAMILIES = ("family", "police", "school", "health", "anonymous")
-_SOURCE_WORDS = {
-    "family": "from family members",
-    "police": "from the police",
-    "school": "from schools",
-    "health": "from health",
-    "anonymous": "made anonymously",
-}
-
 REFERRAL_COUNTERS: list[ReferralCounter] = [
     *[ReferralCounter(f"prior_referrals_{w}", w, "referrals") for w in WINDOWS],
     *[
@@ -358,6 +520,11 @@ REFERRAL_COUNTERS: list[ReferralCounter] = [
         "referrals about them in their own childhood",
         age_limit="adult",
     ),
+]
+
+# Counted for the child on the referral, per (referral, child).
+SAME_CONCERN_COUNTERS: list[SameConcernCounter] = [
+    SameConcernCounter(f"prior_referrals_same_concern_{w}", w) for w in ("12m", "ever")
 ]
 
 COUNTERS = {c.name: c for c in [*EVENT_COUNTERS, *EVENT_STATES, *REFERRAL_COUNTERS]}
@@ -487,99 +654,6 @@ class FeatureSpec:
             "monotone": self.monotone,
             "excluded_why": self.excluded_why,
         }
-
-
-def _num(value) -> str:
-    f = float(value)
-    return str(int(f)) if f.is_integer() else f"{f:.1f}"
-
-
-# The counted noun of each unit, plural to singular, so that 1 reads "1 referral".
-_SINGULAR = {
-    "absences": "absence",
-    "adults": "adult",
-    "appointments": "appointment",
-    "arrests": "arrest",
-    "attendances": "attendance",
-    "categories": "category",
-    "children": "child",
-    "conferences": "conference",
-    "contacts": "contact",
-    "crises": "crisis",
-    "days": "day",
-    "enquiries": "enquiry",
-    "episodes": "episode",
-    "incidents": "incident",
-    "injuries": "injury",
-    "months": "month",
-    "moves": "move",
-    "offences": "offence",
-    "orders": "order",
-    "periods": "period",
-    "plans": "plan",
-    "records": "record",
-    "referrals": "referral",
-    "services": "service",
-    "supervisions": "supervision",
-    "treatments": "treatment",
-    "years": "year",
-}
-_PLURAL_NOUN = re.compile(r"\b(" + "|".join(_SINGULAR) + r")\b(?!')")
-
-
-def singular(unit: str) -> str:
-    """``unit`` with its first counted noun made singular ("children on this referral" -> "child ...")."""
-    return _PLURAL_NOUN.sub(lambda m: _SINGULAR[m.group(1)], unit, count=1)
-
-
-def _describe_count(spec: FeatureSpec, value) -> str:
-    unit = singular(spec.unit) if float(value) == 1 else spec.unit
-    return f"{_num(value)} {unit}"
-
-
-def _describe_flag(spec: FeatureSpec, value) -> str:
-    return spec.unit if float(value) >= 1 else (spec.absent or f"not {spec.unit}")
-
-
-_DESCRIBERS = {"flag": _describe_flag}
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def age_words(months: float) -> str:
-    """An age in whole months as a person says it: "14 years 8 months", "5 months"."""
-    m = max(int(months), 0)
-    years, rest = divmod(m, 12)
-    if years == 0:
-        return _plural(rest, "month")
-    return _plural(years, "year") + (f" {_plural(rest, 'month')}" if rest else "")
-
-
-def ago_words(days: float) -> str:
-    """A span of days as a person says it: "3 days ago", "2 months ago", "15 years ago".
-
-    Years and months under two years ("1 year 3 months ago"); whole years beyond.
-    """
-    d = max(int(days), 0)
-    if d == 0:
-        return "today"
-    if d < 31:
-        return _plural(d, "day") + " ago"
-    months = int(d // DAYS_PER_MONTH)
-    if months < 12:
-        return _plural(max(months, 1), "month") + " ago"
-    if months < 24:
-        rest = months - 12
-        return "1 year" + (f" {_plural(rest, 'month')}" if rest else "") + " ago"
-    return _plural(int(d // DAYS_PER_YEAR), "year") + " ago"
-
-
-_READERS = {
-    "age": lambda spec, v: f"{spec.unit} {age_words(v)}",
-    "ago": lambda spec, v: f"{spec.unit} {ago_words(v)}",
-}
 
 
 def _agency_of(counter) -> str:
@@ -720,7 +794,13 @@ def _counter_specs() -> list[FeatureSpec]:
                 family="household",
                 unit=f"{phrase} (an adult who joined the household in the last 12 months)",
                 aggregate="max",
-                record={**_record(c), "subject": "new_household_adults", "joined_within_days": 365},
+                record={
+                    **_record(c),
+                    "subject": "new_household_adults",
+                    "joined_within_days": WINDOWS[
+                        MEMBERSHIPS["new_household_adults"].joined_within
+                    ],
+                },
                 **_classify(c),
             )
         )
@@ -742,53 +822,31 @@ def _counter_specs() -> list[FeatureSpec]:
                 **_classify(c),
             )
         )
+    for g in GROUP_EVENT_COUNTERS:
+        c = COUNTERS[g.counter]
+        if not isinstance(c, EventCounter) or c.filter.age_limit is not None:
+            raise ValueError(f"{g.name}: an event counter without an age limit is needed")
+        phrase = _counter_phrase(c)
+        who = GROUP_WORDS[g.membership]
+        specs.append(
+            FeatureSpec(
+                name=g.name,
+                definition=f"The household's {who} as of the referral, each incident once: {phrase}",
+                agency=_agency_of(c),
+                window=c.window,
+                subject=g.membership,
+                family=_family_of(g.counter),
+                unit=f"{phrase} (involving any of the household's {who}, each incident once)",
+                aggregate="value",
+                record={**_record(c), "subject": g.membership, "each_incident_once": True},
+                **_classify(c),
+            )
+        )
     return specs
 
 
 def _member_record(subject: str, **extra) -> dict:
     return {"table": "household_members", "subject": subject, **extra}
-
-
-# How a referral's source and referrer read in a sentence ("referred by ...").
-SOURCE_LABELS = {
-    "police": "the police",
-    "school": "a school",
-    "health": "a health service",
-    "family": "a family member",
-    "friend_or_neighbour": "a friend or neighbour",
-    "self": "the child or family themselves",
-    "anonymous": "an anonymous referrer",
-    "la_service": "a local authority service",
-    "other": "another source",
-}
-REFERRER_LABELS = {
-    "grandparent": "the child's grandparent",
-    "parent": "the child's parent",
-    "other_relative": "another relative",
-    "neighbour": "a neighbour",
-    "friend": "a friend",
-    "child_self": "the child",
-    "teacher": "a teacher",
-    "police_officer": "a police officer",
-    "health_visitor": "a health visitor",
-    "gp": "a GP",
-    "midwife": "a midwife",
-    "ed_clinician": "an emergency-department clinician",
-    "social_worker": "a social worker",
-    "housing_officer": "a housing officer",
-    "other_professional": "another professional",
-    "unknown": "unknown",
-}
-
-
-def _referrer_words(relationship: str, present: bool) -> str:
-    if relationship == "unknown":
-        return "who referred is not known" if present else "who referred is known"
-    return f"the referrer is {'' if present else 'not '}{REFERRER_LABELS[relationship]}"
-
-
-def _concern_words(concern: str) -> str:
-    return "another concern" if concern == "other" else f"a concern of {concern.replace('_', ' ')}"
 
 
 def _other_specs() -> list[FeatureSpec]:
@@ -831,10 +889,11 @@ def _other_specs() -> list[FeatureSpec]:
             reads_as="ago",
         )
     )
-    for w in ("12m", "ever"):
+    for c in SAME_CONCERN_COUNTERS:
+        w = c.window
         s.append(
             FeatureSpec(
-                f"child_prior_referrals_same_concern_{w}",
+                f"child_{c.name}",
                 f"The child's prior referrals {WINDOW_WORDS[w]} sharing a concern category with this one",
                 _CSC,
                 w,
@@ -1016,6 +1075,7 @@ def feature_specs() -> list[FeatureSpec]:
 FEATURE_SPECS: list[FeatureSpec] = feature_specs()
 FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
 SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
+assert {g.name for g in GROUP_MEASURES} <= set(FEATURE_NAMES), "a group measure has no spec"
 
 
 # ---------------------------------------------------------------------------

@@ -40,18 +40,26 @@ _CSC = d.cat("children_social_care", v.AGENCIES)
 
 
 def _subject_sql(subject: str) -> str:
-    """People (person_id, relationship, start_date) the feature's subject covers."""
-    child = "SELECT t.person_id, 'child' AS relationship, CAST(NULL AS DATE) AS start_date FROM targets t"
-    adults = "SELECT member_id AS person_id, role AS relationship, start_date FROM adults_asof"
-    sibs = "SELECT member_id AS person_id, 'sibling' AS relationship, start_date FROM siblings_asof"
-    new_adults = f"{adults} WHERE start_date >= {DUCKDB.minus_days('as_of', d.WINDOWS['12m'])}"
-    return {
-        "child": child,
-        "household_adults": adults,
-        "new_household_adults": new_adults,
-        "siblings": sibs,
-        "household_parents": f"{adults} WHERE role = 'parent'",
-    }[subject]
+    """People (person_id, relationship, start_date) the feature's subject covers.
+
+    The child, or a :data:`features.definitions.MEMBERSHIPS` group of the
+    child's household as of the referral (``members_asof``).
+    """
+    if subject == "child":
+        return (
+            "SELECT t.person_id, 'child' AS relationship, CAST(NULL AS DATE) AS start_date "
+            "FROM targets t"
+        )
+    m = d.MEMBERSHIPS[subject]
+    relationship = f"'{m.relationship}'" if m.relationship else "role"
+    roles = ", ".join(f"'{r}'" for r in m.roles)
+    sql = (
+        f"SELECT member_id AS person_id, {relationship} AS relationship, start_date "
+        f"FROM members_asof WHERE role IN ({roles})"
+    )
+    if m.joined_within:
+        sql += f" AND start_date >= {DUCKDB.minus_days('as_of', d.WINDOWS[m.joined_within])}"
+    return sql
 
 
 def _event_evidence(spec: d.FeatureSpec) -> str:
@@ -79,7 +87,7 @@ def _referral_evidence(spec: d.FeatureSpec) -> str:
     if rec.get("same_concern"):
         same = " OR ".join(f"(r.{c} AND t.{c})" for c in v.CONCERN_COLUMNS)
         pred = f"({same})"
-        win = window_predicate("r.received_at", "12m" if rec["window_days"] else "ever", "t.as_of")
+        win = window_predicate("r.received_at", spec.window, "t.as_of")
         if win:
             pred += f" AND {win}"
     else:
@@ -150,7 +158,7 @@ def evidence_body(spec: d.FeatureSpec) -> str:
             'referral ' || t.referral_id AS detail FROM targets t"""
 
 
-def evidence_sql(spec: d.FeatureSpec) -> str:
+def evidence_sql(spec: d.FeatureSpec, dialect=DUCKDB) -> str:
     """The whole look-up for ``spec``: one target (``?`` referral_id, ``?`` person_id), its household.
 
     The input relations are ``{placeholders}`` (:data:`features.sql.STORE_RELATIONS`).
@@ -164,7 +172,8 @@ def evidence_sql(spec: d.FeatureSpec) -> str:
         subject = "child"
     filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"
     ctes = household_ctes(DUCKDB, chunk_filter=filt) + [("subject", _subject_sql(subject))]
-    return with_ctes(ctes, f"SELECT * FROM ({body}) ORDER BY occurred_at, recorded_at, person_id")
+    select = f"SELECT * FROM ({body}) listed_records ORDER BY occurred_at, recorded_at, person_id"
+    return with_ctes(ctes, select, dialect)
 
 
 def evidence(

@@ -41,19 +41,13 @@ def subjects(s: StoreSnapshot, t: od.Target, hh: od.Household, subject: str) -> 
     """(person row, relationship, start) for a feature's subject, as ``_subject_sql``."""
     if subject in ("child", "referral"):
         return [(t.child, "child", None)] if t.child >= 0 else []
+    m = d.MEMBERSHIPS[subject]
+    since = None if m.joined_within is None else t.as_of - d.WINDOWS[m.joined_within] * US_PER_DAY
     rows = []
     for p, role, start in zip(hh.members, hh.roles, hh.starts, strict=True):
         name = MEMBER_ROLES[role]
-        is_adult = bool(od._IS_ADULT[role])
-        if subject == "household_adults" and is_adult:
-            rows.append((int(p), name, int(start)))
-        elif subject == "new_household_adults" and is_adult:
-            if start >= t.as_of - d.WINDOWS["12m"] * US_PER_DAY:
-                rows.append((int(p), name, int(start)))
-        elif subject == "household_parents" and name == "parent":
-            rows.append((int(p), name, int(start)))
-        elif subject == "siblings" and name == "child":
-            rows.append((int(p), "sibling", int(start)))
+        if name in m.roles and (since is None or start >= since):
+            rows.append((int(p), m.relationship or name, int(start)))
     return rows
 
 

@@ -67,11 +67,11 @@ _RC_ADULT = np.array([c.age_limit == "adult" for c in d.REFERRAL_COUNTERS])
 _RC_DECIDED = np.array([bool(c.decision or c.closure_reason) for c in d.REFERRAL_COUNTERS])
 COUNTER_NAMES = [c.name for c in [*d.EVENT_COUNTERS, *d.EVENT_STATES, *d.REFERRAL_COUNTERS]]
 _COL = {name: i for i, name in enumerate(COUNTER_NAMES)}
-_ADULT = np.array([MEMBER_ROLES.index(r) for r in v.ADULT_ROLES])
+_ADULT = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["household_adults"].roles])
 # By role code (one past the last for "no role"): is it an adult's role?
 _IS_ADULT = np.isin(np.arange(len(MEMBER_ROLES) + 1), _ADULT)
-_CHILD = MEMBER_ROLES.index("child")
-_PARENT = MEMBER_ROLES.index("parent")
+_SIBLING = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["siblings"].roles])
+_NEW_ADULT_DAYS = d.WINDOWS[d.MEMBERSHIPS["new_household_adults"].joined_within]
 _LOWEST = np.iinfo(np.int64).min
 
 
@@ -360,11 +360,39 @@ _NEW_AT, _NEW_SRC = (
     _src(d.NEW_ADULT_COUNTERS),
 )
 _SIB_AT, _SIB_SRC = _at([f"siblings_{n}_sum" for n in d.SIBLING_COUNTERS]), _src(d.SIBLING_COUNTERS)
-_NEW_FLAG_AT = _at([f"household_new_adult_{w}" for w in d.NEW_ADULT_WINDOWS])
-_NEW_FLAG_DAYS = np.array([d.WINDOWS[w] for w in d.NEW_ADULT_WINDOWS], dtype=np.int64)
-_SOURCE_AT = {src: _F[f"referral_source_{src}"] for src in v.REFERRAL_SOURCES}
-_REFERRER_AT = {rel: _F[f"referrer_{rel}"] for rel in v.REFERRER_RELATIONSHIPS}
-_CONCERN_AT = _at([f"referral_{c}" for c in v.CONCERN_COLUMNS])
+
+
+# Each group measure: (column of X, measure, member role codes, joined within (days), window days).
+def _role_table(roles) -> np.ndarray:
+    """Membership of a role code (one more code for "no role") as a lookup table."""
+    table = np.zeros(len(MEMBER_ROLES) + 1, dtype=bool)
+    table[[MEMBER_ROLES.index(r) for r in roles]] = True
+    return table
+
+
+# Each household group measured: (role table, joined within (days), its measures as
+# (column of X, measure, window days)); groups measured together are selected once.
+_GROUPS = [
+    (
+        _role_table(d.MEMBERSHIPS[name].roles),
+        d.WINDOWS.get(d.MEMBERSHIPS[name].joined_within or "ever"),
+        [
+            (_F[g.name], g.measure, d.WINDOWS.get(g.window or "ever"))
+            for g in d.GROUP_MEASURES
+            if g.membership == name
+        ],
+    )
+    for name in dict.fromkeys(g.membership for g in d.GROUP_MEASURES)
+]
+# Each referral flag as (column of X, referrals column, category or None for yes/no).
+_FLAG_AT = [(_F[name], col, value) for f in d.REFERRAL_FLAGS for name, col, value in f.flags()]
+# ...split, so a request sets a category's flag by one look-up: {column: {category: column of X}}
+_CATEGORY_AT: dict[str, dict[str, int]] = {}
+for _j, _col, _value in _FLAG_AT:
+    if _value is not None:
+        _CATEGORY_AT.setdefault(_col, {})[_value] = _j
+_YES_NO_AT = np.array([j for j, _, value in _FLAG_AT if value is None], dtype=np.int64)
+_YES_NO_COLUMNS = [col for _, col, value in _FLAG_AT if value is None]
 # Features that are NULL (NaN) when nothing is there to measure; the rest default to 0.
 _NULLABLE_AT = _at(
     [
@@ -441,10 +469,11 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
         "imd_decile": np.nanmin(imd) if np.isfinite(imd).any() else np.nan,
         "age_years": np.nan,
     }
-    x[_SOURCE_AT[r["source"]]] = 1.0
-    x[_REFERRER_AT[r["referrer_relationship"]]] = 1.0
+    for col, at in _CATEGORY_AT.items():
+        if r[col] in at:
+            x[at[r[col]]] = 1.0
+    x[_YES_NO_AT] = [bool(r[col]) for col in _YES_NO_COLUMNS]
     concerns = np.array([bool(r[col]) for col in v.CONCERN_COLUMNS])
-    x[_CONCERN_AT] = concerns
     x[_F["referral_n_concerns"]] = concerns.sum()
     x[_F["referral_n_children"]] = t.n_children
     if not known:
@@ -459,40 +488,85 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
         x[_F["child_days_since_last_referral"]] = whole_days(int(own[-1]), as_of)
     h = hist(c, as_of)
     same = (h.concerns & concerns[None, :]).any(axis=1)
-    x[_F["child_prior_referrals_same_concern_ever"]] = same.sum()
-    x[_F["child_prior_referrals_same_concern_12m"]] = (
-        same & (h.received >= as_of - d.WINDOWS["12m"] * US_PER_DAY)
-    ).sum()
+    for sc in d.SAME_CONCERN_COUNTERS:
+        days = d.WINDOWS[sc.window]
+        hit = same if days is None else same & (h.received >= as_of - days * US_PER_DAY)
+        x[_F[f"child_{sc.name}"]] = hit.sum()
+    _group_events(s, hh, as_of, x)
+    _groups(s, hh, as_of, dob, x)
     _adults(s, hh, as_of, dob, counters, x)
     _siblings(hh, as_of, counters, x)
     return row
 
 
+def _groups(s: StoreSnapshot, hh: Household, as_of: int, dob: int, x) -> None:
+    """The :data:`features.definitions.GROUP_MEASURES`, each over its group of ``hh``.
+
+    An empty group leaves 0 (a count, a flag) or NaN (the rest), as the SQL's
+    LEFT JOIN and COALESCE do.
+    """
+    for roles, joined_days, measures in _GROUPS:
+        keep = roles[hh.roles]
+        if joined_days is not None:
+            keep &= hh.starts >= as_of - joined_days * US_PER_DAY
+        people, starts = hh.members[keep], hh.starts[keep]
+        for j, measure, window_days in measures:
+            if measure == "count":
+                x[j] = len(people)
+            elif not len(people):
+                continue
+            elif measure == "joined_within":
+                x[j] = float((starts >= as_of - window_days * US_PER_DAY).any())
+            elif measure == "days_since_newest_joined":
+                x[j] = whole_days(starts, as_of).min()
+            else:
+                ages = np.floor(whole_days(s.dob[people], dob) / d.DAYS_PER_YEAR)
+                x[j] = ages.min() if measure == "youngest_age_at_birth" else ages.max()
+
+
+_EVENT_INDEX = {c.name: k for k, c in enumerate(d.EVENT_COUNTERS)}
+# Each group event counter: (column of X, counter index, member role codes, joined within (days)).
+_GROUP_EVENTS = [
+    (
+        _F[g.name],
+        _EVENT_INDEX[g.counter],
+        np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS[g.membership].roles]),
+        d.WINDOWS.get(d.MEMBERSHIPS[g.membership].joined_within or "ever"),
+    )
+    for g in d.GROUP_EVENT_COUNTERS
+]
+
+
+def _group_events(s: StoreSnapshot, hh: Household, as_of: int, x) -> None:
+    """:data:`features.definitions.GROUP_EVENT_COUNTERS`: distinct moments across the group."""
+    for j, k, roles, joined_days in _GROUP_EVENTS:
+        keep = np.isin(hh.roles, roles)
+        if joined_days is not None:
+            keep &= hh.starts >= as_of - joined_days * US_PER_DAY
+        moments: set[int] = set()
+        for p in hh.members[keep]:
+            rows = visible_events(s, int(p), as_of)
+            moments.update(s.e_occurred[rows[event_hits(s, int(p), rows, as_of)[:, k]]].tolist())
+        x[j] = len(moments)
+
+
 def _adults(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) -> None:
     """The household-adult features; with no adult they stay 0 (or NULL), as the SQL's LEFT JOIN."""
     adult = _IS_ADULT[hh.roles]
-    people, roles, starts = hh.members[adult], hh.roles[adult], hh.starts[adult]
+    people, starts = hh.members[adult], hh.starts[adult]
     if not len(people):
         return
-    x[_F["household_n_adults"]] = len(people)
-    x[_NEW_FLAG_AT] = (starts[:, None] >= as_of - _NEW_FLAG_DAYS[None, :] * US_PER_DAY).any(axis=0)
-    x[_F["household_days_since_adult_joined"]] = whole_days(starts, as_of).min()
-    ages = np.floor(whole_days(s.dob[people[roles == _PARENT]], dob) / d.DAYS_PER_YEAR)
-    if ages.size:
-        x[_F["parent_age_at_birth_min"]] = ages.min()
-        x[_F["parent_age_at_birth_max"]] = ages.max()
     values = np.vstack([counters(int(p), as_of) for p in people])
     adult_values = values[:, _ADULT_SRC]
     x[_ADULT_MAX_AT] = adult_values.max(axis=0)
     x[_ADULT_SUM_AT] = adult_values.sum(axis=0)
-    joined = starts >= as_of - d.WINDOWS["12m"] * US_PER_DAY
+    joined = starts >= as_of - _NEW_ADULT_DAYS * US_PER_DAY
     x[_NEW_AT] = np.where(joined[:, None], values[:, _NEW_SRC], 0).max(axis=0)
 
 
 def _siblings(hh: Household, as_of: int, counters, x) -> None:
-    people = hh.members[hh.roles == _CHILD]
+    people = hh.members[np.isin(hh.roles, _SIBLING)]
     if not len(people):
         return
-    x[_F["household_n_siblings"]] = len(people)
     values = np.vstack([counters(int(p), as_of) for p in people])
     x[_SIB_AT] = values[:, _SIB_SRC].sum(axis=0)

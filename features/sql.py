@@ -230,6 +230,16 @@ def predicate_mask(predicates: list[tuple[str, str]]) -> str:
     )
 
 
+def referral_mask_sql() -> str:
+    """The BIGINT of a referral's static predicate bits, over ``h`` (its source, decision...).
+
+    What :class:`features.StoreSnapshot` holds per referral; the service's
+    live overlay (``serving/live.py``) computes it for a referral received
+    since, with this same SQL.
+    """
+    return predicate_mask(referral_classes())
+
+
 def _since(window: str) -> str:
     """Column of ``pt`` holding ``as_of`` minus the window (computed once per person and as_of)."""
     return f"since_{window}"
@@ -282,25 +292,21 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
     x: dict[str, str] = {}
     x["child_age_months"] = dialect.whole_months("cp.date_of_birth", "t.as_of")
     x["child_days_since_last_referral"] = dialect.whole_days("c.last_received_at", "t.as_of")
-    for w in ("12m", "ever"):
-        x[f"child_prior_referrals_same_concern_{w}"] = f"COALESCE(sc.same_concern_{w}, 0)"
-    for src in v.REFERRAL_SOURCES:
-        x[f"referral_source_{src}"] = f"CASE WHEN t.source = {_q(src)} THEN 1 ELSE 0 END"
-    for rel in v.REFERRER_RELATIONSHIPS:
-        x[f"referrer_{rel}"] = f"CASE WHEN t.referrer_relationship = {_q(rel)} THEN 1 ELSE 0 END"
-    for col in v.CONCERN_COLUMNS:
-        x[f"referral_{col}"] = f"CASE WHEN t.{col} THEN 1 ELSE 0 END"
+    for c in d.SAME_CONCERN_COUNTERS:
+        x[f"child_{c.name}"] = f"COALESCE(sc.{c.name}, 0)"
+    for g in d.GROUP_EVENT_COUNTERS:
+        x[g.name] = f"COALESCE(ge.{g.name}, 0)"
+    for family in d.REFERRAL_FLAGS:
+        for name, col, value in family.flags():
+            test = f"t.{col}" if value is None else f"t.{col} = {_q(value)}"
+            x[name] = f"CASE WHEN {test} THEN 1 ELSE 0 END"
     x["referral_n_concerns"] = " + ".join(
         f"CASE WHEN t.{col} THEN 1 ELSE 0 END" for col in v.CONCERN_COLUMNS
     )
     x["referral_n_children"] = "t.n_children"
-    x["household_n_adults"] = "COALESCE(a.household_n_adults, 0)"
-    for w in d.NEW_ADULT_WINDOWS:
-        x[f"household_new_adult_{w}"] = f"COALESCE(a.household_new_adult_{w}, 0)"
-    x["household_days_since_adult_joined"] = "a.household_days_since_adult_joined"
-    x["parent_age_at_birth_min"] = "a.parent_age_at_birth_min"
-    x["parent_age_at_birth_max"] = "a.parent_age_at_birth_max"
-    x["household_n_siblings"] = "COALESCE(s.household_n_siblings, 0)"
+    for g in d.GROUP_MEASURES:
+        col = f"{_GROUP_BASE[_base_of(g)]}.{g.name}"
+        x[g.name] = col if g.measure in d.NULLABLE_MEASURES else f"COALESCE({col}, 0)"
     for name in d.CHILD_COUNTERS:
         x[f"child_{name}"] = f"COALESCE(c.{name}, 0)"
     for name in d.ADULT_COUNTERS:
@@ -315,6 +321,46 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
     return {name: x[name] for name in d.FEATURE_NAMES}
 
 
+# The aggregate CTE (and its alias in the final SELECT) each group is counted in:
+# adults in adult_agg, children in sib_agg (the household's people by role).
+_GROUP_BASE = {"adult_agg": "a", "sib_agg": "s"}
+
+
+def _base_of(g: d.GroupMeasure) -> str:
+    roles = set(d.MEMBERSHIPS[g.membership].roles)
+    if roles <= set(d.MEMBERSHIPS["household_adults"].roles):
+        return "adult_agg"
+    if roles <= set(d.MEMBERSHIPS["siblings"].roles) and "age_at_birth" not in g.measure:
+        return "sib_agg"
+    raise ValueError(f"{g.name}: no aggregate over {g.membership} computes {g.measure}")
+
+
+def group_measures(base: str, dialect: Dialect) -> str:
+    """The :data:`features.definitions.GROUP_MEASURES` counted in ``base``, as SQL columns."""
+    cols = []
+    for g in d.GROUP_MEASURES:
+        if _base_of(g) != base:
+            continue
+        m = d.MEMBERSHIPS[g.membership]
+        member = _in("ma.role", m.roles)
+        if m.joined_within:
+            member += f" AND ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[m.joined_within])}"
+        age = f"FLOOR({dialect.whole_days('pf.date_of_birth', 'cp.date_of_birth')} / {d.DAYS_PER_YEAR})"
+        expr = {
+            "count": f"COUNT(CASE WHEN {member} THEN 1 END)",
+            "days_since_newest_joined": (
+                f"MIN(CASE WHEN {member} THEN {dialect.whole_days('ma.start_date', 'ma.as_of')} END)"
+            ),
+            "youngest_age_at_birth": f"MIN(CASE WHEN {member} THEN {age} END)",
+            "oldest_age_at_birth": f"MAX(CASE WHEN {member} THEN {age} END)",
+        }.get(g.measure)
+        if g.measure == "joined_within":
+            since = dialect.minus_days("ma.as_of", d.WINDOWS[g.window])
+            expr = f"MAX(CASE WHEN {member} AND ma.start_date >= {since} THEN 1 ELSE 0 END)"
+        cols.append(f"{expr} AS {g.name}")
+    return ",\n    ".join(cols)
+
+
 def household_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tuple[str, str]]:
     """Targets, the child's homes and the other members of them, as of each referral.
 
@@ -322,7 +368,8 @@ def household_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tu
     the child" has one definition.
     """
     concerns = ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
-    adult_roles = _in("ma.role", v.ADULT_ROLES)
+    adult_roles = _in("ma.role", d.MEMBERSHIPS["household_adults"].roles)
+    sibling_roles = _in("ma.role", d.MEMBERSHIPS["siblings"].roles)
     return [
         (
             "targets",
@@ -357,7 +404,7 @@ def household_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tu
         ),
         (
             "siblings_asof",
-            f"SELECT ma.* FROM members_asof ma WHERE ma.role = {_q(d.cat('child', v.HOUSEHOLD_ROLES))}",
+            f"SELECT ma.* FROM members_asof ma WHERE {sibling_roles}",
         ),
     ]
 
@@ -413,6 +460,46 @@ def event_families(n_families: int = 4) -> list[list[int]]:
     return [sorted(g) for g in groups]
 
 
+# Event counters some subject reads per person (a counter only counted across a
+# group, d.GROUP_EVENT_COUNTERS, lends just its bit).
+_PER_PERSON = {
+    *d.CHILD_COUNTERS,
+    *d.ADULT_COUNTERS,
+    *d.SIBLING_COUNTERS,
+    *d.NEW_ADULT_COUNTERS,
+}
+
+
+def group_event_ctes(dialect: Dialect) -> list[tuple[str, str]]:
+    """The CTE counting :data:`features.definitions.GROUP_EVENT_COUNTERS` (none if there are none).
+
+    Each member's events of the counter, recorded before ``as_of`` and in its
+    window, joined to the child's household as of ``as_of``; distinct
+    moments (``occurred_at``) counted, so an incident recorded for two
+    members counts once.
+    """
+    if not d.GROUP_EVENT_COUNTERS:
+        return []
+    bit = {key: k for k, (key, _) in enumerate(event_classes(dialect))}
+    cols = []
+    for g in d.GROUP_EVENT_COUNTERS:
+        c = d.COUNTERS[g.counter]
+        m = d.MEMBERSHIPS[g.membership]
+        test = f"{_in('ma.role', m.roles)} AND {dialect.has_bit('ec.bits', bit[event_class_key(c, dialect)])}"
+        if m.joined_within:
+            test += f" AND ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[m.joined_within])}"
+        if d.WINDOWS[c.window] is not None:
+            test += f" AND ec.occurred_at >= {dialect.minus_days('ma.as_of', d.WINDOWS[c.window])}"
+        cols.append(f"COUNT(DISTINCT CASE WHEN {test} THEN ec.occurred_at END) AS {g.name}")
+    counts = ",\n    ".join(cols)
+    body = f"""SELECT ma.child_id, ma.as_of,
+    {counts}
+            FROM members_asof ma
+            JOIN ev_class ec ON ec.person_id = ma.member_id AND ec.recorded_at < ma.as_of
+            GROUP BY ma.child_id, ma.as_of"""
+    return [("group_events", body)]
+
+
 def _event_ctes(dialect: Dialect) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Per-person event counters: classify each event once, then count bits per (person, as_of).
 
@@ -440,7 +527,7 @@ def _event_ctes(dialect: Dialect) -> tuple[list[tuple[str, str]], dict[str, str]
         counters = []
         for c in d.EVENT_COUNTERS:
             k = bit[event_class_key(c, dialect)]
-            if k not in mine:
+            if k not in mine or c.name not in _PER_PERSON:
                 continue
             test = dialect.has_bit("ec.bits", k)
             if d.WINDOWS[c.window] is not None:
@@ -481,7 +568,9 @@ def _window_bucket(col: str, windows: list[str], prefix: str) -> str:
 
 def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tuple[str, str]]:
     """Every CTE of the feature query, in order."""
-    ref_windows = _nested_windows([*(c.window for c in d.REFERRAL_COUNTERS), "12m"])
+    ref_windows = _nested_windows(
+        [*(c.window for c in d.REFERRAL_COUNTERS), *(c.window for c in d.SAME_CONCERN_COUNTERS)]
+    )
     all_windows = _nested_windows([*ref_windows, *(c.window for c in d.EVENT_COUNTERS)])
     since = ",\n                ".join(
         f"{dialect.minus_days('x.as_of', d.WINDOWS[w])} AS {_since(w)}" for w in all_windows
@@ -505,8 +594,15 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     ref_counters = ",\n    ".join(ref_counters)
     concerns_h = ", ".join(f"r.{c}" for c in v.CONCERN_COLUMNS)
     same = " OR ".join(f"(h.{c} AND t.{c})" for c in v.CONCERN_COLUMNS)
-    same_12m = f"h.wb <= {ref_windows.index('12m')}"
-    ev_names = [c.name for c in d.EVENT_COUNTERS]
+    same_counts = ",\n                ".join(
+        _count(
+            f"({same})"
+            + (f" AND h.wb <= {ref_windows.index(c.window)}" if d.WINDOWS[c.window] else ""),
+            c.name,
+        )
+        for c in d.SAME_CONCERN_COUNTERS
+    )
+    ev_names = [c.name for c in d.EVENT_COUNTERS if c.name in _PER_PERSON]
     ref_names = [c.name for c in d.REFERRAL_COUNTERS]
     ev_ctes, owner = _event_ctes(dialect)
     states = []
@@ -531,21 +627,14 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     adult_aggs = ",\n    ".join(
         f"MAX(pf.{n}) AS adults_{n}_max, SUM(pf.{n}) AS adults_{n}_sum" for n in d.ADULT_COUNTERS
     )
-    joined_12m = f"ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS['12m'])}"
+    new = d.MEMBERSHIPS["new_household_adults"]
+    joined_12m = f"ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[new.joined_within])}"
     new_adult_aggs = ",\n    ".join(
         f"MAX(CASE WHEN {joined_12m} THEN pf.{n} ELSE 0 END) AS new_adults_{n}_max"
         for n in d.NEW_ADULT_COUNTERS
     )
-    new_flags = ",\n    ".join(
-        f"MAX(CASE WHEN ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[w])} "
-        f"THEN 1 ELSE 0 END) AS household_new_adult_{w}"
-        for w in d.NEW_ADULT_WINDOWS
-    )
-    parent = _q(d.cat("parent", v.HOUSEHOLD_ROLES))
-    parent_age = (
-        f"CASE WHEN ma.role = {parent} THEN "
-        f"FLOOR({dialect.whole_days('pf.date_of_birth', 'cp.date_of_birth')} / {d.DAYS_PER_YEAR}) END"
-    )
+    adult_groups = group_measures("adult_agg", dialect)
+    sibling_groups = group_measures("sib_agg", dialect)
     sib_aggs = ",\n    ".join(f"SUM(pf.{n}) AS siblings_{n}_sum" for n in d.SIBLING_COUNTERS)
     return (
         household_ctes(dialect, chunk_filter)
@@ -588,8 +677,7 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             (
                 "same_concern",
                 f"""SELECT t.referral_id, t.person_id,
-                COUNT(CASE WHEN {same} THEN 1 END) AS same_concern_ever,
-                COUNT(CASE WHEN ({same}) AND {same_12m} THEN 1 END) AS same_concern_12m
+                {same_counts}
             FROM targets t JOIN ref_hist h ON h.person_id = t.person_id AND h.as_of = t.as_of
             GROUP BY t.referral_id, t.person_id""",
             ),
@@ -602,11 +690,8 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             ),
             (
                 "adult_agg",
-                f"""SELECT ma.child_id, ma.as_of, COUNT(*) AS household_n_adults,
-    {new_flags},
-    MIN({dialect.whole_days("ma.start_date", "ma.as_of")}) AS household_days_since_adult_joined,
-    MIN({parent_age}) AS parent_age_at_birth_min,
-    MAX({parent_age}) AS parent_age_at_birth_max,
+                f"""SELECT ma.child_id, ma.as_of,
+    {adult_groups},
     {adult_aggs},
     {new_adult_aggs}
             FROM adults_asof ma
@@ -616,12 +701,14 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             ),
             (
                 "sib_agg",
-                f"""SELECT ma.child_id, ma.as_of, COUNT(*) AS household_n_siblings,
+                f"""SELECT ma.child_id, ma.as_of,
+    {sibling_groups},
     {sib_aggs}
             FROM siblings_asof ma
             JOIN person_feats pf ON pf.person_id = ma.member_id AND pf.as_of = ma.as_of
             GROUP BY ma.child_id, ma.as_of""",
             ),
+            *group_event_ctes(dialect),
             (
                 "child_imd",
                 """SELECT ch.person_id, ch.as_of, MIN(hh.imd_decile) AS imd_decile
@@ -632,16 +719,22 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     )
 
 
-def feature_query(
+def feature_parts(
     relations: dict[str, str] | None = None, dialect: Dialect = DUCKDB, chunk_filter: str = ""
-) -> str:
-    """The whole feature query, with input relations substituted.
+) -> tuple[list[tuple[str, str]], str]:
+    """The feature query's CTEs and its final SELECT, with input relations substituted.
 
-    ``chunk_filter`` is a ``WHERE`` clause on the targets (``rc.referral_id``)
-    so the training path can build in bounded-memory chunks.
+    :func:`feature_query` joins them into one statement (DuckDB); the Spark
+    engine runs the CTEs one by one as cached views, which keeps each plan
+    small enough for Spark's optimizer.
     """
     relations = {**STORE_RELATIONS, **(relations or {})}
     x = _x_expressions(dialect)
+    group_join = (
+        "LEFT JOIN group_events ge ON ge.child_id = t.person_id AND ge.as_of = t.as_of\n"
+        if d.GROUP_EVENT_COUNTERS
+        else ""
+    )
     x_cols = ",\n  ".join(f"CAST({expr} AS DOUBLE) AS {name}" for name, expr in x.items())
     sql = f"""SELECT t.referral_id, t.person_id, t.as_of AS received_at,
   cp.sex, cp.ethnicity, cp.disability, ci.imd_decile,
@@ -654,16 +747,37 @@ LEFT JOIN adult_agg a ON a.child_id = t.person_id AND a.as_of = t.as_of
 LEFT JOIN sib_agg s ON s.child_id = t.person_id AND s.as_of = t.as_of
 LEFT JOIN same_concern sc ON sc.referral_id = t.referral_id AND sc.person_id = t.person_id
 LEFT JOIN child_imd ci ON ci.person_id = t.person_id AND ci.as_of = t.as_of
-ORDER BY t.referral_id, t.person_id"""
-    return with_ctes(feature_ctes(dialect, chunk_filter), sql, dialect).format(**relations)
+{group_join}ORDER BY t.referral_id, t.person_id"""
+    ctes = [(name, body.format(**relations)) for name, body in feature_ctes(dialect, chunk_filter)]
+    return ctes, sql.format(**relations)
+
+
+def feature_query(
+    relations: dict[str, str] | None = None, dialect: Dialect = DUCKDB, chunk_filter: str = ""
+) -> str:
+    """The whole feature query, with input relations substituted.
+
+    ``chunk_filter`` is a ``WHERE`` clause on the targets (``rc.referral_id``)
+    so the training path can build in bounded-memory chunks.
+    """
+    ctes, select = feature_parts(relations, dialect, chunk_filter)
+    return with_ctes(ctes, select, dialect)
+
+
+def uses(ctes: list[tuple[str, str]], select: str) -> dict[str, int]:
+    """How many times each CTE is read by the later CTEs and the final SELECT."""
+    out = {}
+    for i, (name, _) in enumerate(ctes):
+        later = " ".join(b for _, b in ctes[i + 1 :]) + " " + select
+        out[name] = len(re.findall(rf"\b(?:FROM|JOIN)\s+{name}\b", later))
+    return out
 
 
 def with_ctes(ctes: list[tuple[str, str]], select: str, dialect: Dialect = DUCKDB) -> str:
     """``WITH`` the CTEs, marking those used more than once to be computed once."""
     parts = []
-    for i, (name, body) in enumerate(ctes):
-        later = " ".join(b for _, b in ctes[i + 1 :]) + " " + select
-        uses = len(re.findall(rf"\b(?:FROM|JOIN)\s+{name}\b", later))
-        mat = f" {dialect.materialized}" if uses > 1 and dialect.materialized else ""
+    counts = uses(ctes, select)
+    for name, body in ctes:
+        mat = f" {dialect.materialized}" if counts[name] > 1 and dialect.materialized else ""
         parts.append(f"{name} AS{mat} (\n  {body}\n)")
     return "WITH\n" + ",\n".join(parts) + "\n" + select

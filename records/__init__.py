@@ -30,23 +30,36 @@ enforces, so a test can prove nothing else is open.
 
 Endpoints mounted by :func:`install` (see ``records.roles.RECORDS_ENDPOINTS``):
 ``POST /v1/referrals/{referral_id}/decisions|overrides|initial-views``,
-``GET /v1/config``, ``PUT /v1/config/blind-first``, ``GET /v1/audit``.
+``GET /v1/config``, ``PUT /v1/config/blind-first``, ``GET /v1/audit``, and the
+strategy discussion, referrer-told and partner endpoints of
+:mod:`records.follow_up_api` (``.../reviews``, ``.../referrer-told``,
+``.../invitations``, ``.../follow-up``, ``.../record``, ``.../contributions``,
+``.../escalations``, ``.../escalations/{escalation_id}/answer``).
 """
 
-from records import anchor, kinds, register, roles, statutory, tokens
+from records import anchor, follow_up, kinds, partners, register, review, roles, statutory, tokens
 from records.anchor import AnchorError
 from records.api import ADVISORY, ReferralLookup, install, make_router
 from records.auth import COOKIE_NAME, get_store, require, route_actions
 from records.chain import ChainReport, verify_rows
+from records.follow_up import FollowUp
 from records.kinds import DECISION_LABELS
 from records.models import BlindFirstIn, DecisionIn, InitialViewIn, OverrideIn
+from records.partners import (
+    ContributionIn,
+    EscalationAnswerIn,
+    EscalationIn,
+    InvitationIn,
+    ReferrerToldIn,
+)
 from records.rates import (
     RATE_COLUMNS,
     decision_rates,
     ever_flagged_referrals,
     final_decisions,
 )
-from records.roles import ENDPOINTS, PUBLIC_ACTIONS, ROLE_MATRIX, ROLES, allowed
+from records.review import StrategyDiscussionIn
+from records.roles import ENDPOINTS, PARTNER_ROLES, PUBLIC_ACTIONS, ROLE_MATRIX, ROLES, allowed
 from records.rules import ReferralStatus, RuleViolation, check_decision, check_statutory
 from records.store import RecordsStore, default_url
 from records.tokens import Principal
@@ -63,6 +76,17 @@ __all__ = [
     "ROLES",
     "ROLE_MATRIX",
     "BlindFirstIn",
+    "ContributionIn",
+    "EscalationAnswerIn",
+    "EscalationIn",
+    "FollowUp",
+    "InvitationIn",
+    "PARTNER_ROLES",
+    "ReferrerToldIn",
+    "StrategyDiscussionIn",
+    "follow_up",
+    "partners",
+    "review",
     "ChainReport",
     "DecisionIn",
     "Entry",

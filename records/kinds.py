@@ -17,6 +17,13 @@ REVIEW = "strategy_discussion_review"
 # One version of a referral's content, as MAST first received it or as amended
 # (records/register.py): the referral register lives in the trail.
 REFERRAL = "referral"
+# Issue 17: the referrer told, partner agencies invited, what they contributed,
+# their challenge of a no-further-action decision and a manager's answer.
+REFERRER_TOLD = "referrer_told"
+PARTNER_INVITATION = "partner_invitation"
+AGENCY_CONTRIBUTION = "agency_contribution"
+ESCALATION = "escalation"
+ESCALATION_ANSWER = "escalation_answer"
 # The screener's work queue as shown to someone: which referrals' flags and score bands it showed.
 QUEUE_VIEW = "queue_view"
 
@@ -34,6 +41,11 @@ KINDS = (
     ACCESS_REFUSED,
     REVIEW,
     REFERRAL,
+    REFERRER_TOLD,
+    PARTNER_INVITATION,
+    AGENCY_CONTRIBUTION,
+    ESCALATION,
+    ESCALATION_ANSWER,
     QUEUE_VIEW,
 )
 # The token events the service derives every token's role, expiry and revocation from.

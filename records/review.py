@@ -13,7 +13,9 @@ review to the hash-chained trail (:meth:`records.store.RecordsStore.record_revie
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -42,6 +44,8 @@ AGENCY_LABELS = {
 }
 Agency = Literal[REQUIRED_AGENCIES + OPTIONAL_AGENCIES]
 DEFAULT_WORKING_DAYS = 1
+# The local timescale, a setting: MAST_REVIEW_WORKING_DAYS (default 1 working day).
+WORKING_DAYS_ENV = "MAST_REVIEW_WORKING_DAYS"
 
 
 class Participant(_Strict):
@@ -141,8 +145,8 @@ def review_due(
 ) -> datetime:
     """When a review opened at ``opened_at`` is due: the same clock time ``working_days`` working days later.
 
-    Working days are Monday to Friday, less ``holidays`` (dates; the bank
-    holidays of England are a local setting, not built in).  A referral
+    Working days are Monday to Friday, less ``holidays`` (dates; the
+    service passes England and Wales bank holidays, :func:`due_in_england`).  A referral
     decided on Friday at 16:00 with a one-working-day timescale is due on
     Monday at 16:00.
     """
@@ -167,3 +171,47 @@ def is_overdue(
     """Overdue: not held by the due time (held late, or still not held and now past it)."""
     due = review_due(opened_at, working_days, holidays)
     return (held_at if held_at is not None else now) > due
+
+
+def working_days_setting() -> int:
+    """The local timescale for a strategy discussion, in working days (``MAST_REVIEW_WORKING_DAYS``).
+
+    One setting for every review: the issue's default (1 working day) is the
+    one for a flagged or triggered referral, and a strategy discussion on any
+    referral is held at least as promptly.
+    """
+    raw = os.environ.get(WORKING_DAYS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_WORKING_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise ValueError(
+            f"{WORKING_DAYS_ENV} must be a whole number of working days of at least 1, got {raw!r}"
+        )
+    return days
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays_of(year: int) -> frozenset[date]:
+    import holidays  # static tables shipped with the package: no network
+
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=[year]))
+
+
+def england_bank_holidays(start: date, end: date) -> frozenset[date]:
+    """The bank holidays of England and Wales from ``start`` to ``end`` (the ``holidays`` package)."""
+    days: set[date] = set()
+    for year in range(start.year, end.year + 1):
+        days |= _bank_holidays_of(year)
+    return frozenset(d for d in days if start <= d <= end)
+
+
+def due_in_england(opened_at: datetime, working_days: int | None = None) -> datetime:
+    """:func:`review_due` with England and Wales bank holidays and the local setting."""
+    days = working_days_setting() if working_days is None else working_days
+    # Generous span: each working day is at most a week away even at Christmas.
+    off = england_bank_holidays(opened_at.date(), opened_at.date() + timedelta(days=7 * days + 14))
+    return review_due(opened_at, days, off)

@@ -11,7 +11,25 @@ SCREENER = "screener"
 MANAGER = "manager"
 DATA_SCIENTIST = "data_scientist"
 GOVERNANCE = "governance"
-ROLES = (SCREENER, MANAGER, DATA_SCIENTIST, GOVERNANCE)
+# Partner agencies' safeguarding leads (issue 17): they see only the referrals
+# they are invited to, add what their agency knows and challenge a closure.
+POLICE_LEAD = "police_safeguarding_lead"
+HEALTH_LEAD = "health_safeguarding_lead"
+EDUCATION_LEAD = "education_safeguarding_lead"
+STAFF_ROLES = (SCREENER, MANAGER, DATA_SCIENTIST, GOVERNANCE)
+PARTNER_ROLES = (POLICE_LEAD, HEALTH_LEAD, EDUCATION_LEAD)
+ROLES = STAFF_ROLES + PARTNER_ROLES
+# The agency each partner role speaks for (an agency of records.review.AGENCY_LABELS).
+PARTNER_AGENCY = {POLICE_LEAD: "police", HEALTH_LEAD: "health", EDUCATION_LEAD: "education"}
+ROLE_LABELS = {
+    SCREENER: "screener",
+    MANAGER: "manager",
+    DATA_SCIENTIST: "data scientist",
+    GOVERNANCE: "governance",
+    POLICE_LEAD: "police safeguarding lead",
+    HEALTH_LEAD: "health safeguarding lead",
+    EDUCATION_LEAD: "education safeguarding lead",
+}
 
 # Actions.  Each endpoint of the service performs exactly one.
 HEALTH = "health"
@@ -26,9 +44,22 @@ AMEND_REFERRAL = "amend_referral"
 READ_AUDIT = "read_audit"
 SET_CONFIG = "set_config"
 USE_PAGE = "use_page"
+# The multi-agency review, the referrer told, and partner agencies (issue 17).
+RECORD_REVIEW = "record_review"
+RECORD_REFERRER_TOLD = "record_referrer_told"
+INVITE_PARTNER = "invite_partner"
+VIEW_FOLLOW_UP = "view_follow_up"
+READ_INVITED_REFERRAL = "read_invited_referral"
+ADD_CONTRIBUTION = "add_contribution"
+RAISE_ESCALATION = "raise_escalation"
+ANSWER_ESCALATION = "answer_escalation"
+USE_PARTNER_PAGE = "use_partner_page"
 
 # The only action open to anonymous requests.
 PUBLIC_ACTIONS = frozenset({HEALTH})
+
+_DECIDERS = frozenset({SCREENER, MANAGER})
+_PARTNERS = frozenset(PARTNER_ROLES)
 
 ROLE_MATRIX: dict[str, frozenset[str]] = {
     HEALTH: frozenset(ROLES),
@@ -38,8 +69,10 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     SCORE_REFERRAL: frozenset({SCREENER, MANAGER}),
     VIEW_CHRONOLOGY: frozenset({SCREENER, MANAGER}),
     USE_PAGE: frozenset({SCREENER, MANAGER}),
-    VIEW_MODEL: frozenset(ROLES),
-    VIEW_CONFIG: frozenset(ROLES),
+    # Partner leads see only what they are invited to: not the model, the
+    # configuration, scores or the queue.
+    VIEW_MODEL: frozenset(STAFF_ROLES),
+    VIEW_CONFIG: frozenset(STAFF_ROLES),
     RECORD_INITIAL_VIEW: frozenset({SCREENER, MANAGER}),
     RECORD_DECISION: frozenset({SCREENER, MANAGER}),
     # Overriding a flag, or agreeing to close a referral as malicious, is a
@@ -50,6 +83,23 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     AMEND_REFERRAL: frozenset({SCREENER, MANAGER}),
     READ_AUDIT: frozenset({GOVERNANCE}),
     SET_CONFIG: frozenset({GOVERNANCE}),
+    # The strategy discussion, the referrer told, inviting a partner and the
+    # per-referral follow-up (review open/overdue, referrer told, escalations):
+    # the front door's own work.
+    RECORD_REVIEW: _DECIDERS,
+    RECORD_REFERRER_TOLD: _DECIDERS,
+    INVITE_PARTNER: _DECIDERS,
+    VIEW_FOLLOW_UP: _DECIDERS,
+    # A referral's chronology and record, to the front door and to a partner
+    # lead invited to that referral (the invitation is checked per referral).
+    READ_INVITED_REFERRAL: _DECIDERS | _PARTNERS,
+    # What a partner agency knows, and its challenge of a no-further-action
+    # decision: the partner's own voice, recorded under their name.
+    ADD_CONTRIBUTION: _PARTNERS,
+    RAISE_ESCALATION: _PARTNERS,
+    # An escalation is answered by a manager.
+    ANSWER_ESCALATION: frozenset({MANAGER}),
+    USE_PARTNER_PAGE: _PARTNERS,
 }
 
 # Every endpoint of the service (records' own and the scoring service's from
@@ -66,6 +116,15 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/referrals/{referral_id}/overrides", RECORD_OVERRIDE),
     ("POST", "/v1/referrals/{referral_id}/amendments", AMEND_REFERRAL),
     ("GET", "/v1/audit", READ_AUDIT),
+    ("POST", "/v1/referrals/{referral_id}/reviews", RECORD_REVIEW),
+    ("POST", "/v1/referrals/{referral_id}/referrer-told", RECORD_REFERRER_TOLD),
+    ("POST", "/v1/referrals/{referral_id}/invitations", INVITE_PARTNER),
+    ("GET", "/v1/referrals/{referral_id}/follow-up", VIEW_FOLLOW_UP),
+    ("GET", "/v1/referrals/{referral_id}/record", READ_INVITED_REFERRAL),
+    ("GET", "/v1/referrals/{referral_id}/children/{person_id}/chronology", READ_INVITED_REFERRAL),
+    ("POST", "/v1/referrals/{referral_id}/contributions", ADD_CONTRIBUTION),
+    ("POST", "/v1/referrals/{referral_id}/escalations", RAISE_ESCALATION),
+    ("POST", "/v1/referrals/{referral_id}/escalations/{escalation_id}/answer", ANSWER_ESCALATION),
 )
 
 # The endpoints served by records' own router (records.api.make_router).
@@ -74,6 +133,9 @@ RECORDS_ENDPOINTS = tuple(
     for e in ENDPOINTS
     if e[1].startswith(("/v1/config", "/v1/audit"))
     or e[1].endswith(("initial-views", "decisions", "overrides"))
+    or e[2] in (RECORD_REVIEW, RECORD_REFERRER_TOLD, INVITE_PARTNER, VIEW_FOLLOW_UP)
+    or e[2] in (ADD_CONTRIBUTION, RAISE_ESCALATION, ANSWER_ESCALATION)
+    or e[1].endswith("/record")
 )
 
 

@@ -52,6 +52,9 @@ class ReferralStatus:
     received_at: str | None = None
     statutory: tuple[Triggered, ...] | None = None
     statutory_rules: dict[str, str] | None = None
+    # Set by the store from the trail, never by the caller: a strategy
+    # discussion has been recorded on the referral (records.review).
+    review_held: bool = False
 
     @property
     def closure_rules(self) -> tuple[Triggered, ...]:
@@ -103,6 +106,11 @@ def check_decision(
         The deciding person's initial view of the referral, if recorded.
     blind_first
         Whether blind-first mode is on.
+
+    ``status.review_held``: a strategy discussion has been recorded on the
+    referral (:meth:`records.RecordsStore.record_review`), so the multi-agency
+    review the flag and the injury rules ask for has happened and its outcome
+    may be a closing decision.
     """
     if previous is not None and body.supersedes != previous.record_id:
         raise RuleViolation(
@@ -123,7 +131,7 @@ def check_decision(
             "initial_view_required",
             "blind-first mode is on: record your initial view (POST .../initial-views) before the score is revealed and before deciding",
         )
-    if status.flagged and body.decision != STRATEGY_DISCUSSION:
+    if status.flagged and body.decision != STRATEGY_DISCUSSION and not status.review_held:
         allowed = {o.payload["decision"] for o in overrides if o.payload["kind"] == FLAG_OVERRIDE}
         if body.decision not in allowed:
             raise RuleViolation(
@@ -151,9 +159,14 @@ def check_statutory(body: DecisionIn, status: ReferralStatus, overrides: Sequenc
     score does not lift them.  Closing (no further action, malicious
     included, or early help) is allowed only once a manager has recorded a
     ``statutory`` override allowing that decision, with a reason, exactly
-    as a flag override does.
+    as a flag override does.  A rule asking only for what a recorded
+    strategy discussion records (the discussion, and the child protection
+    medical considered with its rationale) is met once one is recorded
+    (``status.review_held``); a rule asking for anything else still needs the manager.
     """
     rules = status.closure_rules
+    if status.review_held:
+        rules = tuple(t for t in rules if not set(t.requires) <= MET_BY_REVIEW)
     if body.decision not in CLOSING_DECISIONS or not rules:
         return
     allowed = {o.payload["decision"] for o in overrides if o.payload["kind"] == STATUTORY_OVERRIDE}
@@ -167,6 +180,11 @@ def check_statutory(body: DecisionIn, status: ReferralStatus, overrides: Sequenc
         f"(POST .../overrides, kind 'statutory', decision {body.decision!r})",
         field="decision",
     )
+
+
+# What a recorded strategy discussion meets: it was held, and its outcome
+# records whether a child protection medical is to be arranged and why.
+MET_BY_REVIEW = frozenset({"strategy_discussion", "cp_medical_considered"})
 
 
 def check_override(kind: str, status: ReferralStatus) -> None:

@@ -17,6 +17,7 @@ from records.chain import ChainReport
 from records.db import Database, audit_log
 from records.group import GroupCommit
 from records.models import STRATEGY_DISCUSSION, DecisionIn, InitialViewIn, OverrideIn
+from records.partner_store import PartnerRecords
 from records.review import StrategyDiscussionIn
 from records.rules import ReferralStatus, RuleViolation
 from records.tokens import Principal
@@ -112,7 +113,7 @@ def _matching_version(
     return number
 
 
-class RecordsStore:
+class RecordsStore(PartnerRecords):
     """The human decision record and the append-only audit trail.
 
     Every method that writes does so in one serialised transaction that
@@ -255,12 +256,14 @@ class RecordsStore:
         principal: Principal,
         referral_id: str,
         body: StrategyDiscussionIn,
-        working_days: int = review.DEFAULT_WORKING_DAYS,
+        working_days: int | None = None,
     ) -> Entry:
         """Store a strategy discussion on a referral whose latest decision opened one.
 
         The entry records when the review was due (``working_days`` working
-        days after the decision, England local time) and whether it was held late.
+        days after the decision, England local time, less England and Wales
+        bank holidays; default the ``MAST_REVIEW_WORKING_DAYS`` setting, else 1)
+        and whether it was held late.
 
         Raises
         ------
@@ -280,7 +283,8 @@ class RecordsStore:
                 )
             review.check_review(body, principal.role)
             opened = review.local_time(decisions[-1].at)
-            due = review.review_due(opened, working_days)
+            working_days = working_days or review.working_days_setting()
+            due = review.due_in_england(opened, working_days)
             payload = {
                 **body.model_dump(mode="json", exclude={"review_id"}),
                 "decision_seq": decisions[-1].seq,
@@ -361,6 +365,9 @@ class RecordsStore:
             self._replay(conn, body.decision_id)
             blind_first = _blind_first(conn)
             status = _sticky(conn, referral_id, status)
+            # Read from the trail in this transaction: a caller cannot claim a review.
+            held = bool(trail.entries_for(conn, referral_id, kinds.REVIEW))
+            status = dataclasses.replace(status, review_held=held)
             decisions = trail.entries_for(conn, referral_id, kinds.DECISION)
             overrides = trail.entries_for(conn, referral_id, kinds.OVERRIDE)
             views = trail.entries_for(conn, referral_id, kinds.INITIAL_VIEW, principal.name)

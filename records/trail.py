@@ -205,6 +205,12 @@ def entries_for(
     return [Entry.from_row(r) for r in rows]
 
 
+def entries_of_kind(conn: Connection, kind: str) -> list[Entry]:
+    """Every entry of one kind, oldest first (for kinds that are few: invitations)."""
+    rows = conn.execute(select(audit_log).where(audit_log.c.kind == kind).order_by(audit_log.c.seq))
+    return [Entry.from_row(r) for r in rows]
+
+
 def entries_by(
     conn: Connection, actor: str, kind: str, *, since_at: str | None, before_seq: int
 ) -> list[Entry]:

@@ -109,6 +109,9 @@ class Guard:
 
         with self.store.db.read() as conn:
             entries = trail.entries_for(conn, referral_id, kinds.SCORE_VIEW)
+            # A recorded strategy discussion (issue 17): the page's preview of the
+            # decisions allowed must agree with the store, which reads it again.
+            reviewed = bool(trail.entries_for(conn, referral_id, kinds.REVIEW))
         if not entries:
             return None
         last = max(entries, key=lambda e: e.seq).payload
@@ -118,6 +121,7 @@ class Guard:
             score=last.get("highest_score"),
             model_version=last.get("model_version"),
             **statutory.status_fields(last),
+            review_held=reviewed,
         )
         return status if self.register is None else self.register.status(referral_id, status)
 

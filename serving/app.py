@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from records.rules import RuleViolation
 from serving import access, limits
 from serving.model import NoChampionError, load_champion
+from serving.partner_api import make_partner_router
 from serving.register import ReferralRegister
 from serving.schemas import (
     AmendmentIn,
@@ -193,6 +194,7 @@ def create_app(
     register = ReferralRegister(guard, engine)
     guard.register = app.state.register = register
     _mount_page(app)
+    app.include_router(make_partner_router())  # issue 17: a partner lead's invited chronology
     limits.install(app, records_store)  # body limit, access log, no-store, refusals
 
     @app.exception_handler(ServingError)
@@ -373,8 +375,10 @@ def _mount_page(app: FastAPI) -> None:
     if importlib.util.find_spec("serving.page") is None:
         return
     from serving.page import make_page_router
+    from serving.page.review import make_review_router
 
     app.include_router(make_page_router())
+    app.include_router(make_review_router())  # issue 17: review record and partner pages
 
 
 def _referral_id_path():

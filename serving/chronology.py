@@ -20,7 +20,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from features.sql import active_membership
+from features import active_membership
 from store import vocabulary as v
 
 LATE_AFTER_DAYS = 30

@@ -32,6 +32,7 @@ class DemoResult:
     text: str = ""
     curl: str = ""
     repeat: str = ""
+    review: str = ""
     queue: str = ""
     named_adult: str = ""
 
@@ -206,6 +207,95 @@ def demo_repeat_referral(base_url: str, headers: dict, body: dict) -> str:
     return "\n".join(lines)
 
 
+def demo_strategy_discussion(base_url: str, headers: dict, body: dict) -> str:
+    """Record a strategy discussion with police, health and children's social care, over HTTP.
+
+    A new referral about the featured child alleging a physical injury (the
+    statutory trigger fires whatever the score) is scored, decided
+    "strategy discussion", its discussion recorded with the three required
+    agencies and the referrer told, each by a call a client would make; the
+    follow-up the queue reads is then fetched back.  Returns one line.
+    """
+    import uuid
+
+    run = uuid.uuid4().hex[:8]
+    rid = f"{body['referral_id']}-SD-{run}"[:64]
+    referral = {
+        **{k: body[k] for k in ("received_at", "children")},
+        "referral_id": rid,
+        "source": "health",
+        "referrer_relationship": "health_visitor",
+        "concerns": ["physical_abuse"],
+        "injury_alleged": True,
+    }
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30.0) as client:
+
+        def post(path: str, payload: dict) -> dict:
+            r = client.post(path, json=payload)
+            if r.status_code not in (200, 201):
+                raise RuntimeError(f"{path} failed: {r.status_code} {r.text}")
+            return r.json()
+
+        scored = post("/v1/referrals/score", referral)
+        post(
+            f"/v1/referrals/{rid}/decisions",
+            {
+                "decision_id": f"demo-sd-{run}",
+                "decision": "strategy_discussion",
+                "rationale": "bruising to a child's arm reported by the health visitor; unexplained",
+            },
+        )
+        held_at = datetime.now().replace(microsecond=0, second=0)
+        post(
+            f"/v1/referrals/{rid}/reviews",
+            {
+                "review_id": f"demo-rv-{run}",
+                "held_at": held_at.isoformat(),
+                "participants": [
+                    {"agency": "children_social_care", "name": "MASH team manager"},
+                    {"agency": "police", "name": "DS, child abuse investigation team"},
+                    {"agency": "health", "name": "named nurse for safeguarding"},
+                ],
+                "shared": [
+                    {"agency": "police", "summary": "one domestic incident at the address in 2025"},
+                    {
+                        "agency": "health",
+                        "summary": "missed 12-month review; bruise seen at home visit",
+                    },
+                ],
+                "outcome": {
+                    "section_47": True,
+                    "section_47_rationale": "unexplained bruising to a young child",
+                    "cp_medical": True,
+                    "cp_medical_rationale": "bruising pattern needs a paediatric opinion",
+                },
+                "actions": [
+                    {"action": "child protection medical today", "owner": "duty paediatrician"},
+                    {"action": "joint visit with police", "owner": "allocated social worker"},
+                ],
+            },
+        )
+        post(
+            f"/v1/referrals/{rid}/referrer-told",
+            {
+                "record_id": f"demo-tl-{run}",
+                "told_at": datetime.now().replace(microsecond=0).isoformat(),
+                "method": "phone",
+                "outcome_given": "a strategy discussion was held; a section 47 enquiry has begun",
+            },
+        )
+        r = client.get(f"/v1/referrals/{rid}/follow-up")
+        follow = r.json() if r.status_code == 200 else {}
+    triggered = ", ".join(t["title"] for t in scored.get("statutory_triggers", [])) or "none"
+    timely = "held late" if follow.get("review_held_late") else "held within the local timescale"
+    told = "referrer told" if follow.get("referrer_told") else "referrer NOT told"
+    return (
+        f"Strategy discussion recorded through the API on referral {rid} "
+        f"(statutory rule: {triggered}): children's social care, the police and health took part; "
+        f"section 47 enquiry and child protection medical agreed; {timely}; {told}."
+    )
+
+
 class _QueueRows(HTMLParser):
     """The text of each ``<tr class="queue-row">`` of the queue page, cell by cell."""
 
@@ -321,6 +411,8 @@ def demo_scoring(
         body = next(b for b in bodies if b["referral_id"] == featured["referral_id"])
         repeat = demo_repeat_referral(base_url, headers, body)
         queue = demo_queue(base_url, token)
+        # Recorded after the queue is read: the queue shows what awaits the screener.
+        review = demo_strategy_discussion(base_url, headers, body)
         from serving.demo_named import demo_named_adult
 
         named_adult = demo_named_adult(base_url, headers, db, body)
@@ -338,6 +430,7 @@ def demo_scoring(
         text=format_score(featured),
         curl=curl_example("http://127.0.0.1:8000", body),
         repeat=repeat,
+        review=review,
         queue=queue,
         named_adult=named_adult,
     )

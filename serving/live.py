@@ -52,8 +52,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 
-from features.snapshot import NEVER, StoreSnapshot
-from features.sql import predicate_mask, referral_classes
+from features import NEVER, StoreSnapshot, referral_mask_sql
 from serving.chronology import DECISION_EVENT, REFERRAL_EVENT, SOCIAL_CARE, SUBJECT
 from store import vocabulary as v
 
@@ -234,7 +233,7 @@ class _Masks:
     )
 
     def __init__(self):
-        self._sql = self._SQL.format(mask=predicate_mask(referral_classes()))
+        self._sql = self._SQL.format(mask=referral_mask_sql())
         self._known: dict[tuple, int] = {}
         self._con = duckdb.connect()
         self._lock = threading.Lock()

@@ -34,10 +34,9 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, select
 
 import records
-from records import kinds, review, statutory
+from records import follow_up, kinds, statutory
 from records.db import audit_log
 from records.kinds import DECISION_LABELS
-from records.models import STRATEGY_DISCUSSION
 from records.trail import Entry
 from serving.scoring import store_now
 
@@ -107,42 +106,56 @@ def _for_referrals(conn: Connection, kind: str, referral_ids: list[str]) -> list
     return out
 
 
-def review_follow_up(
+def follow_up_markers(
     conn: Connection, decided: dict[str, Entry], now: datetime
 ) -> dict[str, list[Marker]]:
-    """A strategy discussion decided but no review recorded since: due, or overdue.
+    """What is still owed after each decision, from :func:`records.follow_up.follow_up`.
 
-    Due ``records.review.DEFAULT_WORKING_DAYS`` working days after the
-    decision (England local time), as :meth:`records.RecordsStore.record_review`
-    computes it.
+    One reading of the trail's rules for the queue, the review page and the
+    practice report: a strategy discussion due or overdue (the local
+    timescale in working days, England and Wales bank holidays skipped), the
+    referrer (or the police, when they referred) not yet told the current
+    decision, and partner agencies' escalations awaiting a manager's answer.
     """
-    open_ = {rid: e for rid, e in decided.items() if e.payload["decision"] == STRATEGY_DISCUSSION}
-    if not open_:
+    if not decided:
         return {}
-    reviewed = {
-        e.referral_id
-        for e in _for_referrals(conn, kinds.REVIEW, sorted(open_))
-        if e.seq > open_[e.referral_id].seq
-    }
-    out = {}
-    for rid, decision in open_.items():
-        if rid in reviewed:
-            continue
-        due = review.review_due(review.local_time(decision.at))
-        late = now > due
-        when = due.strftime("%d %b %Y %H:%M")
+    out: dict[str, list[Marker]] = {}
+    for rid, f in follow_up.follow_up(conn, sorted(decided), now=now).items():
+        markers = _markers(f, now)
+        if markers:
+            out[rid] = markers
+    return out
+
+
+def _markers(f: follow_up.FollowUp, now: datetime) -> list[Marker]:
+    markers = []
+    if f.review_open and f.review_due is not None:
+        when = f.review_due.strftime("%d %b %Y %H:%M")
+        late = now > f.review_due
         text = (
             f"strategy discussion overdue: it was due by {when} (UK time) and is not recorded"
             if late
             else f"strategy discussion to be held and recorded by {when} (UK time)"
         )
-        out[rid] = [Marker("review_overdue" if late else "review_due", text, urgent=late)]
-    return out
+        markers.append(Marker("review_overdue" if late else "review_due", text, urgent=late))
+    if f.escalations_open:
+        n = f.escalations_open
+        what = "a challenge" if n == 1 else f"{n} challenges"
+        markers.append(
+            Marker(
+                "escalation_open",
+                f"{what} from a partner agency awaiting a manager's answer",
+                urgent=True,
+            )
+        )
+    if f.needs_referrer_told:
+        who = "the police (who referred)" if f.police_referred else "the referrer"
+        markers.append(Marker("referrer_not_told", f"{who} not yet told the outcome"))
+    return markers
 
 
-# The follow-ups the queue shows.  Append a function to add one (the referrer
-# told, partners' escalations): it is called once per queue load.
-FOLLOW_UPS: list[FollowUp] = [review_follow_up]
+# The follow-ups the queue shows, each called once per queue load.
+FOLLOW_UPS: list[FollowUp] = [follow_up_markers]
 
 
 def _repeat_markers(

@@ -318,7 +318,7 @@ def _whom(spec: Any, values: Mapping[str, Any]) -> str:
     if subject == "new_household_adults":
         ago = values.get("household_days_since_adult_joined")
         if ago is not None and not (isinstance(ago, float) and ago != ago):
-            from features.definitions import ago_words
+            from features import ago_words
 
             return f"for the adult who joined the household {ago_words(float(ago))}"
         return "for any adult who joined the household in the last 12 months"
@@ -338,23 +338,15 @@ def _agencies(spec: Any) -> list[str]:
 
 def _absence(spec: Any, values: Mapping[str, Any]) -> tuple[str, str, str]:
     """(what, whom, window) of a record count, e.g. ("referrals", "for the child", "ever")."""
-    from features.definitions import COUNTERS
+    from features import counted_what
 
-    record = getattr(spec, "record", {}) or {}
-    counter = COUNTERS.get(record.get("counter", ""))
-    if counter is None and record.get("same_concern"):
-        what = "earlier referrals about the same kind of concern"
-        return what, _whom(spec, values), str(getattr(spec, "window", ""))
-    if counter is None:
-        return spec.unit, _whom(spec, values), ""
-    if getattr(counter, "kind", "") == "state":
-        return f"record that anyone is currently {counter.what}", _whom(spec, values), ""
-    return counter.what, _whom(spec, values), counter.window
+    what, window = counted_what(spec)
+    return what, _whom(spec, values), window
 
 
 def not_found_text(spec: Any, values: Mapping[str, Any], held_to: Mapping[str, Any]) -> str:
     """One absence, worded as unknown, e.g. "No police domestic-abuse incidents ... found ..."."""
-    from features.definitions import WINDOW_WORDS
+    from features import WINDOW_WORDS
 
     what, whom, window = _absence(spec, values)
     when = WINDOW_WORDS.get(window, "")
@@ -467,7 +459,7 @@ def plain(code: Any) -> str:
     Who referred reads as in the catalogue ("a family member", "the child's
     grandparent"); anything else unknown loses its underscores.
     """
-    from features.definitions import REFERRER_LABELS, SOURCE_LABELS
+    from features import REFERRER_LABELS, SOURCE_LABELS
 
     if code is None:
         return ""
@@ -499,7 +491,7 @@ def plain_text(text: Any) -> str:
 
 def who_referred(code: Any) -> str:
     """A referral's source or referrer as the catalogue says it ("the police", "a family member")."""
-    from features.definitions import REFERRER_LABELS, SOURCE_LABELS
+    from features import REFERRER_LABELS, SOURCE_LABELS
 
     text = "" if code is None else str(code)
     return SOURCE_LABELS.get(text) or REFERRER_LABELS.get(text) or plain(text)

@@ -3,18 +3,17 @@
 The engine holds the store in memory (:class:`features.StoreSnapshot`,
 reloaded when the file changes, with what MAST received and decided since
 overlaid by :mod:`serving.live`), the champion model and the feature
-catalogue, loaded once.  A referral's features come from
-:func:`features.build_features` on the snapshot: the same definitions as
-training, evaluated in memory (the tests hold them equal to the training
-SQL, column for column), and its reasons' records from
-:func:`features.ondemand_evidence`, equal to :func:`features.evidence`.
+catalogue, loaded once.  A referral's features and its reasons' records come from
+:class:`features.MemoryEngine` over the snapshot: the same definitions as
+training, evaluated in memory, behind the interface every feature engine
+offers (``tests/features/test_engines.py`` holds each engine to one
+reference, column for column and record for record).
 The chronology still reads the store, on a read-only connection opened
 for the request and closed after it (the service never keeps the file open).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,8 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from features.inputs import as_frames, check_referrals
-from features.memory_evidence import ondemand_evidence
+from features import MemoryEngine, SQLEngine, Targets, counting_features
 from serving import chronology as chron
 from serving import live
 from serving.model import LoadedModel
@@ -86,7 +84,7 @@ class EngineConfig:
 
 def _referral_frames(referral: ReferralIn) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The referral as rows of the contract's ``referrals`` and ``referral_children``."""
-    return as_frames(*_referral_records(referral))
+    return Targets(*_referral_records(referral)).frames()
 
 
 def _referral_records(referral: ReferralIn) -> tuple[list[dict], list[dict]]:
@@ -248,12 +246,9 @@ class ScoringEngine:
 
     # -- features and scores -------------------------------------------------
     def features_for(self, referral: ReferralIn):
-        """The feature table for the referral: ``build_features`` on the snapshot."""
+        """The feature table for the referral, from the in-memory engine."""
         self.catch_up(referral.children)
-        referrals, children = _referral_records(referral)
-        return self._features.build_features(
-            None, referrals=referrals, referral_children=children, snapshot=self.snapshot
-        )
+        return MemoryEngine(self.snapshot).features(Targets(*_referral_records(referral)))
 
     def model_inputs(self, table) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Keys and ``X`` in the model's own column order."""
@@ -275,10 +270,10 @@ class ScoringEngine:
         ``features.evidence`` selects them with the feature's own predicates,
         so the records listed are the ones the feature counted.
         """
-        frame = self._features.evidence(
-            self.cursor(), referral, person_id, feature, referral_children=children
+        found = SQLEngine(self.cursor()).evidence(
+            Targets(referral, children), {person_id: [feature]}
         )
-        return [_record(r) for r in frame.to_dict("records")]
+        return [_record(r) for r in found[(person_id, feature)]]
 
     def evidence_batch(
         self, referral, children, wanted: Mapping[str, list[str]]
@@ -289,8 +284,7 @@ class ScoringEngine:
         (``tests/serving`` checks this); ``referral`` and ``children`` are
         frames or records of one referral.
         """
-        refs, referral_children = check_referrals(referral, children)
-        found = ondemand_evidence(self.snapshot, refs, referral_children, wanted)
+        found = MemoryEngine(self.snapshot).evidence(Targets(referral, children), wanted)
         return {key: [_record(r) for r in rows] for key, rows in found.items()}
 
     def score(
@@ -312,10 +306,9 @@ class ScoringEngine:
         self.catch_up(referral.children)
         snapshot = self.snapshot  # one consistent snapshot for the whole request
         self.check_children(referral, now=now, snapshot=snapshot)
-        referrals, referral_children = _referral_records(referral)
-        table = self._features.build_features(
-            None, referrals=referrals, referral_children=referral_children, snapshot=snapshot
-        )
+        targets = Targets(*_referral_records(referral))
+        engine = MemoryEngine(snapshot)
+        table = engine.features(targets)
         keys, X = self.model_inputs(table)
         scorer = self.model.scorer
         M = X.to_numpy(dtype=float)
@@ -340,11 +333,7 @@ class ScoringEngine:
                 for f in backing.values()
                 if f and not (f in self.zero_means_no_records and features_row[f] == 0)
             ]
-        records = (
-            ondemand_evidence(snapshot, referrals, referral_children, wanted)
-            if with_records
-            else {}
-        )
+        records = engine.evidence(targets, wanted) if with_records else {}
         probability, score, flag = (predicted[k] for k in ("probability", "score", "flag"))
         by_child = {}
         for pid, (i, row_c, values, raising, lowering, backing) in ranked.items():
@@ -511,33 +500,6 @@ def live_entries(entries: list[dict], extra: list[dict]) -> list[dict]:
     return sorted(
         entries + extra, key=lambda e: (e["occurred_at"], e["recorded_at"], e["person_id"])
     )
-
-
-# A count's name ends in its window ("_12m", "_ever"), then "_max"/"_sum" over people.
-_COUNT_NAME = re.compile(r"_(3m|6m|12m|24m|ever)(_max|_sum)?$")
-
-
-def counting_features(specs) -> frozenset[str]:
-    """Features that count records, so that a value of 0 means no record lies behind them.
-
-    Counts of agency events or referrals, per child or as a maximum or sum
-    over people.  States (a current plan) are left out: a plan that started
-    and ended has records behind a 0.
-    """
-    from features import definitions as d
-
-    names = set()
-    for spec in specs:
-        record = getattr(spec, "record", {}) or {}
-        counter = d.COUNTERS.get(record.get("counter", ""))
-        if (
-            _COUNT_NAME.search(spec.name)
-            and record.get("table") in ("agency_events", "referrals")
-            and getattr(counter, "kind", None) in ("count", "referrals")
-            and spec.aggregate in ("value", "max", "sum")
-        ):
-            names.add(spec.name)
-    return frozenset(names)
 
 
 def _record(r: Mapping[str, Any]) -> dict:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from features import StoreSnapshot
-from features.snapshot import NEVER
+from features import NEVER, StoreSnapshot
 from records import statutory
 from serving.schemas import ReferralIn
 from serving.scoring import to_store_time

@@ -356,9 +356,9 @@ def _read_store(run: _Run) -> None:
 def _build_features(run: _Run, feature_table) -> None:
     """The model inputs: the feature table less the decision echoes ([inputs])."""
     if feature_table is None:
-        from features import build_features
+        from features import SQLEngine
 
-        feature_table = build_features(run.con, progress=run.progress)
+        feature_table = SQLEngine(run.con).features(progress=run.progress)
     run.keys = feature_table.keys.reset_index(drop=True)
     X = feature_table.X.reset_index(drop=True).astype(float)
     run.protected = feature_table.protected.reset_index(drop=True)

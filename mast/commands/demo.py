@@ -243,6 +243,7 @@ def _score(db: Path, tracking_uri: str):
     console.print(shown.repeat, soft_wrap=True, markup=False, highlight=False)
     console.print()
     console.print(shown.queue, soft_wrap=True, markup=False, highlight=False)
+    console.print(shown.review, soft_wrap=True, markup=False, highlight=False)
     if shown.named_adult:
         console.print()
         console.print(shown.named_adult, soft_wrap=True, markup=False, highlight=False)

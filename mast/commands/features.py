@@ -20,6 +20,13 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
+def _engine(ft, name: str, con):
+    """The feature engine ``--engine`` names, over the store behind ``con``."""
+    if name == "spark":
+        return ft.SparkEngine(con)
+    return ft.SQLEngine(con)
+
+
 def features_command(
     db: Path = typer.Option(None, "--db", help="The DuckDB store (default: settings)."),
     out: Path = typer.Option(
@@ -36,6 +43,12 @@ def features_command(
         "--catalogue-only",
         help="Write the catalogue (to --catalogue, else <home>/feature-catalogue.md and .json) "
         "and skip building the table.",
+    ),
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="Where the feature SQL runs: duckdb (one machine), or spark (local Spark, "
+        "2 cores; needs the 'spark' extra and Java 17). Both give the same table.",
     ),
 ) -> None:
     """Build one row per (referral, child), as of each referral's arrival.
@@ -62,6 +75,9 @@ def features_command(
         )
         if catalogue_only:
             return
+    if engine not in ("duckdb", "spark"):
+        console.print(f"[red]--engine must be duckdb or spark, not {engine!r}.[/red]")
+        raise typer.Exit(code=2)
     db = db or settings.db
     out = out or settings.home / "features.parquet"
     try:
@@ -71,7 +87,14 @@ def features_command(
         raise typer.Exit(code=2) from err
     try:
         with progress_bar() as progress:
-            table = ft.build_features(con, progress=progress)
+            chosen = _engine(ft, engine, con)
+            try:
+                table = chosen.features(progress=progress)
+            finally:
+                getattr(chosen, "close", lambda: None)()
+    except RuntimeError as err:  # the Spark engine without pyspark or Java
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2) from err
     finally:
         con.close()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,14 +9,17 @@ from mast.commands.audit_log import _DB_HELP, _refusing, _store
 from mast.progress import console
 
 tokens_app = typer.Typer(
-    help="API tokens for screeners, managers, data scientists and governance.", no_args_is_help=True
+    help="API tokens for screeners, managers, data scientists, governance and partner agencies' safeguarding leads.",
+    no_args_is_help=True,
 )
 
 
 @tokens_app.command("create")
 def create(
     role: str = typer.Option(
-        ..., "--role", help="screener, manager, data_scientist or governance."
+        ...,
+        "--role",
+        help="screener, manager, data_scientist, governance, or a partner lead: police_safeguarding_lead, health_safeguarding_lead, education_safeguarding_lead.",
     ),
     name: str = typer.Option(
         ..., "--name", help="The person's name, as it will appear in the audit trail."
@@ -73,7 +76,9 @@ def revoke(
 def set_role(
     token_id: str = typer.Argument(..., help="The token id shown by create/list."),
     role: str = typer.Option(
-        ..., "--role", help="screener, manager, data_scientist or governance."
+        ...,
+        "--role",
+        help="screener, manager, data_scientist, governance, or a partner lead: police_safeguarding_lead, health_safeguarding_lead, education_safeguarding_lead.",
     ),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:

@@ -445,6 +445,8 @@ def make_page_router() -> APIRouter:
         user = _signed_in(request)
         if user is None:
             return _render("sign_in.html.j2", user=None, error=None)
+        if user.role in records.PARTNER_ROLES:  # issue 17: partners see only their invitations
+            return RedirectResponse(f"{PAGE_PREFIX}/partner/", status_code=303)
         checked = _user(request)
         return checked if isinstance(checked, Response) else _queue_page(request, checked)
 

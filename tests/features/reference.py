@@ -247,6 +247,19 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         homes, others = household(child, as_of)
         adults = {p: x for p, x in others.items() if x[0] in v.ADULT_ROLES}
         sibs = [p for p, x in others.items() if x[0] == "child"]
+        # Each group event counter, read from its declaration: distinct moments.
+        for g in d.GROUP_EVENT_COUNTERS:
+            m, c = d.MEMBERSHIPS[g.membership], d.COUNTERS[g.counter]
+            since = None if m.joined_within is None else as_of - DAY * d.WINDOWS[m.joined_within]
+            row[g.name] = len(
+                {
+                    e["occurred_at"]
+                    for p, (role, start) in others.items()
+                    if role in m.roles and (since is None or start >= since)
+                    for e in known_events(p, as_of)
+                    if event_counts(c, e, people[p]["date_of_birth"], as_of)
+                }
+            )
         row["household_n_adults"] = len(adults)
         row["household_n_siblings"] = len(sibs)
         for name, days in (("3m", 91), ("12m", 365)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from features import FEATURE_NAMES, PROTECTED_COLUMNS
@@ -37,3 +38,31 @@ def test_mast_features_missing_store_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["features", "--db", str(tmp_path / "nope.duckdb")])
     assert result.exit_code == 2
     assert "No MAST store" in result.output
+
+
+def test_mast_features_refuses_an_unknown_engine(tmp_path):
+    result = CliRunner().invoke(app, ["features", "--engine", "oracle"])
+    assert result.exit_code == 2
+    assert "--engine must be duckdb or spark" in result.output
+
+
+@pytest.mark.slow
+def test_mast_features_on_spark_writes_the_same_table(tmp_path):
+    """``--engine spark`` (local Spark, UI off) writes the table DuckDB writes."""
+    from tests.features.test_engines import require_spark
+
+    require_spark()
+    tables = random_world(4)
+    db = tmp_path / "store.duckdb"
+    con = connect(db)
+    write_tables(con, tables)
+    con.close()
+    frames = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / f"{engine}.parquet"
+        args = ["features", "--db", str(db), "--out", str(out), "--engine", engine]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        frames[engine] = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(frames["spark"], frames["duckdb"])
+    assert len(frames["spark"]) == len(tables["referral_children"])

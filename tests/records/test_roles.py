@@ -12,7 +12,90 @@ from tests.records.conftest import auth, both, new_id
 WHO = (None, *records.ROLES)  # None: anonymous
 
 
-def _request(endpoint: tuple[str, str, str]) -> tuple[str, str, dict | None, dict | None]:
+STAFF = records.Principal(name="Matrix Screener", role="screener", token_id="tm")
+BOSS = records.Principal(name="Matrix Manager", role="manager", token_id="tb")
+REVIEW_BODY = {
+    "held_at": "2026-11-30T10:00:00",
+    "participants": [
+        {"agency": a, "name": f"someone from {a}"}
+        for a in ("children_social_care", "police", "health")
+    ],
+    "outcome": {
+        "section_47": True,
+        "section_47_rationale": "injury unexplained",
+        "cp_medical": False,
+        "cp_medical_rationale": "seen by GP yesterday",
+    },
+}
+
+
+def _prepare(store, action: str, referral: str) -> dict | None:
+    """Put ``referral`` in the state ``action`` needs; return the body (issue 17's endpoints).
+
+    Every partner role's token holder (``"<role> person"``) is invited to
+    it, so the partner roles the matrix allows get a 2xx.
+    """
+    store.log_view(STAFF, records.kinds.SCORE_VIEW, referral_id=referral, detail={})
+    for role in roles.PARTNER_ROLES:
+        store.invite_partner(
+            STAFF,
+            referral,
+            records.partners.InvitationIn(
+                invitation_id=new_id("inv"),
+                partner_name=f"{role} person",
+                partner_role=role,
+                reason="matrix",
+            ),
+        )
+    decision = {
+        roles.RECORD_REVIEW: "strategy_discussion",
+        roles.RECORD_REFERRER_TOLD: "assessment",
+        roles.RAISE_ESCALATION: "no_further_action",
+        roles.ANSWER_ESCALATION: "no_further_action",
+    }.get(action)
+    if decision:
+        store.record_decision(
+            STAFF,
+            referral,
+            records.DecisionIn(decision_id=new_id("d"), decision=decision, rationale="matrix"),
+            records.ReferralStatus(False),
+        )
+    if action == roles.ANSWER_ESCALATION:
+        police = records.Principal(
+            name=f"{roles.POLICE_LEAD} person", role=roles.POLICE_LEAD, token_id="tp"
+        )
+        store.raise_escalation(
+            police,
+            referral,
+            records.partners.EscalationIn(escalation_id="esc-matrix-" + referral, reason="x"),
+        )
+    return {
+        roles.RECORD_REVIEW: {"review_id": new_id("rv"), **REVIEW_BODY},
+        roles.RECORD_REFERRER_TOLD: {
+            "record_id": new_id("told"),
+            "told_at": "2026-11-30T11:00:00",
+            "method": "phone",
+            "outcome_given": "an assessment will be made",
+        },
+        roles.INVITE_PARTNER: {
+            "invitation_id": new_id("inv"),
+            "partner_name": "Pat Health",
+            "partner_role": roles.HEALTH_LEAD,
+            "reason": "the health visitor knows the family",
+        },
+        roles.ADD_CONTRIBUTION: {"contribution_id": new_id("c"), "summary": "two A&E visits"},
+        roles.RAISE_ESCALATION: {"escalation_id": new_id("e"), "reason": "third incident"},
+        roles.ANSWER_ESCALATION: {
+            "answer_id": new_id("a"),
+            "outcome": "decision_to_be_changed",
+            "reason": "agreed",
+        },
+    }.get(action)
+
+
+def _request(
+    endpoint: tuple[str, str, str], store=None
+) -> tuple[str, str, dict | None, dict | None]:
     """A valid request for each records endpoint: (method, url, json body, query)."""
     method, path, action = endpoint
     referral = f"R-{new_id('r')}"
@@ -33,7 +116,11 @@ def _request(endpoint: tuple[str, str, str]) -> tuple[str, str, dict | None, dic
             "decision": "early_help",
             "reason": "known to early help",
         }
-    url = path.replace("{referral_id}", referral)
+    if action in roles.ROLE_MATRIX and "{referral_id}" in path and action not in bodies:
+        bodies[action] = _prepare(store, action, referral)
+    url = path.replace("{referral_id}", referral).replace(
+        "{escalation_id}", "esc-matrix-" + referral
+    )
     query = {"referral_id": referral} if action == roles.READ_AUDIT else None
     return method, url, bodies.get(action), query
 
@@ -45,7 +132,7 @@ def _request(endpoint: tuple[str, str, str]) -> tuple[str, str, dict | None, dic
     ids=lambda e: f"{e[0]} {e[1]}",
 )
 def test_role_matrix(endpoint, who, client, tokens, store):
-    method, url, body, query = _request(endpoint)
+    method, url, body, query = _request(endpoint, store)
     before = store.verify().entries
     response = client.request(method, url, json=body, params=query, headers=auth(tokens.get(who)))
     action = endpoint[2]
@@ -68,7 +155,33 @@ def test_matrix_reference():
         roles.SET_CONFIG: {"governance"},
         roles.SCORE_REFERRAL: {"screener", "manager"},
         roles.VIEW_CHRONOLOGY: {"screener", "manager"},
+        roles.USE_PAGE: {"screener", "manager"},
+        roles.VIEW_MODEL: {"screener", "manager", "data_scientist", "governance"},
+        roles.RECORD_REVIEW: {"screener", "manager"},
+        roles.RECORD_REFERRER_TOLD: {"screener", "manager"},
+        roles.INVITE_PARTNER: {"screener", "manager"},
+        roles.VIEW_FOLLOW_UP: {"screener", "manager"},
+        roles.READ_INVITED_REFERRAL: {
+            "screener",
+            "manager",
+            "police_safeguarding_lead",
+            "health_safeguarding_lead",
+            "education_safeguarding_lead",
+        },
+        roles.ADD_CONTRIBUTION: set(roles.PARTNER_ROLES),
+        roles.RAISE_ESCALATION: set(roles.PARTNER_ROLES),
+        roles.ANSWER_ESCALATION: {"manager"},
+        roles.USE_PARTNER_PAGE: set(roles.PARTNER_ROLES),
     }
+    # Partner leads see nothing beyond the referrals they are invited to.
+    for role in roles.PARTNER_ROLES:
+        assert {a for a in records.ROLE_MATRIX if records.allowed(role, a)} == {
+            roles.HEALTH,
+            roles.READ_INVITED_REFERRAL,
+            roles.ADD_CONTRIBUTION,
+            roles.RAISE_ESCALATION,
+            roles.USE_PARTNER_PAGE,
+        }
     for action, allowed_roles in expected.items():
         assert set(records.ROLE_MATRIX[action]) == allowed_roles, action
         for role in records.ROLES:

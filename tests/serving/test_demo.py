@@ -86,6 +86,22 @@ def test_demo_scores_through_the_running_service(store_path, tracking_uri, tmp_p
     assert lines[0].startswith("The screener's work queue (2 referrals"), result.queue
     assert "REPEAT-2" in lines[1] and "REPEAT-1" in lines[2] and "awaiting a decision" in lines[1]
     assert " R1 " not in result.queue and "T" not in lines[1].split("  ")[1][:17]
+    # A strategy discussion with the three agencies, recorded through the API (issue 17).
+    assert "Strategy discussion recorded through the API" in result.review, result.review
+    assert "children's social care, the police and health took part" in result.review
+    assert "referrer told" in result.review and "NOT" not in result.review
+    import records
+
+    trail = records.RecordsStore(records_url)
+    reviews = trail.query(kind=records.kinds.REVIEW)[0]
+    assert len(reviews) == 1 and reviews[0].payload["missing_agencies"] == []
+    assert {p["agency"] for p in reviews[0].payload["participants"]} == {
+        "children_social_care",
+        "police",
+        "health",
+    }
+    assert trail.verify().ok
+    trail.close()
 
 
 def test_mast_serve_subprocess_scores_with_a_token(store_path, tracking_uri, tmp_path):

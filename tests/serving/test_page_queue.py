@@ -7,9 +7,11 @@ import re
 from datetime import datetime
 
 import pytest
+from fastapi.testclient import TestClient
 
 import records
 from serving import queue as work_queue
+from serving.scoring import store_now
 from tests.serving import test_page
 from tests.serving.test_page import browser, form_fields, open_referral
 
@@ -121,7 +123,25 @@ def test_decided_referrals_leave_the_queue_and_reviews_owed_stay(app, tokens, re
         )
         assert done.status_code == 200, done.text
     page = client.get("/page/").text
-    assert rows(page) == ["Q3", "Q2"]  # the kept index saw the decisions
+    # Decided, but the referrer is not yet told: Q1 stays, with that owed.
+    assert rows(page) == ["Q3", "Q2", "Q1"]
+    assert "the referrer not yet told the outcome" in row(page, "Q1")
+    told = {
+        "record_id": "told-about-q1",
+        "recipient": "referrer",
+        "told_at": store_now().isoformat(timespec="minutes"),
+        "method": "phone",
+        "outcome_given": "an assessment will follow",
+    }
+    api = TestClient(app)
+    answer = api.post(
+        "/v1/referrals/Q1/referrer-told",
+        json=told,
+        headers={"Authorization": f"Bearer {tokens['screener']}"},
+    )
+    assert answer.status_code == 201, answer.text
+    page = client.get("/page/").text
+    assert rows(page) == ["Q3", "Q2"]  # the kept index saw the decisions and the referrer told
     fresh = work_queue.queue_items(store, store.verify_token(tokens["screener"]))
     assert [i.referral_id for i in fresh] == ["Q3", "Q2"]  # as a whole-trail read does
     assert "strategy discussion to be held and recorded by" in row(page, "Q2")
@@ -129,7 +149,8 @@ def test_decided_referrals_leave_the_queue_and_reviews_owed_stay(app, tokens, re
     user = store.verify_token(tokens["screener"])
     later = work_queue.queue_items(store, user, now=datetime(2100, 1, 1))
     (q2,) = [i for i in later if i.referral_id == "Q2"]
-    assert [m.kind for m in q2.follow_ups] == ["review_overdue"] and q2.follow_ups[0].urgent
+    assert [m.kind for m in q2.follow_ups] == ["review_overdue", "referrer_not_told"]
+    assert q2.follow_ups[0].urgent and not q2.follow_ups[1].urgent
 
 
 def test_blind_first_hides_scores_until_the_screeners_view(app, tokens, received, store):

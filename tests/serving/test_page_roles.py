@@ -95,7 +95,76 @@ def _request(client, tokens, action: str, path: str) -> tuple[str, dict | None, 
         return path.replace("{referral_id}", referral["referral_id"]), body, None
     if action == roles.SET_CONFIG:
         return path, {"enabled": False, "reason": "matrix"}, None
+    if "{referral_id}" in path:  # issue 17's review and partner endpoints
+        return _follow_up_request(client, tokens, action, path, n)
     return path, None, None
+
+
+def _follow_up_request(client, tokens, action: str, path: str, n: int):
+    """A scored referral in the state ``action`` needs, every partner role's holder invited."""
+    referral = _scored(client, tokens)
+    rid = referral["referral_id"]
+    screener = {"Authorization": f"Bearer {tokens['screener']}"}
+    for role in roles.PARTNER_ROLES:
+        invitation = {
+            "invitation_id": f"mx-inv-{n:06d}-{role[:3]}",
+            "partner_name": f"Matrix {role}",
+            "partner_role": role,
+            "reason": "matrix",
+        }
+        got = client.post(f"/v1/referrals/{rid}/invitations", json=invitation, headers=screener)
+        assert got.status_code == 201, got.text
+    decision = {
+        roles.RECORD_REVIEW: "strategy_discussion",
+        roles.RECORD_REFERRER_TOLD: "assessment",
+        roles.RAISE_ESCALATION: "no_further_action",
+        roles.ANSWER_ESCALATION: "no_further_action",
+    }.get(action)
+    if decision:
+        body = {"decision_id": f"mx-dec-{n:06d}", "decision": decision, "rationale": "matrix"}
+        got = client.post(f"/v1/referrals/{rid}/decisions", json=body, headers=screener)
+        assert got.status_code == 201, got.text
+    escalation = f"mx-esc-{n:06d}"
+    if action == roles.ANSWER_ESCALATION:
+        police = {"Authorization": f"Bearer {tokens[roles.POLICE_LEAD]}"}
+        body = {"escalation_id": escalation, "reason": "matrix"}
+        got = client.post(f"/v1/referrals/{rid}/escalations", json=body, headers=police)
+        assert got.status_code == 201, got.text
+    three = ("children_social_care", "police", "health")
+    body = {
+        roles.RECORD_REVIEW: {
+            "review_id": f"mx-rev-{n:06d}",
+            "held_at": "2026-11-30T10:00:00",
+            "participants": [{"agency": a, "name": "matrix"} for a in three],
+            "outcome": {
+                "section_47": False,
+                "section_47_rationale": "matrix",
+                "cp_medical": False,
+                "cp_medical_rationale": "matrix",
+            },
+        },
+        roles.RECORD_REFERRER_TOLD: {
+            "record_id": f"mx-tld-{n:06d}",
+            "told_at": "2026-11-30T11:00:00",
+            "method": "phone",
+            "outcome_given": "matrix",
+        },
+        roles.INVITE_PARTNER: {
+            "invitation_id": f"mx-inv-{n:06d}",
+            "partner_name": "Someone Else",
+            "partner_role": roles.HEALTH_LEAD,
+            "reason": "matrix",
+        },
+        roles.ADD_CONTRIBUTION: {"contribution_id": f"mx-con-{n:06d}", "summary": "matrix"},
+        roles.RAISE_ESCALATION: {"escalation_id": f"mx-esn-{n:06d}", "reason": "matrix"},
+        roles.ANSWER_ESCALATION: {
+            "answer_id": f"mx-ans-{n:06d}",
+            "outcome": "decision_stands",
+            "reason": "matrix",
+        },
+    }.get(action)
+    url = path.replace("{referral_id}", rid).replace("{person_id}", "C1")
+    return url.replace("{escalation_id}", escalation), body, None
 
 
 @pytest.mark.parametrize("who", WHO, ids=lambda w: w or "anonymous")
