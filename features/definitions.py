@@ -1086,14 +1086,10 @@ assert {g.name for g in GROUP_MEASURES} <= set(FEATURE_NAMES), "a group measure 
 # as the household's adults are, from the counters above.  Not yet a column
 # of ``X``: ``features.named_adults`` computes the family beside it, for the
 # store (training) and for one referral (the service), from one function.
+# The household adults' police counters, and what else needs no age (a named
+# adult's date of birth is the referrer's guess): CSC, mental-health crises, treatment.
 NAMED_ADULT_COUNTERS = [
-    "da_victim_12m",
-    "da_victim_ever",
-    "da_perpetrator_12m",
-    "da_perpetrator_ever",
-    "violent_offences_ever",
-    "arrests_ever",
-    "restraining_orders_ever",
+    *(c for c in ADULT_COUNTERS if c.startswith(("da_", "violent_", "arrests", "restraining_"))),
     "csc_events_ever",
     "mh_crises_ever",
     "substance_treatments_ever",

@@ -370,36 +370,27 @@ def write_identity_tables(
         con.execute("DELETE FROM person_links")
         con.execute("DELETE FROM possible_matches")
     if truth is not None:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {TRUTH_SCHEMA}.agency_record_people ({TRUTH_IDENTITY_DDL})"
-        )
-        if replace:
-            con.execute(f"DELETE FROM {TRUTH_SCHEMA}.agency_record_people")
-        con.register("_incoming_identities", truth[["agency", "agency_record_id", "person_id"]])
-        con.execute(
-            f"INSERT INTO {TRUTH_SCHEMA}.agency_record_people "
-            "SELECT agency, agency_record_id, person_id FROM _incoming_identities"
-        )
-        con.unregister("_incoming_identities")
+        _write_truth(con, "agency_record_people", TRUTH_IDENTITY_DDL, truth, replace)
     if named_truth is not None:
-        _write_named_truth(con, named_truth, replace)
+        _write_truth(
+            con, "referral_named_adult_people", TRUTH_NAMED_ADULT_DDL, named_truth, replace
+        )
 
 
-def _write_named_truth(con: duckdb.DuckDBPyConnection, truth: pd.DataFrame, replace: bool) -> None:
+def _write_truth(
+    con: duckdb.DuckDBPyConnection, table: str, ddl: str, truth: pd.DataFrame, replace: bool
+) -> None:
+    """The simulator's answer, in the ``truth`` schema that no feature or model reads."""
+    columns = [c.split()[0] for c in ddl.split(",")]
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {TRUTH_SCHEMA}.referral_named_adult_people "
-        f"({TRUTH_NAMED_ADULT_DDL})"
-    )
+    con.execute(f"CREATE TABLE IF NOT EXISTS {TRUTH_SCHEMA}.{table} ({ddl})")
     if replace:
-        con.execute(f"DELETE FROM {TRUTH_SCHEMA}.referral_named_adult_people")
-    con.register("_incoming_named", truth[["referral_id", "adult_number", "person_id"]])
+        con.execute(f"DELETE FROM {TRUTH_SCHEMA}.{table}")
+    con.register("_incoming_truth", truth[columns])
     con.execute(
-        f"INSERT INTO {TRUTH_SCHEMA}.referral_named_adult_people "
-        "SELECT referral_id, adult_number, person_id FROM _incoming_named"
+        f"INSERT INTO {TRUTH_SCHEMA}.{table} SELECT {', '.join(columns)} FROM _incoming_truth"
     )
-    con.unregister("_incoming_named")
+    con.unregister("_incoming_truth")
 
 
 IDENTITY_KEYS = {
