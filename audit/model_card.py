@@ -1,4 +1,4 @@
-"""A model card in the fields of Mitchell et al. (2019), as JSON and markdown.
+"""A model card in the fields of Mitchell et al. (2019), as JSON, Markdown and HTML.
 
 "Model Cards for Model Reporting" (FAT* 2019) lists nine sections: model
 details, intended use, factors, metrics, evaluation data, training data,
@@ -195,7 +195,9 @@ def model_card_markdown(card: Mapping[str, Any]) -> str:
                     f"- **{k.replace('_', ' ')}**: {v if not isinstance(v, list) else ', '.join(map(str, v))}"
                 )
         else:
-            lines += [f"- {item}" for item in body]
+            from audit.model_card_html import standalone
+
+            lines += [f"- {standalone(str(item))}" for item in body]
         lines.append("")
     return "\n".join(lines)
 
@@ -206,7 +208,10 @@ def write_model_card(
     out_dir: str | os.PathLike,
     context: Mapping[str, Any] | None = None,
 ) -> list[Path]:
-    """Write ``model_card.json`` and ``model_card.md`` atomically; return their paths.
+    """Write ``model_card.json``, ``model_card.md`` and ``model_card.html`` atomically.
+
+    The HTML (:mod:`audit.model_card_html`) is the one for a person to read;
+    the JSON feeds the transparency record; the Markdown is shown by MLflow.
 
     ``context`` is the card's metadata (see :func:`model_card`) plus an
     optional ``performance`` table; the signature matches
@@ -221,6 +226,7 @@ def write_model_card(
             dict(r) for r in getattr(performance, "to_dict", lambda _: performance)("records")
         ]
     card = model_card(audit_result, gate, context, performance)
+    from audit.model_card_html import model_card_html
     from audit.outputs import write_texts
 
     return write_texts(
@@ -228,5 +234,6 @@ def write_model_card(
         {
             "model_card.json": json.dumps(card, indent=2, ensure_ascii=False, default=str),
             "model_card.md": model_card_markdown(card),
+            "model_card.html": model_card_html(card),
         },
     )

@@ -195,3 +195,69 @@ def reason_sentences(lens, reasons: list[str], limit: int = 4) -> tuple[list[str
 def short_hashes(text: str) -> str:
     """A 64-character content hash shortened to its first 12 characters."""
     return _HASH.sub(lambda m: m.group(1) + "…", text)
+
+
+_INTERVAL = re.compile(r"\(CI ([-\d.na/]+) to ([-\d.na/]+)\)")
+_REF = re.compile(r"\b(that of|from) (?P<ref>.+?)(?=,| by | outside| beyond|$)")
+_NOTE = re.compile(r"^(?P<attr>[^=:]+?): (?P<rest>.*)$")
+_ATTRS = {*ATTRIBUTE_LABELS}
+
+
+def _known_attr(attr: str) -> bool:
+    return all(a.strip() in _ATTRS for a in attr.split("×"))
+
+
+def reason_words(reason: str) -> str:
+    """A gate reason (or note) with human group labels and words; the numbers kept.
+
+    ``deprivation_quintile = 4: false-positive rate is 0.137 (CI 0.000 to
+    0.511) times that of 1 (most deprived), outside the allowed 0.67–1.5
+    (judged on the interval)`` reads "For children in areas in deprivation
+    fifth 4 (1 is the most deprived): the false-positive rate is 0.137 times
+    that of children in the most deprived areas (95% interval 0.000 to
+    0.511), outside the allowed 0.67 to 1.5 (judged on the whole interval)".
+    Text in any other form is returned with only the interval and range
+    words changed, so nothing is lost.
+    """
+    text = reason.strip()
+    lens = ""
+    if text.endswith("]") and " [" in text:  # a rule judged on another lens
+        text, lens = text.rsplit(" [", 1)
+        lens = f" (in the lens: {lens[:-1]})"
+    interval = _INTERVAL.search(text)
+    m = _REASON.match(text)
+    if m and _known_attr(m["attr"]):
+        attr, group, rest = m["attr"].strip(), m["group"].strip(), m["rest"]
+        rest = _REF.sub(
+            lambda r: (
+                f"{'that of' if r[1] == 'that of' else 'from that for'} "
+                f"{children_phrase(attr, r['ref'].strip())}"
+            ),
+            rest,
+            1,
+        )
+        # "false-negative rate 0.80 (..) exceeds" -> "false-negative rate is 0.80 (..), above"
+        rest = re.sub(
+            r"^((?:[a-z-]+ )*?(?:rate|precision|AUC|ECE)) (\d)", r"\1 is \2", rest
+        ).replace(") exceeds the limit", "), above the limit")
+        if interval is not None and " times that of " in rest:
+            # "is 0.137 (CI a to b) times that of X" -> "is 0.137 times that of X (95% interval a to b)"
+            rest = rest.replace(f" {interval[0]}", "", 1)
+            rest = re.sub(
+                r"(times that of .+?)(,|$)",
+                lambda r: f"{r[1]} (95% interval {interval[1]} to {interval[2]}){r[2]}",
+                rest,
+                count=1,
+            )
+        text = f"For {children_phrase(attr, group)}: the {rest}"
+    else:
+        n = _NOTE.match(text)
+        if n and _known_attr(n["attr"]):
+            text = f"{attribute_label(n['attr']).capitalize()}: {n['rest']}"
+    text = _INTERVAL.sub(r"(95% interval \1 to \2)", text)
+    text = re.sub(r"(\d)–(\d)", r"\1 to \2", text)
+    text = text.replace("±", "plus or minus ")
+    text = text.replace("(judged on the interval)", "(judged on the whole 95% interval)")
+    text = text.replace("(judged on the estimate)", "(judged on the figure itself)")
+    text = text.replace("(n=", "(children: ")
+    return text[0].upper() + text[1:] + lens

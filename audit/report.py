@@ -73,6 +73,8 @@ SECTIONS = (
     "mitigation",
     "shap",
     "gate",
+    "practice",
+    "linkage",
     "limitations",
     "glossary",
     "signoff",
@@ -460,6 +462,8 @@ def render_report(
         "calibration": bool(calibration),
         "mitigation": bool(mitigation),
         "shap": bool(shap_rows),
+        "practice": bool(metadata.get("practice")),
+        "linkage": bool(metadata.get("linkage")),
     }
     num = {}
     for key in SECTIONS:
@@ -470,6 +474,7 @@ def render_report(
         autoescape=jinja2.select_autoescape(["html", "j2"]),
     )
     env.filters["attr_label"] = lambda a: plain.attribute_label(str(a)).capitalize()
+    env.filters["reason_words"] = lambda r: plain.reason_words(str(r))
     title = metadata.get("title", "MAST fairness and governance report")
     model = metadata.get("model_name", "")
     version = metadata.get("model_version")
@@ -510,6 +515,8 @@ def render_report(
         min_group_size=audit_result.meta.get("min_group_size"),
         has_score=has_score,
         has_prob=has_prob,
+        practice=metadata.get("practice"),
+        linkage=metadata.get("linkage"),
     )
 
 
@@ -541,7 +548,9 @@ def write_governance_report(
     metadata
         Plain facts for the summary: ``model_name``, ``model_version``,
         ``run_id``, ``trained_on`` (a sentence), ``test_period``, and
-        optionally ``purpose``, ``not_for``, ``limitations``, ``title``.
+        optionally ``purpose``, ``not_for``, ``limitations``, ``title``, and
+        ``practice`` (from :func:`audit.practice.practice_section`: the
+        front door's practice figures by month and team, a section of its own).
     policy
         The policy the verdict was judged under (for the rules table).
     pdf

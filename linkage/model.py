@@ -84,6 +84,8 @@ class LinkageResult:
     rule_version: str
     model_json: dict = field(repr=False)
     n_scored_pairs: int = 0
+    # People's verdicts applied: confirmed, rejected, and links cut to keep rejected pairs apart.
+    labels: dict = field(default_factory=dict)
     # The governance settings the run used (saved with the model for searches).
     rules: LinkageRules | None = None
 

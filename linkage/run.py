@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from linkage.labels import DIFFERENT, cluster_with_labels, pair_key
 from linkage.model import LinkageResult, LinkageRules, rule_version, train_linker
 
 # Splink's per-comparison match weight -> the field a screener reads.  A field
@@ -21,7 +22,9 @@ FIELD_NAMES = {
 }
 
 
-def link_records(records: pd.DataFrame, rules: LinkageRules, db_api=None) -> LinkageResult:
+def link_records(
+    records: pd.DataFrame, rules: LinkageRules, db_api=None, verdicts: pd.DataFrame | None = None
+) -> LinkageResult:
     """Resolve prepared agency records into linked persons.
 
     Parameters
@@ -32,6 +35,9 @@ def link_records(records: pd.DataFrame, rules: LinkageRules, db_api=None) -> Lin
         The governance settings: threshold and review floor.
     db_api
         Splink database API (DuckDB in memory by default).
+    verdicts
+        People's latest verdicts on possible matches (:mod:`linkage.labels`):
+        confirmed pairs are linked, rejected pairs kept apart.
 
     Returns
     -------
@@ -40,22 +46,30 @@ def link_records(records: pd.DataFrame, rules: LinkageRules, db_api=None) -> Lin
     """
     linker = train_linker(records, rules, db_api)
     predictions = linker.inference.predict(threshold_match_probability=rules.review_floor)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=rules.threshold
-    )
     pairs = predictions.as_pandas_dataframe()
-    cluster_of = clusters.as_pandas_dataframe()[["unique_id", "cluster_id"]]
+    applied = {}
+    if verdicts is not None and len(verdicts):
+        cluster, applied = cluster_with_labels(
+            records["unique_id"], pairs, rules.threshold, verdicts
+        )
+        cluster_of = cluster.rename_axis("unique_id").reset_index()
+    else:
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predictions, threshold_match_probability=rules.threshold
+        )
+        cluster_of = clusters.as_pandas_dataframe()[["unique_id", "cluster_id"]]
+        clusters.drop_table_from_database_and_remove_from_cache()
     links = _links(records, cluster_of, pairs, rules.threshold)
-    possible = _possible(pairs, links, rules)
+    possible = _possible(pairs, links, rules, verdicts)
     model_json = linker.misc.save_model_to_json()
-    for frame in (predictions, clusters):
-        frame.drop_table_from_database_and_remove_from_cache()
+    predictions.drop_table_from_database_and_remove_from_cache()
     return LinkageResult(
         links=links,
         possible=possible,
         rule_version=rule_version(rules),
         model_json=model_json,
         n_scored_pairs=len(pairs),
+        labels=applied,
         rules=rules,
     )
 
@@ -84,7 +98,7 @@ def _links(records, cluster_of, pairs, threshold) -> pd.DataFrame:
     return links[["agency", "agency_record_id", "unique_id", "person_key", "match_probability"]]
 
 
-def _possible(pairs, links, rules) -> pd.DataFrame:
+def _possible(pairs, links, rules, verdicts=None) -> pd.DataFrame:
     person = links.set_index("unique_id")["person_key"]
     below = pairs[pairs["match_probability"] < rules.threshold]
     # Pairs already in one person through other, stronger links need no review.
@@ -104,5 +118,21 @@ def _possible(pairs, links, rules) -> pd.DataFrame:
             "match_probability": below["match_probability"].to_numpy(),
             "agreeing_fields": agree,
             "disagreeing_fields": disagree,
+            "status": _status(below, verdicts),
         }
     ).sort_values("match_probability", ascending=False, ignore_index=True)
+
+
+def _status(below: pd.DataFrame, verdicts: pd.DataFrame | None) -> list[str]:
+    """``possible``, or ``rejected`` where a person already judged the pair different people."""
+    if verdicts is None or not len(verdicts):
+        return ["possible"] * len(below)
+    rejected = {
+        pair_key(a, b)
+        for a, b, v in verdicts[["unique_id_l", "unique_id_r", "verdict"]].itertuples(index=False)
+        if v == DIFFERENT
+    }
+    return [
+        "rejected" if pair_key(a, b) in rejected else "possible"
+        for a, b in zip(below["unique_id_l"], below["unique_id_r"], strict=True)
+    ]

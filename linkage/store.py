@@ -29,9 +29,9 @@ def write_links(con: duckdb.DuckDBPyConnection, result: LinkageResult) -> str:
     links = result.links.assign(
         rule_version=result.rule_version, run_id=run_id, linked_at=linked_at
     )
-    possible = result.possible.assign(
-        status="possible", rule_version=result.rule_version, run_id=run_id
-    )
+    possible = result.possible.assign(rule_version=result.rule_version, run_id=run_id)
+    if "status" not in possible.columns:
+        possible["status"] = "possible"
     con.execute("BEGIN TRANSACTION")
     try:
         create_identity_schema(con)

@@ -40,6 +40,7 @@ _SOURCES = {
     "referral_max": "models.scoring",
     "to_score": "models.scoring",
     "ventile_edges": "models.scoring",
+    "upper_ventile_edges": "models.scoring",
 }
 
 if TYPE_CHECKING:
@@ -60,7 +61,13 @@ if TYPE_CHECKING:
         resolve_policy,
     )
     from models.pyfunc import MastPyfunc, log_scorer, signature_for, top_features
-    from models.scoring import N_SCORES, referral_max, to_score, ventile_edges
+    from models.scoring import (
+        N_SCORES,
+        referral_max,
+        to_score,
+        upper_ventile_edges,
+        ventile_edges,
+    )
 
 
 def __getattr__(name: str):
@@ -101,5 +108,6 @@ __all__ = [
     "signature_for",
     "to_score",
     "top_features",
+    "upper_ventile_edges",
     "ventile_edges",
 ]

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from models.explain import make_explainer, shap_contributions
 from models.flag_policy import ResolvedPolicy
-from models.scoring import referral_max, to_score, ventile_edges
+from models.scoring import referral_max, to_score, upper_ventile_edges, ventile_edges
 
 CALIBRATION_METHODS = ("isotonic", "platt")
 
@@ -125,8 +125,31 @@ class Scorer:
         self.calibrator = Calibrator(method).fit(self.raw_margin(X), y_true)
         return self
 
-    def fit_scores(self, X_train) -> Scorer:
-        self.edges = ventile_edges(self.raw_margin(X_train))
+    def fit_scores(self, X, referral_id=None) -> Scorer:
+        """Fix the 1–20 score's cut points on ``X``'s margins.
+
+        With ``referral_id`` (one per row), the cut points are ventiles of
+        the *referral's* margin (its highest child's), one value per
+        referral: what the flag policy counts and the screener is shown.
+        Each score then holds 5 % of those referrals (never more at or
+        above any cut: :func:`models.scoring.upper_ventile_edges`), so a
+        capacity that is a multiple of 5 % lands on a score boundary.  Ventiles of children's
+        margins put well over 10 % of referrals (a referral takes its
+        highest child's score) into scores 19–20, and a capacity of 10 %
+        could then only be met by flagging at 20 alone: 7 % of referrals,
+        or nothing when 20 alone held more than 10 % (issue #19).
+        """
+        margin = self.raw_margin(X)
+        if referral_id is not None:
+            ids = np.asarray(referral_id)
+            if ids.shape != margin.shape:
+                raise ValueError(
+                    f"referral_id: one per row of X ({margin.size}), got shape {ids.shape}"
+                )
+            first = ~pd.Series(ids).duplicated().to_numpy()
+            self.edges = upper_ventile_edges(referral_max(ids, margin).to_numpy()[first])
+            return self
+        self.edges = ventile_edges(margin)
         return self
 
     def predict_proba(self, X) -> np.ndarray:

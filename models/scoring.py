@@ -1,10 +1,12 @@
-"""The 1–20 score: ventiles of the training-period score distribution.
+"""The 1–20 score: ventiles of the calibration period's referral scores.
 
 AFST shows screeners a score from 1 to 20 rather than a probability: each
-step holds about 5 % of the training-period referral-children, so "18" means
-"in the top 15 % of the children this model was trained on".  The cut points
-are fixed at training time and stored with the model, so a score means the
-same thing on every day the model is in use.
+step holds about 5 % of the referrals the model was calibrated on (a
+referral's value is its highest child's), so "18" means "in the top 15 % of
+referrals of the latest closed period", and a flag capacity of 10 % is
+scores 19–20 (see :meth:`models.estimators.Scorer.fit_scores`).  The cut
+points are fixed at training time and stored with the model, so a score means
+the same thing on every day the model is in use.
 """
 
 from __future__ import annotations
@@ -31,6 +33,43 @@ def ventile_edges(train_values: np.ndarray) -> np.ndarray:
         raise ValueError("train_values: no finite values to cut into ventiles")
     qs = np.arange(1, N_SCORES) / N_SCORES
     return np.quantile(values, qs, method="linear")
+
+
+def upper_ventile_edges(values: np.ndarray) -> np.ndarray:
+    """The 19 cut points such that scores ``s`` and above hold at most ``(21 - s) * 5 %`` of ``values``.
+
+    Interpolated ventiles put *about* 5 % in each score, but the count at or
+    above a cut is a whole number of rows and can exceed its share by one:
+    101 of 1,008 referrals is 10.02 %, and a 10 % capacity that may never be
+    exceeded then falls back to score 20 alone (5 %).  Here each cut is a
+    value of ``values`` (the next higher one where tied values straddle the
+    share), so a capacity that is a multiple of 5 % is met as closely as
+    whole rows allow and never exceeded, on the values the cuts were fixed on.
+
+    Parameters
+    ----------
+    values
+        One value per referral (its highest child's raw margin) in the
+        calibration period.
+    """
+    a = np.sort(np.asarray(values, dtype=float))
+    a = a[np.isfinite(a)]
+    n = a.size
+    if n == 0:
+        raise ValueError("values: no finite values to cut into ventiles")
+    above = np.nextafter(a[-1], np.inf)  # a cut no value reaches
+    edges = []
+    for s in range(2, N_SCORES + 1):
+        k = (n * (N_SCORES + 1 - s)) // N_SCORES  # rows allowed at score s or above
+        if k == 0:
+            edges.append(above)
+            continue
+        cut = a[n - k]
+        if k < n and a[n - k - 1] == cut:  # ties straddle the share: the next value up
+            higher = a[a > cut]
+            cut = higher[0] if higher.size else above
+        edges.append(cut)
+    return np.maximum.accumulate(np.array(edges))
 
 
 def to_score(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

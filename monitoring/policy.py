@@ -19,6 +19,8 @@ class MonitoringPolicy:
     flag_rate_high: float = 1.5
     max_auc_drop: float = 0.05
     max_override_rate: float = 0.2
+    # Groups (teams, who referred, the audited characteristics) smaller than this are folded.
+    min_group: int = 20
 
 
 def load_monitoring_policy(path: str | Path | None = None) -> MonitoringPolicy:
@@ -47,6 +49,7 @@ def load_monitoring_policy(path: str | Path | None = None) -> MonitoringPolicy:
         flag_rate_high=float(num("flag_rate", "high", 1.5)),
         max_auc_drop=float(num("performance", "max_auc_drop", 0.05)),
         max_override_rate=float(num("overrides", "max_override_rate", 0.2)),
+        min_group=int(num("groups", "min_size", 20, 1)),
     )
     if policy.psi_breach <= policy.psi_moderate:
         raise ValueError(f"{where}: drift.breach must be above drift.moderate")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monitoring.breakdown import GroupRow
 from monitoring.compute import PeriodResult
 from monitoring.drift import psi_reading
 from monitoring.policy import MonitoringPolicy
@@ -113,12 +114,79 @@ def summary_lines(results: list[PeriodResult], policy: MonitoringPolicy) -> list
     return lines
 
 
+ATTRIBUTE_TITLES = {
+    "team": "By team (the team of whoever was first shown the score)",
+    "source_group": "By who referred",
+    "ethnicity": "By ethnicity",
+    "sex": "By sex",
+    "age_band": "By age",
+    "disability": "By disability",
+    "deprivation_quintile": "By how deprived the home area is",
+}
+
+
+def group_label(attribute: str, group: str) -> str:
+    """A group's row label in words: "MASH North", "Referred by the police", "Girls"."""
+    from audit.plain import _who_referred, children_phrase
+
+    if attribute == "team":
+        return group
+    if attribute == "source_group":
+        return f"Referred by {_who_referred(group)}"
+    words = children_phrase(attribute, group)
+    return words[:1].upper() + words[1:]
+
+
+def _group_name(row: GroupRow) -> str:
+    if not row.folded:
+        return group_label(row.attribute, row.group)
+    names = "; ".join(group_label(row.attribute, g) for g in row.folded)
+    return f"Smaller groups together, too few to conclude one by one: {names}"
+
+
+def breakdown_lines(groups: dict[str, list[GroupRow]] | None) -> list[str]:
+    """One line per team (and one for statutory rules overall), as the CLI and the demo print them."""
+    if not groups or not groups.get("team"):
+        return []
+    lines = []
+    for r in groups["team"]:
+        lines.append(
+            f"Team {_group_name(r)}: {r.n} referrals; flagged {r.flagged.words()}; statutory "
+            f"rules met {r.triggered.words()}; overridden {r.overridden.words()}"
+        )
+    return lines
+
+
+def _group_tables(groups: dict[str, list[GroupRow]] | None, min_group: int) -> str:
+    if not groups:
+        return "<p>No team or group information was available for these referrals.</p>"
+    e = html.escape
+    parts = []
+    for attribute, rows in groups.items():
+        unit = rows[0].unit if rows else "referrals"
+        body = "".join(
+            f'<tr class="{"folded" if r.folded else ""}"><td>{e(_group_name(r))}</td>'
+            f"<td>{r.n:,}</td><td>{e(r.flagged.words())}</td>"
+            f"<td>{e(r.triggered.words())}"
+            + (f" ({r.not_evaluated:,} scored without the rules)" if r.not_evaluated else "")
+            + f"</td><td>{e(r.overridden.words())}</td></tr>"
+            for r in rows
+        )
+        parts.append(
+            f"<h3>{e(ATTRIBUTE_TITLES.get(attribute, attribute))}</h3>"
+            f"<table><tr><th>group</th><th>{unit}</th><th>flagged for review</th>"
+            f"<th>meeting a statutory rule</th><th>overridden by a manager</th></tr>{body}</table>"
+        )
+    return "".join(parts)
+
+
 def write_report(
     path: Path,
     results: list[PeriodResult],
     policy: MonitoringPolicy,
     labels: dict,
     facts: dict,
+    groups: dict[str, list[GroupRow]] | None = None,
 ) -> Path:
     """Write the HTML report (plots embedded, so the one file can be sent or archived)."""
     e = html.escape
@@ -175,6 +243,7 @@ table {{ border-collapse: collapse; width: 100%; font-size: 0.85rem; margin: 0.5
 th, td {{ border: 1px solid #ccc; padding: 0.25rem 0.4rem; text-align: left; vertical-align: top; }}
 .breach {{ background: #fdecea; border-left: 4px solid #c0392b; padding: 0.5rem 1rem; }}
 .ok {{ background: #eaf5ea; border-left: 4px solid #2e7d32; padding: 0.5rem 1rem; }}
+tr.folded td {{ color: #555; font-style: italic; }}
 img {{ max-width: 100%; }}
 </style></head><body>
 <h1>MAST monitoring report</h1>
@@ -208,7 +277,23 @@ each input with how the training data spread. Below {policy.psi_moderate:g}: no 
 recording differently; the model's figures may no longer hold.</p>
 <table><tr><th>input</th><th>PSI</th><th>reading</th></tr>{drift_rows}</table>
 <img alt="The inputs that changed most" src="data:image/png;base64,{plots["drift"]}">
-<h2>3. About this report</h2>
+<h2>3. By team and by group, {
+        e(
+            month_name(last.period)
+            if results[0].period == last.period
+            else f"{month_name(results[0].period)} to {month_name(last.period)}"
+        )
+    }</h2>
+<p>How often the tool flagged referrals for review, how often a statutory rule (the law and local
+procedure, whatever the score) was met, and how often a manager overrode the tool, for each team
+and each group the fairness audit looks at. Teams and who referred are counted by referral; the
+other groups by child (a referral about two children counts for each child's group, with the
+referral's flag). The groups are read from the local authority's records and are never inputs to
+the model. Each rate is "X in 100" with its 95% interval: when two groups' intervals overlap
+widely, the difference between them could be chance. Groups of fewer than {policy.min_group}
+are folded into one line.</p>
+{_group_tables(groups, policy.min_group)}
+<h2>4. About this report</h2>
 <table>{fact_rows}</table>
 <p>The estimated AUC assumes the model's probabilities are still calibrated (the method of
 NannyML's confidence-based performance estimation); when inputs drift it can be wrong, which is

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from monitoring.breakdown import GroupRow, group_breakdown
 from monitoring.compute import PeriodResult, monitor_periods
 from monitoring.policy import MonitoringPolicy, load_monitoring_policy
-from monitoring.report import summary_lines, write_report
+from monitoring.report import breakdown_lines, summary_lines, write_report
 from monitoring.sources import UK, load_inputs
 
 
@@ -20,6 +21,7 @@ class MonitorResult:
     version: str
     run_id: str
     policy: MonitoringPolicy
+    groups: dict[str, list[GroupRow]] | None = None
 
 
 def feature_labels() -> dict[str, str]:
@@ -54,7 +56,15 @@ def run_monitor(
     results = monitor_periods(
         inputs.scored, inputs.reference, policy, capacity, labels, backtest_auc
     )
-    lines = summary_lines(results, policy)
+    groups = (
+        group_breakdown(
+            inputs.scored.assign(**{c: inputs.groups[c].to_numpy() for c in inputs.groups}),
+            policy.min_group,
+        )
+        if inputs.groups is not None
+        else None
+    )
+    lines = summary_lines(results, policy) + breakdown_lines(groups)
     if inputs.mismatched_scores:
         lines.append(
             f"WARNING: {inputs.mismatched_scores} referral(s) rescored now differ from the score "
@@ -75,7 +85,12 @@ def run_monitor(
     }
     stamp = now.strftime("%Y%m%d-%H%M%S")
     report = write_report(
-        Path(out_dir) / f"monitoring-v{inputs.version}-{stamp}.html", results, policy, labels, facts
+        Path(out_dir) / f"monitoring-v{inputs.version}-{stamp}.html",
+        results,
+        policy,
+        labels,
+        facts,
+        groups,
     )
     if log_to_mlflow:
         from mlflow.tracking import MlflowClient
@@ -87,7 +102,7 @@ def run_monitor(
             "monitoring_last",
             f"{stamp}: {sum(len(r.breaches) for r in results)} breach(es)",
         )
-    return MonitorResult(results, lines, report, inputs.version, inputs.run_id, policy)
+    return MonitorResult(results, lines, report, inputs.version, inputs.run_id, policy, groups)
 
 
 def _test_auc(tags: dict) -> float | None:

@@ -34,6 +34,8 @@ class MonitorInputs:
     other_versions: int
     data_end: pd.Timestamp
     label_tag: str
+    # One row per referral/child of ``scored``: team, who referred and the audited groups.
+    groups: pd.DataFrame | None = None
 
 
 def trail_frame(store, kind: str, start=None, end=None) -> pd.DataFrame:
@@ -135,6 +137,7 @@ def load_inputs(db, records_url, tracking_uri, model_name, start=None, end=None)
             y[closed] = compute_labels(con, keys.loc[closed], label_def)
     finally:
         con.close()
+        groups = _groups(table.protected.reset_index(drop=True), keys, referrals, mine)
     scorer = champion.scorer
     out = scorer.predict_referrals(X, keys["referral_id"].to_numpy())
     overridden = set(overrides["referral_id"]) if not overrides.empty else set()
@@ -165,4 +168,34 @@ def load_inputs(db, records_url, tracking_uri, model_name, start=None, end=None)
         other_versions=other_versions,
         data_end=pd.Timestamp(data_end),
         label_tag=label_def.tag,
+        groups=groups,
     )
+
+
+def _groups(protected: pd.DataFrame, keys: pd.DataFrame, referrals: pd.DataFrame, views):
+    """Per row of ``keys``: the team, who referred, statutory triggers and the audited groups.
+
+    The groups come from the store beside the features (never model inputs);
+    the team and the triggers from the trail's score views.
+    """
+    from monitoring.breakdown import CHILD_ATTRIBUTES, first_team, statutory_columns
+    from records.tokens import NO_TEAM
+
+    rid = keys["referral_id"]
+    source = referrals.set_index("referral_id")["source"]
+    statutory = statutory_columns(views)
+    frame = pd.DataFrame(
+        {
+            "team": rid.map(first_team(views, NO_TEAM)).fillna(NO_TEAM).to_numpy(),
+            "source_group": rid.map(source).to_numpy(),
+            "statutory_triggered": rid.map(statutory["statutory_triggered"])
+            .fillna(False)
+            .to_numpy(dtype=bool),
+            "statutory_evaluated": rid.map(statutory["statutory_evaluated"])
+            .fillna(False)
+            .to_numpy(dtype=bool),
+        }
+    )
+    for col in CHILD_ATTRIBUTES:
+        frame[col] = protected[col].astype("object").to_numpy()
+    return frame

@@ -17,6 +17,9 @@ REVIEW = "strategy_discussion_review"
 # One version of a referral's content, as MAST first received it or as amended
 # (records/register.py): the referral register lives in the trail.
 REFERRAL = "referral"
+# A screener or manager confirms or rejects a possible match between two
+# agency records (issue 20); the next ``mast link`` reads it as a label.
+POSSIBLE_MATCH_REVIEW = "possible_match_review"
 # Issue 17: the referrer told, partner agencies invited, what they contributed,
 # their challenge of a no-further-action decision and a manager's answer.
 REFERRER_TOLD = "referrer_told"
@@ -41,6 +44,7 @@ KINDS = (
     ACCESS_REFUSED,
     REVIEW,
     REFERRAL,
+    POSSIBLE_MATCH_REVIEW,
     REFERRER_TOLD,
     PARTNER_INVITATION,
     AGENCY_CONTRIBUTION,

@@ -21,7 +21,7 @@ from records.partners import (
 )
 from records.roles import MANAGER, PARTNER_ROLES
 from records.rules import RuleViolation
-from records.tokens import Principal
+from records.tokens import Principal, team_payload
 from records.trail import Entry
 
 
@@ -31,7 +31,7 @@ def _append(conn, principal: Principal, kind: str, payload: dict, referral_id: s
         kind=kind,
         actor=principal.name,
         role=principal.role,
-        payload=payload,
+        payload=team_payload(principal, payload),
         referral_id=referral_id,
         record_id=record_id,
     )

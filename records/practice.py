@@ -8,9 +8,10 @@ closure.  Each figure is counted by month (UK local time) and by team.
 
 Strategy discussions held in time and with the three required agencies
 come from the strategy-discussion records; until the trail holds any, they
-are reported as *not recorded yet*, as are the figures the trail cannot hold
-at all yet (referrers told, partner escalations): never as zero, since an
-absence of records is not reassurance.
+are reported as *not recorded yet*, as are the figures whose kind of record
+this version of MAST does not define (:data:`OPTIONAL_KINDS`, read from
+:mod:`records.kinds` at import): never as zero, since an absence of records
+is not reassurance.  :func:`practice_notes` says so in words.
 
 Choices, where the issue is silent:
 
@@ -23,8 +24,12 @@ Choices, where the issue is silent:
   score view) within 12 calendar months after that decision.  Until the
   referral register records when a referral was received, the trail's own
   times stand in for it; the children come from the score views.
-- The trail records no team yet: a decision's ``team`` is read if present,
-  otherwise it is "team not recorded".
+- The team is the one the writer's token names (``records.tokens``), read
+  from each entry's payload; entries written before teams were recorded, or
+  by a token without one, count under :data:`NO_TEAM`.  A decision counts
+  for the team of the person who made it; a re-referral for the team that
+  closed the earlier referral; a strategy discussion for the team that
+  recorded it.
 """
 
 from __future__ import annotations
@@ -40,13 +45,13 @@ from records import kinds
 from records.models import CLOSING_DECISIONS, MALICIOUS, NO_FURTHER_ACTION
 from records.statutory import months_before
 from records.store import RecordsStore
+from records.tokens import NO_TEAM
 from records.trail import Entry
 from store.vocabulary import CLOSURE_REASONS
 
 LOCAL = ZoneInfo("Europe/London")
 DECLINED = CLOSURE_REASONS[2]
 assert DECLINED == "family_declined_support"
-NO_TEAM = "team not recorded"
 REREFERRAL_MONTHS = 12
 
 # Measure -> what the board reads.
@@ -68,12 +73,33 @@ REVIEW_MEASURES = {
     "strategy_in_time": "strategy discussions held within the local timescale",
     "strategy_three_agencies": "strategy discussions with police, health and children's social care",
 }
-# Figures the trail cannot hold yet: shown as such, never as 0.
+# Figures from kinds of record other work adds to the trail: shown as "not
+# recorded yet", never as 0, while this version of MAST does not define the kind.
 NOT_RECORDED_YET = {
     "referrer_told": "referrers told the outcome",
     "escalations_raised": "partner escalations raised",
     "escalations_answered": "partner escalations answered",
 }
+# Measure -> the name in records.kinds of the entry it counts.
+OPTIONAL_KINDS = {
+    "referrer_told": "REFERRER_TOLD",
+    "escalations_raised": "ESCALATION",
+    "escalations_answered": "ESCALATION_ANSWER",
+}
+
+
+def optional_kind(measure: str) -> str | None:
+    """The trail kind a measure of :data:`NOT_RECORDED_YET` counts, or ``None`` if not defined."""
+    return getattr(kinds, OPTIONAL_KINDS[measure], None)
+
+
+def practice_notes() -> list[str]:
+    """Plain sentences on the figures this version of MAST cannot count yet."""
+    return [
+        f"MAST does not record {label} yet: that figure is not recorded, not 0."
+        for measure, label in NOT_RECORDED_YET.items()
+        if optional_kind(measure) is None
+    ]
 
 
 def _month(at: str) -> str:
@@ -86,8 +112,9 @@ def _local(at: str) -> datetime:
 
 
 def trail_entries(store: RecordsStore, page: int = 10_000) -> Iterator[Entry]:
-    """Decisions, overrides, score views and reviews, a page at a time."""
-    for kind in (kinds.DECISION, kinds.OVERRIDE, kinds.SCORE_VIEW, kinds.REVIEW):
+    """Decisions, overrides, score views, reviews (and the optional kinds defined), a page at a time."""
+    optional = {optional_kind(m) for m in NOT_RECORDED_YET} - {None}
+    for kind in (kinds.DECISION, kinds.OVERRIDE, kinds.SCORE_VIEW, kinds.REVIEW, *sorted(optional)):
         offset = 0
         while True:
             entries, total = store.query(kind=kind, limit=page, offset=offset)
@@ -169,7 +196,8 @@ def practice_figures(entries: Iterable[Entry]) -> pd.DataFrame:
         Indexed by ``month`` (``YYYY-MM``, UK local time) and ``team``, with
         one column per key of :data:`MEASURES` (counts), of
         :data:`REVIEW_MEASURES` (counts; missing while the trail holds no
-        review at all) and of :data:`NOT_RECORDED_YET` (all missing).
+        review at all) and of :data:`NOT_RECORDED_YET` (counts; missing
+        while this version of MAST does not define their kind).
     """
     entries = list(entries)
     latest = _latest(entries, kinds.DECISION)
@@ -199,15 +227,44 @@ def practice_figures(entries: Iterable[Entry]) -> pd.DataFrame:
         row["strategy_three_agencies"] = row.get("strategy_three_agencies", 0) + (
             not r.payload["missing_agencies"]
         )
+    optional = {m: optional_kind(m) for m in NOT_RECORDED_YET}
+    for measure, kind in optional.items():
+        if kind is not None:
+            for key in _optional_counts(entries, measure, kind, latest):
+                row = counts[key]
+                row[measure] = row.get(measure, 0) + 1
     frame = pd.DataFrame(
         [{"month": m, "team": t, **values} for (m, t), values in counts.items()],
-        columns=["month", "team", *MEASURES, *REVIEW_MEASURES],
+        columns=["month", "team", *MEASURES, *REVIEW_MEASURES, *NOT_RECORDED_YET],
     )
     # No review in the whole trail: not recorded yet, not zero.
     frame[list(REVIEW_MEASURES)] = frame[list(REVIEW_MEASURES)].fillna(0) if reviews else pd.NA
-    for name in NOT_RECORDED_YET:
-        frame[name] = pd.NA
+    for measure, kind in optional.items():
+        frame[measure] = frame[measure].fillna(0) if kind is not None else pd.NA
     return frame.sort_values(["month", "team"]).set_index(["month", "team"])
+
+
+def _optional_counts(
+    entries: list[Entry], measure: str, kind: str, latest: dict[str, Entry]
+) -> list[tuple[str, str]]:
+    """(month, team) of each record counted by an optional measure, in the entry's month.
+
+    Referrers told count once per referral (its latest record), for the team
+    of whoever told them.  Escalations and their answers count once per
+    entry, for the team whose decision was challenged (the referral's latest
+    decision's): a partner agency's lead has no team of the front door's.
+    """
+    found = [e for e in entries if e.kind == kind]
+    if measure == "referrer_told":
+        return [
+            (_month(e.at), e.payload.get("team") or NO_TEAM) for e in _latest(found, kind).values()
+        ]
+    out = []
+    for e in found:
+        decided = latest.get(e.referral_id)
+        team = (decided.payload.get("team") if decided else None) or e.payload.get("team")
+        out.append((_month(e.at), team or NO_TEAM))
+    return out
 
 
 def practice_report(store: RecordsStore) -> pd.DataFrame:

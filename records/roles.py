@@ -44,6 +44,8 @@ AMEND_REFERRAL = "amend_referral"
 READ_AUDIT = "read_audit"
 SET_CONFIG = "set_config"
 USE_PAGE = "use_page"
+VIEW_POSSIBLE_MATCHES = "view_possible_matches"
+REVIEW_POSSIBLE_MATCH = "review_possible_match"
 # The multi-agency review, the referrer told, and partner agencies (issue 17).
 RECORD_REVIEW = "record_review"
 RECORD_REFERRER_TOLD = "record_referrer_told"
@@ -83,6 +85,10 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     AMEND_REFERRAL: frozenset({SCREENER, MANAGER}),
     READ_AUDIT: frozenset({GOVERNANCE}),
     SET_CONFIG: frozenset({GOVERNANCE}),
+    # Possible matches show two people's identifying details: the people who
+    # screen referrals judge them (issue 20), and their verdict is audited.
+    VIEW_POSSIBLE_MATCHES: frozenset({SCREENER, MANAGER}),
+    REVIEW_POSSIBLE_MATCH: frozenset({SCREENER, MANAGER}),
     # The strategy discussion, the referrer told, inviting a partner and the
     # per-referral follow-up (review open/overdue, referrer told, escalations):
     # the front door's own work.
@@ -116,6 +122,8 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/referrals/{referral_id}/overrides", RECORD_OVERRIDE),
     ("POST", "/v1/referrals/{referral_id}/amendments", AMEND_REFERRAL),
     ("GET", "/v1/audit", READ_AUDIT),
+    ("GET", "/v1/possible-matches", VIEW_POSSIBLE_MATCHES),
+    ("POST", "/v1/possible-matches/reviews", REVIEW_POSSIBLE_MATCH),
     ("POST", "/v1/referrals/{referral_id}/reviews", RECORD_REVIEW),
     ("POST", "/v1/referrals/{referral_id}/referrer-told", RECORD_REFERRER_TOLD),
     ("POST", "/v1/referrals/{referral_id}/invitations", INVITE_PARTNER),

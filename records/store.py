@@ -37,9 +37,15 @@ def default_url() -> str:
 
 
 def _append_as(conn, principal: Principal, kind: str, payload: dict[str, Any], **ids) -> Entry:
-    """Append an entry in ``principal``'s name: every write records who made it, in what role."""
+    """Append an entry in ``principal``'s name: every write records who made it, in what role
+    (and, when their token names one, in what team: :func:`records.tokens.team_payload`)."""
     return trail.append(
-        conn, kind=kind, actor=principal.name, role=principal.role, payload=payload, **ids
+        conn,
+        kind=kind,
+        actor=principal.name,
+        role=principal.role,
+        payload=tokens.team_payload(principal, payload),
+        **ids,
     )
 
 
@@ -153,12 +159,18 @@ class RecordsStore(PartnerRecords):
 
     # tokens
     def create_token(
-        self, name: str, role: str, created_by: str = "cli", *, days: float | None = None
+        self,
+        name: str,
+        role: str,
+        created_by: str = "cli",
+        *,
+        days: float | None = None,
+        team: str | None = None,
     ) -> tuple[str, Principal]:
-        """Mint a token valid for ``days`` (default ``MAST_TOKEN_DAYS``)."""
+        """Mint a token valid for ``days`` (default ``MAST_TOKEN_DAYS``), in ``team`` if given."""
         lifetime = None if days is None else timedelta(days=days)
         return tokens.create_token(
-            self.db, name, role, created_by, key=self.anchor.key, lifetime=lifetime
+            self.db, name, role, created_by, key=self.anchor.key, lifetime=lifetime, team=team
         )
 
     def create_session(self, principal: Principal) -> str:
@@ -236,7 +248,7 @@ class RecordsStore(PartnerRecords):
             kind=kind,
             actor=principal.name,
             role=principal.role,
-            payload=detail or {},
+            payload=tokens.team_payload(principal, detail or {}),
             referral_id=referral_id,
             person_id=person_id,
         )
@@ -473,7 +485,7 @@ class RecordsStore(PartnerRecords):
                         kind=kinds.REFERRAL,
                         actor=principal.name,
                         role=principal.role,
-                        payload=payload,
+                        payload=tokens.team_payload(principal, payload),
                         referral_id=referral_id,
                     )
                 )
@@ -483,7 +495,7 @@ class RecordsStore(PartnerRecords):
                         kind=kinds.SCORE_VIEW,
                         actor=principal.name,
                         role=principal.role,
-                        payload=view["payload"],
+                        payload=tokens.team_payload(principal, view["payload"]),
                         referral_id=referral_id,
                         person_id=view.get("person_id"),
                     )
@@ -562,6 +574,26 @@ class RecordsStore(PartnerRecords):
         """
         with self.db.read() as conn:
             return trail.entries_since(conn, seq, tuple(kinds), limit)
+
+    def record_match_review(
+        self, principal: Principal, review_id: str, payload: dict[str, Any]
+    ) -> Entry:
+        """Store a person's verdict on a possible match (issue 20); ``review_id`` is replay-safe.
+
+        ``payload`` names the two agency records, the verdict, the score and
+        rule version it was judged at, and the reason.  The next ``mast link``
+        reads the latest verdict on each pair (:meth:`match_reviews`).
+        """
+        with self.db.write() as conn:
+            self._replay(conn, review_id)
+            return _append_as(
+                conn, principal, kinds.POSSIBLE_MATCH_REVIEW, payload, record_id=review_id
+            )
+
+    def match_reviews(self) -> list[Entry]:
+        """Every verdict on a possible match, oldest first."""
+        with self.db.read() as conn:
+            return trail.entries_since(conn, 0, (kinds.POSSIBLE_MATCH_REVIEW,))
 
     def decisions_for(self, referral_id: str) -> list[Entry]:
         """The referral's decisions and overrides, oldest first (for the page)."""

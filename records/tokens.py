@@ -24,8 +24,15 @@ names rows that differ from the chain.
 
 Tokens expire: ``MAST_TOKEN_DAYS`` (default 90) for tokens minted by the
 CLI, ``MAST_SESSION_HOURS`` (default 12) for the page's sign-in sessions,
-which are tokens of their own whose role and validity follow the token
-signed in with.  Tokens issued before tokens were signed are not honoured:
+which are tokens of their own whose role, team and validity follow the
+token signed in with.
+
+A token may name the holder's *team* (``--team`` on ``mast tokens create``;
+signed into the issue like the role).  Every trail entry its holder writes
+carries that team in its payload, so the practice report can count by team.
+Tokens minted without one, and every entry written before teams were
+recorded, read as :data:`NO_TEAM`: old entries are never rewritten, so the
+hash chain stays valid.  Tokens issued before tokens were signed are not honoured:
 mint new ones.
 """
 
@@ -55,6 +62,8 @@ ENV_TOKEN_DAYS = "MAST_TOKEN_DAYS"
 ENV_SESSION_HOURS = "MAST_SESSION_HOURS"
 DEFAULT_TOKEN_DAYS = 90
 DEFAULT_SESSION_HOURS = 12
+# What the practice report and the monitor call an entry or token without a team.
+NO_TEAM = "Not recorded"
 
 PREFIX = "mast"
 _TOKEN = re.compile(r"^mast_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -85,6 +94,30 @@ class Principal:
     name: str
     role: str
     token_id: str
+    team: str | None = None
+
+
+def check_team(team: str | None) -> str | None:
+    """A team name stripped, or ``None``; refused (naming ``--team``) when it is not plain text."""
+    if team is None:
+        return None
+    team = team.strip()
+    if not _NAME.match(team) or len(team) > 64:
+        raise ValueError(f"--team {team!r}: use 1-64 letters, digits, spaces or . @ ' -")
+    if team.casefold() == NO_TEAM.casefold():
+        raise ValueError(f"--team {team!r}: that is what a token without a team is called")
+    return team
+
+
+def team_payload(principal: Principal, payload: dict) -> dict:
+    """``payload`` with the writer's team (unchanged when their token names none).
+
+    The team comes from the signed token, never from what a client sends:
+    it overwrites any ``team`` key in ``payload``.
+    """
+    if principal.team is None:
+        return payload
+    return {**payload, "team": principal.team}
 
 
 def _digest(secret: str) -> str:
@@ -108,6 +141,7 @@ def create_token(
     lifetime: timedelta | None = None,
     parent: str | None = None,
     created_role: str = "cli",
+    team: str | None = None,
 ) -> tuple[str, Principal]:
     """Mint a token for ``name`` in ``role``; the plain token is returned once, never stored.
 
@@ -116,6 +150,7 @@ def create_token(
     transaction as the table row.
     """
     check_role(role)
+    team = check_team(team)
     name = name.strip()
     if not _NAME.match(name):
         raise ValueError(f"--name {name!r}: use 1-128 letters, digits, spaces or . @ ' -")
@@ -133,6 +168,8 @@ def create_token(
         "expires_at": format_time(datetime.now(UTC) + lifetime),
         "parent": parent,
     }
+    if team is not None:  # absent, not null, so tokens without a team sign as before
+        fields["team"] = team
     payload = _signed_event(key, kinds.TOKEN_CREATED, fields)
     with db.write() as conn:
         conn.execute(
@@ -146,7 +183,7 @@ def create_token(
             )
         )
         append(conn, kind=kinds.TOKEN_CREATED, actor=created_by, role=created_role, payload=payload)
-    return token, Principal(name=name, role=role, token_id=token_id)
+    return token, Principal(name=name, role=role, token_id=token_id, team=team)
 
 
 @dataclass(frozen=True)
@@ -161,6 +198,7 @@ class TokenState:
     expires_at: str
     parent: str | None = None
     revoked_at: str | None = None
+    team: str | None = None
 
 
 class TokenBook:
@@ -208,6 +246,7 @@ class TokenBook:
                 created_at=at,
                 expires_at=fields["expires_at"],
                 parent=fields.get("parent"),
+                team=fields.get("team"),
             )
         elif kind == kinds.TOKEN_ROLE_CHANGED and current is not None:
             self._tokens[token_id] = replace(current, role=fields["role"])
@@ -227,7 +266,7 @@ class TokenBook:
             parent = self.active(t.parent, now)
             if parent is None:
                 return None
-            t = replace(t, role=parent.role)
+            t = replace(t, role=parent.role, team=parent.team)
         return t
 
     def principal(self, token: str) -> Principal | None:
@@ -242,7 +281,7 @@ class TokenBook:
         live = self.active(token_id) if state is not None else None
         if not good or live is None:
             return None
-        return Principal(name=live.name, role=live.role, token_id=token_id)
+        return Principal(name=live.name, role=live.role, token_id=token_id, team=live.team)
 
     def all(self) -> list[TokenState]:
         self.refresh()
@@ -315,6 +354,7 @@ def list_tokens(book: TokenBook) -> list[dict]:
             "token_id": t.token_id,
             "name": t.name,
             "role": t.role,
+            "team": t.team or NO_TEAM,
             "created_at": t.created_at,
             "expires_at": t.expires_at,
             "revoked_at": t.revoked_at,

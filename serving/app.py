@@ -194,6 +194,9 @@ def create_app(
     register = ReferralRegister(guard, engine)
     guard.register = app.state.register = register
     _mount_page(app)
+    from serving.matches import make_matches_router  # issue 20: possible matches
+
+    app.include_router(make_matches_router())
     app.include_router(make_partner_router())  # issue 17: a partner lead's invited chronology
     limits.install(app, records_store)  # body limit, access log, no-store, refusals
 
@@ -378,6 +381,9 @@ def _mount_page(app: FastAPI) -> None:
     from serving.page.review import make_review_router
 
     app.include_router(make_page_router())
+    from serving.page.matches import make_matches_page_router  # issue 20: possible matches
+
+    app.include_router(make_matches_page_router())
     app.include_router(make_review_router())  # issue 17: review record and partner pages
 
 

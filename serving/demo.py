@@ -393,7 +393,9 @@ def demo_scoring(
     records_url = records_url or records.default_url()
     if token is None:
         store = records.RecordsStore(records_url)
-        token = store.create_token("mast demo", "screener", created_by="mast demo")[0]
+        token = store.create_token(
+            "mast demo", "screener", created_by="mast demo", team="Demo MASH team"
+        )[0]
         store.close()
     headers = {"Authorization": f"Bearer {token}"}
     if subprocess:

@@ -1,6 +1,10 @@
 """The multi-agency store: the data contract, its vocabulary, and DuckDB I/O."""
 
-from store import codes, vocabulary
+from store import (
+    _quiet,  # noqa: F401  (before pandera is imported)
+    codes,
+    vocabulary,
+)
 from store.contract import (
     OPTIONAL_COLUMNS,
     SCHEMAS,

@@ -11,6 +11,12 @@ extract or store still loads):
     postcode and address, NHS number, UPN, PNC id), each possibly missing.
 ``agency_event_records``
     Which agency record each ``agency_events`` row is about.
+``person_records``
+    Which agency record the 1.0 tables' ``person_id`` stands for: the local
+    authority's own record of each person in ``people``,
+    ``household_members`` and ``referral_children`` (children's social
+    care's, or the record the extract was keyed on).  It lets ``mast link
+    --linked-store`` key those tables by linked person (``store.linked``).
 
 and two tables MAST itself writes (``mast link``), never an extract:
 
@@ -79,6 +85,15 @@ IDENTITY_SCHEMAS: dict[str, pa.DataFrameSchema] = {
         name="agency_event_records",
         strict="filter",
     ),
+    "person_records": pa.DataFrameSchema(
+        {
+            "person_id": pa.Column(str, unique=True, coerce=True),
+            "agency": pa.Column(str, pa.Check.isin(list(v.AGENCIES)), coerce=True),
+            "agency_record_id": pa.Column(str, coerce=True),
+        },
+        name="person_records",
+        strict="filter",
+    ),
     # Contract 1.3: the adults a referrer names on a referral, as typed (issue
     # #20).  Which person each one is, is not known: MAST searches for them.
     "referral_named_adults": pa.DataFrameSchema(
@@ -128,6 +143,8 @@ IDENTITY_DDL = {
         PRIMARY KEY (agency, agency_record_id)""",
     "agency_event_records": """
         event_id VARCHAR PRIMARY KEY, agency VARCHAR NOT NULL, agency_record_id VARCHAR NOT NULL""",
+    "person_records": """
+        person_id VARCHAR PRIMARY KEY, agency VARCHAR NOT NULL, agency_record_id VARCHAR NOT NULL""",
     "referral_named_adults": """
         referral_id VARCHAR NOT NULL, adult_number INTEGER NOT NULL, name VARCHAR NOT NULL,
         date_of_birth DATE, date_of_birth_approximate BOOLEAN NOT NULL, postcode VARCHAR,
@@ -152,6 +169,7 @@ TRUTH_IDENTITY_DDL = (
 SORT_ORDER = {
     "agency_records": ("agency", "agency_record_id"),
     "agency_event_records": ("agency", "agency_record_id", "event_id"),
+    "person_records": ("person_id",),
     "referral_named_adults": ("referral_id", "adult_number"),
 }
 TRUTH_NAMED_ADULT_DDL = (
@@ -189,7 +207,7 @@ def validate_identity_tables(
     ----------
     tables
         ``agency_records`` and optionally ``agency_event_records`` and
-        ``referral_named_adults``.
+        ``person_records`` and ``referral_named_adults``.
     events
         The ``agency_events`` (``event_id``, ``agency``) the event links must
         point at; when omitted, only the links' own columns are checked.
@@ -210,7 +228,10 @@ def validate_identity_tables(
             clean[table] = validated
     records, links = clean.get("agency_records"), clean.get("agency_event_records")
     if records is not None and links is not None:
-        problems += _dangling_records(records, links)
+        problems += _dangling_records(records, links, "agency_event_records")
+    anchors = clean.get("person_records")
+    if records is not None and anchors is not None:
+        problems += _dangling_records(records, anchors, "person_records")
     if links is not None and events is not None:
         problems += _dangling_events(links, events)
     named = clean.get("referral_named_adults")
@@ -269,12 +290,12 @@ def _parse_yes_no(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[P
     return frame, problems
 
 
-def _dangling_records(records: pd.DataFrame, links: pd.DataFrame) -> list[Problem]:
+def _dangling_records(records: pd.DataFrame, links: pd.DataFrame, table: str) -> list[Problem]:
     known = pd.MultiIndex.from_frame(records[["agency", "agency_record_id"]])
     theirs = pd.MultiIndex.from_frame(links[["agency", "agency_record_id"]])
     return [
         Problem(
-            "agency_event_records",
+            table,
             idx + 1,
             "agency_record_id",
             f"dangling reference {links.at[idx, 'agency_record_id']!r}: "
@@ -396,6 +417,7 @@ def _write_truth(
 IDENTITY_KEYS = {
     "agency_records": ["agency", "agency_record_id"],
     "agency_event_records": ["event_id"],
+    "person_records": ["person_id"],
     "referral_named_adults": ["referral_id", "adult_number"],
 }
 
@@ -426,7 +448,7 @@ def validate_identity_load(
         events = pd.concat([new_events[["event_id", "agency"]], events], ignore_index=True)
         events = events.drop_duplicates("event_id")
     with_stored = dict(tables)
-    if "agency_event_records" in tables:
+    if {"agency_event_records", "person_records"} & set(tables):
         stored = con.execute("SELECT * FROM agency_records").df()
         incoming = tables.get("agency_records", stored.iloc[:0])
         if len(incoming) and {"agency", "agency_record_id"} <= set(incoming.columns):

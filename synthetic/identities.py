@@ -193,7 +193,7 @@ class AgencyIdentities:
     Attributes
     ----------
     tables
-        ``agency_records`` and ``agency_event_records``.
+        ``agency_records``, ``agency_event_records`` and ``person_records``.
     truth
         ``agency``, ``agency_record_id``, ``person_id``: evaluation only.
     """
@@ -227,6 +227,7 @@ def simulate_agency_identities(
         tables={
             "agency_records": records[columns].reset_index(drop=True),
             "agency_event_records": event_records,
+            "person_records": _person_records(records),
         },
         truth=truth,
     )
@@ -588,6 +589,19 @@ def _addresses(rec: pd.DataFrame, tables, rng, stale: np.ndarray) -> tuple[np.nd
 
 
 # ---------------------------------------------------------------------- identifiers
+
+
+def _person_records(records: pd.DataFrame) -> pd.DataFrame:
+    """The record each world ``person_id`` stands for in the 1.0 tables.
+
+    The 1.0 tables are the local authority's own: a person there is children's
+    social care's record of them, or (for people it does not hold) the GP
+    registration the simulated extract was keyed on.  Health holds everyone.
+    """
+    own = records[(records["copy"] == 0) & records["agency"].isin(["children_social_care", "health"])]
+    own = own.sort_values(["person_id", "agency"])  # children_social_care before health
+    own = own.drop_duplicates("person_id")
+    return own[["person_id", "agency", "agency_record_id"]].reset_index(drop=True)
 
 
 def _assign_ids(

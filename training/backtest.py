@@ -26,13 +26,21 @@ def closed_by_screeners(con, ref_cal) -> np.ndarray:
 
 
 def calibrate(scorer, X_train, X_cal, y_cal, ref_cal, cfg, policy, closed=None) -> None:
-    """Calibrator on the calibration window, score cut points on training, policy on calibration.
+    """Calibrator, score cut points and policy, all on the calibration window.
+
+    The cut points are ventiles of the calibration period's *referral*
+    scores, the very values the policy's threshold is resolved on, so a
+    capacity of 10 % lands on a score boundary (scores 19–20) rather than
+    wherever the training period's children put it (issue #19: the deployed
+    logistic model flagged at 20 alone, 7.4 % on its calibration period,
+    and its strict evaluation flagged nothing).  ``X_train`` is kept for
+    callers' symmetry; the model itself was fitted on it.
 
     ``closed`` (one bool per calibration row, :func:`closed_by_screeners`) is
     needed only by a policy that targets the screeners' closures.
     """
     scorer.fit_calibration(X_cal, y_cal, cfg.calibration.method)
-    scorer.fit_scores(X_train)
+    scorer.fit_scores(X_cal, ref_cal)
     positives = referral_max(ref_cal, y_cal).to_numpy()
     first = ~pd.Series(ref_cal).duplicated().to_numpy()
     ref_score = referral_max(ref_cal, scorer.score(X_cal)).to_numpy()

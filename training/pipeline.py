@@ -774,7 +774,7 @@ def _audit_and_gate(run: _Run, client) -> None:
             run.predictions,
             Path(tmp) / "audit",
             run.seed,
-            metadata=_card_metadata(run),
+            metadata=_linkage_metadata(run) | _card_metadata(run),
             performance=_performance_rows(run.comparison),
             shap_importance=run.importance,
         )
@@ -785,6 +785,17 @@ def _audit_and_gate(run: _Run, client) -> None:
     if run.version is not None:
         tag_version(client, run.version, gate.tags())
     run.gate_verdict, run.gate_reasons = gate.verdict, gate.reasons
+
+
+def _linkage_metadata(run: _Run) -> dict:
+    """The board report's linkage section when the store holds links (issue 20); never sinks a run."""
+    from audit.linkage import report_linkage
+
+    try:
+        return report_linkage(run.con, run.scorer, run.predictions)
+    except Exception as err:  # the report is worth having but must not sink a run
+        logger.warning("linkage section left out of the report: %s", err)
+        return {}
 
 
 def _result(run: _Run, timings: dict[str, float]) -> TrainResult:

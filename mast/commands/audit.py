@@ -164,6 +164,13 @@ def audit(
         help="With --run: take the screeners' decisions for lens 3 from MAST's decision record "
         "(a records database URL, or 'default') instead of the store's screening decisions.",
     ),
+    practice_from_records: str = typer.Option(
+        None,
+        "--practice-from-records",
+        help="Add the practice section (strategy discussions, statutory rules, closures, "
+        "re-referrals, referrers told, escalations; by month and team) from MAST's decision "
+        "record (a records database URL, or 'default').",
+    ),
 ) -> None:
     """Audit predictions for fairness by group and judge them against the gate policy.
 
@@ -260,6 +267,16 @@ def audit(
         verdict = au.evaluate_gate(result, pol)
     except (au.AuditInputError, ValueError) as err:
         _fail(str(err))
+
+    if practice_from_records is not None:
+        from audit.practice import practice_from_records as practice_section
+
+        try:
+            metadata["practice"] = practice_section(
+                None if practice_from_records == "default" else practice_from_records
+            )
+        except (ValueError, FileNotFoundError) as err:
+            _fail(f"--practice-from-records {practice_from_records}: {err}")
 
     def write(folder: Path) -> None:
         au.write_metrics_json(folder / "metrics.json", result, verdict)

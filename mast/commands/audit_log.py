@@ -178,6 +178,7 @@ def practice(
         NOT_RECORDED_YET,
         REVIEW_MEASURES,
         month_label,
+        practice_notes,
         practice_report,
     )
 
@@ -197,10 +198,13 @@ def practice(
             )
         console.print(table)
     typer.echo(
-        "Not recorded yet means the trail holds no such record yet (no strategy-discussion record at "
-        "all, and no referrer-told or escalation records); it is not a zero. Months are UK local time. "
-        "A referral counts once, by its latest decision; a strategy discussion in the month it was held."
+        "Not recorded yet means the trail holds no such record yet (for strategy discussions: none "
+        "recorded at all); it is not a zero. Months are UK local time. A referral counts once, by "
+        "its latest decision; a strategy discussion in the month it was held. The team is the one "
+        "named on the token of whoever recorded it (Not recorded: made before teams were recorded)."
     )
+    for note in practice_notes():
+        typer.echo(note)
     if out is not None:
         if not out.parent.exists():
             console.print(f"[red]Refused:[/red] --out {out}: folder {out.parent} does not exist")

@@ -38,6 +38,18 @@ def link(
     mlflow: bool = typer.Option(
         True, "--mlflow/--no-mlflow", help="Log the linkage figures to MLflow."
     ),
+    labels: bool = typer.Option(
+        True,
+        "--labels/--no-labels",
+        help="Obey people's verdicts on possible matches from the audit trail: confirmed pairs "
+        "are linked, rejected pairs kept apart.",
+    ),
+    linked_store: Path = typer.Option(
+        None,
+        "--linked-store",
+        help="Also write a store keyed by linked persons here, for `mast features`, `mast train` "
+        "and `mast serve` to run on linked persons (MAST_DB=PATH).",
+    ),
 ) -> None:
     """Link every agency's records of people in the store into persons, without a shared identifier.
 
@@ -76,12 +88,26 @@ def link(
             raise typer.Exit(code=1) from err
         with progress_bar() as progress:
             progress("linking agency records", 0, 1)
-            result = link_records(records, rules)
+            verdicts = _verdicts() if labels else None
+            result = link_records(records, rules, verdicts=verdicts)
             progress("linking agency records", 1, 1)
             progress("writing person links", 0, 1)
             run_id = write_links(con, result)
             progress("writing person links", 1, 1)
         _print_summary(result, records, run_id, rules)
+        if linked_store is not None:
+            from store.linked import write_linked_store
+
+            try:
+                linked = write_linked_store(con, linked_store)
+            except LookupError as err:
+                console.print(f"[red]{err}[/red]", soft_wrap=True)
+                raise typer.Exit(code=1) from err
+            console.print(
+                f"Wrote the store keyed by linked persons to {linked_store} "
+                f"({linked.merged_people:,} of the local authority's people linked into another; "
+                f"{linked.unreached_events:,} events reach no child or household)."
+            )
         if evaluate and has_truth(con):
             table, metrics = evaluate_links(result.links, records, truth_of_records(con))
             _print_quality(table, metrics)
@@ -101,6 +127,21 @@ def link(
         con.close()
 
 
+def _verdicts():
+    """The latest verdict on each possible match, from the records store's audit trail."""
+    import records as records_pkg
+    from linkage.labels import latest_verdicts
+
+    try:
+        trail = records_pkg.RecordsStore(must_exist=True)
+    except (FileNotFoundError, LookupError, ValueError):
+        return None  # no records store yet: nobody has judged anything
+    try:
+        return latest_verdicts([e.payload for e in trail.match_reviews()])
+    finally:
+        trail.close()
+
+
 def _print_summary(result, records, run_id: str, rules) -> None:
     summary = Table("", "", title="Linkage", show_header=False)
     summary.add_row("agency records", f"{len(records):,}")
@@ -110,6 +151,12 @@ def _print_summary(result, records, run_id: str, rules) -> None:
         f"{len(result.possible):,} (scored {rules.review_floor:.0%} to {rules.threshold:.0%}; "
         "not merged)",
     )
+    if result.labels:
+        summary.add_row(
+            "people's verdicts obeyed",
+            f"{result.labels['confirmed']:,} confirmed, {result.labels['rejected']:,} rejected "
+            f"({result.labels['cut']:,} links cut to keep rejected pairs apart)",
+        )
     summary.add_row("rules version", result.rule_version)
     summary.add_row("run", run_id)
     console.print(summary)

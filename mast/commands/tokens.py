@@ -27,14 +27,22 @@ def create(
     days: float = typer.Option(
         None, "--days", help="Days until it expires (default: MAST_TOKEN_DAYS, else 90)."
     ),
+    team: str = typer.Option(
+        None,
+        "--team",
+        help="The person's team (e.g. 'MASH North'): written on every trail entry they make, "
+        "so the practice report and the monitor count by team.",
+    ),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Mint a token and print it once: only its hash is stored."""
     token, principal = _refusing(
-        db, lambda store: store.create_token(name, role, days=days), must_exist=False
+        db, lambda store: store.create_token(name, role, days=days, team=team), must_exist=False
     )
+    in_team = f", team {principal.team}" if principal.team else ""
     console.print(
-        f"Token for {principal.name} ({principal.role}), id {principal.token_id}. Shown once; keep it safe:",
+        f"Token for {principal.name} ({principal.role}{in_team}), id {principal.token_id}. "
+        "Shown once; keep it safe:",
         highlight=False,
     )
     typer.echo(token)
@@ -48,12 +56,15 @@ def list_(db: str = typer.Option(None, "--db", help=_DB_HELP)) -> None:
         rows = store.list_tokens()
     finally:
         store.close()
-    table = Table("token id", "name", "role", "created", "expires", "revoked", "page session of")
+    table = Table(
+        "token id", "name", "role", "team", "created", "expires", "revoked", "page session of"
+    )
     for r in rows:
         table.add_row(
             r["token_id"],
             r["name"],
             r["role"],
+            r["team"],
             r["created_at"],
             r["expires_at"],
             r["revoked_at"] or "",

@@ -369,6 +369,20 @@ def _generic(ref, child, as_of, counters, adults, sibs, people) -> dict:
     return out
 
 
+def assert_features_equal(table: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """The SQL's feature table equals the reference's, row for row and column by column."""
+    import numpy as np
+
+    assert list(table["referral_id"]) == list(expected["referral_id"])
+    assert list(table["person_id"]) == list(expected["person_id"])
+    for col in expected.columns.drop(["referral_id", "person_id"]):
+        got, want = table[col].to_numpy(), expected[col].to_numpy()
+        if got.dtype.kind == "f" or want.dtype.kind == "f":
+            np.testing.assert_array_equal(got.astype(float), want.astype(float), err_msg=col)
+        else:
+            assert list(got) == list(want), col
+
+
 def reference_named_adult_features(received_at, outcomes, events) -> pd.DataFrame:
     """The named-adult family (issue #20) by brute force, one referral and one adult at a time."""
     rows = {}

@@ -49,3 +49,30 @@ def test_referral_score_is_max_over_children():
     got = referral_max(pd.Series(ref), scores).to_numpy()
     for i in range(40):
         assert got[i] == max(s for r, s in zip(ref, scores, strict=True) if r == ref[i])
+
+
+def _reference_upper_share(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of values at each score and above, counted one by one."""
+    scores = [1 + sum(v >= e for e in edges) for v in values]
+    return np.array([np.mean([s >= t for s in scores]) for t in range(1, N_SCORES + 1)])
+
+
+@pytest.mark.parametrize("n", [19, 20, 999, 1000, 1008, 1059])
+@pytest.mark.parametrize("ties", [False, True])
+def test_upper_ventiles_never_exceed_their_share(n, ties):
+    """Scores s..20 hold at most (21 - s) * 5 % of the values, as close as whole rows allow."""
+    from models import upper_ventile_edges
+
+    rng = np.random.default_rng(n)
+    values = rng.normal(size=n)
+    if ties:  # LightGBM margins: few distinct values
+        values = np.round(values * 3) / 3
+    edges = upper_ventile_edges(values)
+    assert edges.shape == (19,) and np.all(np.diff(edges) >= 0)
+    share = _reference_upper_share(values, edges)
+    allowed = (N_SCORES + 1 - np.arange(1, N_SCORES + 1)) / N_SCORES
+    assert np.all(share <= allowed + 1e-12), (share, allowed)
+    if not ties:  # distinct values: exactly the whole rows the share allows
+        assert np.allclose(share[1:] * n, np.floor(allowed[1:] * n))
+    # 101 of 1,008 is over 10 %: interpolated ventiles put 19-20 there, these do not.
+    assert to_score(values, edges).tolist() == [1 + int((v >= edges).sum()) for v in values]

@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 import records
 from mast.cli import app as cli
 from records import kinds
-from records.practice import MEASURES, NO_TEAM, NOT_RECORDED_YET, REVIEW_MEASURES, practice_figures
+from records.practice import (
+    MEASURES,
+    NO_TEAM,
+    NOT_RECORDED_YET,
+    REVIEW_MEASURES,
+    optional_kind,
+    practice_figures,
+)
 from records.trail import Entry, format_time
 from store.vocabulary import CLOSURE_REASONS, DECISIONS
 from tests.records.conftest import new_id
@@ -142,7 +149,9 @@ def test_figures_match_the_pandas_reference(entries):
         got[list(MEASURES)],
         expected,
     )
-    assert got[[*NOT_RECORDED_YET, *REVIEW_MEASURES]].isna().all().all()
+    assert got[list(REVIEW_MEASURES)].isna().all().all()
+    for measure in NOT_RECORDED_YET:  # no such entries drawn: 0 once the kind exists
+        assert (got[measure].isna() if optional_kind(measure) is None else got[measure] == 0).all()
 
 
 def test_months_are_uk_local_time():
@@ -231,13 +240,16 @@ def test_mast_audit_log_practice_prints_plain_english(filled, tmp_path):
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     month = datetime.now(UTC).strftime("%B %Y")
-    assert month in text and "team not recorded" in text
+    assert month in text and f"{month}, Not recorded" in text
     assert "closed as malicious" in text and "referrers told the outcome" in text
-    assert text.count("not recorded yet") >= len(NOT_RECORDED_YET) + len(REVIEW_MEASURES)
+    missing = [m for m in NOT_RECORDED_YET if optional_kind(m) is None]
+    assert text.count("not recorded yet") >= len(missing) + len(REVIEW_MEASURES)
     assert "_" not in result.output.split("Wrote")[0]  # no raw codes (the file path aside)
     csv = pd.read_csv(out)
     assert csv.loc[0, "closed as malicious"] == 1
-    assert (csv["referrers told the outcome"] == "not recorded yet").all()
+    if optional_kind("referrer_told") is None:
+        assert (csv["referrers told the outcome"] == "not recorded yet").all()
+        assert "MAST does not record referrers told the outcome yet" in text
 
 
 def test_mast_audit_log_practice_on_an_empty_trail(store):
@@ -255,4 +267,32 @@ def test_reviews_count_once_the_trail_holds_them(filled):
     (row,) = [r for _, r in frame.iterrows()]
     assert row["strategy_recorded"] == 1 and row["strategy_in_time"] == 1
     assert row["strategy_three_agencies"] == 0  # a real zero now: the review lacked one
-    assert frame[list(NOT_RECORDED_YET)].isna().all().all()
+    missing = [m for m in NOT_RECORDED_YET if optional_kind(m) is None]
+    assert frame[missing].isna().all().all()
+
+
+def test_optional_kinds_are_counted_once_defined(monkeypatch):
+    """Referrers told and escalations (issue #17 a's records) count as soon as their kinds exist."""
+    names = {"REFERRER_TOLD": "referrer_told", "ESCALATION": "escalation"}
+    for attr, kind in names.items():
+        monkeypatch.setattr(kinds, attr, kind, raising=False)
+    monkeypatch.delattr(kinds, "ESCALATION_ANSWER", raising=False)
+
+    def entry(seq, kind, rid, payload, at="2025-03-03T10:00:00.000000Z"):
+        return Entry(seq, at, kind, "A", "screener", rid, None, None, payload, "", "")
+
+    entries = [
+        entry(1, kinds.DECISION, "R1", {"decision": "no_further_action", "team": "North"}),
+        entry(2, "referrer_told", "R1", {"team": "North"}),
+        entry(3, "referrer_told", "R1", {"team": "North"}),  # told again: one referral
+        entry(4, "escalation", "R1", {}),  # a partner's: counts for the team that decided
+        entry(5, "escalation", "R1", {}, at="2025-04-01T10:00:00.000000Z"),
+    ]
+    frame = practice_figures(entries)
+    assert frame.loc[("2025-03", "North"), "referrer_told"] == 1
+    assert frame.loc[("2025-03", "North"), "escalations_raised"] == 1
+    assert frame.loc[("2025-04", "North"), "escalations_raised"] == 1
+    assert frame.loc[("2025-04", "North"), "referrer_told"] == 0  # defined, none: a real 0
+    assert frame["escalations_answered"].isna().all()  # not defined: not recorded
+    notes = records.practice.practice_notes()
+    assert len(notes) == 1 and "partner escalations answered" in notes[0]

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 import records
 from records import roles
 from serving import create_app
+from tests.serving.matches_fakes import possible_match_source
 from tests.serving.page_fakes import FakeEngine
 
 WHO = (None, *records.ROLES)
@@ -28,9 +29,9 @@ def world(tmp_path_factory):
     store = records.RecordsStore(f"sqlite:///{tmp_path_factory.mktemp('roles') / 'records.sqlite'}")
     tokens = {role: store.create_token(f"Matrix {role}", role)[0] for role in records.ROLES}
     engine = FakeEngine()
-    with TestClient(
-        create_app(engine=engine, records_store=store), follow_redirects=False
-    ) as client:
+    app = create_app(engine=engine, records_store=store)
+    app.state.possible_matches = possible_match_source(tmp_path_factory.mktemp("m") / "m.duckdb")
+    with TestClient(app, follow_redirects=False) as client:
         yield client, store, tokens
     engine.close()
     store.close()
@@ -93,6 +94,15 @@ def _request(client, tokens, action: str, path: str) -> tuple[str, dict | None, 
         body = {k: val for k, val in referral.items() if k != "referral_id"}
         body.update(concerns=["neglect", "other"], amendment_id=f"mx-amd-{n:06d}", reason="matrix")
         return path.replace("{referral_id}", referral["referral_id"]), body, None
+    if action == roles.REVIEW_POSSIBLE_MATCH:
+        body = {
+            "review_id": f"mx-pm-{n:06d}",
+            "record_l": "health:H100",
+            "record_r": "police:P200",
+            "verdict": "different_people",
+            "reason": "matrix",
+        }
+        return path, body, None
     if action == roles.SET_CONFIG:
         return path, {"enabled": False, "reason": "matrix"}, None
     if "{referral_id}" in path:  # issue 17's review and partner endpoints

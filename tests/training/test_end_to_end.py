@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -91,12 +92,14 @@ def _monitor_the_champion(db, uri, mv, tmp_path, client):
     out["referral_id"] = keys["referral_id"].to_numpy()
     url = f"sqlite:///{tmp_path / 'records.sqlite'}"
     store = records.RecordsStore(url)
-    _, screener = store.create_token("A Screener", "screener")
+    _, north = store.create_token("A Screener", "screener", team="MASH North")
+    _, south = store.create_token("B Screener", "screener", team="MASH South")
     guard = Guard(store)
-    for rid, g in out.groupby("referral_id"):
+    injury = [{"rule_id": "physical_injury", "title": "t", "requires": [], "children": []}]
+    for i, (rid, g) in enumerate(out.groupby("referral_id")):
         referral = type("Referral", (), {"referral_id": rid, "children": ["x"]})()
         guard.record_score(
-            screener,
+            north if i % 3 else south,
             referral,
             {
                 "request_id": rid,
@@ -104,6 +107,8 @@ def _monitor_the_champion(db, uri, mv, tmp_path, client):
                 "highest_score": int(g["referral_score"].iloc[0]),
                 "multi_agency_review_recommended": bool(g["referral_flag"].iloc[0]),
             },
+            # As the service records them (serving.statutory.detail): every 10th meets a rule.
+            statutory=injury if i % 10 == 0 else [],
         )
     store.close()
     res = CliRunner().invoke(
@@ -124,8 +129,21 @@ def _monitor_the_champion(db, uri, mv, tmp_path, client):
     assert "120 referrals scored" in res.output
     assert "against a planned 10%" in res.output and "scores PSI" in res.output
     assert "differ" not in res.output  # rescored exactly as the trail says they were shown
+    text = " ".join(res.output.split())
+    assert "Team MASH North: 80 referrals" in text and "Team MASH South: 40 referrals" in text
+    # Every 10th referral meets a rule: 8 of North's 80 (i % 3 != 0), 4 of South's 40.
+    assert re.search(
+        r"MASH North: 80 referrals; .*statutory rules met 10 in 100 \(95% interval \d+ to \d+; 8 of 80\)",
+        text,
+    )
+    assert re.search(
+        r"MASH South: 40 referrals; .*statutory rules met 10 in 100 \(95% interval \d+ to \d+; 4 of 40\)",
+        text,
+    )
     reports = list(tmp_path.glob("monitoring-*.html"))
-    assert len(reports) == 1 and "Flag rate each month" in reports[0].read_text()
+    html = reports[0].read_text()
+    assert len(reports) == 1 and "Flag rate each month" in html
+    assert "By team" in html and "By ethnicity" in html and "By who referred" in html
     assert client.list_artifacts(mv.run_id, "monitoring")
 
 
