@@ -25,8 +25,10 @@ from features.definitions import (
     REFERRER_LABELS,
     SOURCE_LABELS,
     WINDOW_WORDS,
+    EvidenceSource,
     FeatureSpec,
     ago_words,
+    evidence_of,
 )
 from features.engines import (
     FeatureEngine,
@@ -63,6 +65,8 @@ __all__ = [
     "KEY_COLUMNS",
     "PROTECTED_COLUMNS",
     "FeatureSpec",
+    "EvidenceSource",
+    "evidence_of",
     "FeatureTable",
     "StoreSnapshot",
     "build_features",

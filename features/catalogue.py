@@ -13,7 +13,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from features.definitions import COUNTERS, FEATURE_SPECS, SPECS_BY_NAME, FeatureSpec
+from features.definitions import COUNTERS, FEATURE_SPECS, SPECS_BY_NAME, FeatureSpec, evidence_of
 
 
 def catalogue() -> list[FeatureSpec]:
@@ -35,11 +35,11 @@ def counting_features(specs=FEATURE_SPECS) -> frozenset[str]:
     """
     names = set()
     for spec in specs:
-        record = getattr(spec, "record", {}) or {}
-        counter = COUNTERS.get(record.get("counter", ""))
+        record = evidence_of(spec)
+        counter = COUNTERS.get(record.counter or "")
         if (
             _COUNT_NAME.search(spec.name)
-            and record.get("table") in ("agency_events", "referrals")
+            and record.table in ("agency_events", "referrals")
             and getattr(counter, "kind", None) in ("count", "referrals")
             and spec.aggregate in ("value", "max", "sum")
         ):
@@ -53,9 +53,9 @@ def counted_what(spec) -> tuple[str, str]:
     The window is "" where a count has none (a state, a value that is not a
     count); what is counted falls back to the feature's unit.
     """
-    record = getattr(spec, "record", {}) or {}
-    counter = COUNTERS.get(record.get("counter", ""))
-    if counter is None and record.get("same_concern"):
+    record = evidence_of(spec)
+    counter = COUNTERS.get(record.counter or "")
+    if counter is None and record.same_concern:
         return "earlier referrals about the same kind of concern", str(getattr(spec, "window", ""))
     if counter is None:
         return spec.unit, ""

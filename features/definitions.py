@@ -18,7 +18,9 @@ record only counts if it was also *recorded* strictly before ``as_of``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+from features import wording
 
 # The wording lives in features.wording; these names stay importable from here.
 from features.wording import (  # noqa: F401
@@ -116,6 +118,14 @@ def _agencies_of(event_type: str) -> tuple[str, ...]:
     return tuple(a for a, types in v.EVENT_TYPES.items() if event_type in types)
 
 
+class _Worded:
+    """A counter's ``what``: the plural noun phrase it counts, from :mod:`features.wording`."""
+
+    @property
+    def what(self) -> str:
+        return wording.counter_what(self)
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """Which ``agency_events`` rows a counter looks at.
@@ -150,25 +160,23 @@ class EventFilter:
 
 
 @dataclass(frozen=True)
-class EventCounter:
+class EventCounter(_Worded):
     """Count of a person's agency events matching ``filter`` within ``window``."""
 
     name: str
     filter: EventFilter
     window: str
-    what: str  # plural noun phrase, e.g. "police domestic-abuse incidents as perpetrator"
     kind: str = "count"
 
 
 @dataclass(frozen=True)
-class EventState:
+class EventState(_Worded):
     """1 if the latest ``start`` event has no later ``end`` event (e.g. a current CP plan)."""
 
     name: str
     agency: str
     start: str
     end: str
-    what: str  # e.g. "a child protection plan"
     window: str = "current"
     kind: str = "state"
 
@@ -179,7 +187,7 @@ class EventState:
 
 
 @dataclass(frozen=True)
-class ReferralCounter:
+class ReferralCounter(_Worded):
     """Count of a person's prior referrals (as a child on them) matching the filter.
 
     A decision only counts if it was made (``decided_at``) before ``as_of``.
@@ -187,7 +195,6 @@ class ReferralCounter:
 
     name: str
     window: str
-    what: str
     sources: tuple[str, ...] | None = None
     decision: str | None = None
     closure_reason: str | None = None
@@ -204,7 +211,7 @@ class ReferralCounter:
 
 
 @dataclass(frozen=True)
-class SameConcernCounter:
+class SameConcernCounter(_Worded):
     """Count of the child's prior referrals sharing a concern category with *this* referral.
 
     The one counter that depends on the referral being scored (its concerns)
@@ -217,7 +224,6 @@ class SameConcernCounter:
 
     name: str
     window: str
-    what: str = "earlier referrals about the same kind of concern"
     kind: str = "same_concern"
 
     def __post_init__(self):
@@ -230,12 +236,15 @@ MEMBERSHIPS: dict[str, Membership] = _memberships()
 
 @dataclass(frozen=True)
 class GroupMeasure:
-    """A number about a household group as a whole, from their memberships, not their records.
+    """A number about a household group as a whole.
 
     ``measure`` is one of :data:`GROUP_MEASURE_KINDS`: how many members
     (0 if none), whether any joined within ``window`` (0 or 1), whole days
     since the newest joined, or the youngest or oldest member's age in whole
-    years when the child was born (missing if none).  Every engine derives
+    years when the child was born (missing if none); or, from their records,
+    ``"most"``: the largest value of the per-person ``counter`` among the
+    members (0 if none), e.g. the most domestic-abuse incidents as
+    perpetrator of any adult who joined the household in the last 12 months.  Every engine derives
     the value from this declaration and the group's :class:`Membership`.
     """
 
@@ -243,8 +252,12 @@ class GroupMeasure:
     membership: str
     measure: str
     window: str | None = None
+    # With measure "most": the per-person counter whose largest value among the members is taken.
+    counter: str | None = None
 
     def __post_init__(self):
+        if (self.measure == "most") != (self.counter is not None):
+            raise ValueError(f"{self.name}: a counter goes with 'most' and only with it")
         if self.measure not in GROUP_MEASURE_KINDS:
             raise ValueError(f"unknown measure {self.measure!r}: one of {GROUP_MEASURE_KINDS}")
         if self.membership not in MEMBERSHIPS:
@@ -281,6 +294,7 @@ GROUP_MEASURE_KINDS = (
     "days_since_newest_joined",
     "youngest_age_at_birth",
     "oldest_age_at_birth",
+    "most",
 )
 # Missing (not 0) when the group is empty.
 NULLABLE_MEASURES = ("days_since_newest_joined", "youngest_age_at_birth", "oldest_age_at_birth")
@@ -307,6 +321,34 @@ class ReferralFlags:
         return [(self.prefix + x, self.column, x) for x in self.values]
 
 
+CHILD_MEASURE_KINDS = ("age_months", "days_since_last_referral")
+
+
+@dataclass(frozen=True)
+class ChildMeasure:
+    """A number about the child on the referral, from their date of birth or referral history.
+
+    ``measure`` is one of :data:`CHILD_MEASURE_KINDS`: their age in whole
+    calendar months at ``as_of``, or whole days since their latest referral
+    received strictly before ``as_of``.  Both are missing (not 0) when there
+    is nothing to measure (an unknown child; no earlier referral): an absence
+    of records is never shown as reassurance.  Every engine derives the value
+    from this declaration.
+    """
+
+    name: str
+    measure: str
+
+    def __post_init__(self):
+        if self.measure not in CHILD_MEASURE_KINDS:
+            raise ValueError(f"unknown measure {self.measure!r}: one of {CHILD_MEASURE_KINDS}")
+
+
+CHILD_MEASURES: list[ChildMeasure] = [
+    ChildMeasure("child_age_months", "age_months"),
+    ChildMeasure("child_days_since_last_referral", "days_since_last_referral"),
+]
+
 GROUP_MEASURES: list[GroupMeasure] = [
     GroupMeasure("household_n_adults", "household_adults", "count"),
     *[
@@ -319,6 +361,11 @@ GROUP_MEASURES: list[GroupMeasure] = [
     GroupMeasure("parent_age_at_birth_min", "household_parents", "youngest_age_at_birth"),
     GroupMeasure("parent_age_at_birth_max", "household_parents", "oldest_age_at_birth"),
     GroupMeasure("household_n_siblings", "siblings", "count"),
+    # The "new partner whose domestic-abuse history nobody looked up".
+    *[
+        GroupMeasure(f"new_adults_{n}_max", "new_household_adults", "most", counter=n)
+        for n in ("da_perpetrator_ever", "violent_offences_ever")
+    ],
 ]
 
 # Counted across a group, each incident once (none yet: add one here, with its
@@ -342,8 +389,8 @@ _DECLINED = _ev("service_declined")
 _DA = "domestic_incident"
 
 
-def _windows(name, flt, what, windows):
-    return [EventCounter(f"{name}_{w}", flt, w, what) for w in windows]
+def _windows(name, flt, windows):
+    return [EventCounter(f"{name}_{w}", flt, w) for w in windows]
 
 
 # ---------------------------------------------------------------------------
@@ -354,93 +401,72 @@ EVENT_COUNTERS: list[EventCounter] = [
     *_windows(
         "missed_appointments",
         _ev("missed_appointment"),
-        "missed health appointments",
         ("12m", "ever"),
     ),
-    *_windows(
-        "school_absences", _ev("school_absence"), "school absences recorded", ("12m", "ever")
-    ),
-    *_windows("services_declined", _DECLINED, "services declined", ("12m", "ever")),
-    *_windows("address_moves", _ev("address_move"), "address moves", ("12m",)),
-    *_windows(
-        "ed_attendances", _ev("ed_attendance"), "emergency-department attendances", ("12m", "ever")
-    ),
-    *_windows("injuries", _ev("injury"), "injuries recorded by health", ("12m", "ever")),
+    *_windows("school_absences", _ev("school_absence"), ("12m", "ever")),
+    *_windows("services_declined", _DECLINED, ("12m", "ever")),
+    *_windows("address_moves", _ev("address_move"), ("12m",)),
+    *_windows("ed_attendances", _ev("ed_attendance"), ("12m", "ever")),
+    *_windows("injuries", _ev("injury"), ("12m", "ever")),
     EventCounter(
         "injuries_serious_ever",
         _ev("injury", min_severity=2),
         "ever",
-        "moderate or serious injuries",
     ),
     EventCounter(
         "injuries_non_mobile_ever",
         _ev("injury", age_limit="non_mobile"),
         "ever",
-        f"injuries while a non-mobile infant (under {NON_MOBILE_DAYS} days old)",
     ),
-    EventCounter(
-        "missing_episodes_ever", _ev("missing_episode"), "ever", "missing-person episodes"
-    ),
+    EventCounter("missing_episodes_ever", _ev("missing_episode"), "ever"),
     # Statutory history (children's social care events).
-    *_windows(
-        "section47_enquiries", _ev("section47_enquiry"), "section 47 enquiries", ("12m", "ever")
-    ),
+    *_windows("section47_enquiries", _ev("section47_enquiry"), ("12m", "ever")),
     EventCounter(
         "cp_conferences_ever",
         _ev("initial_child_protection_conference"),
         "ever",
-        "initial child protection conferences",
     ),
-    EventCounter("cp_plans_ever", _ev("cp_plan_start"), "ever", "child protection plans started"),
-    EventCounter(
-        "looked_after_ever", _ev("looked_after_start"), "ever", "periods looked after started"
-    ),
+    EventCounter("cp_plans_ever", _ev("cp_plan_start"), "ever"),
+    EventCounter("looked_after_ever", _ev("looked_after_start"), "ever"),
     EventCounter(
         "csc_events_ever",
         _ev(*v.EVENT_TYPES[_CSC], agencies=(_CSC,)),
         "ever",
-        "children's social care records",
     ),
     # Adults: police, probation, mental health, substance misuse.
     *_windows(
         "da_victim",
         _ev(_DA, agencies=_POLICE, roles=("victim",)),
-        "police domestic-abuse incidents as victim",
         ("12m", "ever"),
     ),
     *_windows(
         "da_perpetrator",
         _ev(_DA, agencies=_POLICE, roles=("perpetrator",)),
-        "police domestic-abuse incidents as perpetrator",
         ("12m", "ever"),
     ),
     EventCounter(
         "violent_offences_ever",
         _ev("violent_offence", exclude_roles=("victim", "witness")),
         "ever",
-        "violent offences (not as victim or witness)",
     ),
-    EventCounter("arrests_ever", _ev("arrest"), "ever", "arrests"),
-    EventCounter("restraining_orders_ever", _ev("restraining_order"), "ever", "restraining orders"),
+    EventCounter("arrests_ever", _ev("arrest"), "ever"),
+    EventCounter("restraining_orders_ever", _ev("restraining_order"), "ever"),
     EventCounter(
         "probation_supervisions_ever",
         _ev("supervision_start"),
         "ever",
-        "probation supervisions started",
     ),
-    *_windows("mh_contacts", _ev("mh_contact"), "adult mental-health contacts", ("12m", "ever")),
-    EventCounter("mh_crises_ever", _ev("mh_crisis"), "ever", "adult mental-health crises"),
+    *_windows("mh_contacts", _ev("mh_contact"), ("12m", "ever")),
+    EventCounter("mh_crises_ever", _ev("mh_crisis"), "ever"),
     EventCounter(
         "substance_treatments_ever",
         _ev("treatment_start"),
         "ever",
-        "substance-misuse treatments started",
     ),
     EventCounter(
         "childhood_csc_events",
         _ev(*v.EVENT_TYPES[_CSC], agencies=(_CSC,), age_limit="adult"),
         "ever",
-        "children's social care records from their own childhood",
     ),
 ]
 
@@ -450,34 +476,27 @@ EVENT_STATES: list[EventState] = [
         _CSC,
         "cp_plan_start",
         "cp_plan_end",
-        "subject to a child protection plan",
     ),
-    EventState(
-        "looked_after_current", _CSC, "looked_after_start", "looked_after_end", "looked after"
-    ),
+    EventState("looked_after_current", _CSC, "looked_after_start", "looked_after_end"),
     EventState(
         "probation_current",
         "probation",
         "supervision_start",
         "supervision_end",
-        "under probation supervision",
     ),
     EventState(
         "substance_treatment_current",
         "substance_misuse",
         "treatment_start",
         "treatment_end",
-        "in substance-misuse treatment",
     ),
 ]
 
 REFERRAL_SOURCE_FAMILIES = ("family", "police", "school", "health", "anonymous")
 REFERRAL_COUNTERS: list[ReferralCounter] = [
-    *[ReferralCounter(f"prior_referrals_{w}", w, "referrals") for w in WINDOWS],
+    *[ReferralCounter(f"prior_referrals_{w}", w) for w in WINDOWS],
     *[
-        ReferralCounter(
-            f"prior_referrals_{s}_{w}", w, f"referrals {_SOURCE_WORDS[s]}", sources=(s,)
-        )
+        ReferralCounter(f"prior_referrals_{s}_{w}", w, sources=(s,))
         for s in REFERRAL_SOURCE_FAMILIES
         for w in WINDOWS
     ],
@@ -485,39 +504,30 @@ REFERRAL_COUNTERS: list[ReferralCounter] = [
         ReferralCounter(
             f"prior_nfa_{w}",
             w,
-            "referrals closed with no further action",
             decision="no_further_action",
         )
         for w in ("12m", "ever")
     ],
-    ReferralCounter(
-        "prior_malicious_ever", "ever", "referrals closed as malicious", closure_reason="malicious"
-    ),
+    ReferralCounter("prior_malicious_ever", "ever", closure_reason="malicious"),
     ReferralCounter(
         "prior_family_declined_ever",
         "ever",
-        "referrals closed because the family declined support",
         closure_reason="family_declined_support",
     ),
-    ReferralCounter(
-        "prior_early_help_ever", "ever", "referrals sent to early help", decision="early_help"
-    ),
+    ReferralCounter("prior_early_help_ever", "ever", decision="early_help"),
     ReferralCounter(
         "prior_assessments_ever",
         "ever",
-        "referrals that led to an assessment",
         decision="assessment",
     ),
     ReferralCounter(
         "prior_strategy_ever",
         "ever",
-        "referrals that led to a strategy discussion",
         decision="strategy_discussion",
     ),
     ReferralCounter(
         "childhood_referrals",
         "ever",
-        "referrals about them in their own childhood",
         age_limit="adult",
     ),
 ]
@@ -529,6 +539,8 @@ SAME_CONCERN_COUNTERS: list[SameConcernCounter] = [
 
 COUNTERS = {c.name: c for c in [*EVENT_COUNTERS, *EVENT_STATES, *REFERRAL_COUNTERS]}
 assert len(COUNTERS) == len(EVENT_COUNTERS) + len(EVENT_STATES) + len(REFERRAL_COUNTERS)
+# Every counter is worded (features.wording.COUNTER_WHAT): a missing phrase fails at import.
+assert all(c.what for c in [*COUNTERS.values(), *SAME_CONCERN_COUNTERS])
 
 # Which counters each subject exposes.
 CHILD_COUNTERS = [
@@ -586,21 +598,127 @@ SIBLING_COUNTERS = [
     "injuries_ever",
     "csc_events_ever",
 ]
-# The adult counter also reported for adults who joined in the last 12 months:
-# the "new partner whose domestic-abuse history nobody looked up".
-NEW_ADULT_COUNTERS = ["da_perpetrator_ever", "violent_offences_ever"]
+# The adult counters also reported for adults who joined in the last 12 months
+# (declared in GROUP_MEASURES, measure "most").
+NEW_ADULT_COUNTERS = [g.counter for g in GROUP_MEASURES if g.measure == "most"]
 NEW_ADULT_WINDOWS = ("3m", "6m", "12m")
 
 
 # ---------------------------------------------------------------------------
 # The public feature specs.
 # ---------------------------------------------------------------------------
+EVIDENCE_TABLES = (
+    "agency_events",
+    "referrals",
+    "household_members",
+    "people",
+    "referral",
+    "referral_children",
+)
+
+
+@dataclass(frozen=True)
+class EvidenceSource:
+    """Which records lie behind a feature's value: typed, shared by every engine.
+
+    ``table`` is where they are (``agency_events``, earlier ``referrals``,
+    ``household_members``; or ``people``, the ``referral`` being scored, its
+    ``referral_children``, which have no records behind them beyond the
+    referral or the child) and ``subject`` whose they are (a subject or a
+    :data:`MEMBERSHIPS` group).  The rest narrow them as the counter does: the
+    counter's name and window, its filters, a group joined within so many
+    days, "the same concern as this referral", "each incident once", or the
+    referral's own field and value (a flag).  Both evidence look-ups (SQL and
+    the snapshot's) read these fields, so a value and its records agree.
+
+    Build one with :meth:`of`, which keeps the order its fields were given in,
+    so the catalogue's JSON (:meth:`as_dict`) lists them as written.
+    """
+
+    table: str
+    subject: str = "child"
+    counter: str | None = None
+    window_days: int | None = None
+    sources: tuple[str, ...] = ()
+    decision: str | None = None
+    closure_reason: str | None = None
+    agencies: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    exclude_roles: tuple[str, ...] = ()
+    min_severity: int | None = None
+    age_limit: str | None = None
+    joined_within_days: int | None = None
+    same_concern: bool = False
+    each_incident_once: bool = False
+    column: str | None = None
+    value: str | bool | None = None
+    # The fields given, in order (what as_dict lists); not part of equality.
+    given: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.table not in EVIDENCE_TABLES:
+            raise ValueError(f"unknown evidence table {self.table!r}: one of {EVIDENCE_TABLES}")
+        if self.counter is not None and self.table not in ("agency_events", "referrals"):
+            raise ValueError(f"a counter's records are events or referrals, not {self.table!r}")
+
+    @classmethod
+    def of(cls, **given) -> EvidenceSource:
+        """An evidence source from keyword fields (lists become tuples), remembering their order."""
+        known = {f.name for f in fields(cls)} - {"given"}
+        unknown = set(given) - known
+        if unknown:
+            raise ValueError(f"unknown evidence field(s) {sorted(unknown)}")
+        typed = {k: tuple(x) if isinstance(x, list) else x for k, x in given.items()}
+        return cls(**typed, given=tuple(given))
+
+    def with_(self, **more) -> EvidenceSource:
+        """This source with fields added or changed (e.g. a subject)."""
+        return EvidenceSource.of(**{**self.as_dict(), **more})
+
+    def as_dict(self) -> dict:
+        """The fields given, in order, as JSON-ready values (tuples as lists)."""
+        out = {}
+        for k in self.given or ("table", "subject"):
+            x = getattr(self, k)
+            out[k] = list(x) if isinstance(x, tuple) else x
+        return out
+
+    # Read-only mapping access, for code written against the old ``record`` dict.
+    def get(self, key: str, default=None):
+        return getattr(self, key) if key in (self.given or ("table", "subject")) else default
+
+    def __getitem__(self, key: str):
+        if key not in (self.given or ("table", "subject")):
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+_NO_EVIDENCE = EvidenceSource("referral", "referral")
+
+
+def evidence_of(spec) -> EvidenceSource:
+    """``spec``'s evidence source, for any object that may carry one.
+
+    A :class:`FeatureSpec`'s own; a ``record`` dict (a spec-like object built
+    elsewhere) checked and typed; for anything else (a reason about a field
+    of the referral) the referral itself, which no record count lies behind.
+    """
+    record = getattr(spec, "record", None)
+    if isinstance(record, EvidenceSource):
+        return record
+    if isinstance(record, dict) and record:
+        return EvidenceSource.of(**record)
+    return _NO_EVIDENCE
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """One column of ``X``, with what the screener-facing text needs.
 
     ``record`` says which records lie behind the value (see
-    :func:`features.evidence`): ``{"table": ..., "counter": ..., ...}``.
+    :func:`features.evidence`), as an :class:`EvidenceSource`; a dict given
+    here is checked and made one.
     """
 
     name: str
@@ -611,7 +729,7 @@ class FeatureSpec:
     family: str
     unit: str  # how a value reads: the noun after the number (a flag: the words when set)
     aggregate: str  # "value", "max", "sum" or "flag"
-    record: dict = field(default_factory=dict)
+    record: EvidenceSource = _NO_EVIDENCE
     # A flag's words when it is not set.  "not " + unit reads wrongly more
     # often than not ("not an adult joined ..."), and screeners read these.
     absent: str = ""
@@ -630,6 +748,10 @@ class FeatureSpec:
     # "14 years 8 months") or "ago" (days as "15 years ago").
     reads_as: str = ""
 
+    def __post_init__(self):
+        if isinstance(self.record, dict):
+            object.__setattr__(self, "record", EvidenceSource.of(**self.record))
+
     def describe(self, value) -> str:
         """The value in plain language, e.g. "3 referrals in the last 12 months from family members"."""
         if value is None or value != value:
@@ -647,7 +769,7 @@ class FeatureSpec:
             "subject": self.subject,
             "family": self.family,
             "aggregate": self.aggregate,
-            "record": self.record,
+            "record": self.record.as_dict(),
             "absent": self.absent,
             "nature": self.nature,
             "about_referrer": self.about_referrer,
@@ -676,42 +798,36 @@ def _family_of(name: str) -> str:
     return "pattern of closure and health"
 
 
-def _record(counter) -> dict:
+def _record(counter) -> EvidenceSource:
     if isinstance(counter, ReferralCounter):
-        return {
-            "table": "referrals",
-            "counter": counter.name,
-            "window_days": WINDOWS.get(counter.window),
-            "sources": list(counter.sources or []),
-            "decision": counter.decision,
-            "closure_reason": counter.closure_reason,
-        }
+        return EvidenceSource.of(
+            table="referrals",
+            counter=counter.name,
+            window_days=WINDOWS.get(counter.window),
+            sources=counter.sources or (),
+            decision=counter.decision,
+            closure_reason=counter.closure_reason,
+        )
     if isinstance(counter, EventState):
-        return {
-            "table": "agency_events",
-            "counter": counter.name,
-            "window_days": None,
-            "agencies": [counter.agency],
-            "event_types": [counter.start, counter.end],
-        }
+        return EvidenceSource.of(
+            table="agency_events",
+            counter=counter.name,
+            window_days=None,
+            agencies=(counter.agency,),
+            event_types=(counter.start, counter.end),
+        )
     f = counter.filter
-    return {
-        "table": "agency_events",
-        "counter": counter.name,
-        "window_days": WINDOWS[counter.window],
-        "agencies": list(f.source_agencies),
-        "event_types": list(f.event_types),
-        "roles": list(f.roles or []),
-        "exclude_roles": list(f.exclude_roles or []),
-        "min_severity": f.min_severity,
-        "age_limit": f.age_limit,
-    }
-
-
-def _counter_phrase(counter) -> str:
-    if isinstance(counter, EventState):
-        return f"currently {counter.what}"
-    return f"{counter.what} {WINDOW_WORDS[counter.window]}"
+    return EvidenceSource.of(
+        table="agency_events",
+        counter=counter.name,
+        window_days=WINDOWS[counter.window],
+        agencies=f.source_agencies,
+        event_types=f.event_types,
+        roles=f.roles or (),
+        exclude_roles=f.exclude_roles or (),
+        min_severity=f.min_severity,
+        age_limit=f.age_limit,
+    )
 
 
 def _classify(counter) -> dict:
@@ -738,87 +854,67 @@ def _counter_specs() -> list[FeatureSpec]:
     specs = []
     for name in CHILD_COUNTERS:
         c = COUNTERS[name]
-        phrase = _counter_phrase(c)
         specs.append(
             FeatureSpec(
                 name=f"child_{name}",
-                definition=f"The child: {phrase}",
                 agency=_agency_of(c),
                 window=c.window,
                 subject="child",
                 family=_family_of(name),
-                unit=phrase,
                 aggregate="flag" if c.kind == "state" else "value",
-                record={**_record(c), "subject": "child"},
-                absent=f"not {phrase}" if c.kind == "state" else "",
+                record=_record(c).with_(subject="child"),
+                **wording.child_counter_words(c),
                 **_classify(c),
             )
         )
     for name in ADULT_COUNTERS:
         c = COUNTERS[name]
-        phrase = _counter_phrase(c)
-        for agg, words in (("max", "most for any one adult"), ("sum", "all adults together")):
-            if c.kind == "state":
-                unit = (
-                    f"adult(s) {phrase}"
-                    if agg == "sum"
-                    else f"an adult in the household is {phrase}"
-                )
-            else:
-                unit = f"{phrase} ({words} in the household)"
+        for agg in ("max", "sum"):
             specs.append(
                 FeatureSpec(
                     name=f"adults_{name}_{agg}",
-                    definition=f"The household's adults as of the referral, {words}: {phrase}",
                     agency=_agency_of(c),
                     window=c.window,
                     subject="household_adults",
                     family=_family_of(name),
-                    unit=unit,
                     aggregate="flag" if (c.kind == "state" and agg == "max") else agg,
-                    record={**_record(c), "subject": "household_adults"},
-                    absent=f"no adult in the household is {phrase}" if c.kind == "state" else "",
+                    record=_record(c).with_(subject="household_adults"),
+                    **wording.adult_counter_words(c, agg),
                     **_classify(c),
                 )
             )
-    for name in NEW_ADULT_COUNTERS:
-        c = COUNTERS[name]
-        phrase = _counter_phrase(c)
+    for g in GROUP_MEASURES:
+        if g.measure != "most":
+            continue
+        c = COUNTERS[g.counter]
         specs.append(
             FeatureSpec(
-                name=f"new_adults_{name}_max",
-                definition=f"Adults who joined the household in the last 12 months, most for any one: {phrase}",
+                name=g.name,
                 agency=_agency_of(c),
                 window=c.window,
                 subject="household_adults",
                 family="household",
-                unit=f"{phrase} (an adult who joined the household in the last 12 months)",
                 aggregate="max",
-                record={
-                    **_record(c),
-                    "subject": "new_household_adults",
-                    "joined_within_days": WINDOWS[
-                        MEMBERSHIPS["new_household_adults"].joined_within
-                    ],
-                },
+                record=_record(c).with_(
+                    subject=g.membership,
+                    joined_within_days=WINDOWS[MEMBERSHIPS[g.membership].joined_within],
+                ),
+                **wording.new_adult_counter_words(c),
                 **_classify(c),
             )
         )
     for name in SIBLING_COUNTERS:
         c = COUNTERS[name]
-        phrase = _counter_phrase(c)
-        unit = f"sibling(s) {phrase}" if c.kind == "state" else f"{phrase} (siblings together)"
         specs.append(
             FeatureSpec(
                 name=f"siblings_{name}_sum",
-                definition=f"The child's siblings in the household, together: {phrase}",
                 agency=_agency_of(c),
                 window=c.window,
                 subject="siblings",
                 family="siblings",
-                unit=unit,
                 aggregate="sum",
-                record={**_record(c), "subject": "siblings"},
+                record=_record(c).with_(subject="siblings"),
+                **wording.sibling_counter_words(c),
                 **_classify(c),
             )
         )
@@ -826,239 +922,205 @@ def _counter_specs() -> list[FeatureSpec]:
         c = COUNTERS[g.counter]
         if not isinstance(c, EventCounter) or c.filter.age_limit is not None:
             raise ValueError(f"{g.name}: an event counter without an age limit is needed")
-        phrase = _counter_phrase(c)
-        who = GROUP_WORDS[g.membership]
         specs.append(
             FeatureSpec(
                 name=g.name,
-                definition=f"The household's {who} as of the referral, each incident once: {phrase}",
                 agency=_agency_of(c),
                 window=c.window,
                 subject=g.membership,
                 family=_family_of(g.counter),
-                unit=f"{phrase} (involving any of the household's {who}, each incident once)",
                 aggregate="value",
-                record={**_record(c), "subject": g.membership, "each_incident_once": True},
+                record=_record(c).with_(subject=g.membership, each_incident_once=True),
+                **wording.group_event_words(c, g.membership),
                 **_classify(c),
             )
         )
     return specs
 
 
-def _member_record(subject: str, **extra) -> dict:
-    return {"table": "household_members", "subject": subject, **extra}
+def _member_record(subject: str, **extra) -> EvidenceSource:
+    return EvidenceSource.of(table="household_members", subject=subject, **extra)
+
+
+_HOUSEHOLD_AGENCIES = "housing, children_social_care"
+
+
+def _fixed(name: str, agency: str, window: str, subject: str, family: str, **kw) -> FeatureSpec:
+    """A feature whose words do not vary (:data:`features.wording.FIXED_WORDS`)."""
+    return FeatureSpec(
+        name=name,
+        agency=agency,
+        window=window,
+        subject=subject,
+        family=family,
+        **wording.FIXED_WORDS[name],
+        **kw,
+    )
+
+
+def _referral_flag_specs() -> list[FeatureSpec]:
+    """The generated one-hots of :data:`REFERRAL_FLAGS`; who referred is a decision."""
+    specs = []
+    for family in REFERRAL_FLAGS:
+        for name, col, value in family.flags():
+            who = family.column is not None
+            specs.append(
+                FeatureSpec(
+                    name=name,
+                    agency=_CSC,
+                    window="this referral",
+                    subject="referral",
+                    family="the referral",
+                    aggregate="flag",
+                    record=EvidenceSource.of(
+                        table="referral",
+                        subject="referral",
+                        column=col,
+                        value=True if value is None else value,
+                    ),
+                    nature=DECIDED if who else HAPPENED,
+                    about_referrer=who,
+                    excluded_why=_WHO_REFERRED_WHY if who else "",
+                    **wording.referral_flag_words(col, value),
+                )
+            )
+    return specs
 
 
 def _other_specs() -> list[FeatureSpec]:
     """Features that are not per-person counters: the referral itself, the household, ages."""
-    s = []
-    people = {"table": "people", "subject": "child"}
-    s.append(
-        FeatureSpec(
+    s = [
+        _fixed(
             "child_age_months",
-            "The child's age in whole months at the referral",
             _CSC,
             "at referral",
             "child",
             "child",
-            "the child is aged",
-            "value",
-            people,
+            aggregate="value",
+            record=EvidenceSource.of(table="people", subject="child"),
             reads_as="age",
-        )
-    )
-    last = {
-        "table": "referrals",
-        "counter": "prior_referrals_ever",
-        "subject": "child",
-        "window_days": None,
-        "sources": [],
-    }
-    s.append(
-        FeatureSpec(
+        ),
+        _fixed(
             "child_days_since_last_referral",
-            "Days since the child's previous referral (missing if none)",
             _CSC,
             "ever",
             "child",
             "referral history",
-            "the child's previous referral was",
-            "value",
-            last,
+            aggregate="value",
+            record=EvidenceSource.of(
+                table="referrals",
+                counter="prior_referrals_ever",
+                subject="child",
+                window_days=None,
+                sources=(),
+            ),
             excluded_why=_GAP_WHY,
             reads_as="ago",
-        )
-    )
+        ),
+    ]
     for c in SAME_CONCERN_COUNTERS:
-        w = c.window
         s.append(
             FeatureSpec(
-                f"child_{c.name}",
-                f"The child's prior referrals {WINDOW_WORDS[w]} sharing a concern category with this one",
-                _CSC,
-                w,
-                "child",
-                "referral history",
-                f"earlier referrals {WINDOW_WORDS[w]} about the same kind of concern",
-                "value",
-                {
-                    "table": "referrals",
-                    "counter": f"same_concern_{w}",
-                    "subject": "child",
-                    "window_days": WINDOWS[w],
-                    "same_concern": True,
-                    "sources": [],
-                },
+                name=f"child_{c.name}",
+                agency=_CSC,
+                window=c.window,
+                subject="child",
+                family="referral history",
+                aggregate="value",
+                record=EvidenceSource.of(
+                    table="referrals",
+                    counter=f"same_concern_{c.window}",
+                    subject="child",
+                    window_days=WINDOWS[c.window],
+                    same_concern=True,
+                    sources=(),
+                ),
                 monotone=1,
+                **wording.same_concern_words(c.window),
             )
         )
-    ref = {"table": "referral", "subject": "referral"}
-    for src in v.REFERRAL_SOURCES:
-        s.append(
-            FeatureSpec(
-                f"referral_source_{src}",
-                f"This referral came from source '{src}'",
-                _CSC,
-                "this referral",
-                "referral",
-                "the referral",
-                f"referred by {SOURCE_LABELS[src]}",
-                "flag",
-                {**ref, "column": "source", "value": src},
-                absent=f"not referred by {SOURCE_LABELS[src]}",
-                nature=DECIDED,
-                about_referrer=True,
-                excluded_why=_WHO_REFERRED_WHY,
-            )
-        )
-    for rel in v.REFERRER_RELATIONSHIPS:
-        s.append(
-            FeatureSpec(
-                f"referrer_{rel}",
-                f"The referrer is the child's '{rel}'",
-                _CSC,
-                "this referral",
-                "referral",
-                "the referral",
-                _referrer_words(rel, True),
-                "flag",
-                {**ref, "column": "referrer_relationship", "value": rel},
-                absent=_referrer_words(rel, False),
-                nature=DECIDED,
-                about_referrer=True,
-                excluded_why=_WHO_REFERRED_WHY,
-            )
-        )
-    for con in v.CONCERNS:
-        col = f"concern_{con}"
-        s.append(
-            FeatureSpec(
-                f"referral_{col}",
-                f"This referral raises a concern of {con.replace('_', ' ')}",
-                _CSC,
-                "this referral",
-                "referral",
-                "the referral",
-                f"the referral raises {_concern_words(con)}",
-                "flag",
-                {**ref, "column": col, "value": True},
-                absent=f"the referral does not raise {_concern_words(con)}",
-            )
-        )
+    s += _referral_flag_specs()
+    ref = EvidenceSource.of(table="referral", subject="referral")
     s.append(
-        FeatureSpec(
+        _fixed(
             "referral_n_concerns",
-            "Number of concern categories on this referral",
             _CSC,
             "this referral",
             "referral",
             "the referral",
-            "concern categories on this referral",
-            "value",
-            ref,
+            aggregate="value",
+            record=ref,
         )
     )
     s.append(
-        FeatureSpec(
+        _fixed(
             "referral_n_children",
-            "Number of children on this referral",
             _CSC,
             "this referral",
             "referral",
             "the referral",
-            "children on this referral",
-            "value",
-            {"table": "referral_children", "subject": "referral"},
+            aggregate="value",
+            record=EvidenceSource.of(table="referral_children", subject="referral"),
         )
     )
     s.append(
-        FeatureSpec(
+        _fixed(
             "household_n_adults",
-            "Adults recorded as living in the child's household as of the referral"
-            " (a household not yet recorded, as for some newborns, counts 0)",
-            "housing, children_social_care",
+            _HOUSEHOLD_AGENCIES,
             "as of referral",
             "household_adults",
             "household",
-            "adults recorded in the child's household",
-            "value",
-            _member_record("household_adults"),
+            aggregate="value",
+            record=_member_record("household_adults"),
         )
     )
-    for w in NEW_ADULT_WINDOWS:
+    for win in NEW_ADULT_WINDOWS:
         s.append(
             FeatureSpec(
-                f"household_new_adult_{w}",
-                f"An adult joined the child's household {WINDOW_WORDS[w]}",
-                "housing, children_social_care",
-                w,
-                "household_adults",
-                "household",
-                f"an adult joined the household {WINDOW_WORDS[w]}",
-                "flag",
-                _member_record("household_adults", joined_within_days=WINDOWS[w]),
-                absent=f"no adult joined the household {WINDOW_WORDS[w]}",
+                name=f"household_new_adult_{win}",
+                agency=_HOUSEHOLD_AGENCIES,
+                window=win,
+                subject="household_adults",
+                family="household",
+                aggregate="flag",
+                record=_member_record("household_adults", joined_within_days=WINDOWS[win]),
+                **wording.new_adult_flag_words(win),
             )
         )
     s.append(
-        FeatureSpec(
+        _fixed(
             "household_days_since_adult_joined",
-            "Days since the most recent adult joined the household (missing if none)",
-            "housing, children_social_care",
+            _HOUSEHOLD_AGENCIES,
             "as of referral",
             "household_adults",
             "household",
-            "the newest adult joined the household",
-            "value",
-            _member_record("household_adults"),
+            aggregate="value",
+            record=_member_record("household_adults"),
             reads_as="ago",
         )
     )
     for agg in ("min", "max"):
         s.append(
             FeatureSpec(
-                f"parent_age_at_birth_{agg}",
-                f"Age in whole years of the {'youngest' if agg == 'min' else 'oldest'} parent in the household when the child was born",
-                "children_social_care",
-                "at birth",
-                "household_adults",
-                "household",
-                "years: a parent's age when the child was born",
-                "value",
-                _member_record("household_parents"),
+                name=f"parent_age_at_birth_{agg}",
+                agency="children_social_care",
+                window="at birth",
+                subject="household_adults",
+                family="household",
+                aggregate="value",
+                record=_member_record("household_parents"),
+                **wording.parent_age_words(agg),
             )
         )
     s.append(
-        FeatureSpec(
+        _fixed(
             "household_n_siblings",
-            "Other children recorded as living in the child's household as of the referral",
             "children_social_care",
             "as of referral",
             "siblings",
             "siblings",
-            "other children recorded in the child's household",
-            "value",
-            _member_record("siblings"),
+            aggregate="value",
+            record=_member_record("siblings"),
         )
     )
     return s
@@ -1076,6 +1138,7 @@ FEATURE_SPECS: list[FeatureSpec] = feature_specs()
 FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
 SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
 assert {g.name for g in GROUP_MEASURES} <= set(FEATURE_NAMES), "a group measure has no spec"
+assert {m.name for m in CHILD_MEASURES} <= set(FEATURE_NAMES), "a child measure has no spec"
 
 
 # ---------------------------------------------------------------------------
@@ -1104,46 +1167,40 @@ _NAMED_NOT_FOUND_WHY = (
 
 def _named_adult_specs() -> list[FeatureSpec]:
     common = {"subject": "named_adults", "family": "named adults", "agency": "linked records"}
+    count = EvidenceSource.of(table="referral", subject="named_adults")
     specs = [
         FeatureSpec(
             name=NAMED_FOUND,
-            definition="Adults named by the referrer and found in the linked agency records",
             window="current",
-            unit="adults named by the referrer found in the records MAST holds",
             aggregate="value",
-            record={"table": "referral_named_adults", "subject": "named_adults"},
+            record=count,
             monotone=1,
+            **wording.named_adult_count_words(found=True),
             **common,
         ),
         FeatureSpec(
             name=NAMED_NOT_FOUND,
-            definition="Adults named by the referrer and not found in the records MAST holds",
             window="current",
-            unit="adults named by the referrer not found in the records MAST holds",
             aggregate="value",
-            record={"table": "referral_named_adults", "subject": "named_adults"},
+            record=count,
             excluded_why=_NAMED_NOT_FOUND_WHY,
+            **wording.named_adult_count_words(found=False),
             **common,
         ),
     ]
     for name in NAMED_ADULT_COUNTERS:
         c = COUNTERS[name]
-        phrase = _counter_phrase(c)
-        for agg, words in (
-            ("max", "most for any one adult named by the referrer"),
-            ("sum", "adults named by the referrer, together"),
-        ):
+        for agg in ("max", "sum"):
             specs.append(
                 FeatureSpec(
                     name=f"named_adults_{name}_{agg}",
-                    definition=f"Adults named by the referrer and found, {words}: {phrase}",
                     window=c.window,
-                    unit=f"{phrase} ({words})",
                     aggregate=agg,
-                    record={**_record(c), "subject": "named_adults"},
+                    record=_record(c).with_(subject="named_adults"),
                     # A named adult's records may only raise risk.
                     monotone=1,
                     nature=_classify(c)["nature"],
+                    **wording.named_adult_counter_words(c, agg),
                     **{**common, "agency": _agency_of(c)},
                 )
             )

@@ -64,7 +64,7 @@ def _subject_sql(subject: str) -> str:
 
 def _event_evidence(spec: d.FeatureSpec) -> str:
     rec = spec.record
-    counter = d.COUNTERS[rec["counter"]]
+    counter = d.COUNTERS[rec.counter]
     if isinstance(counter, d.EventState):
         pred = f"e.agency = '{counter.agency}' AND e.event_type IN ('{counter.start}', '{counter.end}')"
     else:
@@ -84,14 +84,14 @@ def _event_evidence(spec: d.FeatureSpec) -> str:
 
 def _referral_evidence(spec: d.FeatureSpec) -> str:
     rec = spec.record
-    if rec.get("same_concern"):
+    if rec.same_concern:
         same = " OR ".join(f"(r.{c} AND t.{c})" for c in v.CONCERN_COLUMNS)
         pred = f"({same})"
         win = window_predicate("r.received_at", spec.window, "t.as_of")
         if win:
             pred += f" AND {win}"
     else:
-        counter = d.COUNTERS[rec["counter"]]
+        counter = d.COUNTERS[rec.counter]
         pred = referral_predicate(counter, DUCKDB, h="h", as_of="t.as_of", dob="p.date_of_birth")
         pred = pred.replace("h.received_at", "r.received_at").replace("h.source", "r.source")
         pred = pred.replace("h.decision", "dd.decision").replace(
@@ -122,7 +122,7 @@ def _member_evidence(spec: d.FeatureSpec) -> str:
     (``test_evidence_lists_no_membership_unknown_as_of_the_referral``,
     ``test_a_member_of_two_homes_is_listed_once``).
     """
-    within = spec.record.get("joined_within_days")
+    within = spec.record.joined_within_days
     pred = f"s.start_date >= {DUCKDB.minus_days('t.as_of', within)}" if within else "TRUE"
     return f"""SELECT record, agency, event_type, person_id, relationship, occurred_at,
         recorded_at, detail
@@ -146,7 +146,7 @@ def evidence_body(spec: d.FeatureSpec) -> str:
     One place decides which records explain a feature, for the single-feature
     look-up here and the batched look-up the scoring service makes.
     """
-    table = spec.record.get("table")
+    table = spec.record.table
     if table == "agency_events":
         return _event_evidence(spec)
     if table == "referrals":
@@ -167,7 +167,7 @@ def evidence_sql(spec: d.FeatureSpec, dialect=DUCKDB) -> str:
     of exactly the text :func:`evidence` runs.
     """
     body = evidence_body(spec)
-    subject = spec.record.get("subject", "child")
+    subject = spec.record.subject
     if subject == "referral":
         subject = "child"
     filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"

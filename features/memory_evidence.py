@@ -67,8 +67,10 @@ def _row(
     }
 
 
-def _event_rows(s: StoreSnapshot, t: od.Target, people: list[tuple], record: dict) -> list[dict]:
-    counter = d.COUNTERS[record["counter"]]
+def _event_rows(
+    s: StoreSnapshot, t: od.Target, people: list[tuple], record: d.EvidenceSource
+) -> list[dict]:
+    counter = d.COUNTERS[record.counter]
     out = []
     for p, relationship, _ in people:
         rows = od.visible_events(s, p, t.as_of)
@@ -101,19 +103,19 @@ def _event_rows(s: StoreSnapshot, t: od.Target, people: list[tuple], record: dic
 
 
 def _referral_rows(
-    s: StoreSnapshot, t: od.Target, people: list[tuple], record: dict, extras: od.Extras
+    s: StoreSnapshot, t: od.Target, people: list[tuple], record: d.EvidenceSource, extras: od.Extras
 ) -> list[dict]:
     out = []
     for p, relationship, _ in people:
         h = od.history(s, p, t.as_of, extras)
         seen = h.decided < t.as_of
-        if record.get("same_concern"):
+        if record.same_concern:
             this = np.array([bool(t.referral[c]) for c in v.CONCERN_COLUMNS])
             keep = (h.concerns & this[None, :]).any(axis=1)
-            if record["window_days"]:
-                keep &= h.received >= t.as_of - record["window_days"] * US_PER_DAY
+            if record.window_days:
+                keep &= h.received >= t.as_of - record.window_days * US_PER_DAY
         else:
-            keep = od.referral_hits(s, p, h, t.as_of)[:, _REFERRAL_AT[record["counter"]]]
+            keep = od.referral_hits(s, p, h, t.as_of)[:, _REFERRAL_AT[record.counter]]
         for i in np.flatnonzero(keep):
             parts = [f"referral {h.referral_id(s, i)}"]
             decision, closure = h.decision(s, i) if seen[i] else (None, None)
@@ -139,9 +141,9 @@ def _referral_rows(
 
 
 def _member_rows(
-    s: StoreSnapshot, t: od.Target, hh: od.Household, people: list[tuple], record: dict
+    s: StoreSnapshot, t: od.Target, hh: od.Household, people: list[tuple], record: d.EvidenceSource
 ) -> list[dict]:
-    within = record.get("joined_within_days")
+    within = record.joined_within_days
     homes = set(hh.homes.tolist())
     out = []
     for p, relationship, start in people:
@@ -220,8 +222,8 @@ def ondemand_evidence(
             if spec is None:
                 raise ValueError(f"Unknown feature {name!r}: see features.catalogue()")
             record = spec.record
-            table = record.get("table")
-            subject = record.get("subject", "child")
+            table = record.table
+            subject = record.subject
             if subject not in people_of:
                 people_of[subject] = subjects(s, t, hh, subject)
             people = people_of[subject]

@@ -71,7 +71,6 @@ _ADULT = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["household_adult
 # By role code (one past the last for "no role"): is it an adult's role?
 _IS_ADULT = np.isin(np.arange(len(MEMBER_ROLES) + 1), _ADULT)
 _SIBLING = np.array([MEMBER_ROLES.index(r) for r in d.MEMBERSHIPS["siblings"].roles])
-_NEW_ADULT_DAYS = d.WINDOWS[d.MEMBERSHIPS["new_household_adults"].joined_within]
 _LOWEST = np.iinfo(np.int64).min
 
 
@@ -355,10 +354,6 @@ _CHILD_AT, _CHILD_SRC = _at([f"child_{n}" for n in d.CHILD_COUNTERS]), _src(d.CH
 _ADULT_MAX_AT = _at([f"adults_{n}_max" for n in d.ADULT_COUNTERS])
 _ADULT_SUM_AT = _at([f"adults_{n}_sum" for n in d.ADULT_COUNTERS])
 _ADULT_SRC = _src(d.ADULT_COUNTERS)
-_NEW_AT, _NEW_SRC = (
-    _at([f"new_adults_{n}_max" for n in d.NEW_ADULT_COUNTERS]),
-    _src(d.NEW_ADULT_COUNTERS),
-)
 _SIB_AT, _SIB_SRC = _at([f"siblings_{n}_sum" for n in d.SIBLING_COUNTERS]), _src(d.SIBLING_COUNTERS)
 
 
@@ -377,7 +372,12 @@ _GROUPS = [
         _role_table(d.MEMBERSHIPS[name].roles),
         d.WINDOWS.get(d.MEMBERSHIPS[name].joined_within or "ever"),
         [
-            (_F[g.name], g.measure, d.WINDOWS.get(g.window or "ever"))
+            (
+                _F[g.name],
+                g.measure,
+                d.WINDOWS.get(g.window or "ever"),
+                g.counter and _COL[g.counter],
+            )
             for g in d.GROUP_MEASURES
             if g.membership == name
         ],
@@ -395,13 +395,8 @@ _YES_NO_AT = np.array([j for j, _, value in _FLAG_AT if value is None], dtype=np
 _YES_NO_COLUMNS = [col for _, col, value in _FLAG_AT if value is None]
 # Features that are NULL (NaN) when nothing is there to measure; the rest default to 0.
 _NULLABLE_AT = _at(
-    [
-        "child_age_months",
-        "child_days_since_last_referral",
-        "household_days_since_adult_joined",
-        "parent_age_at_birth_min",
-        "parent_age_at_birth_max",
-    ]
+    [m.name for m in d.CHILD_MEASURES]
+    + [g.name for g in d.GROUP_MEASURES if g.measure in d.NULLABLE_MEASURES]
 )
 TEXT_COLUMNS = ("referral_id", "person_id", "sex", "ethnicity", "disability")
 
@@ -481,11 +476,10 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
     dob = int(s.dob[c])
     days = whole_days(dob, as_of)
     row["age_years"] = days / d.DAYS_PER_YEAR
-    x[_F["child_age_months"]] = whole_months(dob, as_of)
     own = counters(c, as_of)
     x[_CHILD_AT] = own[_CHILD_SRC]
-    if np.isfinite(own[-1]):
-        x[_F["child_days_since_last_referral"]] = whole_days(int(own[-1]), as_of)
+    for m in d.CHILD_MEASURES:
+        x[_F[m.name]] = _child_measure(m.measure, dob, own, as_of)
     h = hist(c, as_of)
     same = (h.concerns & concerns[None, :]).any(axis=1)
     for sc in d.SAME_CONCERN_COUNTERS:
@@ -493,13 +487,21 @@ def _row(s: StoreSnapshot, t: Target, counters, hist, x: np.ndarray) -> dict:
         hit = same if days is None else same & (h.received >= as_of - days * US_PER_DAY)
         x[_F[f"child_{sc.name}"]] = hit.sum()
     _group_events(s, hh, as_of, x)
-    _groups(s, hh, as_of, dob, x)
+    _groups(s, hh, as_of, dob, counters, x)
     _adults(s, hh, as_of, dob, counters, x)
     _siblings(hh, as_of, counters, x)
     return row
 
 
-def _groups(s: StoreSnapshot, hh: Household, as_of: int, dob: int, x) -> None:
+def _child_measure(measure: str, dob: int, own: np.ndarray, as_of: int) -> float:
+    """A :class:`features.definitions.ChildMeasure` (NaN when there is nothing to measure)."""
+    if measure == "age_months":
+        return whole_months(dob, as_of)
+    last = own[-1]  # the latest earlier referral's received_at (NaN if none)
+    return whole_days(int(last), as_of) if np.isfinite(last) else np.nan
+
+
+def _groups(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) -> None:
     """The :data:`features.definitions.GROUP_MEASURES`, each over its group of ``hh``.
 
     An empty group leaves 0 (a count, a flag) or NaN (the rest), as the SQL's
@@ -510,13 +512,15 @@ def _groups(s: StoreSnapshot, hh: Household, as_of: int, dob: int, x) -> None:
         if joined_days is not None:
             keep &= hh.starts >= as_of - joined_days * US_PER_DAY
         people, starts = hh.members[keep], hh.starts[keep]
-        for j, measure, window_days in measures:
+        for j, measure, window_days, counter in measures:
             if measure == "count":
                 x[j] = len(people)
             elif not len(people):
                 continue
             elif measure == "joined_within":
                 x[j] = float((starts >= as_of - window_days * US_PER_DAY).any())
+            elif measure == "most":
+                x[j] = max(counters(int(p), as_of)[counter] for p in people)
             elif measure == "days_since_newest_joined":
                 x[j] = whole_days(starts, as_of).min()
             else:
@@ -553,15 +557,13 @@ def _group_events(s: StoreSnapshot, hh: Household, as_of: int, x) -> None:
 def _adults(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) -> None:
     """The household-adult features; with no adult they stay 0 (or NULL), as the SQL's LEFT JOIN."""
     adult = _IS_ADULT[hh.roles]
-    people, starts = hh.members[adult], hh.starts[adult]
+    people = hh.members[adult]
     if not len(people):
         return
     values = np.vstack([counters(int(p), as_of) for p in people])
     adult_values = values[:, _ADULT_SRC]
     x[_ADULT_MAX_AT] = adult_values.max(axis=0)
     x[_ADULT_SUM_AT] = adult_values.sum(axis=0)
-    joined = starts >= as_of - _NEW_ADULT_DAYS * US_PER_DAY
-    x[_NEW_AT] = np.where(joined[:, None], values[:, _NEW_SRC], 0).max(axis=0)
 
 
 def _siblings(hh: Household, as_of: int, counters, x) -> None:

@@ -156,7 +156,6 @@ def static_referral(c: d.ReferralCounter) -> d.ReferralCounter:
     return d.ReferralCounter(
         name=c.name,
         window="ever",
-        what=c.what,
         sources=c.sources,
         decision=c.decision,
         closure_reason=c.closure_reason,
@@ -290,8 +289,8 @@ PROTECTED_SQL = ("sex", "ethnicity", "disability", "imd_decile", "age_years")
 def _x_expressions(dialect: Dialect) -> dict[str, str]:
     """SQL for every column of X, keyed by feature name, over the final joins."""
     x: dict[str, str] = {}
-    x["child_age_months"] = dialect.whole_months("cp.date_of_birth", "t.as_of")
-    x["child_days_since_last_referral"] = dialect.whole_days("c.last_received_at", "t.as_of")
+    for m in d.CHILD_MEASURES:
+        x[m.name] = child_measure(m, dialect)
     for c in d.SAME_CONCERN_COUNTERS:
         x[f"child_{c.name}"] = f"COALESCE(sc.{c.name}, 0)"
     for g in d.GROUP_EVENT_COUNTERS:
@@ -312,13 +311,18 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
     for name in d.ADULT_COUNTERS:
         for agg in ("max", "sum"):
             x[f"adults_{name}_{agg}"] = f"COALESCE(a.adults_{name}_{agg}, 0)"
-    for name in d.NEW_ADULT_COUNTERS:
-        x[f"new_adults_{name}_max"] = f"COALESCE(a.new_adults_{name}_max, 0)"
     for name in d.SIBLING_COUNTERS:
         x[f"siblings_{name}_sum"] = f"COALESCE(s.siblings_{name}_sum, 0)"
     missing = set(d.FEATURE_NAMES) ^ set(x)
     assert not missing, f"SQL and definitions disagree on {sorted(missing)}"
     return {name: x[name] for name in d.FEATURE_NAMES}
+
+
+def child_measure(m: d.ChildMeasure, dialect: Dialect) -> str:
+    """SQL for a :class:`features.definitions.ChildMeasure` over the final joins (NULL if none)."""
+    if m.measure == "age_months":
+        return dialect.whole_months("cp.date_of_birth", "t.as_of")
+    return dialect.whole_days("c.last_received_at", "t.as_of")
 
 
 # The aggregate CTE (and its alias in the final SELECT) each group is counted in:
@@ -353,6 +357,7 @@ def group_measures(base: str, dialect: Dialect) -> str:
             ),
             "youngest_age_at_birth": f"MIN(CASE WHEN {member} THEN {age} END)",
             "oldest_age_at_birth": f"MAX(CASE WHEN {member} THEN {age} END)",
+            "most": f"MAX(CASE WHEN {member} THEN pf.{g.counter} ELSE 0 END)",
         }.get(g.measure)
         if g.measure == "joined_within":
             since = dialect.minus_days("ma.as_of", d.WINDOWS[g.window])
@@ -627,12 +632,6 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     adult_aggs = ",\n    ".join(
         f"MAX(pf.{n}) AS adults_{n}_max, SUM(pf.{n}) AS adults_{n}_sum" for n in d.ADULT_COUNTERS
     )
-    new = d.MEMBERSHIPS["new_household_adults"]
-    joined_12m = f"ma.start_date >= {dialect.minus_days('ma.as_of', d.WINDOWS[new.joined_within])}"
-    new_adult_aggs = ",\n    ".join(
-        f"MAX(CASE WHEN {joined_12m} THEN pf.{n} ELSE 0 END) AS new_adults_{n}_max"
-        for n in d.NEW_ADULT_COUNTERS
-    )
     adult_groups = group_measures("adult_agg", dialect)
     sibling_groups = group_measures("sib_agg", dialect)
     sib_aggs = ",\n    ".join(f"SUM(pf.{n}) AS siblings_{n}_sum" for n in d.SIBLING_COUNTERS)
@@ -692,8 +691,7 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
                 "adult_agg",
                 f"""SELECT ma.child_id, ma.as_of,
     {adult_groups},
-    {adult_aggs},
-    {new_adult_aggs}
+    {adult_aggs}
             FROM adults_asof ma
             JOIN person_feats pf ON pf.person_id = ma.member_id AND pf.as_of = ma.as_of
             JOIN {{people}} cp ON cp.person_id = ma.child_id

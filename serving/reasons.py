@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from features import evidence_of
+
 # Contributions smaller than this (in log-odds) move the probability by well
 # under a tenth of a percentage point: not worth a screener's attention.
 MIN_CONTRIBUTION = 1e-3
@@ -124,9 +126,9 @@ class ReasonSpace:
         by_column: dict[str, list[str]] = {}
         for name in feature_names:
             spec = catalogue.get(name)
-            record = getattr(spec, "record", {}) or {}
-            if getattr(spec, "aggregate", None) == "flag" and record.get("table") == "referral":
-                by_column.setdefault(record["column"], []).append(name)
+            record = evidence_of(spec)
+            if getattr(spec, "aggregate", None) == "flag" and record.table == "referral":
+                by_column.setdefault(record.column, []).append(name)
         grouped = {m: col for col, ms in by_column.items() if len(ms) > 1 for m in ms}
         names: list[str] = []
         seen: set[str] = set()
@@ -142,7 +144,7 @@ class ReasonSpace:
                 # Named by its columns' shared prefix: referral_source_* -> referral_source.
                 field_name = os.path.commonprefix(members).rsplit("_", 1)[0]
                 self.fields[field_name] = FieldReason(
-                    field_name, members, tuple(str(sp.record["value"]) for sp in specs), specs
+                    field_name, members, tuple(str(evidence_of(sp).value) for sp in specs), specs
                 )
                 names.append(field_name)
         self.names = names
@@ -217,11 +219,10 @@ def is_silent(value: Any) -> bool:
 
 def _is_record_count(spec: Any) -> bool:
     """A count of records (events, referrals): a low value is an absence of records."""
-    record = getattr(spec, "record", {}) or {}
     return (
         getattr(spec, "aggregate", None) in ("value", "max", "sum")
         and not getattr(spec, "reads_as", "")
-        and record.get("table") in ("agency_events", "referrals")
+        and evidence_of(spec).table in ("agency_events", "referrals")
     )
 
 
@@ -314,7 +315,7 @@ def _uk_date(value: Any) -> str:
 
 
 def _whom(spec: Any, values: Mapping[str, Any]) -> str:
-    subject = (getattr(spec, "record", {}) or {}).get("subject", "")
+    subject = evidence_of(spec).subject
     if subject == "new_household_adults":
         ago = values.get("household_days_since_adult_joined")
         if ago is not None and not (isinstance(ago, float) and ago != ago):
@@ -330,10 +331,10 @@ def _whom(spec: Any, values: Mapping[str, Any]) -> str:
 
 
 def _agencies(spec: Any) -> list[str]:
-    record = getattr(spec, "record", {}) or {}
-    if record.get("table") == "referrals":
+    record = evidence_of(spec)
+    if record.table == "referrals":
         return ["children_social_care"]
-    return list(record.get("agencies") or [])
+    return list(record.agencies)
 
 
 def _absence(spec: Any, values: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -169,24 +169,22 @@ def _counted(spec) -> bool:
     """A feature whose value is its number of records (per person for a maximum)."""
     if spec.reads_as in ("ago", "age"):
         return False
-    counter = COUNTERS.get(spec.record.get("counter", ""))
-    if spec.record.get("table") == "household_members":  # the numbers of adults, of siblings
+    counter = COUNTERS.get(spec.record.counter)
+    if spec.record.table == "household_members":  # the numbers of adults, of siblings
         return spec.name.startswith("household_n_")
-    return getattr(counter, "kind", None) in ("count", "referrals") or spec.record.get(
-        "same_concern", False
-    )
+    return getattr(counter, "kind", None) in ("count", "referrals") or spec.record.same_concern
 
 
 def _check_against_reference(name: str, rows: list[dict], value: float) -> None:
     spec = SPECS_BY_NAME[name]
-    if spec.record.get("table") not in RECORD_TABLES:
+    if spec.record.table not in RECORD_TABLES:
         assert len(rows) == 1, name  # the referral itself, or the child
         return
     if not _counted(spec):  # states, flags, gaps and ages: records iff set
-        if spec.aggregate == "flag" and spec.record.get("table") == "household_members":
+        if spec.aggregate == "flag" and spec.record.table == "household_members":
             assert bool(rows) == bool(value), name
         return
-    if spec.record.get("each_incident_once"):  # every member's record, each moment counted once
+    if spec.record.each_incident_once:  # every member's record, each moment counted once
         assert len({r["occurred_at"] for r in rows}) == value, name
     elif spec.aggregate == "max":
         per_person = pd.Series([r["person_id"] for r in rows]).value_counts()

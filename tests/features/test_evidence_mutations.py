@@ -72,7 +72,7 @@ EV = importlib.import_module("features.evidence")
 
 # Features whose look-up selects records from the store (the others describe
 # the referral or the child, and have no comparison in their own SELECT).
-RECORD_SPECS = [s for s in d.FEATURE_SPECS if s.record.get("table") in RECORD_TABLES]
+RECORD_SPECS = [s for s in d.FEATURE_SPECS if s.record.table in RECORD_TABLES]
 _CSC = d.cat("children_social_care", v.AGENCIES)
 
 # Comparisons whose off-by-one twin cannot change any listed record, each with
@@ -159,10 +159,10 @@ class Reference:
         """The evidence rows ``spec`` should list for the child on the referral."""
         rec, this = spec.record, self.referrals[referral_id]
         as_of = this["received_at"]
-        people = self.subjects(rec["subject"], child, as_of)
+        people = self.subjects(rec.subject, child, as_of)
         rows = []
-        if rec["table"] == "agency_events":
-            counter = d.COUNTERS[rec["counter"]]
+        if rec.table == "agency_events":
+            counter = d.COUNTERS[rec.counter]
             for p, rel, _ in people:
                 dob = self.people[p]["date_of_birth"]
                 for e in self.events_of.get(p, []):
@@ -182,17 +182,17 @@ class Reference:
                             ("agency_event", e["agency"], e["event_type"], p, rel)
                             + (e["occurred_at"], e["recorded_at"], _detail(role, sev))
                         )
-        elif rec["table"] == "referrals":
+        elif rec.table == "referrals":
             for p, rel, _ in people:
                 dob = self.people[p]["date_of_birth"]
                 for r, dec in self.prior(p, as_of):
-                    if rec.get("same_concern"):
-                        days = rec["window_days"]
+                    if rec.same_concern:
+                        days = rec.window_days
                         counts = any(r[c] and this[c] for c in v.CONCERN_COLUMNS) and (
                             days is None or r["received_at"] >= as_of - days * DAY
                         )
                     else:
-                        counts = referral_counts(d.COUNTERS[rec["counter"]], r, dec, dob, as_of)
+                        counts = referral_counts(d.COUNTERS[rec.counter], r, dec, dob, as_of)
                     if counts:
                         decided = None if dec is None else f"decision: {dec['decision']}"
                         reason = None if dec is None else dec["closure_reason"]
@@ -206,7 +206,7 @@ class Reference:
                         )
         else:  # household_members: the membership that makes them a member as of as_of
             homes, _ = self.household(child, as_of)
-            within = rec.get("joined_within_days")
+            within = rec.joined_within_days
             for p, rel, start in people:
                 if within and not start >= as_of - within * DAY:
                     continue
@@ -231,7 +231,7 @@ class Reference:
         rec = spec.record
         if spec.name == "child_days_since_last_referral":
             return whole_days(rows["occurred_at"].max(), as_of) if len(rows) else math.nan
-        if rec["table"] == "household_members":
+        if rec.table == "household_members":
             starts = [pd.Timestamp(x) for x in rows["occurred_at"]]
             if spec.name.startswith("household_new_adult_"):
                 return float(len(rows) > 0)
@@ -246,7 +246,7 @@ class Reference:
                 pick = min if spec.name.endswith("_min") else max
                 return pick(ages) if ages else math.nan
             return float(len(rows))  # household_n_adults, household_n_siblings
-        counter = d.COUNTERS.get(rec["counter"])
+        counter = d.COUNTERS.get(rec.counter)
         per_person = []
         for _, mine in rows.groupby("person_id"):
             if isinstance(counter, d.EventState):
@@ -306,12 +306,12 @@ def _checks(specs: list[d.FeatureSpec]):
 def _lookup(spec: d.FeatureSpec) -> str:
     """The branch of ``evidence.py`` that writes the feature's SELECT, and its subject."""
     rec = spec.record
-    kind = rec["table"]
-    if rec.get("same_concern"):
+    kind = rec.table
+    if rec.same_concern:
         kind += ", same concern"
-    if isinstance(d.COUNTERS.get(rec.get("counter")), d.EventState):
+    if isinstance(d.COUNTERS.get(rec.counter), d.EventState):
         kind += ", state"
-    return f"{kind}, {rec['subject']}"
+    return f"{kind}, {rec.subject}"
 
 
 def sites() -> dict[str, dict[str, list[Mutation]]]:
@@ -346,11 +346,11 @@ def _search_order(features: list[str]) -> list[d.FeatureSpec]:
     def rank(spec: d.FeatureSpec) -> tuple:
         rec = spec.record
         conditions = sum(
-            bool(rec.get(k))
+            bool(getattr(rec, k))
             for k in ("sources", "decision", "closure_reason", "roles", "exclude_roles")
             + ("min_severity", "age_limit", "window_days", "same_concern", "joined_within_days")
         )
-        return (rec["table"] != "household_members", conditions, rec["subject"] != "child")
+        return (rec.table != "household_members", conditions, rec.subject != "child")
 
     return sorted((s for s in RECORD_SPECS if s.name in features), key=rank)
 

@@ -46,7 +46,7 @@ def test_every_feature_lists_the_same_records_as_the_sql(seed):
             counted = [
                 n
                 for n in FEATURE_NAMES
-                if SPECS_BY_NAME[n].record.get("table") in RECORD_TABLES and values.at[pid, n] > 0
+                if SPECS_BY_NAME[n].record.table in RECORD_TABLES and values.at[pid, n] > 0
             ]
             zero = [n for n in FEATURE_NAMES if n not in counted]
             sample = list(np.random.default_rng(seed).choice(zero, min(5, len(zero)), False))
