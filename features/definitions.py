@@ -1139,3 +1139,75 @@ FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
 SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
 assert {g.name for g in GROUP_MEASURES} <= set(FEATURE_NAMES), "a group measure has no spec"
 assert {m.name for m in CHILD_MEASURES} <= set(FEATURE_NAMES), "a child measure has no spec"
+
+
+# ---------------------------------------------------------------------------
+# Adults named on the referral (issue #20): a family of its own.
+# ---------------------------------------------------------------------------
+# The adults the referrer names who were *found* in the linked records as of
+# the referral (linkage.named; a "possible" match is never the adult), counted
+# as the household's adults are, from the counters above.  Not yet a column
+# of ``X``: ``features.named_adults`` computes the family beside it, for the
+# store (training) and for one referral (the service), from one function.
+# The household adults' police counters, and what else needs no age (a named
+# adult's date of birth is the referrer's guess): CSC, mental-health crises, treatment.
+NAMED_ADULT_COUNTERS = [
+    *(c for c in ADULT_COUNTERS if c.startswith(("da_", "violent_", "arrests", "restraining_"))),
+    "csc_events_ever",
+    "mh_crises_ever",
+    "substance_treatments_ever",
+]
+NAMED_FOUND = "named_adults_found"
+NAMED_NOT_FOUND = "named_adults_not_found"
+_NAMED_NOT_FOUND_WHY = (
+    "an adult MAST could not find in the records it holds is not evidence either way; "
+    "the model must never learn that a missing record makes a child safer"
+)
+
+
+def _named_adult_specs() -> list[FeatureSpec]:
+    common = {"subject": "named_adults", "family": "named adults", "agency": "linked records"}
+    count = EvidenceSource.of(table="referral", subject="named_adults")
+    specs = [
+        FeatureSpec(
+            name=NAMED_FOUND,
+            window="current",
+            aggregate="value",
+            record=count,
+            monotone=1,
+            **wording.named_adult_count_words(found=True),
+            **common,
+        ),
+        FeatureSpec(
+            name=NAMED_NOT_FOUND,
+            window="current",
+            aggregate="value",
+            record=count,
+            excluded_why=_NAMED_NOT_FOUND_WHY,
+            **wording.named_adult_count_words(found=False),
+            **common,
+        ),
+    ]
+    for name in NAMED_ADULT_COUNTERS:
+        c = COUNTERS[name]
+        for agg in ("max", "sum"):
+            specs.append(
+                FeatureSpec(
+                    name=f"named_adults_{name}_{agg}",
+                    window=c.window,
+                    aggregate=agg,
+                    record=_record(c).with_(subject="named_adults"),
+                    # A named adult's records may only raise risk.
+                    monotone=1,
+                    nature=_classify(c)["nature"],
+                    **wording.named_adult_counter_words(c, agg),
+                    **{**common, "agency": _agency_of(c)},
+                )
+            )
+    return specs
+
+
+NAMED_ADULT_SPECS: list[FeatureSpec] = _named_adult_specs()
+NAMED_ADULT_NAMES: list[str] = [s.name for s in NAMED_ADULT_SPECS]
+assert not set(NAMED_ADULT_NAMES) & set(FEATURE_NAMES)
+SPECS_BY_NAME.update({s.name: s for s in NAMED_ADULT_SPECS})

@@ -289,6 +289,30 @@ def adult_counter_words(counter, aggregate: str) -> dict[str, str]:
     return _words(f"The household's adults as of the referral, {words}: {phrase}", unit, absent)
 
 
+_NAMED_AGGREGATE_WORDS = {
+    "max": "most for any one adult named by the referrer",
+    "sum": "adults named by the referrer, together",
+}
+
+
+def named_adult_counter_words(counter, aggregate: str) -> dict[str, str]:
+    """The found named adults' ``counter`` (issue #20), their ``aggregate`` ("max" or "sum")."""
+    phrase = counter_phrase(counter)
+    words = _NAMED_AGGREGATE_WORDS[aggregate]
+    return _words(
+        f"Adults named by the referrer and found, {words}: {phrase}", f"{phrase} ({words})"
+    )
+
+
+def named_adult_count_words(found: bool) -> dict[str, str]:
+    """How many adults named by the referrer were (not) found in the records MAST holds."""
+    where = "found in" if found else "not found in"
+    return _words(
+        f"Adults named by the referrer and {where} the records MAST holds",
+        f"adults named by the referrer {where} the records MAST holds",
+    )
+
+
 def new_adult_counter_words(counter) -> dict[str, str]:
     """The most of ``counter`` for any adult who joined the household in the last 12 months."""
     phrase = counter_phrase(counter)

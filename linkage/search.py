@@ -95,25 +95,34 @@ def split_name(name: str) -> tuple[str | None, str | None]:
 
 def query_record(adult: AdultQuery, unique_id: str = "referral:named") -> pd.DataFrame:
     """The adult as one prepared record, normalised exactly as agency records are."""
-    given, family = split_name(adult.name)
-    raw = pd.DataFrame(
-        {
-            "agency": ["referral"],
-            "agency_record_id": [unique_id.split(":", 1)[1]],
-            "given_name": [given],
-            "family_name": [family],
-            "date_of_birth": [pd.Timestamp(adult.date_of_birth) if adult.date_of_birth else None],
-            "sex": [adult.sex],
-            "postcode": [adult.postcode],
-            "address": [adult.address],
-            "nhs_number": [None],
-            "upn": [None],
-            "pnc_id": [None],
-        }
-    )
-    # A filled row beside it, so that a column the referrer left empty keeps
+    return query_records([adult], [unique_id.split(":", 1)[1]])
+
+
+def query_records(adults: list[AdultQuery], record_ids: list[str]) -> pd.DataFrame:
+    """Adults as prepared records of agency ``referral`` (ids ``record_ids``), normalised as agency records are."""
+    rows = []
+    for adult, rid in zip(adults, record_ids, strict=True):
+        given, family = split_name(adult.name)
+        rows.append(
+            {
+                "agency": "referral",
+                "agency_record_id": rid,
+                "given_name": given,
+                "family_name": family,
+                "date_of_birth": pd.Timestamp(adult.date_of_birth) if adult.date_of_birth else None,
+                "sex": adult.sex,
+                "postcode": adult.postcode,
+                "address": adult.address,
+                "nhs_number": None,
+                "upn": None,
+                "pnc_id": None,
+            }
+        )
+    raw = pd.DataFrame(rows)
+    # A filled row beside them, so that a column the referrer left empty keeps
     # its text type through prepare_records' string operations; then dropped.
-    filler = raw.assign(
+    filler = raw.iloc[:1].assign(
+        agency_record_id="__filler__",
         **{c: "x" for c in ("given_name", "family_name", "postcode", "address", "nhs_number")},
         upn="x",
         pnc_id="x",
@@ -121,7 +130,7 @@ def query_record(adult: AdultQuery, unique_id: str = "referral:named") -> pd.Dat
         date_of_birth=pd.Timestamp("2000-01-01"),
     )
     both = pd.concat([raw, filler], ignore_index=True)
-    return prepare_records(both).iloc[:1].reset_index(drop=True)
+    return prepare_records(both).iloc[: len(raw)].reset_index(drop=True)
 
 
 def search_blocking_rules() -> list:
@@ -204,10 +213,24 @@ class PersonSearch:
 
     def search(self, adult: AdultQuery, as_of: datetime | None = None) -> SearchResult:
         """The linked persons ``adult`` may be, from records held before ``as_of``."""
+        return self.search_many([adult], [as_of])[0]
+
+    def search_many(
+        self, adults: list[AdultQuery], as_of: list[datetime | None]
+    ) -> list[SearchResult]:
+        """:meth:`search` for many adults at once, each as of its own moment.
+
+        One Splink scoring of all the adults against the records (training
+        resolves every adult named on every past referral this way); each
+        adult's answer is exactly what :meth:`search` gives for it alone.
+        """
+        if not adults:
+            return []
         with self._lock:
             self._n += 1
             name = f"named_adult_{self._n}"
-            self._create_typed_table(name, query_record(adult, f"referral:{name}"))
+            ids = [f"{name}_{i}" for i in range(len(adults))]
+            self._create_typed_table(name, query_records(adults, ids))
             query = self._db_api.register(name, table_name=name)
             try:
                 scored = self._linker.inference.predict_between(
@@ -221,7 +244,13 @@ class PersonSearch:
                 scored.drop_table_from_database_and_remove_from_cache()
             finally:
                 self._con.execute(f"DROP TABLE IF EXISTS {name}")
-        return self._result(pairs, as_of)
+        if pairs.empty:
+            return [self._result(pairs, when) for when in as_of]
+        which = pairs["unique_id_l"].astype(str).str.rsplit("_", n=1).str[-1].astype(int)
+        groups = dict(tuple(pairs.groupby(which.to_numpy())))
+        return [
+            self._result(groups.get(i, pairs.iloc[:0]), when) for i, when in enumerate(as_of)
+        ]
 
     def _create_typed_table(self, name: str, frame: pd.DataFrame) -> None:
         """``frame`` as a table of the columns' fixed types (an all-null column has none of its own)."""

@@ -102,6 +102,12 @@ def demo_named_adult(base_url: str, headers: dict, db: str | Path, body: dict) -
                 f"agreeing {', '.join(m['agreeing_fields']) or 'none'}; "
                 f"disagreeing {', '.join(m['disagreeing_fields']) or 'none'}"
             )
+    counted = result.get("named_adults_counted") or []
+    if counted:
+        lines.append(
+            "  Counted as the named-adult feature family counts them (not yet weighed by the model):"
+        )
+        lines += [f"    - {line}" for line in counted]
     lines.append(
         f"  (The simulator's truth: this adult is person {truly}; evaluation only, never read "
         "by the service.)"

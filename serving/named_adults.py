@@ -27,8 +27,11 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from features import definitions as d
+from features.named_adults import ADULT_KEY, EVENT_COLUMNS, named_adult_features
 from linkage.search import FOUND, NOT_FOUND, POSSIBLE, AdultQuery, PersonSearch, SearchResult
 from serving.reasons import plain
 from store import vocabulary as v
@@ -99,6 +102,12 @@ class NamedAdultFinder:
     def describe(
         self, named_adults, as_of: datetime, marker: Any
     ) -> tuple[list[dict], list[dict], list[dict]]:
+        """:meth:`describe_with_family` without the feature family."""
+        return self.describe_with_family(named_adults, as_of, marker)[:3]
+
+    def describe_with_family(
+        self, named_adults, as_of: datetime, marker: Any
+    ) -> tuple[list[dict], list[dict], list[dict], dict[str, float]]:
         """For each named adult: the score's entry, and its chronology entries and person.
 
         Returns
@@ -106,10 +115,12 @@ class NamedAdultFinder:
         (adults, entries, people)
             ``adults`` as :class:`serving.schemas.NamedAdultOut`; ``entries``
             as :class:`serving.schemas.ChronologyEntry` (before ``as_of``);
-            ``people`` as :class:`serving.schemas.ChronologyPerson`.
+            ``people`` as :class:`serving.schemas.ChronologyPerson`; and the
+            named-adult feature family for the referral
+            (:func:`referral_family`), counted as training counts it.
         """
         if not named_adults:
-            return [], [], []
+            return [], [], [], referral_family([], [], [], as_of)
         index = self.search_index(marker)
         found = [
             None if index is None else index.search(_query(a), as_of=as_of) for a in named_adults
@@ -139,7 +150,7 @@ class NamedAdultFinder:
                 }
                 for e in history
             ]
-        return adults, entries, people
+        return adults, entries, people, referral_family(named_adults, found, histories, as_of)
 
     def _histories(self, found: list[SearchResult | None], as_of: datetime) -> list[list[dict]]:
         wanted = [
@@ -180,6 +191,55 @@ class NamedAdultFinder:
                 }
             )
         return out
+
+
+def referral_family(
+    named_adults, found: list[SearchResult | None], histories: list[list[dict]], as_of: datetime
+) -> dict[str, float]:
+    """The named-adult feature family for this referral (:mod:`features.named_adults`).
+
+    From the adults this search found and their records recorded before the
+    referral, with the same function training uses; unknown (NaN) when MAST
+    could not search.
+    """
+    when = pd.Timestamp(as_of).tz_localize(None) if pd.Timestamp(as_of).tz else pd.Timestamp(as_of)
+    outcomes = pd.DataFrame(
+        [
+            ("this", i, NOT_SEARCHED if r is None else r.status)
+            for i, r in enumerate(found, start=1)
+        ],
+        columns=ADULT_KEY + ["status"],
+    )
+    events = pd.DataFrame(
+        [
+            (
+                "this",
+                i,
+                e["agency"],
+                e["event_type"],
+                e.get("_role"),
+                np.nan,
+                pd.Timestamp(e["occurred_at"]),
+                pd.Timestamp(e["recorded_at"]),
+            )
+            for i, history in enumerate(histories, start=1)
+            for e in history
+        ],
+        columns=EVENT_COLUMNS,
+    )
+    family = named_adult_features(pd.Series([when], index=["this"]), outcomes, events)
+    return {k: float(x) for k, x in family.loc["this"].items()}
+
+
+def family_words(family: dict[str, float]) -> list[str]:
+    """The family in the catalogue's words: who was found and not, and what their records hold."""
+    lines = []
+    for spec in d.NAMED_ADULT_SPECS:
+        value = family.get(spec.name)
+        if value is None or value != value or value == 0 or spec.aggregate == "max":
+            continue
+        lines.append(spec.describe(value))
+    return lines
 
 
 def _query(adult) -> AdultQuery:

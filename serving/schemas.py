@@ -375,6 +375,13 @@ class ScoreOut(_Strict):
         default_factory=list,
         description="The adults the referrer named, and what the linked records hold on each.",
     )
+    named_adults_counted: list[str] = Field(
+        default_factory=list,
+        description="The named adults as the named-adult feature family counts them, in the "
+        "catalogue's words: how many were found and not found in the records MAST holds, and "
+        "what the found adults' records before the referral hold (empty when none was named "
+        "or MAST could not search). The current model does not weigh them.",
+    )
 
 
 class AmendmentIn(_ReferralContent):

@@ -29,7 +29,7 @@ from features import MemoryEngine, SQLEngine, Targets, counting_features
 from serving import chronology as chron
 from serving import live
 from serving.model import LoadedModel
-from serving.named_adults import NamedAdultFinder
+from serving.named_adults import NamedAdultFinder, family_words
 from serving.reasons import ReasonSpace, build_reasons, choose_reasons, not_found, records_held_to
 from serving.schemas import ReferralIn
 from store import vocabulary as v
@@ -367,7 +367,10 @@ class ScoringEngine:
                     for name, x in zip(names, M[i], strict=True)
                 }
         children = [by_child[pid] for pid in referral.children if pid in by_child]
-        named_adults = self.named_adults(referral)[0]
+        base = self._base if self.live is None else self.live.base
+        named_adults, _, _, family = self.named.describe_with_family(
+            referral.named_adults, to_store_time(referral.received_at), base
+        )
         highest = max(c["score"] for c in children)
         review = any(c["flag"] for c in children)
         policy = self.model.policy
@@ -384,6 +387,7 @@ class ScoringEngine:
             "policy_version": self.model.policy_version,
             "scored_at": datetime.now(UTC),
             "named_adults": named_adults,
+            "named_adults_counted": family_words(family),
         }
 
     def named_adults(self, referral: ReferralIn) -> tuple[list[dict], list[dict], list[dict]]:

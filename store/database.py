@@ -180,6 +180,8 @@ _MIGRATIONS = (
             "ALTER TABLE people ADD COLUMN IF NOT EXISTS disability_detail VARCHAR",
         ),
     ),
+    # 1.3.0 added referral_named_adults, created with the identity tables.
+    ("1.2.0", "1.3.0", ()),
 )
 assert tuple(old for old, _, _ in _MIGRATIONS) == COMPATIBLE_CONTRACT_VERSIONS
 assert _MIGRATIONS[-1][1] == CONTRACT_VERSION, "the last migration reaches this version"

@@ -38,7 +38,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from store import vocabulary as v
-from store.contract import ContractError, Problem
+from store.contract import ContractError, Problem, parse_boolean
 
 TRUTH_SCHEMA = "truth"
 
@@ -94,6 +94,32 @@ IDENTITY_SCHEMAS: dict[str, pa.DataFrameSchema] = {
         name="person_records",
         strict="filter",
     ),
+    # Contract 1.3: the adults a referrer names on a referral, as typed (issue
+    # #20).  Which person each one is, is not known: MAST searches for them.
+    "referral_named_adults": pa.DataFrameSchema(
+        {
+            "referral_id": pa.Column(str, coerce=True),
+            "adult_number": pa.Column("Int64", pa.Check.ge(1), coerce=True),
+            "name": pa.Column(str, pa.Check.str_length(min_value=1), coerce=True),
+            "date_of_birth": pa.Column("datetime64[us]", nullable=True, coerce=True),
+            "date_of_birth_approximate": pa.Column(bool, coerce=True),
+            "postcode": _text(),
+            "address": _text(),
+            "relationship": pa.Column(
+                str, pa.Check.isin(list(v.NAMED_ADULT_RELATIONSHIPS)), coerce=True
+            ),
+            "lives_at_address": pa.Column(
+                str, pa.Check.isin(list(v.LIVES_AT_ADDRESS)), coerce=True
+            ),
+        },
+        name="referral_named_adults",
+        strict="filter",
+        unique=["referral_id", "adult_number"],
+    ),
+}
+# Columns of the identity tables that may be absent from an extract (filled with nulls).
+IDENTITY_OPTIONAL_COLUMNS = {
+    "referral_named_adults": ("date_of_birth", "date_of_birth_approximate", "postcode", "address"),
 }
 
 IDENTITY_TABLES: tuple[str, ...] = tuple(IDENTITY_SCHEMAS)
@@ -119,6 +145,11 @@ IDENTITY_DDL = {
         event_id VARCHAR PRIMARY KEY, agency VARCHAR NOT NULL, agency_record_id VARCHAR NOT NULL""",
     "person_records": """
         person_id VARCHAR PRIMARY KEY, agency VARCHAR NOT NULL, agency_record_id VARCHAR NOT NULL""",
+    "referral_named_adults": """
+        referral_id VARCHAR NOT NULL, adult_number INTEGER NOT NULL, name VARCHAR NOT NULL,
+        date_of_birth DATE, date_of_birth_approximate BOOLEAN NOT NULL, postcode VARCHAR,
+        address VARCHAR, relationship VARCHAR NOT NULL, lives_at_address VARCHAR NOT NULL,
+        PRIMARY KEY (referral_id, adult_number)""",
     # Written by ``mast link``.  ``person_key`` is MAST's own identifier of a
     # linked person; it is stable only within one linkage run (``run_id``).
     "person_links": """
@@ -139,7 +170,11 @@ SORT_ORDER = {
     "agency_records": ("agency", "agency_record_id"),
     "agency_event_records": ("agency", "agency_record_id", "event_id"),
     "person_records": ("person_id",),
+    "referral_named_adults": ("referral_id", "adult_number"),
 }
+TRUTH_NAMED_ADULT_DDL = (
+    "referral_id VARCHAR NOT NULL, adult_number INTEGER NOT NULL, person_id VARCHAR NOT NULL"
+)
 
 
 def create_identity_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -164,17 +199,20 @@ def has_identities(con: duckdb.DuckDBPyConnection) -> bool:
 def validate_identity_tables(
     tables: dict[str, pd.DataFrame],
     events: pd.DataFrame | None = None,
+    referral_ids: pd.Index | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Check the version 1.1 tables and return them coerced.
+    """Check the version 1.1 (and 1.3) tables and return them coerced.
 
     Parameters
     ----------
     tables
         ``agency_records`` and optionally ``agency_event_records`` and
-        ``person_records``.
+        ``person_records`` and ``referral_named_adults``.
     events
         The ``agency_events`` (``event_id``, ``agency``) the event links must
         point at; when omitted, only the links' own columns are checked.
+    referral_ids
+        The referrals the named adults must be on; when omitted, unchecked.
 
     Raises
     ------
@@ -184,76 +222,110 @@ def validate_identity_tables(
     problems: list[Problem] = []
     clean: dict[str, pd.DataFrame] = {}
     for table, frame in tables.items():
-        if table not in IDENTITY_SCHEMAS:
-            problems.append(Problem(table, None, None, "unknown table"))
-            continue
-        schema = IDENTITY_SCHEMAS[table]
-        missing = [c for c in schema.columns if c not in frame.columns]
-        if missing:
-            problems += [Problem(table, None, c, "required column is missing") for c in missing]
-            continue
-        frame, unparsed = _parse_dates(table, frame.reset_index(drop=True))
-        problems += unparsed
-        try:
-            validated = schema.validate(frame, lazy=True)
-            if not unparsed:
-                clean[table] = validated[list(schema.columns)]
-        except pa.errors.SchemaErrors as err:
-            for case in err.failure_cases.itertuples(index=False):
-                row = None if pd.isna(case.index) else int(case.index) + 1
-                problems.append(Problem(table, row, case.column, _message(case)))
+        validated, found = _validate_one(table, frame)
+        problems += found
+        if validated is not None:
+            clean[table] = validated
     records, links = clean.get("agency_records"), clean.get("agency_event_records")
     if records is not None and links is not None:
-        known = pd.MultiIndex.from_frame(records[["agency", "agency_record_id"]])
-        theirs = pd.MultiIndex.from_frame(links[["agency", "agency_record_id"]])
-        for idx in links.index[~theirs.isin(known)]:
-            problems.append(
-                Problem(
-                    "agency_event_records",
-                    idx + 1,
-                    "agency_record_id",
-                    f"dangling reference {links.at[idx, 'agency_record_id']!r}: "
-                    f"no such record of agency {links.at[idx, 'agency']!r} in agency_records",
-                )
-            )
+        problems += _dangling_records(records, links, "agency_event_records")
     anchors = clean.get("person_records")
     if records is not None and anchors is not None:
-        known = pd.MultiIndex.from_frame(records[["agency", "agency_record_id"]])
-        theirs = pd.MultiIndex.from_frame(anchors[["agency", "agency_record_id"]])
-        for idx in anchors.index[~theirs.isin(known)]:
-            problems.append(
-                Problem(
-                    "person_records",
-                    idx + 1,
-                    "agency_record_id",
-                    f"dangling reference {anchors.at[idx, 'agency_record_id']!r}: "
-                    f"no such record of agency {anchors.at[idx, 'agency']!r} in agency_records",
-                )
-            )
+        problems += _dangling_records(records, anchors, "person_records")
     if links is not None and events is not None:
-        agency_of = events.set_index("event_id")["agency"]
-        theirs = links["event_id"].map(agency_of)
-        for idx in links.index[theirs.isna()]:
-            problems.append(
-                Problem(
-                    "agency_event_records",
-                    idx + 1,
-                    "event_id",
-                    f"dangling reference {links.at[idx, 'event_id']!r}: no such event",
-                )
+        problems += _dangling_events(links, events)
+    named = clean.get("referral_named_adults")
+    if named is not None and referral_ids is not None:
+        problems += [
+            Problem(
+                "referral_named_adults",
+                idx + 1,
+                "referral_id",
+                f"dangling reference {named.at[idx, 'referral_id']!r}: no such referral",
             )
-        for idx in links.index[theirs.notna() & (theirs != links["agency"])]:
-            problems.append(
-                Problem(
-                    "agency_event_records",
-                    idx + 1,
-                    "agency",
-                    f"the event is {theirs[idx]!r}'s, not {links.at[idx, 'agency']!r}'s",
-                )
-            )
+            for idx in named.index[~named["referral_id"].isin(referral_ids)]
+        ]
     if problems:
         raise ContractError(list(dict.fromkeys(problems)))
     return clean
+
+
+def _validate_one(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """One identity table's own checks: columns, dates, yes/no values, the pandera schema."""
+    if table not in IDENTITY_SCHEMAS:
+        return None, [Problem(table, None, None, "unknown table")]
+    schema = IDENTITY_SCHEMAS[table]
+    frame = frame.reset_index(drop=True)
+    optional = IDENTITY_OPTIONAL_COLUMNS.get(table, ())
+    missing = [c for c in schema.columns if c not in frame.columns and c not in optional]
+    if missing:
+        return None, [Problem(table, None, c, "required column is missing") for c in missing]
+    frame = frame.assign(**{c: None for c in optional if c not in frame.columns})
+    frame, unparsed = _parse_dates(table, frame)
+    frame, unread = _parse_yes_no(table, frame)
+    unparsed += unread
+    try:
+        validated = schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return None, unparsed + [
+            Problem(table, None if pd.isna(c.index) else int(c.index) + 1, c.column, _message(c))
+            for c in err.failure_cases.itertuples(index=False)
+        ]
+    return (None if unparsed else validated[list(schema.columns)]), unparsed
+
+
+def _parse_yes_no(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read boolean columns from their usual spellings (empty is no); pandas reads "False" as true."""
+    problems = []
+    for col, spec in IDENTITY_SCHEMAS[table].columns.items():
+        if str(spec.dtype) != "bool" or pd.api.types.is_bool_dtype(frame[col]):
+            continue
+        raw = frame[col]
+        read = raw.map(lambda x: False if x is None or x != x or x == "" else parse_boolean(x))
+        problems += [
+            Problem(table, idx + 1, col, f"{raw[idx]!r} is not a yes/no value")
+            for idx in raw.index[read.isna()]
+        ]
+        frame = frame.assign(**{col: read.fillna(False).astype(bool)})
+    return frame, problems
+
+
+def _dangling_records(records: pd.DataFrame, links: pd.DataFrame, table: str) -> list[Problem]:
+    known = pd.MultiIndex.from_frame(records[["agency", "agency_record_id"]])
+    theirs = pd.MultiIndex.from_frame(links[["agency", "agency_record_id"]])
+    return [
+        Problem(
+            table,
+            idx + 1,
+            "agency_record_id",
+            f"dangling reference {links.at[idx, 'agency_record_id']!r}: "
+            f"no such record of agency {links.at[idx, 'agency']!r} in agency_records",
+        )
+        for idx in links.index[~theirs.isin(known)]
+    ]
+
+
+def _dangling_events(links: pd.DataFrame, events: pd.DataFrame) -> list[Problem]:
+    agency_of = events.set_index("event_id")["agency"]
+    theirs = links["event_id"].map(agency_of)
+    problems = [
+        Problem(
+            "agency_event_records",
+            idx + 1,
+            "event_id",
+            f"dangling reference {links.at[idx, 'event_id']!r}: no such event",
+        )
+        for idx in links.index[theirs.isna()]
+    ]
+    return problems + [
+        Problem(
+            "agency_event_records",
+            idx + 1,
+            "agency",
+            f"the event is {theirs[idx]!r}'s, not {links.at[idx, 'agency']!r}'s",
+        )
+        for idx in links.index[theirs.notna() & (theirs != links["agency"])]
+    ]
 
 
 def _parse_dates(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
@@ -293,11 +365,14 @@ def write_identity_tables(
     tables: dict[str, pd.DataFrame],
     truth: pd.DataFrame | None = None,
     replace: bool = False,
+    named_truth: pd.DataFrame | None = None,
 ) -> None:
     """Write agency records (and the simulator's truth) inside the caller's transaction.
 
     Called from :func:`store.write_tables`' ``also`` hook, so the contract
     tables and the identities are committed together or not at all.
+    ``named_truth`` (``referral_id``, ``adult_number``, ``person_id``) is the
+    simulator's answer to who each named adult is: ``truth`` schema only.
     """
     create_identity_schema(con)
     for table, frame in tables.items():
@@ -316,24 +391,34 @@ def write_identity_tables(
         con.execute("DELETE FROM person_links")
         con.execute("DELETE FROM possible_matches")
     if truth is not None:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {TRUTH_SCHEMA}.agency_record_people ({TRUTH_IDENTITY_DDL})"
+        _write_truth(con, "agency_record_people", TRUTH_IDENTITY_DDL, truth, replace)
+    if named_truth is not None:
+        _write_truth(
+            con, "referral_named_adult_people", TRUTH_NAMED_ADULT_DDL, named_truth, replace
         )
-        if replace:
-            con.execute(f"DELETE FROM {TRUTH_SCHEMA}.agency_record_people")
-        con.register("_incoming_identities", truth[["agency", "agency_record_id", "person_id"]])
-        con.execute(
-            f"INSERT INTO {TRUTH_SCHEMA}.agency_record_people "
-            "SELECT agency, agency_record_id, person_id FROM _incoming_identities"
-        )
-        con.unregister("_incoming_identities")
+
+
+def _write_truth(
+    con: duckdb.DuckDBPyConnection, table: str, ddl: str, truth: pd.DataFrame, replace: bool
+) -> None:
+    """The simulator's answer, in the ``truth`` schema that no feature or model reads."""
+    columns = [c.split()[0] for c in ddl.split(",")]
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {TRUTH_SCHEMA}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {TRUTH_SCHEMA}.{table} ({ddl})")
+    if replace:
+        con.execute(f"DELETE FROM {TRUTH_SCHEMA}.{table}")
+    con.register("_incoming_truth", truth[columns])
+    con.execute(
+        f"INSERT INTO {TRUTH_SCHEMA}.{table} SELECT {', '.join(columns)} FROM _incoming_truth"
+    )
+    con.unregister("_incoming_truth")
 
 
 IDENTITY_KEYS = {
     "agency_records": ["agency", "agency_record_id"],
     "agency_event_records": ["event_id"],
     "person_records": ["person_id"],
+    "referral_named_adults": ["referral_id", "adult_number"],
 }
 
 
@@ -341,8 +426,9 @@ def validate_identity_load(
     con: duckdb.DuckDBPyConnection,
     tables: dict[str, pd.DataFrame],
     new_events: pd.DataFrame | None = None,
+    new_referrals: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Check identity extracts against themselves and the store's events and records.
+    """Check identity extracts against themselves and the store's events, records and referrals.
 
     An extract may hold only new ``agency_event_records`` for records and
     events already in the store, so references resolve against both.  (Keys
@@ -371,5 +457,12 @@ def validate_identity_load(
             sent = pd.MultiIndex.from_frame(incoming[["agency", "agency_record_id"]].astype(str))
             stored = stored[~key.isin(sent)]
         with_stored["agency_records"] = pd.concat([incoming, stored], ignore_index=True)
-    clean = validate_identity_tables(with_stored, events)
+    referral_ids = None
+    if "referral_named_adults" in tables:
+        referral_ids = pd.Index(
+            con.execute("SELECT referral_id FROM referrals").df()["referral_id"]
+        )
+        if new_referrals is not None:
+            referral_ids = referral_ids.append(pd.Index(new_referrals["referral_id"]))
+    clean = validate_identity_tables(with_stored, events, referral_ids)
     return {t: clean[t].iloc[: len(tables[t])] for t in tables}

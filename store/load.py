@@ -276,7 +276,9 @@ def load_tables(
     try:
         # Identity extracts are small beside the events they name; they are
         # checked here, against the store's events and records (contract 1.1).
-        clean |= validate_identity_load(con, identities, clean.get("agency_events"))
+        clean |= validate_identity_load(
+            con, identities, clean.get("agency_events"), clean.get("referrals")
+        )
         if mode == "load":
             _check_keys_are_new(con, clean)
             inserts, deletes, updated, unchanged = clean, {}, {}, {}

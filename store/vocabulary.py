@@ -9,10 +9,11 @@ speak the same language.  Adding a value here is a contract change: bump
 from __future__ import annotations
 
 # 1.1.0 added the agency identity tables (store/identities.py); 1.2.0 the
-# people.*_detail columns and store_loads.  See docs/data-contract.md.
-CONTRACT_VERSION = "1.2.0"
+# people.*_detail columns and store_loads; 1.3.0 the optional table
+# referral_named_adults (store/identities.py).  See docs/data-contract.md.
+CONTRACT_VERSION = "1.3.0"
 # Earlier versions whose stores are upgraded in place (store.database._MIGRATIONS).
-COMPATIBLE_CONTRACT_VERSIONS = ("1.0.0", "1.1.0")
+COMPATIBLE_CONTRACT_VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
 
 NOT_RECORDED = "Not recorded"
 

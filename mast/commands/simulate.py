@@ -129,14 +129,27 @@ def simulate(
             from synthetic.identities import simulate_agency_identities
 
             progress("writing agency identities", 0, 1)
+            from synthetic.named_adults import simulate_named_adults
+
             identities = simulate_agency_identities(world.tables, config.random_state)
+            named = simulate_named_adults(
+                world.tables,
+                identities.tables["agency_records"],
+                identities.truth,
+                config.random_state,
+            )
+            identities.tables["referral_named_adults"] = named.table
             progress("writing agency identities", 1, 1)
         if validate:
             progress("checking the data contract", 0, 1)
             try:
                 validate_tables(world.tables)
                 if identities is not None:
-                    validate_identity_tables(identities.tables, world.tables["agency_events"])
+                    validate_identity_tables(
+                        identities.tables,
+                        world.tables["agency_events"],
+                        world.tables["referrals"]["referral_id"],
+                    )
             except ContractError as err:  # a simulator bug, never a user error
                 console.print(f"[red]The simulated tables break the contract:[/red] {err}")
                 raise typer.Exit(code=1) from err
@@ -148,7 +161,13 @@ def simulate(
             if identities is not None:
 
                 def also(c):
-                    write_identity_tables(c, identities.tables, identities.truth, replace=True)
+                    write_identity_tables(
+                        c,
+                        identities.tables,
+                        identities.truth,
+                        replace=True,
+                        named_truth=named.truth,
+                    )
 
             write_tables(con, world.tables, truth=world.truth, replace=True, also=also)
             set_meta(con, "synthetic_config", config.model_dump_json())
@@ -161,6 +180,7 @@ def simulate(
                 for name, frame in identities.tables.items():
                     summary.add_row(name, f"{len(frame):,}")
                 summary.add_row("truth.agency_record_people", f"{len(identities.truth):,}")
+                summary.add_row("truth.referral_named_adult_people", f"{len(named.truth):,}")
         finally:
             con.close()
     console.print(summary)

@@ -214,3 +214,27 @@ def test_the_demo_names_a_non_resident_adult_and_shows_her_history(linked_store,
     assert "names Marguerite Okonkwo, the mother's new partner, not living at the address" in text
     assert "matched to records with probability" in text and "arrest" in text
     assert "match LP06" in text and "this adult is person X" in text
+    assert "Counted as the named-adult feature family counts them" in text
+    assert "adult named by the referrer found in the records MAST holds" in text
+
+
+def test_the_score_counts_the_named_adults_as_training_does(linked_client):
+    """The named-adult family for this referral, in the catalogue's words."""
+    stranger = {"name": "Zebedee Quartermaine", "relationship": "mothers_new_partner"}
+    r = linked_client.post("/v1/referrals/score", json=_referral(named=(VISITOR, stranger)))
+    assert r.status_code == 200, r.text
+    counted = r.json()["named_adults_counted"]
+    assert "1 adult named by the referrer found in the records MAST holds" in counted
+    assert "1 adult named by the referrer not found in the records MAST holds" in counted
+    assert any(line.startswith("1 arrest") and "named by the referrer" in line for line in counted)
+    assert all("_" not in line for line in counted)
+    # As of 1 December 2024 her arrest (recorded 2 January 2025) is not counted.
+    r = linked_client.post("/v1/referrals/score", json=_referral(received="2024-12-01T10:00:00"))
+    counted = r.json()["named_adults_counted"]
+    assert counted == ["1 adult named by the referrer found in the records MAST holds"]
+
+
+def test_an_unlinked_store_counts_nothing_either_way(client):
+    r = client.post("/v1/referrals/score", json=_referral())
+    assert r.status_code == 200, r.text
+    assert r.json()["named_adults_counted"] == []

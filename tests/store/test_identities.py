@@ -91,7 +91,7 @@ def test_a_store_written_under_an_earlier_version_is_upgraded_in_place(tmp_path,
         con.execute("DROP TABLE store_loads")
         con.execute(f"UPDATE mast_meta SET value = '{old}' WHERE key = 'contract_version'")
     con = connect(path)
-    assert contract_version(con) == CONTRACT_VERSION == "1.2.0"
+    assert contract_version(con) == CONTRACT_VERSION == "1.3.0"
     columns = {r[0] for r in con.execute("DESCRIBE people").fetchall()}
     assert {"sex_detail", "ethnicity_detail", "disability_detail"} <= columns
     assert con.execute("SELECT person_id FROM people ORDER BY 1").fetchall() == people

@@ -121,3 +121,12 @@ def test_cli_writes_identities_only_when_asked(tmp_path):
             b.execute("SELECT count(*) FROM agency_event_records").fetchone()[0],
             b.execute("SELECT count(*) FROM agency_events").fetchone()[0],
         )
+        # Adults named on the referrals (contract 1.3), who they are in truth only.
+        named = b.execute("SELECT * FROM referral_named_adults").df()
+        who = b.execute("SELECT * FROM truth.referral_named_adult_people").df()
+        assert len(named) == len(who) > 0 and "person_id" not in named.columns
+        assert (
+            named["referral_id"]
+            .isin(b.execute("SELECT referral_id FROM referrals").df()["referral_id"])
+            .all()
+        )

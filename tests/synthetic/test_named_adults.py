@@ -63,3 +63,13 @@ def test_names_are_typed_as_a_referrer_types_them(named, identities, small):
     assert 0.4 < share < 0.95  # most as an agency holds it; some nicknamed, misspelt, surname only
     assert truth["date_of_birth"].isna().mean() > 0.3
     assert truth["date_of_birth_approximate"].any()
+
+
+def test_the_table_keeps_the_contract(small, named):
+    from store.identities import validate_identity_tables
+
+    clean = validate_identity_tables(
+        {"referral_named_adults": named.table},
+        referral_ids=small.tables["referrals"]["referral_id"],
+    )
+    assert len(clean["referral_named_adults"]) == len(named.table)
