@@ -112,7 +112,10 @@ def demo(
     _step(6, "monitor the champion over the scores it made")
     _monitor(db, tracking_uri, settings.model_name, home / "reports")
 
-    _step(7, "the screener's page")
+    _step(7, "practice figures for governance (mast audit-log practice)")
+    _practice()
+
+    _step(8, "the screener's page")
     flagged = [r["referral_id"] for r in shown.summary if r["review_recommended"]]
     _page(db, tracking_uri, port, keep_serving, flagged)
 
@@ -252,6 +255,13 @@ def _score(db: Path, tracking_uri: str):
         console.print()
         console.print(shown.named_adult, soft_wrap=True, markup=False, highlight=False)
     return shown
+
+
+def _practice() -> None:
+    """The practice figures the demo's own decisions made, as ``mast audit-log practice`` prints them."""
+    from mast.commands.audit_log import practice
+
+    practice(db=None, out=None)
 
 
 def _page(
