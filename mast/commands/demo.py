@@ -98,6 +98,7 @@ def demo(
         out=home / "features.parquet",
         catalogue=str(home / "feature-catalogue"),
         catalogue_only=False,
+        engine="duckdb",
     )
 
     _step(3, "train, evaluate and register; fairness audit and gate")
