@@ -28,12 +28,27 @@ def _sign_in(browser, base: str, token: str) -> None:
 def _submit(browser, button) -> None:
     """Click ``button`` and wait for the next page (the old one's elements go stale)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 15).until(lambda _: _gone(old))
+
+
+def _gone(element) -> bool:
+    """Whether ``element`` left the page.
+
+    Chromium sometimes answers a question about a node of a page being
+    replaced with an "unhandled inspector error" rather than a stale-element
+    error (seen in CI); either means the old page is gone.
+    """
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        element.is_enabled()
+    except WebDriverException:
+        return True
+    return False
 
 
 def test_a_strategy_discussion_with_the_three_agencies(served, driver):  # noqa: F811
