@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from records.rules import RuleViolation
 from serving import access, limits
 from serving.model import NoChampionError, load_champion
-from serving.partner_api import make_partner_router
+from serving.partner_api import make_partner_router, record_chronology_view
 from serving.register import ReferralRegister
 from serving.schemas import (
     AmendmentIn,
@@ -329,17 +329,7 @@ def create_app(
         """
         referral = _purpose(register, person_id, referral_id)
         result = engine.chronology(person_id, as_of, referral=referral)
-        guard.record(
-            "chronology_view",
-            user,
-            referral_id=referral_id,
-            person_ids=[person_id],
-            detail={
-                "entries": len(result["entries"]),
-                "recorded_since": len(result["recorded_since"]),
-                "as_of": result["as_of"].isoformat(),
-            },
-        )
+        record_chronology_view(guard, user, referral_id, person_id, result)
         return result
 
     return app

@@ -35,7 +35,20 @@ def invited_chronology(request: Request, principal, referral_id: str, person_id:
     if person_id not in referral.children:
         raise ServingError(403, f"{person_id!r} is not a child named on referral {referral_id}.")
     result = app.state.engine.chronology(person_id, as_of, referral=referral)
-    app.state.guard.record(
+    opened_as = "invited" if principal.role in records.PARTNER_ROLES else "front_door"
+    record_chronology_view(
+        app.state.guard, principal, referral_id, person_id, result, opened_as=opened_as
+    )
+    return result
+
+
+def record_chronology_view(guard, principal, referral_id, person_id, result, **extra) -> None:
+    """Write a chronology shown to the trail: who saw which child's records, as of when.
+
+    One place for the front door's endpoint and the invited partner's, so the
+    trail's ``chronology_view`` entries read the same whoever opened them.
+    """
+    guard.record(
         "chronology_view",
         principal,
         referral_id=referral_id,
@@ -44,10 +57,9 @@ def invited_chronology(request: Request, principal, referral_id: str, person_id:
             "entries": len(result["entries"]),
             "recorded_since": len(result["recorded_since"]),
             "as_of": result["as_of"].isoformat(),
-            "opened_as": "invited" if principal.role in records.PARTNER_ROLES else "front_door",
+            **extra,
         },
     )
-    return result
 
 
 def make_partner_router() -> APIRouter:
