@@ -25,9 +25,64 @@ import numpy as np
 import pandas as pd
 
 from features import definitions as d
-from linkage.search import FOUND
+from features.sql import FOUND, NAMED_ADULTS_VIEW, NOT_SEARCHED
 
-NOT_SEARCHED = "not_searched"
+# What ``mast link`` writes (store.identities): each named adult of each
+# referral, resolved as of its referral, and the store persons it is.
+LINKS_TABLE = "named_adult_links"
+NAMED_COLUMNS = ["referral_id", "adult_number", "status", "person_id"]
+_NONE = (
+    "SELECT CAST(NULL AS VARCHAR) AS referral_id, CAST(NULL AS INTEGER) AS adult_number, "
+    "CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS person_id WHERE FALSE"
+)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
+
+
+def named_adults_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The store's named adults as the feature query reads them (:data:`NAMED_COLUMNS`).
+
+    Three stores, three answers, because silence is not safety:
+
+    * no ``referral_named_adults`` (a store before contract 1.3): no rows, so
+      every referral names no one and counts 0;
+    * named adults but no ``named_adult_links`` (never linked), or an adult
+      the last ``mast link`` did not resolve: status ``not_searched``, which
+      makes the referral's whole family missing, never 0;
+    * otherwise each adult's status and, when found, one row per store
+      person its records belong to.
+    """
+    if not _has_table(con, "referral_named_adults"):
+        return _NONE
+    if not _has_table(con, LINKS_TABLE):
+        return (
+            "SELECT referral_id, CAST(adult_number AS INTEGER) AS adult_number, "
+            f"'{NOT_SEARCHED}' AS status, CAST(NULL AS VARCHAR) AS person_id "
+            "FROM referral_named_adults"
+        )
+    return f"""SELECT n.referral_id, CAST(n.adult_number AS INTEGER) AS adult_number,
+        COALESCE(l.status, '{NOT_SEARCHED}') AS status, l.person_id
+    FROM referral_named_adults n
+    LEFT JOIN {LINKS_TABLE} l ON l.referral_id = n.referral_id AND l.adult_number = n.adult_number"""
+
+
+def ensure_named_adults(con: duckdb.DuckDBPyConnection) -> str:
+    """Make the temporary view the feature query reads as ``{named_adults}``; return its name.
+
+    A temporary view lives in the connection (a read-only store allows it),
+    so each engine calls this on the connection it runs the query on.
+    """
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {NAMED_ADULTS_VIEW} AS {named_adults_sql(con)}")
+    return NAMED_ADULTS_VIEW
+
 
 ADULT_KEY = ["referral_id", "adult_number"]
 EVENT_COLUMNS = [

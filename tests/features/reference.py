@@ -317,6 +317,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         row["imd_decile"] = min(deciles) if deciles else math.nan
         row["deprivation_quintile"] = v.deprivation_quintile(min(deciles) if deciles else None)
         row["age_band"] = v.age_band(whole_days(dob, as_of) / 365.25)
+        row.update(_named_row(tables, rc["referral_id"], as_of, counters, people))
         for key, value in _generic(ref, child, as_of, counters, adults, sibs, people).items():
             if key in row:
                 same = (_nat(row[key]) and _nat(value)) or row[key] == value
@@ -325,6 +326,46 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 row[key] = value
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _named_row(tables, referral_id, as_of, counters, people) -> dict:
+    """The named-adult family for one referral, read adult by adult from the two tables.
+
+    No ``referral_named_adults``: no one named, 0.  An adult with no row in
+    ``named_adult_links`` (or no such table: never linked) was not searched:
+    every value missing.  Found adults' store persons (those the store holds)
+    are counted once each, as household adults are.
+    """
+    named = tables.get("referral_named_adults")
+    mine = (
+        []
+        if named is None
+        else [r for r in named.to_dict("records") if r["referral_id"] == referral_id]
+    )
+    links = tables.get("named_adult_links")
+    link_rows = (
+        []
+        if links is None
+        else [r for r in links.to_dict("records") if r["referral_id"] == referral_id]
+    )
+    found, missed, persons = set(), set(), set()
+    for adult in mine:
+        rows = [r for r in link_rows if r["adult_number"] == adult["adult_number"]]
+        if links is None or not rows:
+            return {n: math.nan for n in d.NAMED_ADULT_NAMES}
+        for r in rows:
+            if r["status"] == "found":
+                found.add(adult["adult_number"])
+                if isinstance(r["person_id"], str) and r["person_id"] in people:
+                    persons.add(r["person_id"])
+            else:
+                missed.add(adult["adult_number"])
+    out = {d.NAMED_FOUND: len(found), d.NAMED_NOT_FOUND: len(missed)}
+    for n in d.NAMED_ADULT_COUNTERS:
+        values = [counters(p, as_of)[n] for p in sorted(persons)]
+        out[f"named_adults_{n}_max"] = max(values, default=0)
+        out[f"named_adults_{n}_sum"] = sum(values)
+    return out
 
 
 def _generic(ref, child, as_of, counters, adults, sibs, people) -> dict:
