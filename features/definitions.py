@@ -53,7 +53,7 @@ DAYS_PER_YEAR = 365.25
 # calendar months (``child_age_months``).
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
-SUBJECTS = ("child", "household_adults", "siblings", "referral")
+SUBJECTS = ("child", "household_adults", "siblings", "referral", "named_adults")
 MEMBERSHIP_SOURCES = ("household", "named")
 
 

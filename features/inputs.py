@@ -109,7 +109,7 @@ def as_frames(refs: list[dict], referral_children: list[dict]) -> tuple[pd.DataF
     return frame, children
 
 
-NAMED_STATUSES = ("found", "possible", "not_found", "not_searched")
+NAMED_STATUSES = v.NAMED_ADULT_STATUSES
 
 
 def check_named_adults(named: Rows | None, refs: list[dict]) -> list[dict]:

@@ -260,8 +260,8 @@ def active_membership(m: str, as_of: str) -> str:
 
 # The named adults of every referral: (referral_id, adult_number, status, person_id).
 NAMED_ADULTS_VIEW = "mast_named_adults"
-FOUND = "found"
-NOT_SEARCHED = "not_searched"
+FOUND = d.cat("found", v.NAMED_ADULT_STATUSES)
+NOT_SEARCHED = d.cat("not_searched", v.NAMED_ADULT_STATUSES)
 
 # Relations the query reads; the caller maps each to a table, view or registered frame.
 RELATIONS = (

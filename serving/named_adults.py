@@ -27,11 +27,9 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from features import definitions as d
-from features.named_adults import ADULT_KEY, EVENT_COLUMNS, named_adult_features
 from linkage.search import FOUND, NOT_FOUND, POSSIBLE, AdultQuery, PersonSearch, SearchResult
 from serving.reasons import plain
 from store import vocabulary as v
@@ -90,6 +88,36 @@ class NamedAdultFinder:
         self._lock = threading.Lock()
         self._search: tuple[Any, PersonSearch | None] | None = None
 
+    def feature_rows(self, referral_id: str, found: list[SearchResult | None]) -> list[dict]:
+        """The named adults as :class:`features.Targets` takes them, as ``mast link`` stores them.
+
+        One row per adult and store person their records belong to
+        (:func:`linkage.named.found_persons`); ``not_searched`` where MAST
+        could not search, so the family is missing rather than 0.
+        """
+        from linkage.named import found_persons
+
+        rows, records = [], []
+        for number, result in enumerate(found, start=1):
+            status = NOT_SEARCHED if result is None else result.status
+            if status == FOUND:
+                records += [(referral_id, number, a, rid) for a, rid in result.best.records]
+            rows.append({"referral_id": referral_id, "adult_number": number, "status": status})
+        persons: dict[int, list[str]] = {}
+        if records:
+            frame = pd.DataFrame(
+                records, columns=["referral_id", "adult_number", "agency", "agency_record_id"]
+            )
+            with self._reading() as con:
+                got = found_persons(con, frame)
+            for r in got.itertuples(index=False):
+                persons.setdefault(int(r.adult_number), []).append(r.person_id)
+        return [
+            {**row, "person_id": p}
+            for row in rows
+            for p in (sorted(persons.get(row["adult_number"], [])) or [None])
+        ]
+
     def search_index(self, marker: Any) -> PersonSearch | None:
         """The search over the store as of ``marker`` (the engine's base snapshot)."""
         with self._lock:
@@ -102,7 +130,7 @@ class NamedAdultFinder:
     def describe(
         self, named_adults, as_of: datetime, marker: Any
     ) -> tuple[list[dict], list[dict], list[dict]]:
-        """:meth:`describe_with_family` without the feature family."""
+        """:meth:`describe_with_family` without the search results."""
         return self.describe_with_family(named_adults, as_of, marker)[:3]
 
     def describe_with_family(
@@ -116,11 +144,12 @@ class NamedAdultFinder:
             ``adults`` as :class:`serving.schemas.NamedAdultOut`; ``entries``
             as :class:`serving.schemas.ChronologyEntry` (before ``as_of``);
             ``people`` as :class:`serving.schemas.ChronologyPerson`; and the
-            named-adult feature family for the referral
-            (:func:`referral_family`), counted as training counts it.
+            search results (None where MAST could not search), which
+            :meth:`feature_rows` turns into the named-adult group the
+            features count (so the score weighs them as training did).
         """
         if not named_adults:
-            return [], [], [], referral_family([], [], [], as_of)
+            return [], [], [], []
         index = self.search_index(marker)
         found = [
             None if index is None else index.search(_query(a), as_of=as_of) for a in named_adults
@@ -150,7 +179,7 @@ class NamedAdultFinder:
                 }
                 for e in history
             ]
-        return adults, entries, people, referral_family(named_adults, found, histories, as_of)
+        return adults, entries, people, found
 
     def _histories(self, found: list[SearchResult | None], as_of: datetime) -> list[list[dict]]:
         wanted = [
@@ -191,44 +220,6 @@ class NamedAdultFinder:
                 }
             )
         return out
-
-
-def referral_family(
-    named_adults, found: list[SearchResult | None], histories: list[list[dict]], as_of: datetime
-) -> dict[str, float]:
-    """The named-adult feature family for this referral (:mod:`features.named_adults`).
-
-    From the adults this search found and their records recorded before the
-    referral, with the same function training uses; unknown (NaN) when MAST
-    could not search.
-    """
-    when = pd.Timestamp(as_of).tz_localize(None) if pd.Timestamp(as_of).tz else pd.Timestamp(as_of)
-    outcomes = pd.DataFrame(
-        [
-            ("this", i, NOT_SEARCHED if r is None else r.status)
-            for i, r in enumerate(found, start=1)
-        ],
-        columns=ADULT_KEY + ["status"],
-    )
-    events = pd.DataFrame(
-        [
-            (
-                "this",
-                i,
-                e["agency"],
-                e["event_type"],
-                e.get("_role"),
-                np.nan,
-                pd.Timestamp(e["occurred_at"]),
-                pd.Timestamp(e["recorded_at"]),
-            )
-            for i, history in enumerate(histories, start=1)
-            for e in history
-        ],
-        columns=EVENT_COLUMNS,
-    )
-    family = named_adult_features(pd.Series([when], index=["this"]), outcomes, events)
-    return {k: float(x) for k, x in family.loc["this"].items()}
 
 
 def family_words(family: dict[str, float]) -> list[str]:

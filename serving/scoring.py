@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from features import MemoryEngine, SQLEngine, Targets, counting_features
+from features.definitions import NAMED_ADULT_NAMES
 from serving import chronology as chron
 from serving import live
 from serving.model import LoadedModel
@@ -306,9 +307,17 @@ class ScoringEngine:
         self.catch_up(referral.children)
         snapshot = self.snapshot  # one consistent snapshot for the whole request
         self.check_children(referral, now=now, snapshot=snapshot)
-        targets = Targets(*_referral_records(referral))
+        # The named adults are searched for first, so the features (and the
+        # score) count the found ones as training counted them (issue #20).
+        base = self._base if self.live is None else self.live.base
+        named_adults, _, _, found = self.named.describe_with_family(
+            referral.named_adults, to_store_time(referral.received_at), base
+        )
+        named_rows = self.named.feature_rows(referral.referral_id, found)
+        targets = Targets(*_referral_records(referral), named_rows)
         engine = MemoryEngine(snapshot)
         table = engine.features(targets)
+        family = {n: float(table.X[n].iloc[0]) for n in NAMED_ADULT_NAMES} if len(table) else {}
         keys, X = self.model_inputs(table)
         scorer = self.model.scorer
         M = X.to_numpy(dtype=float)
@@ -367,10 +376,6 @@ class ScoringEngine:
                     for name, x in zip(names, M[i], strict=True)
                 }
         children = [by_child[pid] for pid in referral.children if pid in by_child]
-        base = self._base if self.live is None else self.live.base
-        named_adults, _, _, family = self.named.describe_with_family(
-            referral.named_adults, to_store_time(referral.received_at), base
-        )
         highest = max(c["score"] for c in children)
         review = any(c["flag"] for c in children)
         policy = self.model.policy

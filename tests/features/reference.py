@@ -422,32 +422,3 @@ def assert_features_equal(table: pd.DataFrame, expected: pd.DataFrame) -> None:
             np.testing.assert_array_equal(got.astype(float), want.astype(float), err_msg=col)
         else:
             assert list(got) == list(want), col
-
-
-def reference_named_adult_features(received_at, outcomes, events) -> pd.DataFrame:
-    """The named-adult family (issue #20) by brute force, one referral and one adult at a time."""
-    rows = {}
-    for ref, as_of in received_at.items():
-        mine = [o for o in outcomes.to_dict("records") if o["referral_id"] == ref]
-        if any(o["status"] == "not_searched" for o in mine):
-            rows[ref] = {n: float("nan") for n in d.NAMED_ADULT_NAMES}
-            continue
-        found = [o["adult_number"] for o in mine if o["status"] == "found"]
-        row = {d.NAMED_FOUND: len(found), d.NAMED_NOT_FOUND: len(mine) - len(found)}
-        for name in d.NAMED_ADULT_COUNTERS:
-            c = d.COUNTERS[name]
-            per_adult = []
-            for number in found:
-                seen = set()
-                n = 0
-                for e in events.to_dict("records"):
-                    key = tuple(sorted((k, str(x)) for k, x in e.items()))
-                    if (e["referral_id"], e["adult_number"]) != (ref, number) or key in seen:
-                        continue
-                    seen.add(key)
-                    n += e["recorded_at"] < as_of and event_counts(c, e, None, as_of)
-                per_adult.append(n)
-            row[f"named_adults_{name}_max"] = max(per_adult, default=0)
-            row[f"named_adults_{name}_sum"] = sum(per_adult)
-        rows[ref] = row
-    return pd.DataFrame.from_dict(rows, orient="index")[d.NAMED_ADULT_NAMES].astype("float64")

@@ -148,7 +148,7 @@ def test_catalogue_covers_every_column_of_x_in_order(tmp_path):
     assert [s.name for s in specs] == FEATURE_NAMES
     for s in specs:
         assert s.definition and s.agency and s.window
-        assert s.subject in ("child", "household_adults", "siblings", "referral")
+        assert s.subject in features.definitions.SUBJECTS
         text = s.describe(3)
         assert isinstance(text, str) and text
     written = write_catalogue(tmp_path / "catalogue")
@@ -202,7 +202,7 @@ def test_every_flag_reads_both_ways():
 def test_every_category_in_the_sql_is_in_the_vocabulary():
     vocabulary = set(v.ALL_EVENT_TYPES) | set(v.AGENCIES) | set(v.EVENT_ROLES)
     vocabulary |= set(v.REFERRAL_SOURCES) | set(v.REFERRER_RELATIONSHIPS) | set(v.DECISIONS)
-    vocabulary |= set(v.CLOSURE_REASONS) | set(v.HOUSEHOLD_ROLES)
+    vocabulary |= set(v.CLOSURE_REASONS) | set(v.HOUSEHOLD_ROLES) | set(v.NAMED_ADULT_STATUSES)
     sql = features.sql.feature_query()
     literals = set(re.findall(r"'([a-z_][a-z_0-9]*)'", sql))
     literals -= {"microsecond"}  # date_diff's unit, not a category
