@@ -23,7 +23,7 @@ from store.linked import linked_tables, read_linked, write_linked_store
 from synthetic import SimulationConfig, simulate
 from synthetic.identities import simulate_agency_identities
 from tests.features.reference import assert_features_equal, reference_features
-from tests.features.world import store_of
+from tests.features.world import add_named_adults, store_of
 
 CONFIG = SimulationConfig(n_children=800, years=2, burn_in_years=1, random_state=5)
 RULES = LinkageRules(u_pairs=2e5, em_pairs=2e5, random_state=5)
@@ -94,7 +94,8 @@ def test_splink_links_rekey_events_by_their_agency_record():
 
 def test_sql_matches_brute_force_reference_on_linked_persons():
     world, identities, result = _linked()
-    tables = _relink(world.tables, identities, result.links).tables
+    # Issue #20: with adults named on the referrals, found among the linked persons.
+    tables = add_named_adults(_relink(world.tables, identities, result.links).tables, 3)
     table = build_features(store_of(tables)).to_frame()
     expected = reference_features(tables)
     assert len(table) == len(expected) == len(tables["referral_children"]) > 50
@@ -102,12 +103,15 @@ def test_sql_matches_brute_force_reference_on_linked_persons():
     # Not a trivially empty world: the reference sees history on linked persons.
     assert (expected["child_prior_referrals_ever"].fillna(0) > 0).any()
     assert (expected["adults_da_perpetrator_ever_sum"].fillna(0) > 0).any()
+    assert (expected["named_adults_da_perpetrator_ever_sum"].fillna(0) > 0).any()
+    assert expected["named_adults_found"].isna().any()  # and some never searched
 
 
 @cache
 def _features_before():
     world, identities, result = _linked()
-    return build_features(store_of(_relink(world.tables, identities, result.links).tables))
+    tables = add_named_adults(_relink(world.tables, identities, result.links).tables, 3)
+    return build_features(store_of(tables))
 
 
 @settings(
@@ -163,7 +167,8 @@ def test_a_record_recorded_at_or_after_as_of_never_changes_linked_features(
     linked = linked_tables(tables, result.links, ids["person_records"], ids["agency_event_records"])
     rid = ref["referral_id"]
     rc = linked.tables["referral_children"].query("referral_id == @rid")
-    got = build_features(store_of(linked.tables), refs.query("referral_id == @rid"), rc).to_frame()
+    store = store_of(add_named_adults(linked.tables, 3))  # the same named adults as before
+    got = build_features(store, refs.query("referral_id == @rid"), rc).to_frame()
     before = _features_before().to_frame()
     want = before[before["referral_id"] == rid].reset_index(drop=True)
     assert len(want) > 0
