@@ -144,3 +144,4 @@ def test_a_store_never_linked_is_not_searched(tmp_path):
     write_tables(con, validate_tables(tables()))
     assert resolve_named_adults(con) is None
     con.close()
+

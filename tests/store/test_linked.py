@@ -227,3 +227,36 @@ def test_a_record_without_a_link_is_named():
     gone = result.links.iloc[0]
     with pytest.raises(LookupError, match=gone["agency_record_id"]):
         _relink(world.tables, identities, links)
+
+
+def test_a_linked_store_carries_the_named_adults_as_linked_persons(tmp_path):
+    """``mast link --linked-store`` (issue #20): the adults found, keyed by linked person."""
+    from features import SQLEngine
+    from features.definitions import NAMED_ADULT_NAMES
+    from linkage import write_links, write_named_adult_links
+    from synthetic.named_adults import simulate_named_adults
+
+    world, identities, result = _linked()
+    con = simulated_store(tmp_path / "mast.duckdb")
+    named = simulate_named_adults(
+        world.tables, identities.tables["agency_records"], identities.truth, 5
+    )
+    write_identity_tables(con, {"referral_named_adults": named.table})
+    write_links(con, result)
+    written = write_named_adult_links(con)
+    assert (written["status"] == "found").any()
+    here = SQLEngine(con).features().to_frame().groupby("referral_id")[NAMED_ADULT_NAMES].first()
+    write_linked_store(con, tmp_path / "linked.duckdb")
+    con.close()
+    stored = connect(tmp_path / "linked.duckdb", read_only=True)
+    try:
+        links = stored.execute("SELECT * FROM named_adult_links WHERE status = 'found'").df()
+        people = set(stored.execute("SELECT person_id FROM people").df()["person_id"])
+        there = SQLEngine(stored).features().to_frame()
+    finally:
+        stored.close()
+    there = there.groupby("referral_id")[NAMED_ADULT_NAMES].first()
+    assert links["person_id"].notna().all() and set(links["person_id"]) & people
+    counts = ["named_adults_found", "named_adults_not_found"]
+    pd.testing.assert_frame_equal(here[counts], there[counts])
+    assert (there.drop(columns=counts).fillna(0).to_numpy() > 0).any()
