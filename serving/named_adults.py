@@ -128,13 +128,13 @@ class NamedAdultFinder:
             return held[1]
 
     def describe(
-        self, named_adults, as_of: datetime, marker: Any
+        self, named_adults, as_of: datetime, marker: Any, weighed: bool = True
     ) -> tuple[list[dict], list[dict], list[dict]]:
         """:meth:`describe_with_family` without the search results."""
-        return self.describe_with_family(named_adults, as_of, marker)[:3]
+        return self.describe_with_family(named_adults, as_of, marker, weighed)[:3]
 
     def describe_with_family(
-        self, named_adults, as_of: datetime, marker: Any
+        self, named_adults, as_of: datetime, marker: Any, weighed: bool = True
     ) -> tuple[list[dict], list[dict], list[dict], dict[str, float]]:
         """For each named adult: the score's entry, and its chronology entries and person.
 
@@ -158,7 +158,7 @@ class NamedAdultFinder:
         adults, entries, people = [], [], []
         for adult, result, history in zip(named_adults, found, histories, strict=True):
             words = label(adult, result)
-            adults.append(_adult_out(adult, result, history, words))
+            adults.append(_adult_out(adult, result, history, words, weighed))
             if result is None or result.status != FOUND:
                 continue
             key = result.best.person_key
@@ -262,7 +262,15 @@ def history_words(history: list[dict]) -> list[str]:
     return lines
 
 
-def _adult_out(adult, result: SearchResult | None, history: list[dict], words: str) -> dict:
+# Whether the score weighs a found adult's records (the model was trained on the
+# named-adult family, issue #20) or, with an older model, does not.
+WEIGHED_TEXT = "The score weighs this adult's records from before the referral."
+NOT_WEIGHED_TEXT = "The score does not weigh this adult's records: read them alongside it."
+
+
+def _adult_out(
+    adult, result: SearchResult | None, history: list[dict], words: str, weighed: bool = True
+) -> dict:
     base = {
         "name": adult.name,
         "relationship": relationship_words(adult.relationship),
@@ -301,8 +309,8 @@ def _adult_out(adult, result: SearchResult | None, history: list[dict], words: s
             "text": f"{who}: matched to records with probability "
             f"{percent(best.match_probability)} (agreeing: "
             f"{', '.join(best.agreeing_fields) or 'none'}; disagreeing: "
-            f"{', '.join(best.disagreeing_fields) or 'none'}). {held}. The score does not "
-            "weigh this adult's records: read them alongside it.",
+            f"{', '.join(best.disagreeing_fields) or 'none'}). {held}. "
+            + (WEIGHED_TEXT if weighed else NOT_WEIGHED_TEXT),
             "match_probability": best.match_probability,
             "person_key": best.person_key,
             "matches": matches,

@@ -148,6 +148,8 @@ class ScoringEngine:
         self.zero_means_no_records = counting_features(self.catalogue.values())
         # Adults the referrer names, searched for in the linked records (issue #20).
         self.named = NamedAdultFinder(lambda: live.reading(self.db))
+        # A model trained before the named-adult family does not weigh them (and says so).
+        self.weighs_named = any(n in NAMED_ADULT_NAMES for n in self.feature_names)
 
     @property
     def records_held_to(self) -> dict[str, Any]:
@@ -311,7 +313,7 @@ class ScoringEngine:
         # score) count the found ones as training counted them (issue #20).
         base = self._base if self.live is None else self.live.base
         named_adults, _, _, found = self.named.describe_with_family(
-            referral.named_adults, to_store_time(referral.received_at), base
+            referral.named_adults, to_store_time(referral.received_at), base, self.weighs_named
         )
         named_rows = self.named.feature_rows(referral.referral_id, found)
         targets = Targets(*_referral_records(referral), named_rows)
@@ -398,7 +400,9 @@ class ScoringEngine:
     def named_adults(self, referral: ReferralIn) -> tuple[list[dict], list[dict], list[dict]]:
         """The referral's named adults searched for as of its receipt (:mod:`serving.named_adults`)."""
         base = self._base if self.live is None else self.live.base
-        return self.named.describe(referral.named_adults, to_store_time(referral.received_at), base)
+        return self.named.describe(
+            referral.named_adults, to_store_time(referral.received_at), base, self.weighs_named
+        )
 
     def chronology(
         self,

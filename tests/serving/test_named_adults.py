@@ -250,6 +250,7 @@ def test_the_model_is_handed_the_found_adults_records_before_it_scores(linked_cl
     seen = r.json()["children"][0]["features"]
     assert seen["named_adults_found"] == 1 and seen["named_adults_not_found"] == 1
     assert seen["named_adults_arrests_ever_sum"] == 1  # her arrest, recorded before the referral
+    assert "The score weighs this adult's records" in r.json()["named_adults"][0]["text"]
     alone = linked_client.post("/v1/referrals/score?features=true", json=_referral(named=()))
     assert alone.json()["children"][0]["features"]["named_adults_arrests_ever_sum"] == 0
 
@@ -300,3 +301,4 @@ def test_a_model_trained_before_the_named_family_still_loads_and_scores(linked_s
     child = out["children"][0]
     assert 0 <= child["score"] <= 100 and "named_adults_found" not in child["features"]
     assert out["named_adults"] and out["named_adults_counted"]  # still shown, in words
+    assert "The score does not weigh this adult's records" in out["named_adults"][0]["text"]
