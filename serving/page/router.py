@@ -28,6 +28,7 @@ from records import roles
 from records.statutory import IMAGE_HOLDER_LABELS
 from serving import queue as work_queue
 from serving.page import extensions
+from serving.page.dates import date_parts, parts_of
 from serving.page.forms import (
     FormError,
     first,
@@ -86,6 +87,8 @@ _templates.filters["uk_time"] = uk_time
 _templates.filters["uk_date"] = uk_date
 _templates.globals["named_adult_relationships"] = v.NAMED_ADULT_RELATIONSHIPS
 _templates.globals["named_adult_params"] = named_adult_params
+_templates.globals["date_parts"] = date_parts
+_templates.globals["parts_of"] = parts_of
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
 _templates.filters["plain_text"] = plain_text
