@@ -401,6 +401,10 @@ def _show_referral(
         scored=scored,
         children=children,
         threshold=policy.get("threshold_score", policy.get("threshold")),
+        # Whether the deployed model reads the named-adult family (issue #20 A).
+        named_weighed=any(
+            str(f).startswith("named_adults_") for f in getattr(engine, "feature_names", ())
+        ),
         chronologies=chronologies,
         history=history,
         options=options,
