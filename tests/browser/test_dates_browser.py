@@ -56,19 +56,30 @@ def test_dates_are_typed_and_read_day_first(served, driver):  # noqa: F811
     _boxes_in_uk_order(driver, "named_adult_1_date_of_birth")
 
     driver.find_element(By.ID, "new-referral-id").send_keys("UK-1")
-    for part, value in (("day", "1"), ("month", "10"), ("year", "2026"), ("time", "10:00")):
+    for part, value in (("day", "31"), ("month", "2"), ("year", "2026"), ("time", "10:00")):
+        driver.find_element(By.ID, f"received-at-{part}").send_keys(value)
+    driver.find_element(By.ID, "children").send_keys("C1")
+    driver.find_element(By.ID, "named_adult_1_name").send_keys("Jay Quennell")
+    driver.find_element(By.ID, "score").click()
+    # No 31 February: refused naming the field, the boxes as typed, nothing in the address.
+    assert "Received at: there is no 31 February 2026." in driver.find_element(By.ID, "errors").text
+    assert driver.current_url == f"{base}/page/referral"
+    assert driver.find_element(By.ID, "received-at-day").get_attribute("value") == "31"
+    assert driver.find_element(By.ID, "named_adult_1_name").get_attribute("value") == "Jay Quennell"
+    driver.save_screenshot(str(ARTIFACTS / "page_new_referral_refused.png"))
+    for part, value in (("day", "1"), ("month", "10")):
+        driver.find_element(By.ID, f"received-at-{part}").clear()
         driver.find_element(By.ID, f"received-at-{part}").send_keys(value)
     Select(driver.find_element(By.ID, "source")).select_by_value("police")
     Select(driver.find_element(By.ID, "relationship")).select_by_value("police_officer")
     driver.find_element(By.CSS_SELECTOR, "input[name=concerns][value=domestic_abuse]").click()
-    driver.find_element(By.ID, "children").send_keys("C1")
-    driver.find_element(By.ID, "named_adult_1_name").send_keys("Jay Quennell")
     for part, value in (("day", "2"), ("month", "3"), ("year", "1990")):
         driver.find_element(By.ID, f"named_adult_1_date_of_birth-{part}").send_keys(value)
     driver.save_screenshot(str(ARTIFACTS / "page_new_referral_dates.png"))
     driver.find_element(By.ID, "score").click()
 
     # 1/10 is 1 October, never 10 January; and the address holds nothing typed.
+    driver.find_element(By.ID, "amend")  # waits for the referral page (the form has none)
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "01 Oct 2026 10:00" in body and "10 Jan" not in body
     assert driver.current_url == f"{base}/page/referral"
