@@ -31,6 +31,7 @@ from serving import chronology as chron
 from serving import live
 from serving.model import LoadedModel
 from serving.named_adults import NamedAdultFinder, family_words
+from serving.named_reasons import label_named_reasons
 from serving.reasons import ReasonSpace, build_reasons, choose_reasons, not_found, records_held_to
 from serving.schemas import ReferralIn
 from store import vocabulary as v
@@ -388,7 +389,8 @@ class ScoringEngine:
             "highest_score": highest,
             "multi_agency_review_recommended": review,
             "recommendation": recommendation(review, highest, threshold),
-            "children": children,
+            # Reasons about named adults say whose records they count (serving.named_reasons).
+            "children": label_named_reasons(children, named_adults),
             "model_name": self.model.name,
             "model_version": self.model.version,
             "policy_version": self.model.policy_version,
