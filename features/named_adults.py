@@ -25,6 +25,7 @@ from __future__ import annotations
 import duckdb
 
 from features.sql import NAMED_ADULTS_VIEW, NOT_SEARCHED
+from store.identities import has_table
 
 # What ``mast link`` writes (store.identities): each named adult of each
 # referral, resolved as of its referral, and the store persons it is.
@@ -34,16 +35,6 @@ _NONE = (
     "SELECT CAST(NULL AS VARCHAR) AS referral_id, CAST(NULL AS INTEGER) AS adult_number, "
     "CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS person_id WHERE FALSE"
 )
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'main' AND table_name = ?",
-            [table],
-        ).fetchone()[0]
-    )
 
 
 def named_adults_sql(con: duckdb.DuckDBPyConnection) -> str:
@@ -59,9 +50,9 @@ def named_adults_sql(con: duckdb.DuckDBPyConnection) -> str:
     * otherwise each adult's status and, when found, one row per store
       person its records belong to.
     """
-    if not _has_table(con, "referral_named_adults"):
+    if not has_table(con, "referral_named_adults"):
         return _NONE
-    if not _has_table(con, LINKS_TABLE):
+    if not has_table(con, LINKS_TABLE):
         return (
             "SELECT referral_id, CAST(adult_number AS INTEGER) AS adult_number, "
             f"'{NOT_SEARCHED}' AS status, CAST(NULL AS VARCHAR) AS person_id "

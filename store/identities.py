@@ -199,6 +199,17 @@ def create_identity_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
 
 
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the store's main schema holds ``table`` (a newer contract's, or MAST's own)."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
+
+
 def has_identities(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the store holds any agency records (version 1.1 data)."""
     exists = con.execute(

@@ -183,16 +183,6 @@ def read_linked(con: duckdb.DuckDBPyConnection) -> LinkedStore:
 _NAMED_TABLES = ("referral_named_adults", "named_adult_links")
 
 
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'main' AND table_name = ?",
-            [table],
-        ).fetchone()[0]
-    )
-
-
 def _linked_named(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """The adults named on referrals and what ``mast link`` found, keyed by linked person.
 
@@ -200,10 +190,12 @@ def _linked_named(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     (``person_key``), named as :func:`linked_tables` names it: the smallest
     local authority ``person_id`` among its records, else MAST's key.
     """
-    if not _has(con, "referral_named_adults"):
+    from store.identities import has_table
+
+    if not has_table(con, "referral_named_adults"):
         return {}
     out = {"referral_named_adults": con.execute("SELECT * FROM referral_named_adults").df()}
-    if not _has(con, "named_adult_links"):
+    if not has_table(con, "named_adult_links"):
         return out  # never resolved: the linked store's family is missing, as the store's
     links = con.execute(
         """SELECT DISTINCT l.referral_id, l.adult_number, l.status, l.match_probability,
