@@ -21,7 +21,7 @@ from features import (
     write_catalogue,
 )
 from store import vocabulary as v
-from tests.features.world import random_world, store_of
+from tests.features.world import add_named_adults, random_world, store_of
 
 FEATURES_DIR = Path(features.__file__).resolve().parent
 
@@ -307,9 +307,10 @@ def test_a_referral_without_any_concern_is_refused_on_both_paths(world):
 
 
 def test_chunked_training_build_equals_one_query():
-    tables = random_world(4)
+    tables = add_named_adults(random_world(4), 4)  # the named adults' group too (issue #20)
     con = store_of(tables)
     whole = build_features(con).to_frame()
+    assert (whole[features.definitions.NAMED_ADULT_NAMES].fillna(0) != 0).any().any()
     seen = []
     chunked = build_features(
         con, chunk_rows=5, progress=lambda s, c, t: seen.append((c, t))
