@@ -194,11 +194,30 @@ def print_result(result) -> None:
     console.print(
         f"Run [bold]{result.run_id}[/bold] · model {result.model_name} version "
         f"[bold]{result.model_version}[/bold] (alias candidate) · gate [{colour}]{verdict}[/{colour}]"
-        + (f": {'; '.join(result.gate_reasons)}" if verdict != "pass" else "")
     )
+    if verdict != "pass":
+        print_gate_reasons(result.gate_reasons)
     if result.policy.get("note"):
         console.print(f"[yellow]Flag policy:[/yellow] {result.policy['note']}")
     console.print(f"MLflow UI: mlflow ui --backend-store-uri {result.tracking_uri}")
+
+
+def print_gate_reasons(reasons, shown: int = 10) -> None:
+    """Why the gate did not pass, one sentence each: the group, the figure and the limit.
+
+    The raw reasons stay on the run's tags (``gate_reasons``) for tools; a
+    person reads them here in words (:func:`audit.fairness_gate.reason_sentences`).
+    """
+    from audit.fairness_gate import reason_sentences
+
+    sentences = reason_sentences(reasons)
+    if not sentences:
+        return
+    console.print("Why the gate did not pass:")
+    for sentence in sentences[:shown]:
+        console.print(f"  - {escape(sentence)}", soft_wrap=True, highlight=False)
+    if len(sentences) > shown:
+        console.print(f"  ... and {len(sentences) - shown} more in the board's report")
 
 
 def register(app: typer.Typer) -> None:
