@@ -198,70 +198,86 @@ def _kind_words(kind: str) -> str | None:
     return None
 
 
-def _too_short_text(f: str, ctx: dict) -> str:
+def _too_short_text(ctx: dict) -> str:
     n = _limit(ctx, "min_length")
     if n == "1":
-        return f"{f} is empty, but a value is required."
-    return f"{f} is too short: it needs at least {n} characters."
+        return "is empty, but a value is required"
+    return f"is too short: it needs at least {n} characters"
 
 
-def _too_few(f: str, ctx: dict) -> str:
+def _too_few(ctx: dict) -> str:
     n = _limit(ctx, "min_length")
-    return f"{f} needs at least {n} item{'' if n == '1' else 's'}."
+    return f"needs at least {n} item{'' if n == '1' else 's'}"
 
 
-def _pattern(f: str, ctx: dict) -> str:
+def _pattern(ctx: dict) -> str:
     if str(ctx.get("pattern", "")).startswith("^[A-Za-z0-9]"):
         return (
-            f"{f} is not in the form allowed: a letter or digit, then letters, digits, "
-            "'_', '.', ':' or '-', up to 64 characters in all."
+            "is not in the form allowed: a letter or digit, then letters, digits, "
+            "'_', '.', ':' or '-', up to 64 characters in all"
         )
-    return f"{f} is not in the form allowed."
+    return "is not in the form allowed"
 
 
-# pydantic's error kinds, each as a sentence about the field ``f`` (capitalised).
+# pydantic's error kinds, each as what is wrong with the field, said after its name.
 _SAID = {
-    "missing": lambda f, ctx: f"{f} is missing: it is required.",
-    "extra_forbidden": lambda f, ctx: (
-        f"{f} is not a field this request takes: leave it out or check its spelling."
+    "missing": lambda ctx: "is missing: it is required",
+    "extra_forbidden": lambda ctx: (
+        "is not a field this request takes: leave it out or check its spelling"
     ),
-    "json_invalid": lambda f, ctx: (
-        "The request body is not valid JSON: check its brackets, commas and quotes."
-    ),
-    "json_type": lambda f, ctx: "The request body must be JSON text.",
-    "enum": lambda f, ctx: f"{f} must be one of: {_expected(ctx)}.",
-    "literal_error": lambda f, ctx: f"{f} must be one of: {_expected(ctx)}.",
+    "enum": lambda ctx: f"must be one of: {_expected(ctx)}",
+    "literal_error": lambda ctx: f"must be one of: {_expected(ctx)}",
     "string_too_short": _too_short_text,
-    "string_too_long": lambda f, ctx: (
-        f"{f} is too long: at most {_limit(ctx, 'max_length')} characters are allowed."
+    "string_too_long": lambda ctx: (
+        f"is too long: at most {_limit(ctx, 'max_length')} characters are allowed"
     ),
     "too_short": _too_few,
-    "too_long": lambda f, ctx: (
-        f"{f} has too many items: at most {_limit(ctx, 'max_length')} are allowed."
-    ),
+    "too_long": lambda ctx: f"has too many items: at most {_limit(ctx, 'max_length')} are allowed",
     "string_pattern_mismatch": _pattern,
-    "greater_than": lambda f, ctx: f"{f} must be more than {_limit(ctx, 'gt')}.",
-    "greater_than_equal": lambda f, ctx: f"{f} must be at least {_limit(ctx, 'ge')}.",
-    "less_than": lambda f, ctx: f"{f} must be less than {_limit(ctx, 'lt')}.",
-    "less_than_equal": lambda f, ctx: f"{f} must be at most {_limit(ctx, 'le')}.",
-    "timezone_aware": lambda f, ctx: f"{f} needs a time zone, such as Z or +01:00.",
-    "timezone_naive": lambda f, ctx: f"{f} must not have a time zone.",
-    "string_unicode": lambda f, ctx: f"{f} holds characters that are not valid text.",
-    "none_required": lambda f, ctx: f"{f} must be left out.",
+    "greater_than": lambda ctx: f"must be more than {_limit(ctx, 'gt')}",
+    "greater_than_equal": lambda ctx: f"must be at least {_limit(ctx, 'ge')}",
+    "less_than": lambda ctx: f"must be less than {_limit(ctx, 'lt')}",
+    "less_than_equal": lambda ctx: f"must be at most {_limit(ctx, 'le')}",
+    "timezone_aware": lambda ctx: "needs a time zone, such as Z or +01:00",
+    "timezone_naive": lambda ctx: "must not have a time zone",
+    "string_unicode": lambda ctx: "holds characters that are not valid text",
+    "none_required": lambda ctx: "must be left out",
 }
+_JSON = {
+    "json_invalid": "The request body is not valid JSON: check its brackets, commas and quotes.",
+    "json_type": "The request body must be JSON text.",
+}
+
+
+def requirement(kind: str, ctx: dict | None = None) -> str | None:
+    """What a pydantic error kind says is wrong, as words to follow a field's name.
+
+    ``greater_than_equal`` with ``ge=200`` -> "must be at least 200";
+    ``int_parsing`` -> "must be a whole number".  ``None`` for a kind with
+    no words here (the caller says "is not valid").  The command line uses
+    it too (:mod:`mast.errors`), for options typer checks with pydantic.
+    """
+    if kind in _SAID:
+        return _SAID[kind](ctx or {})
+    needed = _kind_words(kind)
+    return f"must be {needed}" if needed else None
+
+
+def custom_text(error: dict) -> str:
+    """A message a schema wrote itself (``raise ValueError``), without pydantic's prefix."""
+    return _CUSTOM_PREFIX.sub("", str(error.get("msg", ""))).strip()
 
 
 def sentence(error: dict) -> str:
     """One validation error as a sentence naming the field and what is allowed."""
     kind = str(error.get("type", ""))
+    if kind in _JSON:
+        return _JSON[kind]
     field = field_words(error.get("loc"))
     field = field[0].upper() + field[1:]
-    if kind in _SAID:
-        return _SAID[kind](field, error.get("ctx") or {})
     if kind in ("value_error", "assertion_error"):
         return _custom(error, field)
-    needed = _kind_words(kind)
-    return f"{field} must be {needed}." if needed else f"{field} is not valid here."
+    return f"{field} {requirement(kind, error.get('ctx')) or 'is not valid here'}."
 
 
 _CUSTOM_PREFIX = re.compile(r"^(Value error|Assertion failed), ?")
@@ -280,7 +296,7 @@ def _plain_names(text: str) -> str:
 
 def _custom(error: dict, Field: str) -> str:
     """A message the schema wrote itself (``raise ValueError``), kept, with the field in words."""
-    text = _CUSTOM_PREFIX.sub("", str(error.get("msg", ""))).strip()
+    text = custom_text(error)
     m = _NAMED_ADULT.match(text)
     if m:
         who = f" ({m['who']})" if m["who"] else ""
@@ -298,7 +314,7 @@ def _custom(error: dict, Field: str) -> str:
 
 def _custom_path(error: dict) -> str:
     """The field a schema's own message names, when it names one the location does not."""
-    text = _CUSTOM_PREFIX.sub("", str(error.get("msg", ""))).strip()
+    text = custom_text(error)
     path = field_path(error.get("loc"))
     m = _NAMED_ADULT.match(text)
     if m:
@@ -368,7 +384,9 @@ def install(app: FastAPI) -> None:
 
 
 __all__ = [
+    "custom_text",
     "error_field",
+    "requirement",
     "field_path",
     "field_words",
     "install",

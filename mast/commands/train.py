@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import typer
@@ -127,20 +128,50 @@ def train(
     """
     import duckdb
 
-    from training import TrainConfig
     from training import train as run_train
 
     settings = get_settings()
     db = db or settings.db
     tracking_uri = tracking_uri or settings.tracking_uri
+    cfg = _config(config)
     try:
-        cfg = TrainConfig.from_toml(config)
         with progress_bar() as progress:
             result = run_train(db, cfg, tracking_uri=tracking_uri, progress=progress)
-    except (ValueError, FileNotFoundError, duckdb.IOException) as err:
-        console.print(f"[red]Cannot train:[/red] {err}")
+    except FileNotFoundError as err:
+        console.print(f"[red]Cannot train:[/red] --db: {escape(str(err))}")
+        raise typer.Exit(code=2) from err
+    except (ValueError, duckdb.IOException) as err:
+        console.print(f"[red]Cannot train:[/red] {escape(str(err))}")
         raise typer.Exit(code=2) from err
     print_result(result)
+
+
+_TOML_AT = re.compile(r"at line (\d+), column (\d+)")
+
+
+def _config(path: Path | None):
+    """The training config, or an error naming --config, the file and the line at fault."""
+    import tomllib
+
+    from training import TrainConfig
+
+    try:
+        return TrainConfig.from_toml(path)
+    except FileNotFoundError:
+        problem = f"{path} does not exist"
+    except tomllib.TOMLDecodeError as err:
+        at = _TOML_AT.search(str(err))
+        where = f" at line {at[1]}, column {at[2]}" if at else ""
+        problem = (
+            f"{path} cannot be read as a TOML settings file{where} (each setting is written "
+            "name = value, with text in double quotes)"
+        )
+    except (UnicodeDecodeError, IsADirectoryError):
+        problem = f"{path} is not a text file"
+    except ValueError as err:
+        problem = str(err)
+    console.print(f"[red]Cannot train:[/red] --config: {escape(problem)}", soft_wrap=True)
+    raise typer.Exit(code=2) from None
 
 
 def print_result(result) -> None:
