@@ -567,7 +567,8 @@ def _cross_table_problems(
                     child,
                     _row(idx),
                     col,
-                    f"dangling reference {clean[child].at[idx, col]!r}: no such {pcol} in {parent}",
+                    f"{shown(clean[child].at[idx, col])} is not a {pcol} in {parent}, neither in "
+                    "this extract nor already in the store",
                 )
             )
     events = clean.get("agency_events")

@@ -242,7 +242,8 @@ def validate_identity_tables(
                 "referral_named_adults",
                 idx + 1,
                 "referral_id",
-                f"dangling reference {named.at[idx, 'referral_id']!r}: no such referral",
+                f"{shown(named.at[idx, 'referral_id'])} is not a referral_id in referrals, "
+                "neither in this extract nor already in the store",
             )
             for idx in named.index[~named["referral_id"].isin(referral_ids)]
         ]
@@ -296,8 +297,8 @@ def _dangling_records(records: pd.DataFrame, links: pd.DataFrame, table: str) ->
             table,
             idx + 1,
             "agency_record_id",
-            f"dangling reference {links.at[idx, 'agency_record_id']!r}: "
-            f"no such record of agency {links.at[idx, 'agency']!r} in agency_records",
+            f"{shown(links.at[idx, 'agency_record_id'])} is not a record of agency "
+            f"{links.at[idx, 'agency']!r} in agency_records",
         )
         for idx in links.index[~theirs.isin(known)]
     ]
@@ -311,7 +312,7 @@ def _dangling_events(links: pd.DataFrame, events: pd.DataFrame) -> list[Problem]
             "agency_event_records",
             idx + 1,
             "event_id",
-            f"dangling reference {links.at[idx, 'event_id']!r}: no such event",
+            f"{shown(links.at[idx, 'event_id'])} is not an event_id in agency_events",
         )
         for idx in links.index[theirs.isna()]
     ]

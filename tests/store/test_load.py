@@ -58,7 +58,7 @@ BAD_CASES = {
     "dangling person_id": (
         lambda t: t["referral_children"].assign(person_id=["C1", "C2", "NOBODY"]),
         "referral_children",
-        ("referral_children", 3, "person_id", "dangling reference 'NOBODY'"),
+        ("referral_children", 3, "person_id", "'NOBODY' is not a person_id in people"),
     ),
     "recorded before occurred": (
         lambda t: t["agency_events"].assign(recorded_at=["2019-07-01 00:00:00", "2022-01-20"]),

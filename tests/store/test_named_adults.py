@@ -39,7 +39,7 @@ def test_named_adults_load_from_csv_with_the_rest(tmp_path):
 @pytest.mark.parametrize(
     ("line", "column", "words"),
     [
-        ("R9,1,Jay,,,,,visitor,no", "referral_id", "no such referral"),
+        ("R9,1,Jay,,,,,visitor,no", "referral_id", "'R9' is not a referral_id in referrals"),
         ("R2,1,Jay,,,,,boyfriend,no", "relationship", "'boyfriend' is not one of the allowed"),
         ("R2,1,Jay,,perhaps,,,visitor,no", "date_of_birth_approximate", "not a yes/no value"),
         ("R2,1,Jay,14/02/1985,,,,visitor,no", "date_of_birth", "not a date written YYYY-MM-DD"),
