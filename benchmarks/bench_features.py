@@ -55,9 +55,11 @@ from features import (  # noqa: E402
     build_features,
 )
 from features import definitions as d  # noqa: E402
+from features.named_adults import ensure_named_adults  # noqa: E402
 from store import create_schema, write_tables  # noqa: E402
 from store import vocabulary as v  # noqa: E402
 from store.database import create_lookup_indexes  # noqa: E402
+from store.identities import IDENTITY_DDL  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # A straightforward pandas implementation, generated from the same definitions.
@@ -120,8 +122,20 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
         .reset_index()
         .rename(columns={"person_id": "child_id", "person_id_m": "member_id"})
     )
+    # The adults named on each referral (issue #20): the found ones' store persons.
+    named = t.get(
+        "named", pd.DataFrame(columns=["referral_id", "adult_number", "status", "person_id"])
+    )
+    ref_times = targets[["referral_id", "as_of"]].drop_duplicates()
+    named = named.merge(ref_times, on="referral_id")
+    found = named[(named["status"] == "found") & named["person_id"].notna()]
+    found = found[["referral_id", "as_of", "person_id"]].drop_duplicates()
     pt = pd.concat(
-        [times, members[["member_id", "as_of"]].rename(columns={"member_id": "person_id"})]
+        [
+            times,
+            members[["member_id", "as_of"]].rename(columns={"member_id": "person_id"}),
+            found[["person_id", "as_of"]],
+        ]
     ).drop_duplicates()
     pt = pt.merge(people, on="person_id")
     keys = ["person_id", "as_of"]
@@ -233,6 +247,28 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
         ev = ev[_window_mask(ev["occurred_at"], ev["as_of"], c.window)]
         n = ev.groupby(["child_id", "as_of"])["occurred_at"].nunique().rename(g.name)
         a = a.merge(n.reset_index(), on=["child_id", "as_of"], how="left")
+    nf = found.merge(pf, on=keys)
+    nspec = {}
+    for n in d.NAMED_ADULT_COUNTERS:
+        nspec[f"named_adults_{n}_max"] = (n, "max")
+        nspec[f"named_adults_{n}_sum"] = (n, "sum")
+    nf = nf.groupby("referral_id").agg(**nspec).reset_index()
+    status = named.drop_duplicates(["referral_id", "adult_number", "status"])
+    ns = (
+        pd.DataFrame(
+            {
+                d.NAMED_FOUND: status[status["status"] == "found"].groupby("referral_id").size(),
+                d.NAMED_NOT_FOUND: status[~status["status"].isin(["found", "not_searched"])]
+                .groupby("referral_id")
+                .size(),
+                "unsearched": status[status["status"] == "not_searched"]
+                .groupby("referral_id")
+                .size(),
+            }
+        )
+        .rename_axis("referral_id")
+        .reset_index()
+    )
     sibs = mm[mm["role"] == "child"]
     sspec = {"household_n_siblings": ("member_id", "size")}
     sspec |= {f"siblings_{n}_sum": (n, "sum") for n in d.SIBLING_COUNTERS}
@@ -247,6 +283,7 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
         columns="child_id"
     )
     out = out.merge(sc, on=["referral_id", "person_id"], how="left")
+    out = out.merge(nf, on="referral_id", how="left").merge(ns, on="referral_id", how="left")
     X = {}
     born, as_of = out["date_of_birth"], out["as_of"]
     X["child_age_months"] = (
@@ -295,6 +332,8 @@ def pandas_features(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for col in X:
         if col not in nullable:
             X[col] = X[col].fillna(0)
+    for n in d.NAMED_ADULT_NAMES:
+        X[n] = out[n].fillna(0).where(out["unsearched"].isna())
     X = pd.DataFrame(X, index=out.index)[d.FEATURE_NAMES].astype("float64")
     X = pd.concat([out[["referral_id", "person_id"]], X], axis=1)
     return X.sort_values(["referral_id", "person_id"]).reset_index(drop=True)
@@ -392,6 +431,30 @@ def generate_national(path: Path, scale: float, random_state: int) -> dict[str, 
         FROM range({n_ref}) r(i), range(2) c(k)
         WHERE k = 0 OR {_u("i", 17, s)} < 0.62
         ORDER BY 2, 1"""
+    )
+    # Adults named on referrals (issue #20), as `mast link` leaves them: about one
+    # referral in eight names one adult (a quarter of those two), half of them
+    # found to be someone in the store, the rest possible matches or not found.
+    for table in ("referral_named_adults", "named_adult_links"):
+        con.execute(f"CREATE TABLE {table} ({IDENTITY_DDL[table]})")
+    con.execute(
+        f"""INSERT INTO referral_named_adults (referral_id, adult_number, name,
+            date_of_birth_approximate, relationship, lives_at_address)
+        SELECT 'R' || lpad(CAST(i AS VARCHAR), 9, '0'), n, 'Named adult', FALSE, 'visitor', 'no'
+        FROM range({n_ref}) r(i), range(1, 3) a(n)
+        WHERE {_u("i", 50, s)} < 0.12 AND (n = 1 OR {_u("i", 51, s)} < 0.25)
+        ORDER BY 1, 2"""
+    )
+    con.execute(
+        f"""INSERT INTO named_adult_links (referral_id, adult_number, status, person_id,
+            rule_version, run_id, resolved_at)
+        SELECT referral_id, adult_number, st,
+          CASE WHEN st = 'found' THEN {pid.format(f"CAST(floor({_u('referral_id || adult_number', 53, s)} * {n_people}) AS BIGINT)")} END,
+          'bench', 'bench', TIMESTAMP '2026-01-01'
+        FROM (SELECT referral_id, adult_number,
+          CASE WHEN {_u("referral_id || adult_number", 52, s)} < 0.5 THEN 'found'
+               WHEN {_u("referral_id || adult_number", 52, s)} < 0.75 THEN 'possible'
+               ELSE 'not_found' END AS st FROM referral_named_adults)"""
     )
     decisions = "[" + ", ".join(f"'{x}'" for x in v.DECISIONS) + "]"
     reasons = "[" + ", ".join(f"'{x}'" for x in v.CLOSURE_REASONS) + "]"
@@ -527,6 +590,7 @@ def ratio_generated(scale: float, random_state: int, workdir: Path, repeats: int
             "agency_events",
         )
     }
+    tables["named"] = con.execute(f"SELECT * FROM {ensure_named_adults(con)}").df()
     table, t_duck = _best_of(repeats, lambda: build_features(con))
     frame, t_pandas = _best_of(repeats, lambda: pandas_features(tables))
     got = table.to_frame()[["referral_id", "person_id", *d.FEATURE_NAMES]]

@@ -22,9 +22,10 @@ import pandas as pd
 import pyarrow as pa
 
 from features import definitions as d
-from features.inputs import REFERRAL_COLUMNS, Rows, as_frames, check_referrals
+from features.inputs import REFERRAL_COLUMNS, Rows, as_frames, check_referrals, named_frame
+from features.named_adults import NAMED_COLUMNS, ensure_named_adults
 from features.snapshot import StoreSnapshot
-from features.sql import DUCKDB, STORE_RELATIONS, feature_query
+from features.sql import DUCKDB, NAMED_ADULTS_VIEW, STORE_RELATIONS, feature_query
 from store import OPTIONAL_COLUMNS, SCHEMAS, create_schema
 from store import vocabulary as v
 
@@ -197,6 +198,7 @@ def _protected(raw, index: pd.Index) -> pd.DataFrame:
 
 
 def _empty_raw(con, relations) -> pd.DataFrame:
+    ensure_named_adults(con)
     sql = feature_query(relations, DUCKDB, chunk_filter="WHERE FALSE")
     return con.execute(sql).df()
 
@@ -215,6 +217,7 @@ def _chunk_bounds(con, n_rows: int, chunk_rows: int) -> list[tuple[str, str]]:
 
 
 def _store_features(con, progress: Progress | None, chunk_rows: int) -> dict:
+    ensure_named_adults(con)
     n_rows = con.execute("SELECT count(*) FROM referral_children").fetchone()[0]
     bounds = _chunk_bounds(con, n_rows, chunk_rows)
     if not bounds:
@@ -282,6 +285,10 @@ class _OnDemand:
         self.con.execute(
             "CREATE TABLE target_children AS SELECT * FROM referral_children WHERE FALSE"
         )
+        self.con.execute(
+            f"CREATE TABLE {NAMED_ADULTS_VIEW} (referral_id VARCHAR, adult_number INTEGER, "
+            "status VARCHAR, person_id VARCHAR)"
+        )
         relations = {"target_referrals": "target_referrals", "target_children": "target_children"}
         self.con.execute("PREPARE mast_features AS " + feature_query(relations))
 
@@ -331,13 +338,30 @@ def _arrow(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _narrowed_tables(con, refs: pd.DataFrame, referral_children: pd.DataFrame) -> dict[str, list]:
+def _narrowed_named(con, refs: pd.DataFrame, named: list[dict]) -> pd.DataFrame:
+    """The targets' named adults: those given with them, else the store's (``mast link``'s)."""
+    given = named_frame(named)
+    ensure_named_adults(con)
+    rest = sorted(set(refs["referral_id"]) - set(given["referral_id"]))
+    stored = con.execute(
+        f"SELECT {', '.join(NAMED_COLUMNS)} FROM {NAMED_ADULTS_VIEW} "
+        f"WHERE referral_id IN ({_quoted(rest)})"
+    ).df()
+    frames = [f for f in (given, stored.astype(given.dtypes.to_dict())) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else given
+
+
+def _narrowed_tables(
+    con, refs: pd.DataFrame, referral_children: pd.DataFrame, named: list[dict] | None = None
+) -> dict[str, list]:
     """The store's rows about the people the new referrals concern, and nothing else.
 
     Every member of every household a target child has ever belonged to is
-    kept, which is a superset of anyone a feature can reach.  Returns, per
-    private table, the Arrow tables to insert into it.
+    kept, which is a superset of anyone a feature can reach, and every store
+    person a named adult was found to be.  Returns, per private table, the
+    Arrow tables to insert into it.
     """
+    named_rows = _narrowed_named(con, refs, named or [])
     cols = {t: ", ".join(SCHEMAS[t].columns) for t in SCHEMAS}
     # Literal filters (not joins or ORs): DuckDB turns a literal IN list into
     # an index scan on the store's lookup indexes (store.LOOKUP_INDEXES), and
@@ -354,7 +378,9 @@ def _narrowed_tables(con, refs: pd.DataFrame, referral_children: pd.DataFrame) -
         f"WHERE household_id IN ({_quoted(homes)})"
     ).fetch_arrow_table()
     people_ids = sorted(
-        set(referral_children["person_id"]) | set(mem.column("person_id").to_pylist())
+        set(referral_children["person_id"])
+        | set(mem.column("person_id").to_pylist())
+        | set(named_rows["person_id"].dropna())
     )
     plist = _quoted(people_ids)
     # One equality filter per person lets the zone maps of the person-sorted
@@ -398,6 +424,7 @@ def _narrowed_tables(con, refs: pd.DataFrame, referral_children: pd.DataFrame) -
         "agency_events": [con.execute(ev_sql).fetch_arrow_table()],
         "target_referrals": [_arrow(refs)],
         "target_children": [_arrow(referral_children)],
+        NAMED_ADULTS_VIEW: [_arrow(named_rows)],
     }
 
 

@@ -53,7 +53,8 @@ DAYS_PER_YEAR = 365.25
 # calendar months (``child_age_months``).
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
-SUBJECTS = ("child", "household_adults", "siblings", "referral")
+SUBJECTS = ("child", "household_adults", "siblings", "referral", "named_adults")
+MEMBERSHIP_SOURCES = ("household", "named")
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,26 @@ class Membership:
     this declaration, so "the household's adults" has one meaning.
     ``relationship`` is how a member is listed beside their records (default:
     their role).
+
+    ``source`` says where the group comes from: ``"household"`` (the above)
+    or ``"named"``, the adults the referrer names on the referral who were
+    *found* in the linked records as of it (a match at or above the
+    governance threshold; a ``possible`` match never counts), read from the
+    store's ``named_adult_links`` (written by ``mast link``) or, for a new
+    referral, from the service's search.  A named group has no roles.
     """
 
     name: str
     roles: tuple[str, ...]
     relationship: str | None = None
     joined_within: str | None = None
+    source: str = "household"
 
     def __post_init__(self):
+        if self.source not in MEMBERSHIP_SOURCES:
+            raise ValueError(f"unknown membership source {self.source!r}: {MEMBERSHIP_SOURCES}")
+        if (self.source == "named") == bool(self.roles):
+            raise ValueError(f"{self.name}: a household group has roles, a named group none")
         for role in self.roles:
             cat(role, v.HOUSEHOLD_ROLES)
         if self.joined_within is not None and WINDOWS.get(self.joined_within) is None:
@@ -90,6 +103,8 @@ def _memberships() -> dict[str, Membership]:
         Membership("new_household_adults", adults, joined_within="12m"),
         Membership("household_parents", (cat("parent", v.HOUSEHOLD_ROLES),)),
         Membership("siblings", (cat("child", v.HOUSEHOLD_ROLES),), relationship="sibling"),
+        # Issue #20: the adults the referrer names, found in the linked records.
+        Membership("named_adults", (), relationship="named by the referrer", source="named"),
     ]
     return {m.name: m for m in groups}
 
@@ -1128,17 +1143,10 @@ def _other_specs() -> list[FeatureSpec]:
 
 def feature_specs() -> list[FeatureSpec]:
     """All features in ``X`` column order."""
-    specs = _other_specs() + _counter_specs()
+    specs = _other_specs() + _counter_specs() + NAMED_ADULT_SPECS
     names = [s.name for s in specs]
     assert len(set(names)) == len(names), "duplicate feature names"
     return specs
-
-
-FEATURE_SPECS: list[FeatureSpec] = feature_specs()
-FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
-SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
-assert {g.name for g in GROUP_MEASURES} <= set(FEATURE_NAMES), "a group measure has no spec"
-assert {m.name for m in CHILD_MEASURES} <= set(FEATURE_NAMES), "a child measure has no spec"
 
 
 # ---------------------------------------------------------------------------
@@ -1146,9 +1154,9 @@ assert {m.name for m in CHILD_MEASURES} <= set(FEATURE_NAMES), "a child measure 
 # ---------------------------------------------------------------------------
 # The adults the referrer names who were *found* in the linked records as of
 # the referral (linkage.named; a "possible" match is never the adult), counted
-# as the household's adults are, from the counters above.  Not yet a column
-# of ``X``: ``features.named_adults`` computes the family beside it, for the
-# store (training) and for one referral (the service), from one function.
+# as the household's adults are, from the same per-person counters (the
+# Membership "named_adults", source "named"): columns of ``X`` like any other,
+# computed by every engine from this declaration.
 # The household adults' police counters, and what else needs no age (a named
 # adult's date of birth is the referrer's guess): CSC, mental-health crises, treatment.
 NAMED_ADULT_COUNTERS = [
@@ -1209,5 +1217,10 @@ def _named_adult_specs() -> list[FeatureSpec]:
 
 NAMED_ADULT_SPECS: list[FeatureSpec] = _named_adult_specs()
 NAMED_ADULT_NAMES: list[str] = [s.name for s in NAMED_ADULT_SPECS]
-assert not set(NAMED_ADULT_NAMES) & set(FEATURE_NAMES)
-SPECS_BY_NAME.update({s.name: s for s in NAMED_ADULT_SPECS})
+
+
+FEATURE_SPECS: list[FeatureSpec] = feature_specs()
+FEATURE_NAMES: list[str] = [s.name for s in FEATURE_SPECS]
+SPECS_BY_NAME: dict[str, FeatureSpec] = {s.name: s for s in FEATURE_SPECS}
+assert {g.name for g in GROUP_MEASURES} <= set(FEATURE_NAMES), "a group measure has no spec"
+assert {m.name for m in CHILD_MEASURES} <= set(FEATURE_NAMES), "a child measure has no spec"

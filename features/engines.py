@@ -39,7 +39,7 @@ from features import definitions as d
 from features import ondemand
 from features.build import FeatureTable
 from features.evidence import EVIDENCE_COLUMNS, evidence
-from features.inputs import Rows, as_frames, check_referrals
+from features.inputs import Rows, as_frames, check_named_adults, check_referrals
 from features.memory_evidence import ondemand_evidence
 from features.snapshot import StoreSnapshot
 
@@ -55,6 +55,12 @@ class Targets:
     referrals, referral_children
         Contract-shaped rows: DataFrames (a batch, a notebook) or sequences of
         mappings (the service, where a DataFrame costs more than the features).
+    named_adults
+        The adults the new referrals name, as the service's search found
+        them (:func:`features.inputs.check_named_adults`): each engine counts
+        the found ones as the ``named_adults`` group.  Rows given for a
+        referral replace the store's; a referral with none names no one
+        (or, if stored, keeps what ``mast link`` found).
 
     Raises
     ------
@@ -63,10 +69,11 @@ class Targets:
         (:func:`features.inputs.check_referrals`).
     """
 
-    __slots__ = ("_frames", "referral_children", "referrals")
+    __slots__ = ("_frames", "named_adults", "referral_children", "referrals")
 
-    def __init__(self, referrals: Rows, referral_children: Rows):
+    def __init__(self, referrals: Rows, referral_children: Rows, named_adults: Rows | None = None):
         self.referrals, self.referral_children = check_referrals(referrals, referral_children)
+        self.named_adults = check_named_adults(named_adults, self.referrals)
         self._frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -142,10 +149,11 @@ class SQLEngine:
     ) -> FeatureTable:
         if targets is None:
             return _build._split(_build._store_features(self.con, progress, self.chunk_rows))
-        refs, children = _targets(targets).frames()
+        targets = _targets(targets)
+        refs, children = targets.frames()
         if children.empty:
             return _build._split(_build._empty_raw(self.con, _build.STORE_RELATIONS))
-        tables = _build._narrowed_tables(self.con, refs, children)
+        tables = _build._narrowed_tables(self.con, refs, children, targets.named_adults)
         if progress:
             progress("features", 0, 1)
         raw = _build._on_demand().run(tables)
@@ -201,7 +209,9 @@ class MemoryEngine:
                 "with SQLEngine over the store."
             )
         target = _targets(targets)
-        raw = ondemand.evaluate(self.snapshot, target.referrals, target.referral_children)
+        raw = ondemand.evaluate(
+            self.snapshot, target.referrals, target.referral_children, target.named_adults
+        )
         # The service never reads the protected characteristics: built only if read.
         return _build._split(raw, lazy=True)
 
@@ -209,7 +219,9 @@ class MemoryEngine:
         self, target: Targets | tuple[Rows, Rows], wanted: Mapping[str, Sequence[str]]
     ) -> Evidence:
         target = _evidence_target(target, wanted)
-        return ondemand_evidence(self.snapshot, target.referrals, target.referral_children, wanted)
+        return ondemand_evidence(
+            self.snapshot, target.referrals, target.referral_children, wanted, target.named_adults
+        )
 
 
 def engine_for(con=None, snapshot: StoreSnapshot | None = None) -> FeatureEngine:

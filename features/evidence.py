@@ -14,12 +14,14 @@ import pandas as pd
 
 from features import definitions as d
 from features.build import _check_frames
+from features.named_adults import ensure_named_adults
 from features.sql import (
     DUCKDB,
     STORE_RELATIONS,
     active_membership,
     event_predicate,
     household_ctes,
+    named_ctes,
     referral_predicate,
     window_predicate,
     with_ctes,
@@ -52,6 +54,11 @@ def _subject_sql(subject: str) -> str:
         )
     m = d.MEMBERSHIPS[subject]
     relationship = f"'{m.relationship}'" if m.relationship else "role"
+    if m.source == "named":  # features.sql.named_ctes: the found adults' store persons
+        return (
+            f"SELECT member_id AS person_id, {relationship} AS relationship, "
+            "CAST(NULL AS DATE) AS start_date FROM named_asof"
+        )
     roles = ", ".join(f"'{r}'" for r in m.roles)
     sql = (
         f"SELECT member_id AS person_id, {relationship} AS relationship, start_date "
@@ -171,7 +178,10 @@ def evidence_sql(spec: d.FeatureSpec, dialect=DUCKDB) -> str:
     if subject == "referral":
         subject = "child"
     filt = "WHERE rc.referral_id = ? AND rc.person_id = ?"
-    ctes = household_ctes(DUCKDB, chunk_filter=filt) + [("subject", _subject_sql(subject))]
+    ctes = household_ctes(DUCKDB, chunk_filter=filt)
+    if subject in d.MEMBERSHIPS and d.MEMBERSHIPS[subject].source == "named":
+        ctes += named_ctes()
+    ctes += [("subject", _subject_sql(subject))]
     select = f"SELECT * FROM ({body}) listed_records ORDER BY occurred_at, recorded_at, person_id"
     return with_ctes(ctes, select, dialect)
 
@@ -213,6 +223,7 @@ def evidence(
     if spec is None:
         raise ValueError(f"Unknown feature {feature_name!r}: see features.catalogue()")
     relations = dict(STORE_RELATIONS)
+    ensure_named_adults(con)
     registered = []
     if isinstance(referral, pd.DataFrame):
         if referral_children is None:

@@ -107,3 +107,56 @@ def as_frames(refs: list[dict], referral_children: list[dict]) -> tuple[pd.DataF
         frame[col] = frame[col].astype(bool)
     children = pd.DataFrame(referral_children, columns=["referral_id", "person_id"]).astype(str)
     return frame, children
+
+
+NAMED_STATUSES = v.NAMED_ADULT_STATUSES
+
+
+def check_named_adults(named: Rows | None, refs: list[dict]) -> list[dict]:
+    """Checked named adults of new referrals: (referral_id, adult_number, status, person_id).
+
+    One row per store person a found adult's records belong to (``person_id``
+    None for an adult not found, only possibly matched, not searched, or
+    found with no records in the store).  A referral given no rows here names
+    no one, unless the store already holds its named adults.
+    """
+    if named is None:
+        return []
+    ids = {r["referral_id"] for r in refs}
+    out = []
+    columns = ("referral_id", "adult_number", "status", "person_id")
+    for i, row in enumerate(_records(named, "named_adults", columns)):
+        where = f"named_adults row {i + 1}"
+        ref = str(row["referral_id"])
+        if ref not in ids:
+            raise ValueError(f"{where}: referral_id {ref!r} is not in the referrals frame")
+        if row["status"] not in NAMED_STATUSES:
+            raise ValueError(
+                f"{where}, column 'status': {row['status']!r} is not one of {NAMED_STATUSES}"
+            )
+        pid = row["person_id"]
+        missing = pid is None or pid is pd.NA or (isinstance(pid, float) and pid != pid)
+        if not missing and row["status"] != "found":
+            raise ValueError(f"{where}: only a found adult has a person_id")
+        out.append(
+            {
+                "referral_id": ref,
+                "adult_number": int(row["adult_number"]),
+                "status": str(row["status"]),
+                "person_id": None if missing else str(pid),
+            }
+        )
+    return out
+
+
+def named_frame(named: list[dict]) -> pd.DataFrame:
+    """Checked named adults as the frame the SQL path registers."""
+    frame = pd.DataFrame(named, columns=["referral_id", "adult_number", "status", "person_id"])
+    return frame.astype(
+        {
+            "referral_id": "string",
+            "adult_number": "int32",
+            "status": "string",
+            "person_id": "string",
+        }
+    )

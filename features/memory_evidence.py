@@ -20,7 +20,15 @@ import pandas as pd
 from features import definitions as d
 from features import ondemand as od
 from features.evidence import EVIDENCE_COLUMNS
-from features.snapshot import EVENT_KINDS, MEMBER_ROLES, US_PER_DAY, StoreSnapshot
+from features.snapshot import (
+    EVENT_KINDS,
+    MEMBER_ROLES,
+    NO_ONE_NAMED,
+    US_PER_DAY,
+    NamedGroup,
+    StoreSnapshot,
+    named_groups,
+)
 from store import vocabulary as v
 
 _CSC = d.cat("children_social_care", v.AGENCIES)
@@ -37,11 +45,23 @@ def _ts(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=int(us))
 
 
-def subjects(s: StoreSnapshot, t: od.Target, hh: od.Household, subject: str) -> list[tuple]:
-    """(person row, relationship, start) for a feature's subject, as ``_subject_sql``."""
+def subjects(
+    s: StoreSnapshot,
+    t: od.Target,
+    hh: od.Household,
+    subject: str,
+    named: NamedGroup = NO_ONE_NAMED,
+) -> list[tuple]:
+    """(person row, relationship, start) for a feature's subject, as ``_subject_sql``.
+
+    ``named``: the referral's named adults (the snapshot's, or those handed
+    in with a new referral), for the group whose source is "named".
+    """
     if subject in ("child", "referral"):
         return [(t.child, "child", None)] if t.child >= 0 else []
     m = d.MEMBERSHIPS[subject]
+    if m.source == "named":
+        return [(int(p), m.relationship, None) for p in named.people]
     since = None if m.joined_within is None else t.as_of - d.WINDOWS[m.joined_within] * US_PER_DAY
     rows = []
     for p, role, start in zip(hh.members, hh.roles, hh.starts, strict=True):
@@ -189,6 +209,7 @@ def ondemand_evidence(
     referrals: Sequence[Mapping],
     referral_children: Sequence[Mapping],
     wanted: Mapping[str, Sequence[str]],
+    named: list[dict] | None = None,
 ) -> dict[tuple[str, str], list[dict]]:
     """The records behind ``wanted[person_id]`` features for each child of one referral.
 
@@ -209,6 +230,7 @@ def ondemand_evidence(
         keys, ordered as :func:`features.evidence` orders them.
     """
     extras = od.Extras(s, list(referrals), list(referral_children))
+    given = named_groups(named or [], s.person)
     by_child = {t.person_id: t for t in od.targets(s, list(referrals), list(referral_children))}
     out: dict[tuple[str, str], list[dict]] = {}
     for pid, names in wanted.items():
@@ -225,7 +247,8 @@ def ondemand_evidence(
             table = record.table
             subject = record.subject
             if subject not in people_of:
-                people_of[subject] = subjects(s, t, hh, subject)
+                group = given.get(t.referral_id) or s.named.get(t.referral_id, NO_ONE_NAMED)
+                people_of[subject] = subjects(s, t, hh, subject, group)
             people = people_of[subject]
             if table == "agency_events":
                 rows = _event_rows(s, t, people, record)

@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 
 from features import definitions as d
-from features.snapshot import MEMBER_ROLES, NEVER, US_PER_DAY, StoreSnapshot
+from features.snapshot import (
+    MEMBER_ROLES,
+    NEVER,
+    NO_ONE_NAMED,
+    US_PER_DAY,
+    NamedGroup,
+    StoreSnapshot,
+    named_groups,
+)
 from features.sql import (
     event_class_key,
     event_classes,
@@ -402,9 +410,15 @@ TEXT_COLUMNS = ("referral_id", "person_id", "sex", "ethnicity", "disability")
 
 
 def evaluate(
-    s: StoreSnapshot, refs: list[dict], referral_children: list[dict]
+    s: StoreSnapshot,
+    refs: list[dict],
+    referral_children: list[dict],
+    named: list[dict] | None = None,
 ) -> dict[str, np.ndarray]:
     """The feature query's columns for checked records (:func:`features.inputs.check_referrals`).
+
+    ``named``: the referrals' named adults (:func:`features.inputs.check_named_adults`);
+    a referral given none keeps the snapshot's (``mast link``'s), or names no one.
 
     Returns
     -------
@@ -429,6 +443,7 @@ def evaluate(
             cache[(p, as_of)] = person_counters(s, p, as_of, hist(p, as_of))
         return cache[(p, as_of)]
 
+    given = named_groups(named or [], s.person)
     rows = targets(s, refs, referral_children)
     X = np.zeros((len(rows), len(d.FEATURE_NAMES)))
     X[:, _NULLABLE_AT] = np.nan
@@ -436,6 +451,8 @@ def evaluate(
         name: [] for name in (*TEXT_COLUMNS, "received_at", "imd_decile", "age_years")
     }
     for i, t in enumerate(rows):
+        group = given.get(t.referral_id) or s.named.get(t.referral_id, NO_ONE_NAMED)
+        _named(group, t.as_of, counters, X[i])
         for name, value in _row(s, t, counters, hist, X[i]).items():
             cols[name].append(value)
     out: dict[str, np.ndarray] = {
@@ -564,6 +581,26 @@ def _adults(s: StoreSnapshot, hh: Household, as_of: int, dob: int, counters, x) 
     adult_values = values[:, _ADULT_SRC]
     x[_ADULT_MAX_AT] = adult_values.max(axis=0)
     x[_ADULT_SUM_AT] = adult_values.sum(axis=0)
+
+
+_NAMED_AT = _at(d.NAMED_ADULT_NAMES)
+_NAMED_MAX_AT = _at([f"named_adults_{n}_max" for n in d.NAMED_ADULT_COUNTERS])
+_NAMED_SUM_AT = _at([f"named_adults_{n}_sum" for n in d.NAMED_ADULT_COUNTERS])
+_NAMED_SRC = _src(d.NAMED_ADULT_COUNTERS)
+
+
+def _named(group: NamedGroup, as_of: int, counters, x) -> None:
+    """The named-adult family (``features.sql.named_ctes``): missing if anyone went unsearched."""
+    if group.unsearched:
+        x[_NAMED_AT] = np.nan
+        return
+    x[_F[d.NAMED_FOUND]] = group.found
+    x[_F[d.NAMED_NOT_FOUND]] = group.not_found
+    if not len(group.people):
+        return
+    values = np.vstack([counters(int(p), as_of) for p in group.people])[:, _NAMED_SRC]
+    x[_NAMED_MAX_AT] = values.max(axis=0)
+    x[_NAMED_SUM_AT] = values.sum(axis=0)
 
 
 def _siblings(hh: Household, as_of: int, counters, x) -> None:

@@ -31,7 +31,7 @@ refuses a store whose rows point at a missing person, household or referral.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -114,6 +114,8 @@ class StoreSnapshot:
     e_kind: np.ndarray  # code in EVENT_KINDS: (agency, event_type)
     e_role: np.ndarray  # code in EVENT_ROLES, -1 if none
     e_severity: np.ndarray  # -1 if none
+    # The adults named on stored referrals, as ``mast link`` found them (issue #20).
+    named: dict[str, NamedGroup] = field(default_factory=dict)
 
     @property
     def n_events(self) -> int:
@@ -316,7 +318,72 @@ class StoreSnapshot:
             e_kind=e["kind"],
             e_role=e["role"],
             e_severity=e["severity"],
+            named=named_groups(_named_rows(con), person),
         )
+
+
+@dataclass(frozen=True)
+class NamedGroup:
+    """A referral's named adults (the :class:`~features.definitions.Membership` "named_adults").
+
+    ``people`` are the snapshot rows of the store persons the found adults'
+    records belong to (each once; a person not in ``people`` is left out, as
+    the SQL's join to ``people`` leaves them out).  ``unsearched``: an adult
+    could not be searched for, so the whole family is missing.
+    """
+
+    found: int
+    not_found: int
+    unsearched: bool
+    people: np.ndarray
+
+
+NO_ONE_NAMED = NamedGroup(0, 0, False, np.empty(0, dtype=np.int64))
+
+
+def named_groups(rows, person: dict[str, int]) -> dict[str, NamedGroup]:
+    """:class:`NamedGroup` per referral from (referral_id, adult_number, status, person_id) rows.
+
+    The same rules as ``features.sql.named_ctes``: adults counted once each
+    (an adult found to be two store persons has a row per person), a
+    ``possible`` match counted with the adults not found.
+    """
+    from features.sql import FOUND, NOT_SEARCHED
+
+    found: dict[str, set] = {}
+    missed: dict[str, set] = {}
+    unsearched: set[str] = set()
+    people: dict[str, set] = {}
+    for r in rows:
+        ref, status = r["referral_id"], r["status"]
+        found.setdefault(ref, set())
+        missed.setdefault(ref, set())
+        people.setdefault(ref, set())
+        if status == FOUND:
+            found[ref].add(r["adult_number"])
+            if r["person_id"] is not None and r["person_id"] in person:
+                people[ref].add(person[r["person_id"]])
+        elif status == NOT_SEARCHED:
+            unsearched.add(ref)
+        else:
+            missed[ref].add(r["adult_number"])
+    return {
+        ref: NamedGroup(
+            len(found[ref]),
+            len(missed[ref]),
+            ref in unsearched,
+            np.array(sorted(people[ref]), dtype=np.int64),
+        )
+        for ref in found
+    }
+
+
+def _named_rows(con) -> list[dict]:
+    from features.named_adults import NAMED_COLUMNS, ensure_named_adults
+
+    view = ensure_named_adults(con)
+    got = con.execute(f"SELECT {', '.join(NAMED_COLUMNS)} FROM {view}").fetchall()
+    return [dict(zip(NAMED_COLUMNS, row, strict=True)) for row in got]
 
 
 # Household roles in alphabetical order, so the smallest code is SQL's MIN(role).

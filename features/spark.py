@@ -34,6 +34,7 @@ from features import definitions as d
 from features.engines import Evidence, Progress, Targets, _evidence_target, _targets
 from features.evidence import EVIDENCE_COLUMNS, evidence_sql
 from features.inputs import Rows
+from features.named_adults import ensure_named_adults
 from features.sql import STORE_RELATIONS, Dialect, feature_parts, uses
 
 SPARK = Dialect("spark", materialized="")
@@ -119,6 +120,7 @@ class SparkEngine:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._n = 0
         self.relations = {}
+        ensure_named_adults(con)  # the store's named adults, a view (features.named_adults)
         for table in _STORE_TABLES:
             path = self.workdir / f"{table}.parquet"
             con.execute(f"COPY (SELECT * FROM {table}) TO '{path}' (FORMAT PARQUET)")

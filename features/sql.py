@@ -258,6 +258,11 @@ def active_membership(m: str, as_of: str) -> str:
     )
 
 
+# The named adults of every referral: (referral_id, adult_number, status, person_id).
+NAMED_ADULTS_VIEW = "mast_named_adults"
+FOUND = d.cat("found", v.NAMED_ADULT_STATUSES)
+NOT_SEARCHED = d.cat("not_searched", v.NAMED_ADULT_STATUSES)
+
 # Relations the query reads; the caller maps each to a table, view or registered frame.
 RELATIONS = (
     "target_referrals",
@@ -269,6 +274,7 @@ RELATIONS = (
     "referral_children",
     "decisions",
     "events",
+    "named_adults",
 )
 
 STORE_RELATIONS = {
@@ -281,6 +287,9 @@ STORE_RELATIONS = {
     "referral_children": "referral_children",
     "decisions": "screening_decisions",
     "events": "agency_events",
+    # Not a table: a view each engine makes from the store's named adults and
+    # what ``mast link`` found of them (features.named_adults.named_adults_sql).
+    "named_adults": NAMED_ADULTS_VIEW,
 }
 
 PROTECTED_SQL = ("sex", "ethnicity", "disability", "imd_decile", "age_years")
@@ -313,9 +322,58 @@ def _x_expressions(dialect: Dialect) -> dict[str, str]:
             x[f"adults_{name}_{agg}"] = f"COALESCE(a.adults_{name}_{agg}, 0)"
     for name in d.SIBLING_COUNTERS:
         x[f"siblings_{name}_sum"] = f"COALESCE(s.siblings_{name}_sum, 0)"
+    x.update(_named_x())
     missing = set(d.FEATURE_NAMES) ^ set(x)
     assert not missing, f"SQL and definitions disagree on {sorted(missing)}"
     return {name: x[name] for name in d.FEATURE_NAMES}
+
+
+def _named_x() -> dict[str, str]:
+    """The named-adult family over ``ns`` (named_status) and ``nf`` (named_agg).
+
+    Missing (NULL) when an adult named on the referral could not be searched
+    for (the store was never linked): "not searched" is not "not found".
+    A referral naming no one counts 0.
+    """
+    x = {d.NAMED_FOUND: "ns.n_found", d.NAMED_NOT_FOUND: "ns.n_not_found"}
+    for name in d.NAMED_ADULT_COUNTERS:
+        for agg in ("max", "sum"):
+            x[f"named_adults_{name}_{agg}"] = f"nf.named_adults_{name}_{agg}"
+    return {
+        k: f"CASE WHEN ns.unsearched = 1 THEN NULL ELSE COALESCE({col}, 0) END"
+        for k, col in x.items()
+    }
+
+
+def named_ctes() -> list[tuple[str, str]]:
+    """The named adults of each target referral, as of it (:class:`Membership` source "named").
+
+    ``named_status``: how many adults the referral names were found, not found
+    (a ``possible`` match is not found), and whether any could not be searched.
+    ``named_asof``: the store persons the found adults' records belong to,
+    each once per referral, beside ``members_asof`` for the household.
+    """
+    named = [m for m in d.MEMBERSHIPS.values() if m.source == "named"]
+    assert len(named) == 1, "one named group is computed"
+    times = "(SELECT DISTINCT referral_id, as_of FROM targets)"
+    return [
+        (
+            "named_status",
+            f"""SELECT tr.referral_id, tr.as_of,
+                COUNT(DISTINCT CASE WHEN n.status = {_q(FOUND)} THEN n.adult_number END) AS n_found,
+                COUNT(DISTINCT CASE WHEN n.status NOT IN ({_q(FOUND)}, {_q(NOT_SEARCHED)})
+                    THEN n.adult_number END) AS n_not_found,
+                MAX(CASE WHEN n.status = {_q(NOT_SEARCHED)} THEN 1 ELSE 0 END) AS unsearched
+            FROM {times} tr JOIN {{named_adults}} n ON n.referral_id = tr.referral_id
+            GROUP BY tr.referral_id, tr.as_of""",
+        ),
+        (
+            "named_asof",
+            f"""SELECT DISTINCT tr.referral_id, tr.as_of, n.person_id AS member_id
+            FROM {times} tr JOIN {{named_adults}} n ON n.referral_id = tr.referral_id
+            WHERE n.status = {_q(FOUND)} AND n.person_id IS NOT NULL""",
+        ),
+    ]
 
 
 def child_measure(m: d.ChildMeasure, dialect: Dialect) -> str:
@@ -472,6 +530,7 @@ _PER_PERSON = {
     *d.ADULT_COUNTERS,
     *d.SIBLING_COUNTERS,
     *d.NEW_ADULT_COUNTERS,
+    *d.NAMED_ADULT_COUNTERS,
 }
 
 
@@ -635,14 +694,21 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
     adult_groups = group_measures("adult_agg", dialect)
     sibling_groups = group_measures("sib_agg", dialect)
     sib_aggs = ",\n    ".join(f"SUM(pf.{n}) AS siblings_{n}_sum" for n in d.SIBLING_COUNTERS)
+    named_aggs = ",\n    ".join(
+        f"MAX(pf.{n}) AS named_adults_{n}_max, SUM(pf.{n}) AS named_adults_{n}_sum"
+        for n in d.NAMED_ADULT_COUNTERS
+    )
     return (
         household_ctes(dialect, chunk_filter)
+        + named_ctes()
         + [
             (
                 "persons",
                 """SELECT person_id, as_of FROM child_times
             UNION
-            SELECT member_id AS person_id, as_of FROM members_asof""",
+            SELECT member_id AS person_id, as_of FROM members_asof
+            UNION
+            SELECT member_id AS person_id, as_of FROM named_asof""",
             ),
             (
                 "pt",
@@ -706,6 +772,14 @@ def feature_ctes(dialect: Dialect = DUCKDB, chunk_filter: str = "") -> list[tupl
             JOIN person_feats pf ON pf.person_id = ma.member_id AND pf.as_of = ma.as_of
             GROUP BY ma.child_id, ma.as_of""",
             ),
+            (
+                "named_agg",
+                f"""SELECT na.referral_id, na.as_of,
+    {named_aggs}
+            FROM named_asof na
+            JOIN person_feats pf ON pf.person_id = na.member_id AND pf.as_of = na.as_of
+            GROUP BY na.referral_id, na.as_of""",
+            ),
             *group_event_ctes(dialect),
             (
                 "child_imd",
@@ -745,6 +819,8 @@ LEFT JOIN adult_agg a ON a.child_id = t.person_id AND a.as_of = t.as_of
 LEFT JOIN sib_agg s ON s.child_id = t.person_id AND s.as_of = t.as_of
 LEFT JOIN same_concern sc ON sc.referral_id = t.referral_id AND sc.person_id = t.person_id
 LEFT JOIN child_imd ci ON ci.person_id = t.person_id AND ci.as_of = t.as_of
+LEFT JOIN named_status ns ON ns.referral_id = t.referral_id AND ns.as_of = t.as_of
+LEFT JOIN named_agg nf ON nf.referral_id = t.referral_id AND nf.as_of = t.as_of
 {group_join}ORDER BY t.referral_id, t.person_id"""
     ctes = [(name, body.format(**relations)) for name, body in feature_ctes(dialect, chunk_filter)]
     return ctes, sql.format(**relations)

@@ -9,7 +9,7 @@ records; :mod:`linkage.quality` measures it against the simulator's truth.
 """
 
 from linkage.model import LinkageResult, LinkageRules, blocking_rules, rule_version, splink_settings
-from linkage.named import resolve_named_adults
+from linkage.named import resolve_named_adults, write_named_adult_links
 from linkage.prepare import prepare_records, read_records
 from linkage.quality import cluster_quality, naive_person_key, pairwise_quality
 from linkage.run import link_records
@@ -33,6 +33,7 @@ __all__ = [
     "prepare_records",
     "read_records",
     "resolve_named_adults",
+    "write_named_adult_links",
     "rule_version",
     "save_model",
     "splink_settings",

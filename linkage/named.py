@@ -100,3 +100,88 @@ def outcomes_and_records(
         pd.DataFrame(outcomes, columns=OUTCOME_COLUMNS),
         pd.DataFrame(records, columns=RECORD_COLUMNS),
     )
+
+
+_PERSONS_SQL = """
+SELECT DISTINCT n.referral_id, n.adult_number, e.person_id
+FROM _named_records n
+JOIN agency_event_records r ON r.agency = n.agency AND r.agency_record_id = n.agency_record_id
+JOIN agency_events e ON e.event_id = r.event_id
+UNION
+SELECT DISTINCT n.referral_id, n.adult_number, p.person_id
+FROM _named_records n
+JOIN person_records p ON p.agency = n.agency AND p.agency_record_id = n.agency_record_id
+"""
+LINK_COLUMNS = [
+    "referral_id",
+    "adult_number",
+    "status",
+    "match_probability",
+    "person_key",
+    "person_id",
+    "rule_version",
+    "run_id",
+    "resolved_at",
+]
+
+
+def found_persons(con: duckdb.DuckDBPyConnection, records: pd.DataFrame) -> pd.DataFrame:
+    """The store ``person_id`` each found adult's records belong to (referral_id, adult_number, person_id).
+
+    A record's person is the one its events carry (``agency_event_records``
+    -> ``agency_events.person_id``), or the local authority's own person it
+    stands for (``person_records``).  In a store keyed by linked persons that
+    is the linked person; in an extract's store, the extract's ``person_id``.
+    """
+    con.register("_named_records", records)
+    try:
+        return con.execute(_PERSONS_SQL).df()
+    finally:
+        con.unregister("_named_records")
+
+
+def write_named_adult_links(
+    con: duckdb.DuckDBPyConnection, search: PersonSearch | None = None
+) -> pd.DataFrame | None:
+    """Resolve every named adult of the store as of its referral and store it (``named_adult_links``).
+
+    Run by ``mast link`` after ``person_links``: replaces the table in one
+    transaction, so the features read either the previous answer or the
+    whole new one.  Returns the rows written, or ``None`` when there is
+    nothing to search (no named adults, or no linkage model to search with),
+    which leaves each named adult *not searched* (missing), never not found.
+    """
+    from datetime import UTC, datetime
+
+    from store.identities import create_identity_schema
+
+    resolved = resolve_named_adults(con, search)
+    if resolved is None:
+        return None
+    outcomes, records = resolved
+    persons = found_persons(con, records)
+    run_id, rule_version = con.execute(
+        "SELECT max(run_id), max(rule_version) FROM person_links"
+    ).fetchone()
+    rows = outcomes.merge(persons, on=["referral_id", "adult_number"], how="left")
+    rows = rows.assign(
+        rule_version=rule_version,
+        run_id=run_id,
+        resolved_at=pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)),
+        person_id=rows["person_id"].where(rows["status"] == FOUND),
+    )[LINK_COLUMNS]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        create_identity_schema(con)
+        con.execute("DELETE FROM named_adult_links")
+        con.register("_named_links", rows)
+        con.execute(
+            f"INSERT INTO named_adult_links ({', '.join(LINK_COLUMNS)}) "
+            f"SELECT {', '.join(LINK_COLUMNS)} FROM _named_links ORDER BY referral_id, adult_number"
+        )
+        con.unregister("_named_links")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return rows

@@ -37,6 +37,9 @@ def write_links(con: duckdb.DuckDBPyConnection, result: LinkageResult) -> str:
         create_identity_schema(con)
         con.execute("DELETE FROM person_links")
         con.execute("DELETE FROM possible_matches")
+        # Named adults resolved by the previous run are stale: "not searched"
+        # until linkage.named.write_named_adult_links resolves them again.
+        con.execute("DELETE FROM named_adult_links")
         con.register("_links", links)
         con.execute(
             "INSERT INTO person_links SELECT agency, agency_record_id, person_key, "

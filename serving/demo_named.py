@@ -105,7 +105,7 @@ def demo_named_adult(base_url: str, headers: dict, db: str | Path, body: dict) -
     counted = result.get("named_adults_counted") or []
     if counted:
         lines.append(
-            "  Counted as the named-adult feature family counts them (not yet weighed by the model):"
+            "  Counted as the named-adult feature family counts them (what the model weighs):"
         )
         lines += [f"    - {line}" for line in counted]
     lines.append(

@@ -27,11 +27,9 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from features import definitions as d
-from features.named_adults import ADULT_KEY, EVENT_COLUMNS, named_adult_features
 from linkage.search import FOUND, NOT_FOUND, POSSIBLE, AdultQuery, PersonSearch, SearchResult
 from serving.reasons import plain
 from store import vocabulary as v
@@ -94,6 +92,36 @@ class NamedAdultFinder:
         self._lock = threading.Lock()
         self._search: tuple[Any, PersonSearch | None] | None = None
 
+    def feature_rows(self, referral_id: str, found: list[SearchResult | None]) -> list[dict]:
+        """The named adults as :class:`features.Targets` takes them, as ``mast link`` stores them.
+
+        One row per adult and store person their records belong to
+        (:func:`linkage.named.found_persons`); ``not_searched`` where MAST
+        could not search, so the family is missing rather than 0.
+        """
+        from linkage.named import found_persons
+
+        rows, records = [], []
+        for number, result in enumerate(found, start=1):
+            status = NOT_SEARCHED if result is None else result.status
+            if status == FOUND:
+                records += [(referral_id, number, a, rid) for a, rid in result.best.records]
+            rows.append({"referral_id": referral_id, "adult_number": number, "status": status})
+        persons: dict[int, list[str]] = {}
+        if records:
+            frame = pd.DataFrame(
+                records, columns=["referral_id", "adult_number", "agency", "agency_record_id"]
+            )
+            with self._reading() as con:
+                got = found_persons(con, frame)
+            for r in got.itertuples(index=False):
+                persons.setdefault(int(r.adult_number), []).append(r.person_id)
+        return [
+            {**row, "person_id": p}
+            for row in rows
+            for p in (sorted(persons.get(row["adult_number"], [])) or [None])
+        ]
+
     def search_index(self, marker: Any) -> PersonSearch | None:
         """The search over the store as of ``marker`` (the engine's base snapshot)."""
         with self._lock:
@@ -104,13 +132,13 @@ class NamedAdultFinder:
             return held[1]
 
     def describe(
-        self, named_adults, as_of: datetime, marker: Any
+        self, named_adults, as_of: datetime, marker: Any, weighed: bool = True
     ) -> tuple[list[dict], list[dict], list[dict]]:
-        """:meth:`describe_with_family` without the feature family."""
-        return self.describe_with_family(named_adults, as_of, marker)[:3]
+        """:meth:`describe_with_family` without the search results."""
+        return self.describe_with_family(named_adults, as_of, marker, weighed)[:3]
 
     def describe_with_family(
-        self, named_adults, as_of: datetime, marker: Any
+        self, named_adults, as_of: datetime, marker: Any, weighed: bool = True
     ) -> tuple[list[dict], list[dict], list[dict], dict[str, float]]:
         """For each named adult: the score's entry, and its chronology entries and person.
 
@@ -120,11 +148,12 @@ class NamedAdultFinder:
             ``adults`` as :class:`serving.schemas.NamedAdultOut`; ``entries``
             as :class:`serving.schemas.ChronologyEntry` (before ``as_of``);
             ``people`` as :class:`serving.schemas.ChronologyPerson`; and the
-            named-adult feature family for the referral
-            (:func:`referral_family`), counted as training counts it.
+            search results (None where MAST could not search), which
+            :meth:`feature_rows` turns into the named-adult group the
+            features count (so the score weighs them as training did).
         """
         if not named_adults:
-            return [], [], [], referral_family([], [], [], as_of)
+            return [], [], [], []
         index = self.search_index(marker)
         found = [
             None if index is None else index.search(_query(a), as_of=as_of) for a in named_adults
@@ -133,7 +162,7 @@ class NamedAdultFinder:
         adults, entries, people = [], [], []
         for adult, result, history in zip(named_adults, found, histories, strict=True):
             words = label(adult, result)
-            adults.append(_adult_out(adult, result, history, words))
+            adults.append(_adult_out(adult, result, history, words, weighed))
             if result is None or result.status != FOUND:
                 continue
             key = result.best.person_key
@@ -154,7 +183,7 @@ class NamedAdultFinder:
                 }
                 for e in history
             ]
-        return adults, entries, people, referral_family(named_adults, found, histories, as_of)
+        return adults, entries, people, found
 
     def _histories(self, found: list[SearchResult | None], as_of: datetime) -> list[list[dict]]:
         wanted = [
@@ -197,44 +226,6 @@ class NamedAdultFinder:
         return out
 
 
-def referral_family(
-    named_adults, found: list[SearchResult | None], histories: list[list[dict]], as_of: datetime
-) -> dict[str, float]:
-    """The named-adult feature family for this referral (:mod:`features.named_adults`).
-
-    From the adults this search found and their records recorded before the
-    referral, with the same function training uses; unknown (NaN) when MAST
-    could not search.
-    """
-    when = pd.Timestamp(as_of).tz_localize(None) if pd.Timestamp(as_of).tz else pd.Timestamp(as_of)
-    outcomes = pd.DataFrame(
-        [
-            ("this", i, NOT_SEARCHED if r is None else r.status)
-            for i, r in enumerate(found, start=1)
-        ],
-        columns=ADULT_KEY + ["status"],
-    )
-    events = pd.DataFrame(
-        [
-            (
-                "this",
-                i,
-                e["agency"],
-                e["event_type"],
-                e.get("_role"),
-                np.nan,
-                pd.Timestamp(e["occurred_at"]),
-                pd.Timestamp(e["recorded_at"]),
-            )
-            for i, history in enumerate(histories, start=1)
-            for e in history
-        ],
-        columns=EVENT_COLUMNS,
-    )
-    family = named_adult_features(pd.Series([when], index=["this"]), outcomes, events)
-    return {k: float(x) for k, x in family.loc["this"].items()}
-
-
 def family_words(family: dict[str, float]) -> list[str]:
     """The family in the catalogue's words: who was found and not, and what their records hold."""
     lines = []
@@ -275,7 +266,15 @@ def history_words(history: list[dict]) -> list[str]:
     return lines
 
 
-def _adult_out(adult, result: SearchResult | None, history: list[dict], words: str) -> dict:
+# Whether the score weighs a found adult's records (the model was trained on the
+# named-adult family, issue #20) or, with an older model, does not.
+WEIGHED_TEXT = "The score weighs this adult's records from before the referral."
+NOT_WEIGHED_TEXT = "The score does not weigh this adult's records: read them alongside it."
+
+
+def _adult_out(
+    adult, result: SearchResult | None, history: list[dict], words: str, weighed: bool = True
+) -> dict:
     base = {
         "name": adult.name,
         "relationship": relationship_words(adult.relationship),
@@ -314,8 +313,8 @@ def _adult_out(adult, result: SearchResult | None, history: list[dict], words: s
             "text": f"{who}: matched to records with probability "
             f"{percent(best.match_probability)} (agreeing: "
             f"{', '.join(best.agreeing_fields) or 'none'}; disagreeing: "
-            f"{', '.join(best.disagreeing_fields) or 'none'}). {held}. The score does not "
-            "weigh this adult's records: read them alongside it.",
+            f"{', '.join(best.disagreeing_fields) or 'none'}). {held}. "
+            + (WEIGHED_TEXT if weighed else NOT_WEIGHED_TEXT),
             "match_probability": best.match_probability,
             "person_key": best.person_key,
             "matches": matches,

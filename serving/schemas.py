@@ -380,7 +380,7 @@ class ScoreOut(_Strict):
         description="The named adults as the named-adult feature family counts them, in the "
         "catalogue's words: how many were found and not found in the records MAST holds, and "
         "what the found adults' records before the referral hold (empty when none was named "
-        "or MAST could not search). The current model does not weigh them.",
+        "or MAST could not search). A model trained on this family weighs them in the score.",
     )
 
 

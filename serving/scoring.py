@@ -26,10 +26,12 @@ import numpy as np
 import pandas as pd
 
 from features import MemoryEngine, SQLEngine, Targets, counting_features
+from features.definitions import NAMED_ADULT_NAMES
 from serving import chronology as chron
 from serving import live
 from serving.model import LoadedModel
 from serving.named_adults import NamedAdultFinder, family_words
+from serving.named_reasons import label_named_reasons
 from serving.reasons import ReasonSpace, build_reasons, choose_reasons, not_found, records_held_to
 from serving.schemas import ReferralIn
 from store import vocabulary as v
@@ -147,6 +149,8 @@ class ScoringEngine:
         self.zero_means_no_records = counting_features(self.catalogue.values())
         # Adults the referrer names, searched for in the linked records (issue #20).
         self.named = NamedAdultFinder(lambda: live.reading(self.db))
+        # A model trained before the named-adult family does not weigh them (and says so).
+        self.weighs_named = any(n in NAMED_ADULT_NAMES for n in self.feature_names)
 
     @property
     def records_held_to(self) -> dict[str, Any]:
@@ -306,9 +310,17 @@ class ScoringEngine:
         self.catch_up(referral.children)
         snapshot = self.snapshot  # one consistent snapshot for the whole request
         self.check_children(referral, now=now, snapshot=snapshot)
-        targets = Targets(*_referral_records(referral))
+        # The named adults are searched for first, so the features (and the
+        # score) count the found ones as training counted them (issue #20).
+        base = self._base if self.live is None else self.live.base
+        named_adults, _, _, found = self.named.describe_with_family(
+            referral.named_adults, to_store_time(referral.received_at), base, self.weighs_named
+        )
+        named_rows = self.named.feature_rows(referral.referral_id, found)
+        targets = Targets(*_referral_records(referral), named_rows)
         engine = MemoryEngine(snapshot)
         table = engine.features(targets)
+        family = {n: float(table.X[n].iloc[0]) for n in NAMED_ADULT_NAMES} if len(table) else {}
         keys, X = self.model_inputs(table)
         scorer = self.model.scorer
         M = X.to_numpy(dtype=float)
@@ -367,10 +379,6 @@ class ScoringEngine:
                     for name, x in zip(names, M[i], strict=True)
                 }
         children = [by_child[pid] for pid in referral.children if pid in by_child]
-        base = self._base if self.live is None else self.live.base
-        named_adults, _, _, family = self.named.describe_with_family(
-            referral.named_adults, to_store_time(referral.received_at), base
-        )
         highest = max(c["score"] for c in children)
         review = any(c["flag"] for c in children)
         policy = self.model.policy
@@ -381,7 +389,8 @@ class ScoringEngine:
             "highest_score": highest,
             "multi_agency_review_recommended": review,
             "recommendation": recommendation(review, highest, threshold),
-            "children": children,
+            # Reasons about named adults say whose records they count (serving.named_reasons).
+            "children": label_named_reasons(children, named_adults),
             "model_name": self.model.name,
             "model_version": self.model.version,
             "policy_version": self.model.policy_version,
@@ -393,7 +402,9 @@ class ScoringEngine:
     def named_adults(self, referral: ReferralIn) -> tuple[list[dict], list[dict], list[dict]]:
         """The referral's named adults searched for as of its receipt (:mod:`serving.named_adults`)."""
         base = self._base if self.live is None else self.live.base
-        return self.named.describe(referral.named_adults, to_store_time(referral.received_at), base)
+        return self.named.describe(
+            referral.named_adults, to_store_time(referral.received_at), base, self.weighs_named
+        )
 
     def chronology(
         self,

@@ -18,7 +18,7 @@ extract or store still loads):
     care's, or the record the extract was keyed on).  It lets ``mast link
     --linked-store`` key those tables by linked person (``store.linked``).
 
-and two tables MAST itself writes (``mast link``), never an extract:
+and tables MAST itself writes (``mast link``), never an extract:
 
 ``person_links``
     Agency record -> linked person, with the match probability and the
@@ -26,6 +26,10 @@ and two tables MAST itself writes (``mast link``), never an extract:
 ``possible_matches``
     Pairs of records scored below the governance threshold: kept for a
     person to confirm or reject, never merged silently.
+``named_adult_links``
+    Each adult named on a stored referral (``referral_named_adults``), as
+    the search found them as of the referral, and the store persons their
+    records belong to: what the ``named_adults`` features count.
 
 The simulator's answer (which true person is behind each agency record) is
 written to ``truth.agency_record_people`` and is read by evaluation only.
@@ -157,6 +161,14 @@ IDENTITY_DDL = {
         agency VARCHAR NOT NULL, agency_record_id VARCHAR NOT NULL, person_key VARCHAR NOT NULL,
         match_probability DOUBLE, rule_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
         linked_at TIMESTAMP NOT NULL, PRIMARY KEY (agency, agency_record_id)""",
+    # Written by ``mast link`` after ``person_links`` (issue #20): each adult
+    # named on a stored referral, searched for as of its referral; one row per
+    # store ``person_id`` a found adult's records belong to (NULL when not
+    # found, only possibly matched, or found with no events in the store).
+    "named_adult_links": """
+        referral_id VARCHAR NOT NULL, adult_number INTEGER NOT NULL, status VARCHAR NOT NULL,
+        match_probability DOUBLE, person_key VARCHAR, person_id VARCHAR,
+        rule_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL, resolved_at TIMESTAMP NOT NULL""",
     "possible_matches": """
         agency_l VARCHAR NOT NULL, agency_record_id_l VARCHAR NOT NULL,
         agency_r VARCHAR NOT NULL, agency_record_id_r VARCHAR NOT NULL,
@@ -186,6 +198,17 @@ def create_identity_schema(con: duckdb.DuckDBPyConnection) -> None:
     """
     for table, columns in IDENTITY_DDL.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the store's main schema holds ``table`` (a newer contract's, or MAST's own)."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
 
 
 def has_identities(con: duckdb.DuckDBPyConnection) -> bool:
@@ -379,6 +402,7 @@ def write_identity_tables(
         # Links made from earlier records would point at records that are gone.
         con.execute("DELETE FROM person_links")
         con.execute("DELETE FROM possible_matches")
+        con.execute("DELETE FROM named_adult_links")
     if truth is not None:
         _write_truth(con, "agency_record_people", TRUTH_IDENTITY_DDL, truth, replace)
     if named_truth is not None:

@@ -180,12 +180,58 @@ def read_linked(con: duckdb.DuckDBPyConnection) -> LinkedStore:
     )
 
 
+_NAMED_TABLES = ("referral_named_adults", "named_adult_links")
+
+
+def _linked_named(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """The adults named on referrals and what ``mast link`` found, keyed by linked person.
+
+    A found adult is the linked person of the cluster the search matched
+    (``person_key``), named as :func:`linked_tables` names it: the smallest
+    local authority ``person_id`` among its records, else MAST's key.
+    """
+    from store.identities import has_table
+
+    if not has_table(con, "referral_named_adults"):
+        return {}
+    out = {"referral_named_adults": con.execute("SELECT * FROM referral_named_adults").df()}
+    if not has_table(con, "named_adult_links"):
+        return out  # never resolved: the linked store's family is missing, as the store's
+    links = con.execute(
+        """SELECT DISTINCT l.referral_id, l.adult_number, l.status, l.match_probability,
+            l.person_key, COALESCE(n.person_id, l.person_key) AS person_id, l.rule_version,
+            l.run_id, l.resolved_at
+        FROM named_adult_links l
+        LEFT JOIN (SELECT pl.person_key, min(pr.person_id) AS person_id
+                   FROM person_records pr JOIN person_links pl
+                     ON pl.agency = pr.agency AND pl.agency_record_id = pr.agency_record_id
+                   GROUP BY pl.person_key) n ON n.person_key = l.person_key"""
+    ).df()
+    links.loc[links["status"] != "found", "person_id"] = None
+    out["named_adult_links"] = links
+    return out
+
+
+def _write_named(out: duckdb.DuckDBPyConnection, named: dict[str, pd.DataFrame]) -> None:
+    from store.identities import IDENTITY_DDL
+
+    for table, frame in named.items():
+        out.execute(f"CREATE TABLE {table} ({IDENTITY_DDL[table]})")
+        cols = ", ".join(frame.columns)
+        out.register("_named", frame)
+        out.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _named")
+        out.unregister("_named")
+
+
 def write_linked_store(con: duckdb.DuckDBPyConnection, path: Path | str) -> LinkedStore:
     """Write a new store at ``path`` keyed by linked persons (replacing any there).
 
-    The new store holds the contract tables only: no identities, no links
-    and no simulator truth, so whatever runs on it (``mast features``,
-    ``mast train``, ``mast serve``) sees linked persons and nothing else.
+    The new store holds the contract tables, and the adults named on
+    referrals with what ``mast link`` found of them (keyed by linked person,
+    so the named-adult features count linked persons too): no identities,
+    no links and no simulator truth, so whatever runs on it (``mast
+    features``, ``mast train``, ``mast serve``) sees linked persons and
+    nothing else.
     """
     from store.database import connect, create_schema, set_meta, write_tables
 
@@ -197,6 +243,7 @@ def write_linked_store(con: duckdb.DuckDBPyConnection, path: Path | str) -> Link
     try:
         create_schema(out)
         write_tables(out, {t: linked.tables[t] for t in TABLES})
+        _write_named(out, _linked_named(con))
         run = con.execute("SELECT max(run_id), max(rule_version) FROM person_links").fetchone()
         set_meta(out, "persons", f"linked: run {run[0]}, rules {run[1]}")
     finally:

@@ -63,6 +63,10 @@ REFERRER_RELATIONSHIPS = (
 # Who an adult named by the referrer is to the child's household (issue #20):
 # code -> the words a screener reads.  A short list, so that "the mother's new
 # partner" is countable; anything else is "other".
+# What the search for a named adult found, as of the referral (named_adult_links.status):
+# found (at or above the governance threshold), only a possible match, not found;
+# and not searched (never linked), which makes the named-adult features missing.
+NAMED_ADULT_STATUSES = ("found", "possible", "not_found", "not_searched")
 NAMED_ADULT_RELATIONSHIPS = {
     "mothers_new_partner": "mother's new partner",
     "fathers_new_partner": "father's new partner",

@@ -58,7 +58,13 @@ def link(
     merged; pairs between the review floor and the threshold are written as
     possible matches and are never merged silently.
     """
-    from linkage import LinkageRules, link_records, read_records, write_links
+    from linkage import (
+        LinkageRules,
+        link_records,
+        read_records,
+        write_links,
+        write_named_adult_links,
+    )
     from linkage.evaluate import evaluate_links, has_truth, log_to_mlflow, truth_of_records
     from store import connect
 
@@ -94,7 +100,11 @@ def link(
             progress("writing person links", 0, 1)
             run_id = write_links(con, result)
             progress("writing person links", 1, 1)
+            progress("searching for adults named on referrals", 0, 1)
+            named = write_named_adult_links(con)
+            progress("searching for adults named on referrals", 1, 1)
         _print_summary(result, records, run_id, rules)
+        _print_named(named)
         if linked_store is not None:
             from store.linked import write_linked_store
 
@@ -160,6 +170,19 @@ def _print_summary(result, records, run_id: str, rules) -> None:
     summary.add_row("rules version", result.rule_version)
     summary.add_row("run", run_id)
     console.print(summary)
+
+
+def _print_named(named) -> None:
+    """How the adults named on stored referrals were resolved, each as of its referral."""
+    if named is None:
+        return
+    adults = named.drop_duplicates(["referral_id", "adult_number"])
+    counts = adults["status"].value_counts()
+    console.print(
+        f"Adults named on referrals, each searched for as of its referral: {len(adults):,} "
+        f"({counts.get('found', 0):,} found, {counts.get('possible', 0):,} possible matches "
+        f"not taken, {counts.get('not_found', 0):,} not found in the records MAST holds)."
+    )
 
 
 def _pct(value: float, low: float | None = None, high: float | None = None) -> str:

@@ -20,7 +20,7 @@ from store import validate_tables
 from store import vocabulary as v
 from tests.features.mutants import World
 from tests.features.reference import DAY, active, reference_features
-from tests.features.world import counted_event, random_world, store_of
+from tests.features.world import add_named_adults, counted_event, random_world, store_of
 
 # Tables whose records lie behind a non-zero count (the referral's own features
 # and ages always list the one referral).
@@ -166,6 +166,39 @@ def edge_world(seed: int = 0) -> Edge:
     }
     for name, new in add.items():
         tables[name] = pd.concat([tables[name], pd.DataFrame(new)], ignore_index=True)
-    tables = validate_tables(tables)
+    tables = add_named_adults(validate_tables(tables), seed)
+    # The edge referral names the adults whose records sit on every edge around it.
+    m = tables["household_members"]
+    adults = sorted(
+        set(m.loc[(m["household_id"] == home) & m["role"].isin(v.ADULT_ROLES), "person_id"])
+    )
+    links = tables["named_adult_links"]
+    links = links[links["referral_id"] != ref["referral_id"]]
+    named = tables["referral_named_adults"]
+    named = named[named["referral_id"] != ref["referral_id"]]
+    new_named = (
+        [
+            {**named.iloc[0].to_dict(), "referral_id": ref["referral_id"], "adult_number": i + 1}
+            for i in range(len(adults) + 1)
+        ]
+        if len(named)
+        else []
+    )
+    new_links = (
+        [
+            {
+                **links.iloc[0].to_dict(),
+                "referral_id": ref["referral_id"],
+                "adult_number": i + 1,
+                "status": "found",
+                "person_id": p,
+            }
+            for i, p in enumerate([*adults, child])
+        ]
+        if len(links)
+        else []
+    )
+    tables["referral_named_adults"] = pd.concat([named, pd.DataFrame(new_named)], ignore_index=True)
+    tables["named_adult_links"] = pd.concat([links, pd.DataFrame(new_links)], ignore_index=True)
     w = World(EDGE_WORLD + seed, tables, store_of(tables), reference_features(tables))
     return Edge(w, ref["referral_id"], child, home)

@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from tests.features.reference import reference_features
-from tests.features.world import random_world, store_of
+from tests.features.world import add_named_adults, random_world, store_of
 
 SEEDS = range(8)
 FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
@@ -104,7 +104,7 @@ class World:
 @cache
 def world(seed: int) -> World:
     """World ``seed`` of ``world.py``, built once per test session (about 0.5 s)."""
-    tables = random_world(seed)
+    tables = add_named_adults(random_world(seed), seed)
     return World(seed, tables, store_of(tables), reference_features(tables))
 
 

@@ -317,6 +317,7 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         row["imd_decile"] = min(deciles) if deciles else math.nan
         row["deprivation_quintile"] = v.deprivation_quintile(min(deciles) if deciles else None)
         row["age_band"] = v.age_band(whole_days(dob, as_of) / 365.25)
+        row.update(_named_row(tables, rc["referral_id"], as_of, counters, people))
         for key, value in _generic(ref, child, as_of, counters, adults, sibs, people).items():
             if key in row:
                 same = (_nat(row[key]) and _nat(value)) or row[key] == value
@@ -325,6 +326,46 @@ def reference_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 row[key] = value
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _named_row(tables, referral_id, as_of, counters, people) -> dict:
+    """The named-adult family for one referral, read adult by adult from the two tables.
+
+    No ``referral_named_adults``: no one named, 0.  An adult with no row in
+    ``named_adult_links`` (or no such table: never linked) was not searched:
+    every value missing.  Found adults' store persons (those the store holds)
+    are counted once each, as household adults are.
+    """
+    named = tables.get("referral_named_adults")
+    mine = (
+        []
+        if named is None
+        else [r for r in named.to_dict("records") if r["referral_id"] == referral_id]
+    )
+    links = tables.get("named_adult_links")
+    link_rows = (
+        []
+        if links is None
+        else [r for r in links.to_dict("records") if r["referral_id"] == referral_id]
+    )
+    found, missed, persons = set(), set(), set()
+    for adult in mine:
+        rows = [r for r in link_rows if r["adult_number"] == adult["adult_number"]]
+        if links is None or not rows:
+            return {n: math.nan for n in d.NAMED_ADULT_NAMES}
+        for r in rows:
+            if r["status"] == "found":
+                found.add(adult["adult_number"])
+                if isinstance(r["person_id"], str) and r["person_id"] in people:
+                    persons.add(r["person_id"])
+            else:
+                missed.add(adult["adult_number"])
+    out = {d.NAMED_FOUND: len(found), d.NAMED_NOT_FOUND: len(missed)}
+    for n in d.NAMED_ADULT_COUNTERS:
+        values = [counters(p, as_of)[n] for p in sorted(persons)]
+        out[f"named_adults_{n}_max"] = max(values, default=0)
+        out[f"named_adults_{n}_sum"] = sum(values)
+    return out
 
 
 def _generic(ref, child, as_of, counters, adults, sibs, people) -> dict:
@@ -381,32 +422,3 @@ def assert_features_equal(table: pd.DataFrame, expected: pd.DataFrame) -> None:
             np.testing.assert_array_equal(got.astype(float), want.astype(float), err_msg=col)
         else:
             assert list(got) == list(want), col
-
-
-def reference_named_adult_features(received_at, outcomes, events) -> pd.DataFrame:
-    """The named-adult family (issue #20) by brute force, one referral and one adult at a time."""
-    rows = {}
-    for ref, as_of in received_at.items():
-        mine = [o for o in outcomes.to_dict("records") if o["referral_id"] == ref]
-        if any(o["status"] == "not_searched" for o in mine):
-            rows[ref] = {n: float("nan") for n in d.NAMED_ADULT_NAMES}
-            continue
-        found = [o["adult_number"] for o in mine if o["status"] == "found"]
-        row = {d.NAMED_FOUND: len(found), d.NAMED_NOT_FOUND: len(mine) - len(found)}
-        for name in d.NAMED_ADULT_COUNTERS:
-            c = d.COUNTERS[name]
-            per_adult = []
-            for number in found:
-                seen = set()
-                n = 0
-                for e in events.to_dict("records"):
-                    key = tuple(sorted((k, str(x)) for k, x in e.items()))
-                    if (e["referral_id"], e["adult_number"]) != (ref, number) or key in seen:
-                        continue
-                    seen.add(key)
-                    n += e["recorded_at"] < as_of and event_counts(c, e, None, as_of)
-                per_adult.append(n)
-            row[f"named_adults_{name}_max"] = max(per_adult, default=0)
-            row[f"named_adults_{name}_sum"] = sum(per_adult)
-        rows[ref] = row
-    return pd.DataFrame.from_dict(rows, orient="index")[d.NAMED_ADULT_NAMES].astype("float64")

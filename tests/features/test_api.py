@@ -21,7 +21,7 @@ from features import (
     write_catalogue,
 )
 from store import vocabulary as v
-from tests.features.world import random_world, store_of
+from tests.features.world import add_named_adults, random_world, store_of
 
 FEATURES_DIR = Path(features.__file__).resolve().parent
 
@@ -148,7 +148,7 @@ def test_catalogue_covers_every_column_of_x_in_order(tmp_path):
     assert [s.name for s in specs] == FEATURE_NAMES
     for s in specs:
         assert s.definition and s.agency and s.window
-        assert s.subject in ("child", "household_adults", "siblings", "referral")
+        assert s.subject in features.definitions.SUBJECTS
         text = s.describe(3)
         assert isinstance(text, str) and text
     written = write_catalogue(tmp_path / "catalogue")
@@ -202,7 +202,7 @@ def test_every_flag_reads_both_ways():
 def test_every_category_in_the_sql_is_in_the_vocabulary():
     vocabulary = set(v.ALL_EVENT_TYPES) | set(v.AGENCIES) | set(v.EVENT_ROLES)
     vocabulary |= set(v.REFERRAL_SOURCES) | set(v.REFERRER_RELATIONSHIPS) | set(v.DECISIONS)
-    vocabulary |= set(v.CLOSURE_REASONS) | set(v.HOUSEHOLD_ROLES)
+    vocabulary |= set(v.CLOSURE_REASONS) | set(v.HOUSEHOLD_ROLES) | set(v.NAMED_ADULT_STATUSES)
     sql = features.sql.feature_query()
     literals = set(re.findall(r"'([a-z_][a-z_0-9]*)'", sql))
     literals -= {"microsecond"}  # date_diff's unit, not a category
@@ -307,9 +307,10 @@ def test_a_referral_without_any_concern_is_refused_on_both_paths(world):
 
 
 def test_chunked_training_build_equals_one_query():
-    tables = random_world(4)
+    tables = add_named_adults(random_world(4), 4)  # the named adults' group too (issue #20)
     con = store_of(tables)
     whole = build_features(con).to_frame()
+    assert (whole[features.definitions.NAMED_ADULT_NAMES].fillna(0) != 0).any().any()
     seen = []
     chunked = build_features(
         con, chunk_rows=5, progress=lambda s, c, t: seen.append((c, t))

@@ -28,11 +28,11 @@ import pandas as pd
 import pytest
 
 from features import FEATURE_NAMES, MemoryEngine, SQLEngine, StoreSnapshot, Targets
-from features.definitions import COUNTERS, SPECS_BY_NAME
+from features.definitions import COUNTERS, NAMED_ADULT_NAMES, SPECS_BY_NAME
 from tests.features.edge_world import RECORD_TABLES, edge_world
 from tests.features.mutants import world
 from tests.features.reference import reference_features
-from tests.features.world import store_of
+from tests.features.world import add_named_adults, store_of
 
 ENGINES = ["duckdb", "memory", pytest.param("spark", marks=pytest.mark.slow)]
 
@@ -144,12 +144,13 @@ def test_every_engine_equals_the_reference_on_a_simulated_world(engine_name, mak
     import synthetic  # a project package: missing it is a failure, not a skip
 
     sim = synthetic.small_world(random_state=4, n_children=1_000, years=3)
-    expected = reference_features(sim.tables)
-    engine = make_engine(engine_name, store_of(sim.tables))
-    _check_world(
-        engine, sim.tables, expected, "simulated world", 0 if engine.name == "spark" else 3
-    )
+    tables = add_named_adults(sim.tables, 4)  # issue #20: and the adults referrers name
+    expected = reference_features(tables)
+    engine = make_engine(engine_name, store_of(tables))
+    _check_world(engine, tables, expected, "simulated world", 0 if engine.name == "spark" else 3)
     assert (expected[FEATURE_NAMES] != 0).any().mean() > 0.8  # not trivially zero
+    named = expected[list(NAMED_ADULT_NAMES)]
+    assert named.isna().any().any() and (named.fillna(0) != 0).any().mean() > 0.8
 
 
 def _canonical(rows: list[dict]) -> pd.DataFrame:

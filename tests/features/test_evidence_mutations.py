@@ -127,16 +127,27 @@ class Reference:
             e = {k: (None if not isinstance(x, str) and pd.isna(x) else x) for k, x in e.items()}
             self.events_of.setdefault(e["person_id"], []).append(e)
         self.values = w.expected.set_index(["referral_id", "person_id"])
+        links = t.get("named_adult_links")
+        self.named_of: dict[str, set[str]] = {}
+        for r in [] if links is None else links.to_dict("records"):
+            if r["status"] == "found" and isinstance(r["person_id"], str):
+                if r["person_id"] in self.people:
+                    self.named_of.setdefault(r["referral_id"], set()).add(r["person_id"])
 
     @cache  # noqa: B019 - one Reference per world, kept for the session
     def household(self, child: str, as_of: pd.Timestamp) -> tuple[frozenset, dict]:
         """The child's homes as of ``as_of``, and each other member's (role, latest start)."""
         return household_as_of(self.members, child, as_of)
 
-    def subjects(self, subject: str, child: str, as_of) -> list[tuple[str, str, pd.Timestamp]]:
+    def subjects(
+        self, subject: str, child: str, as_of, referral_id: str | None = None
+    ) -> list[tuple[str, str, pd.Timestamp]]:
         """(person, relationship, latest start) the feature's subject covers."""
         if subject in ("child", "referral"):
             return [(child, "child", None)]
+        if subject == "named_adults":  # the found adults' store persons (issue #20)
+            named = sorted(self.named_of.get(referral_id, ()))
+            return [(p, "named by the referrer", None) for p in named]
         _, others = self.household(child, as_of)
         out = []
         for p, (role, start) in sorted(others.items()):
@@ -159,7 +170,7 @@ class Reference:
         """The evidence rows ``spec`` should list for the child on the referral."""
         rec, this = spec.record, self.referrals[referral_id]
         as_of = this["received_at"]
-        people = self.subjects(rec.subject, child, as_of)
+        people = self.subjects(rec.subject, child, as_of, referral_id)
         rows = []
         if rec.table == "agency_events":
             counter = d.COUNTERS[rec.counter]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from features import StoreSnapshot, build_features
 from store import vocabulary as v
-from tests.features.world import random_world, store_of
+from tests.features.world import add_named_adults, random_world, store_of
 
 SEEDS = (0, 1, 2)
 PAIRS = [(a, t) for a, types in v.EVENT_TYPES.items() for t in types]
@@ -31,18 +31,26 @@ COUNTED = [
 
 @cache
 def _world(seed: int):
-    tables = random_world(seed, n_households=4, n_referrals=8)
+    # With adults named on the referrals, found among the store's people (issue #20).
+    tables = add_named_adults(random_world(seed, n_households=4, n_referrals=8), seed)
     # Leave half the referrals undecided so a late decision can be appended.
     tables["screening_decisions"] = tables["screening_decisions"].iloc[::2]
     return tables, build_features(store_of(tables)).to_frame()
 
 
 def _people_near(tables, referral_id):
-    """The referral's children and everyone who ever shared a household with them."""
+    """The referral's children, everyone who ever shared a household with them, its named adults."""
     child_ids = set(tables["referral_children"].query("referral_id == @referral_id")["person_id"])
     mem = tables["household_members"]
     homes = set(mem[mem["person_id"].isin(child_ids)]["household_id"])
-    return sorted(child_ids | set(mem[mem["household_id"].isin(homes)]["person_id"]))
+    links = tables["named_adult_links"]
+    named = links[
+        (links["referral_id"] == referral_id)
+        & links["person_id"].isin(tables["people"]["person_id"])
+    ]
+    return sorted(
+        child_ids | set(mem[mem["household_id"].isin(homes)]["person_id"]) | set(named["person_id"])
+    )
 
 
 @st.composite

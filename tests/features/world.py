@@ -486,9 +486,105 @@ def _boundaries(
             referral(at - pd.Timedelta(microseconds=1) if years == d.ADULT_YEARS else at, [a])
 
 
+NAMED_TABLES = ("referral_named_adults", "named_adult_links")
+
+
+def add_named_adults(tables: dict[str, pd.DataFrame], random_state: int) -> dict[str, pd.DataFrame]:
+    """``tables`` with adults named on their referrals, and what ``mast link`` found of them.
+
+    Each of about half the referrals names one to three adults; each adult is
+    found (one store person, sometimes two, sometimes one another adult of the
+    referral is also found to be, sometimes a person the store does not hold),
+    only possibly matched, not found, or, on a few referrals, never searched
+    (no link row: the family must be missing, not 0).  Found persons are drawn
+    from everyone, children and household adults included, so their records
+    cross every counter's edges.
+    """
+    rng = np.random.default_rng(random_state + 7_000)
+    people = list(tables["people"]["person_id"])
+    named, links = [], []
+    for rid in sorted(tables["referrals"]["referral_id"]):
+        if rng.random() < 0.5:
+            continue
+        unsearched = rng.random() < 0.1
+        taken: list[str] = []
+        for n in range(1, int(rng.integers(1, 4)) + 1):
+            named.append(
+                {
+                    "referral_id": rid,
+                    "adult_number": n,
+                    "name": f"Adult {n}",
+                    "date_of_birth": pd.NaT,
+                    "date_of_birth_approximate": False,
+                    "postcode": None,
+                    "address": None,
+                    "relationship": "visitor",
+                    "lives_at_address": "no",
+                }
+            )
+            if unsearched:
+                continue
+            status = rng.choice(["found", "found", "possible", "not_found"])
+            persons: list[str | None] = [None]
+            if status == "found":
+                pick = rng.random()
+                if pick < 0.1:
+                    persons = [None]  # found, but their records carry no events here
+                elif pick < 0.2:
+                    persons = ["P9999"]  # a person the store does not hold
+                elif pick < 0.35 and taken:
+                    persons = [taken[0]]  # the same person named twice
+                else:
+                    persons = list(rng.choice(people, size=int(rng.integers(1, 3)), replace=False))
+                taken += [p for p in persons if p]
+            for p in persons:
+                links.append(
+                    {
+                        "referral_id": rid,
+                        "adult_number": n,
+                        "status": str(status),
+                        "person_id": p,
+                        "rule_version": "test",
+                        "run_id": "test",
+                        "resolved_at": pd.Timestamp("2026-01-01"),
+                    }
+                )
+    out = dict(tables)
+    out["referral_named_adults"] = pd.DataFrame(named)
+    out["named_adult_links"] = pd.DataFrame(
+        links,
+        columns=[
+            "referral_id",
+            "adult_number",
+            "status",
+            "person_id",
+            "rule_version",
+            "run_id",
+            "resolved_at",
+        ],
+    )
+    return out
+
+
+def write_named(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
+    """Write the named-adult tables of ``tables`` (if any) as ``mast link`` leaves them."""
+    from store.identities import IDENTITY_DDL
+
+    for name in NAMED_TABLES:
+        if name not in tables:
+            continue
+        con.execute(f"CREATE TABLE {name} ({IDENTITY_DDL[name]})")
+        frame = tables[name]
+        cols = ", ".join(frame.columns)
+        con.register("_named", frame)
+        con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _named")
+        con.unregister("_named")
+
+
 def store_of(tables: dict[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:
-    """An in-memory store holding ``tables``."""
+    """An in-memory store holding ``tables`` (and the named adults' tables, if given)."""
     con = duckdb.connect()
     create_schema(con)
-    write_tables(con, tables)
+    write_tables(con, {k: t for k, t in tables.items() if k not in NAMED_TABLES})
+    write_named(con, tables)
     return con

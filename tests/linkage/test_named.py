@@ -63,12 +63,36 @@ def test_each_adult_is_searched_as_of_its_referral_exactly_as_the_service_search
     assert set(records.loc[records["adult_number"] == 1, "agency_record_id"]) >= {"P-A2"}
 
 
-def test_the_found_adults_records_become_the_named_adult_family(store):
-    from features.named_adults import store_named_adult_features
+def _family(con) -> pd.DataFrame:
+    """The named-adult family per referral, from the feature SQL and the in-memory engine alike."""
+    from features import MemoryEngine, SQLEngine, StoreSnapshot, Targets
+    from features.definitions import NAMED_ADULT_NAMES
 
-    path, received = store
-    with duckdb.connect(str(path), read_only=True) as con:
-        family = store_named_adult_features(con, received)
+    sql = SQLEngine(con).features().to_frame()
+    refs = con.execute("SELECT * FROM referrals").df()
+    children = con.execute("SELECT * FROM referral_children").df()
+    memory = MemoryEngine(StoreSnapshot.load(con)).features(Targets(refs, children)).to_frame()
+    pd.testing.assert_frame_equal(sql[NAMED_ADULT_NAMES], memory[NAMED_ADULT_NAMES])
+    return sql.groupby("referral_id")[NAMED_ADULT_NAMES].first()
+
+
+def test_mast_link_stores_the_found_adults_and_the_engines_count_them(store, tmp_path):
+    """``write_named_adult_links`` (what ``mast link`` runs) is what every engine counts."""
+    import shutil
+
+    from linkage.named import write_named_adult_links
+
+    path, _ = store
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(path, copy)
+    with duckdb.connect(str(copy)) as con:
+        unsearched = _family(con)
+        assert unsearched.loc[["R0", "R1"]].isna().all().all()  # named, never resolved: unknown
+        rows = write_named_adult_links(con)
+        stored = con.execute("SELECT * FROM named_adult_links").df()
+        assert len(stored) == len(rows) and set(stored["status"]) <= {FOUND, NOT_FOUND, POSSIBLE}
+        assert stored.loc[stored["status"] != FOUND, "person_id"].isna().all()
+        family = _family(con)
     r1 = family.loc["R1"]
     # Darren Whitlock: a domestic incident as perpetrator (April 2024) and a
     # violent offence (2023), both long before R1 (20 March 2026).
@@ -77,20 +101,19 @@ def test_the_found_adults_records_become_the_named_adult_family(store):
     assert r1["named_adults_da_perpetrator_ever_max"] == 1
     assert r1["named_adults_da_perpetrator_12m_max"] == 0
     assert r1["named_adults_violent_offences_ever_sum"] == 1
+    others = family.drop(index=["R0", "R1"])
+    assert (others == 0).all().all()  # naming no one counts 0
 
 
 def test_a_store_never_linked_leaves_the_family_unknown(tmp_path):
-    from features.named_adults import store_named_adult_features
     from store import connect, validate_tables, write_tables
     from tests.serving.fixtures import tables
 
     con = connect(tmp_path / "s.duckdb")
     write_tables(con, validate_tables(tables()))
-    received = con.execute("SELECT referral_id, received_at FROM referrals").df()
-    received = received.set_index("referral_id")["received_at"]
-    assert (store_named_adult_features(con, received) == 0).all().all()  # no one named
+    assert (_family(con) == 0).all().all()  # no one named
     write_identity_tables(con, {"referral_named_adults": NAMED})
-    family = store_named_adult_features(con, received)
+    family = _family(con)
     assert family.loc[["R0", "R1"]].isna().all().all()  # named, not searched: unknown
     con.close()
 
@@ -121,3 +144,4 @@ def test_a_store_never_linked_is_not_searched(tmp_path):
     write_tables(con, validate_tables(tables()))
     assert resolve_named_adults(con) is None
     con.close()
+

@@ -242,3 +242,67 @@ def test_an_unlinked_store_counts_nothing_either_way(client):
     r = client.post("/v1/referrals/score", json=_referral())
     assert r.status_code == 200, r.text
     assert r.json()["named_adults_counted"] == []
+
+
+def test_the_model_is_handed_the_found_adults_records_before_it_scores(linked_client):
+    """Issue #20: the search runs before the features, so the score's inputs hold the family."""
+    stranger = {"name": "Zebedee Quartermaine", "relationship": "mothers_new_partner"}
+    r = linked_client.post(
+        "/v1/referrals/score?features=true", json=_referral(named=(VISITOR, stranger))
+    )
+    assert r.status_code == 200, r.text
+    seen = r.json()["children"][0]["features"]
+    assert seen["named_adults_found"] == 1 and seen["named_adults_not_found"] == 1
+    assert seen["named_adults_arrests_ever_sum"] == 1  # her arrest, recorded before the referral
+    assert "The score weighs this adult's records" in r.json()["named_adults"][0]["text"]
+    alone = linked_client.post("/v1/referrals/score?features=true", json=_referral(named=()))
+    assert alone.json()["children"][0]["features"]["named_adults_arrests_ever_sum"] == 0
+
+
+def test_a_store_never_linked_gives_the_model_missing_values_not_zero(client):
+    r = client.post("/v1/referrals/score?features=true", json=_referral())
+    assert r.status_code == 200, r.text
+    seen = r.json()["children"][0]["features"]
+    assert seen["named_adults_found"] is None and seen["named_adults_arrests_ever_sum"] is None
+
+
+def test_a_model_trained_before_the_named_family_still_loads_and_scores(linked_store):
+    """Its feature list comes from the registered model: the new columns are simply not read."""
+    import duckdb
+    import lightgbm as lgb
+    import numpy as np
+
+    import features
+    from models import FlagPolicy, LightGBMScorer, resolve_policy, to_score
+    from serving import ScoringEngine
+    from serving.model import LoadedModel
+    from tests.serving.conftest import training_referrals
+
+    con = duckdb.connect(str(linked_store), read_only=True)
+    refs, children = training_referrals(300, 5)
+    table = features.build_features(con, referrals=refs, referral_children=children)
+    con.close()
+    old = [n for n in features.FEATURE_NAMES if n not in features.definitions.NAMED_ADULT_NAMES]
+    X = table.X[old]
+    y = X["referral_concern_domestic_abuse"] + np.random.default_rng(5).normal(0, 0.5, len(X)) > 0.5
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 5, "min_data_in_leaf": 10, "verbose": -1, "seed": 5},
+        lgb.Dataset(X.to_numpy(float), label=y.astype(int).to_numpy(), feature_name=old),
+        num_boost_round=10,
+    )
+    scorer = LightGBMScorer(booster, old)
+    scorer.fit_calibration(X, y.astype(int).to_numpy(), method="platt")
+    scorer.fit_scores(X)
+    scores = to_score(scorer.raw_margin(X), scorer.edges)
+    scorer.policy = resolve_policy(FlagPolicy(version="old-1", capacity=0.2), scores)
+    engine = ScoringEngine(linked_store, LoadedModel(scorer, "old", "1", "champion", None))
+    try:
+        from serving.schemas import ReferralIn
+
+        out = engine.score(ReferralIn(**_referral()), with_features=True)
+    finally:
+        engine.close()
+    child = out["children"][0]
+    assert 0 <= child["score"] <= 100 and "named_adults_found" not in child["features"]
+    assert out["named_adults"] and out["named_adults_counted"]  # still shown, in words
+    assert "The score does not weigh this adult's records" in out["named_adults"][0]["text"]

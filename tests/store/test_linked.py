@@ -23,7 +23,7 @@ from store.linked import linked_tables, read_linked, write_linked_store
 from synthetic import SimulationConfig, simulate
 from synthetic.identities import simulate_agency_identities
 from tests.features.reference import assert_features_equal, reference_features
-from tests.features.world import store_of
+from tests.features.world import add_named_adults, store_of
 
 CONFIG = SimulationConfig(n_children=800, years=2, burn_in_years=1, random_state=5)
 RULES = LinkageRules(u_pairs=2e5, em_pairs=2e5, random_state=5)
@@ -94,7 +94,8 @@ def test_splink_links_rekey_events_by_their_agency_record():
 
 def test_sql_matches_brute_force_reference_on_linked_persons():
     world, identities, result = _linked()
-    tables = _relink(world.tables, identities, result.links).tables
+    # Issue #20: with adults named on the referrals, found among the linked persons.
+    tables = add_named_adults(_relink(world.tables, identities, result.links).tables, 3)
     table = build_features(store_of(tables)).to_frame()
     expected = reference_features(tables)
     assert len(table) == len(expected) == len(tables["referral_children"]) > 50
@@ -102,12 +103,15 @@ def test_sql_matches_brute_force_reference_on_linked_persons():
     # Not a trivially empty world: the reference sees history on linked persons.
     assert (expected["child_prior_referrals_ever"].fillna(0) > 0).any()
     assert (expected["adults_da_perpetrator_ever_sum"].fillna(0) > 0).any()
+    assert (expected["named_adults_da_perpetrator_ever_sum"].fillna(0) > 0).any()
+    assert expected["named_adults_found"].isna().any()  # and some never searched
 
 
 @cache
 def _features_before():
     world, identities, result = _linked()
-    return build_features(store_of(_relink(world.tables, identities, result.links).tables))
+    tables = add_named_adults(_relink(world.tables, identities, result.links).tables, 3)
+    return build_features(store_of(tables))
 
 
 @settings(
@@ -163,7 +167,8 @@ def test_a_record_recorded_at_or_after_as_of_never_changes_linked_features(
     linked = linked_tables(tables, result.links, ids["person_records"], ids["agency_event_records"])
     rid = ref["referral_id"]
     rc = linked.tables["referral_children"].query("referral_id == @rid")
-    got = build_features(store_of(linked.tables), refs.query("referral_id == @rid"), rc).to_frame()
+    store = store_of(add_named_adults(linked.tables, 3))  # the same named adults as before
+    got = build_features(store, refs.query("referral_id == @rid"), rc).to_frame()
     before = _features_before().to_frame()
     want = before[before["referral_id"] == rid].reset_index(drop=True)
     assert len(want) > 0
@@ -222,3 +227,36 @@ def test_a_record_without_a_link_is_named():
     gone = result.links.iloc[0]
     with pytest.raises(LookupError, match=gone["agency_record_id"]):
         _relink(world.tables, identities, links)
+
+
+def test_a_linked_store_carries_the_named_adults_as_linked_persons(tmp_path):
+    """``mast link --linked-store`` (issue #20): the adults found, keyed by linked person."""
+    from features import SQLEngine
+    from features.definitions import NAMED_ADULT_NAMES
+    from linkage import write_links, write_named_adult_links
+    from synthetic.named_adults import simulate_named_adults
+
+    world, identities, result = _linked()
+    con = simulated_store(tmp_path / "mast.duckdb")
+    named = simulate_named_adults(
+        world.tables, identities.tables["agency_records"], identities.truth, 5
+    )
+    write_identity_tables(con, {"referral_named_adults": named.table})
+    write_links(con, result)
+    written = write_named_adult_links(con)
+    assert (written["status"] == "found").any()
+    here = SQLEngine(con).features().to_frame().groupby("referral_id")[NAMED_ADULT_NAMES].first()
+    write_linked_store(con, tmp_path / "linked.duckdb")
+    con.close()
+    stored = connect(tmp_path / "linked.duckdb", read_only=True)
+    try:
+        links = stored.execute("SELECT * FROM named_adult_links WHERE status = 'found'").df()
+        people = set(stored.execute("SELECT person_id FROM people").df()["person_id"])
+        there = SQLEngine(stored).features().to_frame()
+    finally:
+        stored.close()
+    there = there.groupby("referral_id")[NAMED_ADULT_NAMES].first()
+    assert links["person_id"].notna().all() and set(links["person_id"]) & people
+    counts = ["named_adults_found", "named_adults_not_found"]
+    pd.testing.assert_frame_equal(here[counts], there[counts])
+    assert (there.drop(columns=counts).fillna(0).to_numpy() > 0).any()
