@@ -120,65 +120,75 @@ def monitor_periods(
         Months with no change simulated per PSI (:mod:`monitoring.chance`),
         and the seed of those and of the bootstrap of the realised AUC.
     """
-    from training.evaluate import evaluate_predictions
-
     labels = labels or {}
     out = []
     for period, g in scored.groupby("period", sort=True):
-        first = ~g["referral_id"].duplicated().to_numpy()
-        refs = g.loc[first]
-        n_ref = int(first.sum())
-        n_flag = int(refs["flag"].sum())
-        rate = n_flag / n_ref if n_ref else float("nan")
-        cur_scores = score_proportions(refs["referral_score"].to_numpy())
-        current = {
-            name: bin_proportions(g[name].to_numpy(dtype=float), spec["edges"])
-            for name, spec in reference["features"].items()
-        }
-        feature_psi = {
-            name: psi(reference["features"][name]["proportions"], props)
-            for name, props in current.items()
-        }
-        ref_prob = referral_probability(g["probability"].to_numpy(), g["referral_id"].to_numpy())
-        est = expected_flag_metrics(
-            refs["referral_id"].map(ref_prob).to_numpy(), refs["flag"].to_numpy()
-        )
-        r = PeriodResult(
-            period=str(period),
-            n_referrals=n_ref,
-            n_children=len(g),
-            n_flagged=n_flag,
-            flag_rate=rate,
-            flag_rate_ci=wilson_interval(n_flag, n_ref),
-            expected_flag_rate=float(expected_flag_rate),
-            score_psi=psi(reference["referral_score_proportions"], cur_scores),
-            feature_psi=feature_psi,
-            overrides=int(refs["overridden"].sum()),
-            estimated_auc=expected_auc(g["probability"].to_numpy()),
-            estimated_precision=est["expected_precision"],
-            judged=n_ref >= policy.min_referrals,
-            feature_shift={
-                name: shift_words(reference["features"][name]["proportions"], props)
-                for name, props in current.items()
-            },
-        )
+        r = _period_figures(str(period), g, reference, policy.min_referrals, expected_flag_rate)
         _check_chance(r, reference, policy, n_draws, random_state)
-        known = g["y_true"].notna().to_numpy()
-        r.n_labelled = int(g.loc[known, "referral_id"].nunique())
-        if r.n_labelled >= policy.min_referrals and 0 < g.loc[known, "y_true"].sum() < known.sum():
-            res = evaluate_predictions(
-                g.loc[known, "referral_id"].to_numpy(),
-                g.loc[known, "y_true"].to_numpy(dtype=float),
-                g.loc[known, "probability"].to_numpy(),
-                g.loc[known, "flag"].to_numpy(),
-                n_bootstrap=n_bootstrap,
-                random_state=random_state,
-            )
-            r.realised_auc, r.realised_precision = res["auc"], res["precision"]
+        _realised(r, g, policy.min_referrals, n_bootstrap, random_state)
         if r.judged:
             r.breaches = _breaches(r, policy, labels, backtest_auc)
         out.append(r)
     return out
+
+
+def _period_figures(
+    period: str, g: pd.DataFrame, reference: dict, min_referrals: int, expected_flag_rate: float
+) -> PeriodResult:
+    """One period's counts, flag rate, drift and estimated performance (``g``: its rows)."""
+    first = ~g["referral_id"].duplicated().to_numpy()
+    refs = g.loc[first]
+    n_ref = int(first.sum())
+    n_flag = int(refs["flag"].sum())
+    current = {
+        name: bin_proportions(g[name].to_numpy(dtype=float), spec["edges"])
+        for name, spec in reference["features"].items()
+    }
+    expected = {name: spec["proportions"] for name, spec in reference["features"].items()}
+    ref_prob = referral_probability(g["probability"].to_numpy(), g["referral_id"].to_numpy())
+    est = expected_flag_metrics(
+        refs["referral_id"].map(ref_prob).to_numpy(), refs["flag"].to_numpy()
+    )
+    return PeriodResult(
+        period=period,
+        n_referrals=n_ref,
+        n_children=len(g),
+        n_flagged=n_flag,
+        flag_rate=n_flag / n_ref if n_ref else float("nan"),
+        flag_rate_ci=wilson_interval(n_flag, n_ref),
+        expected_flag_rate=float(expected_flag_rate),
+        score_psi=psi(
+            reference["referral_score_proportions"],
+            score_proportions(refs["referral_score"].to_numpy()),
+        ),
+        feature_psi={name: psi(expected[name], props) for name, props in current.items()},
+        overrides=int(refs["overridden"].sum()),
+        estimated_auc=expected_auc(g["probability"].to_numpy()),
+        estimated_precision=est["expected_precision"],
+        judged=n_ref >= min_referrals,
+        feature_shift={name: shift_words(expected[name], p) for name, p in current.items()},
+    )
+
+
+def _realised(
+    r: PeriodResult, g: pd.DataFrame, min_referrals: int, n_bootstrap: int, random_state: int
+) -> None:
+    """Realised AUC and precision, once enough of the period's outcomes are known."""
+    from training.evaluate import evaluate_predictions
+
+    known = g["y_true"].notna().to_numpy()
+    r.n_labelled = int(g.loc[known, "referral_id"].nunique())
+    if r.n_labelled < min_referrals or not 0 < g.loc[known, "y_true"].sum() < known.sum():
+        return
+    res = evaluate_predictions(
+        g.loc[known, "referral_id"].to_numpy(),
+        g.loc[known, "y_true"].to_numpy(dtype=float),
+        g.loc[known, "probability"].to_numpy(),
+        g.loc[known, "flag"].to_numpy(),
+        n_bootstrap=n_bootstrap,
+        random_state=random_state,
+    )
+    r.realised_auc, r.realised_precision = res["auc"], res["precision"]
 
 
 def _check_chance(r: PeriodResult, reference: dict, policy, n_draws: int, random_state: int):
