@@ -114,3 +114,37 @@ def test_the_policy_refuses_a_chance_outside_0_and_1(tmp_path):
     f.write_text('version = "x"\n[drift]\nchance = 1.5\n')
     with pytest.raises(ValueError, match=r"drift\.chance"):
         load_monitoring_policy(f)
+
+
+def test_the_board_reads_the_sentence_and_the_chance_line(tmp_path):
+    """The report and the printed lines say, in words, whether the month's referrals look alike."""
+    from monitoring.report import summary_lines, write_report
+
+    reference = {
+        "features": {
+            "n_children": {"edges": [1.0, 2.0, 3.0], "proportions": [0.45, 0.3, 0.2, 0.05, 0.0]}
+        },
+        "referral_score_proportions": [0.05] * 20,
+    }
+    scored = pd.DataFrame(
+        {
+            "period": "2026-01",
+            "referral_id": [f"R{i}" for i in range(60)],
+            "n_children": np.repeat([1.0, 2.0, 3.0], [27, 18, 15]),
+            "probability": 0.1,
+            "referral_score": np.arange(60) % 20 + 1,
+            "flag": 0,
+            "overridden": False,
+            "y_true": np.nan,
+        }
+    )
+    results = monitor_periods(scored, reference, POLICY, 0.1, n_draws=5000)
+    labels = {"n_children": "Number of children on this referral"}
+    html = write_report(tmp_path / "m.html", results, POLICY, labels, {}).read_text()
+    assert "The referrals this month look like those the model learned from" in html
+    assert "chance alone reaches" in html
+    assert "within what chance alone gives with 60 referrals" in html
+    assert "Nothing flagged" in html
+    lines = summary_lines(results, POLICY)
+    assert any("look like those the model learned from" in line for line in lines)
+    assert any("scores PSI" in line and "beyond chance" in line for line in lines)
