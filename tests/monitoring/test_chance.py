@@ -43,19 +43,21 @@ def test_p_values_of_no_change_months_are_uniform():
     assert 0.02 <= np.mean(hits) <= 0.09
 
 
-def test_a_rare_bin_left_empty_by_a_small_month_is_chance_not_drift():
-    """Before: an empty 5% bin alone gave PSI 0.31 and a breach; it happens in 1 month in 22."""
-    edges = [1.0, 2.0, 3.0]
-    reference = {
-        "features": {"n_children": {"edges": edges, "proportions": [0.45, 0.3, 0.2, 0.05, 0.0]}},
-        "referral_score_proportions": [0.05] * 20,
-    }
-    values = np.repeat([1.0, 2.0, 3.0], [27, 18, 15])  # 60 referrals, none with four children
-    scored = pd.DataFrame(
+RARE_BIN_REFERENCE = {
+    "features": {
+        "n_children": {"edges": [1.0, 2.0, 3.0], "proportions": [0.45, 0.3, 0.2, 0.05, 0.0]}
+    },
+    "referral_score_proportions": [0.05] * 20,
+}
+
+
+def _month_without_the_rare_bin() -> pd.DataFrame:
+    """60 referrals, none about four or more children (5% of the reference's rows)."""
+    return pd.DataFrame(
         {
             "period": "2026-01",
             "referral_id": [f"R{i}" for i in range(60)],
-            "n_children": values,
+            "n_children": np.repeat([1.0, 2.0, 3.0], [27, 18, 15]),
             "probability": 0.1,
             "referral_score": np.arange(60) % 20 + 1,
             "flag": 0,
@@ -63,7 +65,13 @@ def test_a_rare_bin_left_empty_by_a_small_month_is_chance_not_drift():
             "y_true": np.nan,
         }
     )
-    (r,) = monitor_periods(scored, reference, POLICY, 0.1, n_draws=5000)
+
+
+def test_a_rare_bin_left_empty_by_a_small_month_is_chance_not_drift():
+    """Before: an empty 5% bin alone gave PSI 0.31 and a breach; it happens in 1 month in 22."""
+    (r,) = monitor_periods(
+        _month_without_the_rare_bin(), RARE_BIN_REFERENCE, POLICY, 0.1, n_draws=5000
+    )
     assert r.judged and r.feature_psi["n_children"] >= POLICY.psi_breach
     check = r.feature_chance["n_children"]
     assert not check.beyond_chance and check.line > r.feature_psi["n_children"]
@@ -120,25 +128,9 @@ def test_the_board_reads_the_sentence_and_the_chance_line(tmp_path):
     """The report and the printed lines say, in words, whether the month's referrals look alike."""
     from monitoring.report import summary_lines, write_report
 
-    reference = {
-        "features": {
-            "n_children": {"edges": [1.0, 2.0, 3.0], "proportions": [0.45, 0.3, 0.2, 0.05, 0.0]}
-        },
-        "referral_score_proportions": [0.05] * 20,
-    }
-    scored = pd.DataFrame(
-        {
-            "period": "2026-01",
-            "referral_id": [f"R{i}" for i in range(60)],
-            "n_children": np.repeat([1.0, 2.0, 3.0], [27, 18, 15]),
-            "probability": 0.1,
-            "referral_score": np.arange(60) % 20 + 1,
-            "flag": 0,
-            "overridden": False,
-            "y_true": np.nan,
-        }
+    results = monitor_periods(
+        _month_without_the_rare_bin(), RARE_BIN_REFERENCE, POLICY, 0.1, n_draws=5000
     )
-    results = monitor_periods(scored, reference, POLICY, 0.1, n_draws=5000)
     labels = {"n_children": "Number of children on this referral"}
     html = write_report(tmp_path / "m.html", results, POLICY, labels, {}).read_text()
     assert "The referrals this month look like those the model learned from" in html
