@@ -37,9 +37,9 @@ N_DRAWS = 20_000
 class ChanceCheck:
     """One PSI against what chance alone gives with the same number of referrals.
 
-    ``line`` is the PSI that chance alone reaches with probability ``level``
-    (the empirical ``1 - level`` quantile of the null); ``p_value`` the share
-    of no-change months at least as far off as the one observed.
+    ``line`` is the PSI a month must pass to be beyond chance (the draw of
+    the null that leaves ``level`` of the draws at or above it); ``p_value``
+    the share of no-change months at least as far off as the one observed.
     """
 
     value: float
@@ -94,7 +94,10 @@ def chance_check(
         return ChanceCheck(float(observed), float("nan"), float("nan"), level, n)
     # A draw equal to the observed value counts as reaching it (ties are common with counts).
     p = (1 + np.count_nonzero(null >= observed - 1e-12)) / (n_draws + 1)
-    line = float(np.quantile(null, 1 - level))
+    # The line is the draw a PSI must pass for p <= level: the (allowed + 1)-th largest,
+    # so "beyond chance" and "past the line" never disagree.
+    allowed = int(np.floor(level * (n_draws + 1) + 1e-9)) - 1
+    line = float(np.sort(null)[::-1][allowed]) if allowed >= 0 else float("inf")
     return ChanceCheck(float(observed), float(p), line, level, n)
 
 

@@ -75,8 +75,9 @@ class PeriodResult:
         changed = self.changed_inputs(moderate)
         if not changed:
             return (
-                "The referrals this month look like those the model learned from: no input "
-                f"differs by more than chance gives with {self.n_referrals} referrals."
+                "The referrals this month look like those the model learned from: no input has "
+                "moved from the training data further than chance alone moves it with "
+                f"{self.n_referrals} referrals."
             )
         named = "; ".join(
             f"{labels.get(n, n)} ({self.feature_shift.get(n, 'spread differently')})"
@@ -84,9 +85,9 @@ class PeriodResult:
         )
         more = f"; and {len(changed) - 3} more" if len(changed) > 3 else ""
         return (
-            f"The referrals this month differ from those the model learned from in "
-            f"{len(changed)} input{'s' if len(changed) > 1 else ''}, by more than chance: "
-            f"{named}{more}."
+            f"The referrals this month look unlike those the model learned from in "
+            f"{len(changed)} input{'s' if len(changed) > 1 else ''}, further than chance alone "
+            f"moves it with {self.n_referrals} referrals: {named}{more}."
         )
 
 

@@ -110,8 +110,13 @@ def _bar_colour(r: PeriodResult, name: str, value: float, policy: MonitoringPoli
     return "#c0392b" if value >= policy.psi_breach else "#e6a700"
 
 
-def summary_lines(results: list[PeriodResult], policy: MonitoringPolicy) -> list[str]:
-    """One flag-rate line and one drift line per period, as the CLI and the demo print them."""
+def summary_lines(
+    results: list[PeriodResult], policy: MonitoringPolicy, labels: dict | None = None
+) -> list[str]:
+    """One flag-rate line and two drift lines per period, as the CLI and the demo print them.
+
+    ``labels`` gives the inputs' plain-English names (the feature catalogue's).
+    """
     lines = []
     for r in results:
         month = month_name(r.period)
@@ -121,7 +126,7 @@ def summary_lines(results: list[PeriodResult], policy: MonitoringPolicy) -> list
             f"{r.flag_rate:.0%} (95% interval {r.flag_rate_ci[0]:.0%} to {r.flag_rate_ci[1]:.0%}) "
             f"against a planned {r.expected_flag_rate:.0%}{judged}"
         )
-        lines.append(f"{month}: {r.inputs_sentence(policy.psi_moderate)}")
+        lines.append(f"{month}: {r.inputs_sentence(policy.psi_moderate, labels)}")
         lines.append(f"{month}: {_drift_figures(r, policy)}")
         for b in r.breaches:
             lines.append(f"{month}: BREACH: {b}")

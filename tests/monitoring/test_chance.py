@@ -112,7 +112,7 @@ def test_a_real_change_names_the_input_and_its_direction():
     )
     assert r.feature_chance["police"].beyond_chance
     sentence = r.inputs_sentence(POLICY.psi_moderate, {"police": "Police notifications"})
-    assert "differ from those the model learned from in 1 input" in sentence
+    assert "look unlike those the model learned from in 1 input" in sentence
     assert "Police notifications (lower values more common" in sentence
     assert any("Police notifications, lower values" in b for b in r.breaches)
 
@@ -139,4 +139,18 @@ def test_the_board_reads_the_sentence_and_the_chance_line(tmp_path):
     assert "Nothing flagged" in html
     lines = summary_lines(results, POLICY)
     assert any("look like those the model learned from" in line for line in lines)
+    named = summary_lines(
+        monitor_periods(
+            _month_without_the_rare_bin().assign(n_children=5.0),
+            RARE_BIN_REFERENCE,
+            POLICY,
+            0.1,
+            labels=labels,
+            n_draws=5000,
+        ),
+        POLICY,
+        labels,
+    )
+    assert any("Number of children on this referral (higher values" in line for line in named)
+    assert not any("n_children" in line for line in named)
     assert any("scores PSI" in line and "beyond chance" in line for line in lines)
