@@ -90,7 +90,7 @@ def test_the_chronology_shows_the_named_adults_records_labelled(linked_client):
     theirs = [e for e in chron["entries"] if e["person_id"] == "LP06"]
     assert [e["event_type"] for e in theirs] == ["arrest"]
     assert theirs[0]["relationship"].startswith(
-        "named by the referrer as visitor; matched to records with probability "
+        f"{VISITOR['name']}, named by the referrer as visitor; matched to records with probability "
     )
     assert any(p["person_id"] == "LP06" and not p["lives_with_child"] for p in chron["people"])
     # Without naming her, her arrest is not in C1's chronology.
