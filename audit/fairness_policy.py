@@ -74,6 +74,35 @@ def _get(table: dict, key: str, kind, default, where: str):
     return value
 
 
+def _rule(i: int, raw: dict) -> Rule:
+    """One ``[[gate.rules]]`` entry, checked, naming its field when it is wrong."""
+    where = f"gate.rules[{i}]"
+    for key in ("metric", "kind", "limit"):
+        if key not in raw:
+            raise PolicyError(f"policy field {where}.{key} is missing")
+    if raw["kind"] not in RULE_KINDS:
+        raise PolicyError(f"policy field {where}.kind must be one of {RULE_KINDS}")
+    judged = raw.get("judged_on", "interval")
+    if judged not in JUDGED_ON:
+        raise PolicyError(f"policy field {where}.judged_on must be one of {JUDGED_ON}")
+    if not isinstance(raw["limit"], int | float):
+        raise PolicyError(f"policy field {where}.limit must be a number")
+    rule_attrs = raw.get("attributes", [])
+    if not isinstance(rule_attrs, list) or not all(isinstance(a, str) for a in rule_attrs):
+        raise PolicyError(f"policy field {where}.attributes must be a list of column names")
+    if not isinstance(raw.get("lens", ""), str):
+        raise PolicyError(f"policy field {where}.lens must be a lens name")
+    return Rule(
+        metric=str(raw["metric"]),
+        kind=raw["kind"],
+        limit=float(raw["limit"]),
+        judged_on=judged,
+        why=str(raw.get("why", "")),
+        lens=str(raw.get("lens", "")),
+        attributes=tuple(rule_attrs),
+    )
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
     """Read a policy file (the packaged default when ``path`` is None).
 
@@ -93,35 +122,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
         raise PolicyError(f"policy file {path} has no top-level 'version'")
     audit = data.get("audit", {})
     gate = data.get("gate", {})
-    rules = []
-    for i, raw in enumerate(gate.get("rules", [])):
-        where = f"gate.rules[{i}]"
-        for key in ("metric", "kind", "limit"):
-            if key not in raw:
-                raise PolicyError(f"policy field {where}.{key} is missing")
-        if raw["kind"] not in RULE_KINDS:
-            raise PolicyError(f"policy field {where}.kind must be one of {RULE_KINDS}")
-        judged = raw.get("judged_on", "interval")
-        if judged not in JUDGED_ON:
-            raise PolicyError(f"policy field {where}.judged_on must be one of {JUDGED_ON}")
-        if not isinstance(raw["limit"], int | float):
-            raise PolicyError(f"policy field {where}.limit must be a number")
-        rule_attrs = raw.get("attributes", [])
-        if not isinstance(rule_attrs, list) or not all(isinstance(a, str) for a in rule_attrs):
-            raise PolicyError(f"policy field {where}.attributes must be a list of column names")
-        if not isinstance(raw.get("lens", ""), str):
-            raise PolicyError(f"policy field {where}.lens must be a lens name")
-        rules.append(
-            Rule(
-                metric=str(raw["metric"]),
-                kind=raw["kind"],
-                limit=float(raw["limit"]),
-                judged_on=judged,
-                why=str(raw.get("why", "")),
-                lens=str(raw.get("lens", "")),
-                attributes=tuple(rule_attrs),
-            )
-        )
+    rules = [_rule(i, raw) for i, raw in enumerate(gate.get("rules", []))]
     confidence = float(_get(audit, "confidence", int | float, 0.95, "audit"))
     if not 0.5 < confidence < 1:
         raise PolicyError("policy field audit.confidence must lie in (0.5, 1)")

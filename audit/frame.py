@@ -220,6 +220,61 @@ def prob_bands(prob: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, tuple[st
     return idx, labels
 
 
+def _check_arguments(frame, groups, flag, score, threshold) -> None:
+    """Refuse an empty table, no groups, or a decision that cannot be read."""
+    if len(frame) == 0:
+        raise AuditInputError("the predictions table has no rows")
+    if not groups:
+        raise AuditInputError("give at least one group column to audit by")
+    if flag is None and score is None:
+        raise AuditInputError("give the decision: a flag column, or a score column and threshold")
+    if threshold is not None and score is None:
+        raise AuditInputError("a threshold needs a score column (--score) to apply it to")
+    if flag is None and threshold is None:
+        raise AuditInputError("a score without a flag needs a threshold (--threshold)")
+
+
+def _probability(frame, y_score, y_prob) -> np.ndarray | None:
+    """The calibrated probability column, else the score when it lies in [0, 1]."""
+    if y_prob is not None:
+        prob = numeric_column(frame, y_prob)
+        _require_range(prob, 0, 1, f"probability column {y_prob!r} must lie in [0, 1]")
+        return prob
+    if y_score is not None and y_score.min() >= 0 and y_score.max() <= 1:
+        return y_score
+    return None
+
+
+def _bands(frame, prob, band) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """The calibration table's bands: the 1-20 score's, else equal-width probability bins."""
+    if prob is None:
+        return None, ()
+    if band is None:
+        return prob_bands(prob)
+    b = numeric_column(frame, band)
+    _require_range(b, 1, 20, f"score column {band!r} must lie in 1–20 for score bands")
+    return score_bands(b)
+
+
+def _group_arrays(frame, groups, intersections) -> dict[str, np.ndarray]:
+    """Each group column's labels, and each intersection's joined labels."""
+    group_arrays: dict[str, np.ndarray] = {}
+    for col in dict.fromkeys(groups):
+        labels = group_labels(frame[col])
+        if (labels == NOT_RECORDED).all() and not (frame[col].astype(str) == NOT_RECORDED).all():
+            raise AuditInputError(
+                f"group column {col!r} is empty: no row has a value, so there is nothing to compare"
+            )
+        group_arrays[col] = labels
+    for a, b in intersections:
+        la = group_arrays.get(a, group_labels(frame[a]))
+        lb = group_arrays.get(b, group_labels(frame[b]))
+        group_arrays[f"{a}{INTERSECTION_SEP}{b}"] = np.asarray(
+            [f"{x}{INTERSECTION_SEP}{y}" for x, y in zip(la, lb, strict=True)], dtype=object
+        )
+    return group_arrays
+
+
 def prepare_frame(
     frame: pd.DataFrame,
     *,
@@ -261,16 +316,7 @@ def prepare_frame(
     extra_binary
         Nullable 0/1 columns carried along (ground-truth harm, human decisions).
     """
-    if len(frame) == 0:
-        raise AuditInputError("the predictions table has no rows")
-    if not groups:
-        raise AuditInputError("give at least one group column to audit by")
-    if flag is None and score is None:
-        raise AuditInputError("give the decision: a flag column, or a score column and threshold")
-    if threshold is not None and score is None:
-        raise AuditInputError("a threshold needs a score column (--score) to apply it to")
-    if flag is None and threshold is None:
-        raise AuditInputError("a score without a flag needs a threshold (--threshold)")
+    _check_arguments(frame, groups, flag, score, threshold)
     wanted = [y_true, flag, score, y_prob, band, referral_col, *groups, *extra_binary]
     wanted += [c for pair in intersections for c in pair]
     require_columns(frame, wanted)
@@ -282,36 +328,9 @@ def prepare_frame(
     else:
         y_pred = (y_score >= float(threshold)).astype(float)
 
-    prob = None
-    if y_prob is not None:
-        prob = numeric_column(frame, y_prob)
-        _require_range(prob, 0, 1, f"probability column {y_prob!r} must lie in [0, 1]")
-    elif y_score is not None and y_score.min() >= 0 and y_score.max() <= 1:
-        prob = y_score
-
-    bands, band_labels = None, ()
-    if prob is not None:
-        if band is not None:
-            b = numeric_column(frame, band)
-            _require_range(b, 1, 20, f"score column {band!r} must lie in 1–20 for score bands")
-            bands, band_labels = score_bands(b)
-        else:
-            bands, band_labels = prob_bands(prob)
-
-    group_arrays: dict[str, np.ndarray] = {}
-    for col in dict.fromkeys(groups):
-        labels = group_labels(frame[col])
-        if (labels == NOT_RECORDED).all() and not (frame[col].astype(str) == NOT_RECORDED).all():
-            raise AuditInputError(
-                f"group column {col!r} is empty: no row has a value, so there is nothing to compare"
-            )
-        group_arrays[col] = labels
-    for a, b in intersections:
-        la = group_arrays.get(a, group_labels(frame[a]))
-        lb = group_arrays.get(b, group_labels(frame[b]))
-        group_arrays[f"{a}{INTERSECTION_SEP}{b}"] = np.asarray(
-            [f"{x}{INTERSECTION_SEP}{y}" for x, y in zip(la, lb, strict=True)], dtype=object
-        )
+    prob = _probability(frame, y_score, y_prob)
+    bands, band_labels = _bands(frame, prob, band)
+    group_arrays = _group_arrays(frame, groups, intersections)
 
     extra = {c: binary_column(frame, c, nullable=True) for c in extra_binary}
     return PreparedFrame(

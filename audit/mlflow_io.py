@@ -73,7 +73,9 @@ def log_gate_verdict(
     """Set the verdict's tags (:func:`audit.gate_tags`) on a run and/or a model version."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    # The registry is the tracking store's own (as training's client_for): without it a
+    # registry URI set earlier in the process would receive the version's tags.
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     tags = gate_tags(verdict)
     for key, value in tags.items():
         if run_id is not None:

@@ -144,6 +144,38 @@ def _fmt(est: Any) -> str:
     return str(est)
 
 
+def _quantitative_markdown(body: Mapping[str, Any]) -> list[str]:
+    """The quantitative analyses: the gate's verdict, overall figures, backtest, by group."""
+    gate = body["gate"]
+    lines = [f"Gate: **{'PASS' if gate['passed'] else 'FAIL'}** (policy {gate['policy_version']})."]
+    lines += [f"- {r}" for r in gate["reasons"][:20]]
+    lines += ["", "| measure | overall (95% interval) |", "|---|---|"]
+    lines += [
+        f"| {m} | {_fmt(est)} |" for m, est in body["overall"].items() if isinstance(est, dict)
+    ]
+    if body.get("backtest_by_year"):
+        lines += ["", "**Rolling-origin backtest of the deployed recipe, by test year**", ""]
+        lines += [f"- {line}" for line in body["backtest_by_year"]]
+    for attr, groups in body["by_group"].items():
+        lines += [
+            "",
+            f"**{attr}**",
+            "",
+            "| group | n | flag rate | TPR | FPR | FNR | precision |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for g, e in groups.items():
+            small = " (too small to conclude)" if e["too_small"] else ""
+            lines.append(
+                f"| {g}{small} | {e['n']} | "
+                + " | ".join(
+                    _fmt(e.get(m)) for m in ("selection_rate", "tpr", "fpr", "fnr", "precision")
+                )
+                + " |"
+            )
+    return lines
+
+
 def model_card_markdown(card: Mapping[str, Any]) -> str:
     """Render the card dict as markdown, one heading per Mitchell section."""
     lines = [
@@ -154,41 +186,7 @@ def model_card_markdown(card: Mapping[str, Any]) -> str:
         lines += [f"## {section.replace('_', ' ').capitalize()}", ""]
         body = card[section]
         if section == "quantitative_analyses":
-            gate = body["gate"]
-            lines.append(
-                f"Gate: **{'PASS' if gate['passed'] else 'FAIL'}** (policy {gate['policy_version']})."
-            )
-            for r in gate["reasons"][:20]:
-                lines.append(f"- {r}")
-            lines += ["", "| measure | overall (95% interval) |", "|---|---|"]
-            for m, est in body["overall"].items():
-                if isinstance(est, dict):
-                    lines.append(f"| {m} | {_fmt(est)} |")
-            if body.get("backtest_by_year"):
-                lines += [
-                    "",
-                    "**Rolling-origin backtest of the deployed recipe, by test year**",
-                    "",
-                ]
-                lines += [f"- {line}" for line in body["backtest_by_year"]]
-            for attr, groups in body["by_group"].items():
-                lines += [
-                    "",
-                    f"**{attr}**",
-                    "",
-                    "| group | n | flag rate | TPR | FPR | FNR | precision |",
-                    "|---|---|---|---|---|---|---|",
-                ]
-                for g, e in groups.items():
-                    small = " (too small to conclude)" if e["too_small"] else ""
-                    lines.append(
-                        f"| {g}{small} | {e['n']} | "
-                        + " | ".join(
-                            _fmt(e.get(m))
-                            for m in ("selection_rate", "tpr", "fpr", "fnr", "precision")
-                        )
-                        + " |"
-                    )
+            lines += _quantitative_markdown(body)
         elif isinstance(body, dict):
             for k, v in body.items():
                 lines.append(

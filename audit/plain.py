@@ -54,43 +54,47 @@ def attribute_label(attr: str) -> str:
     )
 
 
+_NOT_RECORDED = {
+    "ethnicity": "whose ethnicity is not recorded",
+    "sex": "whose sex is not recorded",
+    "age_band": "whose age is not recorded",
+    "disability": "whose disability status is not recorded",
+    "deprivation_quintile": "whose home area is not recorded",
+}
+_REFERRER_ATTRIBUTES = ("family_or_community", "source_group", "referrer_relationship")
+
+
+def _group_words(a: str, g: str) -> tuple[str, str]:
+    """One group's words and their place: ``before`` the noun, ``after`` it, or the ``noun``."""
+    if g.lower() == "not recorded" and a in _NOT_RECORDED:
+        return "after", _NOT_RECORDED[a]
+    if a == "ethnicity":
+        return "before", g
+    if a == "sex":
+        return "noun", {"female": "girls", "male": "boys"}.get(g.lower(), f"{g} children")
+    if a == "age_band":
+        return "after", f"aged {g}" if g[:1].isdigit() else g
+    if a == "disability":
+        yes = g.lower() == "yes"
+        return ("before", "disabled") if yes else ("after", "without a recorded disability")
+    if a == "deprivation_quintile":
+        if (a, g) in _GROUP_PHRASES:
+            return "after", f"in {_GROUP_PHRASES[(a, g)]}"
+        return "after", f"in areas in deprivation fifth {g} (1 is the most deprived)"
+    if a in _REFERRER_ATTRIBUTES:
+        return "after", f"referred by {_who_referred(g)}"
+    return "after", f"in the group '{g}' ({attribute_label(a)})"
+
+
 def children_phrase(attr: str, group: str) -> str:
     """The children of a group, in words: "Black girls in the most deprived areas"."""
     noun, before, after = "children", [], []
     for a, g in zip(attr.split(" × "), group.split(" × "), strict=False):
-        a, g = a.strip(), g.strip()
-        unknown = g.lower() == "not recorded"
-        if a == "ethnicity":
-            (after if unknown else before).append(
-                "whose ethnicity is not recorded" if unknown else g
-            )
-        elif a == "sex":
-            if unknown:
-                after.append("whose sex is not recorded")
-            else:
-                noun = {"female": "girls", "male": "boys"}.get(g.lower(), f"{g} children")
-        elif a == "age_band":
-            after.append(
-                "whose age is not recorded" if unknown else f"aged {g}" if g[:1].isdigit() else g
-            )
-        elif a == "disability":
-            if unknown:
-                after.append("whose disability status is not recorded")
-            elif g.lower() == "yes":
-                before.append("disabled")
-            else:
-                after.append("without a recorded disability")
-        elif a == "deprivation_quintile":
-            if unknown:
-                after.append("whose home area is not recorded")
-            elif (a, g) in _GROUP_PHRASES:
-                after.append(f"in {_GROUP_PHRASES[(a, g)]}")
-            else:
-                after.append(f"in areas in deprivation fifth {g} (1 is the most deprived)")
-        elif a in ("family_or_community", "source_group", "referrer_relationship"):
-            after.append(f"referred by {_who_referred(g)}")
+        place, words = _group_words(a.strip(), g.strip())
+        if place == "noun":
+            noun = words
         else:
-            after.append(f"in the group '{g}' ({attribute_label(a)})")
+            (before if place == "before" else after).append(words)
     words = [*before, noun] + ([", ".join(after)] if after else [])
     return " ".join(words).strip()
 

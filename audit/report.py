@@ -324,23 +324,10 @@ def _summary(
     }
 
 
-def render_report(
-    audit_result: AuditResult,
-    verdict: GateVerdict,
-    *,
-    performance: Any = None,
-    shap_importance: Any = None,
-    metadata: Mapping[str, Any] | None = None,
-    policy: Policy | None = None,
-) -> str:
-    """The report as one HTML string (see :func:`write_governance_report`)."""
+def _attribute_views(lens, has_score: bool, has_prob: bool) -> tuple[list[dict], list[dict]]:
+    """Per audited attribute: its table rows and figure, and its calibration figure."""
     from audit import plain
 
-    metadata = dict(metadata or {})
-    policy = policy or load_policy()
-    lens = audit_result.primary
-    has_score = bool(audit_result.meta.get("has_score"))
-    has_prob = bool(audit_result.meta.get("has_probability"))
     attributes = []
     calibration = []
     for attr, groups in lens.groups.items():
@@ -379,8 +366,11 @@ def render_report(
             fig = figures.calibration_figure(lens, attr)
             if fig:
                 calibration.append({"name": attr, "figure": fig})
+    return attributes, calibration
 
-    lens_names = [figures.LENS_SHORT[k] for k in figures.LENS_SHORT if k in audit_result.lenses]
+
+def _lens_table(audit_result: AuditResult, lens) -> list[dict]:
+    """The largest gap of each rate, by attribute, under each lens."""
     lens_table = []
     for attr in lens.groups:
         for m in ("selection_rate", "fpr", "fnr"):
@@ -396,6 +386,11 @@ def render_report(
                     else "–"
                 )
             lens_table.append({"attribute": attr, "metric": _METRIC_PLAIN[m], "cells": cells})
+    return lens_table
+
+
+def _lens_rows(audit_result: AuditResult) -> list[dict]:
+    """One row of overall figures per lens."""
     lens_rows = []
     for lr in audit_result.lenses.values():
         lens_rows.append(
@@ -409,6 +404,92 @@ def render_report(
                 },
             }
         )
+    return lens_rows
+
+
+def _mitigation_section(mit: Mapping[str, Any] | None) -> dict | None:
+    """What the mitigations would change, when the audit tried them."""
+    if not mit:
+        return None
+    mitigation = {"note": mit["note"], "error": mit.get("error"), "analyses": []}
+    if not mit.get("error"):
+        mitigation["analyses"].append(
+            _mitigation_view(
+                mit,
+                f"fairlearn ThresholdOptimizer by {mit['attribute']} "
+                f"({mit['constraints']}, objective {mit['objective']}). It chooses its own "
+                "operating point, so the overall flag rate can change.",
+            )
+        )
+    same = mit.get("equal_fpr_same_capacity")
+    if same:
+        mitigation["analyses"].append(
+            _mitigation_view(
+                same,
+                f"Group thresholds by {mit['attribute']} that give every group the current "
+                f"overall false-positive rate ({_pct(same['target_fpr'])}), keeping the "
+                "workload about the same.",
+            )
+        )
+    return mitigation
+
+
+def _shap_rows(shap_importance: Any) -> list[dict] | None:
+    """The SHAP importances as rows with each feature's plain name."""
+    if shap_importance is None:
+        return None
+    frame = (
+        shap_importance
+        if isinstance(shap_importance, pd.DataFrame)
+        else pd.DataFrame(list(shap_importance))
+    )
+    if not {"feature", "importance"} <= set(frame.columns):
+        raise ReportError("shap_importance needs the columns 'feature' and 'importance'")
+    shap_rows = frame[["feature", "importance"]].to_dict("records")
+    labels = _feature_labels()
+    for r in shap_rows:
+        r["label"] = labels.get(r["feature"], r["feature"])
+    return shap_rows
+
+
+def _subtitle(metadata: Mapping[str, Any]) -> str:
+    """The model, its version and the test period, joined for the report's subtitle."""
+    model = metadata.get("model_name", "")
+    version = metadata.get("model_version")
+    subtitle = " · ".join(
+        str(x)
+        for x in (
+            f"Model {model}" + (f" version {version}" if version else "") if model else None,
+            metadata.get("test_period") and f"test period {metadata['test_period']}",
+            metadata.get("subtitle"),
+        )
+        if x
+    )
+    return subtitle
+
+
+def render_report(
+    audit_result: AuditResult,
+    verdict: GateVerdict,
+    *,
+    performance: Any = None,
+    shap_importance: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    policy: Policy | None = None,
+) -> str:
+    """The report as one HTML string (see :func:`write_governance_report`)."""
+    from audit import plain
+
+    metadata = dict(metadata or {})
+    policy = policy or load_policy()
+    lens = audit_result.primary
+    has_score = bool(audit_result.meta.get("has_score"))
+    has_prob = bool(audit_result.meta.get("has_probability"))
+    attributes, calibration = _attribute_views(lens, has_score, has_prob)
+
+    lens_names = [figures.LENS_SHORT[k] for k in figures.LENS_SHORT if k in audit_result.lenses]
+    lens_table = _lens_table(audit_result, lens)
+    lens_rows = _lens_rows(audit_result)
     comparisons = [
         {
             "attribute": c["attribute"],
@@ -421,42 +502,8 @@ def render_report(
         }
         for c in audit_result.comparisons
     ]
-    mitigation = None
-    mit = audit_result.mitigation
-    if mit:
-        mitigation = {"note": mit["note"], "error": mit.get("error"), "analyses": []}
-        if not mit.get("error"):
-            mitigation["analyses"].append(
-                _mitigation_view(
-                    mit,
-                    f"fairlearn ThresholdOptimizer by {mit['attribute']} "
-                    f"({mit['constraints']}, objective {mit['objective']}). It chooses its own "
-                    "operating point, so the overall flag rate can change.",
-                )
-            )
-        same = mit.get("equal_fpr_same_capacity")
-        if same:
-            mitigation["analyses"].append(
-                _mitigation_view(
-                    same,
-                    f"Group thresholds by {mit['attribute']} that give every group the current "
-                    f"overall false-positive rate ({_pct(same['target_fpr'])}), keeping the "
-                    "workload about the same.",
-                )
-            )
-    shap_rows = None
-    if shap_importance is not None:
-        frame = (
-            shap_importance
-            if isinstance(shap_importance, pd.DataFrame)
-            else pd.DataFrame(list(shap_importance))
-        )
-        if not {"feature", "importance"} <= set(frame.columns):
-            raise ReportError("shap_importance needs the columns 'feature' and 'importance'")
-        shap_rows = frame[["feature", "importance"]].to_dict("records")
-        labels = _feature_labels()
-        for r in shap_rows:
-            r["label"] = labels.get(r["feature"], r["feature"])
+    mitigation = _mitigation_section(audit_result.mitigation)
+    shap_rows = _shap_rows(shap_importance)
 
     present = {
         "calibration": bool(calibration),
@@ -476,17 +523,7 @@ def render_report(
     env.filters["attr_label"] = lambda a: plain.attribute_label(str(a)).capitalize()
     env.filters["reason_words"] = lambda r: plain.reason_words(str(r))
     title = metadata.get("title", "MAST fairness and governance report")
-    model = metadata.get("model_name", "")
-    version = metadata.get("model_version")
-    subtitle = " · ".join(
-        str(x)
-        for x in (
-            f"Model {model}" + (f" version {version}" if version else "") if model else None,
-            metadata.get("test_period") and f"test period {metadata['test_period']}",
-            metadata.get("subtitle"),
-        )
-        if x
-    )
+    subtitle = _subtitle(metadata)
     return env.get_template("report.html.j2").render(
         title=title,
         subtitle=subtitle or "Advisory decision support for the children's social care front door",

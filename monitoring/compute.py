@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring.cbpe import expected_auc, expected_flag_metrics, referral_probability
+from monitoring.chance import N_DRAWS, ChanceCheck, chance_check, seed_for, shift_words
 from monitoring.drift import bin_proportions, psi, psi_reading
 from monitoring.policy import MonitoringPolicy
 from monitoring.reference import score_proportions
@@ -50,10 +51,44 @@ class PeriodResult:
     realised_precision: dict | None = None
     judged: bool = True
     breaches: list[str] = field(default_factory=list)
+    # Each PSI against what chance alone gives with this month's number of referrals.
+    score_chance: ChanceCheck | None = None
+    feature_chance: dict[str, ChanceCheck] = field(default_factory=dict)
+    # Which way each input moved, in words ("higher values more common ...").
+    feature_shift: dict[str, str] = field(default_factory=dict)
 
     def top_drift(self, k: int = 5) -> list[tuple[str, float]]:
         items = [(n, v) for n, v in self.feature_psi.items() if np.isfinite(v)]
         return sorted(items, key=lambda t: -t[1])[:k]
+
+    def changed_inputs(self, moderate: float) -> list[tuple[str, float]]:
+        """Inputs whose PSI is at least ``moderate`` and beyond chance, largest first."""
+        return [
+            (n, v)
+            for n, v in self.top_drift(len(self.feature_psi))
+            if v >= moderate and n in self.feature_chance and self.feature_chance[n].beyond_chance
+        ]
+
+    def inputs_sentence(self, moderate: float, labels: dict[str, str] | None = None) -> str:
+        """The month's inputs against the training data in one sentence for the board."""
+        labels = labels or {}
+        changed = self.changed_inputs(moderate)
+        if not changed:
+            return (
+                "The referrals this month look like those the model learned from: no input has "
+                "moved from the training data further than chance alone moves it with "
+                f"{self.n_referrals} referrals."
+            )
+        named = "; ".join(
+            f"{labels.get(n, n)} ({self.feature_shift.get(n, 'spread differently')})"
+            for n, _ in changed[:3]
+        )
+        more = f"; and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return (
+            f"The referrals this month look unlike those the model learned from in "
+            f"{len(changed)} input{'s' if len(changed) > 1 else ''}, further than chance alone "
+            f"moves it with {self.n_referrals} referrals: {named}{more}."
+        )
 
 
 def monitor_periods(
@@ -65,6 +100,7 @@ def monitor_periods(
     backtest_auc: float | None = None,
     n_bootstrap: int = 200,
     random_state: int = 0,
+    n_draws: int = N_DRAWS,
 ) -> list[PeriodResult]:
     """Figures and breaches per ``scored["period"]``, in period order.
 
@@ -81,60 +117,104 @@ def monitor_periods(
         Plain-English names of the features, for the breach sentences.
     backtest_auc
         The deployed recipe's backtest AUC; a month far below it is flagged.
+    n_draws, random_state
+        Months with no change simulated per PSI (:mod:`monitoring.chance`),
+        and the seed of those and of the bootstrap of the realised AUC.
     """
-    from training.evaluate import evaluate_predictions
-
     labels = labels or {}
     out = []
     for period, g in scored.groupby("period", sort=True):
-        first = ~g["referral_id"].duplicated().to_numpy()
-        refs = g.loc[first]
-        n_ref = int(first.sum())
-        n_flag = int(refs["flag"].sum())
-        rate = n_flag / n_ref if n_ref else float("nan")
-        cur_scores = score_proportions(refs["referral_score"].to_numpy())
-        feature_psi = {
-            name: psi(
-                spec["proportions"],
-                bin_proportions(g[name].to_numpy(dtype=float), spec["edges"]),
-            )
-            for name, spec in reference["features"].items()
-        }
-        ref_prob = referral_probability(g["probability"].to_numpy(), g["referral_id"].to_numpy())
-        est = expected_flag_metrics(
-            refs["referral_id"].map(ref_prob).to_numpy(), refs["flag"].to_numpy()
-        )
-        r = PeriodResult(
-            period=str(period),
-            n_referrals=n_ref,
-            n_children=len(g),
-            n_flagged=n_flag,
-            flag_rate=rate,
-            flag_rate_ci=wilson_interval(n_flag, n_ref),
-            expected_flag_rate=float(expected_flag_rate),
-            score_psi=psi(reference["referral_score_proportions"], cur_scores),
-            feature_psi=feature_psi,
-            overrides=int(refs["overridden"].sum()),
-            estimated_auc=expected_auc(g["probability"].to_numpy()),
-            estimated_precision=est["expected_precision"],
-            judged=n_ref >= policy.min_referrals,
-        )
-        known = g["y_true"].notna().to_numpy()
-        r.n_labelled = int(g.loc[known, "referral_id"].nunique())
-        if r.n_labelled >= policy.min_referrals and 0 < g.loc[known, "y_true"].sum() < known.sum():
-            res = evaluate_predictions(
-                g.loc[known, "referral_id"].to_numpy(),
-                g.loc[known, "y_true"].to_numpy(dtype=float),
-                g.loc[known, "probability"].to_numpy(),
-                g.loc[known, "flag"].to_numpy(),
-                n_bootstrap=n_bootstrap,
-                random_state=random_state,
-            )
-            r.realised_auc, r.realised_precision = res["auc"], res["precision"]
+        r = _period_figures(str(period), g, reference, policy.min_referrals, expected_flag_rate)
+        _check_chance(r, reference, policy, n_draws, random_state)
+        _realised(r, g, policy.min_referrals, n_bootstrap, random_state)
         if r.judged:
             r.breaches = _breaches(r, policy, labels, backtest_auc)
         out.append(r)
     return out
+
+
+def _period_figures(
+    period: str, g: pd.DataFrame, reference: dict, min_referrals: int, expected_flag_rate: float
+) -> PeriodResult:
+    """One period's counts, flag rate, drift and estimated performance (``g``: its rows)."""
+    first = ~g["referral_id"].duplicated().to_numpy()
+    refs = g.loc[first]
+    n_ref = int(first.sum())
+    n_flag = int(refs["flag"].sum())
+    current = {
+        name: bin_proportions(g[name].to_numpy(dtype=float), spec["edges"])
+        for name, spec in reference["features"].items()
+    }
+    expected = {name: spec["proportions"] for name, spec in reference["features"].items()}
+    ref_prob = referral_probability(g["probability"].to_numpy(), g["referral_id"].to_numpy())
+    est = expected_flag_metrics(
+        refs["referral_id"].map(ref_prob).to_numpy(), refs["flag"].to_numpy()
+    )
+    return PeriodResult(
+        period=period,
+        n_referrals=n_ref,
+        n_children=len(g),
+        n_flagged=n_flag,
+        flag_rate=n_flag / n_ref if n_ref else float("nan"),
+        flag_rate_ci=wilson_interval(n_flag, n_ref),
+        expected_flag_rate=float(expected_flag_rate),
+        score_psi=psi(
+            reference["referral_score_proportions"],
+            score_proportions(refs["referral_score"].to_numpy()),
+        ),
+        feature_psi={name: psi(expected[name], props) for name, props in current.items()},
+        overrides=int(refs["overridden"].sum()),
+        estimated_auc=expected_auc(g["probability"].to_numpy()),
+        estimated_precision=est["expected_precision"],
+        judged=n_ref >= min_referrals,
+        feature_shift={name: shift_words(expected[name], p) for name, p in current.items()},
+    )
+
+
+def _realised(
+    r: PeriodResult, g: pd.DataFrame, min_referrals: int, n_bootstrap: int, random_state: int
+) -> None:
+    """Realised AUC and precision, once enough of the period's outcomes are known."""
+    from training.evaluate import evaluate_predictions
+
+    known = g["y_true"].notna().to_numpy()
+    r.n_labelled = int(g.loc[known, "referral_id"].nunique())
+    if r.n_labelled < min_referrals or not 0 < g.loc[known, "y_true"].sum() < known.sum():
+        return
+    res = evaluate_predictions(
+        g.loc[known, "referral_id"].to_numpy(),
+        g.loc[known, "y_true"].to_numpy(dtype=float),
+        g.loc[known, "probability"].to_numpy(),
+        g.loc[known, "flag"].to_numpy(),
+        n_bootstrap=n_bootstrap,
+        random_state=random_state,
+    )
+    r.realised_auc, r.realised_precision = res["auc"], res["precision"]
+
+
+def _check_chance(r: PeriodResult, reference: dict, policy, n_draws: int, random_state: int):
+    """Set each PSI's check against chance, at the policy's level shared by all the checks."""
+    names = [n for n, v in r.feature_psi.items() if np.isfinite(v)]
+    level = policy.drift_chance / (len(names) + 1)
+    r.score_chance = chance_check(
+        reference["referral_score_proportions"],
+        r.score_psi,
+        r.n_referrals,
+        level,
+        seed_for("referral_score", r.n_referrals, random_state),
+        n_draws,
+    )
+    r.feature_chance = {
+        n: chance_check(
+            reference["features"][n]["proportions"],
+            r.feature_psi[n],
+            r.n_referrals,
+            level,
+            seed_for(n, r.n_referrals, random_state),
+            n_draws,
+        )
+        for n in names
+    }
 
 
 def _breaches(r: PeriodResult, policy, labels, backtest_auc) -> list[str]:
@@ -150,16 +230,17 @@ def _breaches(r: PeriodResult, policy, labels, backtest_auc) -> list[str]:
             f"against the {r.expected_flag_rate:.0%} the team planned for; outside "
             f"{band[0]:.0%} to {band[1]:.0%}, and not chance."
         )
-    if r.score_psi >= policy.psi_breach:
+    if r.score_psi >= policy.psi_breach and r.score_chance and r.score_chance.beyond_chance:
         found.append(
-            f"The spread of scores has changed (PSI {r.score_psi:.2f}): "
+            f"The spread of scores has changed (PSI {r.score_psi:.2f}, where chance alone "
+            f"reaches {r.score_chance.line:.2f} with {r.n_referrals} referrals): "
             f"{psi_reading(r.score_psi, policy.psi_moderate, policy.psi_breach)}."
         )
-    for name, value in r.top_drift(len(r.feature_psi)):
-        if value < policy.psi_breach:
-            break
+    for name, value in r.changed_inputs(policy.psi_breach):
         found.append(
-            f"Input changed: {labels.get(name, name)} (PSI {value:.2f}): "
+            f"Input changed: {labels.get(name, name)}, {r.feature_shift.get(name, '')} "
+            f"(PSI {value:.2f}, where chance alone reaches {r.feature_chance[name].line:.2f} "
+            f"with {r.n_referrals} referrals): "
             f"{psi_reading(value, policy.psi_moderate, policy.psi_breach)}."
         )
     if r.n_referrals and r.overrides / r.n_referrals > policy.max_override_rate:

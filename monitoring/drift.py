@@ -57,12 +57,19 @@ def psi(expected: np.ndarray, actual: np.ndarray, floor: float = PSI_FLOOR) -> f
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def psi_reading(value: float, moderate: float = 0.1, large: float = 0.25) -> str:
-    """What a PSI means, in words a board member can follow."""
+def psi_reading(value: float, moderate: float = 0.1, large: float = 0.25, chance=None) -> str:
+    """What a PSI means, in words a board member can follow.
+
+    With ``chance`` (a :class:`monitoring.chance.ChanceCheck`), a PSI that
+    chance alone gives with that many referrals is read as no sign of change,
+    whatever its size: a small month's PSI is partly noise.
+    """
     if not np.isfinite(value):
         return "not measured"
     if value < moderate:
         return "no meaningful change from the training data"
+    if chance is not None and not chance.beyond_chance:
+        return f"within what chance alone gives with {chance.n} referrals: no sign of a real change"
     if value < large:
         return "a moderate change: worth a look at what the agencies are recording"
     return "a large change: the model is seeing referrals unlike those it learned from"

@@ -15,6 +15,8 @@ class MonitoringPolicy:
     min_referrals: int = 50
     psi_moderate: float = 0.1
     psi_breach: float = 0.25
+    # How often a month with no real change may be flagged for drift (all checks together).
+    drift_chance: float = 0.01
     flag_rate_low: float = 0.5
     flag_rate_high: float = 1.5
     max_auc_drop: float = 0.05
@@ -45,6 +47,7 @@ def load_monitoring_policy(path: str | Path | None = None) -> MonitoringPolicy:
         min_referrals=int(num("", "min_referrals", 50, 1)),
         psi_moderate=float(num("drift", "moderate", 0.1)),
         psi_breach=float(num("drift", "breach", 0.25)),
+        drift_chance=float(num("drift", "chance", 0.01)),
         flag_rate_low=float(num("flag_rate", "low", 0.5)),
         flag_rate_high=float(num("flag_rate", "high", 1.5)),
         max_auc_drop=float(num("performance", "max_auc_drop", 0.05)),
@@ -53,6 +56,10 @@ def load_monitoring_policy(path: str | Path | None = None) -> MonitoringPolicy:
     )
     if policy.psi_breach <= policy.psi_moderate:
         raise ValueError(f"{where}: drift.breach must be above drift.moderate")
+    if not 0 < policy.drift_chance < 1:
+        raise ValueError(
+            f"{where}: drift.chance must be between 0 and 1, got {policy.drift_chance}"
+        )
     if not policy.flag_rate_low < 1 < policy.flag_rate_high:
         raise ValueError(f"{where}: flag_rate.low must be below 1 and flag_rate.high above 1")
     return policy

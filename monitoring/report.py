@@ -71,18 +71,28 @@ def _plots(results: list[PeriodResult], labels: dict, policy: MonitoringPolicy) 
     last = results[-1]
     top = last.top_drift(10)[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(top) + 1.2))
-    colours = [
-        "#c0392b"
-        if v >= policy.psi_breach
-        else "#e6a700"
-        if v >= policy.psi_moderate
-        else "#2e7d32"
-        for _, v in top
+    colours = [_bar_colour(last, n, v, policy) for n, v in top]
+    names = [labels.get(n, n) for n, _ in top]
+    ax.barh(names, [v for _, v in top], color=colours)
+    checked = [
+        (labels.get(n, n), last.feature_chance[n].line) for n, _ in top if n in last.feature_chance
     ]
-    ax.barh([labels.get(n, n) for n, _ in top], [v for _, v in top], color=colours)
+    if checked:
+        ax.scatter(
+            [c[1] for c in checked],
+            [c[0] for c in checked],
+            marker="|",
+            s=200,
+            color="k",
+            label="chance alone reaches",
+        )
+        ax.legend(fontsize=8, loc="lower right")
     ax.axvline(policy.psi_moderate, color="#e6a700", lw=1, ls="--")
     ax.axvline(policy.psi_breach, color="#c0392b", lw=1, ls="--")
-    ax.set_xlabel("population stability index (0 = unchanged; dashed lines: moderate, large)")
+    ax.set_xlabel(
+        "population stability index (0 = unchanged; dashed lines: moderate, large; "
+        "grey bars: within chance)"
+    )
     ax.set_title(
         f"The inputs that changed most, {month_name(last.period)}, against the training data"
     )
@@ -90,8 +100,23 @@ def _plots(results: list[PeriodResult], labels: dict, policy: MonitoringPolicy) 
     return {"flag_rate": flag_png, "drift": drift_png}
 
 
-def summary_lines(results: list[PeriodResult], policy: MonitoringPolicy) -> list[str]:
-    """One flag-rate line and one drift line per period, as the CLI and the demo print them."""
+def _bar_colour(r: PeriodResult, name: str, value: float, policy: MonitoringPolicy) -> str:
+    """Red past the breach line, amber past moderate, grey within chance, green below moderate."""
+    if value < policy.psi_moderate:
+        return "#2e7d32"
+    chance = r.feature_chance.get(name)
+    if chance is not None and not chance.beyond_chance:
+        return "#9e9e9e"
+    return "#c0392b" if value >= policy.psi_breach else "#e6a700"
+
+
+def summary_lines(
+    results: list[PeriodResult], policy: MonitoringPolicy, labels: dict | None = None
+) -> list[str]:
+    """One flag-rate line and two drift lines per period, as the CLI and the demo print them.
+
+    ``labels`` gives the inputs' plain-English names (the feature catalogue's).
+    """
     lines = []
     for r in results:
         month = month_name(r.period)
@@ -101,17 +126,25 @@ def summary_lines(results: list[PeriodResult], policy: MonitoringPolicy) -> list
             f"{r.flag_rate:.0%} (95% interval {r.flag_rate_ci[0]:.0%} to {r.flag_rate_ci[1]:.0%}) "
             f"against a planned {r.expected_flag_rate:.0%}{judged}"
         )
-        top = r.top_drift(1)
-        worst = f"; most changed input PSI {top[0][1]:.2f}" if top else ""
-        lines.append(
-            f"{month}: scores PSI {r.score_psi:.2f} "
-            f"({psi_reading(r.score_psi, policy.psi_moderate, policy.psi_breach)}){worst}; "
-            f"{sum(v >= policy.psi_breach for v in r.feature_psi.values())} inputs past the "
-            f"{policy.psi_breach:g} line"
-        )
+        lines.append(f"{month}: {r.inputs_sentence(policy.psi_moderate, labels)}")
+        lines.append(f"{month}: {_drift_figures(r, policy)}")
         for b in r.breaches:
             lines.append(f"{month}: BREACH: {b}")
     return lines
+
+
+def _drift_figures(r: PeriodResult, policy: MonitoringPolicy) -> str:
+    """The score's PSI and the most changed input's, each read against chance."""
+    reading = psi_reading(r.score_psi, policy.psi_moderate, policy.psi_breach, r.score_chance)
+    text = f"scores PSI {r.score_psi:.2f} ({reading})"
+    top = r.top_drift(1)
+    if top:
+        name, value = top[0]
+        chance = r.feature_chance.get(name)
+        line = f", where chance alone reaches {chance.line:.2f}" if chance else ""
+        text += f"; most changed input PSI {value:.2f}{line}"
+    changed = len(r.changed_inputs(policy.psi_breach))
+    return text + f"; {changed} input(s) past the {policy.psi_breach:g} line and beyond chance"
 
 
 ATTRIBUTE_TITLES = {
@@ -180,6 +213,18 @@ def _group_tables(groups: dict[str, list[GroupRow]] | None, min_group: int) -> s
     return "".join(parts)
 
 
+def _drift_row(r: PeriodResult, name: str, value: float, labels: dict, policy) -> str:
+    """One input's row of section 2: its PSI, chance's line, which way it moved and the reading."""
+    e = html.escape
+    chance = r.feature_chance.get(name)
+    line = f"{chance.line:.2f}" if chance and np.isfinite(chance.line) else "-"
+    return (
+        f"<tr><td>{e(labels.get(name, name))}</td><td>{value:.2f}</td><td>{line}</td>"
+        f"<td>{e(r.feature_shift.get(name, ''))}</td>"
+        f"<td>{e(psi_reading(value, policy.psi_moderate, policy.psi_breach, chance))}</td></tr>"
+    )
+
+
 def write_report(
     path: Path,
     results: list[PeriodResult],
@@ -227,11 +272,7 @@ def write_report(
         f"<li><b>{e(month_name(r.period))}</b>: {e(b)}</li>" for r in results for b in r.breaches
     ]
     last = results[-1]
-    drift_rows = "".join(
-        f"<tr><td>{e(labels.get(n, n))}</td><td>{v:.2f}</td>"
-        f"<td>{e(psi_reading(v, policy.psi_moderate, policy.psi_breach))}</td></tr>"
-        for n, v in last.top_drift(10)
-    )
+    drift_rows = "".join(_drift_row(last, n, v, labels, policy) for n, v in last.top_drift(10))
     fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in facts.items())
     page = f"""<!doctype html>
 <html lang="en-GB"><head><meta charset="utf-8">
@@ -270,12 +311,20 @@ known, which takes {e(str(facts.get("Outcome known after", "two years")))}).</p>
         plots["flag_rate"]
     }">
 <h2>2. What has changed in the inputs ({e(month_name(last.period))})</h2>
+<p><b>{e(last.inputs_sentence(policy.psi_moderate, labels))}</b></p>
 <p>The population stability index (PSI) compares how the referrals of a month spread across
 each input with how the training data spread. Below {policy.psi_moderate:g}: no meaningful change.
 {policy.psi_moderate:g} to {policy.psi_breach:g}: a moderate change, worth a look. Above
 {policy.psi_breach:g}: a large change, for example an agency that stopped sharing or started
 recording differently; the model's figures may no longer hold.</p>
-<table><tr><th>input</th><th>PSI</th><th>reading</th></tr>{drift_rows}</table>
+<p>A month's PSI is partly chance: even with nothing changed, {last.n_referrals} referrals never
+spread exactly as the training data did, and the fewer the referrals the larger the PSI chance
+alone gives. So each PSI is compared with the PSIs of many simulated months of the same number
+of referrals drawn from the training data itself. A change counts only when chance alone would
+reach it less often than {policy.drift_chance:.0%} of months with no change, all inputs together
+(the column "chance alone reaches"); otherwise it is read as no sign of a real change.</p>
+<table><tr><th>input</th><th>PSI</th><th>chance alone reaches</th><th>which way</th>
+<th>reading</th></tr>{drift_rows}</table>
 <img alt="The inputs that changed most" src="data:image/png;base64,{plots["drift"]}">
 <h2>3. By team and by group, {
         e(

@@ -64,7 +64,7 @@ def run_monitor(
         if inputs.groups is not None
         else None
     )
-    lines = summary_lines(results, policy) + breakdown_lines(groups)
+    lines = summary_lines(results, policy, labels) + breakdown_lines(groups)
     if inputs.mismatched_scores:
         lines.append(
             f"WARNING: {inputs.mismatched_scores} referral(s) rescored now differ from the score "

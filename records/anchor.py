@@ -108,14 +108,20 @@ def load_key(anchor_path: Path, create: bool) -> bytes | None:
     if not create:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker made it first
-        return path.read_bytes().strip()
+    # Written whole beside it, then linked into place: a worker starting at the same
+    # moment finds either no key or the whole key, never an empty or half-written file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(32) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:  # another worker made it first
+        return path.read_bytes().strip()
+    finally:
+        tmp.unlink()
     _log.warning(
         "made a new anchor key at %s; keep it (or set %s) away from the records database",
         path,

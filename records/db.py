@@ -269,6 +269,37 @@ def _guard_truncate(conn) -> None:
         )
 
 
+_WAL_WAIT_SECONDS = 60  # as the busy timeout every other statement waits
+
+
+def _use_wal(cursor) -> None:
+    """Switch a new database to WAL, waiting for the lock as the busy timeout would.
+
+    WAL is stored in the file, so an existing trail only reads its mode.  On a
+    new one, the switch needs the database to itself, and SQLite answers
+    "database is locked" at once, without its busy handler, while another
+    process or thread starting at the same moment holds a lock (seen with
+    ``mast serve --workers N`` on a new trail); so the wait it skips is done here.
+    """
+    import sqlite3
+    import time
+
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline, pause = time.monotonic() + _WAL_WAIT_SECONDS, 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked: could not switch it to WAL")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Take over pysqlite's transaction handling (SQLAlchemy's documented recipe).
 
@@ -281,7 +312,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()

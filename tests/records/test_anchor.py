@@ -158,3 +158,26 @@ def test_an_anchor_that_cannot_be_written_never_fails_a_stored_write(every5, sto
     entries = _fill(store, 6)
     assert [e.seq for e in entries] == list(range(1, 7)) and store.verify(anchors=False).ok
     assert "could not anchor the trail's head at entry 5" in caplog.text
+
+
+def test_workers_making_the_key_at_once_all_get_the_whole_same_key(tmp_path, monkeypatch):
+    """The key file appears whole or not at all (it was once read empty by a second worker)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from records.anchor import ENV_KEY, ENV_KEY_FILE, load_key
+
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    monkeypatch.delenv(ENV_KEY_FILE, raising=False)
+    for trial in range(20):
+        anchors = tmp_path / f"t{trial}" / "records.sqlite.anchors"
+        barrier = threading.Barrier(8)
+
+        def make(_, anchors=anchors, barrier=barrier):
+            barrier.wait()
+            return load_key(anchors, create=True)
+
+        with ThreadPoolExecutor(8) as pool:
+            keys = set(pool.map(make, range(8)))
+        assert len(keys) == 1 and len(keys.pop()) == 64
+        assert [p.name for p in anchors.parent.iterdir()] == ["records.anchor-key"]
