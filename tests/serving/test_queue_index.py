@@ -79,7 +79,9 @@ def write(store, step, state: dict) -> None:
     elif what == "initial_view":
         _append(store, kinds.INITIAL_VIEW, rid, {"decision": "assessment"}, SCREENERS[pick % 2])
     elif what == "decision":
-        stored = _append(store, kinds.DECISION, rid, {"decision": DECISIONS[pick]}, record_id=f"d{n}")
+        stored = _append(
+            store, kinds.DECISION, rid, {"decision": DECISIONS[pick]}, record_id=f"d{n}"
+        )
         state["decision_seq"][rid] = stored["seq"]
     elif what == "review" and rid in state["decision_seq"]:
         held = (datetime(2026, 11, 20, 10) + timedelta(days=3 * pick)).isoformat()
@@ -130,7 +132,10 @@ def reference_queue(store, principal, now: datetime) -> list[tuple]:
         rows.append([rid, latest["received_at"], status, markers, rules, shown, latest["children"]])
     if blind:
         waiting = {
-            c for r in rows if r[0] not in viewed and r[2] == work_queue.STATUS_AWAITING for c in r[6]
+            c
+            for r in rows
+            if r[0] not in viewed and r[2] == work_queue.STATUS_AWAITING
+            for c in r[6]
         }
         for r in rows:
             if r[0] not in viewed or waiting & set(r[6]):
@@ -192,9 +197,7 @@ def test_the_kept_index_equals_the_queue_read_from_the_whole_trail(
             write(workers[step[3]], step, state)
             # The worker that did not write must see what the other appended.
             reader = 1 - step[3]
-            got = work_queue.queue_items(
-                workers[reader], screener, now=now, index=indexes[reader]
-            )
+            got = work_queue.queue_items(workers[reader], screener, now=now, index=indexes[reader])
             assert shown(got) == reference_queue(workers[reader], screener, now), step
         for store, index in zip(workers, indexes, strict=True):
             got = work_queue.queue_items(store, screener, now=now, index=index)
