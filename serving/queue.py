@@ -404,3 +404,49 @@ def referral_counter(engine) -> Callable[[list[str], datetime], int | None] | No
         return best or None
 
     return count
+
+
+@dataclass
+class Shown:
+    """The queue as shown to one person: the rows listed, how many more matched, how many in all."""
+
+    items: list[QueueItem]
+    more: int
+    total: int
+    blind_first: bool
+
+
+def show_queue(app, principal: records.Principal, *, via: str, **filters) -> Shown:
+    """The queue ``principal`` sees, filtered, with the view written to the trail.
+
+    One place for the page and ``GET /v1/queue``: the worker's kept
+    :class:`QueueIndex` (``app.state.queue_index``), the same filters, the
+    same blind-first rule, and a ``queue_view`` entry naming the referrals
+    whose flag and score band were shown and those hidden (``via``: ``page``
+    or ``api``).  At most :data:`MAX_ROWS` rows are listed.
+    """
+    store = app.state.records
+    index = getattr(app.state, "queue_index", None)
+    if index is None:  # one per worker, kept up to date from the trail on each load
+        index = app.state.queue_index = QueueIndex()
+    items = queue_items(
+        store,
+        principal,
+        count_referrals=referral_counter(app.state.engine),
+        index=index,
+    )
+    matched = filter_items(items, **filters)
+    listed = matched[:MAX_ROWS]
+    # Every flag and score band shown is in the trail, the queue's as well as the referral page's.
+    store.log_view(
+        principal,
+        kinds.QUEUE_VIEW,
+        detail={
+            "scores_shown": [i.referral_id for i in listed if i.highest_score is not None],
+            "hidden_blind_first": [i.referral_id for i in listed if i.score_hidden],
+            "listed": len(listed),
+            "on_queue": len(items),
+            "via": via,
+        },
+    )
+    return Shown(listed, len(matched) - len(listed), len(items), store.blind_first())
