@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from records import follow_up, kinds, partners, review, trail
+from records.authored import append_as
 from records.partners import (
     ContributionIn,
     EscalationAnswerIn,
@@ -21,20 +22,8 @@ from records.partners import (
 )
 from records.roles import MANAGER, PARTNER_ROLES
 from records.rules import RuleViolation
-from records.tokens import Principal, team_payload
+from records.tokens import Principal
 from records.trail import Entry
-
-
-def _append(conn, principal: Principal, kind: str, payload: dict, referral_id: str, record_id: str):
-    return trail.append(
-        conn,
-        kind=kind,
-        actor=principal.name,
-        role=principal.role,
-        payload=team_payload(principal, payload),
-        referral_id=referral_id,
-        record_id=record_id,
-    )
 
 
 def _known(conn, referral_id: str) -> None:
@@ -102,8 +91,13 @@ class PartnerRecords:
                 "decision": decisions[-1].payload["decision"],
                 "decision_seq": decisions[-1].seq,
             }
-            return _append(
-                conn, principal, kinds.REFERRER_TOLD, payload, referral_id, body.record_id
+            return append_as(
+                conn,
+                principal,
+                kinds.REFERRER_TOLD,
+                payload,
+                referral_id=referral_id,
+                record_id=body.record_id,
             )
 
     def invite_partner(self, principal: Principal, referral_id: str, body: InvitationIn) -> Entry:
@@ -123,8 +117,13 @@ class PartnerRecords:
                 **body.model_dump(mode="json", exclude={"invitation_id"}),
                 "agency": partners.agency_of(body.partner_role),
             }
-            return _append(
-                conn, principal, kinds.PARTNER_INVITATION, payload, referral_id, body.invitation_id
+            return append_as(
+                conn,
+                principal,
+                kinds.PARTNER_INVITATION,
+                payload,
+                referral_id=referral_id,
+                record_id=body.invitation_id,
             )
 
     def add_contribution(
@@ -138,13 +137,13 @@ class PartnerRecords:
                 **body.model_dump(mode="json", exclude={"contribution_id"}),
                 "agency": partners.agency_of(principal.role),
             }
-            return _append(
+            return append_as(
                 conn,
                 principal,
                 kinds.AGENCY_CONTRIBUTION,
                 payload,
-                referral_id,
-                body.contribution_id,
+                referral_id=referral_id,
+                record_id=body.contribution_id,
             )
 
     def raise_escalation(self, principal: Principal, referral_id: str, body: EscalationIn) -> Entry:
@@ -160,8 +159,13 @@ class PartnerRecords:
                 "decision_id": decisions[-1].record_id,
                 "decision_seq": decisions[-1].seq,
             }
-            return _append(
-                conn, principal, kinds.ESCALATION, payload, referral_id, body.escalation_id
+            return append_as(
+                conn,
+                principal,
+                kinds.ESCALATION,
+                payload,
+                referral_id=referral_id,
+                record_id=body.escalation_id,
             )
 
     def answer_escalation(
@@ -197,8 +201,13 @@ class PartnerRecords:
                 **body.model_dump(mode="json", exclude={"answer_id"}),
                 "escalation_id": escalation_id,
             }
-            return _append(
-                conn, principal, kinds.ESCALATION_ANSWER, payload, referral_id, body.answer_id
+            return append_as(
+                conn,
+                principal,
+                kinds.ESCALATION_ANSWER,
+                payload,
+                referral_id=referral_id,
+                record_id=body.answer_id,
             )
 
     def _check_partner(self, conn, principal: Principal, referral_id: str) -> None:
