@@ -51,6 +51,7 @@ from records.partners import (
     EscalationIn,
     InvitationIn,
     ReferrerToldIn,
+    WithdrawalIn,
 )
 from records.rates import (
     RATE_COLUMNS,
@@ -83,6 +84,7 @@ __all__ = [
     "InvitationIn",
     "PARTNER_ROLES",
     "ReferrerToldIn",
+    "WithdrawalIn",
     "StrategyDiscussionIn",
     "follow_up",
     "partners",

@@ -144,6 +144,11 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/referrals/{referral_id}/escalations", RAISE_ESCALATION),
     ("POST", "/v1/referrals/{referral_id}/escalations/{escalation_id}/answer", ANSWER_ESCALATION),
     ("GET", "/v1/queue", VIEW_QUEUE),
+    (
+        "POST",
+        "/v1/referrals/{referral_id}/invitations/{invitation_id}/withdrawal",
+        WITHDRAW_INVITATION,
+    ),
 )
 
 # The endpoints served by records' own router (records.api.make_router).
