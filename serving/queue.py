@@ -55,6 +55,7 @@ class Marker:
     kind: str
     text: str
     urgent: bool = False
+    link: str | None = None  # where it is dealt with, under the page's prefix
 
 
 @dataclass
@@ -81,6 +82,7 @@ class QueueItem:
     flagged: bool | None = None
     highest_score: int | None = None
     score_hidden: bool = False
+    checks: list[Marker] = field(default_factory=list)
 
     @property
     def decision_label(self) -> str | None:
@@ -437,6 +439,7 @@ def show_queue(app, principal: records.Principal, *, via: str, **filters) -> Sho
     )
     matched = filter_items(items, **filters)
     listed = matched[:MAX_ROWS]
+    _possible_matches(app, index, listed)
     # Every flag and score band shown is in the trail, the queue's as well as the referral page's.
     store.log_view(
         principal,
@@ -450,3 +453,19 @@ def show_queue(app, principal: records.Principal, *, via: str, **filters) -> Sho
         },
     )
     return Shown(listed, len(matched) - len(listed), len(items), store.blind_first())
+
+
+def _possible_matches(app, index: QueueIndex, listed: list[QueueItem]) -> None:
+    """Mark the listed rows whose named adults have a possible match awaiting a verdict."""
+    from serving import queue_matches
+
+    checker = getattr(app.state, "queue_matches", None)
+    if checker is None:  # one per worker, like the index
+        checker = app.state.queue_matches = queue_matches.MatchesToCheck()
+    rows = [(i.referral_id, i.version, index.latest[i.referral_id]) for i in listed]
+    found = checker.referrals(app, rows)
+    for i in listed:
+        if i.referral_id in found:
+            i.checks.append(
+                Marker("possible_match", queue_matches.MARKER_TEXT, link=queue_matches.LINK)
+            )

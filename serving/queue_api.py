@@ -32,6 +32,7 @@ class MarkerOut(BaseModel):
     kind: str
     text: str
     urgent: bool
+    link: str | None = Field(None, description="Where it is dealt with, on the page.")
 
 
 class RuleOut(BaseModel):
@@ -68,6 +69,11 @@ class QueueRowOut(BaseModel):
     flagged: bool | None
     highest_score: int | None
     score_hidden: bool
+    checks: list[MarkerOut] = Field(
+        default_factory=list,
+        description="To check before relying on the row: a named adult's possible match "
+        "awaiting a person's verdict.",
+    )
 
     @classmethod
     def of(cls, item: work_queue.QueueItem) -> QueueRowOut:
@@ -75,7 +81,7 @@ class QueueRowOut(BaseModel):
             **{
                 name: getattr(item, name)
                 for name in cls.model_fields
-                if name not in ("statutory", "repeat", "follow_ups")
+                if name not in ("statutory", "repeat", "follow_ups", "checks")
             },
             statutory=[
                 RuleOut(
@@ -87,6 +93,7 @@ class QueueRowOut(BaseModel):
             ],
             repeat=[MarkerOut(**vars(m)) for m in item.repeat],
             follow_ups=[MarkerOut(**vars(m)) for m in item.follow_ups],
+            checks=[MarkerOut(**vars(m)) for m in item.checks],
         )
 
 
