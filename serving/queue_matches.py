@@ -12,11 +12,16 @@ Two things are kept between queue loads, so a load costs no search:
 
 - the people each referral's named adults were matched to, per referral
   version (the service's own search, :meth:`ScoringEngine.named_adults`),
-  found again only when the store changes (``mast link`` or a load);
+  found again only after a new linkage run (``mast link``; a person's key
+  is stable only within one run), not after every load of new records;
 - the people with a record in a pair that has no verdict yet, found again
-  when the store changes or a verdict is recorded.
+  after a new linkage run or when a verdict is recorded.
 
 Only the rows listed are looked at (at most :data:`serving.queue.MAX_ROWS`).
+The cost: a worker's first queue load after it starts, or after a linkage
+run, searches once for the named adults of each listed referral that names
+any (docs/linkage.md: about 0.2 s a search one at a time); later loads
+search only for referrals (or versions) not seen before.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+
+import duckdb
 
 from linkage.labels import pair_key
 from records import kinds
@@ -41,6 +48,7 @@ class MatchesToCheck:
         self._people: dict[tuple[str, int], frozenset[str]] = {}
         self._pending: tuple[tuple, frozenset[str]] | None = None
         self._store_mark: tuple | None = None
+        self._file: tuple | None = None
         self._lock = threading.Lock()
 
     def referrals(self, app, rows: list[tuple[str, int, dict]]) -> set[str]:
@@ -49,11 +57,8 @@ class MatchesToCheck:
         source = _source(app)
         if not named or source is None or not source.db.exists():
             return set()
-        mark = _mark(source.db)
         with self._lock:
-            if mark != self._store_mark:  # the store changed: people found again
-                self._people.clear()
-                self._store_mark = mark
+            mark = self._linkage_run(source)
             pending = self._pending_people(source, app.state.records, mark)
             if not pending:
                 return set()
@@ -65,6 +70,19 @@ class MatchesToCheck:
                 if people & pending:
                     out.add(rid)
             return out
+
+    def _linkage_run(self, source: MatchSource) -> tuple:
+        """The store's linkage run, read again only when the file changed; a new run
+        forgets the people found (person keys are the run's own)."""
+        stat = source.db.stat()
+        seen = (stat.st_mtime_ns, stat.st_size)
+        if self._file != seen:
+            run = linkage_run(source.db)
+            if run != self._store_mark:
+                self._people.clear()
+                self._store_mark = run
+            self._file = seen
+        return self._store_mark
 
     def _pending_people(self, source: MatchSource, store, mark: tuple) -> frozenset[str]:
         verdicts_seq = store.latest_seq([kinds.POSSIBLE_MATCH_REVIEW])
@@ -126,6 +144,16 @@ def _source(app) -> MatchSource | None:
     return None if db is None else MatchSource(db)
 
 
-def _mark(db: Path) -> tuple:
-    stat = db.stat()
-    return (stat.st_mtime_ns, stat.st_size)
+def linkage_run(db: Path) -> tuple:
+    """What identifies the store's last linkage run: its run ids and how many records it linked."""
+    from serving.live import reading
+
+    with reading(db) as con:
+        try:
+            return tuple(
+                con.execute(
+                    "SELECT min(run_id), max(run_id), count(*) FROM person_links"
+                ).fetchone()
+            )
+        except duckdb.Error:  # no linkage tables: nothing linked, nothing to check
+            return (None, None, 0)

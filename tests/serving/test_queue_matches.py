@@ -126,3 +126,23 @@ def test_a_named_adults_possible_match_is_shown_and_goes_once_judged(world):
     assert got.status_code == 201, got.text
     after = checks(app, tokens["screener"])
     assert after["M1"] == [] and after["M2"] == []
+
+
+def test_a_new_linkage_run_searches_again_but_a_load_of_records_does_not(world):
+    app, tokens, engine = world
+    checks(app, tokens["screener"])
+    searched = engine.searches
+    db = str(app.state.possible_matches.db)
+    con = duckdb.connect(db)
+    con.execute(
+        "INSERT INTO agency_records VALUES ('school', 'S1', 'New', 'Child', '2019-01-01', "
+        "'Female', NULL, NULL, NULL, NULL, NULL, TIMESTAMP '2026-11-01')"
+    )  # new records loaded: the file changes, the linkage run does not
+    con.close()
+    checks(app, tokens["screener"])
+    assert engine.searches == searched
+    con = duckdb.connect(db)
+    con.execute("UPDATE person_links SET run_id = 'run2'")  # `mast link` ran again
+    con.close()
+    assert [c["text"] for c in checks(app, tokens["screener"])["M1"]] == ["possible match to check"]
+    assert engine.searches == searched + 3  # M1, M2, M3 name adults; M4 does not
