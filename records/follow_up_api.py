@@ -83,10 +83,15 @@ class ReferralRecordOut(BaseModel):
     entries: list[RecordEntryOut]
 
 
+def _router() -> tuple[APIRouter, dict]:
+    """A router for one referral's endpoints, and the settings of an endpoint that records."""
+    router = APIRouter(prefix="/v1/referrals/{referral_id}", tags=["review and partners"])
+    return router, {"status_code": 201, "response_model": EntryOut, "responses": ERRORS}
+
+
 def make_follow_up_router() -> APIRouter:
     """The strategy discussion, the referrer told, invitations, contributions and escalations."""
-    router = APIRouter(prefix="/v1/referrals/{referral_id}", tags=["review and partners"])
-    created = {"status_code": 201, "response_model": EntryOut, "responses": ERRORS}
+    router, created = _router()
 
     @router.post("/reviews", **created)
     def post_review(
@@ -189,8 +194,7 @@ def make_follow_up_router() -> APIRouter:
 
 def make_withdrawal_router() -> APIRouter:
     """A manager withdraws a partner's invitation (mounted beside :func:`make_follow_up_router`)."""
-    router = APIRouter(prefix="/v1/referrals/{referral_id}", tags=["review and partners"])
-    created = {"status_code": 201, "response_model": EntryOut, "responses": ERRORS}
+    router, created = _router()
 
     @router.post("/invitations/{invitation_id}/withdrawal", **created)
     def post_withdrawal(

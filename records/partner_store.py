@@ -57,6 +57,19 @@ def _known(conn, referral_id: str) -> None:
         )
 
 
+def _manager_only(principal: Principal, what: str) -> None:
+    if principal.role != MANAGER:
+        raise RuleViolation("manager_only", f"only a manager can {what}", status=403)
+
+
+def _entry_of(conn, record_id: str, kind: str, referral_id: str) -> Entry | None:
+    """The entry holding ``record_id`` if it is of ``kind`` and on this referral, else ``None``."""
+    entry = trail.find_record(conn, record_id)
+    if entry is None or entry.kind != kind or entry.referral_id != referral_id:
+        return None
+    return entry
+
+
 class PartnerRecords:
     """The referrer told, invitations, contributions, escalations; and the per-referral reads."""
 
@@ -236,18 +249,11 @@ class PartnerRecords:
         cannot quietly give the partner their access back (see
         :meth:`_intact_since`).
         """
-        if principal.role != MANAGER:
-            raise RuleViolation(
-                "manager_only", "only a manager can withdraw an invitation", status=403
-            )
+        _manager_only(principal, "withdraw an invitation")
         with self.db.write() as conn:
             self._replay(conn, body.withdrawal_id)
-            invitation = trail.find_record(conn, invitation_id)
-            if (
-                invitation is None
-                or invitation.kind != kinds.PARTNER_INVITATION
-                or invitation.referral_id != referral_id
-            ):
+            invitation = _entry_of(conn, invitation_id, kinds.PARTNER_INVITATION, referral_id)
+            if invitation is None:
                 raise partners.no_invitation(referral_id, invitation_id)
             if invitation_id not in {e.record_id for e in self._live(conn, referral_id)}:
                 raise RuleViolation(
@@ -318,18 +324,10 @@ class PartnerRecords:
         self, principal: Principal, referral_id: str, escalation_id: str, body: EscalationAnswerIn
     ) -> Entry:
         """A manager's answer to an escalation, once: the outcome and the reason."""
-        if principal.role != MANAGER:
-            raise RuleViolation(
-                "manager_only", "only a manager can answer an escalation", status=403
-            )
+        _manager_only(principal, "answer an escalation")
         with self.db.write() as conn:
             self._replay(conn, body.answer_id)
-            escalation = trail.find_record(conn, escalation_id)
-            if (
-                escalation is None
-                or escalation.kind != kinds.ESCALATION
-                or escalation.referral_id != referral_id
-            ):
+            if _entry_of(conn, escalation_id, kinds.ESCALATION, referral_id) is None:
                 raise RuleViolation(
                     "unknown_escalation",
                     f"referral {referral_id} has no escalation {escalation_id}",
