@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 import records
 from records import kinds, partners, roles, trail
-from tests.records.conftest import auth, new_id
+from tests.records.conftest import auth, both, new_id
 from tests.records.test_anchor import _sql
 from tests.records.test_partners import STAFF, post, scored
 
@@ -113,6 +113,7 @@ def test_the_days_are_a_setting(client, tokens, store, rid, clock, monkeypatch):
             records.partners.expiry(__import__("settings").invitation_days())
 
 
+@both
 def test_a_manager_withdraws_an_invitation_with_a_reason(client, tokens, store, rid):
     made = invite(client, tokens, rid)
     other = invite(client, tokens, rid, name=f"{roles.HEALTH_LEAD} person", role=roles.HEALTH_LEAD)
@@ -168,6 +169,7 @@ def test_an_expired_invitation_cannot_be_withdrawn(client, tokens, rid, clock):
     assert got.status_code == 409 and "no longer open" in got.json()["detail"]["message"]
 
 
+@both
 def test_deleting_the_withdrawal_does_not_reopen_it(client, tokens, store, rid, caplog):
     made = invite(client, tokens, rid)
     assert withdraw(client, tokens["manager"], rid, made["record_id"]).status_code == 201
@@ -180,6 +182,7 @@ def test_deleting_the_withdrawal_does_not_reopen_it(client, tokens, store, rid, 
     assert "partner access refused" in caplog.text
 
 
+@both
 def test_deleting_the_newest_entry_a_withdrawal_does_not_reopen_it(client, tokens, store, rid):
     made = invite(client, tokens, rid)
     assert withdraw(client, tokens["manager"], rid, made["record_id"]).status_code == 201
@@ -191,6 +194,7 @@ def test_deleting_the_newest_entry_a_withdrawal_does_not_reopen_it(client, token
     assert reads(client, tokens, rid) == 404
 
 
+@both
 def test_an_expiry_edited_in_the_database_is_not_honoured(client, tokens, store, rid, clock):
     clock(0)
     made = invite(client, tokens, rid)
