@@ -121,19 +121,34 @@ class PartnerRecords:
         if after != head_seq - seq:
             problem = f"{head_seq - seq - after} entries after entry {seq} are missing"
         else:
-            try:
-                anchored = self.anchor.latest()
-            except AnchorError as err:
-                anchored, problem = None, str(err)
-            if anchored is not None:
-                row = conn.execute(
-                    select(audit_log.c.hash).where(audit_log.c.seq == anchored.seq)
-                ).first()
-                if row is None or row.hash != anchored.hash:
-                    problem = f"the anchored head at entry {anchored.seq} is not in the trail"
+            problem = self._anchored_head_missing(conn, head_seq)
         if problem:
             _log.error("the trail has been altered (%s): partner access refused", problem)
         return problem is None
+
+    def _anchored_head_missing(self, conn, head_seq: int) -> str | None:
+        """Why the newest anchored head is not in the trail, or ``None`` if it is.
+
+        A head anchored after this read began (another request's write) is
+        looked for again in a fresh read before it counts as missing.
+        """
+        try:
+            anchored = self.anchor.latest()
+        except AnchorError as err:
+            return str(err)
+        if anchored is None:
+            return None
+        if anchored.seq > head_seq:
+            with self.db.read() as fresh:
+                return self._anchored_head_missing_in(fresh, anchored)
+        return self._anchored_head_missing_in(conn, anchored)
+
+    @staticmethod
+    def _anchored_head_missing_in(conn, anchored) -> str | None:
+        row = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == anchored.seq)).first()
+        if row is None or row.hash != anchored.hash:
+            return f"the anchored head at entry {anchored.seq} is not in the trail"
+        return None
 
     def invited_referrals(self, principal: Principal) -> list[str]:
         """The referrals ``principal`` (a partner lead) is invited to now, newest invitation first."""
@@ -275,7 +290,10 @@ class PartnerRecords:
                 referral_id=referral_id,
                 record_id=body.withdrawal_id,
             )
-        self.anchor.write(entry.seq, entry.hash)
+        try:
+            self.anchor.write(entry.seq, entry.hash)
+        except (OSError, AnchorError) as err:  # stored already: say so, do not report a failure
+            _log.error("could not anchor the withdrawal at entry %s: %s", entry.seq, err)
         return entry
 
     def add_contribution(

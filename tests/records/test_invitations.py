@@ -233,3 +233,18 @@ def test_an_invitation_written_around_the_api_is_not_honoured(client, tokens, st
     assert store.verify().ok  # a well-chained entry: only its signature gives it away
     assert reads(client, tokens, rid) == 404
     assert store.invited_referrals(lead(store)) == []
+
+
+@both
+def test_a_head_anchored_during_a_lead_request_is_not_taken_for_tampering(
+    client, tokens, store, rid
+):
+    invite(client, tokens, rid)
+    (invitation,) = store.query(kind=kinds.PARTNER_INVITATION)[0]
+    with store.db.read() as conn:
+        before, _ = trail.head(conn)  # this request's snapshot begins
+        entry = store.log_view(STAFF, kinds.SCORE_VIEW, referral_id=rid, detail={})
+        store.anchor.write(entry.seq, entry.hash)  # another request's write, anchored
+        assert trail.head(conn)[0] == before  # not in this snapshot
+        assert store._intact_since(conn, invitation.seq)
+    assert reads(client, tokens, rid) == 200
