@@ -245,7 +245,10 @@ class QueueIndex:
     def _add(self, e: Entry) -> None:
         rid = e.referral_id
         if e.kind in follow_up.FOLLOW_UP_KINDS:
-            self._trail.setdefault(rid, []).append(e)
+            kept = self._trail.setdefault(rid, [])
+            if e.kind == kinds.REFERRAL:  # the follow-up reads only the current version
+                kept[:] = [x for x in kept if x.kind != kinds.REFERRAL]
+            kept.append(e)
             self._summary.pop(rid, None)
         if e.kind == kinds.INITIAL_VIEW:
             self.viewed.setdefault(e.actor, set()).add(rid)
