@@ -8,10 +8,11 @@ failed or passed: they are listed as notes so the board sees them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from audit.fairness_audit import AuditResult
+from audit.fairness_audit import LENS_TITLES, AuditResult
 from audit.fairness_policy import Policy, Rule, load_policy
 
 # The denominator behind each rate: a rate is judged only when enough
@@ -51,6 +52,11 @@ class GateVerdict:
     @property
     def label(self) -> str:
         return "PASS" if self.passed else "FAIL"
+
+
+def _judged(rule: Rule) -> str:
+    """What a limit is judged on, as the reasons (and ``audit.plain.reason_words``) say it."""
+    return "estimate" if rule.judged_on == "point" else rule.judged_on
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -138,7 +144,7 @@ def evaluate_gate(audit_result: AuditResult, policy: Policy | str | None = None)
             if _beyond_lower(est, rule.limit, rule.judged_on):
                 reasons.append(
                     f"overall {_PLAIN.get(rule.metric, rule.metric)} {_interval(est)} is below "
-                    f"the minimum {rule.limit:g} (judged on the {rule.judged_on})"
+                    f"the minimum {rule.limit:g} (judged on the {_judged(rule)})"
                 )
             continue
         for attr in rule_attributes:
@@ -189,7 +195,7 @@ def _check_attribute(rule: Rule, attr: str, lens, policy: Policy, notes: list[st
             if _beyond_upper(est, rule.limit, rule.judged_on):
                 failed.append(
                     f"{attr} = {g}: {name} {_interval(est)} exceeds the limit {rule.limit:g} "
-                    f"(judged on the {rule.judged_on})"
+                    f"(judged on the {_judged(rule)})"
                 )
             continue
         if g == ref:
@@ -208,7 +214,7 @@ def _check_attribute(rule: Rule, attr: str, lens, policy: Policy, notes: list[st
             ):
                 failed.append(
                     f"{attr} = {g}: {name} is {_interval(est)} times that of {ref}, outside "
-                    f"the allowed {1 / rule.limit:.2f}–{rule.limit:g} (judged on the {rule.judged_on})"
+                    f"the allowed {1 / rule.limit:.2f}–{rule.limit:g} (judged on the {_judged(rule)})"
                 )
         elif rule.kind == "difference":
             est = compare["difference"]
@@ -220,7 +226,7 @@ def _check_attribute(rule: Rule, attr: str, lens, policy: Policy, notes: list[st
             ):
                 failed.append(
                     f"{attr} = {g}: {name} differs from {ref} by {_interval(est)}, beyond "
-                    f"±{rule.limit:g} (judged on the {rule.judged_on})"
+                    f"±{rule.limit:g} (judged on the {_judged(rule)})"
                 )
     return checks, failed
 
@@ -265,3 +271,76 @@ def gate_tags(verdict: GateVerdict, prefix: str = "mast.gate") -> dict[str, str]
         f"{prefix}.reasons": reasons or "none",
         f"{prefix}.checks": str(verdict.checks),
     }
+
+
+# Reasons that are not a breached limit: the gate could not give a verdict.
+_NO_VERDICT = (
+    (
+        re.compile(r"^audit skipped$"),
+        "The fairness audit was not run, so the model has no gate verdict",
+    ),
+    (
+        re.compile(r"^audit package unavailable: "),
+        "The fairness audit could not be started, so the model has no gate verdict",
+    ),
+    (
+        re.compile(r"^audit failed: "),
+        "The fairness audit stopped with an error, so the model has no gate verdict "
+        "(the details are in the run's audit/audit_error.txt)",
+    ),
+    (
+        re.compile(
+            r"^the policy judges the lens '(?P<lens>[^']*)', which this audit does not have$"
+        ),
+        "The governance policy judges the figures for \\g<lens>, which this audit did not "
+        "produce, so no limit could be checked",
+    ),
+    (
+        re.compile(r"^no rule could be checked "),
+        "No limit could be checked, because every group was too small or every figure was "
+        "undefined; a verdict without evidence is not a pass",
+    ),
+)
+
+
+_RAW_GROUP = re.compile(r"^(?P<attr>[^=:]+?) = (?P<group>[^:]+): (?P<rest>.*)$")
+
+
+def reason_sentence(reason: str) -> str:
+    """One gate reason as a sentence a board member reads: the group, the figure, the limit.
+
+    Breached limits are put in words by :func:`audit.plain.reason_words`
+    (human group names, "95% interval", every number kept); a reason that
+    says why there is no verdict (the audit failed or was skipped) is said
+    as such, without the library's error text, which the run keeps in
+    ``audit/audit_error.txt``.
+    """
+    from audit.plain import children_phrase, reason_words
+
+    text = reason.strip()
+    for pattern, words in _NO_VERDICT:
+        m = pattern.match(text)
+        if m:
+            lens = m.groupdict().get("lens")
+            if lens is not None:
+                words = words.replace("\\g<lens>", f"'{LENS_TITLES.get(lens, lens)}'")
+            return m.expand(words) + "."
+    raw = _RAW_GROUP.match(text)
+    text = reason_words(text)
+    said = _RAW_GROUP.match(text)
+    if raw and said:  # an attribute reason_words has no name for (an audit of another file)
+        text = (
+            f"For {children_phrase(raw['attr'].strip(), raw['group'].strip())}: the {said['rest']}"
+        )
+    return text if text.endswith(".") else text + "."
+
+
+def reason_sentences(reasons) -> list[str]:
+    """:func:`reason_sentence` for each reason, dropping repeats and the empty "none"."""
+    out: list[str] = []
+    for reason in reasons:
+        if reason.strip() and reason.strip() != "none":
+            sentence = reason_sentence(reason)
+            if sentence not in out:
+                out.append(sentence)
+    return out

@@ -11,8 +11,11 @@ import importlib
 
 import typer
 
+from mast.errors import PlainGroup
+
 app = typer.Typer(
     name="mast",
+    cls=PlainGroup,  # option errors in words; no traceback for an unexpected error
     help=(
         "MAST: Multi-Agency Screening Tool. Advisory decision support for the children's "
         "social care front door. MAST never decides: a person always does."

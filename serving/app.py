@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from records.rules import RuleViolation
-from serving import access, limits
+from serving import access, errors, limits
 from serving.model import NoChampionError, load_champion
 from serving.partner_api import make_partner_router, record_chronology_view
 from serving.register import ReferralRegister
@@ -202,6 +202,7 @@ def create_app(
 
     app.include_router(make_queue_router())
     limits.install(app, records_store)  # body limit, access log, no-store, refusals
+    errors.install(app)  # 422s in plain English, naming each field (serving/errors.py)
 
     @app.exception_handler(ServingError)
     def _refused(request: Request, err: ServingError) -> JSONResponse:

@@ -8,7 +8,7 @@ model ``mast link`` trained) *as of the referral*, and shows
   match probability, the fields that agree and disagree, and the matched
   person's records before the referral, summarised;
 * in the chronology, the matched person's records among the entries,
-  labelled "named by the referrer as <relationship>; matched to records
+  labelled "<name>, named by the referrer as <relationship>; matched to records
   with probability NN%".
 
 An adult the search does not find is *not found in the records MAST
@@ -65,8 +65,12 @@ def percent(p: float) -> str:
 
 
 def label(adult, result: SearchResult | None) -> str:
-    """How the adult's records are labelled in the chronology and the score."""
-    named = f"named by the referrer as {relationship_words(adult.relationship)}"
+    """How the adult's records are labelled in the chronology and the score.
+
+    Who they are first ("Jay Smith, named by the referrer as visitor"), so a
+    chronology row says whose record it is, then how sure the match is.
+    """
+    named = f"{adult.name}, named by the referrer as {relationship_words(adult.relationship)}"
     if result is None:
         return f"{named}; not searched: the agency records have not been linked"
     if result.status == FOUND:
@@ -279,7 +283,7 @@ def _adult_out(adult, result: SearchResult | None, history: list[dict], words: s
             str(adult.lives_at_address), "not known"
         ),
     }
-    who = f"{adult.name}, {words.split(';')[0]}"
+    who = words.split(";")[0]
     if result is None:
         return {
             **base,

@@ -231,13 +231,18 @@ def may_lower(spec: Any) -> bool:
 
     Never who referred (this referral's source or referrer, earlier
     referrals by source), never what a front door or social care decided
-    (an earlier closure is not evidence of safety), and never a count of
-    records: a low count is the absence of records, which goes in the
-    "not found" list instead.
+    (an earlier closure is not evidence of safety), never anything about
+    the adults a referrer named (found or not, or their records), and never
+    a count of records: a low count is the absence of records, which goes
+    in the "not found" list instead.
     """
     if isinstance(spec, FieldReason):
         return not any(getattr(s, "about_referrer", False) for s in spec.specs)
     if spec is None or getattr(spec, "about_referrer", False):
+        return False
+    if evidence_of(spec).subject == "named_adults":
+        # Whether MAST found a named adult, or found few records of theirs, is
+        # no evidence of safety (serving.named_reasons words it as unknown).
         return False
     if getattr(spec, "nature", "what happened") != "what happened":
         return False
@@ -327,6 +332,7 @@ def _whom(spec: Any, values: Mapping[str, Any]) -> str:
         "child": "for the child",
         "household_adults": "for any adult in the household",
         "siblings": "for the child's siblings",
+        "named_adults": "for the adults the referrer named",
     }.get(subject, "")
 
 

@@ -19,6 +19,7 @@ import pandera.pandas as pa
 
 from store import codes
 from store import vocabulary as v
+from store.wording import failure_words, shown
 
 _ID = pa.Column(str, nullable=False, coerce=True)
 
@@ -43,6 +44,8 @@ STATUTORY_REFERRAL_COLUMNS: dict[str, pa.Column] = {
     # A child on the referral is not independently mobile (besides any under 6 months).
     "non_mobile_child": pa.Column("boolean", nullable=True, coerce=True),
 }
+
+
 def _read_statutory_booleans(frame: pd.DataFrame) -> None:
     """Read the statutory yes/no columns' usual spellings in place; pandera names anything else.
 
@@ -178,6 +181,7 @@ class Problem:
 
     ``row`` is the 1-based data row in the extract file (the header is not
     counted), or ``None`` when the problem concerns a whole table or column.
+    A report to a person numbers rows as the file does (:meth:`where`).
     """
 
     table: str
@@ -185,32 +189,48 @@ class Problem:
     column: str | None
     problem: str
 
-    def __str__(self) -> str:
-        where = self.table
+    def where(self, files: dict[str, str] | None = None) -> str:
+        """The file (or table), row and column, as the person fixing the file finds them.
+
+        With ``files`` (table -> file name), a CSV's rows are numbered as a
+        spreadsheet shows the file, the header being row 1; a Parquet file's
+        as its data rows.
+        """
+        name = (files or {}).get(self.table)
+        where = name or self.table
         if self.row is not None:
-            where += f", row {self.row}"
+            where += f", row {file_row(name, self.row)}"
         if self.column is not None:
             where += f", column {self.column!r}"
-        return f"{where}: {self.problem}"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.where()}: {self.problem}"
+
+
+def file_row(file_name: str | None, row: int) -> int:
+    """A 1-based data row as the file numbers it: a CSV's header is row 1."""
+    return row + 1 if file_name and file_name.lower().endswith(".csv") else row
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
-def summarise(problems: list[Problem]) -> list[str]:
+def summarise(problems: list[Problem], files: dict[str, str] | None = None) -> list[str]:
     """One line per (table, column, kind of problem): count, first rows, an example value.
 
     A 50 MB file with one bad date format can hold a million bad cells; the
     summary says so in a line each, before any single row is listed.  The kind
     is the problem's text with its quoted value taken out.
     """
+    files = files or {}
     groups: dict[tuple, list[Problem]] = defaultdict(list)
     for p in problems:
         groups[(p.table, p.column, _QUOTED.sub("…", p.problem))].append(p)
     lines = []
     for (table, column, kind), found in groups.items():
-        rows = [p.row for p in found if p.row is not None]
-        where = table + (f", column {column!r}" if column is not None else "")
+        rows = [file_row(files.get(table), p.row) for p in found if p.row is not None]
+        where = files.get(table, table) + (f", column {column!r}" if column is not None else "")
         text = f"{where}: {kind}" + (f" — {len(found):,} time(s)" if rows else "")
         if rows:
             first = ", ".join(str(r) for r in rows[:5])
@@ -226,18 +246,69 @@ class ContractError(ValueError):
     """An extract breaks the data contract; ``problems`` lists every breach.
 
     The message opens with a summary per table, column and kind of problem,
-    then lists the first 50 problems one by one.
+    then lists the first 50 problems one by one.  Given ``files`` (table ->
+    file name), it names the files and numbers rows as they do.
     """
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], files: dict[str, str] | None = None):
         self.problems = problems
-        summary = "\n".join(f"  * {line}" for line in summarise(problems))
-        shown = "\n".join(f"  - {p}" for p in problems[:50])
+        self.files = dict(files or {})
+        summary = "\n".join(f"  * {line}" for line in summarise(problems, self.files))
+        shown = "\n".join(f"  - {p.where(self.files)}: {p.problem}" for p in problems[:50])
         more = f"\n  ... and {len(problems) - 50:,} more" if len(problems) > 50 else ""
+        numbering = (
+            "Rows are numbered as a spreadsheet shows each CSV file (the header is row 1).\n"
+            if any(f.lower().endswith(".csv") for f in self.files.values())
+            else ""
+        )
         super().__init__(
             f"The extract breaks the MAST data contract ({len(problems):,} problem(s)); "
-            f"nothing was written.\nSummary:\n{summary}\nFirst problems:\n{shown}{more}"
+            f"nothing was written.\n{numbering}Summary:\n{summary}\n"
+            f"First problems:\n{shown}{more}"
         )
+
+
+def schema_failures(
+    table: str, schema: pa.DataFrameSchema, err: pa.errors.SchemaErrors
+) -> list[Problem]:
+    """pandera's failures as :class:`Problem` s in words (:mod:`store.wording`), one per cell.
+
+    A key of several columns that repeats is one problem per row naming all
+    its columns, not one per column.  A failure pandera could not even
+    evaluate (a comparison on values that were never read) is reported only
+    when nothing else names its column, so the extract is never accepted
+    silently and never shown library text.
+    """
+    problems: list[Problem] = []
+    unevaluated: dict[str | None, Problem] = {}
+    keys: dict[int | None, list] = defaultdict(list)
+    for case in err.failure_cases.itertuples(index=False):
+        if str(case.check) == "multiple_fields_uniqueness":
+            keys[_row(case.index)].append(case.failure_case)
+            continue
+        words = failure_words(schema, case)
+        column = case.column if isinstance(case.column, str) else None
+        if words is None:
+            unevaluated.setdefault(
+                column,
+                Problem(table, None, column, "values that could not be read could not be checked"),
+            )
+            continue
+        problems.append(Problem(table, _row(case.index), column, words))
+    columns = ", ".join(schema.unique or ())
+    together = " and ".join(schema.unique or ())
+    for row, values in keys.items():
+        key = ", ".join(shown(v) for v in values)
+        problems.append(
+            Problem(
+                table,
+                row,
+                columns,
+                f"duplicate key {key}: the same {together} are on more than one row",
+            )
+        )
+    named = {p.column for p in problems}
+    return problems + [p for c, p in unevaluated.items() if c not in named]
 
 
 def _row(index_value) -> int | None:
@@ -274,25 +345,7 @@ def _schema_problems(
         validated = schema.validate(frame, lazy=True)
         return (None if problems else validated), problems
     except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        for case in cases.itertuples(index=False):
-            check = str(case.check)
-            value = case.failure_case
-            if check.startswith("isin"):
-                msg = f"unknown category {value!r}"
-            elif check.startswith("coerce_dtype") or check.startswith("dtype"):
-                msg = f"wrong type: {value!r} is not {check.split('(', 1)[-1].rstrip(')')}"
-            elif check == "not_nullable":
-                msg = "missing value where one is required"
-            elif check in ("field_uniqueness", "multiple_fields_uniqueness"):
-                msg = f"duplicate key {value!r}"
-            elif check.startswith("in_range"):
-                msg = f"value {value!r} is out of range {check.split('(', 1)[-1].rstrip(')')}"
-            elif check == "column_in_dataframe":
-                msg = "required column is missing"
-            else:
-                msg = f"fails check {check}: {value!r}"
-            problems.append(Problem(table, _row(case.index), case.column, msg))
+        problems += schema_failures(table, schema, err)
         # A cell that failed to parse is then also "missing": report it once.
         unparsed = {(p.row, p.column) for p in parsed}
         unparsed_columns = {p.column for p in parsed if p.row is None}
@@ -441,13 +494,11 @@ def _parse_timestamps(table: str, frame: pd.DataFrame, date_format: str = "iso")
             # The extract is refused already; a placeholder keeps pandera from
             # collecting a "missing value" for each of a million unread cells.
             frame[col] = parsed.fillna(pd.Timestamp(0))
-        expected = "an ISO 8601 date/time" + (
-            " or a dd/mm/yyyy date" if date_format == "dayfirst" else ""
+        expected = "a date written YYYY-MM-DD (ISO 8601, a time may follow)" + (
+            " or dd/mm/yyyy" if date_format == "dayfirst" else ""
         )
         for idx, value in failed.items():
-            problems.append(
-                Problem(table, _row(idx), col, f"wrong type: {value!r} is not {expected}")
-            )
+            problems.append(Problem(table, _row(idx), col, f"{shown(value)} is not {expected}"))
     return problems
 
 
@@ -516,7 +567,8 @@ def _cross_table_problems(
                     child,
                     _row(idx),
                     col,
-                    f"dangling reference {clean[child].at[idx, col]!r}: no such {pcol} in {parent}",
+                    f"{shown(clean[child].at[idx, col])} is not a {pcol} in {parent}, neither in "
+                    "this extract nor already in the store",
                 )
             )
     events = clean.get("agency_events")

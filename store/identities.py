@@ -38,7 +38,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from store import vocabulary as v
-from store.contract import ContractError, Problem, parse_boolean
+from store.contract import ContractError, Problem, parse_boolean, schema_failures
+from store.wording import shown, type_words
 
 TRUTH_SCHEMA = "truth"
 
@@ -241,7 +242,8 @@ def validate_identity_tables(
                 "referral_named_adults",
                 idx + 1,
                 "referral_id",
-                f"dangling reference {named.at[idx, 'referral_id']!r}: no such referral",
+                f"{shown(named.at[idx, 'referral_id'])} is not a referral_id in referrals, "
+                "neither in this extract nor already in the store",
             )
             for idx in named.index[~named["referral_id"].isin(referral_ids)]
         ]
@@ -267,10 +269,7 @@ def _validate_one(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame | None,
     try:
         validated = schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
-        return None, unparsed + [
-            Problem(table, None if pd.isna(c.index) else int(c.index) + 1, c.column, _message(c))
-            for c in err.failure_cases.itertuples(index=False)
-        ]
+        return None, unparsed + schema_failures(table, schema, err)
     return (None if unparsed else validated[list(schema.columns)]), unparsed
 
 
@@ -283,7 +282,7 @@ def _parse_yes_no(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[P
         raw = frame[col]
         read = raw.map(lambda x: False if x is None or x != x or x == "" else parse_boolean(x))
         problems += [
-            Problem(table, idx + 1, col, f"{raw[idx]!r} is not a yes/no value")
+            Problem(table, idx + 1, col, f"{shown(raw[idx])} is not {type_words('bool')}")
             for idx in raw.index[read.isna()]
         ]
         frame = frame.assign(**{col: read.fillna(False).astype(bool)})
@@ -298,8 +297,8 @@ def _dangling_records(records: pd.DataFrame, links: pd.DataFrame, table: str) ->
             table,
             idx + 1,
             "agency_record_id",
-            f"dangling reference {links.at[idx, 'agency_record_id']!r}: "
-            f"no such record of agency {links.at[idx, 'agency']!r} in agency_records",
+            f"{shown(links.at[idx, 'agency_record_id'])} is not a record of agency "
+            f"{links.at[idx, 'agency']!r} in agency_records",
         )
         for idx in links.index[~theirs.isin(known)]
     ]
@@ -313,7 +312,7 @@ def _dangling_events(links: pd.DataFrame, events: pd.DataFrame) -> list[Problem]
             "agency_event_records",
             idx + 1,
             "event_id",
-            f"dangling reference {links.at[idx, 'event_id']!r}: no such event",
+            f"{shown(links.at[idx, 'event_id'])} is not an event_id in agency_events",
         )
         for idx in links.index[theirs.isna()]
     ]
@@ -338,26 +337,16 @@ def _parse_dates(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Pr
         raw = frame[col]
         parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce")
         problems += [
-            Problem(table, idx + 1, col, f"wrong type: {raw[idx]!r} is not an ISO 8601 date/time")
+            Problem(
+                table,
+                idx + 1,
+                col,
+                f"{shown(raw[idx])} is not a date written YYYY-MM-DD (ISO 8601, a time may follow)",
+            )
             for idx in raw.index[raw.notna() & parsed.isna()]
         ]
         frame[col] = parsed
     return frame, problems
-
-
-def _message(case) -> str:
-    check, value = str(case.check), case.failure_case
-    if check.startswith("isin"):
-        return f"unknown category {value!r}"
-    if check.startswith("str_matches"):
-        return f"{value!r} is not in the expected format"
-    if check == "not_nullable":
-        return "missing value where one is required"
-    if "uniqueness" in check:
-        return f"duplicate key {value!r}"
-    if check.startswith("coerce_dtype") or check.startswith("dtype"):
-        return f"wrong type: {value!r}"
-    return f"fails check {check}: {value!r}"
 
 
 def write_identity_tables(

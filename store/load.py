@@ -24,6 +24,7 @@ counts), so readers see all of it or none of it and can tell the store changed.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class Extract:
     tables: dict[str, pd.DataFrame]
     dropped_columns: list[tuple[str, str]] = field(default_factory=list)
     corrections: dict[str, pd.Series] = field(default_factory=dict)
+    # Table -> the file it was read from, so a report names the file and its rows.
+    files: dict[str, str] = field(default_factory=dict)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -129,6 +132,7 @@ def read_directory(
     if not directory.is_dir():
         raise ContractError([Problem("(extract)", None, None, f"{directory} is not a directory")])
     tables: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
     problems: list[Problem] = []
     paths = [p for p in sorted(directory.iterdir()) if p.suffix in (".csv", ".parquet")]
     for i, path in enumerate(paths):
@@ -143,15 +147,16 @@ def read_directory(
             continue
         try:
             tables[table] = _read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+            files[table] = path.name
         except Exception as err:  # a file that is not CSV/Parquet at all
-            problems.append(Problem(table, None, None, f"cannot read {path.name}: {err}"))
+            problems.append(Problem(table, None, None, unreadable(path, err)))
     if progress:
         progress("Reading extracts", len(paths), len(paths))
     if not tables and not problems:
         problems.append(
             Problem("(extract)", None, None, f"no contract tables found in {directory}")
         )
-    extract = Extract(tables)
+    extract = Extract(tables, files=files)
     for table, frame in tables.items():
         if allow_corrections and table in HISTORY_TABLES and CORRECTION in frame.columns:
             marks = frame[CORRECTION].map(lambda x: x is not None and x == x and parse_boolean(x))
@@ -178,8 +183,43 @@ def read_directory(
             for t, c in extract.dropped_columns
         ]
     if problems:
-        raise ContractError(problems)
+        raise ContractError(problems, files)
     return extract
+
+
+_COLUMNS = re.compile(r"Expected (?P<want>\d+) columns?, got (?P<got>\d+): ?(?P<row>.*)", re.S)
+
+
+def unreadable(path: Path, err: Exception) -> str:
+    """Why a file could not be read at all, in words; never the reader's own text.
+
+    The usual cause is a row with more or fewer values than the header has
+    columns (a comma inside an unquoted cell); its line is found and named.
+    """
+    if path.suffix == ".parquet":
+        return f"cannot read {path.name}: it is not a Parquet file (save it again, or as CSV)"
+    m = _COLUMNS.search(str(err))
+    if m:
+        line = _line_of(path, m["row"].strip())
+        at = f"row {line}" if line else "a row"
+        return (
+            f"cannot read {path.name}: {at} has {m['got']} values where the header has "
+            f"{m['want']} columns (a comma inside a value needs the value in double quotes)"
+        )
+    if isinstance(err, UnicodeDecodeError) or "UTF8" in str(err) or "utf-8" in str(err).lower():
+        return f"cannot read {path.name}: it is not UTF-8 text (save it as CSV UTF-8)"
+    return f"cannot read {path.name}: it is not a CSV file with a header row"
+
+
+def _line_of(path: Path, row_text: str) -> int | None:
+    """The 1-based line of ``path`` that reads ``row_text`` (the header is line 1), if found."""
+    if not row_text:
+        return None
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, start=1):
+            if line.rstrip("\r\n") == row_text:
+                return number
+    return None
 
 
 def _columns(table: str) -> list[str]:
@@ -235,15 +275,19 @@ def load_extracts(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     extract = read_directory(directory, strict, progress, allow_corrections=mode == "append")
-    return load_tables(
-        db_path,
-        extract,
-        mode=mode,
-        date_format=date_format,
-        progress=progress,
-        wait_seconds=wait_seconds,
-        source=str(directory),
-    )
+    try:
+        return load_tables(
+            db_path,
+            extract,
+            mode=mode,
+            date_format=date_format,
+            progress=progress,
+            wait_seconds=wait_seconds,
+            source=str(directory),
+        )
+    except ContractError as err:
+        # The same problems, said with the files' names and rows as they number them.
+        raise ContractError(err.problems, extract.files) from None
 
 
 def load_tables(
@@ -272,6 +316,7 @@ def load_tables(
     clean = validate_tables(
         tables, existing_keys=existing, date_format=date_format, progress=progress
     )
+    fresh = not Path(db_path).exists()
     con = connect(db_path, wait_seconds=wait_seconds)
     try:
         # Identity extracts are small beside the events they name; they are
@@ -310,9 +355,19 @@ def load_tables(
             progress=progress,
             also=(lambda c: write_identity_tables(c, ids)) if ids else None,
         )
-    finally:
+    except BaseException:
         con.close()
+        if fresh:  # a refused first load leaves no empty store behind
+            _remove_store(Path(db_path))
+        raise
+    con.close()
     return report
+
+
+def _remove_store(path: Path) -> None:
+    """Delete a store this load created (and DuckDB's write-ahead log beside it)."""
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
 
 
 def _check_keys_are_new(con, clean: dict[str, pd.DataFrame]) -> None:

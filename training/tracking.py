@@ -101,11 +101,7 @@ def promote(
     record = {"gate_verdict": verdict}
     if verdict != GATE_PASS:
         if not override_by:
-            raise PromotionRefused(
-                f"Version {version} did not pass the governance gate (gate_verdict={verdict}; "
-                f"reasons: {tags.get('gate_reasons', 'none recorded')}). Promotion needs a "
-                "governance override: --override-by NAME --reason TEXT."
-            )
+            raise PromotionRefused(_refusal(version, verdict, tags.get("gate_reasons", "")))
         record.update(
             governance_override_by=override_by,
             governance_override_reason=reason,
@@ -117,6 +113,19 @@ def promote(
     )
     client.set_registered_model_alias(name, CHAMPION, version)
     return record
+
+
+def _refusal(version: str, verdict: str, reasons: str) -> str:
+    """Why promotion is refused, in words: the gate's verdict and its reasons as sentences."""
+    from audit.fairness_gate import reason_sentences
+
+    said = {"fail": "failed the governance gate", "not run": "has no governance gate verdict"}
+    sentences = reason_sentences(reasons.split("; ")) if reasons else []
+    why = " ".join(sentences) if sentences else "No reason was recorded."
+    return (
+        f"Version {version} {said.get(verdict, f'did not pass the governance gate ({verdict})')}. "
+        f"{why} Promotion needs a governance override: --override-by NAME --reason TEXT."
+    )
 
 
 @dataclass(frozen=True)

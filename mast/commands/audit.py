@@ -293,10 +293,9 @@ def audit(
         f"Gate: [{colour}]{verdict.label}[/{colour}] (policy {verdict.policy_version}, "
         f"{verdict.checks} checks)"
     )
-    for reason in verdict.reasons[:10]:
-        console.print(f"  - {reason}")
-    if len(verdict.reasons) > 10:
-        console.print(f"  ... and {len(verdict.reasons) - 10} more in the report")
+    from mast.commands.train import print_gate_reasons
+
+    print_gate_reasons(verdict.reasons)
     console.print(f"Report: {out / 'report.html'}")
     console.print(f"Metrics: {out / 'metrics.json'}")
     if pdf:

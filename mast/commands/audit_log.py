@@ -26,7 +26,9 @@ def _store(db: str | None, must_exist: bool = True):
     try:
         return RecordsStore(db, must_exist=must_exist)
     except Exception as err:  # bad URL, unreachable server: say so, exit 2
-        console.print(f"[red]Cannot open the records database {db!r}:[/red] {err}")
+        from mast.errors import database_words
+
+        console.print(f"[red]Cannot open the records database {db!r}:[/red] {database_words(err)}")
         raise typer.Exit(code=2) from err
 
 

@@ -73,6 +73,9 @@ def demo(
     random_state = settings.random_state if random_state is None else random_state
     tracking_uri = tracking_uri or settings.tracking_uri
     db = home / "mast.duckdb"
+    if home.exists() and not home.is_dir():  # said now, not after minutes of simulating
+        console.print(f"[red]Invalid --home:[/red] {home} is a file; give a folder.")
+        raise typer.Exit(code=2)
     os.environ.setdefault("MAST_HOME", str(home))
 
     _step(1, f"simulate a local authority: {children:,} children over {years} years")

@@ -31,8 +31,10 @@ def models(
         colour = {"pass": "green", "fail": "red"}.get(r.gate_verdict, "yellow")
         gate = f"[{colour}]{r.gate_verdict}[/{colour}]"
         if r.gate_verdict != "pass" and r.gate_reasons not in ("", "none"):
-            reasons = r.gate_reasons.split("; ")
-            first = reasons[0] if len(reasons[0]) <= 60 else reasons[0][:57] + "..."
+            from audit.fairness_gate import reason_sentences
+
+            reasons = reason_sentences(r.gate_reasons.split("; ")) or [r.gate_reasons]
+            first = reasons[0] if len(reasons[0]) <= 90 else reasons[0][:87] + "..."
             more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
             gate += f"\n{first}{more}"
         if r.override_by:

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from mast.errors import parameter_words
 from mast.progress import console, progress_bar
 from mast.settings import get_settings
 
@@ -116,8 +117,8 @@ def simulate(
         for problem in err.errors():
             field = str(problem["loc"][0]) if problem["loc"] else "?"
             console.print(
-                f"[red]Invalid {_OPTION.get(field, field)}:[/red] {problem['msg']} "
-                f"(got {problem.get('input')!r}). Nothing was written.",
+                f"[red]Invalid {_OPTION.get(field, field)}:[/red] {parameter_words(problem)}. "
+                "Nothing was written.",
                 soft_wrap=True,
             )
         raise typer.Exit(code=2) from err

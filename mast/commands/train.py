@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import typer
@@ -127,20 +128,50 @@ def train(
     """
     import duckdb
 
-    from training import TrainConfig
     from training import train as run_train
 
     settings = get_settings()
     db = db or settings.db
     tracking_uri = tracking_uri or settings.tracking_uri
+    cfg = _config(config)
     try:
-        cfg = TrainConfig.from_toml(config)
         with progress_bar() as progress:
             result = run_train(db, cfg, tracking_uri=tracking_uri, progress=progress)
-    except (ValueError, FileNotFoundError, duckdb.IOException) as err:
-        console.print(f"[red]Cannot train:[/red] {err}")
+    except FileNotFoundError as err:
+        console.print(f"[red]Cannot train:[/red] --db: {escape(str(err))}")
+        raise typer.Exit(code=2) from err
+    except (ValueError, duckdb.IOException) as err:
+        console.print(f"[red]Cannot train:[/red] {escape(str(err))}")
         raise typer.Exit(code=2) from err
     print_result(result)
+
+
+_TOML_AT = re.compile(r"at line (\d+), column (\d+)")
+
+
+def _config(path: Path | None):
+    """The training config, or an error naming --config, the file and the line at fault."""
+    import tomllib
+
+    from training import TrainConfig
+
+    try:
+        return TrainConfig.from_toml(path)
+    except FileNotFoundError:
+        problem = f"{path} does not exist"
+    except tomllib.TOMLDecodeError as err:
+        at = _TOML_AT.search(str(err))
+        where = f" at line {at[1]}, column {at[2]}" if at else ""
+        problem = (
+            f"{path} cannot be read as a TOML settings file{where} (each setting is written "
+            "name = value, with text in double quotes)"
+        )
+    except (UnicodeDecodeError, IsADirectoryError):
+        problem = f"{path} is not a text file"
+    except ValueError as err:
+        problem = str(err)
+    console.print(f"[red]Cannot train:[/red] --config: {escape(problem)}", soft_wrap=True)
+    raise typer.Exit(code=2) from None
 
 
 def print_result(result) -> None:
@@ -194,11 +225,30 @@ def print_result(result) -> None:
     console.print(
         f"Run [bold]{result.run_id}[/bold] · model {result.model_name} version "
         f"[bold]{result.model_version}[/bold] (alias candidate) · gate [{colour}]{verdict}[/{colour}]"
-        + (f": {'; '.join(result.gate_reasons)}" if verdict != "pass" else "")
     )
+    if verdict != "pass":
+        print_gate_reasons(result.gate_reasons)
     if result.policy.get("note"):
         console.print(f"[yellow]Flag policy:[/yellow] {result.policy['note']}")
     console.print(f"MLflow UI: mlflow ui --backend-store-uri {result.tracking_uri}")
+
+
+def print_gate_reasons(reasons, shown: int = 10) -> None:
+    """Why the gate did not pass, one sentence each: the group, the figure and the limit.
+
+    The raw reasons stay on the run's tags (``gate_reasons``) for tools; a
+    person reads them here in words (:func:`audit.fairness_gate.reason_sentences`).
+    """
+    from audit.fairness_gate import reason_sentences
+
+    sentences = reason_sentences(reasons)
+    if not sentences:
+        return
+    console.print("Why the gate did not pass:")
+    for sentence in sentences[:shown]:
+        console.print(f"  - {escape(sentence)}", soft_wrap=True, highlight=False)
+    if len(sentences) > shown:
+        console.print(f"  ... and {len(sentences) - shown} more in the board's report")
 
 
 def register(app: typer.Typer) -> None:

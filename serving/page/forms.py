@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import Request
 from pydantic import ValidationError
 
+from serving.page.dates import DateError, date_from_parts
 from serving.page.named_adults import named_adults_from_query, named_adults_query
 from serving.schemas import ReferralIn
 
@@ -206,9 +207,14 @@ def referral_from_query(params: dict[str, list[str]]) -> ReferralIn:
         for c in value.replace(";", ",").split(",")
         if c.strip()
     ]
+    try:
+        received_at = date_from_parts(params, "received_at", "Received at", with_time=True)
+        named_adults = named_adults_from_query(params)
+    except DateError as err:
+        raise FormError([str(err)]) from None
     data = {
         "referral_id": first(params, "referral_id"),
-        "received_at": first(params, "received_at"),
+        "received_at": received_at,
         "source": first(params, "source"),
         "referrer_relationship": first(params, "referrer_relationship"),
         "concerns": [c for c in params.get("concerns", []) if c],
@@ -216,7 +222,7 @@ def referral_from_query(params: dict[str, list[str]]) -> ReferralIn:
         "injury_alleged": _yes_no(params, "injury_alleged"),
         "images_held_by": first(params, "images_held_by"),
         "non_mobile_child": _yes_no(params, "non_mobile_child"),
-        "named_adults": named_adults_from_query(params),
+        "named_adults": named_adults,
     }
     try:
         return ReferralIn(**{k: v for k, v in data.items() if v is not None})

@@ -7,6 +7,7 @@ no adult (the other fields of an empty row keep their defaults).
 
 from __future__ import annotations
 
+from serving.page.dates import date_from_parts
 from serving.schemas import NamedAdultIn
 
 MAX_ROWS = 3
@@ -22,7 +23,9 @@ def _value(params: dict[str, list[str]], key: str) -> str | None:
 def named_adults_from_query(params: dict[str, list[str]]) -> list[dict]:
     """The adults filled in on the form, as dicts for :class:`~serving.schemas.NamedAdultIn`.
 
-    Rows are read in order.  A row whose text fields are all empty is no
+    Rows are read in order.  A date of birth comes as day, month and year
+    boxes (:mod:`serving.page.dates`), or as one ISO field; boxes that make
+    no date raise :class:`serving.page.dates.DateError` naming the adult.  A row whose text fields are all empty is no
     adult (its menus keep their defaults); a row with a date, postcode or
     address but no name is passed on, so the model refuses it naming the
     adult ("named adult 2: the name is missing").
@@ -31,6 +34,9 @@ def named_adults_from_query(params: dict[str, list[str]]) -> list[dict]:
     for n in range(1, MAX_ROWS + 1):
         prefix = f"named_adult_{n}_"
         row = {f: _value(params, prefix + f) for f in FIELDS}
+        row["date_of_birth"] = date_from_parts(
+            params, prefix + "date_of_birth", f"Adult {n}'s date of birth"
+        )
         typed = any(row[f] for f in ("name", "date_of_birth", "postcode", "address"))
         if not typed:
             continue

@@ -28,6 +28,7 @@ from records import roles
 from records.statutory import IMAGE_HOLDER_LABELS
 from serving import queue as work_queue
 from serving.page import extensions
+from serving.page.dates import date_parts, parts_of
 from serving.page.forms import (
     FormError,
     first,
@@ -86,6 +87,8 @@ _templates.filters["uk_time"] = uk_time
 _templates.filters["uk_date"] = uk_date
 _templates.globals["named_adult_relationships"] = v.NAMED_ADULT_RELATIONSHIPS
 _templates.globals["named_adult_params"] = named_adult_params
+_templates.globals["date_parts"] = date_parts
+_templates.globals["parts_of"] = parts_of
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
 _templates.filters["plain_text"] = plain_text
@@ -222,11 +225,22 @@ def _index(
         user=user,
         errors=errors or [],
         params=params or {},
+        typed_facts=typed_facts(params) if params else None,
         sources=v.REFERRAL_SOURCES,
         relationships=v.REFERRER_RELATIONSHIPS,
         concerns=v.CONCERNS,
         blind_first=records.get_store(request).blind_first(),
     )
+
+
+def typed_facts(params: dict[str, list[str]]) -> dict[str, Any]:
+    """The injury facts as typed on the form, to show them again (``facts_fields.html.j2``)."""
+    yes_no = {"yes": True, "no": False}
+    return {
+        "injury_alleged": yes_no.get(first(params, "injury_alleged") or ""),
+        "images_held_by": first(params, "images_held_by"),
+        "non_mobile_child": yes_no.get(first(params, "non_mobile_child") or ""),
+    }
 
 
 def _chronologies(request: Request, user: records.Principal, referral: ReferralIn) -> list[dict]:
@@ -279,6 +293,35 @@ def _page_status(request: Request, referral_id: str, scored: dict) -> records.Re
     if scored["referral_flagged"] and not status.flagged:
         return dataclasses.replace(status, flagged=True)
     return status
+
+
+NAMED_ADULTS_IN_ADDRESS = (
+    "Adults the referrer names are sent with the form below, never in a web address (an "
+    "address is kept in browser history and logs). MAST did not use the ones in this address: "
+    "check them below and press “Open and score”."
+)
+
+
+def carries_named_adults(params: dict[str, list[str]]) -> bool:
+    """Whether a query or form holds any field of an adult the referrer named."""
+    return any(k.startswith("named_adult_") for k in params)
+
+
+def _posted_referral(back: str, referral_id: str) -> ReferralIn | None:
+    """The referral a blind-first initial view carried in its form, if it names adults.
+
+    Such a referral is shown as the response to the post, never through a
+    redirect whose address would hold the adults' details.  ``None`` when the
+    form holds no named adults (the redirect by query is then kept) or does
+    not describe ``referral_id``.
+    """
+    params = parse_qs(back, keep_blank_values=True)
+    if not carries_named_adults(params) or first(params, "referral_id") != referral_id:
+        return None
+    try:
+        return referral_from_query(params)
+    except FormError:
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,6 +401,10 @@ def _show_referral(
         scored=scored,
         children=children,
         threshold=policy.get("threshold_score", policy.get("threshold")),
+        # Whether the deployed model reads the named-adult family (issue #20 A).
+        named_weighed=any(
+            str(f).startswith("named_adults_") for f in getattr(engine, "feature_names", ())
+        ),
         chronologies=chronologies,
         history=history,
         options=options,
@@ -476,6 +523,10 @@ def make_page_router() -> APIRouter:
         if isinstance(user, Response):
             return user
         params = parse_qs(request.url.query, keep_blank_values=True)
+        if carries_named_adults(params):
+            # A web address is kept in browser history and proxy logs: adults'
+            # names, dates of birth and addresses are only ever posted.
+            return _index(request, user, 422, [NAMED_ADULTS_IN_ADDRESS], params)
         rid = first(params, "referral_id")
         only_id = rid and not any(
             first(params, k) for k in ("received_at", "source", "referrer_relationship", "children")
@@ -494,6 +545,23 @@ def make_page_router() -> APIRouter:
                 params,
             )
         return _show_referral(request, user, referral, params=params)
+
+    @router.post("/referral", response_class=HTMLResponse)
+    def new_referral_posted(request: Request, form: dict = Depends(_form)) -> Response:
+        """The new-referral form, posted so that nothing typed in it is put in the address.
+
+        The same-origin check and the SameSite=Strict session cookie guard it,
+        as every other form of the page.  The referral page is the response
+        itself; its address is ``/page/referral`` with no query.
+        """
+        user = _user(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            referral = referral_from_query(form)
+        except FormError as err:
+            return _index(request, user, 422, err.messages, form)
+        return _show_referral(request, user, referral, params=form)
 
     def _again(
         request: Request, user: records.Principal, referral_id: str, refused: Refused, context: dict
@@ -568,6 +636,9 @@ def make_page_router() -> APIRouter:
                         **{k: val for k, val in fields.items() if val is not None}
                     ),
                 )
+                posted = _posted_referral(back, referral_id)
+                if posted is not None:
+                    return _show_referral(request, user, posted)
                 return RedirectResponse(f"{PAGE_PREFIX}/referral?{back}", status_code=303)
         except (ValidationError, records.RuleViolation) as err:
             typed = {k: val for k, val in fields.items() if val is not None}
@@ -575,6 +646,9 @@ def make_page_router() -> APIRouter:
                 refused = Refused(422, messages_of(err), what, typed)
             else:
                 refused = Refused(err.status, [rule_message(err)], what, typed)
+            posted = _posted_referral(back, referral_id) if what == "initial_view" else None
+            if posted is not None:
+                return _show_referral(request, user, posted, refused=refused)
             return _again(request, user, referral_id, refused, context)
         return _render(
             "result.html.j2",

@@ -4,7 +4,8 @@ The real engine over the hand-made store with agency identities, linked
 with a really trained Splink model (tests/serving/named_fixtures.py), and a
 real tiny champion.  The form's named-adult fields are filled as a person
 fills them; the page must show the adult as found with the match
-probability, and her arrest in the chronology labelled as named by the referrer.
+probability, and her arrest in the chronology labelled as named by the referrer;
+the form is posted, so the address after it holds none of what was typed.
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ def served_linked(tmp_path):
     store.close()
 
 
-def _set(browser, element_id: str, value: str) -> None:
-    """Set a date or time input as the browser's own picker would."""
-    browser.execute_script(
-        "const e = document.getElementById(arguments[0]); e.value = arguments[1];",
-        element_id,
-        value,
-    )
+def _date(browser, box: str, day: str, month: str, year: str, time: str | None = None) -> None:
+    """Type a date into its day, month and year boxes (and the time's), as a person does."""
+    from selenium.webdriver.common.by import By
+
+    parts = {"day": day, "month": month, "year": year, **({"time": time} if time else {})}
+    for part, value in parts.items():
+        browser.find_element(By.ID, f"{box}-{part}").send_keys(value)
 
 
 def test_screener_names_a_visitor_and_sees_her_history(served_linked, driver):  # noqa: F811
@@ -58,19 +59,27 @@ def test_screener_names_a_visitor_and_sees_her_history(served_linked, driver):  
     driver.find_element(By.ID, "who")  # signed in (waits for the page after the click)
     driver.get(f"{base}/page/new")  # the page opens on the queue; a new referral is here
     driver.find_element(By.ID, "new-referral-id").send_keys("NAB-1")
-    _set(driver, "received-at", "2026-10-01T10:00")
+    _date(driver, "received-at", "1", "10", "2026", "10:00")
     Select(driver.find_element(By.ID, "source")).select_by_value("school")
     Select(driver.find_element(By.ID, "relationship")).select_by_value("teacher")
     driver.find_element(By.CSS_SELECTOR, "input[name=concerns][value=domestic_abuse]").click()
     driver.find_element(By.ID, "children").send_keys("C1")
     driver.find_element(By.ID, "named_adult_1_name").send_keys("Marguerite Okonkwo")
-    _set(driver, "named_adult_1_date_of_birth", "1970-01-01")
+    _date(driver, "named_adult_1_date_of_birth", "1", "1", "1970")
+    driver.find_element(By.ID, "named_adult_1_postcode").send_keys("B12 9QT")
     Select(driver.find_element(By.ID, "named_adult_1_relationship")).select_by_value("visitor")
     Select(driver.find_element(By.ID, "named_adult_1_lives_at_address")).select_by_value("no")
     driver.save_screenshot(str(ARTIFACTS / "page_named_adult_form.png"))
     driver.find_element(By.ID, "score").click()
 
     found = driver.find_element(By.ID, "named-adult-found-1").text
+    # The form was posted: the address (kept in history and logs) holds nothing typed.
+    assert driver.current_url == f"{base}/page/referral"
+    history = driver.execute_script(
+        "return performance.getEntriesByType('navigation').map(e => e.name).join(' ')"
+    )
+    for typed in ("Marguerite", "Okonkwo", "1970", "B12", "named_adult"):
+        assert typed not in driver.current_url and typed not in history, typed
     assert "Marguerite Okonkwo (visitor; lives at the address: no)" in found
     assert "matched to records with probability" in found and "arrest" in found
     chronology = driver.find_element(By.ID, "chronology-C1").text

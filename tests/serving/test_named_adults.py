@@ -90,7 +90,7 @@ def test_the_chronology_shows_the_named_adults_records_labelled(linked_client):
     theirs = [e for e in chron["entries"] if e["person_id"] == "LP06"]
     assert [e["event_type"] for e in theirs] == ["arrest"]
     assert theirs[0]["relationship"].startswith(
-        "named by the referrer as visitor; matched to records with probability "
+        f"{VISITOR['name']}, named by the referrer as visitor; matched to records with probability "
     )
     assert any(p["person_id"] == "LP06" and not p["lives_with_child"] for p in chron["people"])
     # Without naming her, her arrest is not in C1's chronology.
@@ -180,25 +180,29 @@ def test_named_adults_are_part_of_the_referrals_fixed_content(linked_client):
 @pytest.mark.parametrize(
     ("adult", "words"),
     [
-        ({"relationship": "visitor"}, "named adult 1: the name is missing"),
-        ({"name": "  ", "relationship": "visitor"}, "named adult 1: the name is missing"),
-        ({"name": "Jay", "relationship": "lodger"}, "named adult 1 (Jay): relationship 'lodger'"),
+        ({"relationship": "visitor"}, "The second named adult: the name is missing"),
+        ({"name": "  ", "relationship": "visitor"}, "The second named adult: the name is missing"),
+        (
+            {"name": "Jay", "relationship": "lodger"},
+            "The second named adult (Jay): relationship 'lodger'",
+        ),
         (
             {"name": "Jay", "relationship": "visitor", "date_of_birth": "31/02/1990"},
-            "date_of_birth '31/02/1990' is not a date",
+            "The second named adult (Jay): date of birth '31/02/1990' is not a date",
         ),
         (
             {"name": "Jay", "relationship": "visitor", "lives_at_address": "sometimes"},
-            "lives_at_address must be yes, no or unknown",
+            "whether they live at the child's address must be yes, no or unknown",
         ),
         ({"name": "Jay", "relationship": "visitor", "nickname": "J"}, "unknown field(s) nickname"),
     ],
 )
 def test_bad_named_adults_are_refused_naming_the_adult_and_field(linked_client, adult, words):
-    """The second adult is at fault: the message names it (2) and the field, in words."""
+    """The second adult is at fault: the message names it ("the second") and the field, in words."""
     r = linked_client.post("/v1/referrals/score", json=_referral(named=(VISITOR, adult)))
     assert r.status_code == 422, r.text
-    assert words.replace("named adult 1", "named adult 2") in str(r.json()["detail"])
+    (error,) = r.json()["detail"]
+    assert words in error["msg"] and error["field"].startswith("named_adults[1]"), error
 
 
 def test_the_demo_names_a_non_resident_adult_and_shows_her_history(linked_store, linked_app):

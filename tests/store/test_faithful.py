@@ -142,7 +142,7 @@ def test_problems_are_summarised_per_table_and_column_before_the_list(tmp_path):
         load_extracts(tmp_path / "db.duckdb", w.as_csv(rows, tmp_path / "x"))
     text = str(info.value)
     summary, listed = text.split("First problems:")
-    assert "people, column 'ethnicity': unknown category" in summary
-    assert "200 time(s); first row(s) 1, 2, 3, 4, 5, ...; e.g. 'Martian'" in summary
+    assert "people.csv, column 'ethnicity': unknown category" in summary
+    assert "200 time(s); first row(s) 2, 3, 4, 5, 6, ...; e.g. 'Martian'" in summary
     assert "DfE codes such as WBRI" in summary  # says that a mapping exists
     assert listed.count("\n  - ") == 50 and "and 150 more" in listed

@@ -48,17 +48,17 @@ BAD_CASES = {
     "wrong type": (
         lambda t: t["agency_events"].assign(occurred_at=["2019-08-01", "yesterday"]),
         "agency_events",
-        ("agency_events", 2, "occurred_at", "wrong type"),
+        ("agency_events", 2, "occurred_at", "'yesterday' is not a date written YYYY-MM-DD"),
     ),
     "unknown category": (
         lambda t: t["referrals"].assign(source=["family", "carrier_pigeon"]),
         "referrals",
-        ("referrals", 2, "source", "unknown category 'carrier_pigeon'"),
+        ("referrals", 2, "source", "'carrier_pigeon' is not one of the allowed values of source"),
     ),
     "dangling person_id": (
         lambda t: t["referral_children"].assign(person_id=["C1", "C2", "NOBODY"]),
         "referral_children",
-        ("referral_children", 3, "person_id", "dangling reference 'NOBODY'"),
+        ("referral_children", 3, "person_id", "'NOBODY' is not a person_id in people"),
     ),
     "recorded before occurred": (
         lambda t: t["agency_events"].assign(recorded_at=["2019-07-01 00:00:00", "2022-01-20"]),

@@ -53,8 +53,13 @@ def test_an_old_extract_without_them_still_loads_as_not_said(tmp_path):
 @pytest.mark.parametrize(
     ("header", "rows", "column", "problem"),
     [
-        (",images_held_by", [",grandmother's phone", ","], "images_held_by", "unknown category"),
-        (",injury_alleged", [",perhaps", ","], "injury_alleged", "wrong type"),
+        (
+            ",images_held_by",
+            [",grandmother's phone", ","],
+            "images_held_by",
+            "is not one of the allowed values of images_held_by",
+        ),
+        (",injury_alleged", [",perhaps", ","], "injury_alleged", "is not a yes/no value"),
     ],
 )
 def test_a_bad_value_is_refused_naming_row_and_column(tmp_path, header, rows, column, problem):
