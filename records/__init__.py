@@ -33,7 +33,8 @@ Endpoints mounted by :func:`install` (see ``records.roles.RECORDS_ENDPOINTS``):
 ``GET /v1/config``, ``PUT /v1/config/blind-first``, ``GET /v1/audit``, and the
 strategy discussion, referrer-told and partner endpoints of
 :mod:`records.follow_up_api` (``.../reviews``, ``.../referrer-told``,
-``.../invitations``, ``.../follow-up``, ``.../record``, ``.../contributions``,
+``.../invitations``, ``.../invitations/{invitation_id}/withdrawal``, ``.../follow-up``,
+``.../record``, ``.../contributions``,
 ``.../escalations``, ``.../escalations/{escalation_id}/answer``).
 """
 
@@ -51,6 +52,7 @@ from records.partners import (
     EscalationIn,
     InvitationIn,
     ReferrerToldIn,
+    WithdrawalIn,
 )
 from records.rates import (
     RATE_COLUMNS,
@@ -83,6 +85,7 @@ __all__ = [
     "InvitationIn",
     "PARTNER_ROLES",
     "ReferrerToldIn",
+    "WithdrawalIn",
     "StrategyDiscussionIn",
     "follow_up",
     "partners",

@@ -226,6 +226,39 @@ class Anchor:
         with self._lock:
             self.anchored_seq = max(self.anchored_seq, seq)
 
+    def latest(self) -> Head | None:
+        """The newest signed head (the file's last line), or ``None`` if nothing is anchored.
+
+        Reads the file but checks only the last line's signature: a cheap
+        check for a reader on a request's path (:meth:`heads` checks all).
+
+        Raises
+        ------
+        AnchorError
+            The last line is not a signed head, or there is no key to check it.
+        """
+        if not self.path.exists():
+            return None
+        if self.key is None:
+            raise AnchorError(
+                f"the anchor file {self.path} exists but no key was found to check it"
+            )
+        lines = [
+            t
+            for t in self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if t.strip()
+        ]
+        if not lines:
+            return None
+        try:
+            data = json.loads(lines[-1])
+            message = {"seq": int(data["seq"]), "hash": data["hash"], "at": data["at"]}
+        except (ValueError, KeyError, TypeError) as err:
+            raise AnchorError(f"the last line of {self.path} is not a signed head") from err
+        if not signed(self.key, message, data.get("mac")):
+            raise AnchorError(f"the last line of {self.path} is not signed with this key")
+        return Head(message["seq"], message["hash"], message["at"], len(lines))
+
     def heads(self) -> list[Head]:
         """Every signed head in the file, oldest line first; a bad line is an error.
 

@@ -311,7 +311,11 @@ def install(app, store, lookup: ReferralLookup) -> None:
             "api_tokens disagrees with the audit trail (the trail is honoured): %s", difference
         )
     app.include_router(make_router(lookup))
-    from records.follow_up_api import make_follow_up_router  # here: it imports this module
+    from records.follow_up_api import (
+        make_follow_up_router,
+        make_withdrawal_router,
+    )  # here: it imports this module
 
     app.include_router(make_follow_up_router())
+    app.include_router(make_withdrawal_router())
     app.add_exception_handler(RequestValidationError, validation_errors)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import and_, select
@@ -24,7 +24,8 @@ from records.db import audit_log
 from records.trail import Entry
 
 STRATEGY_DISCUSSION = "strategy_discussion"
-_KINDS = (
+# The kinds of entry a referral's follow-up is read from.
+FOLLOW_UP_KINDS = (
     kinds.REFERRAL,
     kinds.DECISION,
     kinds.REVIEW,
@@ -82,7 +83,9 @@ class FollowUp:
         return self.decision is not None and not self.referrer_told
 
 
-def entries_of(conn, referral_ids: Iterable[str], kinds_: tuple[str, ...] = _KINDS) -> dict:
+def entries_of(
+    conn, referral_ids: Iterable[str], kinds_: tuple[str, ...] = FOLLOW_UP_KINDS
+) -> dict:
     """The entries of ``kinds_`` for each referral, oldest first, in one indexed read per 500 ids."""
     ids = list(dict.fromkeys(referral_ids))
     found: dict[str, list[Entry]] = defaultdict(list)
@@ -149,6 +152,14 @@ def summarise(
         review_overdue=(not held and now > due) or late,
         review_held_late=late,
     )
+
+
+def as_of(f: FollowUp, now: datetime) -> FollowUp:
+    """``f`` with "overdue" as at ``now`` (the one field that changes with the clock alone)."""
+    if f.review_due is None:
+        return f
+    overdue = (f.review_open and now > f.review_due) or f.review_held_late
+    return f if overdue == f.review_overdue else replace(f, review_overdue=overdue)
 
 
 def follow_up(

@@ -22,6 +22,7 @@ from records.partners import (
     EscalationIn,
     InvitationIn,
     ReferrerToldIn,
+    WithdrawalIn,
 )
 from records.review import StrategyDiscussionIn
 from records.roles import (
@@ -33,6 +34,7 @@ from records.roles import (
     RECORD_REFERRER_TOLD,
     RECORD_REVIEW,
     VIEW_FOLLOW_UP,
+    WITHDRAW_INVITATION,
 )
 from records.rules import RuleViolation
 from records.tokens import Principal
@@ -81,10 +83,15 @@ class ReferralRecordOut(BaseModel):
     entries: list[RecordEntryOut]
 
 
+def _router() -> tuple[APIRouter, dict]:
+    """A router for one referral's endpoints, and the settings of an endpoint that records."""
+    router = APIRouter(prefix="/v1/referrals/{referral_id}", tags=["review and partners"])
+    return router, {"status_code": 201, "response_model": EntryOut, "responses": ERRORS}
+
+
 def make_follow_up_router() -> APIRouter:
     """The strategy discussion, the referrer told, invitations, contributions and escalations."""
-    router = APIRouter(prefix="/v1/referrals/{referral_id}", tags=["review and partners"])
-    created = {"status_code": 201, "response_model": EntryOut, "responses": ERRORS}
+    router, created = _router()
 
     @router.post("/reviews", **created)
     def post_review(
@@ -180,6 +187,28 @@ def make_follow_up_router() -> APIRouter:
         store = get_store(request)
         return _recorded(
             lambda: store.answer_escalation(principal, referral_id, escalation_id, body)
+        )
+
+    return router
+
+
+def make_withdrawal_router() -> APIRouter:
+    """A manager withdraws a partner's invitation (mounted beside :func:`make_follow_up_router`)."""
+    router, created = _router()
+
+    @router.post("/invitations/{invitation_id}/withdrawal", **created)
+    def post_withdrawal(
+        referral_id: ReferralId,
+        invitation_id: RecordIdPath,
+        body: WithdrawalIn,
+        request: Request,
+        principal: Principal = Depends(require(WITHDRAW_INVITATION)),
+    ) -> EntryOut:
+        """A manager withdraws a partner's invitation, with a reason: from then on the partner
+        gets 404 for this referral, as for one they were never invited to."""
+        store = get_store(request)
+        return _recorded(
+            lambda: store.withdraw_invitation(principal, referral_id, invitation_id, body)
         )
 
     return router

@@ -24,6 +24,8 @@ POSSIBLE_MATCH_REVIEW = "possible_match_review"
 # their challenge of a no-further-action decision and a manager's answer.
 REFERRER_TOLD = "referrer_told"
 PARTNER_INVITATION = "partner_invitation"
+# A manager withdraws a partner's invitation before it expires, with a reason.
+INVITATION_WITHDRAWN = "partner_invitation_withdrawn"
 AGENCY_CONTRIBUTION = "agency_contribution"
 ESCALATION = "escalation"
 ESCALATION_ANSWER = "escalation_answer"
@@ -47,6 +49,7 @@ KINDS = (
     POSSIBLE_MATCH_REVIEW,
     REFERRER_TOLD,
     PARTNER_INVITATION,
+    INVITATION_WITHDRAWN,
     AGENCY_CONTRIBUTION,
     ESCALATION,
     ESCALATION_ANSWER,

@@ -8,7 +8,11 @@ decision they disagreed with.  So:
   referred) is recorded with when and how (:class:`ReferrerToldIn`);
 - a screener or manager invites a named partner lead (police, health or
   education safeguarding lead) to one referral (:class:`InvitationIn`);
-  the lead then reads that referral's chronology and record and nothing else;
+  the lead then reads that referral's chronology and record and nothing else,
+  until the invitation expires (``MAST_INVITATION_DAYS``, default 30 days,
+  fixed when it is sent) or a manager withdraws it (:class:`WithdrawalIn`);
+  an invitation is signed with the trail's anchor key, so one inserted or
+  lengthened with direct SQL is not honoured (:func:`live_invitations`);
 - the lead adds what their agency knows as an agency contribution
   (:class:`ContributionIn`): appended, never overwriting a record;
 - the lead formally challenges a no-further-action decision
@@ -21,11 +25,13 @@ Everything is an entry in the hash-chained trail; the store writes it
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import Field
 
+from records import kinds, trail
+from records.anchor import sign, signed
 from records.models import RecordId, Text, _Strict
 from records.roles import PARTNER_AGENCY, PARTNER_ROLES, ROLE_LABELS
 from records.rules import RuleViolation
@@ -71,6 +77,13 @@ class InvitationIn(_Strict):
     reason: Text = Field(description="Why this agency is asked in.")
 
 
+class WithdrawalIn(_Strict):
+    """A manager withdraws a partner's invitation before it expires, saying why."""
+
+    withdrawal_id: RecordId
+    reason: Text = Field(description="Why the partner's access to this referral is withdrawn.")
+
+
 class ContributionIn(_Strict):
     """What the partner's agency knows about the children on the referral."""
 
@@ -101,10 +114,73 @@ def agency_of(role: str) -> str:
     return PARTNER_AGENCY[role]
 
 
+def utc_now() -> datetime:
+    """The clock invitations expire by (a function, so a test can move it)."""
+    return datetime.now(UTC)
+
+
+def expiry(days: int, now: datetime | None = None) -> datetime:
+    """When an invitation sent ``now`` with a lifetime of ``days`` expires (UTC)."""
+    return (now or utc_now()) + timedelta(days=days)
+
+
+def _message(referral_id: str, invitation_id: str, payload: dict) -> dict:
+    """What an invitation's signature covers: who, to which referral, until when."""
+    return {
+        "event": kinds.PARTNER_INVITATION,
+        "invitation_id": invitation_id,
+        "referral_id": referral_id,
+        "partner_name": payload["partner_name"],
+        "partner_role": payload["partner_role"],
+        "expires_at": payload["expires_at"],
+    }
+
+
+def signed_invitation(key: bytes, referral_id: str, invitation_id: str, payload: dict) -> dict:
+    """``payload`` with its signature under the trail's anchor key (refused without a key)."""
+    if key is None:
+        raise ValueError("no anchor key: invitations must be signed (see MAST_ANCHOR_KEY)")
+    return {**payload, "mac": sign(key, _message(referral_id, invitation_id, payload))}
+
+
+def _honoured(key: bytes | None, e) -> bool:
+    p = e.payload
+    return (
+        key is not None
+        and "expires_at" in p
+        and signed(key, _message(e.referral_id, e.record_id, p), p.get("mac"))
+    )
+
+
+def live_invitations(invitations, withdrawals, key: bytes | None, now: datetime | None = None):
+    """The invitations still open: signed, not expired, not withdrawn.
+
+    An invitation not signed with the anchor key (one written with direct
+    SQL, one whose expiry was edited, or one sent before invitations were
+    signed) is not honoured; a withdrawal is honoured signed or not, as a
+    token's revocation is: it can only take access away.
+    """
+    now_text = trail.format_time(now or utc_now())
+    gone = {w.payload.get("invitation_id") for w in withdrawals}
+    return [
+        e
+        for e in invitations
+        if e.record_id not in gone and _honoured(key, e) and now_text < e.payload["expires_at"]
+    ]
+
+
 def is_invited(invitations, name: str, role: str) -> bool:
     """Whether any of ``invitations`` (trail entries) names this person in this role."""
     return any(
         e.payload["partner_name"] == name and e.payload["partner_role"] == role for e in invitations
+    )
+
+
+def no_invitation(referral_id: str, invitation_id: str) -> RuleViolation:
+    return RuleViolation(
+        "unknown_invitation",
+        f"referral {referral_id} has no invitation {invitation_id}",
+        status=404,
     )
 
 

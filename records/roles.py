@@ -56,6 +56,9 @@ ADD_CONTRIBUTION = "add_contribution"
 RAISE_ESCALATION = "raise_escalation"
 ANSWER_ESCALATION = "answer_escalation"
 USE_PARTNER_PAGE = "use_partner_page"
+# The work queue as JSON, and withdrawing a partner's invitation.
+VIEW_QUEUE = "view_queue"
+WITHDRAW_INVITATION = "withdraw_invitation"
 
 # The only action open to anonymous requests.
 PUBLIC_ACTIONS = frozenset({HEALTH})
@@ -106,6 +109,13 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     # An escalation is answered by a manager.
     ANSWER_ESCALATION: frozenset({MANAGER}),
     USE_PARTNER_PAGE: _PARTNERS,
+    # The work queue (the page's landing page, and GET /v1/queue): the people
+    # who decide referrals.  It shows flags and score bands (blind-first
+    # applies), so not partners, data scientists or governance.
+    VIEW_QUEUE: _DECIDERS,
+    # Taking back a partner's access to a referral before it expires: a
+    # manager's call, with a reason, in the trail.
+    WITHDRAW_INVITATION: frozenset({MANAGER}),
 }
 
 # Every endpoint of the service (records' own and the scoring service's from
@@ -133,6 +143,12 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/referrals/{referral_id}/contributions", ADD_CONTRIBUTION),
     ("POST", "/v1/referrals/{referral_id}/escalations", RAISE_ESCALATION),
     ("POST", "/v1/referrals/{referral_id}/escalations/{escalation_id}/answer", ANSWER_ESCALATION),
+    ("GET", "/v1/queue", VIEW_QUEUE),
+    (
+        "POST",
+        "/v1/referrals/{referral_id}/invitations/{invitation_id}/withdrawal",
+        WITHDRAW_INVITATION,
+    ),
 )
 
 # The endpoints served by records' own router (records.api.make_router).
@@ -142,6 +158,7 @@ RECORDS_ENDPOINTS = tuple(
     if e[1].startswith(("/v1/config", "/v1/audit"))
     or e[1].endswith(("initial-views", "decisions", "overrides"))
     or e[2] in (RECORD_REVIEW, RECORD_REFERRER_TOLD, INVITE_PARTNER, VIEW_FOLLOW_UP)
+    or e[2] == WITHDRAW_INVITATION
     or e[2] in (ADD_CONTRIBUTION, RAISE_ESCALATION, ANSWER_ESCALATION)
     or e[1].endswith("/record")
 )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from records import kinds, register, review, rules, tokens, trail
 from records.anchor import Anchor
+from records.authored import append_as as _append_as
 from records.chain import ChainReport
 from records.db import Database, audit_log
 from records.group import GroupCommit
@@ -34,19 +35,6 @@ def default_url() -> str:
 
     home = mast_home()
     return f"sqlite:///{home / 'records.sqlite'}"
-
-
-def _append_as(conn, principal: Principal, kind: str, payload: dict[str, Any], **ids) -> Entry:
-    """Append an entry in ``principal``'s name: every write records who made it, in what role
-    (and, when their token names one, in what team: :func:`records.tokens.team_payload`)."""
-    return trail.append(
-        conn,
-        kind=kind,
-        actor=principal.name,
-        role=principal.role,
-        payload=tokens.team_payload(principal, payload),
-        **ids,
-    )
 
 
 _LATEST_CONFIG = (

@@ -198,6 +198,9 @@ def create_app(
 
     app.include_router(make_matches_router())
     app.include_router(make_partner_router())  # issue 17: a partner lead's invited chronology
+    from serving.queue_api import make_queue_router  # the work queue as JSON
+
+    app.include_router(make_queue_router())
     limits.install(app, records_store)  # body limit, access log, no-store, refusals
     errors.install(app)  # 422s in plain English, naming each field (serving/errors.py)
 

@@ -8,15 +8,16 @@ once past the local timescale), and, once the review and partner-agency
 records exist, a referrer not yet told or a partner's open escalation.
 
 Everything here is read from the hash-chained trail (the referral register,
-decisions, score views, reviews).  The queue is the landing page, so the
-register, decisions and score views are summarised in a :class:`QueueIndex`
-kept per worker and brought up to date with only the entries written since
-the last load; the follow-ups and the screener's own initial views are a
-few indexed queries per load.  The follow-up
-markers come from small functions in :data:`FOLLOW_UPS`; each takes the
-read connection, the latest decision of every referral and "now", and
-returns markers by referral id.  A new kind of follow-up (the referrer
-told, escalations) is one more function in that list.
+decisions, score views, initial views, reviews, the referrer told,
+escalations and their answers).  The queue is the landing page, so all of
+it is summarised in a :class:`QueueIndex` kept per worker and brought up to
+date with only the entries written since the last load, whichever worker
+wrote them: a load reads the new entries and the blind-first setting, and
+re-summarises the follow-up of only the referrals that changed.  The
+follow-up markers come from small functions in :data:`FOLLOW_UPS`; each
+takes the index, the latest decision of every referral and "now", and
+returns markers by referral id.  A new kind of follow-up is one more
+function in that list.
 
 Blind-first: for a screener who has not yet recorded an initial view of a
 referral, the queue shows its statutory triggers (the law, not a
@@ -31,11 +32,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, select
-
 import records
-from records import follow_up, kinds, statutory
-from records.db import audit_log
+from records import follow_up, kinds, review, statutory
 from records.kinds import DECISION_LABELS
 from records.trail import Entry
 from serving.scoring import store_now
@@ -48,7 +46,6 @@ SHOW = {
     "follow_up": "decided, with something still owed",
 }
 MAX_ROWS = 200
-_IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,7 @@ class Marker:
     kind: str
     text: str
     urgent: bool = False
+    link: str | None = None  # where it is dealt with, under the page's prefix
 
 
 @dataclass
@@ -84,32 +82,20 @@ class QueueItem:
     flagged: bool | None = None
     highest_score: int | None = None
     score_hidden: bool = False
+    checks: list[Marker] = field(default_factory=list)
 
     @property
     def decision_label(self) -> str | None:
         return None if self.decision is None else DECISION_LABELS[self.decision]
 
 
-FollowUp = Callable[[Connection, dict[str, Entry], datetime], dict[str, list[Marker]]]
-
-
-def _for_referrals(conn: Connection, kind: str, referral_ids: list[str]) -> list[Entry]:
-    out: list[Entry] = []
-    for i in range(0, len(referral_ids), _IN_CHUNK):
-        chunk = referral_ids[i : i + _IN_CHUNK]
-        rows = conn.execute(
-            select(audit_log)
-            .where(and_(audit_log.c.kind == kind, audit_log.c.referral_id.in_(chunk)))
-            .order_by(audit_log.c.seq)
-        )
-        out += [Entry.from_row(r) for r in rows]
-    return out
+FollowUp = Callable[["QueueIndex", dict[str, Entry], datetime], dict[str, list[Marker]]]
 
 
 def follow_up_markers(
-    conn: Connection, decided: dict[str, Entry], now: datetime
+    index: QueueIndex, decided: dict[str, Entry], now: datetime
 ) -> dict[str, list[Marker]]:
-    """What is still owed after each decision, from :func:`records.follow_up.follow_up`.
+    """What is still owed after each decision, from :func:`records.follow_up.summarise`.
 
     One reading of the trail's rules for the queue, the review page and the
     practice report: a strategy discussion due or overdue (the local
@@ -120,7 +106,7 @@ def follow_up_markers(
     if not decided:
         return {}
     out: dict[str, list[Marker]] = {}
-    for rid, f in follow_up.follow_up(conn, sorted(decided), now=now).items():
+    for rid, f in index.follow_ups(sorted(decided), now).items():
         markers = _markers(f, now)
         if markers:
             out[rid] = markers
@@ -164,6 +150,8 @@ def _repeat_markers(
     received_at: datetime,
     count_referrals: Callable[[list[str], datetime], int | None] | None,
 ) -> list[Marker]:
+    if not triggers:  # most rows: nothing to say, and nothing to read
+        return []
     p = statutory.default_rules().parameters
     out = []
     ids = {t["rule_id"] for t in triggers}
@@ -196,15 +184,19 @@ class _Shown:
 
 
 class QueueIndex:
-    """The register, decisions and score views, summarised and kept up to date from the trail.
+    """The trail's entries the queue reads, summarised and kept up to date from the trail.
 
     The trail is append-only, so each refresh reads only the entries after
     the last one seen (as live history does, serving/live.py): a queue load
-    costs the entries written since the previous load, not the whole
-    history.  One per worker (``app.state``); thread-safe.
+    costs the entries written since the previous load, by this worker or
+    any other, not the whole history.  The follow-up of a decided referral
+    (:func:`records.follow_up.summarise`) is kept too, and summarised again
+    only when one of its entries arrives.  One per worker (``app.state``);
+    thread-safe.
     """
 
-    KINDS = (kinds.REFERRAL, kinds.DECISION, kinds.SCORE_VIEW)
+    KINDS = tuple(dict.fromkeys((*follow_up.FOLLOW_UP_KINDS, kinds.SCORE_VIEW, kinds.INITIAL_VIEW)))
+    BATCH = 5000
 
     def __init__(self) -> None:
         self.seq = 0
@@ -212,26 +204,60 @@ class QueueIndex:
         self.flagged: dict[str, bool] = {}  # any version flagged
         self.decided: dict[str, Entry] = {}  # latest decision
         self.shown: dict[str, _Shown] = {}
+        self.viewed: dict[str, set[str]] = {}  # actor -> referrals they recorded an initial view of
+        self._trail: dict[str, list[Entry]] = {}  # referral id -> its follow-up entries
+        self._summary: dict[str, follow_up.FollowUp] = {}  # kept until the referral changes
+        self._working_days: int | None = None
         self._lock = threading.Lock()
 
     def refresh(self, store: records.RecordsStore) -> None:
+        """Read the entries appended since the last refresh (by any worker) into the index."""
         with self._lock:
             while True:
-                batch = store.entries_since(self.seq, self.KINDS, limit=5000)
+                batch = store.entries_since(self.seq, self.KINDS, limit=self.BATCH)
                 for e in batch:
                     self._add(e)
                     self.seq = e.seq
-                if len(batch) < 5000:
+                if len(batch) < self.BATCH:
                     return
+
+    def follow_ups(self, referral_ids: list[str], now: datetime) -> dict[str, follow_up.FollowUp]:
+        """The follow-up of each referral as :func:`records.follow_up.follow_up` reads it.
+
+        Kept per referral and summarised again only when the referral has
+        new entries (or the local timescale setting changed); only "overdue"
+        depends on ``now``, and is worked out again on each call.
+        """
+        days = review.working_days_setting()
+        with self._lock:
+            if days != self._working_days:
+                self._summary.clear()
+                self._working_days = days
+            out = {}
+            for rid in referral_ids:
+                f = self._summary.get(rid)
+                if f is None:
+                    f = follow_up.summarise(rid, self._trail.get(rid, []), now, days)
+                    self._summary[rid] = f
+                out[rid] = follow_up.as_of(f, now)
+            return out
 
     def _add(self, e: Entry) -> None:
         rid = e.referral_id
-        if e.kind == kinds.REFERRAL:
+        if e.kind in follow_up.FOLLOW_UP_KINDS:
+            kept = self._trail.setdefault(rid, [])
+            if e.kind == kinds.REFERRAL:  # the follow-up reads only the current version
+                kept[:] = [x for x in kept if x.kind != kinds.REFERRAL]
+            kept.append(e)
+            self._summary.pop(rid, None)
+        if e.kind == kinds.INITIAL_VIEW:
+            self.viewed.setdefault(e.actor, set()).add(rid)
+        elif e.kind == kinds.REFERRAL:
             self.latest[rid] = e.payload
             self.flagged[rid] = self.flagged.get(rid, False) or bool(e.payload.get("flagged"))
         elif e.kind == kinds.DECISION:
             self.decided[rid] = e
-        else:
+        elif e.kind == kinds.SCORE_VIEW:
             shown = self.shown.setdefault(rid, _Shown())
             shown.flagged = shown.flagged or bool(e.payload.get("review_recommended"))
             shown.highest_score = e.payload.get("highest_score")
@@ -239,16 +265,6 @@ class QueueIndex:
                 # Sticky, as the flag is: a rule met when scored does not lapse
                 # because a later view did not carry the same facts.
                 shown.triggers.setdefault(t["rule_id"], t)
-
-
-def _mine(conn: Connection, actor: str) -> set[str]:
-    """The referrals ``actor`` has recorded an initial view of (ids only: no payloads read)."""
-    rows = conn.execute(
-        select(audit_log.c.referral_id).where(
-            and_(audit_log.c.actor == actor, audit_log.c.kind == kinds.INITIAL_VIEW)
-        )
-    )
-    return {r[0] for r in rows}
 
 
 def queue_items(
@@ -287,14 +303,13 @@ def queue_items(
     index.refresh(store)
     versions = index.latest
     decided = {rid: e for rid, e in index.decided.items() if rid in versions}
-    with store.db.read() as conn:
-        owed: dict[str, list[Marker]] = {}
-        for fn in follow_ups:
-            for rid, markers in fn(conn, decided, now).items():
-                if rid in versions:
-                    owed.setdefault(rid, []).extend(markers)
-        blind = principal.role == "screener" and _blind_first(conn)
-        mine = _mine(conn, principal.name) if blind else set()
+    owed: dict[str, list[Marker]] = {}
+    for fn in follow_ups:
+        for rid, markers in fn(index, decided, now).items():
+            if rid in versions:
+                owed.setdefault(rid, []).extend(markers)
+    blind = principal.role == "screener" and store.blind_first()
+    mine = set(index.viewed.get(principal.name, ())) if blind else set()
     items = []
     for rid, latest in versions.items():
         decision = decided.get(rid)
@@ -326,12 +341,6 @@ def queue_items(
         _hide_scores(items, mine)
     items.sort(key=lambda i: (i.received_at, i.referral_id), reverse=True)
     return items
-
-
-def _blind_first(conn: Connection) -> bool:
-    from records.store import _blind_first as blind_first
-
-    return blind_first(conn)
 
 
 def _hide_scores(items: list[QueueItem], viewed: set[str]) -> None:
@@ -400,3 +409,66 @@ def referral_counter(engine) -> Callable[[list[str], datetime], int | None] | No
         return best or None
 
     return count
+
+
+@dataclass
+class Shown:
+    """The queue as shown to one person: the rows listed, how many more matched, how many in all."""
+
+    items: list[QueueItem]
+    more: int
+    total: int
+    blind_first: bool
+
+
+def show_queue(app, principal: records.Principal, *, via: str, **filters) -> Shown:
+    """The queue ``principal`` sees, filtered, with the view written to the trail.
+
+    One place for the page and ``GET /v1/queue``: the worker's kept
+    :class:`QueueIndex` (``app.state.queue_index``), the same filters, the
+    same blind-first rule, and a ``queue_view`` entry naming the referrals
+    whose flag and score band were shown and those hidden (``via``: ``page``
+    or ``api``).  At most :data:`MAX_ROWS` rows are listed.
+    """
+    store = app.state.records
+    index = getattr(app.state, "queue_index", None)
+    if index is None:  # one per worker, kept up to date from the trail on each load
+        index = app.state.queue_index = QueueIndex()
+    items = queue_items(
+        store,
+        principal,
+        count_referrals=referral_counter(app.state.engine),
+        index=index,
+    )
+    matched = filter_items(items, **filters)
+    listed = matched[:MAX_ROWS]
+    _possible_matches(app, index, listed)
+    # Every flag and score band shown is in the trail, the queue's as well as the referral page's.
+    store.log_view(
+        principal,
+        kinds.QUEUE_VIEW,
+        detail={
+            "scores_shown": [i.referral_id for i in listed if i.highest_score is not None],
+            "hidden_blind_first": [i.referral_id for i in listed if i.score_hidden],
+            "listed": len(listed),
+            "on_queue": len(items),
+            "via": via,
+        },
+    )
+    return Shown(listed, len(matched) - len(listed), len(items), store.blind_first())
+
+
+def _possible_matches(app, index: QueueIndex, listed: list[QueueItem]) -> None:
+    """Mark the listed rows whose named adults have a possible match awaiting a verdict."""
+    from serving import queue_matches
+
+    checker = getattr(app.state, "queue_matches", None)
+    if checker is None:  # one per worker, like the index
+        checker = app.state.queue_matches = queue_matches.MatchesToCheck()
+    rows = [(i.referral_id, i.version, index.latest[i.referral_id]) for i in listed]
+    found = checker.referrals(app, rows)
+    for i in listed:
+        if i.referral_id in found:
+            i.checks.append(
+                Marker("possible_match", queue_matches.MARKER_TEXT, link=queue_matches.LINK)
+            )

@@ -7,7 +7,9 @@ is written once:
 
 - :data:`DEFAULT_HOME` (``mast-data``), the folder for stores and reports;
 - :data:`DEFAULT_TRACKING_URI` (``sqlite:///mlflow/mlflow.db``), MLflow's store;
-- :data:`DEFAULT_RANDOM_STATE`, the seed of every random step.
+- :data:`DEFAULT_RANDOM_STATE`, the seed of every random step;
+- :data:`DEFAULT_INVITATION_DAYS`, how long a partner agency's invitation to
+  a referral lasts (:func:`invitation_days`).
 
 Each value can be set by an environment variable ``MAST_<NAME>`` and most by
 a command-line option; the option wins.  The MLflow tracking URI is taken,
@@ -33,6 +35,9 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow/mlflow.db"
 """Local MLflow tracking and registry store (``MAST_TRACKING_URI``)."""
 DEFAULT_RANDOM_STATE = 20221201
 """Seed for every random step when none is given (``MAST_RANDOM_STATE``)."""
+DEFAULT_INVITATION_DAYS = 30
+"""How many days a partner lead's invitation to a referral lasts (``MAST_INVITATION_DAYS``)."""
+MAX_INVITATION_DAYS = 366
 
 
 class Settings(BaseModel):
@@ -83,12 +88,42 @@ def home() -> Path:
     return Path(os.environ.get("MAST_HOME", DEFAULT_HOME))
 
 
+def invitation_days() -> int:
+    """How many days a new partner invitation lasts: ``MAST_INVITATION_DAYS``, else 30.
+
+    Read on every invitation (not cached), so a changed setting applies to
+    the next one; an invitation already sent keeps the expiry it was given.
+    Read by the records store alone, so it is not a field of :class:`Settings`
+    (a bad value stops an invitation, not every ``mast`` command).
+
+    Raises
+    ------
+    ValueError
+        If the setting is not a whole number of days from 1 to 366 (named, in words).
+    """
+    raw = os.environ.get("MAST_INVITATION_DAYS", "").strip()
+    if not raw:
+        return DEFAULT_INVITATION_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_INVITATION_DAYS:
+        raise ValueError(
+            f"MAST_INVITATION_DAYS must be a whole number of days from 1 to "
+            f"{MAX_INVITATION_DAYS}, got {raw!r}"
+        )
+    return days
+
+
 __all__ = [
     "DEFAULT_HOME",
+    "DEFAULT_INVITATION_DAYS",
     "DEFAULT_RANDOM_STATE",
     "DEFAULT_TRACKING_URI",
     "MODEL_NAME",
     "Settings",
     "get_settings",
     "home",
+    "invitation_days",
 ]

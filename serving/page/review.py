@@ -36,6 +36,7 @@ from serving.page.review_words import describe, when
 from serving.page.router import PAGE_PREFIX, ReferralId, _form, _render, _signed_in
 from serving.partner_api import invited_chronology
 from serving.scoring import ServingError
+from settings import invitation_days
 
 AGENCIES = review.REQUIRED_AGENCIES + review.OPTIONAL_AGENCIES
 ACTION_ROWS = 3
@@ -212,6 +213,9 @@ def review_page(v: Visit, status: int = 200, **extra) -> HTMLResponse:
         new_id=lambda: uuid.uuid4().hex,
         now=datetime.now().strftime("%Y-%m-%dT%H:%M"),
         working_days=review.working_days_setting(),
+        invitations=_invitations(store, v.referral_id),
+        invitation_days=invitation_days(),
+        may_withdraw=records.allowed(v.user.role, roles.WITHDRAW_INVITATION),
         errors=extra.get("errors", []),
         done=extra.get("done"),
         form=extra.get("form", {}),
@@ -261,18 +265,21 @@ def partner_home(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     store = records.get_store(request)
-    invited = store.invited_referrals(user)
-    follow = store.follow_up(invited)
+    invited = store.open_invitations(user)
+    follow = store.follow_up([e.referral_id for e in invited])
     waiting = "awaiting a decision"
     return _render(
         "partner_home.html.j2",
         user=user,
         invited=[
             {
-                "referral_id": rid,
-                "decision": records.DECISION_LABELS.get(follow[rid].decision or "", waiting),
+                "referral_id": e.referral_id,
+                "decision": records.DECISION_LABELS.get(
+                    follow[e.referral_id].decision or "", waiting
+                ),
+                "until": when(e.payload["expires_at"]),
             }
-            for rid in invited
+            for e in invited
         ],
         agency=review.AGENCY_LABELS[partners.agency_of(user.role)],
     )
@@ -297,6 +304,27 @@ def _write_invitation(store, v: Visit):
     )
 
 
+def _write_withdrawal(store, v: Visit):
+    body = records.WithdrawalIn(**_fields(v.form, ("withdrawal_id", "reason")))
+    invitation = (v.form.get("invitation_id") or [""])[0]
+    return store.withdraw_invitation(v.user, v.referral_id, invitation, body)
+
+
+def _invitations(store, referral_id: str) -> list[dict]:
+    """The referral's invitations in words: who, and open until when, withdrawn or expired."""
+    state = {"withdrawn": "withdrawn", "closed": "expired"}
+    return [
+        {
+            **i,
+            "who": f"{i['partner_name']} ({partners.role_label(i['partner_role'])})",
+            "state_words": f"open until {when(i['expires_at'])} (UK time)"
+            if i["state"] == "open"
+            else state[i["state"]],
+        }
+        for i in store.invitations(referral_id)
+    ]
+
+
 def _write_answer(store, v: Visit):
     body = records.EscalationAnswerIn(**_fields(v.form, ("answer_id", "outcome", "reason")))
     return store.answer_escalation(v.user, v.referral_id, v.escalation_id, body)
@@ -316,6 +344,7 @@ STAFF_WRITES = {
     "review": (roles.RECORD_REVIEW, _write_review, "Strategy discussion recorded"),
     "referrer-told": (roles.RECORD_REFERRER_TOLD, _write_told, "Referrer told: recorded"),
     "invite": (roles.INVITE_PARTNER, _write_invitation, "Partner invited"),
+    "withdraw": (roles.WITHDRAW_INVITATION, _write_withdrawal, "Invitation withdrawn"),
     "answer": (roles.ANSWER_ESCALATION, _write_answer, "Escalation answered"),
 }
 PARTNER_WRITES = {
@@ -399,7 +428,7 @@ def make_review_router() -> APIRouter:
     def get_review(referral_id: ReferralId, request: Request) -> Response:
         return _viewer(request, roles.USE_PAGE, referral_id, review_page)
 
-    for what in ("review", "referrer-told", "invite"):
+    for what in ("review", "referrer-told", "invite", "withdraw"):
         router.add_api_route(
             f"/referral/{{referral_id}}/{what}",
             _endpoint(staff_write, what),

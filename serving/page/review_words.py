@@ -65,7 +65,13 @@ def _told(p: dict) -> tuple[str, list[str]]:
 
 def _invitation(p: dict) -> tuple[str, list[str]]:
     role = partners.role_label(p["partner_role"])
-    return f"{p['partner_name']} ({role}) invited", [f"Why: {p['reason']}"]
+    until = [f"Open until {when(p['expires_at'])} (UK time)"] if p.get("expires_at") else []
+    return f"{p['partner_name']} ({role}) invited", [f"Why: {p['reason']}", *until]
+
+
+def _withdrawal(p: dict) -> tuple[str, list[str]]:
+    role = partners.role_label(p["partner_role"])
+    return f"Invitation of {p['partner_name']} ({role}) withdrawn", [f"Why: {p['reason']}"]
 
 
 def _contribution(p: dict) -> tuple[str, list[str]]:
@@ -87,6 +93,7 @@ DESCRIBE = {
     kinds.REVIEW: _review,
     kinds.REFERRER_TOLD: _told,
     kinds.PARTNER_INVITATION: _invitation,
+    kinds.INVITATION_WITHDRAWN: _withdrawal,
     kinds.AGENCY_CONTRIBUTION: _contribution,
     kinds.ESCALATION: _escalation,
     kinds.ESCALATION_ANSWER: _answer,

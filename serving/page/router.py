@@ -448,38 +448,16 @@ def _queue_page(request: Request, user: records.Principal) -> HTMLResponse:
         "repeat_only": first(params, "repeat") == "1",
         "search": first(params, "q"),
     }
-    store = records.get_store(request)
-    index = getattr(request.app.state, "queue_index", None)
-    if index is None:  # one per worker, kept up to date from the trail on each load
-        index = request.app.state.queue_index = work_queue.QueueIndex()
-    items = work_queue.queue_items(
-        store,
-        user,
-        count_referrals=work_queue.referral_counter(request.app.state.engine),
-        index=index,
-    )
-    shown = work_queue.filter_items(items, **filters)
-    listed = shown[: work_queue.MAX_ROWS]
-    # Every flag and score band shown is in the trail, the queue's as well as the referral page's.
-    store.log_view(
-        user,
-        records.kinds.QUEUE_VIEW,
-        detail={
-            "scores_shown": [i.referral_id for i in listed if i.highest_score is not None],
-            "hidden_blind_first": [i.referral_id for i in listed if i.score_hidden],
-            "listed": len(listed),
-            "on_queue": len(items),
-        },
-    )
+    shown = work_queue.show_queue(request.app, user, via="page", **filters)
     return _render(
         "queue.html.j2",
         user=user,
-        items=listed,
-        more=max(0, len(shown) - work_queue.MAX_ROWS),
-        total=len(items),
+        items=shown.items,
+        more=shown.more,
+        total=shown.total,
         filters=filters,
         show_options=work_queue.SHOW,
-        blind_first=store.blind_first(),
+        blind_first=shown.blind_first,
     )
 
 

@@ -41,7 +41,9 @@ def _prepare(store, action: str, referral: str) -> dict | None:
             STAFF,
             referral,
             records.partners.InvitationIn(
-                invitation_id=new_id("inv"),
+                invitation_id="inv-matrix-" + referral
+                if role == roles.POLICE_LEAD
+                else new_id("inv"),
                 partner_name=f"{role} person",
                 partner_role=role,
                 reason="matrix",
@@ -90,6 +92,7 @@ def _prepare(store, action: str, referral: str) -> dict | None:
             "outcome": "decision_to_be_changed",
             "reason": "agreed",
         },
+        roles.WITHDRAW_INVITATION: {"withdrawal_id": new_id("w"), "reason": "no longer needed"},
     }.get(action)
 
 
@@ -118,8 +121,10 @@ def _request(
         }
     if action in roles.ROLE_MATRIX and "{referral_id}" in path and action not in bodies:
         bodies[action] = _prepare(store, action, referral)
-    url = path.replace("{referral_id}", referral).replace(
-        "{escalation_id}", "esc-matrix-" + referral
+    url = (
+        path.replace("{referral_id}", referral)
+        .replace("{escalation_id}", "esc-matrix-" + referral)
+        .replace("{invitation_id}", "inv-matrix-" + referral)
     )
     query = {"referral_id": referral} if action == roles.READ_AUDIT else None
     return method, url, bodies.get(action), query
@@ -172,6 +177,8 @@ def test_matrix_reference():
         roles.RAISE_ESCALATION: set(roles.PARTNER_ROLES),
         roles.ANSWER_ESCALATION: {"manager"},
         roles.USE_PARTNER_PAGE: set(roles.PARTNER_ROLES),
+        roles.VIEW_QUEUE: {"screener", "manager"},
+        roles.WITHDRAW_INVITATION: {"manager"},
     }
     # Partner leads see nothing beyond the referrals they are invited to.
     for role in roles.PARTNER_ROLES:

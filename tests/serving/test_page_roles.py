@@ -172,8 +172,10 @@ def _follow_up_request(client, tokens, action: str, path: str, n: int):
             "outcome": "decision_stands",
             "reason": "matrix",
         },
+        roles.WITHDRAW_INVITATION: {"withdrawal_id": f"mx-wdr-{n:06d}", "reason": "matrix"},
     }.get(action)
     url = path.replace("{referral_id}", rid).replace("{person_id}", "C1")
+    url = url.replace("{invitation_id}", f"mx-inv-{n:06d}-{roles.POLICE_LEAD[:3]}")
     return url.replace("{escalation_id}", escalation), body, None
 
 

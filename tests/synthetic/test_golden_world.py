@@ -20,7 +20,10 @@ GOLDEN = {
     "household_members": (8294, "d60549375a645573c33280ff1ac72ae0aeea59a319ef58a3b460467bfd4de860"),
     "referrals": (423, "60011883f8f19a31e33e9e35bfe7589307e49214206a93b56b01aff03e8df3d1"),
     "referral_children": (637, "05b9aae4b846dc7c09a8b18573ede9876f870bdbb35ca9554fe18f3409fb52d6"),
-    "screening_decisions": (423, "804d89c055b583a27ea9f5f569d8b258d82d459d61d2fd01c9f262e699e9634e"),
+    "screening_decisions": (
+        423,
+        "804d89c055b583a27ea9f5f569d8b258d82d459d61d2fd01c9f262e699e9634e",
+    ),
     "agency_events": (16637, "e9b16cb66bed1217306203d53c5ae2077c703302b85471123c8557c4f62c798d"),
     "truth": (241, "8042c7474a3a902997ce423bd15e33ada6d4b56ebe820c841fb041058adc6d87"),
 }

@@ -36,9 +36,9 @@ def test_the_draws_are_the_sequential_draws_of_referrals():
     b = ReferralBootstrap(ref)
     got = np.concatenate(list(b.weight_chunks(25, random_state=4, chunk=10)))
     rng = np.random.default_rng(4)
-    want = np.stack(
-        [np.bincount(rng.integers(0, 37, 37), minlength=37) for _ in range(25)]
-    ).astype(float)
+    want = np.stack([np.bincount(rng.integers(0, 37, 37), minlength=37) for _ in range(25)]).astype(
+        float
+    )
     assert (got == want).all()
 
 
