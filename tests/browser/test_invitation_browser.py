@@ -11,7 +11,7 @@ import pytest
 
 import records
 from tests.browser.test_page_browser import ARTIFACTS, driver, served  # noqa: F401
-from tests.browser.test_review_browser import _sign_in, _submit
+from tests.browser.test_review_browser import _sign_in, _submit, score_school_referral
 
 pytestmark = pytest.mark.browser
 
@@ -23,16 +23,7 @@ def test_a_withdrawn_invitation_leaves_the_partners_page(served, driver):  # noq
     ARTIFACTS.mkdir(exist_ok=True)
     police_token, _ = store.create_token("Pat Police", "police_safeguarding_lead")
     manager_token, _ = store.create_token("Mo Manager", "manager")
-    referral = {
-        "referral_id": "INV1",
-        "received_at": "2026-11-02T10:00:00",
-        "source": "school",
-        "referrer_relationship": "teacher",
-        "concerns": ["neglect"],
-        "children": ["C1"],
-    }
-    h = {"Authorization": f"Bearer {token}"}
-    assert httpx.post(f"{base}/v1/referrals/score", json=referral, headers=h).status_code == 200
+    h = score_school_referral(base, token, "INV1", "2026-11-02T10:00:00")
     invitation = {
         "invitation_id": "brw-inv-0001",
         "partner_name": "Pat Police",

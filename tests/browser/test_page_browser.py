@@ -8,6 +8,7 @@ through ``/usr/bin/chromedriver``, so Selenium Manager downloads nothing.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -32,22 +33,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
-    """(base URL, records store, screener token) of a live server."""
+@contextlib.contextmanager
+def live_server(app):
+    """A uvicorn server for ``app`` in a thread on a free loopback port; yields its base URL."""
     import uvicorn
 
-    store = records.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
-    token, _ = store.create_token("Sam Screener", "screener")
-    engine = FakeEngine()
-    port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(engine=engine, records_store=store),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -55,9 +47,21 @@ def served(tmp_path):
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start within 20 s"
-    yield f"http://127.0.0.1:{port}", store, token
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """(base URL, records store, screener token) of a live server."""
+    store = records.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
+    token, _ = store.create_token("Sam Screener", "screener")
+    engine = FakeEngine()
+    with live_server(create_app(engine=engine, records_store=store)) as base:
+        yield base, store, token
     engine.close()
     store.close()
 

@@ -6,13 +6,10 @@ A live server over the stand-in engine of :mod:`tests.serving.test_queue_matches
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 import records
-from tests.browser.test_page_browser import ARTIFACTS, _free_port, driver  # noqa: F401
+from tests.browser.test_page_browser import ARTIFACTS, driver, live_server  # noqa: F401
 from tests.browser.test_review_browser import _sign_in, _submit
 from tests.serving.test_queue_matches import build_world
 
@@ -21,22 +18,10 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def served_matches(tmp_path):
-    import uvicorn
-
     store = records.RecordsStore(f"sqlite:///{tmp_path / 'records.sqlite'}")
     app, tokens, engine = build_world(store, tmp_path)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start within 20 s"
-    yield f"http://127.0.0.1:{server.config.port}", tokens
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(app) as base:
+        yield base, tokens
     engine.close()
     store.close()
 

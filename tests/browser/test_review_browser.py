@@ -114,22 +114,29 @@ def test_a_strategy_discussion_with_the_three_agencies(served, driver):  # noqa:
     assert entry.actor == "Sam Screener" and store.verify().ok
 
 
-def test_a_partners_escalation_answered_by_a_manager(served, driver):  # noqa: F811
-    from selenium.webdriver.common.by import By
-
-    base, store, token = served
-    police_token, _ = store.create_token("Pat Police", "police_safeguarding_lead")
-    manager_token, _ = store.create_token("Mo Manager", "manager")
+def score_school_referral(base: str, token: str, referral_id: str, received_at: str) -> dict:
+    """Post a school's neglect referral about child C1 over HTTP; returns the auth headers."""
     referral = {
-        "referral_id": "NFA1",
-        "received_at": "2026-10-01T10:00:00",
+        "referral_id": referral_id,
+        "received_at": received_at,
         "source": "school",
         "referrer_relationship": "teacher",
         "concerns": ["neglect"],
         "children": ["C1"],
     }
     h = {"Authorization": f"Bearer {token}"}
-    assert httpx.post(f"{base}/v1/referrals/score", json=referral, headers=h).status_code == 200
+    got = httpx.post(f"{base}/v1/referrals/score", json=referral, headers=h)
+    assert got.status_code == 200, got.text
+    return h
+
+
+def test_a_partners_escalation_answered_by_a_manager(served, driver):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    base, store, token = served
+    police_token, _ = store.create_token("Pat Police", "police_safeguarding_lead")
+    manager_token, _ = store.create_token("Mo Manager", "manager")
+    h = score_school_referral(base, token, "NFA1", "2026-10-01T10:00:00")
     decision = {
         "decision_id": "brw-nfa-0001",
         "decision": "no_further_action",
