@@ -10,16 +10,17 @@ safeguarding lead sees no work queue or new-referral link.
 
 from __future__ import annotations
 
+import html
 import re
 
 from fastapi.testclient import TestClient
 
 from records import kinds, roles
-from tests.serving.test_review_page import (  # noqa: F401 (fixture)
+from tests.serving.test_review_page import (
     review_form,
     scored_and_decided,
     signed_in,
-    world,
+    world,  # noqa: F401 (the fixture)
 )
 
 PICKER = re.compile(r"""type=["']?(date|datetime-local|time|month|week)\b""")
@@ -36,7 +37,7 @@ def _value(html: str, name: str) -> str:
     return m.group(1)
 
 
-def test_the_review_screen_has_day_month_year_boxes_and_no_picker(world):
+def test_the_review_screen_has_day_month_year_boxes_and_no_picker(world):  # noqa: F811
     app, _, tokens = world
     rid = scored_and_decided(app, tokens, "strategy_discussion")
     page = signed_in(app, tokens["screener"]).get(f"/page/referral/{rid}/review")
@@ -52,7 +53,7 @@ def test_the_review_screen_has_day_month_year_boxes_and_no_picker(world):
     assert re.fullmatch(r"\d{2}:\d{2}", _value(page.text, "held_at_time"))
 
 
-def test_review_dates_from_the_boxes_are_stored_day_first(world):
+def test_review_dates_from_the_boxes_are_stored_day_first(world):  # noqa: F811
     app, store, tokens = world
     rid = scored_and_decided(app, tokens, "strategy_discussion")
     client = signed_in(app, tokens["screener"])
@@ -63,9 +64,13 @@ def test_review_dates_from_the_boxes_are_stored_day_first(world):
     (entry,) = store.query(kind=kinds.REVIEW, referral_id=rid)[0]
     assert entry.payload["held_at"].startswith("2026-10-01T09:05")  # 1 October, not 10 January
     assert entry.payload["actions"][0]["due"] == "2026-10-03"
+    # Read back in UK order, in words: never the stored ISO text.
+    assert "Held 01 Oct 2026 09:05 (UK time)" in done.text
+    assert "owned by duty paediatrician, due 03 Oct 2026" in done.text
+    assert "2026-10-03" not in done.text.split('id="record"')[1]
 
 
-def test_impossible_review_dates_are_refused_naming_the_field_with_boxes_kept(world):
+def test_impossible_review_dates_are_refused_naming_the_field_with_boxes_kept(world):  # noqa: F811
     app, store, tokens = world
     rid = scored_and_decided(app, tokens, "strategy_discussion")
     client = signed_in(app, tokens["screener"])
@@ -89,7 +94,7 @@ def test_impossible_review_dates_are_refused_naming_the_field_with_boxes_kept(wo
     assert store.query(kind=kinds.REVIEW, referral_id=rid)[1] == 0
 
 
-def test_told_at_from_the_boxes_and_a_bad_time_refused_in_words(world):
+def test_told_at_from_the_boxes_and_a_bad_time_refused_in_words(world):  # noqa: F811
     app, store, tokens = world
     rid = scored_and_decided(app, tokens, "assessment")
     client = signed_in(app, tokens["screener"])
@@ -100,7 +105,8 @@ def test_told_at_from_the_boxes_and_a_bad_time_refused_in_words(world):
         "outcome_given": "kept as typed",
     }
     refused = client.post(
-        f"/page/referral/{rid}/referrer-told", data=told | _boxes("told_at", "2", "11", "2026", "3pm")
+        f"/page/referral/{rid}/referrer-told",
+        data=told | _boxes("told_at", "2", "11", "2026", "3pm"),
     )
     assert refused.status_code == 422
     assert "When they were told: give the time on the 24-hour clock, e.g. 14:30." in refused.text
@@ -108,7 +114,8 @@ def test_told_at_from_the_boxes_and_a_bad_time_refused_in_words(world):
     assert "kept as typed</textarea>" in refused.text
     assert not store.follow_up([rid])[rid].referrer_told
     ok = client.post(
-        f"/page/referral/{rid}/referrer-told", data=told | _boxes("told_at", "2", "11", "2026", "15:00")
+        f"/page/referral/{rid}/referrer-told",
+        data=told | _boxes("told_at", "2", "11", "2026", "15:00"),
     )
     assert ok.status_code == 200 and "02 Nov 2026 15:00 (UK time)" in ok.text
 
@@ -119,12 +126,13 @@ def _nav(html: str) -> str:
     return m.group(0)
 
 
-def test_a_partner_lead_is_offered_only_their_invited_referrals(world):
+def test_a_partner_lead_is_offered_only_their_invited_referrals(world):  # noqa: F811
     app, _, tokens = world
     rid = scored_and_decided(app, tokens, "no_further_action")
     screener = signed_in(app, tokens["screener"])
     nav = _nav(screener.get(f"/page/referral/{rid}/review").text)
     assert "Work queue" in nav and "New referral" in nav and "/page/partner/" not in nav
+    assert "screener's page" in html.unescape(screener.get("/page/new").text)
     for role in roles.PARTNER_ROLES:
         partner = TestClient(app, follow_redirects=False)
         assert partner.post("/page/sign-in", data={"token": tokens[role]}).status_code == 303
@@ -139,6 +147,8 @@ def test_a_partner_lead_is_offered_only_their_invited_referrals(world):
             assert "Work queue" not in nav and "New referral" not in nav, (role, url)
             assert 'href="/page/partner/"' in nav, (role, url)
             assert "work queue" not in got.text.lower(), (role, url)
+            words = html.unescape(got.text)
+            assert "partner agency's page" in words and "screener's page" not in words
         missing = partner.get(f"/page/partner/referral/{rid}")
         assert "Back to the referrals you are invited to" in missing.text
     # A screener's refusal still leads back to the work queue.
