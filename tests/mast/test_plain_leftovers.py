@@ -133,7 +133,8 @@ def test_monitor_names_a_missing_store_before_the_champion(tmp_path):
     args = ["monitor", "--db", str(missing), "--records-db", f"sqlite:///{records}"]
     code, out = _run([*args, "--tracking-uri", f"sqlite:///{tmp_path / 'ml.db'}"])
     assert code == 2, out
-    assert out.startswith(f"--db: No MAST store at {missing}."), out
+    # A long path may be wrapped anywhere by the terminal: compare it without spaces.
+    assert re.sub(r"\s+", "", out).startswith(f"--db:NoMASTstoreat{missing}."), out
     assert "mast simulate" in out, out
     assert "champion" not in out and "registry" not in out, out
     assert not records.exists() and not (tmp_path / "ml.db").exists(), "nothing opened or made"
@@ -142,4 +143,4 @@ def test_monitor_names_a_missing_store_before_the_champion(tmp_path):
 def test_monitor_says_a_folder_is_not_a_store(tmp_path):
     code, out = _run(["monitor", "--db", str(tmp_path)])
     assert code == 2, out
-    assert f"--db: {tmp_path} is a folder, not a MAST store" in out, out
+    assert re.sub(r"\s+", "", out).startswith(f"--db:{tmp_path}isafolder,notaMASTstore"), out
