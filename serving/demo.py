@@ -417,7 +417,14 @@ def demo_scoring(
         review = demo_strategy_discussion(base_url, headers, body)
         from serving.demo_named import demo_named_adult
 
-        named_adult = demo_named_adult(base_url, headers, db, body)
+        # A referral not flagged as first received, so what the adult adds can show.
+        plain_result = next(
+            (r for r in results if not r["multi_agency_review_recommended"]), featured
+        )
+        plain_body = next(b for b in bodies if b["referral_id"] == plain_result["referral_id"])
+        named_adult = demo_named_adult(
+            base_url, headers, db, plain_body, plain_result["highest_score"]
+        )
     return DemoResult(
         base_url=base_url,
         summary=[

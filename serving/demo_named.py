@@ -77,8 +77,28 @@ def named_adult_body(db: str | Path, body: dict) -> tuple[dict, str] | None:
     return {**body, "referral_id": f"{body['referral_id']}-NA", "named_adults": [named]}, person_id
 
 
-def demo_named_adult(base_url: str, headers: dict, db: str | Path, body: dict) -> str:
-    """Score a referral naming a non-resident adult; the adult's history, printable."""
+def _named_reasons(result: dict) -> list[str]:
+    """The score's reasons that count adults the referrer named (labelled with whom and how sure)."""
+    return [
+        f"child {child['person_id']}, {title}: {r['text']}"
+        for child in result["children"]
+        for title, reasons in (
+            ("raises the score", child["reasons_for"]),
+            ("lowers the score", child["reasons_against"]),
+        )
+        for r in reasons
+        if "named by the referrer" in r["text"]
+    ]
+
+
+def demo_named_adult(
+    base_url: str, headers: dict, db: str | Path, body: dict, score_before: int | None = None
+) -> str:
+    """Score a referral naming a non-resident adult; the adult's history, printable.
+
+    ``score_before`` is the highest score of ``body`` as first posted (naming
+    nobody), so the printout shows what naming the adult changed.
+    """
     made = named_adult_body(db, body)
     if made is None:
         return (
@@ -102,6 +122,12 @@ def demo_named_adult(base_url: str, headers: dict, db: str | Path, body: dict) -
                 f"agreeing {', '.join(m['agreeing_fields']) or 'none'}; "
                 f"disagreeing {', '.join(m['disagreeing_fields']) or 'none'}"
             )
+    if score_before is not None:
+        lines.append(
+            f"  Highest score {score_before} of 20 as first received (naming nobody); "
+            f"{result['highest_score']} of 20 naming this adult."
+        )
+    lines += [f"  - {line}" for line in _named_reasons(result)]
     counted = result.get("named_adults_counted") or []
     if counted:
         lines.append(

@@ -214,12 +214,15 @@ def test_the_demo_names_a_non_resident_adult_and_shows_her_history(linked_store,
     app, token = linked_app
     (body,) = [b for b in held_out_referrals(linked_store, n=2) if b["referral_id"] == "R1"]
     with serve_in_thread(app) as base_url:
-        text = demo_named_adult(base_url, {"Authorization": f"Bearer {token}"}, linked_store, body)
+        text = demo_named_adult(
+            base_url, {"Authorization": f"Bearer {token}"}, linked_store, body, score_before=3
+        )
     assert "names Marguerite Okonkwo, the mother's new partner, not living at the address" in text
     assert "matched to records with probability" in text and "arrest" in text
     assert "match LP06" in text and "this adult is person X" in text
     assert "Counted as the named-adult feature family counts them" in text
     assert "adult named by the referrer found in the records MAST holds" in text
+    assert "Highest score 3 of 20 as first received (naming nobody);" in text
 
 
 def test_the_score_counts_the_named_adults_as_training_does(linked_client):
