@@ -156,7 +156,8 @@ def create_token(
         raise ValueError(f"--name {name!r}: use 1-128 letters, digits, spaces or . @ ' -")
     lifetime = token_lifetime() if lifetime is None else lifetime
     if lifetime <= timedelta(0):
-        raise ValueError(f"a token's lifetime must be positive, got {lifetime}")
+        days = lifetime.total_seconds() / 86400
+        raise ValueError(f"a token must last more than 0 days, not {days:g}")
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     token = f"{PREFIX}_{token_id}_{secret}"

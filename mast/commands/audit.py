@@ -92,6 +92,57 @@ def _read_table(path: Path):
         _fail(f"could not read {path}: {err}")
 
 
+def _run_id(run: str, uri: str) -> str:
+    """The full id of the training run ``--run`` names, or a plain refusal (exit 2).
+
+    ``mast models`` shows the first 12 characters of each version's run id,
+    so a unique start of an id (8 characters or more) is taken as that run.
+    MLflow's own "Run with id=... not found" is never shown.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        return client.get_run(run).info.run_id
+    except MlflowException as err:
+        # Not found, or not an id this store accepts: try it as the start of
+        # one.  Anything else (a store MLflow refuses) goes on as it is.
+        if err.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
+    starting = [r for r in _all_run_ids(client) if len(run) >= 8 and r.startswith(run)]
+    if len(starting) == 1:
+        return starting[0]
+    if len(starting) > 1:
+        _fail(
+            f"--run {run!r}: {len(starting)} runs in the MLflow tracking store at {uri} "
+            "have ids starting with it; give more of the id."
+        )
+    _fail(
+        f"--run {run!r}: no run with that id is in the MLflow tracking store at {uri}. "
+        "List the runs with `mast models` (each version's run id is under 'details'), "
+        "or give --tracking-uri the store the run was logged to."
+    )
+
+
+def _all_run_ids(client) -> list[str]:
+    """Every run id in the store, over all experiments, a page at a time."""
+    from mlflow.entities import ViewType
+
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    found: list[str] = []
+    token = None
+    while experiments:
+        page = client.search_runs(
+            experiments, run_view_type=ViewType.ALL, max_results=1000, page_token=token
+        )
+        found += [r.info.run_id for r in page]
+        token = page.token
+        if not token:
+            break
+    return found
+
+
 def _with_recorded_decisions(frame, url: str):
     """Replace ``human_flag`` with the decisions people recorded in MAST.
 
@@ -199,6 +250,7 @@ def audit(
         if predictions is not None:
             _fail("give either --run or --predictions, not both")
         uri = tracking_uri or settings.tracking_uri
+        run = _run_id(run, uri)
         try:
             frame = au.load_run_predictions(run, uri)
         except au.AuditInputError as err:

@@ -57,15 +57,18 @@ def monitor(
             console.print(f"[red]{name}:[/red] {text!r} is not a date (YYYY-MM-DD)")
             raise typer.Exit(code=2) from err
 
+    first, last = day(start, "--start"), day(end, "--end")
+    store = Path(db or settings.db)
+    check_store(store)
     try:
         result = run_monitor(
-            db or settings.db,
+            store,
             records_db or records.default_url(),
             tracking_uri or settings.tracking_uri,
             settings.model_name,
             out or settings.home / "reports",
-            start=day(start, "--start"),
-            end=day(end, "--end"),
+            start=first,
+            end=last,
             policy_file=policy,
             log_to_mlflow=not no_mlflow,
         )
@@ -73,6 +76,28 @@ def monitor(
         console.print(f"[red]Cannot monitor:[/red] {err}")
         raise typer.Exit(code=2) from err
     print_monitor(result)
+
+
+def check_store(store: Path) -> None:
+    """Refuse, naming the path, when the MAST store is not there (exit 2).
+
+    Checked before the champion model or the decision record is looked at,
+    so the first thing a person reads is the thing that is missing.
+    """
+    if store.is_dir():
+        console.print(
+            f"[red]--db:[/red] {store} is a folder, not a MAST store; give the store's file "
+            "(e.g. mast-data/mast.duckdb).",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    if not store.exists():
+        console.print(
+            f"[red]--db: No MAST store at {store}.[/red] Run `mast simulate` or `mast load` "
+            "first, or give --db the store's path.",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
 
 
 def print_monitor(result) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import os
+
 import typer
 from rich.table import Table
 
@@ -12,6 +15,45 @@ tokens_app = typer.Typer(
     help="API tokens for screeners, managers, data scientists, governance and partner agencies' safeguarding leads.",
     no_args_is_help=True,
 )
+
+
+# The longest life a token may be given: ten years.  A token that outlives
+# the person's job is a risk; one for longer than this is a mistyped number.
+MAX_TOKEN_DAYS = 3650
+
+
+def check_days(days: float | None) -> None:
+    """Refuse a token life that is not a positive number of days, in words (exit 2).
+
+    ``--days``, or when it is not given ``MAST_TOKEN_DAYS``, is checked here,
+    before the records store is opened, so the person reads which setting is
+    wrong and what it takes, not a raw time span.
+    """
+    name = "--days"
+    if days is None:
+        from records.tokens import ENV_TOKEN_DAYS
+
+        name, text = ENV_TOKEN_DAYS, os.environ.get(ENV_TOKEN_DAYS)
+        if not text:
+            return
+        try:
+            days = float(text)
+        except ValueError:
+            _refuse_days(name, repr(text))
+    if math.isfinite(days) and 0 < days <= MAX_TOKEN_DAYS:
+        return
+    if not math.isfinite(days):
+        _refuse_days(name, "a number that is not finite")
+    _refuse_days(name, str(int(days)) if days.is_integer() else f"{days:g}")
+
+
+def _refuse_days(name: str, shown: str) -> None:
+    console.print(
+        f"[red]{name}:[/red] a token must last more than 0 and at most {MAX_TOKEN_DAYS} days "
+        f"(ten years), not {shown}. Give a number of days such as 90, or 0.5 for twelve hours.",
+        highlight=False,
+    )
+    raise typer.Exit(code=2)
 
 
 @tokens_app.command("create")
@@ -25,7 +67,10 @@ def create(
         ..., "--name", help="The person's name, as it will appear in the audit trail."
     ),
     days: float = typer.Option(
-        None, "--days", help="Days until it expires (default: MAST_TOKEN_DAYS, else 90)."
+        None,
+        "--days",
+        help=f"Days until it expires, more than 0 and at most {MAX_TOKEN_DAYS} "
+        "(default: MAST_TOKEN_DAYS, else 90).",
     ),
     team: str = typer.Option(
         None,
@@ -36,6 +81,7 @@ def create(
     db: str = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Mint a token and print it once: only its hash is stored."""
+    check_days(days)
     token, principal = _refusing(
         db, lambda store: store.create_token(name, role, days=days, team=team), must_exist=False
     )

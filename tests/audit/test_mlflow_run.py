@@ -66,7 +66,9 @@ def test_unknown_run_is_a_clear_error(logged_run, tmp_path):
         app, ["audit", "--run", "0" * 32, "--tracking-uri", uri, "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2
-    assert "could not download" in result.output
+    out = " ".join(result.output.split())
+    assert "no run with that id is in the MLflow tracking store" in out, out
+    assert "Run with id" not in out, out
     assert not (tmp_path / "o").exists()
 
 
