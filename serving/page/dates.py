@@ -81,12 +81,19 @@ def date_from_parts(
     return f"{text}:{second:02d}" if second else text
 
 
-def date_parts(params: dict[str, list[str]] | None, name: str) -> dict[str, str]:
-    """The boxes' values for ``name``: as typed, else split from the single ISO field."""
+def date_parts(
+    params: dict[str, list[str]] | None, name: str, default: Any = None
+) -> dict[str, str]:
+    """The boxes' values for ``name``: as typed, else split from the single ISO field, else ``default``.
+
+    ``default`` (a date, datetime or ISO text) fills boxes nothing was typed
+    in, e.g. "now" for when a meeting was held; a refused form shows what
+    was typed instead.
+    """
     params = params or {}
     if typed_any(params, name, with_time=True):
         return {k: _typed(params, f"{name}_{k}") for k in (*PARTS, "time")}
-    return parts_of(_typed(params, name))
+    return parts_of(_typed(params, name) or default)
 
 
 def parts_of(value: Any) -> dict[str, str]:

@@ -30,7 +30,9 @@ from pydantic import ValidationError
 
 import records
 from records import kinds, partners, review, roles
+from records.statutory import LOCAL_TIME
 from serving.page import extensions
+from serving.page.dates import DateError, date_from_parts
 from serving.page.forms import first
 from serving.page.review_words import describe, when
 from serving.page.router import PAGE_PREFIX, ReferralId, _form, _render, _signed_in
@@ -129,7 +131,17 @@ def _record_context(store, user, referral_id: str) -> dict:
 
 
 def _review_body(form: dict) -> dict:
-    """A :class:`records.review.StrategyDiscussionIn` body from the review form."""
+    """A :class:`records.review.StrategyDiscussionIn` body from the review form.
+
+    Dates come in day, month, year (and time) boxes (serving/page/dates.py);
+    a due date typed without an action still counts as a row, so it is
+    refused rather than silently dropped.
+
+    Raises
+    ------
+    DateError
+        Boxes that make no date, naming the field.
+    """
     participants, shared = [], []
     for a in AGENCIES:
         if first(form, f"took_part_{a}") is None:
@@ -146,17 +158,14 @@ def _review_body(form: dict) -> dict:
     actions = []
     for i in range(1, ACTION_ROWS + 1):
         action, owner = first(form, f"action_{i}"), first(form, f"owner_{i}")
-        if action or owner:
+        due = date_from_parts(form, f"due_{i}", f"Action {i}'s due date")
+        if action or owner or due:
             actions.append(
-                {
-                    "action": action or "",
-                    "owner": owner or "",
-                    **({"due": first(form, f"due_{i}")} if first(form, f"due_{i}") else {}),
-                }
+                {"action": action or "", "owner": owner or "", **({"due": due} if due else {})}
             )
     body = {
         "review_id": first(form, "review_id") or "",
-        "held_at": first(form, "held_at"),
+        "held_at": date_from_parts(form, "held_at", "When it was held", with_time=True),
         "participants": participants,
         "shared": shared,
         "outcome": {
@@ -211,7 +220,7 @@ def review_page(v: Visit, status: int = 200, **extra) -> HTMLResponse:
         answers=partners.ANSWER_LABELS,
         action_rows=range(1, ACTION_ROWS + 1),
         new_id=lambda: uuid.uuid4().hex,
-        now=datetime.now().strftime("%Y-%m-%dT%H:%M"),
+        now=datetime.now(LOCAL_TIME).strftime("%Y-%m-%dT%H:%M"),
         working_days=review.working_days_setting(),
         invitations=_invitations(store, v.referral_id),
         invitation_days=invitation_days(),
@@ -292,8 +301,10 @@ def _write_review(store, v: Visit):
 
 
 def _write_told(store, v: Visit):
-    names = ("record_id", "recipient", "told_at", "method", "outcome_given")
-    body = records.ReferrerToldIn(**_fields(v.form, names))
+    names = ("record_id", "recipient", "method", "outcome_given")
+    told_at = date_from_parts(v.form, "told_at", "When they were told", with_time=True)
+    fields = _fields(v.form, names) | ({"told_at": told_at} if told_at else {})
+    body = records.ReferrerToldIn(**fields)
     return store.record_referrer_told(v.user, v.referral_id, body)
 
 
@@ -384,6 +395,8 @@ def _written(show, v: Visit, write, done: str) -> Response:
         entry = write(records.get_store(v.request), v)
     except ValidationError as err:
         return show(v, 422, errors=plain_errors(err), form=v.form)
+    except DateError as err:
+        return show(v, 422, errors=[str(err)], form=v.form)
     except records.RuleViolation as err:
         if err.status == 404 and v.user.role in records.PARTNER_ROLES:
             return show(v)

@@ -6,6 +6,7 @@ Kept apart from the routes so each kind of entry has its own small function
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import records
@@ -19,6 +20,14 @@ def when(value: Any) -> str:
     if value in (None, ""):
         return ""
     return review.local_time(value).strftime("%d %b %Y %H:%M")
+
+
+def day(value: Any) -> str:
+    """A date as ``03 Dec 2026`` (an action's due date is a day, stored as ISO text)."""
+    if value in (None, ""):
+        return ""
+    due = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return due.strftime("%d %b %Y")
 
 
 def _decision(p: dict) -> tuple[str, list[str]]:
@@ -45,7 +54,7 @@ def _review(p: dict) -> tuple[str, list[str]]:
         f"Child protection medical: {_yes_no(o['cp_medical'])} ({o['cp_medical_rationale']})",
         *(
             f"Action: {a['action']}, owned by {a['owner']}"
-            + (f", due {a['due']}" if a.get("due") else "")
+            + (f", due {day(a['due'])}" if a.get("due") else "")
             for a in p.get("actions", [])
         ),
     ]

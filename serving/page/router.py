@@ -89,6 +89,8 @@ _templates.globals["named_adult_relationships"] = v.NAMED_ADULT_RELATIONSHIPS
 _templates.globals["named_adult_params"] = named_adult_params
 _templates.globals["date_parts"] = date_parts
 _templates.globals["parts_of"] = parts_of
+# A partner agency's lead sees only their invited referrals: the nav and links follow the role.
+_templates.globals["partner_roles"] = records.PARTNER_ROLES
 # Store codes in words wherever the page shows them (serving.reasons.plain).
 _templates.filters["plain"] = plain
 _templates.filters["plain_text"] = plain_text

@@ -94,3 +94,56 @@ def test_dates_are_typed_and_read_day_first(served, driver):  # noqa: F811
     assert adult_day.get_attribute("value") == "2"
     driver.execute_script("document.getElementById('amend-received-at').scrollIntoView();")
     driver.save_screenshot(str(ARTIFACTS / "page_referral_dates.png"))
+
+
+def test_the_review_screen_reads_day_first_and_a_partner_sees_only_their_page(served, driver):  # noqa: F811
+    """The strategy discussion's, the actions' and the referrer-told dates; a partner lead's nav."""
+    import httpx
+    from selenium.webdriver.common.by import By
+
+    from tests.browser.test_review_browser import score_school_referral
+
+    base, store, token = served
+    ARTIFACTS.mkdir(exist_ok=True)
+    h = score_school_referral(base, token, "UKR1", "2026-10-01T10:00:00")
+    decision = {"decision_id": "brw-ukr1-d", "decision": "strategy_discussion", "rationale": "DA"}
+    got = httpx.post(f"{base}/v1/referrals/UKR1/decisions", json=decision, headers=h)
+    assert got.status_code == 201, got.text
+    _sign_in(driver, base, token)
+    driver.get(f"{base}/page/referral/UKR1/review")
+    assert driver.find_elements(By.CSS_SELECTOR, PICKERS) == []
+    for box in ("held-at", "due-1", "due-2", "due-3", "told-at"):
+        _boxes_in_uk_order(driver, box)
+    nav = driver.find_element(By.TAG_NAME, "nav").text
+    assert "Work queue" in nav and "New referral" in nav
+    # 31 February is refused naming the field; the boxes keep what was typed.
+    for part, value in (("day", "31"), ("month", "2"), ("year", "2026"), ("time", "09:30")):
+        driver.find_element(By.ID, f"held-at-{part}").clear()
+        driver.find_element(By.ID, f"held-at-{part}").send_keys(value)
+    for agency in ("children_social_care", "police", "health"):
+        driver.find_element(By.ID, f"took_part_{agency}").click()
+        driver.find_element(By.NAME, f"name_{agency}").send_keys(f"Someone, {agency}")
+    driver.find_element(By.ID, "record-review").click()
+    errors = driver.find_element(By.ID, "errors").text
+    assert "When it was held: there is no 31 February 2026." in errors
+    assert driver.find_element(By.ID, "held-at-day").get_attribute("value") == "31"
+    assert driver.find_element(By.ID, "held-at-time").get_attribute("value") == "09:30"
+    driver.save_screenshot(str(ARTIFACTS / "review_dates_refused.png"))
+    driver.execute_script("document.getElementById('told-form').scrollIntoView();")
+    driver.save_screenshot(str(ARTIFACTS / "review_told_dates.png"))
+
+    # A police safeguarding lead: only their invited referrals in the top bar, and
+    # a not-found page that leads back there, not to a work queue they cannot open.
+    police_token, _ = store.create_token("Pat Police", "police_safeguarding_lead")
+    driver.delete_all_cookies()
+    _sign_in(driver, base, police_token)
+    nav = driver.find_element(By.TAG_NAME, "nav").text
+    assert nav == "Referrals you are invited to"
+    driver.get(f"{base}/page/partner/referral/UKR1")  # not invited: not found
+    assert "Not found" in driver.find_element(By.ID, "result").text
+    assert driver.find_elements(By.ID, "to-queue") == []
+    assert "work queue" not in driver.find_element(By.TAG_NAME, "body").text.lower()
+    driver.save_screenshot(str(ARTIFACTS / "partner_not_found.png"))
+    driver.find_element(By.ID, "to-partner").click()
+    assert "You are not invited to any referral now." in driver.find_element(By.ID, "invited").text
+    assert driver.current_url == f"{base}/page/partner/"

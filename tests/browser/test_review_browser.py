@@ -88,6 +88,9 @@ def test_a_strategy_discussion_with_the_three_agencies(served, driver):  # noqa:
     errors = driver.find_element(By.ID, "errors").text
     assert "health did not take part" in errors and "Value error" not in driver.page_source
     assert driver.find_element(By.NAME, "name_police").get_attribute("value") == "DS Khan"
+    # "Held at" (today, as the page filled it) kept in its boxes.
+    assert driver.find_element(By.ID, "held-at-year").get_attribute("value").isdigit()
+    assert ":" in driver.find_element(By.ID, "held-at-time").get_attribute("value")
     driver.save_screenshot(str(ARTIFACTS / "review_refused_without_health.png"))
     assert store.query(kind=records.kinds.REVIEW)[1] == 0
 
@@ -97,6 +100,9 @@ def test_a_strategy_discussion_with_the_three_agencies(served, driver):  # noqa:
     driver.find_element(By.NAME, "shared_health").send_keys("Missed 12-month review")
     driver.find_element(By.NAME, "action_1").send_keys("Joint visit today")
     driver.find_element(By.NAME, "owner_1").send_keys("Allocated social worker")
+    # Dates in day, month, year boxes (and a 24-hour time), filled day first.
+    for part, value in (("day", "3"), ("month", "12"), ("year", "2026")):
+        driver.find_element(By.ID, f"due-1-{part}").send_keys(value)
     _submit(driver, driver.find_element(By.ID, "record-review"))
     assert "Strategy discussion recorded" in driver.find_element(By.ID, "done").text
     record = driver.find_element(By.ID, "record").text
@@ -104,6 +110,7 @@ def test_a_strategy_discussion_with_the_three_agencies(served, driver):  # noqa:
         "Took part: children's social care (Team manager), the police (DS Khan), health" in record
     )
     assert "Health shared: Missed 12-month review" in record
+    assert "owned by Allocated social worker, due 03 Dec 2026" in record
     driver.save_screenshot(str(ARTIFACTS / "review_recorded_three_agencies.png"))
     (entry,) = store.query(kind=records.kinds.REVIEW)[0]
     assert {p["agency"] for p in entry.payload["participants"]} == {

@@ -56,7 +56,11 @@ def scored_and_decided(app, tokens, decision: str) -> str:
 def review_form(agencies=THREE, **more) -> dict:
     form = {
         "review_id": f"pg-rev-{next(_n):06d}",
-        "held_at": "2026-11-30T10:00",
+        # Day, month, year and 24-hour time boxes, as the page's form sends them.
+        "held_at_day": "30",
+        "held_at_month": "11",
+        "held_at_year": "2026",
+        "held_at_time": "10:00",
         "section_47": "true",
         "section_47_rationale": "unexplained bruising",
         "cp_medical": "true",
@@ -194,7 +198,10 @@ def test_referrer_told_on_the_page_and_its_refusals_in_words(world):
         data={
             "record_id": "pg-told-ok-1",
             "recipient": "referrer",
-            "told_at": "2026-11-30T15:00",
+            "told_at_day": "30",
+            "told_at_month": "11",
+            "told_at_year": "2026",
+            "told_at_time": "15:00",
             "method": "letter",
             "outcome_given": "an assessment has begun",
         },
