@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from features.definitions import SPECS_BY_NAME
 from serving.demo import score_over_http
 
 _ADULT_SQL = """
@@ -87,8 +88,13 @@ def _named_reasons(result: dict) -> list[str]:
             ("lowers the score", child["reasons_against"]),
         )
         for r in reasons
-        if "named by the referrer" in r["text"]
+        if _is_named(r["feature"])
     ]
+
+
+def _is_named(feature: str) -> bool:
+    spec = SPECS_BY_NAME.get(feature)
+    return spec is not None and spec.subject == "named_adults"
 
 
 def demo_named_adult(
