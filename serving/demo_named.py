@@ -12,6 +12,7 @@ truth then says whether the match found is that adult.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -92,6 +93,12 @@ def _named_reasons(result: dict) -> list[str]:
     ]
 
 
+def _uk_date(iso: str) -> str:
+    """A date as people in England write it ("22 February 1978")."""
+    d = date.fromisoformat(iso)
+    return f"{d.day} {d.strftime('%B %Y')}"
+
+
 def _is_named(feature: str) -> bool:
     spec = SPECS_BY_NAME.get(feature)
     return spec is not None and spec.subject == "named_adults"
@@ -116,7 +123,7 @@ def demo_named_adult(
     lines = [
         f"Referral {named_body['referral_id']} (referral {body['referral_id']} again) names "
         f"{named_body['named_adults'][0]['name']}, the mother's new partner, not living at "
-        "the address, born " + named_body["named_adults"][0]["date_of_birth"] + ":"
+        "the address, born " + _uk_date(named_body["named_adults"][0]["date_of_birth"]) + ":"
     ]
     for adult in result["named_adults"]:
         lines.append(f"  {adult['text']}")
